@@ -1,0 +1,9 @@
+//! Component `mdm-user`: `/v1/organizations/:organizationId/mdm/users/:mdmUserId`.
+
+use spin_sdk::http::{IntoResponse, Request};
+
+/// GET a user; DELETE removes it (seed 000).
+#[spin_sdk::http_service]
+async fn handle(req: Request) -> impl IntoResponse {
+    roster_spin::serve::<roster_api::mdm::User>(req).await
+}

@@ -1,0 +1,29 @@
+//! roster-api: Roster's HTTP surfaces, generic over the [`roster_domain::Store`] port.
+//!
+//! Each route is an [`Endpoint`]: a component (or a native test) hands it an
+//! [`ApiRequest`] — method, path parameters as Spin's `spin-path-match-*` headers carry
+//! them, query, headers and body — a store and a [`Ctx`], and gets an [`ApiResponse`].
+//! Nothing here depends on wasm or spin-sdk; `roster-spin` adapts Spin's types.
+//!
+//! Surfaces: [`mdm`] (canonical, seed 000's envelope).
+
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod mdm;
+pub mod request;
+
+pub use request::{ApiRequest, ApiResponse, Body, Ctx};
+
+/// The largest request body any route accepts (64 KiB): larger bodies answer 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// One route of one surface: the methods it serves and how.
+#[allow(async_fn_in_trait)]
+pub trait Endpoint {
+    /// The methods served, as the `Allow` header lists them.
+    const ALLOW: &'static str;
+    /// Answers one request. Never panics on client input; every failure is a response.
+    async fn handle<S: roster_domain::Store>(req: &ApiRequest, store: &S, ctx: &Ctx)
+    -> ApiResponse;
+}

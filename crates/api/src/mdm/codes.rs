@@ -1,0 +1,27 @@
+//! The numeric error codes of the canonical surface (documented in `docs/api.md`).
+//! 3001, 4001, 4002, 5054 and 5055 are seed 000's; the rest follow its style.
+
+/// 400: a field or path parameter failed validation.
+pub const VALIDATION: u32 = 1001;
+/// 400: the body is not valid JSON for this route.
+pub const INVALID_JSON: u32 = 1002;
+/// 413: the body is larger than the limit.
+pub const BODY_TOO_LARGE: u32 = 1003;
+/// 405: the route does not serve this method.
+pub const METHOD_NOT_ALLOWED: u32 = 1005;
+/// 404: "Entity not found" (seed 000).
+pub const NOT_FOUND: u32 = 3001;
+/// 409: a unique field is taken, or the entity is in a state that refuses the change.
+pub const CONFLICT: u32 = 3002;
+/// 412: `If-Match` does not match.
+pub const PRECONDITION_FAILED: u32 = 3003;
+/// 401: "Unauthorized" — the token is not valid (seed 000).
+pub const UNAUTHORIZED: u32 = 4001;
+/// 401: "No auth token" (seed 000).
+pub const NO_AUTH_TOKEN: u32 = 4002;
+/// 500: an internal error (the store failed); the operation can be retried.
+pub const INTERNAL: u32 = 5000;
+/// 400: the user has ACTIVE devices (seed 000).
+pub const ACTIVE_DEVICES: u32 = 5054;
+/// 400: the user has pending enrollment tokens (seed 000).
+pub const PENDING_TOKENS: u32 = 5055;

@@ -1,0 +1,239 @@
+//! Request and response bodies of the canonical surface. Requests refuse unknown
+//! fields; every DTO is camelCase.
+
+use roster_domain::model::{
+    Device, DeviceStatus, EnrollmentToken, Organization, Ownership, Property, User,
+};
+use roster_domain::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/organizations`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateOrganizationRequest {
+    /// Display name.
+    pub name: String,
+    /// Unique slug.
+    pub slug: String,
+}
+
+/// An organization as returned.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationResponse {
+    /// 24-hex id.
+    pub id: String,
+    /// Slug.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// Last update (RFC 3339).
+    pub updated_at: String,
+}
+
+impl From<&Organization> for OrganizationResponse {
+    fn from(o: &Organization) -> Self {
+        Self {
+            id: o.id.to_string(),
+            slug: o.slug.clone(),
+            name: o.name.clone(),
+            created_at: o.created_at.to_rfc3339(),
+            updated_at: o.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// `POST …/mdm/users`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateUserRequest {
+    /// Unique username.
+    pub username: String,
+    /// Unique email.
+    pub email: String,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+}
+
+/// A user as returned (never a secret).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserResponse {
+    /// 24-hex id.
+    pub id: String,
+    /// UUID.
+    pub uuid: String,
+    /// Username.
+    pub username: String,
+    /// Email.
+    pub email: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// `active`, `disabled` or `pending_deletion`.
+    pub status: &'static str,
+    /// `local`, `scim` or `directory`.
+    pub source: roster_domain::model::IdentitySource,
+    /// Group names.
+    pub groups: Vec<String>,
+    /// Creation time.
+    pub created_at: String,
+    /// Last update.
+    pub updated_at: String,
+}
+
+impl From<&User> for UserResponse {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.to_string(),
+            uuid: u.uuid.clone(),
+            username: u.username.clone(),
+            email: u.email.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            status: u.status.as_str(),
+            source: u.source,
+            groups: u.groups.clone(),
+            created_at: u.created_at.to_rfc3339(),
+            updated_at: u.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// Enrolment info in a request (seed 003's `enrolmentInfo`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnrolmentInfoRequest {
+    /// `BYOD`, `COPE` or `COD`.
+    pub ownership: Option<Ownership>,
+    /// `ACTIVE` (default), `INACTIVE` or `REMOVED`.
+    pub status: Option<DeviceStatus>,
+}
+
+/// `POST …/devices`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnrollDeviceRequest {
+    /// Display name.
+    pub name: String,
+    /// Platform type.
+    #[serde(rename = "type")]
+    pub device_type: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Hardware identifier.
+    pub device_identifier: String,
+    /// Enrolment info.
+    pub enrolment_info: Option<EnrolmentInfoRequest>,
+    /// Properties.
+    #[serde(default)]
+    pub properties: Vec<Property>,
+}
+
+/// `PATCH …/devices/:deviceId`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateDeviceRequest {
+    /// The new enrolment status.
+    pub status: DeviceStatus,
+}
+
+/// Enrolment info as returned.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrolmentInfoResponse {
+    /// Ownership.
+    pub ownership: Ownership,
+    /// Status.
+    pub status: DeviceStatus,
+    /// The owner's username.
+    pub owner: String,
+    /// Enrolment time.
+    pub date_of_enrolment: String,
+    /// Last update.
+    pub date_of_last_update: String,
+}
+
+/// A device as returned (seed 003's device JSON).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceResponse {
+    /// 24-hex id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub device_type: String,
+    /// Description.
+    pub description: String,
+    /// Hardware identifier.
+    pub device_identifier: String,
+    /// Enrolment info.
+    pub enrolment_info: EnrolmentInfoResponse,
+    /// Properties.
+    pub properties: Vec<Property>,
+}
+
+impl DeviceResponse {
+    /// The response for `d`, owned by `owner` (a username).
+    pub fn new(d: &Device, owner: &str) -> Self {
+        Self {
+            id: d.id.to_string(),
+            name: d.name.clone(),
+            device_type: d.device_type.clone(),
+            description: d.description.clone(),
+            device_identifier: d.device_identifier.clone(),
+            enrolment_info: EnrolmentInfoResponse {
+                ownership: d.enrolment_info.ownership,
+                status: d.enrolment_info.status,
+                owner: owner.to_owned(),
+                date_of_enrolment: d.enrolment_info.date_of_enrolment.to_rfc3339(),
+                date_of_last_update: d.enrolment_info.date_of_last_update.to_rfc3339(),
+            },
+            properties: d.properties.clone(),
+        }
+    }
+}
+
+/// `POST …/enrollment-tokens`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IssueEnrollmentTokenRequest {
+    /// Lifetime in seconds (default 7 days, at most 90 days).
+    pub expires_in: Option<i64>,
+}
+
+/// An enrollment token as returned.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollmentTokenResponse {
+    /// 24-hex id.
+    pub id: String,
+    /// The user it enrolls for.
+    pub user_id: String,
+    /// `pending`, `used`, `revoked` or `expired`.
+    pub status: &'static str,
+    /// Issue time.
+    pub created_at: String,
+    /// Expiry time.
+    pub expires_at: String,
+}
+
+impl EnrollmentTokenResponse {
+    /// The response for `t` as seen at `now`.
+    pub fn new(t: &EnrollmentToken, now: Timestamp) -> Self {
+        Self {
+            id: t.id.to_string(),
+            user_id: t.user_id.to_string(),
+            status: t.effective_status(now),
+            created_at: t.created_at.to_rfc3339(),
+            expires_at: t.expires_at.to_rfc3339(),
+        }
+    }
+}

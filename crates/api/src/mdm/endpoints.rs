@@ -1,0 +1,361 @@
+//! The canonical routes. Each struct is one route (one component in spin.toml).
+
+use super::dto::*;
+use super::{
+    authenticate, domain_error, etag, if_match, json_body, method_not_allowed, object_id, ok,
+    organization, removal_error,
+};
+use crate::Endpoint;
+use crate::request::{ApiRequest, ApiResponse, Body, Ctx};
+use http::{HeaderValue, Method, StatusCode, header};
+use roster_domain::model::{DeviceStatus, Ownership};
+use roster_domain::removal::{RemovalPolicy, remove_user};
+use roster_domain::{Store, devices, enrollment, orgs, users};
+
+type Outcome = Result<ApiResponse, ApiResponse>;
+
+fn collapse(r: Outcome) -> ApiResponse {
+    r.unwrap_or_else(|e| e)
+}
+
+fn with_location(mut resp: ApiResponse, location: &str) -> ApiResponse {
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+fn with_etag(mut resp: ApiResponse, version: u64) -> ApiResponse {
+    resp.headers_mut().insert(header::ETAG, etag(version));
+    resp
+}
+
+/// An absent or empty body reads as `{}` for routes whose fields are all optional.
+fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    req: &ApiRequest,
+) -> Result<T, ApiResponse> {
+    match &req.body {
+        Body::Bytes(b) if b.iter().all(u8::is_ascii_whitespace) => Ok(T::default()),
+        _ => json_body(req),
+    }
+}
+
+/// `/v1/organizations`: POST creates an organization (global admin).
+pub struct Organizations;
+
+impl Endpoint for Organizations {
+    const ALLOW: &'static str = "POST";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::POST {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let body: CreateOrganizationRequest = json_body(req)?;
+                let new = orgs::NewOrganization::parse(&body.name, &body.slug)
+                    .map_err(|e| super::invalid(&e))?;
+                let org = orgs::create(store, new, ctx.now)
+                    .await
+                    .map_err(domain_error)?;
+                let resp = ok(StatusCode::CREATED, &OrganizationResponse::from(&org));
+                Ok(with_etag(
+                    with_location(resp, &format!("/v1/organizations/{}", org.id)),
+                    org.version,
+                ))
+            }
+            .await,
+        )
+    }
+}
+
+/// `/v1/organizations/:organizationId`: GET.
+pub struct Organization;
+
+impl Endpoint for Organization {
+    const ALLOW: &'static str = "GET";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::GET {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                Ok(with_etag(
+                    ok(StatusCode::OK, &OrganizationResponse::from(&org)),
+                    org.version,
+                ))
+            }
+            .await,
+        )
+    }
+}
+
+/// `/v1/organizations/:organizationId/mdm/users`: POST creates a user.
+pub struct Users;
+
+impl Endpoint for Users {
+    const ALLOW: &'static str = "POST";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::POST {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                let body: CreateUserRequest = json_body(req)?;
+                let new = users::NewUser::parse(
+                    &body.username,
+                    &body.email,
+                    body.first_name.as_deref(),
+                    body.last_name.as_deref(),
+                )
+                .map_err(|e| super::invalid(&e))?;
+                let user = users::create(store, &org, new, ctx.now)
+                    .await
+                    .map_err(domain_error)?;
+                let resp = ok(StatusCode::CREATED, &UserResponse::from(&user));
+                let location = format!("/v1/organizations/{}/mdm/users/{}", org.id, user.id);
+                Ok(with_etag(with_location(resp, &location), user.version))
+            }
+            .await,
+        )
+    }
+}
+
+/// `/v1/organizations/:organizationId/mdm/users/:mdmUserId`: GET; DELETE removes the
+/// user (seed 000), honouring an optional `If-Match`.
+pub struct User;
+
+impl Endpoint for User {
+    const ALLOW: &'static str = "GET, DELETE";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::GET && req.method != Method::DELETE {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                let user_id = object_id(req, "mdmUserId")?;
+                if req.method == Method::GET {
+                    let user = users::get(store, &org, &user_id)
+                        .await
+                        .map_err(domain_error)?;
+                    return Ok(with_etag(
+                        ok(StatusCode::OK, &UserResponse::from(&user)),
+                        user.version,
+                    ));
+                }
+                let policy = RemovalPolicy {
+                    expected_version: if_match(req)?,
+                    ..RemovalPolicy::canonical()
+                };
+                let removed = remove_user(store, &org, &user_id, &policy, ctx.now)
+                    .await
+                    .map_err(removal_error)?;
+                Ok(ok(
+                    StatusCode::OK,
+                    &serde_json::json!({ "delete": removed.user.id }),
+                ))
+            }
+            .await,
+        )
+    }
+}
+
+/// `…/mdm/users/:mdmUserId/devices`: GET lists, POST enrolls.
+pub struct UserDevices;
+
+impl Endpoint for UserDevices {
+    const ALLOW: &'static str = "GET, POST";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::GET && req.method != Method::POST {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                let user_id = object_id(req, "mdmUserId")?;
+                let user = users::get(store, &org, &user_id)
+                    .await
+                    .map_err(domain_error)?;
+                if req.method == Method::GET {
+                    let list = devices::list(store, &org, &user_id)
+                        .await
+                        .map_err(domain_error)?;
+                    let out: Vec<DeviceResponse> = list
+                        .iter()
+                        .map(|d| DeviceResponse::new(d, &user.username))
+                        .collect();
+                    return Ok(ok(StatusCode::OK, &out));
+                }
+                let body: EnrollDeviceRequest = json_body(req)?;
+                let info = body.enrolment_info.unwrap_or(EnrolmentInfoRequest {
+                    ownership: None,
+                    status: None,
+                });
+                let new = devices::NewDevice::parse(
+                    &body.name,
+                    &body.device_type,
+                    body.description.as_deref(),
+                    &body.device_identifier,
+                    info.ownership.unwrap_or(Ownership::Byod),
+                    info.status.unwrap_or(DeviceStatus::Active),
+                    body.properties,
+                )
+                .map_err(|e| super::invalid(&e))?;
+                let d = devices::enroll(store, &org, &user_id, new, ctx.now)
+                    .await
+                    .map_err(domain_error)?;
+                let location = format!(
+                    "/v1/organizations/{}/mdm/users/{}/devices/{}",
+                    org.id, user_id, d.id
+                );
+                Ok(with_location(
+                    ok(
+                        StatusCode::CREATED,
+                        &DeviceResponse::new(&d, &user.username),
+                    ),
+                    &location,
+                ))
+            }
+            .await,
+        )
+    }
+}
+
+/// `…/devices/:deviceId`: GET, PATCH (status), DELETE.
+pub struct UserDevice;
+
+impl Endpoint for UserDevice {
+    const ALLOW: &'static str = "GET, PATCH, DELETE";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if ![Method::GET, Method::PATCH, Method::DELETE].contains(&req.method) {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                let user_id = object_id(req, "mdmUserId")?;
+                let device_id = object_id(req, "deviceId")?;
+                let user = users::get(store, &org, &user_id)
+                    .await
+                    .map_err(domain_error)?;
+                let device = match req.method {
+                    Method::GET => devices::get(store, &org, &user_id, &device_id).await,
+                    Method::PATCH => {
+                        let body: UpdateDeviceRequest = json_body(req)?;
+                        devices::set_status(store, &org, &user_id, &device_id, body.status, ctx.now)
+                            .await
+                    }
+                    _ => {
+                        devices::delete(store, &org, &user_id, &device_id)
+                            .await
+                            .map_err(domain_error)?;
+                        return Ok(ok(
+                            StatusCode::OK,
+                            &serde_json::json!({ "delete": device_id }),
+                        ));
+                    }
+                }
+                .map_err(domain_error)?;
+                Ok(with_etag(
+                    ok(
+                        StatusCode::OK,
+                        &DeviceResponse::new(&device, &user.username),
+                    ),
+                    device.version,
+                ))
+            }
+            .await,
+        )
+    }
+}
+
+/// `…/mdm/users/:mdmUserId/enrollment-tokens`: GET lists, POST issues.
+pub struct EnrollmentTokens;
+
+impl Endpoint for EnrollmentTokens {
+    const ALLOW: &'static str = "GET, POST";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::GET && req.method != Method::POST {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                let user_id = object_id(req, "mdmUserId")?;
+                if req.method == Method::GET {
+                    let list = enrollment::list(store, &org, &user_id)
+                        .await
+                        .map_err(domain_error)?;
+                    let out: Vec<EnrollmentTokenResponse> = list
+                        .iter()
+                        .map(|t| EnrollmentTokenResponse::new(t, ctx.now))
+                        .collect();
+                    return Ok(ok(StatusCode::OK, &out));
+                }
+                let body: IssueEnrollmentTokenRequest = optional_json(req)?;
+                let ttl = enrollment::parse_ttl("expiresIn", body.expires_in)
+                    .map_err(|e| super::invalid(&e))?;
+                let t = enrollment::issue(store, &org, &user_id, ttl, ctx.now)
+                    .await
+                    .map_err(domain_error)?;
+                let location = format!(
+                    "/v1/organizations/{}/mdm/users/{}/enrollment-tokens/{}",
+                    org.id, user_id, t.id
+                );
+                Ok(with_location(
+                    ok(
+                        StatusCode::CREATED,
+                        &EnrollmentTokenResponse::new(&t, ctx.now),
+                    ),
+                    &location,
+                ))
+            }
+            .await,
+        )
+    }
+}
+
+/// `…/enrollment-tokens/:tokenId`: DELETE revokes.
+pub struct EnrollmentToken;
+
+impl Endpoint for EnrollmentToken {
+    const ALLOW: &'static str = "DELETE";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::DELETE {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                let user_id = object_id(req, "mdmUserId")?;
+                let token_id = object_id(req, "tokenId")?;
+                let t = enrollment::revoke(store, &org, &user_id, &token_id)
+                    .await
+                    .map_err(domain_error)?;
+                Ok(ok(
+                    StatusCode::OK,
+                    &EnrollmentTokenResponse::new(&t, ctx.now),
+                ))
+            }
+            .await,
+        )
+    }
+}

@@ -1,0 +1,86 @@
+//! The request and response types every surface works with.
+
+use http::{HeaderMap, Method};
+use roster_domain::Timestamp;
+
+/// The request body as the adapter read it.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// The whole body (at most [`crate::MAX_BODY_BYTES`]).
+    Bytes(Vec<u8>),
+    /// The body exceeded [`crate::MAX_BODY_BYTES`]; it was not read further.
+    TooLarge,
+}
+
+/// An HTTP request, reduced to what the surfaces need.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    /// The method.
+    pub method: Method,
+    /// Path parameters by route name (Spin's `spin-path-match-<name>` headers), raw.
+    pub params: Vec<(String, String)>,
+    /// The raw query string, without `?`.
+    pub query: String,
+    /// All request headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Body,
+}
+
+impl ApiRequest {
+    /// A request with no parameters, query, headers or body.
+    pub fn new(method: Method) -> Self {
+        Self {
+            method,
+            params: Vec::new(),
+            query: String::new(),
+            headers: HeaderMap::new(),
+            body: Body::Bytes(Vec::new()),
+        }
+    }
+
+    /// The path parameter `name` (matched case-insensitively, as HTTP header names
+    /// are), percent-decoded.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| {
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+    }
+
+    /// The first value of query parameter `name`, percent-decoded (`+` as space).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode_component(k) == name).then(|| decode_component(v))
+        })
+    }
+
+    /// The header `name` as text, if present and valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+fn decode_component(s: &str) -> String {
+    let s = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// A response: status, headers, body bytes.
+pub type ApiResponse = http::Response<Vec<u8>>;
+
+/// What the platform provides to a request besides the store.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The `admin_token` application variable, when set.
+    pub admin_token: Option<String>,
+    /// The time the request is handled at.
+    pub now: Timestamp,
+}

@@ -1,0 +1,124 @@
+//! Uniqueness claims that hold under concurrency on Spin's key-value store.
+//!
+//! A claim key holds an 8-byte integer: 0 when free, otherwise the sequence number of
+//! the holder. Compare-and-swap on an *absent* key is an unconditional upsert in Spin,
+//! so a claim first makes sure its key exists with `increment(key, 0)` (atomic, creates
+//! 0 when absent, changes nothing otherwise) and only then swaps 0 → n, which is a real
+//! conditional update: of any number of concurrent claimers exactly one wins. Claim
+//! keys are therefore never deleted, only released back to 0 (deleting one could let
+//! two claimers both see it absent and both "win").
+
+use crate::store::{Store, StoreError, Swap};
+
+/// The result of [`try_claim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The key now holds our number (or already did).
+    Won,
+    /// Another holder (its number) has the key.
+    Held(i64),
+}
+
+fn decode(bytes: &[u8]) -> Option<i64> {
+    <[u8; 8]>::try_from(bytes).ok().map(i64::from_le_bytes)
+}
+
+/// Claims `key` for holder `n` (non-zero).
+pub async fn try_claim<S: Store>(store: &S, key: &str, n: i64) -> Result<Claim, StoreError> {
+    for _ in 0..crate::records::CAS_ATTEMPTS {
+        let current = store.increment(key, 0).await?;
+        if current == n {
+            return Ok(Claim::Won);
+        }
+        if current != 0 {
+            return Ok(Claim::Held(current));
+        }
+        if take_over(store, key, 0, n).await? {
+            return Ok(Claim::Won);
+        }
+    }
+    Err(StoreError::new(format!(
+        "too much contention claiming {key}"
+    )))
+}
+
+/// Moves the existing claim `key` from `from` to `to` if it still holds `from`.
+/// Returns whether it did.
+pub async fn take_over<S: Store>(
+    store: &S,
+    key: &str,
+    from: i64,
+    to: i64,
+) -> Result<bool, StoreError> {
+    let (cas, seen) = store.cas(key).await?;
+    match seen.as_deref().and_then(decode) {
+        Some(v) if v == from => Ok(store.swap(cas, &to.to_le_bytes()).await? == Swap::Done),
+        _ => Ok(false),
+    }
+}
+
+/// Releases `key` if holder `n` has it (idempotent: releasing a claim we do not hold
+/// changes nothing).
+pub async fn release<S: Store>(store: &S, key: &str, n: i64) -> Result<(), StoreError> {
+    for _ in 0..crate::records::CAS_ATTEMPTS {
+        let (cas, seen) = store.cas(key).await?;
+        match seen.as_deref().and_then(decode) {
+            Some(v) if v == n => {
+                if store.swap(cas, &0i64.to_le_bytes()).await? == Swap::Done {
+                    return Ok(());
+                }
+            }
+            _ => return Ok(()),
+        }
+    }
+    Err(StoreError::new(format!(
+        "too much contention releasing {key}"
+    )))
+}
+
+/// The current holder of `key`, if any.
+pub async fn holder<S: Store>(store: &S, key: &str) -> Result<Option<i64>, StoreError> {
+    Ok(store
+        .get(key)
+        .await?
+        .as_deref()
+        .and_then(decode)
+        .filter(|v| *v != 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use futures::executor::block_on;
+
+    #[test]
+    fn one_winner_then_release_frees_the_key() {
+        let s = MemoryStore::new();
+        block_on(async {
+            assert_eq!(try_claim(&s, "c", 1).await.unwrap(), Claim::Won);
+            assert_eq!(try_claim(&s, "c", 2).await.unwrap(), Claim::Held(1));
+            assert_eq!(try_claim(&s, "c", 1).await.unwrap(), Claim::Won);
+            release(&s, "c", 2).await.unwrap();
+            assert_eq!(holder(&s, "c").await.unwrap(), Some(1));
+            release(&s, "c", 1).await.unwrap();
+            assert_eq!(holder(&s, "c").await.unwrap(), None);
+            assert_eq!(try_claim(&s, "c", 3).await.unwrap(), Claim::Won);
+        });
+    }
+
+    #[test]
+    fn interleaved_claimers_have_exactly_one_winner() {
+        // Two claimers both see 0, then both try to swap: only one swap is real.
+        let s = MemoryStore::new();
+        block_on(async {
+            assert_eq!(s.increment("c", 0).await.unwrap(), 0);
+            assert_eq!(s.increment("c", 0).await.unwrap(), 0);
+            let a = take_over(&s, "c", 0, 7);
+            let won_a = a.await.unwrap();
+            let won_b = take_over(&s, "c", 0, 8).await.unwrap();
+            assert!(won_a && !won_b);
+            assert_eq!(holder(&s, "c").await.unwrap(), Some(7));
+        });
+    }
+}

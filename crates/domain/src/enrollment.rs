@@ -1,0 +1,110 @@
+//! Enrollment tokens: issue for a user (with an expiry), list, revoke.
+
+use crate::dependents::{self, Appended};
+use crate::error::{DomainError, Entity, ValidationError};
+use crate::ids::ObjectId;
+use crate::keys;
+use crate::model::{EnrollmentToken, Organization, TokenStatus, UserStatus};
+use crate::records::{self, Updated};
+use crate::store::Store;
+use crate::time::Timestamp;
+use crate::users;
+
+/// Default lifetime of an enrollment token: 7 days.
+pub const DEFAULT_TTL_SECS: i64 = 7 * 24 * 3600;
+/// Longest lifetime accepted: 90 days.
+pub const MAX_TTL_SECS: i64 = 90 * 24 * 3600;
+
+/// Validates a requested lifetime in seconds (1 s to 90 days).
+pub fn parse_ttl(field: &str, secs: Option<i64>) -> Result<i64, ValidationError> {
+    match secs {
+        None => Ok(DEFAULT_TTL_SECS),
+        Some(s) if (1..=MAX_TTL_SECS).contains(&s) => Ok(s),
+        Some(_) => Err(ValidationError::new(
+            field,
+            "must be between 1 and 7776000 seconds",
+        )),
+    }
+}
+
+/// Issues a pending token for an active user, valid for `ttl_secs`.
+pub async fn issue<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    ttl_secs: i64,
+    now: Timestamp,
+) -> Result<EnrollmentToken, DomainError> {
+    let user = users::get(store, org, user_id).await?;
+    if user.status == UserStatus::PendingDeletion {
+        return Err(DomainError::NotFound {
+            entity: Entity::User,
+        });
+    }
+    let token = EnrollmentToken {
+        id: ObjectId::generate(now),
+        org_id: org.id.clone(),
+        user_id: user_id.clone(),
+        status: TokenStatus::Pending,
+        created_at: now,
+        expires_at: now.plus_millis(ttl_secs.saturating_mul(1000)),
+    };
+    let key = keys::enrollment_token(&org.id, &token.id);
+    records::write(store, &key, &token).await?;
+    match dependents::append(store, &keys::user_tokens(&org.id, user_id), &token.id).await {
+        Ok(Appended::Yes) => Ok(token),
+        Ok(Appended::UserGone) => {
+            store.delete(&key).await?;
+            Err(DomainError::NotFound {
+                entity: Entity::User,
+            })
+        }
+        Err(e) => {
+            let _ = store.delete(&key).await;
+            Err(e)
+        }
+    }
+}
+
+/// The user's tokens, oldest first.
+pub async fn list<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+) -> Result<Vec<EnrollmentToken>, DomainError> {
+    users::get(store, org, user_id).await?;
+    let ids = dependents::read(store, &keys::user_tokens(&org.id, user_id)).await?;
+    dependents::load(store, &ids, |id| keys::enrollment_token(&org.id, id)).await
+}
+
+/// Revokes a token of the user (a conditional write; revoking twice is fine).
+pub async fn revoke<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    token_id: &ObjectId,
+) -> Result<EnrollmentToken, DomainError> {
+    let updated = records::update(
+        store,
+        &keys::enrollment_token(&org.id, token_id),
+        |t: &mut EnrollmentToken| {
+            if &t.user_id != user_id {
+                return Err(DomainError::NotFound {
+                    entity: Entity::EnrollmentToken,
+                });
+            }
+            if t.status == TokenStatus::Revoked {
+                return Ok(false);
+            }
+            t.status = TokenStatus::Revoked;
+            Ok(true)
+        },
+    )
+    .await?;
+    match updated {
+        Updated::Missing => Err(DomainError::NotFound {
+            entity: Entity::EnrollmentToken,
+        }),
+        Updated::Unchanged(t) | Updated::Written(t) => Ok(t),
+    }
+}

@@ -1,0 +1,85 @@
+//! The domain's error types: one per concern. Each surface of `roster-api` maps them to
+//! HTTP in exactly one place.
+
+use crate::store::StoreError;
+
+/// An input that fails validation; names the offending field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {field}: {reason}")]
+pub struct ValidationError {
+    /// The field (or path parameter) at fault, as the client named it.
+    pub field: String,
+    /// What is wrong with it, in lowercase prose.
+    pub reason: String,
+}
+
+impl ValidationError {
+    /// A validation failure of `field` because `reason`.
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The kinds of entity the domain stores, as named in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// An organization.
+    Organization,
+    /// A user.
+    User,
+    /// A device.
+    Device,
+    /// An enrollment token.
+    EnrollmentToken,
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Entity::Organization => "organization",
+            Entity::User => "user",
+            Entity::Device => "device",
+            Entity::EnrollmentToken => "enrollment token",
+        })
+    }
+}
+
+/// Why a create, read or update of a directory entity failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// The input is invalid.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The entity does not exist (or is not visible in this organization).
+    #[error("{entity} not found")]
+    NotFound {
+        /// What was looked for.
+        entity: Entity,
+    },
+    /// A unique field is already taken.
+    #[error("{field} is already in use")]
+    Conflict {
+        /// The unique field: `username`, `email` or `slug`.
+        field: &'static str,
+    },
+    /// The entity changed since the version the client holds.
+    #[error("the {entity} was modified concurrently")]
+    PreconditionFailed {
+        /// The entity whose version did not match.
+        entity: Entity,
+    },
+    /// A stored record could not be decoded.
+    #[error("stored record at {key} is corrupt: {reason}")]
+    Corrupt {
+        /// The key holding the record.
+        key: String,
+        /// The decoding error.
+        reason: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

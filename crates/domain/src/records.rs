@@ -1,0 +1,92 @@
+//! JSON records over the [`Store`]: decode, encode and conditional update.
+
+use crate::error::DomainError;
+use crate::store::{Store, Swap};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// How many times a conditional update re-reads and retries after losing a race.
+pub const CAS_ATTEMPTS: usize = 64;
+
+/// Decodes the record stored at `key`.
+pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, DomainError> {
+    serde_json::from_slice(bytes).map_err(|e| DomainError::Corrupt {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Encodes a record. Our records are plain data (no maps with non-string keys), so
+/// encoding cannot fail; a failure would be a programming error reported as corrupt.
+pub fn encode<T: Serialize>(key: &str, value: &T) -> Result<Vec<u8>, DomainError> {
+    serde_json::to_vec(value).map_err(|e| DomainError::Corrupt {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Reads and decodes the record at `key`.
+pub async fn read<S: Store, T: DeserializeOwned>(
+    store: &S,
+    key: &str,
+) -> Result<Option<T>, DomainError> {
+    match store.get(key).await? {
+        None => Ok(None),
+        Some(bytes) => decode(key, &bytes).map(Some),
+    }
+}
+
+/// Encodes and writes the record at `key` unconditionally.
+pub async fn write<S: Store, T: Serialize>(
+    store: &S,
+    key: &str,
+    value: &T,
+) -> Result<(), DomainError> {
+    store.set(key, &encode(key, value)?).await?;
+    Ok(())
+}
+
+/// The result of [`update`].
+#[derive(Debug)]
+pub enum Updated<T> {
+    /// The record was absent; nothing was written.
+    Missing,
+    /// `change` declined (returned `Ok(false)`); the record as read.
+    Unchanged(T),
+    /// The record as written.
+    Written(T),
+}
+
+/// Conditionally updates an existing record: reads it, applies `change`, and swaps the
+/// result in only if nobody wrote in between, retrying on a lost race. Never creates a
+/// record (a swap on an absent key would be an unconditional upsert).
+pub async fn update<S, T, E>(
+    store: &S,
+    key: &str,
+    mut change: impl FnMut(&mut T) -> Result<bool, E>,
+) -> Result<Updated<T>, E>
+where
+    S: Store,
+    T: Serialize + DeserializeOwned,
+    E: From<DomainError>,
+{
+    for _ in 0..CAS_ATTEMPTS {
+        let (cas, current) = store.cas(key).await.map_err(DomainError::from)?;
+        let Some(bytes) = current else {
+            return Ok(Updated::Missing);
+        };
+        let mut value: T = decode(key, &bytes)?;
+        if !change(&mut value)? {
+            return Ok(Updated::Unchanged(value));
+        }
+        let encoded = encode(key, &value)?;
+        match store.swap(cas, &encoded).await.map_err(DomainError::from)? {
+            Swap::Done => return Ok(Updated::Written(value)),
+            Swap::Conflict => continue,
+        }
+    }
+    Err(DomainError::Store(crate::store::StoreError::new(format!(
+        "too much contention updating {key}"
+    )))
+    .into())
+}

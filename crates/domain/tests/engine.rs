@@ -1,0 +1,232 @@
+//! Native tests of the domain against the in-memory store (Spin's semantics).
+
+use futures::executor::block_on;
+use roster_domain::model::{DeviceStatus, Ownership};
+use roster_domain::removal::{RemovalError, RemovalPolicy, remove_user};
+use roster_domain::{DomainError, MemoryStore, Store, Timestamp};
+use roster_domain::{count, devices, enrollment, orgs, users};
+
+const NOW: Timestamp = Timestamp(1_795_331_760_000);
+
+fn org(store: &MemoryStore) -> roster_domain::model::Organization {
+    block_on(orgs::create(
+        store,
+        orgs::NewOrganization::parse("Acme", "acme").unwrap(),
+        NOW,
+    ))
+    .unwrap()
+}
+
+fn new_user(name: &str) -> users::NewUser {
+    users::NewUser::parse(
+        name,
+        &format!("{name}@example.com"),
+        Some("Kim"),
+        Some("Lee"),
+    )
+    .unwrap()
+}
+
+fn device(status: DeviceStatus) -> devices::NewDevice {
+    devices::NewDevice::parse(
+        "Pixel",
+        "android",
+        None,
+        "imei-1",
+        Ownership::Byod,
+        status,
+        vec![],
+    )
+    .unwrap()
+}
+
+#[test]
+fn usernames_and_emails_are_unique_case_insensitively_and_freed_by_removal() {
+    let s = MemoryStore::new();
+    let o = org(&s);
+    block_on(async {
+        let kim = users::create(&s, &o, new_user("kim"), NOW).await.unwrap();
+        let dup = users::create(&s, &o, new_user("KIM"), NOW)
+            .await
+            .unwrap_err();
+        assert!(matches!(dup, DomainError::Conflict { field: "username" }));
+        let other = users::NewUser::parse("kim2", "KIM@example.com", None, None).unwrap();
+        let dup = users::create(&s, &o, other, NOW).await.unwrap_err();
+        assert!(matches!(dup, DomainError::Conflict { field: "email" }));
+        assert_eq!(count::total(&s, &o.id).await.unwrap(), 1);
+        remove_user(&s, &o, &kim.id, &RemovalPolicy::canonical(), NOW)
+            .await
+            .unwrap();
+        assert_eq!(count::total(&s, &o.id).await.unwrap(), 0);
+        users::create(&s, &o, new_user("kim"), NOW).await.unwrap();
+        assert_eq!(count::total(&s, &o.id).await.unwrap(), 1);
+    });
+}
+
+#[test]
+fn slugs_are_unique() {
+    let s = MemoryStore::new();
+    org(&s);
+    let again = block_on(orgs::create(
+        &s,
+        orgs::NewOrganization::parse("Other", "ACME").unwrap(),
+        NOW,
+    ));
+    assert!(matches!(
+        again,
+        Err(DomainError::Conflict { field: "slug" })
+    ));
+}
+
+#[test]
+fn canonical_removal_refuses_active_devices_and_pending_tokens() {
+    let s = MemoryStore::new();
+    let o = org(&s);
+    block_on(async {
+        let kim = users::create(&s, &o, new_user("kim"), NOW).await.unwrap();
+        let d = devices::enroll(&s, &o, &kim.id, device(DeviceStatus::Active), NOW)
+            .await
+            .unwrap();
+        let policy = RemovalPolicy::canonical();
+        let err = remove_user(&s, &o, &kim.id, &policy, NOW)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RemovalError::ActiveDevices { count: 1 }));
+        devices::set_status(&s, &o, &kim.id, &d.id, DeviceStatus::Inactive, NOW)
+            .await
+            .unwrap();
+        let t = enrollment::issue(&s, &o, &kim.id, 60, NOW).await.unwrap();
+        let err = remove_user(&s, &o, &kim.id, &policy, NOW)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            RemovalError::PendingEnrollmentTokens { count: 1 }
+        ));
+        // An expired token no longer blocks.
+        let later = NOW.plus_millis(61_000);
+        let removed = remove_user(&s, &o, &kim.id, &policy, later).await.unwrap();
+        assert_eq!((removed.devices, removed.enrollment_tokens), (1, 1));
+        assert!(
+            s.snapshot()
+                .keys()
+                .all(|k| !k.contains(d.id.as_str()) && !k.contains(t.id.as_str()))
+        );
+        assert!(matches!(
+            users::get(&s, &o, &kim.id).await,
+            Err(DomainError::NotFound { .. })
+        ));
+    });
+}
+
+#[test]
+fn enrollment_after_removal_started_is_refused() {
+    let s = MemoryStore::new();
+    let o = org(&s);
+    block_on(async {
+        let kim = users::create(&s, &o, new_user("kim"), NOW).await.unwrap();
+        // Simulate a removal stopped right after closing the lists.
+        s.fail_nth(12);
+        let r = remove_user(&s, &o, &kim.id, &RemovalPolicy::canonical(), NOW).await;
+        assert!(r.is_err());
+        s.clear_faults();
+        let u = users::get(&s, &o, &kim.id).await.unwrap();
+        assert_eq!(u.status.as_str(), "pending_deletion");
+        let e = devices::enroll(&s, &o, &kim.id, device(DeviceStatus::Active), NOW).await;
+        assert!(matches!(e, Err(DomainError::NotFound { .. })));
+    });
+}
+
+/// Fails each store call of a removal in turn; a retry always completes it and leaves
+/// nothing of the user behind, and nothing else is disturbed.
+#[test]
+fn removal_fails_at_every_call_and_retry_completes() {
+    // Count the calls of an undisturbed removal first.
+    let calls = {
+        let s = MemoryStore::new();
+        let o = org(&s);
+        let kim = block_on(setup_user(&s, &o, "kim"));
+        s.clear_faults();
+        block_on(remove_user(&s, &o, &kim, &RemovalPolicy::canonical(), NOW)).unwrap();
+        s.calls()
+    };
+    assert!(calls > 10, "a removal makes {calls} calls");
+    for n in 1..=calls {
+        let s = MemoryStore::new();
+        let o = org(&s);
+        let keep = block_on(setup_user(&s, &o, "keep"));
+        let before_keep: Vec<_> = s.snapshot().into_iter().collect();
+        let kim = block_on(setup_user(&s, &o, "kim"));
+        s.fail_nth(n);
+        let first = block_on(remove_user(&s, &o, &kim, &RemovalPolicy::canonical(), NOW));
+        s.clear_faults();
+        if first.is_err() {
+            match block_on(remove_user(&s, &o, &kim, &RemovalPolicy::canonical(), NOW)) {
+                Ok(_) => {}
+                Err(RemovalError::NotFound) => panic!("call {n}: user vanished without finishing"),
+                Err(e) => panic!("call {n}: retry failed: {e}"),
+            }
+        }
+        // Fully gone: no key mentions the user, and the username is free again.
+        let snap = s.snapshot();
+        assert!(
+            snap.keys().all(|k| !k.contains(kim.as_str())),
+            "call {n}: leftover key"
+        );
+        assert_eq!(
+            block_on(count::total(&s, &o.id)).unwrap(),
+            1,
+            "call {n}: count"
+        );
+        block_on(users::create(&s, &o, new_user("kim"), NOW)).unwrap();
+        // The other user is untouched.
+        for (k, v) in before_keep {
+            if k.contains(keep.as_str()) {
+                assert_eq!(snap.get(&k), Some(&v), "call {n}: {k} changed");
+            }
+        }
+    }
+}
+
+async fn setup_user(
+    s: &MemoryStore,
+    o: &roster_domain::model::Organization,
+    name: &str,
+) -> roster_domain::ids::ObjectId {
+    let u = users::create(s, o, new_user(name), NOW).await.unwrap();
+    for _ in 0..3 {
+        devices::enroll(s, o, &u.id, device(DeviceStatus::Inactive), NOW)
+            .await
+            .unwrap();
+    }
+    let t = enrollment::issue(s, o, &u.id, 60, NOW).await.unwrap();
+    enrollment::revoke(s, o, &u.id, &t.id).await.unwrap();
+    u.id
+}
+
+#[test]
+fn a_create_stopped_half_way_frees_its_claims_later() {
+    let s = MemoryStore::new();
+    let o = org(&s);
+    block_on(async {
+        // Fail the write of the user record: rollback releases everything.
+        for n in 1..=12 {
+            s.fail_nth(n);
+            let r = users::create(&s, &o, new_user("kim"), NOW).await;
+            s.clear_faults();
+            if let Ok(u) = r {
+                remove_user(&s, &o, &u.id, &RemovalPolicy::canonical(), NOW)
+                    .await
+                    .unwrap();
+            }
+            let u = users::create(&s, &o, new_user("kim"), NOW.plus_millis(31_000))
+                .await
+                .unwrap_or_else(|e| panic!("call {n}: {e}"));
+            assert_eq!(count::total(&s, &o.id).await.unwrap(), 1, "call {n}");
+            remove_user(&s, &o, &u.id, &RemovalPolicy::canonical(), NOW)
+                .await
+                .unwrap();
+        }
+        let _ = s.exists("x").await;
+    });
+}
