@@ -19,6 +19,7 @@ pub mod devices;
 pub mod enrollment;
 pub mod error;
 pub mod ids;
+pub mod invariants;
 pub mod keys;
 pub mod model;
 pub mod orgs;

@@ -167,8 +167,10 @@ fn removal_fails_at_every_call_and_retry_completes() {
                 Err(e) => panic!("call {n}: retry failed: {e}"),
             }
         }
-        // Fully gone: no key mentions the user, and the username is free again.
+        // Fully gone: no key mentions the user, the store is consistent, and the
+        // username is free again.
         let snap = s.snapshot();
+        assert_eq!(roster_domain::invariants::check(&snap), vec![], "call {n}");
         assert!(
             snap.keys().all(|k| !k.contains(kim.as_str())),
             "call {n}: leftover key"
@@ -223,6 +225,7 @@ fn a_create_stopped_half_way_frees_its_claims_later() {
                 .await
                 .unwrap_or_else(|e| panic!("call {n}: {e}"));
             assert_eq!(count::total(&s, &o.id).await.unwrap(), 1, "call {n}");
+            assert_eq!(roster_domain::invariants::check(&s.snapshot()), vec![], "call {n}");
             remove_user(&s, &o, &u.id, &RemovalPolicy::canonical(), NOW)
                 .await
                 .unwrap();

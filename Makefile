@@ -1,0 +1,36 @@
+# Roster: two commands for a new machine with only rustup/cargo.
+#   make up    build every component and serve the app on 127.0.0.1:3000
+#   make test  every test (unit, integration through roster-host, host conformance)
+SHELL := /bin/bash
+CARGO ?= cargo
+WASM_TARGET := wasm32-wasip2
+COMPONENTS := $(notdir $(wildcard components/*))
+LISTEN ?= 127.0.0.1:3000
+
+.PHONY: up build test lint sizes wasm-target
+
+## Install the wasm32-wasip2 target when it is missing.
+wasm-target:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+## Build every component for wasm32-wasip2 (size-tuned release profile).
+build: wasm-target
+	$(CARGO) build --target $(WASM_TARGET) --release $(addprefix -p ,$(COMPONENTS))
+
+## Serve the app: `spin up` when a Spin CLI >= 4.1 is on PATH, otherwise roster-host.
+up: build
+	@./scripts/up.sh $(LISTEN)
+
+## Every test. Components are built first; the host's own fixtures are built by its tests.
+test: build
+	$(CARGO) test
+
+## Formatting and lints, native crates and the wasm components alike.
+lint: wasm-target
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --target $(WASM_TARGET) -p roster-spin $(addprefix -p ,$(COMPONENTS)) -- -D warnings
+
+## Print each component's .wasm size in bytes.
+sizes: build
+	@for c in $(COMPONENTS); do f=target/$(WASM_TARGET)/release/$${c//-/_}.wasm; printf '%-32s %8d bytes\n' $$c $$(stat -c %s $$f); done

@@ -1,0 +1,332 @@
+//! The invariants checker: reads a snapshot of the whole store (never on a request
+//! path) and reports every index entry that points at nothing and every live record
+//! missing from its indexes. `docs/storage.md` states the invariants.
+
+use crate::dependents::DependentList;
+use crate::ids::ObjectId;
+use crate::keys;
+use crate::model::{Device, EnrollmentToken, Organization, User, UserStatus};
+use crate::users::IndexEntry;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One broken invariant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The key at fault.
+    pub key: String,
+    /// What is wrong, in lowercase prose.
+    pub problem: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.problem)
+    }
+}
+
+fn claim_value(bytes: &[u8]) -> Option<i64> {
+    <[u8; 8]>::try_from(bytes).ok().map(i64::from_le_bytes)
+}
+
+struct Checker<'a> {
+    data: &'a BTreeMap<String, Vec<u8>>,
+    out: Vec<Violation>,
+}
+
+impl Checker<'_> {
+    fn report(&mut self, key: &str, problem: impl Into<String>) {
+        self.out.push(Violation {
+            key: key.to_owned(),
+            problem: problem.into(),
+        });
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&mut self, key: &str) -> Option<T> {
+        let bytes = self.data.get(key)?;
+        match serde_json::from_slice(bytes) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.report(key, format!("undecodable record: {e}"));
+                None
+            }
+        }
+    }
+
+    fn claim(&self, key: &str) -> i64 {
+        self.data.get(key).and_then(|v| claim_value(v)).unwrap_or(0)
+    }
+
+    fn keys_under<'b>(&'b self, prefix: &'b str) -> impl Iterator<Item = &'b String> + 'b {
+        self.data
+            .range(prefix.to_owned()..)
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k)
+    }
+
+    fn org(&mut self, org: &Organization) {
+        let id = &org.id;
+        let seq_owner = self
+            .data
+            .get(&keys::org_seq(org.seq))
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        if seq_owner.as_deref() != Some(id.as_str()) {
+            self.report(&keys::org(id), "organization missing from its index entry");
+        }
+        if self.claim(&keys::org_slug_claim(&org.slug)) != org.seq {
+            self.report(&keys::org(id), "organization does not hold its slug claim");
+        }
+        let prefix = format!("o/{id}/");
+        let all: Vec<String> = self.keys_under(&prefix).cloned().collect();
+        let mut users: BTreeMap<ObjectId, User> = BTreeMap::new();
+        let mut entries: BTreeMap<i64, IndexEntry> = BTreeMap::new();
+        let mut device_keys = Vec::new();
+        let mut token_keys = Vec::new();
+        let mut claims = Vec::new();
+        for key in &all {
+            let rest = &key[prefix.len()..];
+            let parts: Vec<&str> = rest.split('/').collect();
+            match parts.as_slice() {
+                ["user", _] => {
+                    if let Some(u) = self.json::<User>(key) {
+                        users.insert(u.id.clone(), u);
+                    }
+                }
+                ["users", "seq", n] => {
+                    if let (Ok(n), Some(e)) = (n.parse::<i64>(), self.json::<IndexEntry>(key)) {
+                        entries.insert(n, e);
+                    }
+                }
+                ["users", "name" | "email", _] => claims.push(key.clone()),
+                ["device", _] => device_keys.push(key.clone()),
+                ["enrollment-token", _] => token_keys.push(key.clone()),
+                _ => {}
+            }
+        }
+        // Index entries point at users; users are in their index and hold their claims.
+        for (n, e) in &entries {
+            match users.get(&e.id) {
+                Some(u) if u.seq == *n => {}
+                _ => self.report(&keys::user_seq(id, *n), "index entry points at no user"),
+            }
+        }
+        let mut live = 0i64;
+        let mut pending = 0i64;
+        for u in users.values() {
+            let key = keys::user(id, &u.id);
+            if entries.get(&u.seq).map(|e| &e.id) != Some(&u.id) {
+                self.report(&key, "user missing from the user index");
+            }
+            if u.status == UserStatus::PendingDeletion {
+                pending += 1;
+                continue;
+            }
+            live += 1;
+            let (name_key, email_key) = crate::users::claim_keys(org, &u.username, &u.email);
+            if self.claim(&name_key) != u.seq {
+                self.report(&key, "user does not hold its username claim");
+            }
+            if self.claim(&email_key) != u.seq {
+                self.report(&key, "user does not hold its email claim");
+            }
+            for (list_key, kind) in [
+                (keys::user_devices(id, &u.id), "device"),
+                (keys::user_tokens(id, &u.id), "enrollment token"),
+            ] {
+                match self.json::<DependentList>(&list_key) {
+                    None => {
+                        self.report(&list_key, format!("{kind} list of a live user is missing"))
+                    }
+                    Some(list) => {
+                        for d in &list.ids {
+                            let rec = if kind == "device" {
+                                keys::device(id, d)
+                            } else {
+                                keys::enrollment_token(id, d)
+                            };
+                            if !self.data.contains_key(&rec) {
+                                self.report(
+                                    &list_key,
+                                    format!("lists {kind} {d}, which does not exist"),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for key in claims {
+            let n = self.claim(&key);
+            if n != 0 && !entries.contains_key(&n) {
+                self.report(&key, "claim held by a sequence number with no index entry");
+            }
+        }
+        for key in device_keys {
+            if let Some(d) = self.json::<Device>(&key) {
+                self.owned(
+                    &key,
+                    id,
+                    &d.user_id,
+                    &d.id,
+                    keys::user_devices(id, &d.user_id),
+                    &users,
+                );
+            }
+        }
+        for key in token_keys {
+            if let Some(t) = self.json::<EnrollmentToken>(&key) {
+                self.owned(
+                    &key,
+                    id,
+                    &t.user_id,
+                    &t.id,
+                    keys::user_tokens(id, &t.user_id),
+                    &users,
+                );
+            }
+        }
+        let shard_keys: Vec<String> = (0..keys::COUNT_SHARDS)
+            .map(|s| keys::user_count_shard(id, s))
+            .collect();
+        let mut total = 0;
+        for k in &shard_keys {
+            match self.json::<crate::count::CountShard>(k) {
+                Some(s) => total += s.n,
+                None => self.report(k, "count shard missing"),
+            }
+        }
+        if total < live || total > live + pending {
+            self.report(
+                &shard_keys[0],
+                format!("count is {total}, but {live} users are live and {pending} pending"),
+            );
+        }
+    }
+
+    fn owned(
+        &mut self,
+        key: &str,
+        _org: &ObjectId,
+        user_id: &ObjectId,
+        id: &ObjectId,
+        list_key: String,
+        users: &BTreeMap<ObjectId, User>,
+    ) {
+        if !users.contains_key(user_id) {
+            self.report(
+                key,
+                format!("belongs to user {user_id}, which does not exist"),
+            );
+            return;
+        }
+        let listed = self
+            .json::<DependentList>(&list_key)
+            .is_some_and(|l| l.ids.contains(id));
+        if !listed {
+            self.report(key, "missing from its user's list");
+        }
+    }
+}
+
+/// Checks every invariant over a snapshot of the store; an empty result means the
+/// store is consistent.
+pub fn check(data: &BTreeMap<String, Vec<u8>>) -> Vec<Violation> {
+    let mut c = Checker {
+        data,
+        out: Vec::new(),
+    };
+    let org_keys: Vec<String> = c.keys_under("org/").cloned().collect();
+    let mut seen_orgs = BTreeSet::new();
+    for key in org_keys {
+        if let Some(org) = c.json::<Organization>(&key) {
+            seen_orgs.insert(org.id.to_string());
+            c.org(&org);
+        }
+    }
+    let seq_keys: Vec<String> = c.keys_under("orgs/seq/").cloned().collect();
+    for key in seq_keys {
+        let id = c
+            .data
+            .get(&key)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default();
+        if !seen_orgs.contains(&id) {
+            c.report(&key, "index entry points at no organization");
+        }
+    }
+    // Dependents of organizations that do not exist.
+    let orphan_prefixes: BTreeSet<String> = c
+        .data
+        .keys()
+        .filter_map(|k| {
+            k.strip_prefix("o/")
+                .and_then(|r| r.split('/').next())
+                .map(str::to_owned)
+        })
+        .filter(|org| !seen_orgs.contains(org))
+        .collect();
+    for org in orphan_prefixes {
+        c.report(
+            &format!("o/{org}/"),
+            "keys of an organization that does not exist",
+        );
+    }
+    c.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{MemoryStore, Store};
+    use crate::{Timestamp, devices, orgs, users};
+    use futures::executor::block_on;
+
+    #[test]
+    fn a_consistent_store_has_no_violations_and_damage_is_reported() {
+        let s = MemoryStore::new();
+        let now = Timestamp(1_795_331_760_000);
+        block_on(async {
+            let org = orgs::create(&s, orgs::NewOrganization::parse("A", "acme").unwrap(), now)
+                .await
+                .unwrap();
+            let u = users::create(
+                &s,
+                &org,
+                users::NewUser::parse("kim", "kim@example.com", None, None).unwrap(),
+                now,
+            )
+            .await
+            .unwrap();
+            let new = devices::NewDevice::parse(
+                "n",
+                "ios",
+                None,
+                "x",
+                crate::model::Ownership::Byod,
+                crate::model::DeviceStatus::Active,
+                vec![],
+            )
+            .unwrap();
+            let d = devices::enroll(&s, &org, &u.id, new, now).await.unwrap();
+            assert_eq!(check(&s.snapshot()), vec![]);
+            // A device record without its list entry, and a list entry without a record.
+            s.delete(&keys::user_devices(&org.id, &u.id)).await.unwrap();
+            let v = check(&s.snapshot());
+            assert!(
+                v.iter()
+                    .any(|v| v.problem.contains("device list of a live user is missing")),
+                "{v:?}"
+            );
+            assert!(
+                v.iter().any(|v| v.key == keys::device(&org.id, &d.id)),
+                "{v:?}"
+            );
+            s.delete(&keys::user(&org.id, &u.id)).await.unwrap();
+            let v = check(&s.snapshot());
+            assert!(
+                v.iter()
+                    .any(|v| v.problem == "index entry points at no user"),
+                "{v:?}"
+            );
+        });
+    }
+}
