@@ -1,1 +1,168 @@
-//! Shared support for the integration tests.
+//! Shared support for the integration tests: builds the components (once per test
+//! process; cargo makes this a no-op when they are fresh), starts roster-host on the
+//! project's own spin.toml over loopback, and offers a small JSON client.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use roster_host::{Host, HostConfig, StoreChoice};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Once};
+
+/// The workspace root (where spin.toml lives).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Builds every component for wasm32-wasip2, once per process.
+pub fn build_components() {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        let root = root();
+        let mut cmd = std::process::Command::new(env!("CARGO"));
+        cmd.current_dir(&root)
+            .args(["build", "--quiet", "--target", "wasm32-wasip2", "--release"]);
+        for entry in std::fs::read_dir(root.join("components")).unwrap() {
+            cmd.arg("-p").arg(entry.unwrap().file_name());
+        }
+        let status = cmd.status().expect("cargo runs");
+        assert!(status.success(), "building the components failed");
+    });
+}
+
+/// A running app: roster-host serving spin.toml on an ephemeral loopback port, with an
+/// in-memory key-value store.
+pub struct App {
+    pub host: Arc<Host>,
+    pub addr: SocketAddr,
+    pub admin_token: String,
+    client: reqwest::Client,
+}
+
+/// A response: status, headers, body parsed as JSON (`Value::Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl App {
+    pub async fn start() -> App {
+        build_components();
+        let admin_token = format!("test-admin-{}", std::process::id());
+        let cfg = HostConfig {
+            manifest: root().join("spin.toml"),
+            state_dir: None,
+            runtime_config: None,
+            store: StoreChoice::Memory,
+            variables: HashMap::from([("admin_token".to_owned(), admin_token.clone())]),
+        };
+        let (host, addr) = roster_host::spawn(cfg).await.expect("roster-host starts");
+        App {
+            host,
+            addr,
+            admin_token,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends a request with the admin token.
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.send(
+            method,
+            path,
+            Some(&self.admin_token),
+            &[],
+            body.map(|b| b.to_string()),
+        )
+        .await
+    }
+
+    /// Sends a request with full control over token, headers and raw body.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let resp = req.send().await.expect("request is answered");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// Creates an organization and returns its id.
+    pub async fn org(&self, slug: &str) -> String {
+        let r = self
+            .call(
+                "POST",
+                "/v1/organizations",
+                Some(serde_json::json!({"name": slug, "slug": slug})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a user and returns its id.
+    pub async fn user(&self, org: &str, username: &str) -> String {
+        let r = self
+            .call(
+                "POST",
+                &format!("/v1/organizations/{org}/mdm/users"),
+                Some(serde_json::json!({
+                    "username": username,
+                    "email": format!("{username}@example.com"),
+                    "firstName": "Firstname",
+                    "lastName": "Lastname",
+                })),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["data"]["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Asserts a seed-000 error envelope.
+pub fn assert_error(r: &Reply, status: u16, code: u64) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert_eq!(r.body["status"], Value::Bool(false), "{}", r.text);
+    assert_eq!(r.body["error"]["code"].as_u64(), Some(code), "{}", r.text);
+}

@@ -17,8 +17,12 @@ fn ctx() -> Ctx {
 
 fn req(method: Method, params: &[(&str, &str)], body: Option<Value>) -> ApiRequest {
     let mut r = ApiRequest::new(method);
-    r.params = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    r.headers.insert("authorization", "Bearer secret".parse().unwrap());
+    r.params = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    r.headers
+        .insert("authorization", "Bearer secret".parse().unwrap());
     if let Some(b) = body {
         r.body = Body::Bytes(b.to_string().into_bytes());
     }
@@ -34,7 +38,11 @@ fn create_then_remove_through_the_endpoints() {
     let store = MemoryStore::new();
     block_on(async {
         let r = Organizations::handle(
-            &req(Method::POST, &[], Some(json!({"name": "Acme", "slug": "acme"}))),
+            &req(
+                Method::POST,
+                &[],
+                Some(json!({"name": "Acme", "slug": "acme"})),
+            ),
             &store,
             &ctx(),
         )
@@ -43,7 +51,11 @@ fn create_then_remove_through_the_endpoints() {
         // Spin lower-cases header names: parameters are matched case-insensitively.
         let org = [("organizationid", "acme")];
         let r = Users::handle(
-            &req(Method::POST, &org, Some(json!({"username": "kim", "email": "kim@example.com"}))),
+            &req(
+                Method::POST,
+                &org,
+                Some(json!({"username": "kim", "email": "kim@example.com"})),
+            ),
             &store,
             &ctx(),
         )
@@ -52,7 +64,11 @@ fn create_then_remove_through_the_endpoints() {
         let id = json_of(&r)["data"]["id"].as_str().unwrap().to_owned();
         let params = [("organizationid", "acme"), ("mdmuserid", id.as_str())];
         let d = UserDevices::handle(
-            &req(Method::POST, &params, Some(json!({"name": "n", "type": "ios", "deviceIdentifier": "x"}))),
+            &req(
+                Method::POST,
+                &params,
+                Some(json!({"name": "n", "type": "ios", "deviceIdentifier": "x"})),
+            ),
             &store,
             &ctx(),
         )
@@ -87,7 +103,11 @@ fn an_unset_admin_token_authorizes_nobody() {
     };
     block_on(async {
         let resp = Organizations::handle(
-            &req(Method::POST, &[], Some(json!({"name": "Acme", "slug": "acme"}))),
+            &req(
+                Method::POST,
+                &[],
+                Some(json!({"name": "Acme", "slug": "acme"})),
+            ),
             &store,
             &ctx,
         )

@@ -72,25 +72,29 @@ pub fn claim_keys(org: &Organization, username: &str, email: &str) -> (String, S
     )
 }
 
-/// Whether the claim held by sequence number `holder` was abandoned by a create that
-/// stopped half-way.
+/// Whether the claim at `key`, held by sequence number `holder`, was abandoned: by a
+/// create that stopped half-way (an index entry with no user record for
+/// [`ABANDONED_CLAIM_MS`], or no index entry at all), or by an update that moved the
+/// user to another username or email and stopped before releasing the old claim.
 async fn abandoned<S: Store>(
     store: &S,
     org: &Organization,
+    key: &str,
     holder: i64,
     now: Timestamp,
 ) -> Result<bool, DomainError> {
     let entry: Option<IndexEntry> = records::read(store, &keys::user_seq(&org.id, holder)).await?;
-    match entry {
-        None => Ok(true),
-        Some(e) => {
-            if store.exists(&keys::user(&org.id, &e.id)).await? {
-                Ok(false)
-            } else {
-                Ok(now.0 - e.at.0 > ABANDONED_CLAIM_MS)
-            }
+    let Some(e) = entry else {
+        return Ok(true);
+    };
+    let user: Option<User> = records::read(store, &keys::user(&org.id, &e.id)).await?;
+    Ok(match user {
+        None => now.0 - e.at.0 > ABANDONED_CLAIM_MS,
+        Some(u) => {
+            let (name_key, email_key) = claim_keys(org, &u.username, &u.email);
+            u.seq != holder || (name_key != key && email_key != key)
         }
-    }
+    })
 }
 
 async fn claim<S: Store>(
@@ -102,7 +106,7 @@ async fn claim<S: Store>(
 ) -> Result<bool, DomainError> {
     match claims::try_claim(store, key, seq).await? {
         Claim::Won => Ok(true),
-        Claim::Held(holder) => Ok(abandoned(store, org, holder, now).await?
+        Claim::Held(holder) => Ok(abandoned(store, org, key, holder, now).await?
             && claims::take_over(store, key, holder, seq).await?),
     }
 }
@@ -210,4 +214,113 @@ pub async fn get<S: Store>(
         .ok_or(DomainError::NotFound {
             entity: Entity::User,
         })
+}
+
+/// A validated partial update of a user (PATCH): absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    /// New email (claimed before it is written; the old one is released after).
+    pub email: Option<Email>,
+    /// New given name.
+    pub first_name: Option<String>,
+    /// New family name.
+    pub last_name: Option<String>,
+    /// New status (`active` or `disabled`; removal has its own operation).
+    pub status: Option<UserStatus>,
+}
+
+impl UserChanges {
+    /// Validates the raw fields.
+    pub fn parse(
+        email: Option<&str>,
+        first_name: Option<&str>,
+        last_name: Option<&str>,
+    ) -> Result<Self, ValidationError> {
+        Ok(Self {
+            email: email.map(|e| Email::parse("email", e)).transpose()?,
+            first_name: first_name
+                .map(|v| ids::text("firstName", v, ids::MAX_TEXT_LEN))
+                .transpose()?,
+            last_name: last_name
+                .map(|v| ids::text("lastName", v, ids::MAX_TEXT_LEN))
+                .transpose()?,
+            status: None,
+        })
+    }
+}
+
+/// Applies `changes` to a user as one conditional write. With `expected_version`, the
+/// write happens only if the stored version still equals it
+/// ([`DomainError::PreconditionFailed`] otherwise). A user being removed cannot be
+/// changed (`NotFound`). A new email is claimed first (`Conflict` if taken) and the old
+/// one released after the write; a stop in between leaves a claim that
+/// [`abandoned`] recognises and frees.
+pub async fn update<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+    expected_version: Option<u64>,
+    changes: UserChanges,
+    now: Timestamp,
+) -> Result<User, DomainError> {
+    let key = keys::user(&org.id, id);
+    for _ in 0..records::CAS_ATTEMPTS {
+        let (cas, current) = store.cas(&key).await?;
+        let Some(bytes) = current else {
+            return Err(DomainError::NotFound {
+                entity: Entity::User,
+            });
+        };
+        let before: User = records::decode(&key, &bytes)?;
+        if before.status == UserStatus::PendingDeletion {
+            return Err(DomainError::NotFound {
+                entity: Entity::User,
+            });
+        }
+        if expected_version.is_some_and(|v| v != before.version) {
+            return Err(DomainError::PreconditionFailed {
+                entity: Entity::User,
+            });
+        }
+        let mut after = before.clone();
+        if let Some(v) = &changes.first_name {
+            after.first_name.clone_from(v);
+        }
+        if let Some(v) = &changes.last_name {
+            after.last_name.clone_from(v);
+        }
+        if let Some(v) = changes.status {
+            after.status = v;
+        }
+        let (_, old_email_key) = claim_keys(org, &before.username, &before.email);
+        let mut new_email_key = None;
+        if let Some(email) = &changes.email {
+            after.email = email.as_str().to_owned();
+            let (_, k) = claim_keys(org, &after.username, &after.email);
+            if k != old_email_key {
+                if !claim(store, org, &k, before.seq, now).await? {
+                    return Err(DomainError::Conflict { field: "email" });
+                }
+                new_email_key = Some(k);
+            }
+        }
+        if after == before {
+            return Ok(before);
+        }
+        after.version += 1;
+        after.updated_at = now;
+        match store.swap(cas, &records::encode(&key, &after)?).await? {
+            crate::store::Swap::Done => {
+                if new_email_key.is_some() {
+                    claims::release(store, &old_email_key, before.seq).await?;
+                }
+                return Ok(after);
+            }
+            // Lost a race: re-read and retry. A claim taken for this attempt is kept
+            // (the retry, or a concurrent update of the same user, may use it); if
+            // nothing ends up using it, `abandoned` frees it for the next claimant.
+            crate::store::Swap::Conflict => {}
+        }
+    }
+    Err(crate::store::StoreError::new("too much contention updating the user").into())
 }

@@ -225,11 +225,79 @@ fn a_create_stopped_half_way_frees_its_claims_later() {
                 .await
                 .unwrap_or_else(|e| panic!("call {n}: {e}"));
             assert_eq!(count::total(&s, &o.id).await.unwrap(), 1, "call {n}");
-            assert_eq!(roster_domain::invariants::check(&s.snapshot()), vec![], "call {n}");
+            assert_eq!(
+                roster_domain::invariants::check(&s.snapshot()),
+                vec![],
+                "call {n}"
+            );
             remove_user(&s, &o, &u.id, &RemovalPolicy::canonical(), NOW)
                 .await
                 .unwrap();
         }
         let _ = s.exists("x").await;
+    });
+}
+
+#[test]
+fn email_changes_move_the_claim_and_stale_claims_heal() {
+    let s = MemoryStore::new();
+    let o = org(&s);
+    block_on(async {
+        let kim = users::create(&s, &o, new_user("kim"), NOW).await.unwrap();
+        let changes = users::UserChanges::parse(Some("kimberly@example.com"), None, None).unwrap();
+        let stale =
+            users::update(&s, &o, &kim.id, Some(kim.version + 1), changes.clone(), NOW).await;
+        assert!(matches!(stale, Err(DomainError::PreconditionFailed { .. })));
+        let kim2 = users::update(&s, &o, &kim.id, Some(kim.version), changes, NOW)
+            .await
+            .unwrap();
+        assert_eq!(kim2.version, kim.version + 1);
+        assert_eq!(roster_domain::invariants::check(&s.snapshot()), vec![]);
+        // The old email is free, the new one taken.
+        users::create(
+            &s,
+            &o,
+            users::NewUser::parse("a", "kim@example.com", None, None).unwrap(),
+            NOW,
+        )
+        .await
+        .unwrap();
+        let taken = users::create(
+            &s,
+            &o,
+            users::NewUser::parse("b", "Kimberly@example.com", None, None).unwrap(),
+            NOW,
+        )
+        .await;
+        assert!(matches!(
+            taken,
+            Err(DomainError::Conflict { field: "email" })
+        ));
+        // An update that stops after claiming the new email leaves a claim nobody uses:
+        // the next claimant takes it over.
+        for n in 1..=6 {
+            s.fail_nth(n);
+            let changes =
+                users::UserChanges::parse(Some(&format!("k{n}@example.com")), None, None).unwrap();
+            let _ = users::update(&s, &o, &kim.id, None, changes, NOW).await;
+            s.clear_faults();
+            // The update may have failed before or after its write: what counts is
+            // whether the user now has the email.
+            let has_it =
+                users::get(&s, &o, &kim.id).await.unwrap().email == format!("k{n}@example.com");
+            let email = format!("k{n}@example.com");
+            let other = users::NewUser::parse(&format!("o{n}"), &email, None, None).unwrap();
+            let created = users::create(&s, &o, other, NOW).await;
+            assert_eq!(
+                has_it,
+                created.is_err(),
+                "call {n}: exactly one holds {email}"
+            );
+            assert_eq!(
+                roster_domain::invariants::check(&s.snapshot()),
+                vec![],
+                "call {n}"
+            );
+        }
     });
 }

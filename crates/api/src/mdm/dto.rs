@@ -237,3 +237,41 @@ impl EnrollmentTokenResponse {
         }
     }
 }
+
+/// `PATCH …/mdm/users/:mdmUserId`: absent fields are left as they are.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchUserRequest {
+    /// New email (unique per organization).
+    pub email: Option<String>,
+    /// New given name.
+    pub first_name: Option<String>,
+    /// New family name.
+    pub last_name: Option<String>,
+}
+
+/// The statuses a client may set (removal has its own route).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettableStatus {
+    /// Enable the user.
+    Active,
+    /// Disable the user.
+    Disabled,
+}
+
+/// `POST …/mdm/users/:mdmUserId/status`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetUserStatusRequest {
+    /// `active` or `disabled`.
+    pub status: SettableStatus,
+}
+
+/// `GET …/mdm/users/count`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountResponse {
+    /// Users in the organization.
+    pub count: i64,
+}

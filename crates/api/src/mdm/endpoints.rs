@@ -128,15 +128,16 @@ impl Endpoint for Users {
     }
 }
 
-/// `/v1/organizations/:organizationId/mdm/users/:mdmUserId`: GET; DELETE removes the
-/// user (seed 000), honouring an optional `If-Match`.
+/// `/v1/organizations/:organizationId/mdm/users/:mdmUserId`: GET; PATCH merges
+/// (conditional on `If-Match` when given); DELETE removes the user (seed 000),
+/// honouring an optional `If-Match`.
 pub struct User;
 
 impl Endpoint for User {
-    const ALLOW: &'static str = "GET, DELETE";
+    const ALLOW: &'static str = "GET, PATCH, DELETE";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::GET && req.method != Method::DELETE {
+        if ![Method::GET, Method::PATCH, Method::DELETE].contains(&req.method) {
             return method_not_allowed(Self::ALLOW);
         }
         collapse(
@@ -353,6 +354,69 @@ impl Endpoint for EnrollmentToken {
                 Ok(ok(
                     StatusCode::OK,
                     &EnrollmentTokenResponse::new(&t, ctx.now),
+                ))
+            }
+            .await,
+        )
+    }
+}
+
+/// `…/mdm/users/count`: GET the number of users, in O(1) reads.
+pub struct UsersCount;
+
+impl Endpoint for UsersCount {
+    const ALLOW: &'static str = "GET";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::GET {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                let count = roster_domain::count::total(store, &org.id)
+                    .await
+                    .map_err(domain_error)?;
+                Ok(ok(StatusCode::OK, &CountResponse { count }))
+            }
+            .await,
+        )
+    }
+}
+
+/// `…/mdm/users/:mdmUserId/status`: POST `{"status":"active"|"disabled"}` enables or
+/// disables the user (conditional on `If-Match` when given).
+pub struct UserStatus;
+
+impl Endpoint for UserStatus {
+    const ALLOW: &'static str = "POST";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::POST {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                let user_id = object_id(req, "mdmUserId")?;
+                let expected = if_match(req)?;
+                let body: SetUserStatusRequest = json_body(req)?;
+                let status = match body.status {
+                    SettableStatus::Active => roster_domain::model::UserStatus::Active,
+                    SettableStatus::Disabled => roster_domain::model::UserStatus::Disabled,
+                };
+                let changes = users::UserChanges {
+                    status: Some(status),
+                    ..users::UserChanges::default()
+                };
+                let user = users::update(store, &org, &user_id, expected, changes, ctx.now)
+                    .await
+                    .map_err(domain_error)?;
+                Ok(with_etag(
+                    ok(StatusCode::OK, &UserResponse::from(&user)),
+                    user.version,
                 ))
             }
             .await,

@@ -11,7 +11,7 @@ pub mod endpoints;
 
 pub use endpoints::{
     EnrollmentToken, EnrollmentTokens, Organization, Organizations, User, UserDevice, UserDevices,
-    Users,
+    UserStatus, Users, UsersCount,
 };
 
 use crate::auth::{self, AuthError, Principal};

@@ -1,0 +1,559 @@
+//! The first vertical slice through every layer: organizations, users, devices and
+//! enrollment tokens on the canonical surface, and seed 000's removal end to end,
+//! through the real .wasm components served by roster-host over loopback HTTP.
+
+use roster_tests::{App, assert_error};
+use serde_json::{Value, json};
+
+fn users(org: &str) -> String {
+    format!("/v1/organizations/{org}/mdm/users")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organizations_create_get_by_id_and_slug() {
+    let app = App::start().await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/organizations",
+            Some(json!({"name": "Acme Corp", "slug": "acme-corp"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/v1/organizations/{id}").as_str())
+    );
+    assert!(r.header("etag").is_some());
+
+    for reference in [id.as_str(), "acme-corp", "ACME-CORP"] {
+        let r = app
+            .call("GET", &format!("/v1/organizations/{reference}"), None)
+            .await;
+        assert_eq!(r.status, 200, "{reference}: {}", r.text);
+        assert_eq!(r.body["data"]["id"], Value::from(id.as_str()));
+        assert_eq!(r.body["data"]["slug"], "acme-corp");
+    }
+
+    let dup = app
+        .call(
+            "POST",
+            "/v1/organizations",
+            Some(json!({"name": "Other", "slug": "Acme-Corp"})),
+        )
+        .await;
+    assert_error(&dup, 409, 3002);
+
+    let unknown = app.call("GET", "/v1/organizations/no-such-org", None).await;
+    assert_error(&unknown, 404, 3001);
+
+    let bad = app.call("GET", "/v1/organizations/a_b", None).await;
+    assert_error(&bad, 400, 1001);
+    assert!(bad.text.contains("organizationId"), "{}", bad.text);
+
+    let put = app.call("PUT", "/v1/organizations", None).await;
+    assert_error(&put, 405, 1005);
+    assert_eq!(put.header("allow"), Some("POST"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_answers_as_seed_000() {
+    let app = App::start().await;
+    let org = app.org("auth-org").await;
+    let path = users(&org);
+    let none = app
+        .send(
+            "GET",
+            &format!("{path}/5931a75ae4bbd512288c680b"),
+            None,
+            &[],
+            None,
+        )
+        .await;
+    assert_error(&none, 401, 4002);
+    assert_eq!(none.body["error"]["message"], "No auth token");
+    let wrong = app
+        .send(
+            "GET",
+            &format!("{path}/5931a75ae4bbd512288c680b"),
+            Some("nope"),
+            &[],
+            None,
+        )
+        .await;
+    assert_error(&wrong, 401, 4001);
+    assert_eq!(wrong.body["error"]["message"], "Unauthorized");
+    let basic = app
+        .send(
+            "GET",
+            &format!("{path}/5931a75ae4bbd512288c680b"),
+            None,
+            &[("authorization", "Basic a2ltOnB3")],
+            None,
+        )
+        .await;
+    assert_error(&basic, 401, 4002);
+    let create = app
+        .send(
+            "POST",
+            "/v1/organizations",
+            Some("nope"),
+            &[],
+            Some(r#"{"name":"x","slug":"xyz"}"#.into()),
+        )
+        .await;
+    assert_error(&create, 401, 4001);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_create_get_and_validate() {
+    let app = App::start().await;
+    let org = app.org("users-org").await;
+    let r = app
+        .call(
+            "POST",
+            &users(&org),
+            Some(json!({"username": "kim", "email": "kim@example.com", "firstName": "Kim", "lastName": "Lee"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/{id}", users(&org)).as_str())
+    );
+    assert_eq!(r.body["data"]["status"], "active");
+    assert!(r.body["data"].get("password").is_none());
+
+    let got = app
+        .call("GET", &format!("{}/{id}", users(&org)), None)
+        .await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body["data"]["username"], "kim");
+    assert_eq!(got.header("etag"), r.header("etag"));
+    // The slug addresses the same organization.
+    let by_slug = app
+        .call("GET", &format!("{}/{id}", users("users-org")), None)
+        .await;
+    assert_eq!(by_slug.status, 200);
+
+    let dup = app
+        .call(
+            "POST",
+            &users(&org),
+            Some(json!({"username": "KIM", "email": "other@example.com"})),
+        )
+        .await;
+    assert_error(&dup, 409, 3002);
+    assert!(dup.text.contains("username"));
+    let dup = app
+        .call(
+            "POST",
+            &users(&org),
+            Some(json!({"username": "kim2", "email": "Kim@Example.com"})),
+        )
+        .await;
+    assert_error(&dup, 409, 3002);
+    assert!(dup.text.contains("email"));
+
+    let bad_email = app
+        .call(
+            "POST",
+            &users(&org),
+            Some(json!({"username": "a", "email": "nope"})),
+        )
+        .await;
+    assert_error(&bad_email, 400, 1001);
+    assert!(bad_email.text.contains("email"), "{}", bad_email.text);
+    let missing = app
+        .call(
+            "POST",
+            &users(&org),
+            Some(json!({"email": "a@example.com"})),
+        )
+        .await;
+    assert_error(&missing, 400, 1002);
+    assert!(missing.text.contains("username"), "{}", missing.text);
+    let unknown_field = app
+        .call(
+            "POST",
+            &users(&org),
+            Some(json!({"username": "a", "email": "a@example.com", "role": "x"})),
+        )
+        .await;
+    assert_error(&unknown_field, 400, 1002);
+    assert!(
+        unknown_field.text.contains("role"),
+        "{}",
+        unknown_field.text
+    );
+    let wrong_type = app
+        .call(
+            "POST",
+            &users(&org),
+            Some(json!({"username": 7, "email": "a@example.com"})),
+        )
+        .await;
+    assert_error(&wrong_type, 400, 1002);
+    assert!(wrong_type.text.contains("username"), "{}", wrong_type.text);
+    let not_json = app
+        .send(
+            "POST",
+            &users(&org),
+            Some(&app.admin_token),
+            &[],
+            Some("{".into()),
+        )
+        .await;
+    assert_error(&not_json, 400, 1002);
+    let huge = app
+        .send(
+            "POST",
+            &users(&org),
+            Some(&app.admin_token),
+            &[],
+            Some(format!(r#"{{"username":"{}"}}"#, "a".repeat(70_000))),
+        )
+        .await;
+    assert_error(&huge, 413, 1003);
+
+    let bad_id = app
+        .call("GET", &format!("{}/not-an-id", users(&org)), None)
+        .await;
+    assert_error(&bad_id, 400, 1001);
+    assert!(bad_id.text.contains("mdmUserId"), "{}", bad_id.text);
+    let unknown = app
+        .call(
+            "GET",
+            &format!("{}/5931a75ae4bbd512288c680b", users(&org)),
+            None,
+        )
+        .await;
+    assert_error(&unknown, 404, 3001);
+    assert_eq!(unknown.body["error"]["message"], "Entity not found");
+    let unknown_org = app
+        .call("GET", &format!("{}/{id}", users("nobody-here")), None)
+        .await;
+    assert_error(&unknown_org, 404, 3001);
+    let patch = app
+        .call("PATCH", &format!("{}/{id}", users(&org)), None)
+        .await;
+    assert_error(&patch, 405, 1005);
+    assert_eq!(patch.header("allow"), Some("GET, DELETE"));
+}
+
+/// Seed 000 end to end: refused with 5054 while a device is ACTIVE, with 5055 while an
+/// enrollment token is pending, then removed with 200; afterwards 404, the username is
+/// free, and no key or value in the store mentions the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_000_removal_end_to_end() {
+    let app = App::start().await;
+    let org = app.org("removal-org").await;
+    let id = app.user(&org, "alex.removed").await;
+    let user = format!("{}/{id}", users(&org));
+
+    let dev = app
+        .call(
+            "POST",
+            &format!("{user}/devices"),
+            Some(json!({
+                "name": "Pixel 8", "type": "android", "deviceIdentifier": "356938035643809",
+                "enrolmentInfo": {"ownership": "BYOD", "status": "ACTIVE"},
+                "properties": [{"name": "DEVICE_MODEL", "value": "Pixel 8"}]
+            })),
+        )
+        .await;
+    assert_eq!(dev.status, 201, "{}", dev.text);
+    assert_eq!(dev.body["data"]["enrolmentInfo"]["owner"], "alex.removed");
+    let device_id = dev.body["data"]["id"].as_str().unwrap().to_owned();
+
+    let refused = app.call("DELETE", &user, None).await;
+    assert_error(&refused, 400, 5054);
+    assert_eq!(
+        refused.body["error"]["message"],
+        "MdmUser Can not be deleted because has no delete emmDevices"
+    );
+
+    let inactive = app
+        .call(
+            "PATCH",
+            &format!("{user}/devices/{device_id}"),
+            Some(json!({"status": "INACTIVE"})),
+        )
+        .await;
+    assert_eq!(inactive.status, 200, "{}", inactive.text);
+    assert_eq!(inactive.body["data"]["enrolmentInfo"]["status"], "INACTIVE");
+
+    let token = app
+        .call(
+            "POST",
+            &format!("{user}/enrollment-tokens"),
+            Some(json!({"expiresIn": 3600})),
+        )
+        .await;
+    assert_eq!(token.status, 201, "{}", token.text);
+    assert_eq!(token.body["data"]["status"], "pending");
+    let token_id = token.body["data"]["id"].as_str().unwrap().to_owned();
+
+    let refused = app.call("DELETE", &user, None).await;
+    assert_error(&refused, 400, 5055);
+    assert_eq!(
+        refused.body["error"]["message"],
+        "MdmUser Can not be deleted because has pending emmEnrollmentTokens"
+    );
+
+    let revoked = app
+        .call(
+            "DELETE",
+            &format!("{user}/enrollment-tokens/{token_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    assert_eq!(revoked.body["data"]["status"], "revoked");
+
+    let stale = app
+        .send(
+            "DELETE",
+            &user,
+            Some(&app.admin_token),
+            &[("if-match", "\"999\"")],
+            None,
+        )
+        .await;
+    assert_error(&stale, 412, 3003);
+
+    let removed = app.call("DELETE", &user, None).await;
+    assert_eq!(removed.status, 200, "{}", removed.text);
+    assert_eq!(
+        removed.body,
+        json!({"status": true, "data": {"delete": id}})
+    );
+
+    assert_error(&app.call("GET", &user, None).await, 404, 3001);
+    assert_error(&app.call("DELETE", &user, None).await, 404, 3001);
+    assert_error(
+        &app.call("GET", &format!("{user}/devices/{device_id}"), None)
+            .await,
+        404,
+        3001,
+    );
+
+    // Nothing of the user survives anywhere in the store.
+    for (key, value) in app.host.kv().scan() {
+        let value = String::from_utf8_lossy(&value);
+        for needle in [
+            "alex.removed",
+            "Firstname",
+            "Lastname",
+            id.as_str(),
+            device_id.as_str(),
+        ] {
+            assert!(
+                !key.contains(needle) && !value.contains(needle),
+                "{key} = {value} holds {needle}"
+            );
+        }
+    }
+    // The username is free again.
+    app.user(&org, "alex.removed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_and_tokens_routes() {
+    let app = App::start().await;
+    let org = app.org("devices-org").await;
+    let id = app.user(&org, "dana").await;
+    let user = format!("{}/{id}", users(&org));
+    let bad = app
+        .call(
+            "POST",
+            &format!("{user}/devices"),
+            Some(json!({"name": "x", "type": "ios", "deviceIdentifier": ""})),
+        )
+        .await;
+    assert_error(&bad, 400, 1001);
+    assert!(bad.text.contains("deviceIdentifier"), "{}", bad.text);
+    let bad_status = app
+        .call(
+            "POST",
+            &format!("{user}/devices"),
+            Some(json!({"name": "x", "type": "ios", "deviceIdentifier": "1", "enrolmentInfo": {"status": "ON"}})),
+        )
+        .await;
+    assert_error(&bad_status, 400, 1002);
+    assert!(
+        bad_status.text.contains("enrolmentInfo.status"),
+        "{}",
+        bad_status.text
+    );
+
+    let d = app
+        .call(
+            "POST",
+            &format!("{user}/devices"),
+            Some(json!({"name": "iPad", "type": "ios", "deviceIdentifier": "A1"})),
+        )
+        .await;
+    assert_eq!(d.status, 201, "{}", d.text);
+    assert_eq!(d.body["data"]["enrolmentInfo"]["status"], "ACTIVE");
+    assert_eq!(d.body["data"]["enrolmentInfo"]["ownership"], "BYOD");
+    let list = app.call("GET", &format!("{user}/devices"), None).await;
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
+    let device_id = d.body["data"]["id"].as_str().unwrap();
+    let del = app
+        .call("DELETE", &format!("{user}/devices/{device_id}"), None)
+        .await;
+    assert_eq!(del.status, 200, "{}", del.text);
+    assert_error(
+        &app.call("DELETE", &format!("{user}/devices/{device_id}"), None)
+            .await,
+        404,
+        3001,
+    );
+    let list = app.call("GET", &format!("{user}/devices"), None).await;
+    assert_eq!(list.body["data"], json!([]));
+
+    let t = app
+        .send(
+            "POST",
+            &format!("{user}/enrollment-tokens"),
+            Some(&app.admin_token),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(t.status, 201, "{}", t.text);
+    let too_long = app
+        .call(
+            "POST",
+            &format!("{user}/enrollment-tokens"),
+            Some(json!({"expiresIn": 0})),
+        )
+        .await;
+    assert_error(&too_long, 400, 1001);
+    assert!(too_long.text.contains("expiresIn"));
+    let tokens = app
+        .call("GET", &format!("{user}/enrollment-tokens"), None)
+        .await;
+    assert_eq!(tokens.body["data"].as_array().unwrap().len(), 1);
+    let no_user = format!("{}/5931a75ae4bbd512288c680b/devices", users(&org));
+    assert_error(&app.call("GET", &no_user, None).await, 404, 3001);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_creates_of_one_username_have_one_winner() {
+    let app = std::sync::Arc::new(App::start().await);
+    let org = app.org("race-org").await;
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let app = app.clone();
+        let org = org.clone();
+        tasks.push(tokio::spawn(async move {
+            app.call(
+                "POST",
+                &users(&org),
+                Some(json!({"username": "Racer", "email": format!("racer{i}@example.com")})),
+            )
+            .await
+            .status
+        }));
+    }
+    let mut created = 0;
+    let mut conflicts = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            201 => created += 1,
+            409 => conflicts += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!((created, conflicts), (1, 63));
+}
+
+/// `…/users/count` is an exact route and wins over `…/users/:mdmUserId`; PATCH and the
+/// status route are conditional writes guarded by `If-Match`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn count_patch_status_and_if_match() {
+    let app = App::start().await;
+    let org = app.org("patch-org").await;
+    let count = app
+        .call("GET", &format!("{}/count", users(&org)), None)
+        .await;
+    assert_eq!(count.status, 200, "{}", count.text);
+    assert_eq!(count.body["data"]["count"], 0);
+    let id = app.user(&org, "pat").await;
+    app.user(&org, "sam").await;
+    let count = app
+        .call("GET", &format!("{}/count", users(&org)), None)
+        .await;
+    assert_eq!(count.body["data"]["count"], 2);
+
+    let user = format!("{}/{id}", users(&org));
+    let got = app.call("GET", &user, None).await;
+    let etag = got.header("etag").unwrap().to_owned();
+    let patched = app
+        .send(
+            "PATCH",
+            &user,
+            Some(&app.admin_token),
+            &[("if-match", etag.as_str())],
+            Some(json!({"firstName": "Patricia", "email": "patricia@example.com"}).to_string()),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    assert_eq!(patched.body["data"]["firstName"], "Patricia");
+    assert_eq!(patched.body["data"]["email"], "patricia@example.com");
+    assert_ne!(patched.header("etag"), Some(etag.as_str()));
+    // The old ETag is stale now.
+    let stale = app
+        .send(
+            "PATCH",
+            &user,
+            Some(&app.admin_token),
+            &[("if-match", etag.as_str())],
+            Some(json!({"lastName": "X"}).to_string()),
+        )
+        .await;
+    assert_error(&stale, 412, 3003);
+    // The old email is free again; the new one is taken.
+    let taken = app
+        .call(
+            "POST",
+            &users(&org),
+            Some(json!({"username": "other", "email": "PATRICIA@example.com"})),
+        )
+        .await;
+    assert_error(&taken, 409, 3002);
+    let freed = app
+        .call(
+            "POST",
+            &users(&org),
+            Some(json!({"username": "other", "email": "pat@example.com"})),
+        )
+        .await;
+    assert_eq!(freed.status, 201, "{}", freed.text);
+
+    let disabled = app
+        .call(
+            "POST",
+            &format!("{user}/status"),
+            Some(json!({"status": "disabled"})),
+        )
+        .await;
+    assert_eq!(disabled.status, 200, "{}", disabled.text);
+    assert_eq!(disabled.body["data"]["status"], "disabled");
+    let bad = app
+        .call(
+            "POST",
+            &format!("{user}/status"),
+            Some(json!({"status": "pending_deletion"})),
+        )
+        .await;
+    assert_error(&bad, 400, 1002);
+    assert!(bad.text.contains("status"), "{}", bad.text);
+    let get_status = app.call("GET", &format!("{user}/status"), None).await;
+    assert_error(&get_status, 405, 1005);
+    assert_eq!(get_status.header("allow"), Some("POST"));
+}
