@@ -557,3 +557,48 @@ async fn count_patch_status_and_if_match() {
     assert_error(&get_status, 405, 1005);
     assert_eq!(get_status.header("allow"), Some("POST"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_pages_through_every_user_once() {
+    let app = App::start().await;
+    let org = app.org("list-org").await;
+    for i in 0..5 {
+        app.user(&org, &format!("list{i}")).await;
+    }
+    let mut seen = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let path = match &next {
+            None => format!("{}?limit=2", users(&org)),
+            Some(c) => format!("{}?limit=2&cursor={c}", users(&org)),
+        };
+        let page = app.call("GET", &path, None).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let batch = page.body["data"]["users"].as_array().unwrap().clone();
+        assert!(batch.len() <= 2);
+        seen.extend(
+            batch
+                .iter()
+                .map(|u| u["username"].as_str().unwrap().to_owned()),
+        );
+        match page.body["data"]["nextCursor"].as_str() {
+            Some(c) => next = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["list0", "list1", "list2", "list3", "list4"]);
+    let bad = app
+        .call("GET", &format!("{}?limit=500", users(&org)), None)
+        .await;
+    assert_error(&bad, 400, 1001);
+    assert!(bad.text.contains("limit"));
+    let bad = app
+        .call("GET", &format!("{}?cursor=nope", users(&org)), None)
+        .await;
+    assert_error(&bad, 400, 1001);
+    assert!(bad.text.contains("cursor"));
+    let disabled = app
+        .call("GET", &format!("{}?status=disabled", users(&org)), None)
+        .await;
+    assert_eq!(disabled.body["data"]["users"], json!([]));
+}

@@ -116,3 +116,14 @@ fn an_unset_admin_token_authorizes_nobody() {
         assert_eq!(json_of(&resp)["error"]["code"], 4001);
     });
 }
+
+#[test]
+fn cursors_round_trip_and_garbage_is_refused() {
+    use roster_api::mdm::{decode_cursor, encode_cursor};
+    for n in [0, 1, 42, i64::MAX] {
+        assert_eq!(decode_cursor(&encode_cursor(n)), Some(n));
+    }
+    for bad in ["", "zz", "75", "7531", &"a".repeat(70)] {
+        assert_eq!(decode_cursor(bad), None, "{bad}");
+    }
+}

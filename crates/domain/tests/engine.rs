@@ -301,3 +301,71 @@ fn email_changes_move_the_claim_and_stale_claims_heal() {
         }
     });
 }
+
+#[test]
+fn paging_neither_skips_nor_repeats_while_users_come_and_go() {
+    let s = MemoryStore::new();
+    let o = org(&s);
+    block_on(async {
+        let mut ids = Vec::new();
+        for i in 0..30 {
+            ids.push(
+                users::create(&s, &o, new_user(&format!("u{i:02}")), NOW)
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        let mut seen = Vec::new();
+        let mut after = 0;
+        let mut round = 0;
+        loop {
+            let q = users::ListQuery {
+                after,
+                limit: 7,
+                status: None,
+                group: None,
+            };
+            let page = users::list(&s, &o, &q).await.unwrap();
+            assert!(page.users.len() <= 7);
+            seen.extend(page.users.iter().map(|u| u.username.clone()));
+            // Between pages: remove one user not yet listed and one already listed,
+            // and add one.
+            round += 1;
+            let gone = ids.remove(ids.len() - 1);
+            remove_user(&s, &o, &gone, &RemovalPolicy::canonical(), NOW)
+                .await
+                .unwrap();
+            users::create(&s, &o, new_user(&format!("new{round}")), NOW)
+                .await
+                .unwrap();
+            match page.next {
+                Some(n) => after = n,
+                None => break,
+            }
+        }
+        let mut sorted = seen.clone();
+        sorted.dedup();
+        assert_eq!(sorted.len(), seen.len(), "no repeats: {seen:?}");
+        // Every user that existed throughout is listed, in order.
+        for i in 0..10 {
+            assert!(
+                seen.contains(&format!("u{i:02}")),
+                "u{i:02} skipped: {seen:?}"
+            );
+        }
+        let filtered = users::list(
+            &s,
+            &o,
+            &users::ListQuery {
+                after: 0,
+                limit: 200,
+                status: Some(roster_domain::model::UserStatus::Disabled),
+                group: None,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(filtered.users.is_empty() && filtered.next.is_none());
+    });
+}

@@ -275,3 +275,13 @@ pub struct CountResponse {
     /// Users in the organization.
     pub count: i64,
 }
+
+/// `GET …/mdm/users`: one page.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPageResponse {
+    /// The users, in creation order.
+    pub users: Vec<UserResponse>,
+    /// Pass as `cursor` for the next page; `null` when the listing is complete.
+    pub next_cursor: Option<String>,
+}

@@ -94,20 +94,32 @@ impl Endpoint for Organization {
     }
 }
 
-/// `/v1/organizations/:organizationId/mdm/users`: POST creates a user.
+/// `/v1/organizations/:organizationId/mdm/users`: POST creates a user; GET lists users
+/// in creation order (`limit` ≤ 200, opaque `cursor`, filters `status` and `group`).
 pub struct Users;
 
 impl Endpoint for Users {
-    const ALLOW: &'static str = "POST";
+    const ALLOW: &'static str = "GET, POST";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::POST {
+        if req.method != Method::POST && req.method != Method::GET {
             return method_not_allowed(Self::ALLOW);
         }
         collapse(
             async {
                 authenticate(req, ctx)?;
                 let org = organization(req, store).await?;
+                if req.method == Method::GET {
+                    let query = super::list_query(req)?;
+                    let page = users::list(store, &org, &query)
+                        .await
+                        .map_err(domain_error)?;
+                    let out = UserPageResponse {
+                        users: page.users.iter().map(UserResponse::from).collect(),
+                        next_cursor: page.next.map(super::encode_cursor),
+                    };
+                    return Ok(ok(StatusCode::OK, &out));
+                }
                 let body: CreateUserRequest = json_body(req)?;
                 let new = users::NewUser::parse(
                     &body.username,

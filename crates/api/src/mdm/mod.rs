@@ -212,3 +212,80 @@ pub fn if_match(req: &ApiRequest) -> Result<Option<u64>, ApiResponse> {
             ))
         })
 }
+
+/// Largest `limit` a list accepts.
+pub const MAX_LIMIT: usize = 200;
+/// `limit` when none is given.
+pub const DEFAULT_LIMIT: usize = 50;
+
+/// An opaque cursor for sequence position `n`.
+pub fn encode_cursor(n: i64) -> String {
+    format!("u1{n:x}")
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The sequence position of a cursor made by [`encode_cursor`].
+pub fn decode_cursor(raw: &str) -> Option<i64> {
+    if raw.len() % 2 != 0 || raw.len() > 64 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..raw.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(raw.get(i..i + 2)?, 16).ok())
+        .collect();
+    let text = String::from_utf8(bytes?).ok()?;
+    i64::from_str_radix(text.strip_prefix("u1")?, 16)
+        .ok()
+        .filter(|n| *n >= 0)
+}
+
+/// Parses `limit`, `cursor`, `status` and `group` of a user listing.
+pub fn list_query(req: &ApiRequest) -> Result<roster_domain::users::ListQuery, ApiResponse> {
+    let limit = match req.query_param("limit") {
+        None => DEFAULT_LIMIT,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                invalid(&ValidationError::new(
+                    "limit",
+                    "must be an integer from 1 to 200",
+                ))
+            })?,
+    };
+    let after = match req.query_param("cursor") {
+        None => 0,
+        Some(raw) => decode_cursor(&raw).ok_or_else(|| {
+            invalid(&ValidationError::new(
+                "cursor",
+                "is not a cursor from this API",
+            ))
+        })?,
+    };
+    let status = match req.query_param("status").as_deref() {
+        None => None,
+        Some("active") => Some(roster_domain::model::UserStatus::Active),
+        Some("disabled") => Some(roster_domain::model::UserStatus::Disabled),
+        Some("pending_deletion") => Some(roster_domain::model::UserStatus::PendingDeletion),
+        Some(_) => {
+            return Err(invalid(&ValidationError::new(
+                "status",
+                "must be active, disabled or pending_deletion",
+            )));
+        }
+    };
+    let group = req
+        .query_param("group")
+        .map(|g| roster_domain::ids::text("group", &g, roster_domain::ids::MAX_IDENT_LEN))
+        .transpose()
+        .map_err(|e| invalid(&e))?;
+    Ok(roster_domain::users::ListQuery {
+        after,
+        limit,
+        status,
+        group,
+    })
+}
