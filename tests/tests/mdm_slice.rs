@@ -54,7 +54,58 @@ async fn organizations_create_get_by_id_and_slug() {
 
     let put = app.call("PUT", "/v1/organizations", None).await;
     assert_error(&put, 405, 1005);
-    assert_eq!(put.header("allow"), Some("POST"));
+    assert_eq!(put.header("allow"), Some("GET, POST"));
+
+    // Listing, renaming and moving the slug.
+    let list = app.call("GET", "/v1/organizations?limit=200", None).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert!(
+        list.body["data"]["organizations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["id"] == id.as_str())
+    );
+    let etag = app
+        .call("GET", &format!("/v1/organizations/{id}"), None)
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let moved = app
+        .send(
+            "PATCH",
+            "/v1/organizations/acme-corp",
+            Some(&app.admin_token),
+            &[("if-match", etag.as_str())],
+            Some(json!({"name": "Acme Inc", "slug": "acme-inc"}).to_string()),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(moved.body["data"]["slug"], "acme-inc");
+    assert_error(
+        &app.call("GET", "/v1/organizations/acme-corp", None).await,
+        404,
+        3001,
+    );
+    assert_eq!(
+        app.call("GET", "/v1/organizations/acme-inc", None)
+            .await
+            .status,
+        200
+    );
+    let stale = app
+        .send(
+            "PATCH",
+            "/v1/organizations/acme-inc",
+            Some(&app.admin_token),
+            &[("if-match", etag.as_str())],
+            Some("{}".into()),
+        )
+        .await;
+    assert_error(&stale, 412, 3003);
+    // The old slug is free for another organization.
+    app.org("acme-corp").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -285,3 +285,23 @@ pub struct UserPageResponse {
     /// Pass as `cursor` for the next page; `null` when the listing is complete.
     pub next_cursor: Option<String>,
 }
+
+/// `PATCH /v1/organizations/:organizationId`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchOrganizationRequest {
+    /// New display name.
+    pub name: Option<String>,
+    /// New slug (unique).
+    pub slug: Option<String>,
+}
+
+/// `GET /v1/organizations`: one page.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationPageResponse {
+    /// The organizations, in creation order.
+    pub organizations: Vec<OrganizationResponse>,
+    /// Pass as `cursor` for the next page; `null` at the end.
+    pub next_cursor: Option<String>,
+}

@@ -40,19 +40,30 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(
     }
 }
 
-/// `/v1/organizations`: POST creates an organization (global admin).
+/// `/v1/organizations`: POST creates an organization, GET lists them (global admin).
 pub struct Organizations;
 
 impl Endpoint for Organizations {
-    const ALLOW: &'static str = "POST";
+    const ALLOW: &'static str = "GET, POST";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::POST {
+        if req.method != Method::POST && req.method != Method::GET {
             return method_not_allowed(Self::ALLOW);
         }
         collapse(
             async {
                 authenticate(req, ctx)?;
+                if req.method == Method::GET {
+                    let q = super::list_query(req)?;
+                    let (list, next) = orgs::list(store, q.after, q.limit)
+                        .await
+                        .map_err(domain_error)?;
+                    let out = OrganizationPageResponse {
+                        organizations: list.iter().map(OrganizationResponse::from).collect(),
+                        next_cursor: next.map(super::encode_cursor),
+                    };
+                    return Ok(ok(StatusCode::OK, &out));
+                }
                 let body: CreateOrganizationRequest = json_body(req)?;
                 let new = orgs::NewOrganization::parse(&body.name, &body.slug)
                     .map_err(|e| super::invalid(&e))?;
@@ -70,20 +81,42 @@ impl Endpoint for Organizations {
     }
 }
 
-/// `/v1/organizations/:organizationId`: GET.
+/// `/v1/organizations/:organizationId`: GET; PATCH renames or moves the slug
+/// (conditional on `If-Match` when given).
 pub struct Organization;
 
 impl Endpoint for Organization {
-    const ALLOW: &'static str = "GET";
+    const ALLOW: &'static str = "GET, PATCH";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::GET {
+        if req.method != Method::GET && req.method != Method::PATCH {
             return method_not_allowed(Self::ALLOW);
         }
         collapse(
             async {
                 authenticate(req, ctx)?;
                 let org = organization(req, store).await?;
+                if req.method == Method::PATCH {
+                    let expected = if_match(req)?;
+                    let body: PatchOrganizationRequest = json_body(req)?;
+                    let name = body
+                        .name
+                        .map(|n| orgs::NewOrganization::parse(&n, &org.slug).map(|p| p.name))
+                        .transpose()
+                        .map_err(|e| super::invalid(&e))?;
+                    let slug = body
+                        .slug
+                        .map(|s| roster_domain::ids::Slug::parse("slug", &s))
+                        .transpose()
+                        .map_err(|e| super::invalid(&e))?;
+                    let org = orgs::update(store, &org.id, expected, name, slug, ctx.now)
+                        .await
+                        .map_err(domain_error)?;
+                    return Ok(with_etag(
+                        ok(StatusCode::OK, &OrganizationResponse::from(&org)),
+                        org.version,
+                    ));
+                }
                 Ok(with_etag(
                     ok(StatusCode::OK, &OrganizationResponse::from(&org)),
                     org.version,
