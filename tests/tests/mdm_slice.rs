@@ -653,3 +653,58 @@ async fn listing_pages_through_every_user_once() {
         .await;
     assert_eq!(disabled.body["data"]["users"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_and_membership() {
+    let app = App::start().await;
+    let org = app.org("groups-org").await;
+    let base = format!("/v1/organizations/{org}/mdm/groups");
+    let g = app
+        .call(
+            "POST",
+            &base,
+            Some(json!({"name": "Staff", "description": "everyone"})),
+        )
+        .await;
+    assert_eq!(g.status, 201, "{}", g.text);
+    let gid = g.body["data"]["id"].as_str().unwrap().to_owned();
+    assert_error(
+        &app.call("POST", &base, Some(json!({"name": "staff"})))
+            .await,
+        409,
+        3002,
+    );
+    assert_eq!(
+        app.call("GET", &base, None).await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let id = app.user(&org, "grace").await;
+    let ug = format!("{}/{id}/groups", users(&org));
+    let missing = app
+        .call("PUT", &ug, Some(json!({"groups": ["nope"]})))
+        .await;
+    assert_error(&missing, 400, 1001);
+    assert!(missing.text.contains("groups[0]"), "{}", missing.text);
+    let set = app
+        .call("PUT", &ug, Some(json!({"groups": ["STAFF"]})))
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    assert_eq!(set.body["data"][0]["name"], "Staff");
+    let listed = app
+        .call("GET", &format!("{}?group=staff", users(&org)), None)
+        .await;
+    assert_eq!(listed.body["data"]["users"].as_array().unwrap().len(), 1);
+
+    let del = app.call("DELETE", &format!("{base}/{gid}"), None).await;
+    assert_eq!(del.status, 200, "{}", del.text);
+    assert_eq!(app.call("GET", &ug, None).await.body["data"], json!([]));
+    assert_error(
+        &app.call("GET", &format!("{base}/{gid}"), None).await,
+        404,
+        3001,
+    );
+}

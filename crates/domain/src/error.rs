@@ -34,6 +34,8 @@ pub enum Entity {
     Device,
     /// An enrollment token.
     EnrollmentToken,
+    /// A group.
+    Group,
 }
 
 impl std::fmt::Display for Entity {
@@ -43,6 +45,7 @@ impl std::fmt::Display for Entity {
             Entity::User => "user",
             Entity::Device => "device",
             Entity::EnrollmentToken => "enrollment token",
+            Entity::Group => "group",
         })
     }
 }

@@ -82,6 +82,7 @@ impl Checker<'_> {
         let mut device_keys = Vec::new();
         let mut token_keys = Vec::new();
         let mut claims = Vec::new();
+        let mut group_keys = Vec::new();
         for key in &all {
             let rest = &key[prefix.len()..];
             let parts: Vec<&str> = rest.split('/').collect();
@@ -98,6 +99,7 @@ impl Checker<'_> {
                 }
                 ["users", "name" | "email", _] => claims.push(key.clone()),
                 ["device", _] => device_keys.push(key.clone()),
+                ["group", _] => group_keys.push(key.clone()),
                 ["enrollment-token", _] => token_keys.push(key.clone()),
                 _ => {}
             }
@@ -182,6 +184,45 @@ impl Checker<'_> {
                     keys::user_tokens(id, &t.user_id),
                     &users,
                 );
+            }
+        }
+        for key in group_keys {
+            let Some(g) = self.json::<crate::model::Group>(&key) else {
+                continue;
+            };
+            let indexed = self
+                .json::<IndexEntry>(&keys::group_seq(id, g.seq))
+                .is_some_and(|e| e.id == g.id);
+            if !indexed {
+                self.report(&key, "group missing from the group index");
+            }
+            let members_key = keys::group_members(id, &g.id);
+            let Some(list) = self.json::<DependentList>(&members_key) else {
+                self.report(&members_key, "member list of a group is missing");
+                continue;
+            };
+            for m in &list.ids {
+                let member = users.get(m).is_some_and(|u| {
+                    u.groups
+                        .iter()
+                        .any(|n| n.to_lowercase() == g.name.to_lowercase())
+                });
+                if !member {
+                    self.report(&members_key, format!("lists {m}, which is not a member"));
+                }
+            }
+            for u in users.values() {
+                if u.status != UserStatus::PendingDeletion
+                    && u.groups
+                        .iter()
+                        .any(|n| n.to_lowercase() == g.name.to_lowercase())
+                    && !list.ids.contains(&u.id)
+                {
+                    self.report(
+                        &keys::user(id, &u.id),
+                        format!("member of {} but missing from its list", g.name),
+                    );
+                }
             }
         }
         let shard_keys: Vec<String> = (0..keys::COUNT_SHARDS)

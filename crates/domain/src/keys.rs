@@ -95,3 +95,28 @@ pub fn shard_of(op: &str) -> u64 {
     let d = Sha256::digest(op.as_bytes());
     u64::from(d[0]) % COUNT_SHARDS
 }
+
+/// `o/{orgId}/groups/seq` → 8-byte counter of group sequence numbers.
+pub fn group_seq_counter(org: &ObjectId) -> String {
+    format!("o/{org}/groups/seq")
+}
+
+/// `o/{orgId}/groups/seq/{n}` → group index entry (JSON `{id, at}`).
+pub fn group_seq(org: &ObjectId, n: i64) -> String {
+    format!("o/{org}/groups/seq/{n}")
+}
+
+/// `o/{orgId}/groups/name/{digest}` → 8-byte claim on a folded group name.
+pub fn group_name_claim(org: &ObjectId, digest: &str) -> String {
+    format!("o/{org}/groups/name/{digest}")
+}
+
+/// `o/{orgId}/group/{groupId}` → the group record (JSON).
+pub fn group(org: &ObjectId, group: &ObjectId) -> String {
+    format!("o/{org}/group/{group}")
+}
+
+/// `o/{orgId}/group/{groupId}/members` → JSON `{closed, ids}` of member user ids.
+pub fn group_members(org: &ObjectId, group: &ObjectId) -> String {
+    format!("o/{org}/group/{group}/members")
+}

@@ -18,6 +18,7 @@ pub mod dependents;
 pub mod devices;
 pub mod enrollment;
 pub mod error;
+pub mod groups;
 pub mod ids;
 pub mod invariants;
 pub mod keys;

@@ -232,3 +232,25 @@ impl EnrollmentToken {
         }
     }
 }
+
+/// A group of users (WSO2 calls them roles).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    /// 24-hex id.
+    pub id: ObjectId,
+    /// A UUID (Dynatrace's `RestUserGroup.uuid`).
+    pub uuid: String,
+    /// The owning organization.
+    pub org_id: ObjectId,
+    /// Sequence number (position in the group index).
+    pub seq: i64,
+    /// Unique per organization (case-insensitive).
+    pub name: String,
+    /// Free description.
+    pub description: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last update.
+    pub updated_at: Timestamp,
+}

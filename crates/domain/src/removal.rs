@@ -238,6 +238,7 @@ pub async fn remove_user<S: Store>(
         store.delete_many(chunk).await?;
     }
     store.delete_many(&[devices_key, tokens_key]).await?;
+    crate::groups::leave_all(store, org, &user.id, &user.groups).await?;
     let (name_key, email_key) = crate::users::claim_keys(org, &user.username, &user.email);
     claims::release(store, &name_key, user.seq).await?;
     claims::release(store, &email_key, user.seq).await?;

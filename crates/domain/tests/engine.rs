@@ -4,7 +4,7 @@ use futures::executor::block_on;
 use roster_domain::model::{DeviceStatus, Ownership};
 use roster_domain::removal::{RemovalError, RemovalPolicy, remove_user};
 use roster_domain::{DomainError, MemoryStore, Store, Timestamp};
-use roster_domain::{count, devices, enrollment, orgs, users};
+use roster_domain::{count, devices, enrollment, groups, orgs, users};
 
 const NOW: Timestamp = Timestamp(1_795_331_760_000);
 
@@ -367,5 +367,40 @@ fn paging_neither_skips_nor_repeats_while_users_come_and_go() {
         .await
         .unwrap();
         assert!(filtered.users.is_empty() && filtered.next.is_none());
+    });
+}
+
+#[test]
+fn groups_membership_and_delete() {
+    let s = MemoryStore::new();
+    let o = org(&s);
+    block_on(async {
+        let g = groups::create(&s, &o, "Staff".into(), "everyone".into(), NOW)
+            .await
+            .unwrap();
+        let dup = groups::create(&s, &o, "staff".into(), String::new(), NOW).await;
+        assert!(matches!(dup, Err(DomainError::Conflict { field: "name" })));
+        let kim = users::create(&s, &o, new_user("kim"), NOW).await.unwrap();
+        let missing = groups::set_user_groups(&s, &o, &kim.id, &["nope".into()], None, NOW).await;
+        assert!(matches!(missing, Err(DomainError::Invalid(ref v)) if v.field == "groups[0]"));
+        let u = groups::set_user_groups(&s, &o, &kim.id, &["STAFF".into()], None, NOW)
+            .await
+            .unwrap();
+        assert_eq!(u.groups, vec!["Staff".to_owned()]);
+        assert_eq!(roster_domain::invariants::check(&s.snapshot()), vec![]);
+        let q = users::ListQuery {
+            after: 0,
+            limit: 10,
+            status: None,
+            group: Some("staff".into()),
+        };
+        assert_eq!(users::list(&s, &o, &q).await.unwrap().users.len(), 1);
+        groups::delete(&s, &o, &g.id, NOW).await.unwrap();
+        assert!(users::get(&s, &o, &kim.id).await.unwrap().groups.is_empty());
+        assert_eq!(roster_domain::invariants::check(&s.snapshot()), vec![]);
+        // The name is free again.
+        groups::create(&s, &o, "staff".into(), String::new(), NOW)
+            .await
+            .unwrap();
     });
 }

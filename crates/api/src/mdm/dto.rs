@@ -305,3 +305,52 @@ pub struct OrganizationPageResponse {
     /// Pass as `cursor` for the next page; `null` at the end.
     pub next_cursor: Option<String>,
 }
+
+/// `POST …/mdm/groups`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateGroupRequest {
+    /// Unique name (case-insensitive).
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// A group as returned.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupResponse {
+    /// 24-hex id.
+    pub id: String,
+    /// UUID.
+    pub uuid: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Last update.
+    pub updated_at: String,
+}
+
+impl From<&roster_domain::model::Group> for GroupResponse {
+    fn from(g: &roster_domain::model::Group) -> Self {
+        Self {
+            id: g.id.to_string(),
+            uuid: g.uuid.clone(),
+            name: g.name.clone(),
+            description: g.description.clone(),
+            created_at: g.created_at.to_rfc3339(),
+            updated_at: g.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+/// `PUT …/mdm/users/:mdmUserId/groups`: the user's complete set of groups, by name.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetUserGroupsRequest {
+    /// Group names.
+    pub groups: Vec<String>,
+}

@@ -10,7 +10,7 @@ use crate::request::{ApiRequest, ApiResponse, Body, Ctx};
 use http::{HeaderValue, Method, StatusCode, header};
 use roster_domain::model::{DeviceStatus, Ownership};
 use roster_domain::removal::{RemovalPolicy, remove_user};
-use roster_domain::{Store, devices, enrollment, orgs, users};
+use roster_domain::{Store, devices, enrollment, groups, orgs, users};
 
 type Outcome = Result<ApiResponse, ApiResponse>;
 
@@ -463,6 +463,120 @@ impl Endpoint for UserStatus {
                     ok(StatusCode::OK, &UserResponse::from(&user)),
                     user.version,
                 ))
+            }
+            .await,
+        )
+    }
+}
+
+/// `…/mdm/groups`: GET lists the organization's groups, POST creates one.
+pub struct Groups;
+
+impl Endpoint for Groups {
+    const ALLOW: &'static str = "GET, POST";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::GET && req.method != Method::POST {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                if req.method == Method::GET {
+                    let list = groups::list(store, &org).await.map_err(domain_error)?;
+                    let out: Vec<GroupResponse> = list.iter().map(GroupResponse::from).collect();
+                    return Ok(ok(StatusCode::OK, &out));
+                }
+                let body: CreateGroupRequest = json_body(req)?;
+                let name =
+                    groups::parse_name("name", &body.name).map_err(|e| super::invalid(&e))?;
+                let description = roster_domain::ids::text(
+                    "description",
+                    body.description.as_deref().unwrap_or(""),
+                    roster_domain::ids::MAX_TEXT_LEN,
+                )
+                .map_err(|e| super::invalid(&e))?;
+                let g = groups::create(store, &org, name, description, ctx.now)
+                    .await
+                    .map_err(domain_error)?;
+                let location = format!("/v1/organizations/{}/mdm/groups/{}", org.id, g.id);
+                Ok(with_location(
+                    ok(StatusCode::CREATED, &GroupResponse::from(&g)),
+                    &location,
+                ))
+            }
+            .await,
+        )
+    }
+}
+
+/// `…/mdm/groups/:groupId`: GET, DELETE (members leave the group).
+pub struct Group;
+
+impl Endpoint for Group {
+    const ALLOW: &'static str = "GET, DELETE";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::GET && req.method != Method::DELETE {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                let id = object_id(req, "groupId")?;
+                if req.method == Method::GET {
+                    let g = groups::get(store, &org, &id).await.map_err(domain_error)?;
+                    return Ok(ok(StatusCode::OK, &GroupResponse::from(&g)));
+                }
+                groups::delete(store, &org, &id, ctx.now)
+                    .await
+                    .map_err(domain_error)?;
+                Ok(ok(StatusCode::OK, &serde_json::json!({ "delete": id })))
+            }
+            .await,
+        )
+    }
+}
+
+/// `…/mdm/users/:mdmUserId/groups`: GET the user's groups; PUT replaces them
+/// (`{"groups":[names]}`, optional `If-Match`).
+pub struct UserGroups;
+
+impl Endpoint for UserGroups {
+    const ALLOW: &'static str = "GET, PUT";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::GET && req.method != Method::PUT {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                let user_id = object_id(req, "mdmUserId")?;
+                let user = if req.method == Method::PUT {
+                    let expected = if_match(req)?;
+                    let body: SetUserGroupsRequest = json_body(req)?;
+                    groups::set_user_groups(store, &org, &user_id, &body.groups, expected, ctx.now)
+                        .await
+                        .map_err(domain_error)?
+                } else {
+                    users::get(store, &org, &user_id)
+                        .await
+                        .map_err(domain_error)?
+                };
+                let mut out = Vec::new();
+                for name in &user.groups {
+                    if let Some(g) = groups::find(store, &org, name)
+                        .await
+                        .map_err(domain_error)?
+                    {
+                        out.push(GroupResponse::from(&g));
+                    }
+                }
+                Ok(with_etag(ok(StatusCode::OK, &out), user.version))
             }
             .await,
         )

@@ -10,8 +10,8 @@ pub mod dto;
 pub mod endpoints;
 
 pub use endpoints::{
-    EnrollmentToken, EnrollmentTokens, Organization, Organizations, User, UserDevice, UserDevices,
-    UserStatus, Users, UsersCount,
+    EnrollmentToken, EnrollmentTokens, Group, Groups, Organization, Organizations, User,
+    UserDevice, UserDevices, UserGroups, UserStatus, Users, UsersCount,
 };
 
 use crate::auth::{self, AuthError, Principal};
