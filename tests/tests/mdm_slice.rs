@@ -708,3 +708,67 @@ async fn groups_and_membership() {
         3001,
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_change_and_reset_without_leaking_hashes() {
+    let app = App::start().await;
+    let org = app.org("pw-org").await;
+    let r = app
+        .call(
+            "POST",
+            &users(&org),
+            Some(json!({"username": "pw", "email": "pw@example.com", "password": "first-secret"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(!r.text.contains("argon2") && !r.text.contains("first-secret"));
+    let id = r.body["data"]["id"].as_str().unwrap().to_owned();
+    let user = format!("{}/{id}", users(&org));
+    let wrong = app
+        .call(
+            "POST",
+            &format!("{user}/password"),
+            Some(json!({"oldPassword": "nope-nope", "newPassword": "second-secret"})),
+        )
+        .await;
+    assert_error(&wrong, 400, 2001);
+    let short = app
+        .call(
+            "POST",
+            &format!("{user}/password"),
+            Some(json!({"oldPassword": "first-secret", "newPassword": "short"})),
+        )
+        .await;
+    assert_error(&short, 400, 1001);
+    assert!(short.text.contains("newPassword"));
+    let changed = app
+        .call(
+            "POST",
+            &format!("{user}/password"),
+            Some(json!({"oldPassword": "first-secret", "newPassword": "second-secret"})),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    let reset = app
+        .call(
+            "POST",
+            &format!("{user}/password-reset"),
+            Some(json!({"newPassword": "third-secret"})),
+        )
+        .await;
+    assert_eq!(reset.status, 200, "{}", reset.text);
+    let old = app
+        .call(
+            "POST",
+            &format!("{user}/password"),
+            Some(json!({"oldPassword": "second-secret", "newPassword": "fourth-secret"})),
+        )
+        .await;
+    assert_error(&old, 400, 2001);
+    let got = app.call("GET", &user, None).await;
+    assert!(
+        !got.text.contains("argon2") && !got.text.to_lowercase().contains("password\""),
+        "{}",
+        got.text
+    );
+}

@@ -108,6 +108,12 @@ pub struct User {
     /// Present while a removal is in progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removal: Option<RemovalJournal>,
+    /// Argon2id PHC string; never leaves the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    /// When the password was last set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_changed_at: Option<Timestamp>,
 }
 
 /// How a device is owned (seed 003's `enrolmentInfo.ownership`).

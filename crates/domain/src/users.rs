@@ -38,6 +38,8 @@ pub struct NewUser {
     pub last_name: String,
     /// Where the record is mastered.
     pub source: IdentitySource,
+    /// An initial password's Argon2id hash, if one was given.
+    pub password_hash: Option<String>,
 }
 
 impl NewUser {
@@ -54,7 +56,15 @@ impl NewUser {
             first_name: ids::text("firstName", first_name.unwrap_or(""), ids::MAX_TEXT_LEN)?,
             last_name: ids::text("lastName", last_name.unwrap_or(""), ids::MAX_TEXT_LEN)?,
             source: IdentitySource::Local,
+            password_hash: None,
         })
+    }
+
+    /// Adds an initial password (validated, then hashed with Argon2id).
+    pub fn with_password(mut self, field: &str, password: &str) -> Result<Self, ValidationError> {
+        crate::password::validate(field, password)?;
+        self.password_hash = Some(crate::password::hash(password)?);
+        Ok(self)
     }
 }
 
@@ -151,6 +161,8 @@ pub async fn create<S: Store>(
         updated_at: now,
         version: 1,
         removal: None,
+        password_changed_at: new.password_hash.as_ref().map(|_| now),
+        password_hash: new.password_hash,
     };
     let result = async {
         if !claim(store, org, &name_key, seq, now).await? {
@@ -410,4 +422,90 @@ pub async fn list<S: Store>(
         users,
         next: (cursor < top).then_some(cursor),
     })
+}
+
+/// Why a password change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    /// The old password is wrong, or the user has none: deliberately one answer.
+    #[error("password change refused")]
+    Refused,
+    /// Anything else.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+}
+
+async fn set_hash<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+    expect_hash: Option<&str>,
+    new_hash: String,
+    now: Timestamp,
+) -> Result<bool, DomainError> {
+    let updated = records::update(store, &keys::user(&org.id, id), |u: &mut User| {
+        if u.status == UserStatus::PendingDeletion {
+            return Err(DomainError::NotFound {
+                entity: Entity::User,
+            });
+        }
+        // A change is conditional on the hash its old password was checked against.
+        if expect_hash.is_some() && u.password_hash.as_deref() != expect_hash {
+            return Ok(false);
+        }
+        u.password_hash = Some(new_hash.clone());
+        u.password_changed_at = Some(now);
+        u.version += 1;
+        u.updated_at = now;
+        Ok(true)
+    })
+    .await?;
+    match updated {
+        records::Updated::Missing => Err(DomainError::NotFound {
+            entity: Entity::User,
+        }),
+        records::Updated::Unchanged(_) => Ok(false),
+        records::Updated::Written(_) => Ok(true),
+    }
+}
+
+/// Changes a user's password after checking the old one. A wrong old password and a
+/// user without a password get the same [`PasswordChangeError::Refused`].
+pub async fn change_password<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+    old: &str,
+    new: &str,
+    now: Timestamp,
+) -> Result<(), PasswordChangeError> {
+    crate::password::validate("newPassword", new).map_err(DomainError::from)?;
+    let user = get(store, org, id).await?;
+    let Some(current) = user
+        .password_hash
+        .filter(|h| crate::password::verify(old, h))
+    else {
+        return Err(PasswordChangeError::Refused);
+    };
+    let new_hash = crate::password::hash(new).map_err(DomainError::from)?;
+    if set_hash(store, org, id, Some(&current), new_hash, now).await? {
+        Ok(())
+    } else {
+        // The password changed concurrently: the old one no longer holds.
+        Err(PasswordChangeError::Refused)
+    }
+}
+
+/// Sets a user's password without the old one (an administrator's reset).
+pub async fn reset_password<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+    new: &str,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    crate::password::validate("newPassword", new)?;
+    let new_hash = crate::password::hash(new)?;
+    set_hash(store, org, id, None, new_hash, now).await?;
+    Ok(())
 }

@@ -9,6 +9,8 @@ pub const INVALID_JSON: u32 = 1002;
 pub const BODY_TOO_LARGE: u32 = 1003;
 /// 405: the route does not serve this method.
 pub const METHOD_NOT_ALLOWED: u32 = 1005;
+/// 400: a password change was refused (wrong old password, or none set: one answer).
+pub const PASSWORD_REFUSED: u32 = 2001;
 /// 404: "Entity not found" (seed 000).
 pub const NOT_FOUND: u32 = 3001;
 /// 409: a unique field is taken, or the entity is in a state that refuses the change.

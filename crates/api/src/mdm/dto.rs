@@ -57,6 +57,8 @@ pub struct CreateUserRequest {
     pub first_name: Option<String>,
     /// Family name.
     pub last_name: Option<String>,
+    /// An initial password (8 to 256 characters); stored only as an Argon2id hash.
+    pub password: Option<String>,
 }
 
 /// A user as returned (never a secret).
@@ -353,4 +355,22 @@ impl From<&roster_domain::model::Group> for GroupResponse {
 pub struct SetUserGroupsRequest {
     /// Group names.
     pub groups: Vec<String>,
+}
+
+/// `POST …/mdm/users/:mdmUserId/password`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    /// The current password.
+    pub old_password: String,
+    /// The new password.
+    pub new_password: String,
+}
+
+/// `POST …/mdm/users/:mdmUserId/password-reset`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResetPasswordRequest {
+    /// The new password.
+    pub new_password: String,
 }

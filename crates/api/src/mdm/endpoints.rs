@@ -582,3 +582,71 @@ impl Endpoint for UserGroups {
         )
     }
 }
+
+/// `…/mdm/users/:mdmUserId/password`: POST `{oldPassword, newPassword}` changes the
+/// password. A wrong old password and a user without one get the same 400 / 2001.
+pub struct UserPassword;
+
+impl Endpoint for UserPassword {
+    const ALLOW: &'static str = "POST";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::POST {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                let user_id = object_id(req, "mdmUserId")?;
+                let body: ChangePasswordRequest = json_body(req)?;
+                users::change_password(
+                    store,
+                    &org,
+                    &user_id,
+                    &body.old_password,
+                    &body.new_password,
+                    ctx.now,
+                )
+                .await
+                .map_err(|e| match e {
+                    users::PasswordChangeError::Refused => super::error(
+                        StatusCode::BAD_REQUEST,
+                        super::codes::PASSWORD_REFUSED,
+                        "Password change refused",
+                    ),
+                    users::PasswordChangeError::Domain(d) => domain_error(d),
+                })?;
+                Ok(ok(StatusCode::OK, &serde_json::json!({ "changed": true })))
+            }
+            .await,
+        )
+    }
+}
+
+/// `…/mdm/users/:mdmUserId/password-reset`: POST `{newPassword}` sets the password
+/// (an administrator's reset).
+pub struct UserPasswordReset;
+
+impl Endpoint for UserPasswordReset {
+    const ALLOW: &'static str = "POST";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::POST {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                let user_id = object_id(req, "mdmUserId")?;
+                let body: ResetPasswordRequest = json_body(req)?;
+                users::reset_password(store, &org, &user_id, &body.new_password, ctx.now)
+                    .await
+                    .map_err(domain_error)?;
+                Ok(ok(StatusCode::OK, &serde_json::json!({ "changed": true })))
+            }
+            .await,
+        )
+    }
+}

@@ -11,7 +11,8 @@ pub mod endpoints;
 
 pub use endpoints::{
     EnrollmentToken, EnrollmentTokens, Group, Groups, Organization, Organizations, User,
-    UserDevice, UserDevices, UserGroups, UserStatus, Users, UsersCount,
+    UserDevice, UserDevices, UserGroups, UserPassword, UserPasswordReset, UserStatus, Users,
+    UsersCount,
 };
 
 use crate::auth::{self, AuthError, Principal};
