@@ -772,3 +772,68 @@ async fn passwords_change_and_reset_without_leaking_hashes() {
         got.text
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_fill_the_outbox_and_removal_purges_it() {
+    let app = App::start().await;
+    let org = app.org("invite-org").await;
+    let id = app.user(&org, "ivy").await;
+    let base = format!("/v1/organizations/{org}/mdm");
+    let r = app
+        .call(
+            "POST",
+            &format!("{base}/invitations"),
+            Some(json!({"usernames": ["IVY", "ghost"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["data"][0]["status"], "invited");
+    assert_eq!(r.body["data"][1]["status"], "not_found");
+    let outbox = app.call("GET", &format!("{base}/outbox"), None).await;
+    let messages = outbox.body["data"]["messages"].as_array().unwrap().clone();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["to"], "ivy@example.com");
+    assert_eq!(messages[0]["kind"], "invitation");
+    // The invitation's token is pending: seed 000's removal refuses with 5055.
+    let user = format!("{}/{id}", users(&org));
+    assert_error(&app.call("DELETE", &user, None).await, 400, 5055);
+    let token = r.body["data"][0]["enrollmentTokenId"].as_str().unwrap();
+    app.call("DELETE", &format!("{user}/enrollment-tokens/{token}"), None)
+        .await;
+    assert_eq!(app.call("DELETE", &user, None).await.status, 200);
+    let outbox = app.call("GET", &format!("{base}/outbox"), None).await;
+    assert_eq!(
+        outbox.body["data"]["messages"],
+        json!([]),
+        "removal purges the user's messages"
+    );
+
+    // Acknowledging removes delivered messages.
+    app.user(&org, "jo").await;
+    let r = app
+        .call(
+            "POST",
+            &format!("{base}/invitations"),
+            Some(json!({"usernames": ["jo"]})),
+        )
+        .await;
+    let n = r.body["data"][0]["messageNumber"].as_i64().unwrap();
+    let ack = app
+        .call(
+            "POST",
+            &format!("{base}/outbox"),
+            Some(json!({"acknowledge": [n, 999]})),
+        )
+        .await;
+    assert_eq!(ack.body["data"]["acknowledged"], 1);
+    let outbox = app.call("GET", &format!("{base}/outbox"), None).await;
+    assert_eq!(outbox.body["data"]["messages"], json!([]));
+    let bad = app
+        .call(
+            "POST",
+            &format!("{base}/invitations"),
+            Some(json!({"usernames": []})),
+        )
+        .await;
+    assert_error(&bad, 400, 1001);
+}

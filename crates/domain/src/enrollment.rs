@@ -108,3 +108,51 @@ pub async fn revoke<S: Store>(
         Updated::Unchanged(t) | Updated::Written(t) => Ok(t),
     }
 }
+
+/// The result of inviting one username.
+#[derive(Debug)]
+pub enum Invited {
+    /// A token was issued and an invitation queued.
+    Yes {
+        /// The token.
+        token: EnrollmentToken,
+        /// The queued message.
+        message: crate::outbox::Message,
+    },
+    /// No such user (or being removed).
+    NotFound,
+}
+
+/// Invites users by username (seed 003's email invitation): for each, issues an
+/// enrollment token valid for `ttl_secs` and queues an invitation in the outbox.
+pub async fn invite<S: Store>(
+    store: &S,
+    org: &Organization,
+    username: &str,
+    ttl_secs: i64,
+    now: Timestamp,
+) -> Result<Invited, DomainError> {
+    let Some(user) = users::find_by_username(store, org, username).await? else {
+        return Ok(Invited::NotFound);
+    };
+    let token = match issue(store, org, &user.id, ttl_secs, now).await {
+        Ok(t) => t,
+        Err(DomainError::NotFound { .. }) => return Ok(Invited::NotFound),
+        Err(e) => return Err(e),
+    };
+    let message = match crate::outbox::enqueue(
+        store,
+        org,
+        &user,
+        crate::outbox::MessageKind::Invitation,
+        Some(token.id.clone()),
+        now,
+    )
+    .await
+    {
+        Ok(m) => m,
+        Err(DomainError::NotFound { .. }) => return Ok(Invited::NotFound),
+        Err(e) => return Err(e),
+    };
+    Ok(Invited::Yes { token, message })
+}

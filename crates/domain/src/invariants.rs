@@ -83,6 +83,7 @@ impl Checker<'_> {
         let mut token_keys = Vec::new();
         let mut claims = Vec::new();
         let mut group_keys = Vec::new();
+        let mut message_keys = Vec::new();
         for key in &all {
             let rest = &key[prefix.len()..];
             let parts: Vec<&str> = rest.split('/').collect();
@@ -100,6 +101,7 @@ impl Checker<'_> {
                 ["users", "name" | "email", _] => claims.push(key.clone()),
                 ["device", _] => device_keys.push(key.clone()),
                 ["group", _] => group_keys.push(key.clone()),
+                ["outbox", n] if n.parse::<i64>().is_ok() => message_keys.push(key.clone()),
                 ["enrollment-token", _] => token_keys.push(key.clone()),
                 _ => {}
             }
@@ -184,6 +186,19 @@ impl Checker<'_> {
                     keys::user_tokens(id, &t.user_id),
                     &users,
                 );
+            }
+        }
+        // A pending message must be in its user's outbox list, or a removal would leave
+        // the address behind. (A listed number whose message is gone is harmless.)
+        for key in message_keys {
+            let Some(m) = self.json::<crate::outbox::Message>(&key) else {
+                continue;
+            };
+            let listed = self
+                .json::<DependentList>(&keys::user_outbox(id, &m.user_id))
+                .is_some_and(|l| crate::outbox::message_keys(id, &l.ids).contains(&key));
+            if !listed {
+                self.report(&key, "message missing from its user's outbox list");
             }
         }
         for key in group_keys {

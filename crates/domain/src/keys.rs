@@ -120,3 +120,19 @@ pub fn group(org: &ObjectId, group: &ObjectId) -> String {
 pub fn group_members(org: &ObjectId, group: &ObjectId) -> String {
     format!("o/{org}/group/{group}/members")
 }
+
+/// `o/{orgId}/outbox/seq` → 8-byte counter of outbox message numbers.
+pub fn outbox_counter(org: &ObjectId) -> String {
+    format!("o/{org}/outbox/seq")
+}
+
+/// `o/{orgId}/outbox/{n}` → a pending outbox message (JSON).
+pub fn outbox_message(org: &ObjectId, n: i64) -> String {
+    format!("o/{org}/outbox/{n}")
+}
+
+/// `o/{orgId}/user/{userId}/outbox` → JSON `{closed, ids}` of the numbers (as ids) of
+/// messages addressed to the user, so a removal can purge them.
+pub fn user_outbox(org: &ObjectId, user: &ObjectId) -> String {
+    format!("o/{org}/user/{user}/outbox")
+}

@@ -24,6 +24,7 @@ pub mod invariants;
 pub mod keys;
 pub mod model;
 pub mod orgs;
+pub mod outbox;
 pub mod password;
 pub mod records;
 pub mod removal;

@@ -217,6 +217,8 @@ pub async fn remove_user<S: Store>(
     // Step 2: close the lists; re-check what they hold if we just marked.
     let device_ids = dependents::close(store, &devices_key).await?;
     let token_ids = dependents::close(store, &tokens_key).await?;
+    let outbox_key = keys::user_outbox(&org.id, user_id);
+    let message_ids = dependents::close(store, &outbox_key).await?;
     if let Some(before) = &marked_now {
         let b = blockers(store, org, &device_ids, &token_ids, now).await?;
         if let Err(refusal) = check(policy, &b) {
@@ -234,10 +236,17 @@ pub async fn remove_user<S: Store>(
         .iter()
         .map(|id| keys::enrollment_token(&org.id, id))
         .collect();
-    for chunk in device_keys.chunks(100).chain(token_keys.chunks(100)) {
+    let message_keys = crate::outbox::message_keys(&org.id, &message_ids);
+    for chunk in device_keys
+        .chunks(100)
+        .chain(token_keys.chunks(100))
+        .chain(message_keys.chunks(100))
+    {
         store.delete_many(chunk).await?;
     }
-    store.delete_many(&[devices_key, tokens_key]).await?;
+    store
+        .delete_many(&[devices_key, tokens_key, outbox_key])
+        .await?;
     crate::groups::leave_all(store, org, &user.id, &user.groups).await?;
     let (name_key, email_key) = crate::users::claim_keys(org, &user.username, &user.email);
     claims::release(store, &name_key, user.seq).await?;

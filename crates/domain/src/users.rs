@@ -173,6 +173,7 @@ pub async fn create<S: Store>(
         }
         dependents::create(store, &keys::user_devices(&org.id, &id)).await?;
         dependents::create(store, &keys::user_tokens(&org.id, &id)).await?;
+        dependents::create(store, &keys::user_outbox(&org.id, &id)).await?;
         records::write(store, &keys::user(&org.id, &id), &user).await?;
         count::apply(store, &org.id, &format!("+{id}"), 1).await?;
         Ok(())
@@ -508,4 +509,26 @@ pub async fn reset_password<S: Store>(
     let new_hash = crate::password::hash(new)?;
     set_hash(store, org, id, None, new_hash, now).await?;
     Ok(())
+}
+
+/// Finds a user by username (case-insensitive): claim → index entry → record. Three
+/// reads whatever the organization's size.
+pub async fn find_by_username<S: Store>(
+    store: &S,
+    org: &Organization,
+    username: &str,
+) -> Result<Option<User>, DomainError> {
+    let key = keys::username_claim(
+        &org.id,
+        &keys::digest(&org.salt, &username.to_ascii_lowercase()),
+    );
+    let Some(seq) = claims::holder(store, &key).await? else {
+        return Ok(None);
+    };
+    let Some(entry) = records::read::<S, IndexEntry>(store, &keys::user_seq(&org.id, seq)).await?
+    else {
+        return Ok(None);
+    };
+    let user: Option<User> = records::read(store, &keys::user(&org.id, &entry.id)).await?;
+    Ok(user.filter(|u| u.username.eq_ignore_ascii_case(username)))
 }

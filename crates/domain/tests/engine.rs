@@ -404,3 +404,33 @@ fn groups_membership_and_delete() {
             .unwrap();
     });
 }
+
+#[test]
+fn removal_purges_outbox_messages_even_when_interrupted() {
+    for n in 1..=40 {
+        let s = MemoryStore::new();
+        let o = org(&s);
+        block_on(async {
+            let u = users::create(&s, &o, new_user("ivy"), NOW).await.unwrap();
+            let inv = enrollment::invite(&s, &o, "ivy", 60, NOW).await.unwrap();
+            assert!(matches!(inv, enrollment::Invited::Yes { .. }));
+            let later = NOW.plus_millis(61_000);
+            s.fail_nth(n);
+            let first = remove_user(&s, &o, &u.id, &RemovalPolicy::canonical(), later).await;
+            s.clear_faults();
+            if first.is_err() {
+                remove_user(&s, &o, &u.id, &RemovalPolicy::canonical(), later)
+                    .await
+                    .unwrap();
+            }
+            let snap = s.snapshot();
+            assert_eq!(roster_domain::invariants::check(&snap), vec![], "call {n}");
+            for (k, v) in &snap {
+                assert!(
+                    !String::from_utf8_lossy(v).contains("ivy@example.com"),
+                    "call {n}: {k}"
+                );
+            }
+        });
+    }
+}

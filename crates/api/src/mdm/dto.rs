@@ -374,3 +374,66 @@ pub struct ResetPasswordRequest {
     /// The new password.
     pub new_password: String,
 }
+
+/// `POST …/mdm/invitations`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InviteRequest {
+    /// Usernames to invite (at most 100).
+    pub usernames: Vec<String>,
+    /// Lifetime of each enrollment token in seconds (default 7 days).
+    pub expires_in: Option<i64>,
+}
+
+/// One username's invitation result.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationResult {
+    /// The username as given.
+    pub username: String,
+    /// `invited` or `not_found`.
+    pub status: &'static str,
+    /// The issued enrollment token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enrollment_token_id: Option<String>,
+    /// The queued outbox message's number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_number: Option<i64>,
+}
+
+/// A pending outbox message as returned.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageResponse {
+    /// Number (acknowledge with it).
+    pub number: i64,
+    /// `invitation`.
+    pub kind: roster_domain::outbox::MessageKind,
+    /// Recipient user id.
+    pub user_id: String,
+    /// Recipient address.
+    pub to: String,
+    /// The enrollment token an invitation carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enrollment_token_id: Option<String>,
+    /// Queue time.
+    pub created_at: String,
+}
+
+/// `GET …/mdm/outbox`: one page.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagePageResponse {
+    /// Pending messages, oldest first.
+    pub messages: Vec<MessageResponse>,
+    /// Pass as `cursor` for the next page; `null` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// `POST …/mdm/outbox`: acknowledge delivered messages.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AcknowledgeRequest {
+    /// Numbers of the delivered messages (at most 200).
+    pub acknowledge: Vec<i64>,
+}

@@ -650,3 +650,118 @@ impl Endpoint for UserPasswordReset {
         )
     }
 }
+
+/// `…/mdm/invitations`: POST invites users by username (seed 003's email invitation):
+/// each gets an enrollment token and an invitation in the outbox.
+pub struct Invitations;
+
+impl Endpoint for Invitations {
+    const ALLOW: &'static str = "POST";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::POST {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                let body: InviteRequest = json_body(req)?;
+                if body.usernames.is_empty() || body.usernames.len() > 100 {
+                    return Err(super::invalid(&roster_domain::ValidationError::new(
+                        "usernames",
+                        "must hold 1 to 100 usernames",
+                    )));
+                }
+                let ttl = enrollment::parse_ttl("expiresIn", body.expires_in)
+                    .map_err(|e| super::invalid(&e))?;
+                let mut out = Vec::new();
+                for (i, name) in body.usernames.iter().enumerate() {
+                    roster_domain::ids::Username::parse(&format!("usernames[{i}]"), name)
+                        .map_err(|e| super::invalid(&e))?;
+                }
+                for name in body.usernames {
+                    let result = enrollment::invite(store, &org, &name, ttl, ctx.now)
+                        .await
+                        .map_err(domain_error)?;
+                    out.push(match result {
+                        enrollment::Invited::Yes { token, message } => InvitationResult {
+                            username: name,
+                            status: "invited",
+                            enrollment_token_id: Some(token.id.to_string()),
+                            message_number: Some(message.number),
+                        },
+                        enrollment::Invited::NotFound => InvitationResult {
+                            username: name,
+                            status: "not_found",
+                            enrollment_token_id: None,
+                            message_number: None,
+                        },
+                    });
+                }
+                Ok(ok(StatusCode::OK, &out))
+            }
+            .await,
+        )
+    }
+}
+
+/// `…/mdm/outbox`: GET pending messages (`limit`, `cursor`); POST
+/// `{"acknowledge":[numbers]}` removes delivered ones. For an external mailer.
+pub struct Outbox;
+
+impl Endpoint for Outbox {
+    const ALLOW: &'static str = "GET, POST";
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        if req.method != Method::GET && req.method != Method::POST {
+            return method_not_allowed(Self::ALLOW);
+        }
+        collapse(
+            async {
+                authenticate(req, ctx)?;
+                let org = organization(req, store).await?;
+                if req.method == Method::GET {
+                    let q = super::list_query(req)?;
+                    let (list, next) =
+                        roster_domain::outbox::pending(store, &org, q.after, q.limit)
+                            .await
+                            .map_err(domain_error)?;
+                    let out = MessagePageResponse {
+                        messages: list
+                            .iter()
+                            .map(|m| MessageResponse {
+                                number: m.number,
+                                kind: m.kind,
+                                user_id: m.user_id.to_string(),
+                                to: m.to.clone(),
+                                enrollment_token_id: m
+                                    .enrollment_token_id
+                                    .as_ref()
+                                    .map(ToString::to_string),
+                                created_at: m.created_at.to_rfc3339(),
+                            })
+                            .collect(),
+                        next_cursor: next.map(super::encode_cursor),
+                    };
+                    return Ok(ok(StatusCode::OK, &out));
+                }
+                let body: AcknowledgeRequest = json_body(req)?;
+                if body.acknowledge.len() > 200 {
+                    return Err(super::invalid(&roster_domain::ValidationError::new(
+                        "acknowledge",
+                        "must hold at most 200 numbers",
+                    )));
+                }
+                let n = roster_domain::outbox::acknowledge(store, &org, &body.acknowledge)
+                    .await
+                    .map_err(domain_error)?;
+                Ok(ok(
+                    StatusCode::OK,
+                    &serde_json::json!({ "acknowledged": n }),
+                ))
+            }
+            .await,
+        )
+    }
+}

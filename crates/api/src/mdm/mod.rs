@@ -10,9 +10,9 @@ pub mod dto;
 pub mod endpoints;
 
 pub use endpoints::{
-    EnrollmentToken, EnrollmentTokens, Group, Groups, Organization, Organizations, User,
-    UserDevice, UserDevices, UserGroups, UserPassword, UserPasswordReset, UserStatus, Users,
-    UsersCount,
+    EnrollmentToken, EnrollmentTokens, Group, Groups, Invitations, Organization, Organizations,
+    Outbox, User, UserDevice, UserDevices, UserGroups, UserPassword, UserPasswordReset, UserStatus,
+    Users, UsersCount,
 };
 
 use crate::auth::{self, AuthError, Principal};

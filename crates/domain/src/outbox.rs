@@ -1,0 +1,146 @@
+//! The outbox: messages (invitations, notices) waiting for an external mailer, which
+//! pulls them and acknowledges them. Requests never send mail themselves.
+//!
+//! Messages are numbered by an atomic counter; a pending message is a key
+//! `o/{org}/outbox/{n}`, deleted when acknowledged. Each user's list of message numbers
+//! lets a removal purge what was addressed to them.
+
+use crate::error::DomainError;
+use crate::ids::ObjectId;
+use crate::keys;
+use crate::model::{Organization, User};
+use crate::records;
+use crate::store::Store;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// What a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// An invitation to enroll a device (seed 003's email invitation).
+    Invitation,
+}
+
+/// A pending message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    /// Its number (the acknowledgement handle).
+    pub number: i64,
+    /// What it is.
+    pub kind: MessageKind,
+    /// The recipient user.
+    pub user_id: ObjectId,
+    /// The recipient address.
+    pub to: String,
+    /// The enrollment token an invitation carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollment_token_id: Option<ObjectId>,
+    /// When it was queued.
+    pub created_at: Timestamp,
+}
+
+/// The id under which message `n` is kept in a user's list.
+fn list_id(n: i64) -> Option<ObjectId> {
+    ObjectId::parse("number", &format!("{n:024x}")).ok()
+}
+
+/// Queues a message to `user`; returns it.
+pub async fn enqueue<S: Store>(
+    store: &S,
+    org: &Organization,
+    user: &User,
+    kind: MessageKind,
+    enrollment_token_id: Option<ObjectId>,
+    now: Timestamp,
+) -> Result<Message, DomainError> {
+    let n = store.increment(&keys::outbox_counter(&org.id), 1).await?;
+    let msg = Message {
+        number: n,
+        kind,
+        user_id: user.id.clone(),
+        to: user.email.clone(),
+        enrollment_token_id,
+        created_at: now,
+    };
+    // The user's list first: a removal that misses the message in the list would
+    // leave the address behind.
+    if let Some(id) = list_id(n) {
+        let appended =
+            crate::dependents::append(store, &keys::user_outbox(&org.id, &user.id), &id).await?;
+        if appended == crate::dependents::Appended::UserGone {
+            return Err(DomainError::NotFound {
+                entity: crate::error::Entity::User,
+            });
+        }
+    }
+    records::write(store, &keys::outbox_message(&org.id, n), &msg).await?;
+    Ok(msg)
+}
+
+/// Pending messages numbered after `after`, oldest first, at most `limit`; and where
+/// the next page starts. Reads windows of the number range, bounded like user lists.
+pub async fn pending<S: Store>(
+    store: &S,
+    org: &Organization,
+    after: i64,
+    limit: usize,
+) -> Result<(Vec<Message>, Option<i64>), DomainError> {
+    let top = store
+        .get(&keys::outbox_counter(&org.id))
+        .await?
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map_or(0, i64::from_le_bytes);
+    let window = i64::try_from(limit.max(25) * 2).unwrap_or(400);
+    let mut out = Vec::new();
+    let mut cursor = after;
+    while cursor < top && cursor - after < crate::users::LIST_SCAN_BUDGET {
+        let end = (cursor + window).min(top);
+        let keys: Vec<String> = (cursor + 1..=end)
+            .map(|n| keys::outbox_message(&org.id, n))
+            .collect();
+        for (key, value) in keys.iter().zip(store.get_many(&keys).await?) {
+            if let Some(bytes) = value {
+                let m: Message = records::decode(key, &bytes)?;
+                let n = m.number;
+                out.push(m);
+                if out.len() == limit {
+                    return Ok((out, (n < top).then_some(n)));
+                }
+            }
+        }
+        cursor = end;
+    }
+    Ok((out, (cursor < top).then_some(cursor)))
+}
+
+/// Acknowledges (deletes) messages by number; unknown numbers are ignored. Returns how
+/// many were pending.
+pub async fn acknowledge<S: Store>(
+    store: &S,
+    org: &Organization,
+    numbers: &[i64],
+) -> Result<usize, DomainError> {
+    let mut done = 0;
+    for n in numbers {
+        let key = keys::outbox_message(&org.id, *n);
+        let Some(m) = records::read::<S, Message>(store, &key).await? else {
+            continue;
+        };
+        store.delete(&key).await?;
+        if let Some(id) = list_id(*n) {
+            crate::dependents::remove(store, &keys::user_outbox(&org.id, &m.user_id), &id).await?;
+        }
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// The message keys named by a user's outbox list (for the removal engine).
+pub fn message_keys(org: &ObjectId, ids: &[ObjectId]) -> Vec<String> {
+    ids.iter()
+        .filter_map(|id| i64::from_str_radix(id.as_str(), 16).ok())
+        .map(|n| keys::outbox_message(org, n))
+        .collect()
+}
