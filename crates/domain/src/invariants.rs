@@ -83,6 +83,7 @@ impl Checker<'_> {
         let mut token_keys = Vec::new();
         let mut claims = Vec::new();
         let mut group_keys = Vec::new();
+        let mut search = Vec::new();
         let mut message_keys = Vec::new();
         for key in &all {
             let rest = &key[prefix.len()..];
@@ -99,6 +100,11 @@ impl Checker<'_> {
                     }
                 }
                 ["users", "name" | "email", _] => claims.push(key.clone()),
+                ["users", "search", n] => {
+                    if let Ok(n) = n.parse::<i64>() {
+                        search.push((n, key.clone()));
+                    }
+                }
                 ["device", _] => device_keys.push(key.clone()),
                 ["group", _] => group_keys.push(key.clone()),
                 ["outbox", n] if n.parse::<i64>().is_ok() => message_keys.push(key.clone()),
@@ -185,6 +191,39 @@ impl Checker<'_> {
                     &t.id,
                     keys::user_tokens(id, &t.user_id),
                     &users,
+                );
+            }
+        }
+        // Search entries belong to users and hold their current text.
+        let by_seq: BTreeMap<i64, &User> = users.values().map(|u| (u.seq, u)).collect();
+        for (n, key) in search {
+            match by_seq.get(&n) {
+                None => self.report(&key, "search entry of no user"),
+                Some(u) => {
+                    // Exactly the user's text, or (an update stopped half-way) the new
+                    // and old texts, one of which is the user's.
+                    let text = crate::users::search_text(u);
+                    let entry = self
+                        .data
+                        .get(&key)
+                        .map(|v| String::from_utf8_lossy(v).into_owned())
+                        .unwrap_or_default();
+                    if !entry
+                        .split(crate::users::RECORD_SEPARATOR)
+                        .any(|part| part == text)
+                    {
+                        self.report(&key, "search entry does not match its user");
+                    }
+                }
+            }
+        }
+        for u in users.values() {
+            if u.status != UserStatus::PendingDeletion
+                && !self.data.contains_key(&keys::user_search(id, u.seq))
+            {
+                self.report(
+                    &keys::user(id, &u.id),
+                    "user missing from the search entries",
                 );
             }
         }

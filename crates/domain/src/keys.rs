@@ -136,3 +136,10 @@ pub fn outbox_message(org: &ObjectId, n: i64) -> String {
 pub fn user_outbox(org: &ObjectId, user: &ObjectId) -> String {
     format!("o/{org}/user/{user}/outbox")
 }
+
+/// `o/{orgId}/users/search/{n}` → the search text of user `n`: lowercased username,
+/// email and names separated by U+001F. One writer per key (the user's own writes), so
+/// no compare-and-swap is needed; removal deletes it.
+pub fn user_search(org: &ObjectId, n: i64) -> String {
+    format!("o/{org}/users/search/{n}")
+}

@@ -252,6 +252,7 @@ pub async fn remove_user<S: Store>(
     claims::release(store, &name_key, user.seq).await?;
     claims::release(store, &email_key, user.seq).await?;
     count::apply(store, &org.id, &format!("-{}", user.id), -1).await?;
+    store.delete(&keys::user_search(&org.id, user.seq)).await?;
     store.delete(&keys::user_seq(&org.id, user.seq)).await?;
     store.delete(&user_key).await?;
     Ok(Removed {

@@ -174,6 +174,12 @@ pub async fn create<S: Store>(
         dependents::create(store, &keys::user_devices(&org.id, &id)).await?;
         dependents::create(store, &keys::user_tokens(&org.id, &id)).await?;
         dependents::create(store, &keys::user_outbox(&org.id, &id)).await?;
+        store
+            .set(
+                &keys::user_search(&org.id, seq),
+                search_text(&user).as_bytes(),
+            )
+            .await?;
         records::write(store, &keys::user(&org.id, &id), &user).await?;
         count::apply(store, &org.id, &format!("+{id}"), 1).await?;
         Ok(())
@@ -204,6 +210,7 @@ async fn rollback<S: Store>(
         count::apply(store, &org.id, &format!("-{}", user.id), -1).await?;
     }
     store.delete(&keys::user(&org.id, &user.id)).await?;
+    store.delete(&keys::user_search(&org.id, user.seq)).await?;
     store
         .delete_many(&[
             keys::user_devices(&org.id, &user.id),
@@ -322,8 +329,26 @@ pub async fn update<S: Store>(
         }
         after.version += 1;
         after.updated_at = now;
+        // The search entry holds both texts while the record changes, so a stop in
+        // between leaves an entry that still finds the user by its current values
+        // (search re-checks each hit against the record).
+        let text_changes = search_text(&after) != search_text(&before);
+        let search_key = keys::user_search(&org.id, after.seq);
+        if text_changes {
+            let both = format!(
+                "{}{RECORD_SEPARATOR}{}",
+                search_text(&after),
+                search_text(&before)
+            );
+            store.set(&search_key, both.as_bytes()).await?;
+        }
         match store.swap(cas, &records::encode(&key, &after)?).await? {
             crate::store::Swap::Done => {
+                if text_changes {
+                    store
+                        .set(&search_key, search_text(&after).as_bytes())
+                        .await?;
+                }
                 if new_email_key.is_some() {
                     claims::release(store, &old_email_key, before.seq).await?;
                 }
@@ -353,6 +378,11 @@ pub struct ListQuery {
     pub status: Option<UserStatus>,
     /// Only members of this group (case-insensitive).
     pub group: Option<String>,
+    /// Only users whose username, email, first or last name contains this text
+    /// (case-insensitive). A search reads the compact search entries, not the records,
+    /// and is not bounded by [`LIST_SCAN_BUDGET`]: it runs until the page is full or
+    /// every user was looked at.
+    pub q: Option<String>,
 }
 
 /// One page of users.
@@ -374,6 +404,9 @@ pub async fn list<S: Store>(
     org: &Organization,
     q: &ListQuery,
 ) -> Result<Page, DomainError> {
+    if let Some(text) = &q.q {
+        return search(store, org, q, &text.to_lowercase()).await;
+    }
     // A plain read of the counter (increment(0) would be a write in Spin's SQLite).
     let top = store
         .get(&keys::user_seq_counter(&org.id))
@@ -531,4 +564,90 @@ pub async fn find_by_username<S: Store>(
     };
     let user: Option<User> = records::read(store, &keys::user(&org.id, &entry.id)).await?;
     Ok(user.filter(|u| u.username.eq_ignore_ascii_case(username)))
+}
+
+/// Separates the fields of a search entry.
+const FIELD_SEPARATOR: char = '\u{1f}';
+/// Separates the current text from the previous one while an update is in flight.
+pub const RECORD_SEPARATOR: char = '\u{1e}';
+
+/// The search entry of a user: lowercased username, email, first and last name.
+pub fn search_text(u: &User) -> String {
+    format!(
+        "{}{FIELD_SEPARATOR}{}{FIELD_SEPARATOR}{} {}",
+        u.username.to_lowercase(),
+        u.email.to_lowercase(),
+        u.first_name.to_lowercase(),
+        u.last_name.to_lowercase()
+    )
+}
+
+/// How many search entries one batch read fetches.
+pub const SEARCH_BATCH: i64 = 1_000;
+
+async fn search<S: Store>(
+    store: &S,
+    org: &Organization,
+    q: &ListQuery,
+    needle: &str,
+) -> Result<Page, DomainError> {
+    let top = store
+        .get(&keys::user_seq_counter(&org.id))
+        .await?
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map_or(0, i64::from_le_bytes);
+    let group = q.group.as_ref().map(|g| g.to_lowercase());
+    let mut users = Vec::new();
+    let mut cursor = q.after;
+    while cursor < top {
+        let end = (cursor + SEARCH_BATCH).min(top);
+        let entry_keys: Vec<String> = (cursor + 1..=end)
+            .map(|n| keys::user_search(&org.id, n))
+            .collect();
+        let hits: Vec<i64> = (cursor + 1..=end)
+            .zip(store.get_many(&entry_keys).await?)
+            .filter_map(|(n, v)| {
+                let v = v?;
+                // Match within one field only: the separator never occurs in a needle
+                // that passed validation, and names are joined with a space.
+                String::from_utf8_lossy(&v).contains(needle).then_some(n)
+            })
+            .collect();
+        if !hits.is_empty() {
+            let idx_keys: Vec<String> = hits.iter().map(|n| keys::user_seq(&org.id, *n)).collect();
+            let mut slots = Vec::new();
+            for ((n, key), value) in hits
+                .iter()
+                .zip(&idx_keys)
+                .zip(store.get_many(&idx_keys).await?)
+            {
+                if let Some(bytes) = value {
+                    let e: IndexEntry = records::decode(key, &bytes)?;
+                    slots.push((*n, keys::user(&org.id, &e.id)));
+                }
+            }
+            let user_keys: Vec<String> = slots.iter().map(|(_, k)| k.clone()).collect();
+            for ((n, key), value) in slots.iter().zip(store.get_many(&user_keys).await?) {
+                let Some(bytes) = value else { continue };
+                let u: User = records::decode(key, &bytes)?;
+                let keep = u.seq == *n
+                    && search_text(&u).contains(needle)
+                    && q.status.is_none_or(|s| s == u.status)
+                    && group
+                        .as_ref()
+                        .is_none_or(|g| u.groups.iter().any(|x| x.to_lowercase() == *g));
+                if keep {
+                    users.push(u);
+                    if users.len() == q.limit {
+                        return Ok(Page {
+                            users,
+                            next: (*n < top).then_some(*n),
+                        });
+                    }
+                }
+            }
+        }
+        cursor = end;
+    }
+    Ok(Page { users, next: None })
 }

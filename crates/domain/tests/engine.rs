@@ -325,6 +325,7 @@ fn paging_neither_skips_nor_repeats_while_users_come_and_go() {
                 limit: 7,
                 status: None,
                 group: None,
+                q: None,
             };
             let page = users::list(&s, &o, &q).await.unwrap();
             assert!(page.users.len() <= 7);
@@ -362,6 +363,7 @@ fn paging_neither_skips_nor_repeats_while_users_come_and_go() {
                 limit: 200,
                 status: Some(roster_domain::model::UserStatus::Disabled),
                 group: None,
+                q: None,
             },
         )
         .await
@@ -393,6 +395,7 @@ fn groups_membership_and_delete() {
             limit: 10,
             status: None,
             group: Some("staff".into()),
+            q: None,
         };
         assert_eq!(users::list(&s, &o, &q).await.unwrap().users.len(), 1);
         groups::delete(&s, &o, &g.id, NOW).await.unwrap();
@@ -433,4 +436,70 @@ fn removal_purges_outbox_messages_even_when_interrupted() {
             }
         });
     }
+}
+
+#[test]
+fn search_matches_any_field_case_insensitively_and_forgets_removed_users() {
+    let s = MemoryStore::new();
+    let o = org(&s);
+    block_on(async {
+        for name in ["alice", "bob", "carol"] {
+            users::create(&s, &o, new_user(name), NOW).await.unwrap();
+        }
+        let search = |text: &str| users::ListQuery {
+            after: 0,
+            limit: 50,
+            status: None,
+            group: None,
+            q: Some(text.into()),
+        };
+        let names = |p: users::Page| p.users.into_iter().map(|u| u.username).collect::<Vec<_>>();
+        assert_eq!(
+            names(users::list(&s, &o, &search("AR")).await.unwrap()),
+            ["carol"]
+        );
+        assert_eq!(
+            names(users::list(&s, &o, &search("example.com")).await.unwrap()).len(),
+            3
+        );
+        assert_eq!(
+            names(users::list(&s, &o, &search("kim lee")).await.unwrap()).len(),
+            3
+        );
+        let bob = users::find_by_username(&s, &o, "BOB")
+            .await
+            .unwrap()
+            .unwrap();
+        let changes = users::UserChanges::parse(None, Some("Robert"), None).unwrap();
+        users::update(&s, &o, &bob.id, None, changes, NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            names(users::list(&s, &o, &search("robert")).await.unwrap()),
+            ["bob"]
+        );
+        remove_user(&s, &o, &bob.id, &RemovalPolicy::canonical(), NOW)
+            .await
+            .unwrap();
+        assert!(
+            users::list(&s, &o, &search("robert"))
+                .await
+                .unwrap()
+                .users
+                .is_empty()
+        );
+        let page = users::list(
+            &s,
+            &o,
+            &users::ListQuery {
+                limit: 1,
+                ..search("example")
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(page.users.len(), 1);
+        assert!(page.next.is_some());
+        assert_eq!(roster_domain::invariants::check(&s.snapshot()), vec![]);
+    });
 }

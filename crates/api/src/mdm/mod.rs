@@ -283,10 +283,22 @@ pub fn list_query(req: &ApiRequest) -> Result<roster_domain::users::ListQuery, A
         .map(|g| roster_domain::ids::text("group", &g, roster_domain::ids::MAX_IDENT_LEN))
         .transpose()
         .map_err(|e| invalid(&e))?;
+    let q = req
+        .query_param("q")
+        .map(|q| {
+            let q = roster_domain::ids::text("q", &q, roster_domain::ids::MAX_IDENT_LEN)?;
+            if q.is_empty() {
+                return Err(ValidationError::new("q", "must not be empty"));
+            }
+            Ok(q)
+        })
+        .transpose()
+        .map_err(|e| invalid(&e))?;
     Ok(roster_domain::users::ListQuery {
         after,
         limit,
         status,
         group,
+        q,
     })
 }
