@@ -1,0 +1,89 @@
+//! `roster-host up`: runs a Spin application as `spin up` would, without the Spin CLI.
+
+use clap::{Parser, Subcommand};
+use roster_host::{Host, HostConfig, Manifest};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "roster-host", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the application (same flags and defaults as `spin up`).
+    Up(UpArgs),
+}
+
+#[derive(clap::Args)]
+struct UpArgs {
+    /// The application to run: a spin.toml file or a directory containing one.
+    #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+    from: PathBuf,
+    /// The address to listen on.
+    #[arg(long = "listen", default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// Spin's state directory (default: `.spin` next to the manifest).
+    #[arg(long = "state-dir")]
+    state_dir: Option<PathBuf>,
+    /// A runtime configuration file (key-value store definitions).
+    #[arg(long = "runtime-config-file")]
+    runtime_config_file: Option<PathBuf>,
+}
+
+fn manifest_path(from: PathBuf) -> PathBuf {
+    if from.is_dir() {
+        from.join("spin.toml")
+    } else {
+        from
+    }
+}
+
+/// Values of the manifest's variables from `SPIN_VARIABLE_<NAME>` environment variables, as
+/// Spin's environment variables provider reads them.
+fn env_variables(manifest: &Manifest) -> HashMap<String, String> {
+    manifest
+        .variables
+        .keys()
+        .filter_map(|name| {
+            let env = format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase());
+            std::env::var(env).ok().map(|v| (name.clone(), v))
+        })
+        .collect()
+}
+
+async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let manifest = manifest_path(args.from);
+    let parsed = Manifest::load(&manifest)?;
+    let cfg = HostConfig {
+        manifest,
+        state_dir: args.state_dir,
+        runtime_config: args.runtime_config_file,
+        variables: env_variables(&parsed),
+        ..HostConfig::default()
+    };
+    let host = Host::new(cfg).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("unable to listen on {}: {e}", args.listen))?;
+    tokio::select! {
+        r = host.serve(listener) => r,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up(args) => up(args).await,
+    };
+    if let Err(e) = result {
+        eprintln!("Error: {e:#}");
+        std::process::exit(1);
+    }
+}
