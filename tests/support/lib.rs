@@ -160,6 +160,26 @@ impl App {
     }
 }
 
+impl App {
+    /// Every key and value of the `default` store.
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        self.host
+            .kv()
+            .entries()
+            .expect("the store can be read")
+            .into_iter()
+            .filter(|e| e.store == "default")
+            .map(|e| (e.key, e.value))
+            .collect()
+    }
+
+    /// Asserts the invariants checker finds nothing in the store.
+    pub fn assert_consistent(&self) {
+        let violations = roster_domain::invariants::check(&self.snapshot());
+        assert!(violations.is_empty(), "invariants broken: {violations:#?}");
+    }
+}
+
 /// Asserts a seed-000 error envelope.
 pub fn assert_error(r: &Reply, status: u16, code: u64) {
     assert_eq!(r.status, status, "{}", r.text);

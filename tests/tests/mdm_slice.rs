@@ -287,11 +287,11 @@ async fn users_create_get_and_validate() {
         .call("GET", &format!("{}/{id}", users("nobody-here")), None)
         .await;
     assert_error(&unknown_org, 404, 3001);
-    let patch = app
-        .call("PATCH", &format!("{}/{id}", users(&org)), None)
+    let put = app
+        .call("PUT", &format!("{}/{id}", users(&org)), None)
         .await;
-    assert_error(&patch, 405, 1005);
-    assert_eq!(patch.header("allow"), Some("GET, DELETE"));
+    assert_error(&put, 405, 1005);
+    assert_eq!(put.header("allow"), Some("GET, PATCH, DELETE"));
 }
 
 /// Seed 000 end to end: refused with 5054 while a device is ACTIVE, with 5055 while an
@@ -392,7 +392,7 @@ async fn seed_000_removal_end_to_end() {
     );
 
     // Nothing of the user survives anywhere in the store.
-    for (key, value) in app.host.kv().scan() {
+    for (key, value) in app.snapshot() {
         let value = String::from_utf8_lossy(&value);
         for needle in [
             "alex.removed",
@@ -407,6 +407,7 @@ async fn seed_000_removal_end_to_end() {
             );
         }
     }
+    app.assert_consistent();
     // The username is free again.
     app.user(&org, "alex.removed").await;
 }

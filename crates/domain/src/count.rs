@@ -20,7 +20,7 @@ pub const REMEMBERED_OPS: usize = 32;
 pub struct CountShard {
     /// This shard's part of the count.
     pub n: i64,
-    /// The most recent operation ids applied here, oldest first.
+    /// Digests of the most recent operations applied here, oldest first.
     pub ops: Vec<String>,
 }
 
@@ -41,6 +41,8 @@ pub async fn apply<S: Store>(
     delta: i64,
 ) -> Result<(), DomainError> {
     let key = keys::user_count_shard(org, keys::shard_of(op));
+    // Shards remember a digest of each operation id, never the id itself.
+    let op = &keys::digest("count", op);
     let updated = records::update(store, &key, |shard: &mut CountShard| {
         if shard.ops.iter().any(|o| o == op) {
             return Ok::<_, DomainError>(false);

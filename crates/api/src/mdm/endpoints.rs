@@ -161,6 +161,12 @@ impl Endpoint for Users {
                     body.last_name.as_deref(),
                 )
                 .map_err(|e| super::invalid(&e))?;
+                let new = match body.password.as_deref() {
+                    Some(p) => new
+                        .with_password("password", p)
+                        .map_err(|e| super::invalid(&e))?,
+                    None => new,
+                };
                 let user = users::create(store, &org, new, ctx.now)
                     .await
                     .map_err(domain_error)?;
@@ -192,6 +198,23 @@ impl Endpoint for User {
                 let user_id = object_id(req, "mdmUserId")?;
                 if req.method == Method::GET {
                     let user = users::get(store, &org, &user_id)
+                        .await
+                        .map_err(domain_error)?;
+                    return Ok(with_etag(
+                        ok(StatusCode::OK, &UserResponse::from(&user)),
+                        user.version,
+                    ));
+                }
+                if req.method == Method::PATCH {
+                    let expected = if_match(req)?;
+                    let body: PatchUserRequest = json_body(req)?;
+                    let changes = users::UserChanges::parse(
+                        body.email.as_deref(),
+                        body.first_name.as_deref(),
+                        body.last_name.as_deref(),
+                    )
+                    .map_err(|e| super::invalid(&e))?;
+                    let user = users::update(store, &org, &user_id, expected, changes, ctx.now)
                         .await
                         .map_err(domain_error)?;
                     return Ok(with_etag(
