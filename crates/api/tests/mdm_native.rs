@@ -1,6 +1,8 @@
 //! The canonical endpoints run natively against the in-memory store: the same code the
 //! components run, without wasm.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use futures::executor::block_on;
 use http::Method;
 use roster_api::mdm::{Organizations, User, UserDevices, Users};

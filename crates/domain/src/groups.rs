@@ -221,10 +221,10 @@ pub async fn set_user_groups<S: Store>(
         }
     }
     for old in &user.groups {
-        if !wanted.iter().any(|g| g.name.eq_ignore_ascii_case(old)) {
-            if let Some(g) = find(store, org, old).await? {
-                dependents::remove(store, &keys::group_members(&org.id, &g.id), user_id).await?;
-            }
+        if !wanted.iter().any(|g| g.name.eq_ignore_ascii_case(old))
+            && let Some(g) = find(store, org, old).await?
+        {
+            dependents::remove(store, &keys::group_members(&org.id, &g.id), user_id).await?;
         }
     }
     let new_names: Vec<String> = wanted.iter().map(|g| g.name.clone()).collect();

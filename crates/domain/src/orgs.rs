@@ -200,21 +200,19 @@ pub async fn update<S: Store>(
             after.name.clone_from(n);
         }
         let mut moved = false;
-        if let Some(s) = &slug {
-            if s.as_str() != before.slug {
-                let claim_key = keys::org_slug_claim(s.as_str());
-                if let Claim::Held(holder) =
-                    claims::try_claim(store, &claim_key, before.seq).await?
-                {
-                    let free = slug_abandoned(store, s.as_str(), holder).await?
-                        && claims::take_over(store, &claim_key, holder, before.seq).await?;
-                    if !free {
-                        return Err(DomainError::Conflict { field: "slug" });
-                    }
+        if let Some(s) = &slug
+            && s.as_str() != before.slug
+        {
+            let claim_key = keys::org_slug_claim(s.as_str());
+            if let Claim::Held(holder) = claims::try_claim(store, &claim_key, before.seq).await? {
+                let free = slug_abandoned(store, s.as_str(), holder).await?
+                    && claims::take_over(store, &claim_key, holder, before.seq).await?;
+                if !free {
+                    return Err(DomainError::Conflict { field: "slug" });
                 }
-                after.slug = s.as_str().to_owned();
-                moved = true;
             }
+            after.slug = s.as_str().to_owned();
+            moved = true;
         }
         if after == before {
             return Ok(before);

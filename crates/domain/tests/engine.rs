@@ -1,5 +1,7 @@
 //! Native tests of the domain against the in-memory store (Spin's semantics).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use futures::executor::block_on;
 use roster_domain::model::{DeviceStatus, Ownership};
 use roster_domain::removal::{RemovalError, RemovalPolicy, remove_user};

@@ -229,7 +229,7 @@ pub fn encode_cursor(n: i64) -> String {
 
 /// The sequence position of a cursor made by [`encode_cursor`].
 pub fn decode_cursor(raw: &str) -> Option<i64> {
-    if raw.len() % 2 != 0 || raw.len() > 64 {
+    if !raw.len().is_multiple_of(2) || raw.len() > 64 {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..raw.len())
