@@ -83,12 +83,16 @@ impl Checker<'_> {
         let mut token_keys = Vec::new();
         let mut claims = Vec::new();
         let mut group_keys = Vec::new();
+        let mut lists: Vec<(String, String)> = Vec::new();
         let mut search = Vec::new();
         let mut message_keys = Vec::new();
         for key in &all {
             let rest = &key[prefix.len()..];
             let parts: Vec<&str> = rest.split('/').collect();
             match parts.as_slice() {
+                ["user", uid, "devices" | "enrollment-tokens" | "outbox"] => {
+                    lists.push((uid.to_string(), key.clone()));
+                }
                 ["user", _] => {
                     if let Some(u) = self.json::<User>(key) {
                         users.insert(u.id.clone(), u);
@@ -192,6 +196,11 @@ impl Checker<'_> {
                     keys::user_tokens(id, &t.user_id),
                     &users,
                 );
+            }
+        }
+        for (uid, key) in lists {
+            if !users.keys().any(|id| id.as_str() == uid) {
+                self.report(&key, "list of a user that does not exist");
             }
         }
         // Search entries belong to users and hold their current text.

@@ -120,9 +120,16 @@ pub async fn resolve<S: Store>(store: &S, reference: &OrgRef) -> Result<Organiza
                 return Err(not_found);
             };
             let id = ObjectId::parse("organizationId", &String::from_utf8_lossy(&id))?;
-            records::read(store, &keys::org(&id))
+            let org: Organization = records::read(store, &keys::org(&id))
                 .await?
-                .ok_or(not_found)
+                .ok_or(not_found)?;
+            // A claim left by an interrupted slug change no longer names the organization.
+            if org.slug != slug.as_str() {
+                return Err(DomainError::NotFound {
+                    entity: Entity::Organization,
+                });
+            }
+            Ok(org)
         }
     }
 }

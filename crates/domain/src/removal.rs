@@ -272,6 +272,7 @@ async fn unmark<S: Store>(
     for key in [
         keys::user_devices(&org.id, &before.id),
         keys::user_tokens(&org.id, &before.id),
+        keys::user_outbox(&org.id, &before.id),
     ] {
         records::update(store, &key, |l: &mut dependents::DependentList| {
             let changed = l.closed;

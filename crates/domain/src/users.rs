@@ -215,6 +215,7 @@ async fn rollback<S: Store>(
         .delete_many(&[
             keys::user_devices(&org.id, &user.id),
             keys::user_tokens(&org.id, &user.id),
+            keys::user_outbox(&org.id, &user.id),
         ])
         .await?;
     claims::release(store, email_key, user.seq).await?;

@@ -505,3 +505,30 @@ fn search_matches_any_field_case_insensitively_and_forgets_removed_users() {
         assert_eq!(roster_domain::invariants::check(&s.snapshot()), vec![]);
     });
 }
+
+#[test]
+fn a_slug_move_stopped_half_way_frees_the_old_slug() {
+    let s = MemoryStore::new();
+    let o = org(&s);
+    block_on(async {
+        // The org update: cas, claim (increment, cas, swap), swap record, release (cas, swap).
+        // Fail the release: the old claim stays held by an organization that moved on.
+        s.fail_nth(6);
+        let new_slug = roster_domain::ids::Slug::parse("slug", "acme-new").unwrap();
+        let r = orgs::update(&s, &o.id, None, None, Some(new_slug), NOW).await;
+        s.clear_faults();
+        assert!(r.is_err(), "the injected failure surfaces");
+        let old_ref = roster_domain::ids::OrgRef::parse("organizationId", "acme").unwrap();
+        assert!(matches!(
+            orgs::resolve(&s, &old_ref).await,
+            Err(DomainError::NotFound { .. })
+        ));
+        let new_ref = roster_domain::ids::OrgRef::parse("organizationId", "acme-new").unwrap();
+        assert_eq!(orgs::resolve(&s, &new_ref).await.unwrap().id, o.id);
+        // Another organization can take the old slug.
+        orgs::create(&s, orgs::NewOrganization::parse("B", "acme").unwrap(), NOW)
+            .await
+            .unwrap();
+        assert_eq!(roster_domain::invariants::check(&s.snapshot()), vec![]);
+    });
+}

@@ -17,6 +17,46 @@ struct Cli {
 enum Command {
     /// Start the application (same flags and defaults as `spin up`).
     Up(UpArgs),
+    /// Check Roster's storage invariants over a key-value database file: report every
+    /// index entry that points at nothing and every live record missing from its
+    /// indexes. Exits 1 when anything is reported.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The SQLite key-value database (default: `.spin/sqlite_key_value.db`).
+    #[arg(long = "db", default_value = ".spin/sqlite_key_value.db")]
+    db: PathBuf,
+    /// The store label inside the database.
+    #[arg(long = "store", default_value = "default")]
+    store: String,
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<bool> {
+    use roster_host::KvBackend as _;
+    if !args.db.is_file() {
+        anyhow::bail!("no key-value database at {}", args.db.display());
+    }
+    let backend = roster_host::kv::SqliteBackend::open(Some(&args.db))
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {}", args.db.display(), e.0))?;
+    let snapshot: std::collections::BTreeMap<String, Vec<u8>> = backend
+        .entries()
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {}", args.db.display(), e.0))?
+        .into_iter()
+        .filter(|e| e.store == args.store)
+        .map(|e| (e.key, e.value))
+        .collect();
+    let violations = roster_domain::invariants::check(&snapshot);
+    for v in &violations {
+        println!("{v}");
+    }
+    println!(
+        "{} keys checked, {} violations",
+        snapshot.len(),
+        violations.len()
+    );
+    Ok(violations.is_empty())
 }
 
 #[derive(clap::Args)]
@@ -81,6 +121,11 @@ async fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Up(args) => up(args).await,
+        Command::Check(args) => match check(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => std::process::exit(1),
+            Err(e) => Err(e),
+        },
     };
     if let Err(e) = result {
         eprintln!("Error: {e:#}");
