@@ -108,6 +108,7 @@ async fn organizations_create_get_by_id_and_slug() {
     assert_error(&stale, 412, 3003);
     // The old slug is free for another organization.
     app.org("acme-corp").await;
+    app.assert_consistent();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,6 +158,7 @@ async fn authentication_answers_as_seed_000() {
         )
         .await;
     assert_error(&create, 401, 4001);
+    app.assert_consistent();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -289,11 +291,32 @@ async fn users_create_get_and_validate() {
         .call("GET", &format!("{}/{id}", users("nobody-here")), None)
         .await;
     assert_error(&unknown_org, 404, 3001);
-    let put = app
-        .call("PUT", &format!("{}/{id}", users(&org)), None)
+    let post = app
+        .call("POST", &format!("{}/{id}", users(&org)), None)
         .await;
-    assert_error(&put, 405, 1005);
-    assert_eq!(put.header("allow"), Some("GET, PATCH, DELETE"));
+    assert_error(&post, 405, 1005);
+    assert_eq!(post.header("allow"), Some("GET, PUT, PATCH, DELETE"));
+    // PUT replaces every mutable field: absent names become empty.
+    let put = app
+        .call(
+            "PUT",
+            &format!("{}/{id}", users(&org)),
+            Some(json!({"email": "kim.lee@example.com", "firstName": "Kim"})),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    assert_eq!(put.body["data"]["email"], "kim.lee@example.com");
+    assert_eq!(put.body["data"]["lastName"], "");
+    let put_missing = app
+        .call(
+            "PUT",
+            &format!("{}/{id}", users(&org)),
+            Some(json!({"firstName": "K"})),
+        )
+        .await;
+    assert_error(&put_missing, 400, 1002);
+    assert!(put_missing.text.contains("email"), "{}", put_missing.text);
+    app.assert_consistent();
 }
 
 /// Seed 000 end to end: refused with 5054 while a device is ACTIVE, with 5055 while an
@@ -494,6 +517,46 @@ async fn devices_and_tokens_routes() {
     assert_eq!(tokens.body["data"].as_array().unwrap().len(), 1);
     let no_user = format!("{}/5931a75ae4bbd512288c680b/devices", users(&org));
     assert_error(&app.call("GET", &no_user, None).await, 404, 3001);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_creates_of_one_email_have_one_winner() {
+    let app = std::sync::Arc::new(App::start().await);
+    let org = app.org("email-race-org").await;
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let app = app.clone();
+        let org = org.clone();
+        tasks.push(tokio::spawn(async move {
+            app.call(
+                "POST",
+                &users(&org),
+                Some(json!({"username": format!("racer{i}"), "email": "Same@Example.com"})),
+            )
+            .await
+            .status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        63,
+        "{statuses:?}"
+    );
+    let count = app
+        .call("GET", &format!("{}/count", users(&org)), None)
+        .await;
+    assert_eq!(count.body["data"]["count"], 1);
+    app.assert_consistent();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -524,6 +587,7 @@ async fn parallel_creates_of_one_username_have_one_winner() {
         }
     }
     assert_eq!((created, conflicts), (1, 63));
+    app.assert_consistent();
 }
 
 /// `…/users/count` is an exact route and wins over `…/users/:mdmUserId`; PATCH and the
@@ -610,6 +674,7 @@ async fn count_patch_status_and_if_match() {
     let get_status = app.call("GET", &format!("{user}/status"), None).await;
     assert_error(&get_status, 405, 1005);
     assert_eq!(get_status.header("allow"), Some("POST"));
+    app.assert_consistent();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -655,6 +720,7 @@ async fn listing_pages_through_every_user_once() {
         .call("GET", &format!("{}?status=disabled", users(&org)), None)
         .await;
     assert_eq!(disabled.body["data"]["users"], json!([]));
+    app.assert_consistent();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -710,6 +776,7 @@ async fn groups_and_membership() {
         404,
         3001,
     );
+    app.assert_consistent();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -774,6 +841,7 @@ async fn passwords_change_and_reset_without_leaking_hashes() {
         "{}",
         got.text
     );
+    app.assert_consistent();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -839,4 +907,5 @@ async fn invitations_fill_the_outbox_and_removal_purges_it() {
         )
         .await;
     assert_error(&bad, 400, 1001);
+    app.assert_consistent();
 }

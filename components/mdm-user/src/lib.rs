@@ -2,7 +2,7 @@
 
 use spin_sdk::http::{IntoResponse, Request};
 
-/// GET a user; PATCH merges changes; DELETE removes it (seed 000).
+/// GET a user; PUT replaces, PATCH merges; DELETE removes it (seed 000).
 #[spin_sdk::http_service]
 async fn handle(req: Request) -> impl IntoResponse {
     roster_spin::serve::<roster_api::mdm::User>(req).await

@@ -437,3 +437,16 @@ pub struct AcknowledgeRequest {
     /// Numbers of the delivered messages (at most 200).
     pub acknowledge: Vec<i64>,
 }
+
+/// `PUT …/mdm/users/:mdmUserId`: the user's mutable fields, all replaced (absent
+/// names become empty). The username cannot change.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PutUserRequest {
+    /// Email (unique per organization).
+    pub email: String,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+}

@@ -179,16 +179,16 @@ impl Endpoint for Users {
     }
 }
 
-/// `/v1/organizations/:organizationId/mdm/users/:mdmUserId`: GET; PATCH merges
-/// (conditional on `If-Match` when given); DELETE removes the user (seed 000),
-/// honouring an optional `If-Match`.
+/// `/v1/organizations/:organizationId/mdm/users/:mdmUserId`: GET; PUT replaces and
+/// PATCH merges (both conditional on `If-Match` when given); DELETE removes the user
+/// (seed 000), honouring an optional `If-Match`.
 pub struct User;
 
 impl Endpoint for User {
-    const ALLOW: &'static str = "GET, PATCH, DELETE";
+    const ALLOW: &'static str = "GET, PUT, PATCH, DELETE";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if ![Method::GET, Method::PATCH, Method::DELETE].contains(&req.method) {
+        if ![Method::GET, Method::PUT, Method::PATCH, Method::DELETE].contains(&req.method) {
             return method_not_allowed(Self::ALLOW);
         }
         collapse(
@@ -205,14 +205,24 @@ impl Endpoint for User {
                         user.version,
                     ));
                 }
-                if req.method == Method::PATCH {
+                if req.method == Method::PATCH || req.method == Method::PUT {
                     let expected = if_match(req)?;
-                    let body: PatchUserRequest = json_body(req)?;
-                    let changes = users::UserChanges::parse(
-                        body.email.as_deref(),
-                        body.first_name.as_deref(),
-                        body.last_name.as_deref(),
-                    )
+                    let changes = if req.method == Method::PUT {
+                        // Replace: every mutable field is given; names default to empty.
+                        let body: PutUserRequest = json_body(req)?;
+                        users::UserChanges::parse(
+                            Some(&body.email),
+                            Some(body.first_name.as_deref().unwrap_or("")),
+                            Some(body.last_name.as_deref().unwrap_or("")),
+                        )
+                    } else {
+                        let body: PatchUserRequest = json_body(req)?;
+                        users::UserChanges::parse(
+                            body.email.as_deref(),
+                            body.first_name.as_deref(),
+                            body.last_name.as_deref(),
+                        )
+                    }
                     .map_err(|e| super::invalid(&e))?;
                     let user = users::update(store, &org, &user_id, expected, changes, ctx.now)
                         .await
