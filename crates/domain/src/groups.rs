@@ -120,11 +120,7 @@ pub async fn find<S: Store>(
 
 /// All groups of the organization, in creation order (bounded by the scan budget).
 pub async fn list<S: Store>(store: &S, org: &Organization) -> Result<Vec<Group>, DomainError> {
-    let top = store
-        .get(&keys::group_seq_counter(&org.id))
-        .await?
-        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-        .map_or(0, i64::from_le_bytes);
+    let top = records::read_counter(store, &keys::group_seq_counter(&org.id)).await?;
     let mut out = Vec::new();
     let mut cursor = 0;
     while cursor < top {

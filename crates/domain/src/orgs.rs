@@ -141,11 +141,7 @@ pub async fn list<S: Store>(
     after: i64,
     limit: usize,
 ) -> Result<(Vec<Organization>, Option<i64>), DomainError> {
-    let top = store
-        .get(keys::ORG_SEQ)
-        .await?
-        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-        .map_or(0, i64::from_le_bytes);
+    let top = records::read_counter(store, keys::ORG_SEQ).await?;
     let window = i64::try_from(limit.max(25) * 2).unwrap_or(400);
     let mut out = Vec::new();
     let mut cursor = after;

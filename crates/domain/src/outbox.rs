@@ -87,11 +87,7 @@ pub async fn pending<S: Store>(
     after: i64,
     limit: usize,
 ) -> Result<(Vec<Message>, Option<i64>), DomainError> {
-    let top = store
-        .get(&keys::outbox_counter(&org.id))
-        .await?
-        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-        .map_or(0, i64::from_le_bytes);
+    let top = records::read_counter(store, &keys::outbox_counter(&org.id)).await?;
     let window = i64::try_from(limit.max(25) * 2).unwrap_or(400);
     let mut out = Vec::new();
     let mut cursor = after;

@@ -46,6 +46,16 @@ pub async fn write<S: Store, T: Serialize>(
     Ok(())
 }
 
+/// Reads an 8-byte counter written by [`Store::increment`] (0 when absent). A plain
+/// read: `increment(key, 0)` would be a write in Spin's SQLite store.
+pub async fn read_counter<S: Store>(store: &S, key: &str) -> Result<i64, DomainError> {
+    Ok(store
+        .get(key)
+        .await?
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map_or(0, i64::from_le_bytes))
+}
+
 /// The result of [`update`].
 #[derive(Debug)]
 pub enum Updated<T> {

@@ -408,12 +408,7 @@ pub async fn list<S: Store>(
     if let Some(text) = &q.q {
         return search(store, org, q, &text.to_lowercase()).await;
     }
-    // A plain read of the counter (increment(0) would be a write in Spin's SQLite).
-    let top = store
-        .get(&keys::user_seq_counter(&org.id))
-        .await?
-        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-        .map_or(0, i64::from_le_bytes);
+    let top = records::read_counter(store, &keys::user_seq_counter(&org.id)).await?;
     let window = i64::try_from(q.limit.max(25) * 2).unwrap_or(400);
     let group = q.group.as_ref().map(|g| g.to_lowercase());
     let mut users = Vec::new();
@@ -592,11 +587,7 @@ async fn search<S: Store>(
     q: &ListQuery,
     needle: &str,
 ) -> Result<Page, DomainError> {
-    let top = store
-        .get(&keys::user_seq_counter(&org.id))
-        .await?
-        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-        .map_or(0, i64::from_le_bytes);
+    let top = records::read_counter(store, &keys::user_seq_counter(&org.id)).await?;
     let group = q.group.as_ref().map(|g| g.to_lowercase());
     let mut users = Vec::new();
     let mut cursor = q.after;

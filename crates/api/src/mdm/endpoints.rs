@@ -2,8 +2,8 @@
 
 use super::dto::*;
 use super::{
-    authenticate, domain_error, etag, if_match, json_body, method_not_allowed, object_id, ok,
-    organization, removal_error,
+    allow, authenticate, domain_error, enter, etag, if_match, json_body, object_id, ok,
+    removal_error,
 };
 use crate::Endpoint;
 use crate::request::{ApiRequest, ApiResponse, Body, Ctx};
@@ -47,11 +47,9 @@ impl Endpoint for Organizations {
     const ALLOW: &'static str = "GET, POST";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::POST && req.method != Method::GET {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
+                allow(req, Self::ALLOW)?;
                 authenticate(req, ctx)?;
                 if req.method == Method::GET {
                     let q = super::list_query(req)?;
@@ -89,13 +87,9 @@ impl Endpoint for Organization {
     const ALLOW: &'static str = "GET, PATCH";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::GET && req.method != Method::PATCH {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 if req.method == Method::PATCH {
                     let expected = if_match(req)?;
                     let body: PatchOrganizationRequest = json_body(req)?;
@@ -135,13 +129,9 @@ impl Endpoint for Users {
     const ALLOW: &'static str = "GET, POST";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::POST && req.method != Method::GET {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 if req.method == Method::GET {
                     let query = super::list_query(req)?;
                     let page = users::list(store, &org, &query)
@@ -188,13 +178,9 @@ impl Endpoint for User {
     const ALLOW: &'static str = "GET, PUT, PATCH, DELETE";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if ![Method::GET, Method::PUT, Method::PATCH, Method::DELETE].contains(&req.method) {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 if req.method == Method::GET {
                     let user = users::get(store, &org, &user_id)
@@ -256,13 +242,9 @@ impl Endpoint for UserDevices {
     const ALLOW: &'static str = "GET, POST";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::GET && req.method != Method::POST {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 let user = users::get(store, &org, &user_id)
                     .await
@@ -319,13 +301,9 @@ impl Endpoint for UserDevice {
     const ALLOW: &'static str = "GET, PATCH, DELETE";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if ![Method::GET, Method::PATCH, Method::DELETE].contains(&req.method) {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 let device_id = object_id(req, "deviceId")?;
                 let user = users::get(store, &org, &user_id)
@@ -369,13 +347,9 @@ impl Endpoint for EnrollmentTokens {
     const ALLOW: &'static str = "GET, POST";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::GET && req.method != Method::POST {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 if req.method == Method::GET {
                     let list = enrollment::list(store, &org, &user_id)
@@ -417,13 +391,9 @@ impl Endpoint for EnrollmentToken {
     const ALLOW: &'static str = "DELETE";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::DELETE {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 let token_id = object_id(req, "tokenId")?;
                 let t = enrollment::revoke(store, &org, &user_id, &token_id)
@@ -446,13 +416,9 @@ impl Endpoint for UsersCount {
     const ALLOW: &'static str = "GET";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::GET {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 let count = roster_domain::count::total(store, &org.id)
                     .await
                     .map_err(domain_error)?;
@@ -471,13 +437,9 @@ impl Endpoint for UserStatus {
     const ALLOW: &'static str = "POST";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::POST {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 let expected = if_match(req)?;
                 let body: SetUserStatusRequest = json_body(req)?;
@@ -509,13 +471,9 @@ impl Endpoint for Groups {
     const ALLOW: &'static str = "GET, POST";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::GET && req.method != Method::POST {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 if req.method == Method::GET {
                     let list = groups::list(store, &org).await.map_err(domain_error)?;
                     let out: Vec<GroupResponse> = list.iter().map(GroupResponse::from).collect();
@@ -551,13 +509,9 @@ impl Endpoint for Group {
     const ALLOW: &'static str = "GET, DELETE";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::GET && req.method != Method::DELETE {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 let id = object_id(req, "groupId")?;
                 if req.method == Method::GET {
                     let g = groups::get(store, &org, &id).await.map_err(domain_error)?;
@@ -581,13 +535,9 @@ impl Endpoint for UserGroups {
     const ALLOW: &'static str = "GET, PUT";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::GET && req.method != Method::PUT {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 let user = if req.method == Method::PUT {
                     let expected = if_match(req)?;
@@ -624,13 +574,9 @@ impl Endpoint for UserPassword {
     const ALLOW: &'static str = "POST";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::POST {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 let body: ChangePasswordRequest = json_body(req)?;
                 users::change_password(
@@ -665,13 +611,9 @@ impl Endpoint for UserPasswordReset {
     const ALLOW: &'static str = "POST";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::POST {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 let body: ResetPasswordRequest = json_body(req)?;
                 users::reset_password(store, &org, &user_id, &body.new_password, ctx.now)
@@ -692,13 +634,9 @@ impl Endpoint for Invitations {
     const ALLOW: &'static str = "POST";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::POST {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 let body: InviteRequest = json_body(req)?;
                 if body.usernames.is_empty() || body.usernames.len() > 100 {
                     return Err(super::invalid(&roster_domain::ValidationError::new(
@@ -747,13 +685,9 @@ impl Endpoint for Outbox {
     const ALLOW: &'static str = "GET, POST";
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        if req.method != Method::GET && req.method != Method::POST {
-            return method_not_allowed(Self::ALLOW);
-        }
         collapse(
             async {
-                authenticate(req, ctx)?;
-                let org = organization(req, store).await?;
+                let org = enter(req, store, ctx, Self::ALLOW).await?;
                 if req.method == Method::GET {
                     let q = super::list_query(req)?;
                     let (list, next) =

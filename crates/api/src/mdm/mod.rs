@@ -148,6 +148,29 @@ pub fn path_param<T>(
     parse(name, &raw).map_err(|e| invalid(&e))
 }
 
+/// 405 (with `Allow`) unless the request's method is one of `allowed`, the route's
+/// `Endpoint::ALLOW` list: that one string is both what is served and what 405 says.
+pub fn allow(req: &ApiRequest, allowed: &'static str) -> Result<(), ApiResponse> {
+    if allowed.split(", ").any(|m| m == req.method.as_str()) {
+        Ok(())
+    } else {
+        Err(method_not_allowed(allowed))
+    }
+}
+
+/// The prologue of every organization-scoped route: the method ([`allow`], 405), the
+/// token ([`authenticate`], 401), then the `organizationId` parameter (400, 404).
+pub async fn enter<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+    allowed: &'static str,
+) -> Result<Org, ApiResponse> {
+    allow(req, allowed)?;
+    authenticate(req, ctx)?;
+    organization(req, store).await
+}
+
 /// Resolves the `organizationId` path parameter (24-hex id or slug).
 pub async fn organization<S: Store>(req: &ApiRequest, store: &S) -> Result<Org, ApiResponse> {
     let reference = path_param(req, "organizationId", OrgRef::parse)?;
