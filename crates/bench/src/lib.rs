@@ -1,0 +1,574 @@
+//! roster-bench: what a Roster request costs, and how that cost grows with the number
+//! of users in an organization.
+//!
+//! For each size (users in one organization) the benchmark
+//!
+//! 1. seeds a fresh SQLite key-value file (Spin's own table) through the domain's own
+//!    code, in-process or in a child process ([`seed`]);
+//! 2. starts roster-host on a generated manifest: the app's routes plus an empty
+//!    spin-sdk component ([`app`]);
+//! 3. runs every scenario of [`scenarios::SCENARIOS`] through
+//!    - (a) roster-host over loopback HTTP with concurrent clients,
+//!    - (b) the same `roster_api` endpoint types compiled natively, in-process, over the
+//!      same store engine and file ([`native`]),
+//!
+//!    and measures (c), the empty component on the same host;
+//! 4. reports p50 / p99 latency, throughput and key-value calls per request for each,
+//!    the ratios (a)/(b) and (a)/(c), each component's `.wasm` size, the process's peak
+//!    RSS, and whether the design's targets are met ([`report`]).
+//!
+//! `cargo run --profile perf -p roster-bench -- --sizes 1k,100k,1m` (or `make bench`)
+//! runs it; [`Config::smoke`] is the short mode the test suite runs.
+
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod measure;
+pub mod native;
+pub mod report;
+pub mod scenarios;
+pub mod seed;
+
+use anyhow::Context as _;
+use measure::{Budget, MakeCall, Sample};
+use native::KvStore;
+use scenarios::{Availability, Fixture, Kind, Prepared, SCENARIOS, Scenario};
+use seed::SeedStats;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How the store files are seeded.
+#[derive(Debug, Clone)]
+pub enum Seeder {
+    /// In this process (its peak RSS then includes seeding).
+    InProcess,
+    /// In a child process: this executable with `seed --users N --db PATH --threads T`,
+    /// which prints the [`SeedStats`] as JSON on its last line of output.
+    Subprocess(PathBuf),
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Users in the organization, one measurement round per size.
+    pub sizes: Vec<u64>,
+    /// Scenario ids to run (empty: all).
+    pub scenarios: Vec<String>,
+    /// Concurrent clients (tasks for HTTP, threads natively).
+    pub concurrency: usize,
+    /// Time budget of each timed measurement.
+    pub duration: Duration,
+    /// Untimed warm-up before each read measurement.
+    pub warmup: Duration,
+    /// At most this many requests per measurement (and users patched).
+    pub max_requests: usize,
+    /// Users removed per removal measurement (prepared beforehand).
+    pub removals: usize,
+    /// Users sampled for reads.
+    pub sample: usize,
+    /// Where store files and the generated manifest go.
+    pub work_dir: PathBuf,
+    /// Threads that build users while seeding.
+    pub seed_threads: usize,
+    /// How seeding runs.
+    pub seeder: Seeder,
+    /// Keep the store files afterwards.
+    pub keep: bool,
+    /// Build the components first (a no-op when fresh).
+    pub build: bool,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+impl Config {
+    /// The full benchmark's defaults for `sizes`.
+    pub fn full(sizes: Vec<u64>, work_dir: PathBuf) -> Self {
+        Self {
+            sizes,
+            scenarios: Vec::new(),
+            concurrency: 8,
+            duration: Duration::from_secs(3),
+            warmup: Duration::from_millis(500),
+            max_requests: 20_000,
+            removals: 300,
+            sample: 10_000,
+            work_dir,
+            seed_threads: cores(),
+            seeder: Seeder::InProcess,
+            keep: false,
+            build: true,
+        }
+    }
+
+    /// The short mode the test suite runs: 1k and 10k users, a few requests per
+    /// measurement, seeding in-process. It checks that everything runs and scales as
+    /// designed, not how fast.
+    pub fn smoke(work_dir: PathBuf) -> Self {
+        Self {
+            sizes: vec![1_000, 10_000],
+            concurrency: 4,
+            duration: Duration::from_millis(300),
+            warmup: Duration::ZERO,
+            max_requests: 40,
+            removals: 10,
+            sample: 100,
+            ..Self::full(Vec::new(), work_dir)
+        }
+    }
+
+    fn selected(&self) -> impl Iterator<Item = &'static Scenario> + '_ {
+        SCENARIOS
+            .iter()
+            .filter(|s| self.scenarios.is_empty() || self.scenarios.iter().any(|id| id == s.id))
+    }
+}
+
+/// Parses a size: `1000`, `1k`, `100k`, `1m`.
+pub fn parse_size(raw: &str) -> Option<u64> {
+    let raw = raw.trim().to_ascii_lowercase();
+    let (digits, unit) = match raw.strip_suffix('k') {
+        Some(d) => (d, 1_000),
+        None => match raw.strip_suffix('m') {
+            Some(d) => (d, 1_000_000),
+            None => (raw.as_str(), 1),
+        },
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|n| *n > 0)
+}
+
+/// A size as the report writes it: `1k`, `100k`, `1m`, or the number.
+pub fn size_label(n: u64) -> String {
+    if n.is_multiple_of(1_000_000) {
+        format!("{}m", n / 1_000_000)
+    } else if n.is_multiple_of(1_000) {
+        format!("{}k", n / 1_000)
+    } else {
+        n.to_string()
+    }
+}
+
+/// One measurement: its sample, the key-value calls of one request made alone, and
+/// the check of that request's answer.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// The timed requests.
+    pub sample: Sample,
+    /// Key-value calls of the probe request: host calls for (a) and (c) (a `cas` is
+    /// two, the two store opens of each request count), store-port calls for (b).
+    pub kv_calls: u64,
+    /// What was wrong with the probe's answer, if anything.
+    pub probe_error: Option<String>,
+}
+
+impl Measured {
+    /// Whether the probe's answer was right and no timed request failed.
+    pub fn clean(&self) -> bool {
+        self.probe_error.is_none() && self.sample.errors == 0 && self.sample.n() > 0
+    }
+}
+
+/// What happened to one scenario at one size.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Measured through the host (a) and natively (b).
+    Ran {
+        /// (a)
+        host: Measured,
+        /// (b)
+        native: Measured,
+    },
+    /// Not available on this build.
+    NotAvailable(&'static str),
+}
+
+/// One scenario at one size.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// Everything measured at one size.
+#[derive(Debug, Clone)]
+pub struct SizeReport {
+    /// Users seeded.
+    pub users: u64,
+    /// The seeding.
+    pub seed: SeedStats,
+    /// (c) before the scenarios.
+    pub empty: Measured,
+    /// (c) after the scenarios (drift check).
+    pub empty_after: Measured,
+    /// The scenarios, in table order.
+    pub rows: Vec<Row>,
+    /// RSS when the host was about to start, KiB.
+    pub rss_before_kib: Option<u64>,
+    /// Peak RSS from then to the end of this size's measurements, KiB.
+    pub peak_rss_kib: Option<u64>,
+}
+
+impl SizeReport {
+    /// The outcome of scenario `kind`.
+    pub fn row(&self, kind: Kind) -> Option<&Row> {
+        self.rows.iter().find(|r| r.scenario.kind == kind)
+    }
+
+    /// (a) and (b) of scenario `kind`, when it ran.
+    pub fn ran(&self, kind: Kind) -> Option<(&Measured, &Measured)> {
+        match &self.row(kind)?.outcome {
+            Outcome::Ran { host, native } => Some((host, native)),
+            Outcome::NotAvailable(_) => None,
+        }
+    }
+}
+
+/// The whole run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The configuration.
+    pub config: Config,
+    /// One entry per size.
+    pub sizes: Vec<SizeReport>,
+    /// `(component id, bytes)` of every `.wasm` served.
+    pub components: Vec<(String, u64)>,
+    /// The generated manifest.
+    pub manifest: PathBuf,
+}
+
+fn seed_size(cfg: &Config, db: &Path, users: u64) -> anyhow::Result<SeedStats> {
+    match &cfg.seeder {
+        Seeder::InProcess => seed::seed(db, users, cfg.seed_threads),
+        Seeder::Subprocess(exe) => {
+            let out = std::process::Command::new(exe)
+                .args(["seed", "--users", &users.to_string(), "--db"])
+                .arg(db)
+                .args(["--threads", &cfg.seed_threads.to_string()])
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .with_context(|| format!("cannot run {}", exe.display()))?;
+            anyhow::ensure!(out.status.success(), "seeding failed ({})", out.status);
+            let text = String::from_utf8_lossy(&out.stdout);
+            let last = text.lines().last().unwrap_or_default();
+            serde_json::from_str(last).with_context(|| format!("seeder printed {last:?}"))
+        }
+    }
+}
+
+fn progress(msg: impl AsRef<str>) {
+    eprintln!("roster-bench: {}", msg.as_ref());
+}
+
+/// What a measurement needs, shared with its client tasks and threads.
+struct Env {
+    fx: Arc<Fixture>,
+    client: reqwest::Client,
+    base: Arc<str>,
+    bearer: Arc<str>,
+    host: Arc<roster_host::Host>,
+    budget: Budget,
+    warmup: Duration,
+}
+
+fn maker(kind: Kind, fx: &Arc<Fixture>, prepared: Prepared, tag: &'static str) -> MakeCall {
+    let fx = fx.clone();
+    Arc::new(move |i| kind.call(&fx, &prepared, tag, i))
+}
+
+/// (a) or (c): probe (alone, counting key-value calls, checking the answer), warm up,
+/// then the timed run.
+async fn over_http(
+    env: &Env,
+    kind: Option<Kind>,
+    make: MakeCall,
+    end: usize,
+    warm: bool,
+) -> Measured {
+    let probe = make(0);
+    let before = env.host.faults().kv_calls();
+    let answer = measure::send(&env.client, &env.base, &env.bearer, &probe).await;
+    let kv_calls = env.host.faults().kv_calls() - before;
+    let probe_error = match answer {
+        Ok((status, body)) if status == probe.expect => {
+            kind.and_then(|k| k.check(&env.fx, &probe, &body).err())
+        }
+        Ok((status, body)) => Some(format!(
+            "probe answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        )),
+        Err(e) => Some(format!("probe failed: {e}")),
+    };
+    let mut next = 1;
+    if warm && !env.warmup.is_zero() {
+        let b = Budget {
+            duration: env.warmup,
+            ..env.budget
+        };
+        next = measure::drive_http(
+            env.client.clone(),
+            env.base.clone(),
+            env.bearer.clone(),
+            make.clone(),
+            next,
+            end,
+            b,
+        )
+        .await
+        .1;
+    }
+    let (sample, _) = measure::drive_http(
+        env.client.clone(),
+        env.base.clone(),
+        env.bearer.clone(),
+        make,
+        next,
+        end,
+        env.budget,
+    )
+    .await;
+    Measured {
+        sample,
+        kv_calls,
+        probe_error,
+    }
+}
+
+/// (b): the same, natively, on blocking threads.
+async fn natively(
+    env: &Env,
+    kind: Kind,
+    make: MakeCall,
+    end: usize,
+    warm: bool,
+) -> anyhow::Result<Measured> {
+    let Some(route) = kind.native() else {
+        anyhow::bail!("{kind:?} has no native route");
+    };
+    let fx = env.fx.clone();
+    let bearer = env.bearer.clone();
+    let (budget, warmup) = (env.budget, env.warmup);
+    tokio::task::spawn_blocking(move || {
+        let store = fx.store.clone();
+        let probe = make(0);
+        let before = store.calls();
+        let (status, body) =
+            measure::handle_native(&store, route, fx.admin_token.as_deref(), &bearer, &probe);
+        let kv_calls = store.calls() - before;
+        let probe_error = if status == probe.expect {
+            kind.check(&fx, &probe, &body).err()
+        } else {
+            Some(format!(
+                "probe answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            ))
+        };
+        let mut next = 1;
+        if warm && !warmup.is_zero() {
+            let b = Budget {
+                duration: warmup,
+                ..budget
+            };
+            next = measure::drive_native(
+                store.clone(),
+                route,
+                fx.admin_token.clone(),
+                bearer.clone(),
+                make.clone(),
+                next,
+                end,
+                b,
+            )
+            .1;
+        }
+        let (sample, _) = measure::drive_native(
+            store,
+            route,
+            fx.admin_token.clone(),
+            bearer,
+            make,
+            next,
+            end,
+            budget,
+        );
+        Measured {
+            sample,
+            kv_calls,
+            probe_error,
+        }
+    })
+    .await
+    .context("the native run panicked")
+}
+
+fn is_read(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::GetUser | Kind::ListPage | Kind::Search | Kind::Count | Kind::Wso2View
+    )
+}
+
+async fn run_scenario(env: &Env, cfg: &Config, s: &Scenario) -> anyhow::Result<Outcome> {
+    if let Availability::NotOnThisBuild(why) = s.kind.availability() {
+        return Ok(Outcome::NotAvailable(why));
+    }
+    let kind = s.kind;
+    let want = if kind.consumes() {
+        cfg.removals + 1
+    } else {
+        cfg.max_requests + 1
+    };
+    let warm = is_read(kind);
+    let mut measured = Vec::new();
+    for tag in ["a", "b"] {
+        let fx = env.fx.clone();
+        let (prepared, allowed) = tokio::task::spawn_blocking(move || kind.prepare(&fx, tag, want))
+            .await
+            .context("preparing panicked")??;
+        let end = allowed.min(want);
+        let make = maker(kind, &env.fx, prepared, tag);
+        measured.push(if tag == "a" {
+            over_http(env, Some(kind), make, end, warm).await
+        } else {
+            natively(env, kind, make, end, warm).await?
+        });
+    }
+    let native = measured.pop().context("no native measurement")?;
+    let host = measured.pop().context("no host measurement")?;
+    Ok(Outcome::Ran { host, native })
+}
+
+async fn empty_component(env: &Env) -> Measured {
+    let make: MakeCall = Arc::new(|_| scenarios_empty_call());
+    over_http(env, None, make, usize::MAX, true).await
+}
+
+fn scenarios_empty_call() -> scenarios::Call {
+    scenarios::Call {
+        method: http::Method::GET,
+        path: app::EMPTY_ROUTE.to_owned(),
+        query: String::new(),
+        params: Vec::new(),
+        headers: Vec::new(),
+        body: None,
+        expect: 200,
+    }
+}
+
+async fn run_size(cfg: &Config, manifest: &Path, users: u64) -> anyhow::Result<SizeReport> {
+    let label = size_label(users);
+    let state_dir = cfg.work_dir.join(format!("store-{label}"));
+    let db = state_dir.join(roster_host::kv::DEFAULT_DB_FILE);
+    progress(format!("seeding {label} users into {}", db.display()));
+    let seeded = {
+        let (cfg, db) = (cfg.clone(), db.clone());
+        tokio::task::spawn_blocking(move || seed_size(&cfg, &db, users))
+            .await
+            .context("seeding panicked")??
+    };
+    progress(format!(
+        "seeded {} users, {} devices, {} tokens ({} rows) in {:.1} s",
+        seeded.users, seeded.devices, seeded.tokens, seeded.rows, seeded.seconds
+    ));
+
+    let reset = app::reset_peak_rss();
+    let rss_before_kib = app::rss_kib();
+    let admin_token = format!("bench-admin-{}-{users}", std::process::id());
+    let running = app::RunningHost::start(manifest, &state_dir, &admin_token).await?;
+    let backend = running
+        .host
+        .kv()
+        .backend("default")
+        .context("the host has no default store")?
+        .clone();
+    let store = Arc::new(KvStore::new(backend, "default"));
+    let fx = {
+        let (store, token) = (store.clone(), admin_token.clone());
+        let sample = cfg.sample;
+        tokio::task::spawn_blocking(move || {
+            Fixture::read(store, seed::ORG_SLUG, sample, token.clone(), Some(token))
+        })
+        .await
+        .context("reading the fixture panicked")??
+    };
+    let env = Env {
+        fx: Arc::new(fx),
+        client: reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(cfg.concurrency.max(1))
+            .build()?,
+        base: running.base_url().into(),
+        bearer: admin_token.into(),
+        host: running.host.clone(),
+        budget: Budget {
+            concurrency: cfg.concurrency,
+            duration: cfg.duration,
+        },
+        warmup: cfg.warmup,
+    };
+    progress(format!("{label}: (c) empty component"));
+    let empty = empty_component(&env).await;
+    let mut rows = Vec::new();
+    for s in cfg.selected() {
+        progress(format!("{label}: {}", s.title));
+        let outcome = run_scenario(&env, cfg, s).await?;
+        rows.push(Row {
+            scenario: *s,
+            outcome,
+        });
+    }
+    let empty_after = empty_component(&env).await;
+    let peak_rss_kib = if reset { app::peak_rss_kib() } else { None };
+    drop(env);
+    drop(running);
+    if !cfg.keep {
+        let _ = std::fs::remove_dir_all(&state_dir);
+    }
+    Ok(SizeReport {
+        users,
+        seed: seeded,
+        empty,
+        empty_after,
+        rows,
+        rss_before_kib,
+        peak_rss_kib,
+    })
+}
+
+/// Runs the benchmark (on a multi-threaded tokio runtime): builds the components if
+/// asked, writes the manifest, then measures every size in turn.
+pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let root = app::workspace_root();
+    if cfg.build {
+        progress("building the components (wasm32-wasip2, release)");
+        let r = root.clone();
+        tokio::task::spawn_blocking(move || app::build_components(&r))
+            .await
+            .context("building panicked")??;
+    }
+    std::fs::create_dir_all(&cfg.work_dir)?;
+    let manifest = app::write_manifest(&root, &cfg.work_dir)?;
+    let components = app::component_sizes(&manifest)?
+        .into_iter()
+        .map(|(id, _, bytes)| (id, bytes))
+        .collect();
+    let mut sizes = Vec::new();
+    for &users in &cfg.sizes {
+        sizes.push(run_size(cfg, &manifest, users).await?);
+    }
+    progress(format!("done in {:.0} s", started.elapsed().as_secs_f64()));
+    Ok(Report {
+        config: cfg.clone(),
+        sizes,
+        components,
+        manifest,
+    })
+}

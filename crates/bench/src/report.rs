@@ -1,0 +1,408 @@
+//! The report: Markdown tables of every measurement, the scaling across sizes, and the
+//! design's targets, each marked met, missed, or not measurable in this run.
+
+use crate::scenarios::Kind;
+use crate::{Measured, Outcome, Report, SizeReport, size_label};
+use std::fmt::Write as _;
+
+/// Largest acceptable `.wasm`, bytes.
+pub const MAX_COMPONENT_BYTES: u64 = 600 * 1024;
+/// Get user through the host: at most this times the empty component's request.
+pub const MAX_GET_OVER_EMPTY: f64 = 1.5;
+/// Get, count and a list page: the largest size at most this times the smallest.
+pub const MAX_FLAT_GROWTH: f64 = 1.2;
+
+/// One target of issue 7.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// What is promised.
+    pub name: String,
+    /// Met, missed, or `None` when this run cannot tell (not measured).
+    pub met: Option<bool>,
+    /// The figures behind the verdict.
+    pub detail: String,
+}
+
+/// Milliseconds, with precision that suits the magnitude.
+pub fn ms(v: f64) -> String {
+    if v.is_nan() {
+        "–".to_owned()
+    } else if v < 1.0 {
+        format!("{v:.3}")
+    } else if v < 10.0 {
+        format!("{v:.2}")
+    } else if v < 1000.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if a.is_nan() || b.is_nan() || b == 0.0 {
+        "–".to_owned()
+    } else {
+        format!("{:.2}", a / b)
+    }
+}
+
+fn rate(v: f64) -> String {
+    if v.is_nan() {
+        "–".to_owned()
+    } else if v < 10.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(
+        || "unknown".to_owned(),
+        |k| format!("{:.0} MiB", k as f64 / 1024.0),
+    )
+}
+
+fn flag(m: &Measured) -> String {
+    let mut notes = Vec::new();
+    if let Some(e) = &m.probe_error {
+        notes.push(format!("probe: {e}"));
+    }
+    if m.sample.errors > 0 {
+        notes.push(format!(
+            "{} errors, first: {}",
+            m.sample.errors,
+            m.sample.first_error.as_deref().unwrap_or("?")
+        ));
+    }
+    if notes.is_empty() {
+        String::new()
+    } else {
+        let mut s = notes.join("; ");
+        if s.len() > 160 {
+            let mut cut = 160;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+            s.push('…');
+        }
+        format!(" ⚠ {}", s.replace('|', "\\|"))
+    }
+}
+
+fn measured_cells(m: &Measured) -> String {
+    format!(
+        "{} | {} | {} | {} | {}",
+        m.sample.n(),
+        ms(m.sample.p50_ms()),
+        ms(m.sample.p99_ms()),
+        rate(m.sample.throughput()),
+        m.kv_calls
+    )
+}
+
+fn size_section(out: &mut String, s: &SizeReport) {
+    let label = size_label(s.users);
+    let _ = writeln!(out, "\n### {label} users in the organization\n");
+    let _ = writeln!(
+        out,
+        "Seeded {} users, {} devices, {} enrollment tokens ({} rows, {:.0} MiB file) in \
+         {:.1} s with {} threads.  ",
+        s.seed.users,
+        s.seed.devices,
+        s.seed.tokens,
+        s.seed.rows,
+        s.seed.file_bytes as f64 / (1024.0 * 1024.0),
+        s.seed.seconds,
+        s.seed.threads
+    );
+    let _ = writeln!(
+        out,
+        "Process RSS when the host started: {}; peak while measuring this size: {}.\n",
+        mib(s.rss_before_kib),
+        mib(s.peak_rss_kib)
+    );
+    let _ = writeln!(
+        out,
+        "| scenario | mode | n | p50 ms | p99 ms | req/s | kv calls | (a)/(b) p50 | (a)/(c) p50 |"
+    );
+    let _ = writeln!(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|");
+    let c = s.empty.sample.p50_ms();
+    let _ = writeln!(
+        out,
+        "| empty component | (c) host | {} | | |{}",
+        measured_cells(&s.empty),
+        flag(&s.empty)
+    );
+    for row in &s.rows {
+        match &row.outcome {
+            Outcome::Ran { host, native } => {
+                let a = host.sample.p50_ms();
+                let _ = writeln!(
+                    out,
+                    "| {} | (a) host | {} | {} | {} |{}",
+                    row.scenario.title,
+                    measured_cells(host),
+                    ratio(a, native.sample.p50_ms()),
+                    ratio(a, c),
+                    flag(host)
+                );
+                let _ = writeln!(
+                    out,
+                    "| | (b) native | {} | | |{}",
+                    measured_cells(native),
+                    flag(native)
+                );
+            }
+            Outcome::NotAvailable(why) => {
+                let _ = writeln!(
+                    out,
+                    "| {} | – | not available on this build: {why} | | | | | | |",
+                    row.scenario.title
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "| empty component, again | (c) host | {} | | |{}",
+        measured_cells(&s.empty_after),
+        flag(&s.empty_after)
+    );
+}
+
+fn scaling_section(out: &mut String, r: &Report) {
+    if r.sizes.len() < 2 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n### How cost grows with users per organization (through the host, (a))\n"
+    );
+    let mut head = "| scenario |".to_owned();
+    let mut rule = "|---|".to_owned();
+    for s in &r.sizes {
+        let l = size_label(s.users);
+        let _ = write!(head, " p50 ms {l} | kv {l} |");
+        rule.push_str("--:|--:|");
+    }
+    head.push_str(" largest / smallest p50 |");
+    rule.push_str("--:|");
+    let _ = writeln!(out, "{head}\n{rule}");
+    let first = &r.sizes[0];
+    for row in &first.rows {
+        let kind = row.scenario.kind;
+        if !matches!(row.outcome, Outcome::Ran { .. }) {
+            continue;
+        }
+        let mut line = format!("| {} |", row.scenario.title);
+        let mut p50s = Vec::new();
+        for s in &r.sizes {
+            match s.ran(kind) {
+                Some((host, _)) => {
+                    let _ = write!(line, " {} | {} |", ms(host.sample.p50_ms()), host.kv_calls);
+                    p50s.push(host.sample.p50_ms());
+                }
+                None => line.push_str(" – | – |"),
+            }
+        }
+        let growth = match (p50s.first(), p50s.last()) {
+            (Some(a), Some(b)) => ratio(*b, *a),
+            _ => "–".to_owned(),
+        };
+        let _ = writeln!(out, "{line} {growth} |");
+    }
+}
+
+fn p50_of(s: &SizeReport, kind: Kind) -> Option<f64> {
+    s.ran(kind)
+        .filter(|(h, _)| h.clean())
+        .map(|(h, _)| h.sample.p50_ms())
+}
+
+fn flat(r: &Report, kind: Kind, name: &str) -> Target {
+    let name = format!(
+        "{name} flat from the smallest to the largest size (p50 through the host ≤ {MAX_FLAT_GROWTH}x, same kv calls)"
+    );
+    let (Some(first), Some(last)) = (r.sizes.first(), r.sizes.last()) else {
+        return Target {
+            name,
+            met: None,
+            detail: "no sizes measured".into(),
+        };
+    };
+    if r.sizes.len() < 2 {
+        return Target {
+            name,
+            met: None,
+            detail: "one size only".into(),
+        };
+    }
+    match (
+        p50_of(first, kind),
+        p50_of(last, kind),
+        first.ran(kind),
+        last.ran(kind),
+    ) {
+        (Some(a), Some(b), Some((fa, _)), Some((la, _))) => {
+            let growth = b / a;
+            let same_kv = fa.kv_calls == la.kv_calls;
+            Target {
+                name,
+                met: Some(growth <= MAX_FLAT_GROWTH && same_kv),
+                detail: format!(
+                    "{} ms at {} → {} ms at {} ({growth:.2}x); kv calls {} → {}",
+                    ms(a),
+                    size_label(first.users),
+                    ms(b),
+                    size_label(last.users),
+                    fa.kv_calls,
+                    la.kv_calls
+                ),
+            }
+        }
+        _ => Target {
+            name,
+            met: None,
+            detail: "not measured cleanly at both ends".into(),
+        },
+    }
+}
+
+/// Evaluates issue 7's targets on a report.
+pub fn targets(r: &Report) -> Vec<Target> {
+    let mut out = Vec::new();
+    // 1. Get user through the host vs the empty component, at every size.
+    {
+        let mut details = Vec::new();
+        let mut met = Some(true);
+        for s in &r.sizes {
+            let c = s.empty.sample.p50_ms();
+            match p50_of(s, Kind::GetUser) {
+                Some(a) if s.empty.clean() => {
+                    let x = a / c;
+                    if x > MAX_GET_OVER_EMPTY {
+                        met = Some(false);
+                    }
+                    details.push(format!(
+                        "{}: {} / {} ms = {x:.2}x",
+                        size_label(s.users),
+                        ms(a),
+                        ms(c)
+                    ));
+                }
+                _ => {
+                    met = met.and(None);
+                    details.push(format!("{}: not measured", size_label(s.users)));
+                }
+            }
+        }
+        out.push(Target {
+            name: format!(
+                "get user through the host ≤ {MAX_GET_OVER_EMPTY}x the empty component (p50)"
+            ),
+            met: if r.sizes.is_empty() { None } else { met },
+            detail: details.join("; "),
+        });
+    }
+    out.push(flat(r, Kind::GetUser, "get user"));
+    out.push(flat(r, Kind::Count, "count"));
+    out.push(flat(r, Kind::ListPage, "list page"));
+    // Search: linear, with its constant per user.
+    {
+        let mut details = Vec::new();
+        let mut per_user = Vec::new();
+        for s in &r.sizes {
+            if let (Some(p50), Some((h, _))) = (p50_of(s, Kind::Search), s.ran(Kind::Search)) {
+                let us_per_user = p50 * 1000.0 / s.users as f64;
+                per_user.push(us_per_user);
+                details.push(format!(
+                    "{}: {} ms, {} kv calls, {us_per_user:.2} µs per user",
+                    size_label(s.users),
+                    ms(p50),
+                    h.kv_calls
+                ));
+            }
+        }
+        // Linear: the cost per user does not grow with size (within 2x, as small sizes
+        // are dominated by the fixed part); the constant is reported.
+        let met = if per_user.len() >= 2 {
+            let last = per_user[per_user.len() - 1];
+            let prev = per_user[per_user.len() - 2];
+            Some(last <= prev * 2.0)
+        } else {
+            None
+        };
+        out.push(Target {
+            name: "q search linear in users, with a small constant".into(),
+            met,
+            detail: details.join("; "),
+        });
+    }
+    // Component sizes.
+    {
+        let over: Vec<String> = r
+            .components
+            .iter()
+            .filter(|(_, b)| *b > MAX_COMPONENT_BYTES)
+            .map(|(id, b)| format!("{id} {} KiB", b / 1024))
+            .collect();
+        let largest = r.components.iter().max_by_key(|(_, b)| *b);
+        out.push(Target {
+            name: format!("every component ≤ {} KiB", MAX_COMPONENT_BYTES / 1024),
+            met: Some(over.is_empty()),
+            detail: if over.is_empty() {
+                largest.map_or_else(String::new, |(id, b)| {
+                    format!("largest: {id}, {} KiB", b / 1024)
+                })
+            } else {
+                format!("over: {}", over.join(", "))
+            },
+        });
+    }
+    out
+}
+
+/// The whole report as Markdown.
+pub fn markdown(r: &Report) -> String {
+    let mut out = String::new();
+    let cfg = &r.config;
+    let _ = writeln!(out, "## roster-bench results\n");
+    let _ = writeln!(
+        out,
+        "Sizes: {}. Clients: {} concurrent. Each measurement: up to {:.1} s (reads after a \
+         {:.1} s warm-up), at most {} requests; {} users removed per removal measurement.",
+        cfg.sizes
+            .iter()
+            .map(|n| size_label(*n))
+            .collect::<Vec<_>>()
+            .join(", "),
+        cfg.concurrency,
+        cfg.duration.as_secs_f64(),
+        cfg.warmup.as_secs_f64(),
+        cfg.max_requests,
+        cfg.removals
+    );
+    let _ = writeln!(
+        out,
+        "\n### Components\n\n| component | .wasm bytes | KiB |\n|---|--:|--:|"
+    );
+    for (id, bytes) in &r.components {
+        let _ = writeln!(out, "| {id} | {bytes} | {} |", bytes / 1024);
+    }
+    for s in &r.sizes {
+        size_section(&mut out, s);
+    }
+    scaling_section(&mut out, r);
+    let _ = writeln!(out, "\n### Targets\n");
+    for t in targets(r) {
+        let verdict = match t.met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "not measured",
+        };
+        let _ = writeln!(out, "- **{verdict}**: {} — {}", t.name, t.detail);
+    }
+    out
+}

@@ -1,0 +1,431 @@
+//! The scenario table: one entry per thing a user of Roster does, each able to say
+//! what request it sends (for HTTP and for the native handler alike), what it needs
+//! prepared beforehand (untimed), and how to check an answer.
+//!
+//! Scenarios whose surface is not on this build are kept in the table as
+//! [`Availability::NotOnThisBuild`] stubs: they compile, are listed in every report,
+//! and are implemented by filling in their arms below once their routes land.
+
+use crate::native::{KvStore, NativeRoute, block_on, route};
+use anyhow::Context as _;
+use http::Method;
+use roster_api::mdm;
+use roster_domain::ids::ObjectId;
+use roster_domain::model::Organization;
+use roster_domain::{Timestamp, users};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// What a scenario exercises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `GET …/mdm/users/:id` of a random seeded user.
+    GetUser,
+    /// `GET …/mdm/users?limit=50&cursor=…` from a random position.
+    ListPage,
+    /// `GET …/mdm/users?q=…&limit=50` for a text only one user has (a full scan).
+    Search,
+    /// `GET …/mdm/users/count`.
+    Count,
+    /// `POST …/mdm/users` of a new user.
+    Create,
+    /// `PATCH …/mdm/users/:id` with `If-Match` of the user's current version.
+    PatchIfMatch,
+    /// `DELETE …/mdm/users/:id` (canonical surface) of a user without dependents.
+    RemoveNoDependents,
+    /// Azure APIM `DELETE …/users/:userId` with `If-Match: *` of a user with 200
+    /// devices: more than `policy.removalBatch`, so answered 202 + `Location`.
+    RemoveWith200Devices,
+    /// WSO2 `GET /mdm-admin/users/view?username=…`.
+    Wso2View,
+}
+
+/// Whether a scenario can run on this build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    /// Implemented.
+    Available,
+    /// Not available on this build; why.
+    NotOnThisBuild(&'static str),
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct Scenario {
+    /// Short identifier (`--scenarios` takes these).
+    pub id: &'static str,
+    /// What it measures, for the report.
+    pub title: &'static str,
+    /// What it does.
+    pub kind: Kind,
+}
+
+/// Every scenario, in the order they run: reads first, so that writes (which add
+/// users) cannot change what the reads see.
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        id: "get",
+        title: "get user",
+        kind: Kind::GetUser,
+    },
+    Scenario {
+        id: "list",
+        title: "list page (50)",
+        kind: Kind::ListPage,
+    },
+    Scenario {
+        id: "search",
+        title: "`q` search (1 hit)",
+        kind: Kind::Search,
+    },
+    Scenario {
+        id: "count",
+        title: "count",
+        kind: Kind::Count,
+    },
+    Scenario {
+        id: "wso2-view",
+        title: "WSO2 user view",
+        kind: Kind::Wso2View,
+    },
+    Scenario {
+        id: "create",
+        title: "create user",
+        kind: Kind::Create,
+    },
+    Scenario {
+        id: "patch",
+        title: "PATCH with If-Match",
+        kind: Kind::PatchIfMatch,
+    },
+    Scenario {
+        id: "remove",
+        title: "remove, no dependents",
+        kind: Kind::RemoveNoDependents,
+    },
+    Scenario {
+        id: "remove-200-devices",
+        title: "remove, 200 devices (async)",
+        kind: Kind::RemoveWith200Devices,
+    },
+];
+
+/// A request, in the terms both transports need.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The method.
+    pub method: Method,
+    /// The path, without the query.
+    pub path: String,
+    /// The query string, without `?`.
+    pub query: String,
+    /// The route's path parameters, as Spin hands them to the component.
+    pub params: Vec<(String, String)>,
+    /// Request headers besides `Authorization`.
+    pub headers: Vec<(&'static str, String)>,
+    /// A JSON body.
+    pub body: Option<Vec<u8>>,
+    /// The status a correct answer has.
+    pub expect: u16,
+}
+
+impl Call {
+    fn new(method: Method, path: String, expect: u16) -> Self {
+        Self {
+            method,
+            path,
+            query: String::new(),
+            params: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            expect,
+        }
+    }
+
+    fn param(mut self, name: &str, value: &str) -> Self {
+        self.params.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn json(mut self, body: &Value) -> Self {
+        self.body = Some(body.to_string().into_bytes());
+        self.headers
+            .push(("content-type", "application/json".to_owned()));
+        self
+    }
+}
+
+/// What the scenarios of one size work on: the seeded organization, seen through the
+/// store the host serves.
+#[derive(Debug)]
+pub struct Fixture {
+    /// The seeded organization.
+    pub org: Organization,
+    /// Users the organization had when the fixture was read.
+    pub users: i64,
+    /// Random users of the organization (ids), for reads.
+    pub sample: Vec<ObjectId>,
+    /// Highest user sequence number.
+    pub top: i64,
+    /// A search text exactly one user matches.
+    pub needle: String,
+    /// The bearer token every request carries.
+    pub bearer: String,
+    /// The `admin_token` the native handlers see (as the components read it).
+    pub admin_token: Option<String>,
+    /// A tag making names created by this run unique (a reused store keeps earlier
+    /// runs' users).
+    pub run_tag: String,
+    /// The store, natively (for preparation and mode b).
+    pub store: Arc<KvStore>,
+}
+
+/// A small deterministic generator (splitmix64), so runs pick the same users.
+pub fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+impl Fixture {
+    /// Reads the fixture of the organization `slug` from `store`: its record, user
+    /// count, and `sample` random users.
+    pub fn read(
+        store: Arc<KvStore>,
+        slug: &str,
+        sample: usize,
+        bearer: String,
+        admin_token: Option<String>,
+    ) -> anyhow::Result<Self> {
+        let reference = roster_domain::ids::OrgRef::parse("organizationId", slug)?;
+        let org = block_on(roster_domain::orgs::resolve(&*store, &reference))
+            .context("the seeded organization")?;
+        let users = block_on(roster_domain::count::total(&*store, &org.id))?;
+        let top = block_on(roster_domain::records::read_counter(
+            &*store,
+            &roster_domain::keys::user_seq_counter(&org.id),
+        ))?;
+        anyhow::ensure!(top > 0, "the seeded organization has no users");
+        let mut ids = Vec::new();
+        let mut k = 0u64;
+        while ids.len() < sample && k < (sample as u64) * 4 {
+            let n = i64::try_from(mix(k) % top as u64).unwrap_or(0) + 1;
+            k += 1;
+            let entry: Option<users::IndexEntry> = block_on(roster_domain::records::read(
+                &*store,
+                &roster_domain::keys::user_seq(&org.id, n),
+            ))?;
+            if let Some(e) = entry {
+                ids.push(e.id);
+            }
+        }
+        anyhow::ensure!(!ids.is_empty(), "no user found in the seeded organization");
+        // The last seeded user: `u` and seven digits match nothing else.
+        let seeded = u64::try_from(top).unwrap_or(1);
+        let needle = crate::seed::username(seeded.saturating_sub(1));
+        Ok(Self {
+            org,
+            users,
+            sample: ids,
+            top,
+            needle,
+            bearer,
+            admin_token,
+            run_tag: format!("{:x}", Timestamp::now().0),
+            store,
+        })
+    }
+
+    fn users_path(&self) -> String {
+        format!("/v1/organizations/{}/mdm/users", self.org.id)
+    }
+
+    fn user_call(&self, method: Method, id: &ObjectId, expect: u16) -> Call {
+        Call::new(method, format!("{}/{id}", self.users_path()), expect)
+            .param("organizationId", self.org.id.as_str())
+            .param("mdmUserId", id.as_str())
+    }
+}
+
+/// What a scenario prepared (untimed) for one measurement.
+#[derive(Debug, Default)]
+pub enum Prepared {
+    /// Nothing.
+    #[default]
+    Nothing,
+    /// Users to patch, one per request, with their current versions.
+    Versions(Vec<(ObjectId, u64)>),
+    /// Users to remove, one per request.
+    Victims(Vec<ObjectId>),
+}
+
+impl Kind {
+    /// Whether this build can run the scenario.
+    pub fn availability(self) -> Availability {
+        match self {
+            Kind::RemoveWith200Devices => Availability::NotOnThisBuild(
+                "the Azure APIM surface (DELETE …/service/:svc/users/:userId answering \
+                 202 + Location past policy.removalBatch) has not landed on this build",
+            ),
+            Kind::Wso2View => Availability::NotOnThisBuild(
+                "the WSO2 surface (GET /mdm-admin/users/view?username=…) has not landed \
+                 on this build",
+            ),
+            _ => Availability::Available,
+        }
+    }
+
+    /// The native handler of the scenario's route (the same endpoint type its
+    /// component serves).
+    pub fn native(self) -> Option<NativeRoute> {
+        Some(match self {
+            Kind::GetUser | Kind::PatchIfMatch | Kind::RemoveNoDependents => route::<mdm::User>,
+            Kind::ListPage | Kind::Search | Kind::Create => route::<mdm::Users>,
+            Kind::Count => route::<mdm::UsersCount>,
+            Kind::RemoveWith200Devices | Kind::Wso2View => return None,
+        })
+    }
+
+    /// Whether each request uses up something prepared (so the number of requests is
+    /// fixed in advance rather than bounded by time).
+    pub fn consumes(self) -> bool {
+        matches!(self, Kind::RemoveNoDependents | Kind::RemoveWith200Devices)
+    }
+
+    /// Prepares (untimed, natively, through the domain) what `want` requests need;
+    /// `tag` tells apart the preparations of one run. Returns what was prepared and how
+    /// many requests it allows (`usize::MAX`: unbounded).
+    pub fn prepare(
+        self,
+        fx: &Fixture,
+        tag: &str,
+        want: usize,
+    ) -> anyhow::Result<(Prepared, usize)> {
+        let store = &*fx.store;
+        match self {
+            Kind::PatchIfMatch => {
+                let mut out = Vec::with_capacity(want);
+                let mut after = 0;
+                while out.len() < want {
+                    let q = users::ListQuery {
+                        after,
+                        limit: 200,
+                        status: None,
+                        group: None,
+                        q: None,
+                    };
+                    let page = block_on(users::list(store, &fx.org, &q))?;
+                    out.extend(page.users.iter().map(|u| (u.id.clone(), u.version)));
+                    match page.next {
+                        Some(n) => after = n,
+                        None => break,
+                    }
+                }
+                out.truncate(want);
+                let n = out.len();
+                Ok((Prepared::Versions(out), n))
+            }
+            Kind::RemoveNoDependents => {
+                let mut out = Vec::with_capacity(want);
+                for i in 0..want {
+                    let name = format!("victim-{}-{tag}-{i}", fx.run_tag);
+                    let new = users::NewUser::parse(
+                        &name,
+                        &format!("{name}@example.com"),
+                        Some("Victim"),
+                        Some("Bench"),
+                    )?;
+                    let u = block_on(users::create(store, &fx.org, new, Timestamp::now()))?;
+                    out.push(u.id);
+                }
+                Ok((Prepared::Victims(out), want))
+            }
+            Kind::RemoveWith200Devices | Kind::Wso2View => {
+                anyhow::bail!("{:?} is not available on this build", self)
+            }
+            _ => Ok((Prepared::Nothing, usize::MAX)),
+        }
+    }
+
+    /// Request number `i` of a measurement (`tag` as given to [`Kind::prepare`]).
+    pub fn call(self, fx: &Fixture, prepared: &Prepared, tag: &str, i: usize) -> Call {
+        let org = fx.org.id.as_str();
+        let list = || Call::new(Method::GET, fx.users_path(), 200).param("organizationId", org);
+        match (self, prepared) {
+            (Kind::GetUser, _) => {
+                let id = &fx.sample[i % fx.sample.len()];
+                fx.user_call(Method::GET, id, 200)
+            }
+            (Kind::ListPage, _) => {
+                let span = u64::try_from((fx.top - 50).max(1)).unwrap_or(1);
+                let after = i64::try_from(mix(i as u64 ^ 0x5eed) % span).unwrap_or(0);
+                let mut c = list();
+                c.query = format!("limit=50&cursor={}", mdm::encode_cursor(after));
+                c
+            }
+            (Kind::Search, _) => {
+                let mut c = list();
+                c.query = format!("q={}&limit=50", fx.needle);
+                c
+            }
+            (Kind::Count, _) => Call::new(Method::GET, format!("{}/count", fx.users_path()), 200)
+                .param("organizationId", org),
+            (Kind::Create, _) => {
+                let name = format!("new-{}-{tag}-{i}", fx.run_tag);
+                let mut c = list().json(&serde_json::json!({
+                    "username": name,
+                    "email": format!("{name}@example.com"),
+                    "firstName": "New",
+                    "lastName": "Hire",
+                }));
+                c.method = Method::POST;
+                c.expect = 201;
+                c
+            }
+            (Kind::PatchIfMatch, Prepared::Versions(v)) => {
+                let (id, version) = &v[i % v.len()];
+                let mut c = fx
+                    .user_call(Method::PATCH, id, 200)
+                    .json(&serde_json::json!({ "firstName": format!("Patched{i}") }));
+                c.headers.push(("if-match", format!("\"{version}\"")));
+                c
+            }
+            (Kind::RemoveNoDependents, Prepared::Victims(v)) => {
+                fx.user_call(Method::DELETE, &v[i % v.len()], 200)
+            }
+            // Stubs and mismatched preparations: a request that cannot succeed.
+            _ => Call::new(Method::GET, "/not-available-on-this-build".to_owned(), 200),
+        }
+    }
+
+    /// Checks the body of an answer beyond its status (done on the untimed probe
+    /// request only).
+    pub fn check(self, fx: &Fixture, call: &Call, body: &[u8]) -> Result<(), String> {
+        let v: Value =
+            serde_json::from_slice(body).map_err(|e| format!("answer is not JSON: {e}"))?;
+        let data = &v["data"];
+        let ok = match self {
+            Kind::GetUser => call.path.ends_with(data["id"].as_str().unwrap_or("-")),
+            Kind::ListPage => data["users"].as_array().is_some_and(|u| !u.is_empty()),
+            Kind::Search => data["users"].as_array().is_some_and(|u| {
+                u.len() == 1 && u[0]["username"].as_str() == Some(fx.needle.as_str())
+            }),
+            Kind::Count => data["count"].as_i64() == Some(fx.users),
+            Kind::Create | Kind::PatchIfMatch => data["id"].is_string(),
+            Kind::RemoveNoDependents => data["delete"].is_string(),
+            Kind::RemoveWith200Devices | Kind::Wso2View => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "unexpected answer to {} {}?{}: {}",
+                call.method,
+                call.path,
+                call.query,
+                String::from_utf8_lossy(body)
+            ))
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The benchmark's smoke mode, in the test suite: it runs end to end, every available
+//! scenario answers correctly through the host and natively, stubs say why they are
+//! stubs, and cost scales as designed, judged by key-value calls per request, never by
+//! time.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use roster_bench::scenarios::Kind;
+use roster_bench::{Config, Outcome, Report, Seeder, seed};
+use roster_host::KvBackend as _;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A fresh directory for store files. The smoke test judges structure, not speed: on
+/// tmpfs, when the machine has one, SQLite's fsyncs cost nothing and the test stays short.
+fn work_dir(name: &str) -> PathBuf {
+    let shm = std::path::Path::new("/dev/shm");
+    let base = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+    };
+    base.join(format!("roster-bench-{name}-{}", std::process::id()))
+}
+
+fn snapshot(db: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    roster_host::kv::SqliteBackend::open(Some(db))
+        .unwrap()
+        .entries()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.store == "default")
+        .map(|e| (e.key, e.value))
+        .collect()
+}
+
+#[test]
+fn a_seeded_store_satisfies_the_invariants() {
+    let dir = work_dir("seed");
+    let db = dir.join("sqlite_key_value.db");
+    let stats = seed::seed(&db, 1_000, 2).unwrap();
+    assert_eq!(stats.users, 1_000);
+    // The documented proportions: 1.1 devices and 0.2 tokens per user.
+    assert_eq!(stats.devices, 1_100);
+    assert_eq!(stats.tokens, 200);
+    let data = snapshot(&db);
+    assert_eq!(data.len() as u64, stats.rows);
+    let violations = roster_domain::invariants::check(&data);
+    assert!(violations.is_empty(), "{violations:#?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn kv(report: &Report, size: usize, kind: Kind) -> (u64, u64) {
+    let (host, native) = report.sizes[size]
+        .ran(kind)
+        .unwrap_or_else(|| panic!("{kind:?} did not run"));
+    (host.kv_calls, native.kv_calls)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_runs_and_scales_as_designed() {
+    let dir = work_dir("smoke");
+    let mut cfg = Config::smoke(dir.clone());
+    cfg.seeder = Seeder::InProcess;
+    cfg.keep = true;
+    let report = roster_bench::run(&cfg).await.unwrap();
+    let md = roster_bench::report::markdown(&report);
+    println!("{md}");
+    assert_eq!(report.sizes.len(), 2);
+
+    for size in &report.sizes {
+        assert!(size.empty.clean(), "empty component: {:?}", size.empty);
+        assert_eq!(
+            size.empty.kv_calls, 0,
+            "the empty component touches no store"
+        );
+        for row in &size.rows {
+            match &row.outcome {
+                Outcome::Ran { host, native } => {
+                    assert!(
+                        host.clean(),
+                        "{} (a) at {}: {host:?}",
+                        row.scenario.id,
+                        size.users
+                    );
+                    assert!(
+                        native.clean(),
+                        "{} (b) at {}: {native:?}",
+                        row.scenario.id,
+                        size.users
+                    );
+                    assert!(host.kv_calls > 0 && native.kv_calls > 0);
+                }
+                Outcome::NotAvailable(why) => {
+                    assert!(
+                        matches!(
+                            row.scenario.kind,
+                            Kind::RemoveWith200Devices | Kind::Wso2View
+                        ),
+                        "{} is a stub: {why}",
+                        row.scenario.id
+                    );
+                    assert!(why.contains("not landed"), "{why}");
+                }
+            }
+        }
+    }
+
+    // O(1) in users per organization: the same key-value calls at 1k and 10k users,
+    // through the host and natively alike.
+    for kind in [
+        Kind::GetUser,
+        Kind::Count,
+        Kind::ListPage,
+        Kind::Create,
+        Kind::PatchIfMatch,
+        Kind::RemoveNoDependents,
+    ] {
+        assert_eq!(kv(&report, 0, kind), kv(&report, 1, kind), "{kind:?}");
+    }
+    // Search reads the search entries in batches of 1000: linear, one batch per 1000
+    // users (10x the users, 9 more batches).
+    let (small, _) = kv(&report, 0, Kind::Search);
+    let (large, _) = kv(&report, 1, Kind::Search);
+    let batches = |users: i64| {
+        (users + roster_domain::users::SEARCH_BATCH - 1) / roster_domain::users::SEARCH_BATCH
+    };
+    assert_eq!(
+        large - small,
+        u64::try_from(batches(10_000) - batches(1_000)).unwrap()
+    );
+
+    // The components and the empty one were all measured for size.
+    assert!(report.components.iter().any(|(id, _)| id == "bench-empty"));
+    assert!(report.components.iter().any(|(id, _)| id == "mdm-user"));
+    assert_eq!(roster_bench::report::targets(&report).len(), 6);
+
+    // What the benchmark did to the store left it consistent.
+    for users in ["1k", "10k"] {
+        let db = dir
+            .join(format!("store-{users}"))
+            .join("sqlite_key_value.db");
+        let violations = roster_domain::invariants::check(&snapshot(&db));
+        assert!(violations.is_empty(), "{users}: {violations:#?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
