@@ -93,7 +93,7 @@ impl Config {
             duration: Duration::from_secs(3),
             warmup: Duration::from_millis(500),
             max_requests: 20_000,
-            removals: 300,
+            removals: 60,
             sample: 10_000,
             work_dir,
             seed_threads: cores(),
@@ -109,11 +109,11 @@ impl Config {
     pub fn smoke(work_dir: PathBuf) -> Self {
         Self {
             sizes: vec![1_000, 10_000],
-            concurrency: 4,
-            duration: Duration::from_millis(300),
+            concurrency: 2,
+            duration: Duration::from_millis(100),
             warmup: Duration::ZERO,
-            max_requests: 40,
-            removals: 10,
+            max_requests: 20,
+            removals: 6,
             sample: 100,
             ..Self::full(Vec::new(), work_dir)
         }
@@ -154,12 +154,15 @@ pub fn size_label(n: u64) -> String {
     }
 }
 
-/// One measurement: its sample, the key-value calls of one request made alone, and
-/// the check of that request's answer.
+/// One measurement: one request alone (the probe: its key-value calls and the check of
+/// its answer), then requests from one client (service time, no queueing), then from
+/// `concurrency` clients at once (throughput, and latency under load).
 #[derive(Debug, Clone)]
 pub struct Measured {
-    /// The timed requests.
-    pub sample: Sample,
+    /// One client, back to back.
+    pub single: Sample,
+    /// `concurrency` clients.
+    pub loaded: Sample,
     /// Key-value calls of the probe request: host calls for (a) and (c) (a `cas` is
     /// two, the two store opens of each request count), store-port calls for (b).
     pub kv_calls: u64,
@@ -168,14 +171,18 @@ pub struct Measured {
 }
 
 impl Measured {
-    /// Whether the probe's answer was right and no timed request failed.
+    /// Whether the probe's answer was right, no request failed and some were timed.
     pub fn clean(&self) -> bool {
-        self.probe_error.is_none() && self.sample.errors == 0 && self.sample.n() > 0
+        self.probe_error.is_none()
+            && self.single.errors == 0
+            && self.loaded.errors == 0
+            && self.single.n() + self.loaded.n() > 0
     }
 }
 
 /// What happened to one scenario at one size.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // a dozen rows per size; boxing buys nothing
 pub enum Outcome {
     /// Measured through the host (a) and natively (b).
     Ran {
@@ -307,35 +314,40 @@ async fn over_http(
         Err(e) => Some(format!("probe failed: {e}")),
     };
     let mut next = 1;
-    if warm && !env.warmup.is_zero() {
-        let b = Budget {
-            duration: env.warmup,
-            ..env.budget
-        };
-        next = measure::drive_http(
+    let drive = |budget: Budget, next: usize| {
+        measure::drive_http(
             env.client.clone(),
             env.base.clone(),
             env.bearer.clone(),
             make.clone(),
             next,
             end,
-            b,
+            budget,
+        )
+    };
+    if warm && !env.warmup.is_zero() {
+        next = drive(
+            Budget {
+                duration: env.warmup,
+                ..env.budget
+            },
+            next,
         )
         .await
         .1;
     }
-    let (sample, _) = measure::drive_http(
-        env.client.clone(),
-        env.base.clone(),
-        env.bearer.clone(),
-        make,
+    let (single, next) = drive(
+        Budget {
+            concurrency: 1,
+            ..env.budget
+        },
         next,
-        end,
-        env.budget,
     )
     .await;
+    let (loaded, _) = drive(env.budget, next).await;
     Measured {
-        sample,
+        single,
+        loaded,
         kv_calls,
         probe_error,
     }
@@ -370,13 +382,8 @@ async fn natively(
                 String::from_utf8_lossy(&body)
             ))
         };
-        let mut next = 1;
-        if warm && !warmup.is_zero() {
-            let b = Budget {
-                duration: warmup,
-                ..budget
-            };
-            next = measure::drive_native(
+        let drive = |budget: Budget, next: usize| {
+            measure::drive_native(
                 store.clone(),
                 route,
                 fx.admin_token.clone(),
@@ -384,22 +391,31 @@ async fn natively(
                 make.clone(),
                 next,
                 end,
-                b,
+                budget,
+            )
+        };
+        let mut next = 1;
+        if warm && !warmup.is_zero() {
+            next = drive(
+                Budget {
+                    duration: warmup,
+                    ..budget
+                },
+                next,
             )
             .1;
         }
-        let (sample, _) = measure::drive_native(
-            store,
-            route,
-            fx.admin_token.clone(),
-            bearer,
-            make,
+        let (single, next) = drive(
+            Budget {
+                concurrency: 1,
+                ..budget
+            },
             next,
-            end,
-            budget,
         );
+        let (loaded, _) = drive(budget, next);
         Measured {
-            sample,
+            single,
+            loaded,
             kv_calls,
             probe_error,
         }

@@ -61,7 +61,7 @@ impl Sample {
     /// Requests answered per second of wall time.
     pub fn throughput(&self) -> f64 {
         let secs = self.wall.as_secs_f64();
-        if secs > 0.0 {
+        if secs > 0.0 && self.n() > 0 {
             self.n() as f64 / secs
         } else {
             f64::NAN

@@ -387,7 +387,7 @@ impl Kind {
                 let (id, version) = &v[i % v.len()];
                 let mut c = fx
                     .user_call(Method::PATCH, id, 200)
-                    .json(&serde_json::json!({ "firstName": format!("Patched{i}") }));
+                    .json(&serde_json::json!({ "firstName": format!("Patched-{tag}-{i}") }));
                 c.headers.push(("if-match", format!("\"{version}\"")));
                 c
             }
@@ -412,7 +412,16 @@ impl Kind {
                 u.len() == 1 && u[0]["username"].as_str() == Some(fx.needle.as_str())
             }),
             Kind::Count => data["count"].as_i64() == Some(fx.users),
-            Kind::Create | Kind::PatchIfMatch => data["id"].is_string(),
+            Kind::Create => data["id"].is_string(),
+            // A real change (a PATCH that changes nothing writes nothing).
+            Kind::PatchIfMatch => {
+                let sent: Value = call
+                    .body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or_default();
+                data["id"].is_string() && data["firstName"] == sent["firstName"]
+            }
             Kind::RemoveNoDependents => data["delete"].is_string(),
             Kind::RemoveWith200Devices | Kind::Wso2View => false,
         };
