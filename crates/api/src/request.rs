@@ -83,4 +83,41 @@ pub struct Ctx {
     pub admin_token: Option<String>,
     /// The time the request is handled at.
     pub now: Timestamp,
+    /// The rate-limit verdict of this request, once counted (for the `X-RateLimit-*`
+    /// headers [`Ctx::finish`] adds).
+    pub rate: std::cell::Cell<Option<roster_domain::ratelimit::Verdict>>,
+}
+
+impl Ctx {
+    /// A context for one request at `now`.
+    pub fn new(admin_token: Option<String>, now: Timestamp) -> Self {
+        Self {
+            admin_token,
+            now,
+            rate: std::cell::Cell::new(None),
+        }
+    }
+
+    /// Adds `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
+    /// (seconds until the window resets) when the request was counted, and
+    /// `Retry-After` to a 429. Every adapter calls this on every response.
+    pub fn finish(&self, mut resp: ApiResponse) -> ApiResponse {
+        if let Some(v) = self.rate.get() {
+            let h = resp.headers_mut();
+            for (name, value) in [
+                ("x-ratelimit-limit", v.limit),
+                ("x-ratelimit-remaining", v.remaining),
+                ("x-ratelimit-reset", v.reset_secs),
+            ] {
+                h.insert(name, http::HeaderValue::from(value));
+            }
+            if resp.status() == http::StatusCode::TOO_MANY_REQUESTS {
+                resp.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from(v.reset_secs),
+                );
+            }
+        }
+        resp
+    }
 }
