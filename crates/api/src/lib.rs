@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod mdm;
 pub mod request;
+pub mod scim;
 
 pub use request::{ApiRequest, ApiResponse, Body, Ctx};
 
