@@ -12,6 +12,7 @@
 
 pub mod error;
 pub mod filter;
+pub mod patch;
 pub mod path;
 pub mod schema;
 
@@ -20,6 +21,7 @@ mod value;
 
 pub use error::{ScimError, ScimType};
 pub use filter::{CompValue, CompareOp, Filter, TextTerm, required_equalities, substring_terms};
+pub use patch::{PatchOpKind, PatchOperation, PatchRequest};
 pub use path::{AttrPath, PatchPath};
 pub use schema::{
     AttrType, Attribute, GROUP, Mutability, ResourceType, Returned, Schema, USER, Uniqueness,
