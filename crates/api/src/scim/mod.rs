@@ -14,6 +14,7 @@ pub mod error;
 pub mod filter;
 pub mod patch;
 pub mod path;
+pub mod project;
 pub mod schema;
 
 mod datetime;
@@ -23,6 +24,7 @@ pub use error::{ScimError, ScimType};
 pub use filter::{CompValue, CompareOp, Filter, TextTerm, required_equalities, substring_terms};
 pub use patch::{PatchOpKind, PatchOperation, PatchRequest};
 pub use path::{AttrPath, PatchPath};
+pub use project::{Projection, SortBy, SortKey, SortOrder};
 pub use schema::{
     AttrType, Attribute, GROUP, Mutability, ResourceType, Returned, Schema, USER, Uniqueness,
 };

@@ -6,6 +6,7 @@
 mod filter;
 mod patch;
 mod path;
+mod project;
 mod schema;
 
 use serde_json::{Value, json};
