@@ -705,8 +705,9 @@ impl Engine {
                             fields.insert(s.name.to_owned(), new);
                         }
                     }
-                    items.push(Value::Object(fields));
-                    vec![items.len() - 1]
+                    // Through merge_or_push: a value naming an existing identity
+                    // merges into it rather than duplicating it.
+                    vec![merge_or_push(a, items, Value::Object(fields), name)?]
                 } else {
                     match sub {
                         None => {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod filter;
+mod fuzz;
 mod patch;
 mod path;
 mod project;

@@ -824,6 +824,17 @@ fn entra_id_quirks() {
     );
     assert_eq!(again["emails"].as_array().unwrap().len(), 2);
     assert_eq!(again["emails"][1]["value"], json!("b2@work.example"));
+    // A created value that names an existing member merges into it.
+    let g = tour_guides();
+    let out = patch(
+        &g,
+        json!([
+            { "op": "remove", "path": "members", "value": [{ "value": BABS }] },
+            { "op": "add", "path": format!("members[value eq \"{BABS}\"]"), "value": { "value": MANDY } }
+        ]),
+        &GROUP,
+    );
+    assert_eq!(member_ids(&out), [MANDY], "no duplicate member");
     // A filter that does not describe a value cannot create one.
     expect(
         &v,
