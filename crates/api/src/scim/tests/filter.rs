@@ -645,3 +645,55 @@ fn substring_terms_cover_every_match() {
         );
     }
 }
+
+#[test]
+fn numbers_compare_numerically() {
+    use super::PROBE;
+    let r = json!({ "id": "1", "count": 10, "ratio": 1.5 });
+    let m = |text: &str| {
+        Filter::parse(text, &PROBE)
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
+            .matches(&r)
+    };
+    assert!(
+        m("count gt 9"),
+        "10 > 9 numerically (lexicographically it is not)"
+    );
+    assert!(m("count eq 10.0"));
+    assert!(m("count ge 10 and count le 10"));
+    assert!(!m("count lt -3"));
+    assert!(m("ratio lt 2"));
+    assert!(m("ratio gt 1.4e0"));
+    assert!(m("ratio eq 15e-1"));
+    assert!(m("count ne null"));
+    for text in [
+        "count co 1",
+        "count eq \"10\"",
+        "count gt true",
+        "ratio sw 1",
+    ] {
+        invalid(text, &PROBE);
+    }
+    for text in [
+        "count eq -0.5",
+        "ratio gt 1e300",
+        "count le 18446744073709551615",
+        "count eq -9223372036854775808",
+    ] {
+        let f = Filter::parse(text, &PROBE).unwrap();
+        assert_eq!(Filter::parse(&f.to_string(), &PROBE).unwrap(), f, "{text}");
+    }
+    assert_eq!(
+        Filter::parse("ratio gt 1E+2", &PROBE).unwrap().to_string(),
+        "ratio gt 100.0"
+    );
+}
+
+#[test]
+fn dollar_ref_is_an_attribute_name() {
+    let g = tour_guides();
+    let f = Filter::parse("members[$ref co \"/Users/2819c223\"]", &GROUP).unwrap();
+    assert!(f.matches(&g));
+    assert_eq!(f.to_string(), "members[$ref co \"/Users/2819c223\"]");
+    assert!(matches("groups.$REF pr", &bjensen()));
+}

@@ -12,6 +12,10 @@ mod schema;
 
 use serde_json::{Value, json};
 
+use crate::scim::schema::{
+    AttrType, Attribute, Mutability, ResourceType, Returned, Schema, Uniqueness,
+};
+
 /// RFC 7643 §8.3's enterprise user (Barbara Jensen), trimmed to what the tests use.
 pub(crate) fn bjensen() -> Value {
     json!({
@@ -125,3 +129,67 @@ pub(crate) fn tour_guides() -> Value {
         }
     })
 }
+
+const fn typed(name: &'static str, kind: AttrType) -> Attribute {
+    let mut a = test_attr(name, Returned::Default, &[]);
+    a.kind = kind;
+    a
+}
+
+const fn test_attr(
+    name: &'static str,
+    returned: Returned,
+    subs: &'static [Attribute],
+) -> Attribute {
+    Attribute {
+        name,
+        kind: if subs.is_empty() {
+            AttrType::String
+        } else {
+            AttrType::Complex
+        },
+        multi_valued: false,
+        description: "test",
+        required: false,
+        case_exact: false,
+        mutability: Mutability::ReadWrite,
+        returned,
+        uniqueness: Uniqueness::None,
+        canonical_values: &[],
+        reference_types: &[],
+        sub_attributes: subs,
+    }
+}
+
+/// A test-only schema with what Roster's lack: `returned: request`, integers and
+/// decimals.
+pub(crate) static PROBE_SCHEMA: Schema = Schema {
+    id: "urn:example:probe",
+    name: "Probe",
+    description: "returned: request",
+    attributes: &[
+        test_attr("id", Returned::Always, &[]),
+        test_attr("plain", Returned::Default, &[]),
+        test_attr("onRequest", Returned::Request, &[]),
+        test_attr(
+            "box",
+            Returned::Default,
+            &[
+                test_attr("shown", Returned::Default, &[]),
+                test_attr("asked", Returned::Request, &[]),
+                test_attr("hidden", Returned::Never, &[]),
+            ],
+        ),
+        typed("count", AttrType::Integer),
+        typed("ratio", AttrType::Decimal),
+    ],
+};
+
+/// The resource type of [`PROBE_SCHEMA`].
+pub(crate) static PROBE: ResourceType = ResourceType {
+    id: "Probe",
+    endpoint: "/Probes",
+    description: "test",
+    schema: &PROBE_SCHEMA,
+    extensions: &[],
+};

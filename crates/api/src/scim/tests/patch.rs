@@ -963,3 +963,39 @@ fn date_times_are_checked() {
         "restating a readOnly value (the same instant) is a no-op"
     );
 }
+
+#[test]
+fn numbers_are_typed() {
+    use super::PROBE;
+    let r = json!({ "id": "1" });
+    let out = patch(
+        &r,
+        json!([
+            { "op": "add", "path": "count", "value": 5 },
+            { "op": "add", "path": "ratio", "value": 0.25 }
+        ]),
+        &PROBE,
+    );
+    assert_eq!(out["count"], json!(5));
+    assert_eq!(out["ratio"], json!(0.25));
+    let out = patch(
+        &r,
+        json!([{ "op": "add", "path": "ratio", "value": 2 }]),
+        &PROBE,
+    );
+    assert_eq!(out["ratio"], json!(2), "an integer is a decimal");
+    for v in [json!(1.5), json!("5"), json!(true)] {
+        expect(
+            &r,
+            json!([{ "op": "add", "path": "count", "value": v }]),
+            &PROBE,
+            ScimType::InvalidValue,
+        );
+    }
+    expect(
+        &r,
+        json!([{ "op": "add", "path": "ratio", "value": "0.5" }]),
+        &PROBE,
+        ScimType::InvalidValue,
+    );
+}

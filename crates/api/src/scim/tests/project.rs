@@ -3,10 +3,7 @@
 use serde_json::{Value, json};
 use std::cmp::Ordering;
 
-use super::{bjensen, tour_guides};
-use crate::scim::schema::{
-    AttrType, Attribute, Mutability, ResourceType, Returned, Schema, Uniqueness,
-};
+use super::{PROBE, bjensen, tour_guides};
 use crate::scim::{
     ENTERPRISE_USER_URN, GROUP, Projection, ScimType, SortBy, SortKey, SortOrder, USER,
 };
@@ -130,59 +127,6 @@ fn excluded_attributes_cannot_hide_always_returned_ones() {
     );
     assert!(Projection::new(&USER, None, None).apply(&json!("x")) == json!("x"));
 }
-
-const fn test_attr(
-    name: &'static str,
-    returned: Returned,
-    subs: &'static [Attribute],
-) -> Attribute {
-    Attribute {
-        name,
-        kind: if subs.is_empty() {
-            AttrType::String
-        } else {
-            AttrType::Complex
-        },
-        multi_valued: false,
-        description: "test",
-        required: false,
-        case_exact: false,
-        mutability: Mutability::ReadWrite,
-        returned,
-        uniqueness: Uniqueness::None,
-        canonical_values: &[],
-        reference_types: &[],
-        sub_attributes: subs,
-    }
-}
-
-static PROBE_SCHEMA: Schema = Schema {
-    id: "urn:example:probe",
-    name: "Probe",
-    description: "returned: request",
-    attributes: &[
-        test_attr("id", Returned::Always, &[]),
-        test_attr("plain", Returned::Default, &[]),
-        test_attr("onRequest", Returned::Request, &[]),
-        test_attr(
-            "box",
-            Returned::Default,
-            &[
-                test_attr("shown", Returned::Default, &[]),
-                test_attr("asked", Returned::Request, &[]),
-                test_attr("hidden", Returned::Never, &[]),
-            ],
-        ),
-    ],
-};
-
-static PROBE: ResourceType = ResourceType {
-    id: "Probe",
-    endpoint: "/Probes",
-    description: "test",
-    schema: &PROBE_SCHEMA,
-    extensions: &[],
-};
 
 #[test]
 fn returned_request_only_when_asked() {
