@@ -10,6 +10,20 @@
 //! attribute fails with `invalidValue`. Setting `primary: true` on one value of a
 //! multi-valued attribute clears it on the others (RFC 7643 §2.4).
 //!
+//! Choices where the RFC is silent, made to be idempotent and unsurprising:
+//! - `remove` of something absent (attribute, or values a filter does not match)
+//!   succeeds and changes nothing; `replace` through a filter that matches nothing
+//!   is `noTarget`, as §3.5.2.3 requires.
+//! - a write naming a `readOnly` attribute that restates its current value is a
+//!   no-op (providers echo `id` and `meta` back), any other is `mutability`.
+//! - adding a value equal to one present changes nothing; values of an attribute
+//!   whose `value` sub-attribute is immutable (`members`) are identified by it, so
+//!   re-adding a member merges into it instead of duplicating it.
+//! - replacing a whole value through a filter keeps the immutable sub-attributes it
+//!   omits (they cannot be unassigned) and refuses ones it changes.
+//! - `schemas` in a path-less value is ignored; instead, an extension object the
+//!   patch creates adds its URN to `schemas`, and one it empties removes it.
+//!
 //! Interoperability, because real identity providers send these:
 //! - `op` is case-insensitive (Entra ID sends `"Add"`, `"Replace"`, `"Remove"`).
 //! - booleans may arrive as strings in any case (Entra ID: `"value": "False"`).
