@@ -16,6 +16,7 @@ pub mod auth;
 pub mod mdm;
 pub mod request;
 pub mod routes;
+pub mod scim;
 
 pub use request::{ApiRequest, ApiResponse, Body, Ctx};
 
