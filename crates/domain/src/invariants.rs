@@ -110,7 +110,7 @@ impl Checker<'_> {
                         entries.insert(n, e);
                     }
                 }
-                ["users", "name" | "email" | "external", _] => claims.push(key.clone()),
+                ["users", "name" | "email" | "external" | "uuid", _] => claims.push(key.clone()),
                 ["subscription", _] => subscription_keys.push(key.clone()),
                 ["operation", _] => operation_keys.push(key.clone()),
                 ["trash", n] if n.parse::<i64>().is_ok() => trash_keys.push(key.clone()),

@@ -252,3 +252,9 @@ pub fn identity(digest: &str) -> String {
 /// cross-organization index; like those salts (which sit in the organization record)
 /// it keeps addresses out of key names, not away from someone holding the store.
 pub const IDENTITY_SALT: &str = "roster-identity-v1";
+
+/// `o/{orgId}/users/uuid/{uuid}` → 8-byte claim on a user's UUID (random, so never
+/// contended; a claim so that removal and restore treat it like the other unique values).
+pub fn user_uuid_claim(org: &ObjectId, uuid: &str) -> String {
+    format!("o/{org}/users/uuid/{uuid}")
+}

@@ -138,10 +138,20 @@ pub fn external_key(org: &Organization, external_id: &str) -> String {
     keys::external_id_claim(&org.id, &keys::digest(&org.salt, external_id))
 }
 
-/// Every unique-value claim a live user holds, with the field each is for.
+/// The claim key of a user's UUID (how seed 001 addresses users).
+pub fn uuid_key(org: &Organization, uuid: &str) -> String {
+    keys::user_uuid_claim(&org.id, &uuid.to_ascii_lowercase())
+}
+
+/// Every unique-value claim a live user holds, with the field each is for: username,
+/// email, UUID, and external id when it has one.
 pub fn user_claims(org: &Organization, u: &User) -> Vec<(&'static str, String)> {
     let (name_key, email_key) = claim_keys(org, &u.username, &u.email);
-    let mut out = vec![("username", name_key), ("email", email_key)];
+    let mut out = vec![
+        ("username", name_key),
+        ("email", email_key),
+        ("uuid", uuid_key(org, &u.uuid)),
+    ];
     if let Some(e) = &u.external_id {
         out.push(("externalId", external_key(org, e)));
     }
@@ -756,6 +766,15 @@ pub async fn find_by_email<S: Store>(
 ) -> Result<Option<User>, DomainError> {
     let (_, key) = claim_keys(org, "", email);
     by_claim(store, org, &key).await
+}
+
+/// Finds a user by UUID (any case).
+pub async fn find_by_uuid<S: Store>(
+    store: &S,
+    org: &Organization,
+    uuid: &str,
+) -> Result<Option<User>, DomainError> {
+    by_claim(store, org, &uuid_key(org, uuid)).await
 }
 
 /// Finds a user by external id (case-exact).
