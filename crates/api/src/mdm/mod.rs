@@ -478,10 +478,11 @@ pub fn list_query(req: &ApiRequest) -> Result<roster_domain::users::ListQuery, A
         Some("active") => Some(roster_domain::model::UserStatus::Active),
         Some("disabled") => Some(roster_domain::model::UserStatus::Disabled),
         Some("pending_deletion") => Some(roster_domain::model::UserStatus::PendingDeletion),
+        Some("deleted") => Some(roster_domain::model::UserStatus::Deleted),
         Some(_) => {
             return Err(invalid(&ValidationError::new(
                 "status",
-                "must be active, disabled or pending_deletion",
+                "must be active, disabled, pending_deletion or deleted",
             )));
         }
     };
