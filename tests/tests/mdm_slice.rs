@@ -416,7 +416,28 @@ async fn seed_000_removal_end_to_end() {
         3001,
     );
 
-    // Nothing of the user survives anywhere in the store.
+    // The device's retire notice waits in the outbox for the mailer; once it is
+    // acknowledged, nothing of the user survives anywhere in the store.
+    let outbox = app
+        .call("GET", &format!("/v1/organizations/{org}/mdm/outbox"), None)
+        .await;
+    let notices: Vec<Value> = outbox.body["data"]["messages"].as_array().unwrap().clone();
+    assert!(
+        notices
+            .iter()
+            .any(|m| m["kind"] == "device_retire" && m["deviceId"] == device_id.as_str()),
+        "{}",
+        outbox.text
+    );
+    let numbers: Vec<Value> = notices.iter().map(|m| m["number"].clone()).collect();
+    let ack = app
+        .call(
+            "POST",
+            &format!("/v1/organizations/{org}/mdm/outbox"),
+            Some(json!({ "acknowledge": numbers })),
+        )
+        .await;
+    assert_eq!(ack.status, 200, "{}", ack.text);
     for (key, value) in app.snapshot() {
         let value = String::from_utf8_lossy(&value);
         for needle in [

@@ -15,8 +15,10 @@
 pub mod auth;
 pub mod mdm;
 pub mod request;
+pub mod routes;
+pub mod scim;
 
-pub use request::{ApiRequest, ApiResponse, Body, Ctx};
+pub use request::{ApiRequest, ApiResponse, Body, Ctx, JsonError};
 
 /// The largest request body any route accepts (64 KiB): larger bodies answer 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -24,9 +26,41 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// One route of one surface: the methods it serves and how.
 #[allow(async_fn_in_trait)]
 pub trait Endpoint {
+    /// The route as spin.toml declares it (e.g. `/v1/organizations/:organizationId`).
+    const ROUTE: &'static str;
     /// The methods served, as the `Allow` header lists them.
     const ALLOW: &'static str;
+    /// What the caller needs for `method` (one of [`Endpoint::ALLOW`]); `None` for a
+    /// method the route does not serve.
+    fn requirement(method: &str) -> Option<auth::Requirement>;
     /// Answers one request. Never panics on client input; every failure is a response.
     async fn handle<S: roster_domain::Store>(req: &ApiRequest, store: &S, ctx: &Ctx)
     -> ApiResponse;
+}
+
+/// Why a request was refused before its route ran.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The route does not serve the method (405 with `Allow: E::ALLOW`).
+    MethodNotAllowed(&'static str),
+    /// Authentication, rate limit or permission.
+    Auth(auth::AuthFailure),
+}
+
+/// The prologue of every route: the method (405), then [`auth::admit`] with the
+/// route's requirement for it.
+pub async fn admit<E: Endpoint, S: roster_domain::Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<auth::Caller, Refusal> {
+    let need = E::ALLOW
+        .split(", ")
+        .any(|m| m == req.method.as_str())
+        .then(|| E::requirement(req.method.as_str()))
+        .flatten()
+        .ok_or(Refusal::MethodNotAllowed(E::ALLOW))?;
+    auth::admit(req, store, ctx, need)
+        .await
+        .map_err(Refusal::Auth)
 }

@@ -11,10 +11,7 @@ use roster_domain::{MemoryStore, Timestamp};
 use serde_json::{Value, json};
 
 fn ctx() -> Ctx {
-    Ctx {
-        admin_token: Some("secret".into()),
-        now: Timestamp(1_795_331_760_000),
-    }
+    Ctx::new(Some("secret".into()), Timestamp(1_795_331_760_000))
 }
 
 fn req(method: Method, params: &[(&str, &str)], body: Option<Value>) -> ApiRequest {
@@ -99,10 +96,7 @@ fn the_body_limit_answers_413_and_405_lists_allow() {
 #[test]
 fn an_unset_admin_token_authorizes_nobody() {
     let store = MemoryStore::new();
-    let ctx = Ctx {
-        admin_token: None,
-        now: Timestamp(0),
-    };
+    let ctx = Ctx::new(None, Timestamp(0));
     block_on(async {
         let resp = Organizations::handle(
             &req(

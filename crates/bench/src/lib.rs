@@ -271,7 +271,9 @@ fn seed_size(cfg: &Config, db: &Path, users: u64) -> anyhow::Result<SeedStats> {
 }
 
 fn progress(msg: impl AsRef<str>) {
-    eprintln!("roster-bench: {}", msg.as_ref());
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let t = START.get_or_init(Instant::now).elapsed().as_secs_f64();
+    eprintln!("roster-bench [{t:7.1} s]: {}", msg.as_ref());
 }
 
 /// What a measurement needs, shared with its client tasks and threads.
@@ -361,8 +363,8 @@ async fn natively(
     end: usize,
     warm: bool,
 ) -> anyhow::Result<Measured> {
-    let Some(route) = kind.native() else {
-        anyhow::bail!("{kind:?} has no native route");
+    let Some(route) = kind.component() else {
+        anyhow::bail!("{kind:?} has no component");
     };
     let fx = env.fx.clone();
     let bearer = env.bearer.clone();
@@ -508,8 +510,9 @@ async fn run_size(cfg: &Config, manifest: &Path, users: u64) -> anyhow::Result<S
     let fx = {
         let (store, token) = (store.clone(), admin_token.clone());
         let sample = cfg.sample;
+        let bearer = seeded.bearer.clone();
         tokio::task::spawn_blocking(move || {
-            Fixture::read(store, seed::ORG_SLUG, sample, token.clone(), Some(token))
+            Fixture::read(store, seed::ORG_SLUG, sample, bearer, Some(token))
         })
         .await
         .context("reading the fixture panicked")??
@@ -521,7 +524,7 @@ async fn run_size(cfg: &Config, manifest: &Path, users: u64) -> anyhow::Result<S
             .pool_max_idle_per_host(cfg.concurrency.max(1))
             .build()?,
         base: running.base_url().into(),
-        bearer: admin_token.into(),
+        bearer: seeded.bearer.clone().into(),
         host: running.host.clone(),
         budget: Budget {
             concurrency: cfg.concurrency,

@@ -2,7 +2,7 @@
 //! time, back to back, until the time budget or the request budget is spent. Latency is
 //! measured per request from just before sending to the last byte of the answer.
 
-use crate::native::{KvStore, NativeRoute, block_on};
+use crate::native::{KvStore, block_on};
 use crate::scenarios::Call;
 use roster_api::{ApiRequest, Body, Ctx};
 use roster_domain::Timestamp;
@@ -242,21 +242,25 @@ pub fn api_request(call: &Call, bearer: &str) -> ApiRequest {
     req
 }
 
-/// Handles `call` natively: status and body.
+/// Handles `call` natively with the endpoint of `component`: status and body.
 pub fn handle_native(
     store: &KvStore,
-    native: NativeRoute,
+    component: &str,
     admin_token: Option<&str>,
     bearer: &str,
     call: &Call,
 ) -> (u16, Vec<u8>) {
     let req = api_request(call, bearer);
-    let ctx = Ctx {
-        admin_token: admin_token.map(str::to_owned),
-        now: Timestamp::now(),
-    };
-    let resp = block_on(native(&req, store, &ctx));
-    (resp.status().as_u16(), resp.into_body())
+    // As the component's adapter does: a context per request, and `finish` (the
+    // rate-limit headers) on every response.
+    let ctx = Ctx::new(admin_token.map(str::to_owned), Timestamp::now());
+    match block_on(roster_api::routes::dispatch(component, &req, store, &ctx)) {
+        Some(resp) => {
+            let resp = ctx.finish(resp);
+            (resp.status().as_u16(), resp.into_body())
+        }
+        None => (404, format!("no component {component:?}").into_bytes()),
+    }
 }
 
 /// Mode (b): `budget.concurrency` threads run the endpoint's handler natively on
@@ -265,7 +269,7 @@ pub fn handle_native(
 #[allow(clippy::too_many_arguments)]
 pub fn drive_native(
     store: Arc<KvStore>,
-    native: NativeRoute,
+    component: &'static str,
     admin_token: Option<String>,
     bearer: Arc<str>,
     make: MakeCall,
@@ -284,7 +288,7 @@ pub fn drive_native(
                     let call = make(i);
                     let t = Instant::now();
                     let answer =
-                        handle_native(&store, native, admin_token.as_deref(), &bearer, &call);
+                        handle_native(&store, component, admin_token.as_deref(), &bearer, &call);
                     w.record(t, judge(&call, Ok(answer)));
                 }
                 parts.lock().unwrap_or_else(|p| p.into_inner()).push(w);

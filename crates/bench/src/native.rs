@@ -1,15 +1,13 @@
 //! Mode (b): the very same `roster_api` endpoint types compiled natively and run
-//! in-process, over [`KvStore`], a [`Store`] on roster-host's own key-value backend
+//! in-process (through `roster_api::routes::dispatch`), over [`KvStore`], a [`Store`] on roster-host's own key-value backend
 //! (Spin's SQLite table through [`KvBackend`]). What (a) adds on top of (b) is the
 //! platform: HTTP over loopback, routing, a fresh wasm instance per request and the
 //! component/host boundary on every key-value call.
 
-use roster_api::{ApiRequest, ApiResponse, Ctx, Endpoint};
 use roster_domain::{Store, StoreError, Swap};
 use roster_host::{KvBackend, KvError};
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
@@ -150,21 +148,6 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
         }
         std::thread::yield_now();
     }
-}
-
-/// The future of one natively handled request.
-pub type NativeFuture<'a> = Pin<Box<dyn Future<Output = ApiResponse> + 'a>>;
-
-/// One route's handler, natively: `E::handle` over [`KvStore`].
-pub type NativeRoute = for<'a> fn(&'a ApiRequest, &'a KvStore, &'a Ctx) -> NativeFuture<'a>;
-
-/// The native handler of endpoint `E` (the same type its component serves).
-pub fn route<'a, E: Endpoint + 'static>(
-    req: &'a ApiRequest,
-    store: &'a KvStore,
-    ctx: &'a Ctx,
-) -> NativeFuture<'a> {
-    Box::pin(E::handle(req, store, ctx))
 }
 
 #[cfg(test)]

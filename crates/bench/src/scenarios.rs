@@ -6,7 +6,7 @@
 //! [`Availability::NotOnThisBuild`] stubs: they compile, are listed in every report,
 //! and are implemented by filling in their arms below once their routes land.
 
-use crate::native::{KvStore, NativeRoute, block_on, route};
+use crate::native::{KvStore, block_on};
 use anyhow::Context as _;
 use http::Method;
 use roster_api::mdm;
@@ -276,13 +276,13 @@ impl Kind {
         }
     }
 
-    /// The native handler of the scenario's route (the same endpoint type its
-    /// component serves).
-    pub fn native(self) -> Option<NativeRoute> {
+    /// The spin.toml component serving the scenario's route; mode (b) runs the same
+    /// endpoint natively through [`roster_api::routes::dispatch`].
+    pub fn component(self) -> Option<&'static str> {
         Some(match self {
-            Kind::GetUser | Kind::PatchIfMatch | Kind::RemoveNoDependents => route::<mdm::User>,
-            Kind::ListPage | Kind::Search | Kind::Create => route::<mdm::Users>,
-            Kind::Count => route::<mdm::UsersCount>,
+            Kind::GetUser | Kind::PatchIfMatch | Kind::RemoveNoDependents => "mdm-user",
+            Kind::ListPage | Kind::Search | Kind::Create => "mdm-users",
+            Kind::Count => "mdm-users-count",
             Kind::RemoveWith200Devices | Kind::Wso2View => return None,
         })
     }

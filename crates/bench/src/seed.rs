@@ -14,13 +14,16 @@
 //! - a writer thread inserts each finished chunk into Spin's `spin_key_value` table, all
 //!   in one transaction; the shared keys go in last.
 //!
-//! Seeded users have no password (no Argon2 hashing).
+//! Seeded users have no password (no Argon2 hashing). The organization also gets an API
+//! token with every permission and the highest rate limit, which the benchmark's
+//! clients use.
 
 use crate::native::block_on;
 use roster_domain::model::{DeviceStatus, Organization, Ownership};
 use roster_domain::store::MemoryCas;
 use roster_domain::{
-    DomainError, MemoryStore, Store, StoreError, Timestamp, devices, enrollment, keys, orgs, users,
+    DomainError, MemoryStore, Store, StoreError, Timestamp, devices, enrollment, keys, orgs,
+    tokens, users,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -134,7 +137,16 @@ pub struct SeedStats {
     pub seconds: f64,
     /// Size of the database file.
     pub file_bytes: u64,
+    /// The secret of the organization token minted for the benchmark (every
+    /// permission, the highest rate limit), to send as `Authorization: Bearer`. It
+    /// opens nothing but this throwaway store.
+    pub bearer: String,
 }
+
+/// The rate limit of the benchmark's token: the highest allowed, so the per-token
+/// limiter counts every request (one atomic increment, as for any client) but never
+/// refuses one.
+pub const TOKEN_RATE_LIMIT: i64 = roster_domain::tokens::MAX_RATE_LIMIT as i64;
 
 /// The [`Store`] of one seeding worker: organization-wide keys in `shared`, every other
 /// key in `local`.
@@ -354,6 +366,19 @@ pub fn seed(path: &Path, n: u64, threads: usize) -> anyhow::Result<SeedStats> {
         orgs::NewOrganization::parse("Bench", ORG_SLUG)?,
         now,
     ))?;
+    let token = block_on(tokens::create(
+        &shared,
+        Some(&org),
+        tokens::NewToken::parse(
+            "roster-bench",
+            &["*".to_owned()],
+            None,
+            None,
+            Some(TOKEN_RATE_LIMIT),
+        )?,
+        None,
+        now,
+    ))?;
     let shared_keys: HashSet<String> = std::iter::once(keys::user_seq_counter(&org.id))
         .chain((0..keys::COUNT_SHARDS).map(|s| keys::user_count_shard(&org.id, s)))
         .collect();
@@ -420,5 +445,6 @@ pub fn seed(path: &Path, n: u64, threads: usize) -> anyhow::Result<SeedStats> {
         threads,
         seconds: started.elapsed().as_secs_f64(),
         file_bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        bearer: token.secret,
     })
 }

@@ -135,13 +135,10 @@ async fn smoke_runs_and_scales_as_designed() {
     assert!(report.components.iter().any(|(id, _)| id == "mdm-user"));
     assert_eq!(roster_bench::report::targets(&report).len(), 6);
 
-    // What the benchmark did to the store left it consistent.
-    for users in ["1k", "10k"] {
-        let db = dir
-            .join(format!("store-{users}"))
-            .join("sqlite_key_value.db");
-        let violations = roster_domain::invariants::check(&snapshot(&db));
-        assert!(violations.is_empty(), "{users}: {violations:#?}");
-    }
+    // What the benchmark did to the store left it consistent. (At 1k only: the checker
+    // compares every user list with every user, which takes half a minute at 10k.)
+    let db = dir.join("store-1k").join("sqlite_key_value.db");
+    let violations = roster_domain::invariants::check(&snapshot(&db));
+    assert!(violations.is_empty(), "{violations:#?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -4,9 +4,7 @@ use crate::dependents::{self, Appended};
 use crate::error::{DomainError, Entity, ValidationError};
 use crate::ids::{self, ObjectId};
 use crate::keys;
-use crate::model::{
-    Device, DeviceStatus, EnrolmentInfo, Organization, Ownership, Property, UserStatus,
-};
+use crate::model::{Device, DeviceStatus, EnrolmentInfo, Organization, Ownership, Property};
 use crate::records::{self, Updated};
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -86,12 +84,7 @@ pub async fn enroll<S: Store>(
     new: NewDevice,
     now: Timestamp,
 ) -> Result<Device, DomainError> {
-    let user = users::get(store, org, user_id).await?;
-    if user.status == UserStatus::PendingDeletion {
-        return Err(DomainError::NotFound {
-            entity: Entity::User,
-        });
-    }
+    users::get_live(store, org, user_id).await?;
     let device = Device {
         id: ObjectId::generate(now),
         org_id: org.id.clone(),

@@ -4,7 +4,7 @@ use crate::dependents::{self, Appended};
 use crate::error::{DomainError, Entity, ValidationError};
 use crate::ids::ObjectId;
 use crate::keys;
-use crate::model::{EnrollmentToken, Organization, TokenStatus, UserStatus};
+use crate::model::{EnrollmentToken, Organization, TokenStatus};
 use crate::records::{self, Updated};
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -35,12 +35,7 @@ pub async fn issue<S: Store>(
     ttl_secs: i64,
     now: Timestamp,
 ) -> Result<EnrollmentToken, DomainError> {
-    let user = users::get(store, org, user_id).await?;
-    if user.status == UserStatus::PendingDeletion {
-        return Err(DomainError::NotFound {
-            entity: Entity::User,
-        });
-    }
+    users::get_live(store, org, user_id).await?;
     let token = EnrollmentToken {
         id: ObjectId::generate(now),
         org_id: org.id.clone(),
@@ -115,9 +110,9 @@ pub enum Invited {
     /// A token was issued and an invitation queued.
     Yes {
         /// The token.
-        token: EnrollmentToken,
+        token: Box<EnrollmentToken>,
         /// The queued message.
-        message: crate::outbox::Message,
+        message: Box<crate::outbox::Message>,
     },
     /// No such user (or being removed).
     NotFound,
@@ -154,5 +149,8 @@ pub async fn invite<S: Store>(
         Err(DomainError::NotFound { .. }) => return Ok(Invited::NotFound),
         Err(e) => return Err(e),
     };
-    Ok(Invited::Yes { token, message })
+    Ok(Invited::Yes {
+        token: Box::new(token),
+        message: Box::new(message),
+    })
 }

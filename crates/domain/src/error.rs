@@ -36,6 +36,12 @@ pub enum Entity {
     EnrollmentToken,
     /// A group.
     Group,
+    /// An API token.
+    ApiToken,
+    /// A subscription.
+    Subscription,
+    /// An asynchronous operation.
+    Operation,
 }
 
 impl std::fmt::Display for Entity {
@@ -46,6 +52,9 @@ impl std::fmt::Display for Entity {
             Entity::Device => "device",
             Entity::EnrollmentToken => "enrollment token",
             Entity::Group => "group",
+            Entity::ApiToken => "token",
+            Entity::Subscription => "subscription",
+            Entity::Operation => "operation",
         })
     }
 }

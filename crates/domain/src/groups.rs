@@ -10,7 +10,7 @@ use crate::dependents::{self, Appended};
 use crate::error::{DomainError, Entity, ValidationError};
 use crate::ids::{self, ObjectId};
 use crate::keys;
-use crate::model::{Group, Organization, User, UserStatus};
+use crate::model::{Group, Organization, User};
 use crate::records::{self, Updated};
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -55,6 +55,7 @@ pub async fn create<S: Store>(
         description,
         created_at: now,
         updated_at: now,
+        external_id: None,
     };
     // Record, members list and index entry first, so a claim always names a group.
     records::write(store, &keys::group(&org.id, &group.id), &group).await?;
@@ -186,12 +187,7 @@ pub async fn set_user_groups<S: Store>(
     if names.len() > MAX_GROUPS_PER_USER {
         return Err(ValidationError::new("groups", "must have at most 64 entries").into());
     }
-    let user = crate::users::get(store, org, user_id).await?;
-    if user.status == UserStatus::PendingDeletion {
-        return Err(DomainError::NotFound {
-            entity: Entity::User,
-        });
-    }
+    let user = crate::users::get_live(store, org, user_id).await?;
     if expected_version.is_some_and(|v| v != user.version) {
         return Err(DomainError::PreconditionFailed {
             entity: Entity::User,

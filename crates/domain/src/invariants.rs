@@ -86,11 +86,18 @@ impl Checker<'_> {
         let mut lists: Vec<(String, String)> = Vec::new();
         let mut search = Vec::new();
         let mut message_keys = Vec::new();
+        let mut subscription_keys = Vec::new();
+        let mut operation_keys = Vec::new();
+        let mut trash_keys = Vec::new();
         for key in &all {
             let rest = &key[prefix.len()..];
             let parts: Vec<&str> = rest.split('/').collect();
             match parts.as_slice() {
-                ["user", uid, "devices" | "enrollment-tokens" | "outbox"] => {
+                [
+                    "user",
+                    uid,
+                    "devices" | "enrollment-tokens" | "outbox" | "api-tokens" | "subscriptions",
+                ] => {
                     lists.push((uid.to_string(), key.clone()));
                 }
                 ["user", _] => {
@@ -103,7 +110,10 @@ impl Checker<'_> {
                         entries.insert(n, e);
                     }
                 }
-                ["users", "name" | "email", _] => claims.push(key.clone()),
+                ["users", "name" | "email" | "external" | "uuid", _] => claims.push(key.clone()),
+                ["subscription", _] => subscription_keys.push(key.clone()),
+                ["operation", _] => operation_keys.push(key.clone()),
+                ["trash", n] if n.parse::<i64>().is_ok() => trash_keys.push(key.clone()),
                 ["users", "search", n] => {
                     if let Ok(n) = n.parse::<i64>() {
                         search.push((n, key.clone()));
@@ -131,16 +141,34 @@ impl Checker<'_> {
                 self.report(&key, "user missing from the user index");
             }
             if u.status == UserStatus::PendingDeletion {
-                pending += 1;
+                if u.removal.as_ref().is_some_and(|j| j.counted) {
+                    pending += 1;
+                }
+                continue;
+            }
+            if u.status == UserStatus::Deleted {
+                let queued = u.deletion.as_ref().is_some_and(|d| {
+                    self.json::<crate::removal::TrashEntry>(&keys::trash_entry(id, d.trash_seq))
+                        .is_some_and(|e| e.user_id == u.id)
+                });
+                if !queued {
+                    self.report(&key, "softly removed user missing from the trash queue");
+                }
                 continue;
             }
             live += 1;
-            let (name_key, email_key) = crate::users::claim_keys(org, &u.username, &u.email);
-            if self.claim(&name_key) != u.seq {
-                self.report(&key, "user does not hold its username claim");
+            for (field, claim_key) in crate::users::user_claims(org, u) {
+                if self.claim(&claim_key) != u.seq {
+                    self.report(&key, format!("user does not hold its {field} claim"));
+                }
             }
-            if self.claim(&email_key) != u.seq {
-                self.report(&key, "user does not hold its email claim");
+            let identity = crate::identity::key_of(&u.email);
+            let joined = self.data.get(&identity).is_some_and(|v| {
+                serde_json::from_slice::<crate::identity::Memberships>(v)
+                    .is_ok_and(|m| m.members.iter().any(|x| &x.org == id && x.user == u.id))
+            });
+            if !joined {
+                self.report(&key, "user missing from the identity index");
             }
             for (list_key, kind) in [
                 (keys::user_devices(id, &u.id), "device"),
@@ -198,6 +226,49 @@ impl Checker<'_> {
                 );
             }
         }
+        for key in subscription_keys {
+            if let Some(x) = self.json::<crate::model::Subscription>(&key) {
+                self.owned(
+                    &key,
+                    id,
+                    &x.user_id,
+                    &x.id,
+                    keys::user_subscriptions(id, &x.user_id),
+                    &users,
+                );
+            }
+        }
+        for key in operation_keys {
+            let Some(op) = self.json::<crate::operations::Operation>(&key) else {
+                continue;
+            };
+            if op.status == crate::operations::OperationStatus::InProgress {
+                let running = op
+                    .user_id
+                    .as_ref()
+                    .and_then(|u| users.get(u))
+                    .is_some_and(|u| u.removal.as_ref().is_some_and(|j| j.operation_id == op.id));
+                if !running {
+                    self.report(&key, "operation in progress for no removal");
+                }
+            }
+        }
+        for key in trash_keys {
+            let Some(e) = self.json::<crate::removal::TrashEntry>(&key) else {
+                continue;
+            };
+            let named = users.get(&e.user_id).is_some_and(|u| {
+                u.deletion
+                    .as_ref()
+                    .is_some_and(|d| keys::trash_entry(id, d.trash_seq) == key)
+                    || u.removal.as_ref().is_some_and(|j| {
+                        j.trash_seq.is_some_and(|t| keys::trash_entry(id, t) == key)
+                    })
+            });
+            if !named {
+                self.report(&key, "trash entry points at no softly removed user");
+            }
+        }
         for (uid, key) in lists {
             if !users.keys().any(|id| id.as_str() == uid) {
                 self.report(&key, "list of a user that does not exist");
@@ -227,9 +298,7 @@ impl Checker<'_> {
             }
         }
         for u in users.values() {
-            if u.status != UserStatus::PendingDeletion
-                && !self.data.contains_key(&keys::user_search(id, u.seq))
-            {
+            if u.is_live() && !self.data.contains_key(&keys::user_search(id, u.seq)) {
                 self.report(
                     &keys::user(id, &u.id),
                     "user missing from the search entries",
@@ -242,6 +311,10 @@ impl Checker<'_> {
             let Some(m) = self.json::<crate::outbox::Message>(&key) else {
                 continue;
             };
+            // Removal notices outlive their user's list by design.
+            if m.kind != crate::outbox::MessageKind::Invitation {
+                continue;
+            }
             let listed = self
                 .json::<DependentList>(&keys::user_outbox(id, &m.user_id))
                 .is_some_and(|l| crate::outbox::message_keys(id, &l.ids).contains(&key));
@@ -275,7 +348,7 @@ impl Checker<'_> {
                 }
             }
             for u in users.values() {
-                if u.status != UserStatus::PendingDeletion
+                if u.is_live()
                     && u.groups
                         .iter()
                         .any(|n| n.to_lowercase() == g.name.to_lowercase())
@@ -303,6 +376,65 @@ impl Checker<'_> {
                 &shard_keys[0],
                 format!("count is {total}, but {live} users are live and {pending} pending"),
             );
+        }
+    }
+
+    /// Token records, their id pointers and their index entries agree.
+    fn tokens(&mut self, orgs: &BTreeSet<String>) {
+        let records: Vec<String> = self.keys_under("tokens/digest/").cloned().collect();
+        for key in records {
+            let Some(t) = self.json::<crate::tokens::ApiToken>(&key) else {
+                continue;
+            };
+            let pointer = keys::token_id(&t.id);
+            if self.data.get(&pointer).map(Vec::as_slice) != Some(t.digest.as_bytes()) {
+                self.report(&key, "token missing its id pointer");
+            }
+            let entry = match &t.org_id {
+                Some(o) => keys::org_token_seq(o, t.seq),
+                None => keys::global_token_seq(t.seq),
+            };
+            if self.data.get(&entry).map(Vec::as_slice) != Some(t.id.as_str().as_bytes()) {
+                self.report(&key, "token missing from its index");
+            }
+            if let Some(o) = &t.org_id
+                && !orgs.contains(o.as_str())
+            {
+                self.report(&key, "token of an organization that does not exist");
+            }
+        }
+        let pointers: Vec<String> = self.keys_under("tokens/id/").cloned().collect();
+        for key in pointers {
+            let digest = String::from_utf8_lossy(&self.data[&key]).into_owned();
+            if !self.data.contains_key(&keys::token_by_digest(&digest)) {
+                self.report(&key, "token pointer points at no token");
+            }
+        }
+    }
+
+    /// Every identity membership names a user of that organization with that email.
+    fn identities(&mut self) {
+        let idents: Vec<String> = self.keys_under("identity/email/").cloned().collect();
+        for key in idents {
+            let bytes = &self.data[&key];
+            if bytes.len() == 8 {
+                continue;
+            }
+            let Some(m) = self.json::<crate::identity::Memberships>(&key) else {
+                continue;
+            };
+            for x in m.members {
+                let user = self.json::<User>(&keys::user(&x.org, &x.user));
+                if user.is_none_or(|u| crate::identity::key_of(&u.email) != key) {
+                    self.report(
+                        &key,
+                        format!(
+                            "membership names user {} of {}, which has no such email",
+                            x.user, x.org
+                        ),
+                    );
+                }
+            }
         }
     }
 
@@ -357,6 +489,8 @@ pub fn check(data: &BTreeMap<String, Vec<u8>>) -> Vec<Violation> {
             c.report(&key, "index entry points at no organization");
         }
     }
+    c.tokens(&seen_orgs);
+    c.identities();
     // Dependents of organizations that do not exist.
     let orphan_prefixes: BTreeSet<String> = c
         .data

@@ -143,3 +143,118 @@ pub fn user_outbox(org: &ObjectId, user: &ObjectId) -> String {
 pub fn user_search(org: &ObjectId, n: i64) -> String {
     format!("o/{org}/users/search/{n}")
 }
+
+/// `orgs/account/{uuid}` → 8-byte claim on a Dynatrace account UUID (organization
+/// sequence number, 0 when free).
+pub fn org_account_claim(uuid: &str) -> String {
+    format!("orgs/account/{uuid}")
+}
+
+/// `orgs/apim/{digest}` → 8-byte claim on an API Management binding (the digest of the
+/// lowercased `subscriptionId/resourceGroupName/serviceName`).
+pub fn org_apim_claim(digest: &str) -> String {
+    format!("orgs/apim/{digest}")
+}
+
+/// `tokens/seq` → 8-byte counter of global token sequence numbers.
+pub const GLOBAL_TOKEN_COUNTER: &str = "tokens/seq";
+
+/// `tokens/seq/{n}` → the id of global token `n` (text).
+pub fn global_token_seq(n: i64) -> String {
+    format!("tokens/seq/{n}")
+}
+
+/// `o/{orgId}/tokens/seq` → 8-byte counter of the organization's token numbers.
+pub fn org_token_counter(org: &ObjectId) -> String {
+    format!("o/{org}/tokens/seq")
+}
+
+/// `o/{orgId}/tokens/seq/{n}` → the id of the organization's token `n` (text).
+pub fn org_token_seq(org: &ObjectId, n: i64) -> String {
+    format!("o/{org}/tokens/seq/{n}")
+}
+
+/// `tokens/id/{tokenId}` → the hex SHA-256 digest of the token's secret (text).
+pub fn token_id(id: &ObjectId) -> String {
+    format!("tokens/id/{id}")
+}
+
+/// `tokens/digest/{digest}` → the token record (JSON), keyed by its secret's digest.
+pub fn token_by_digest(digest: &str) -> String {
+    format!("tokens/digest/{digest}")
+}
+
+/// `o/{orgId}/user/{userId}/api-tokens` → `{closed, ids}` of API tokens the user owns.
+pub fn user_api_tokens(org: &ObjectId, user: &ObjectId) -> String {
+    format!("o/{org}/user/{user}/api-tokens")
+}
+
+/// `ratelimit/{subject}` → 8-byte `window << 24 | count` of a token's requests.
+pub fn rate_limit(subject: &str) -> String {
+    format!("ratelimit/{subject}")
+}
+
+/// `o/{orgId}/users/external/{digest}` → 8-byte claim on a SCIM `externalId`
+/// (case-exact; the digest of the id as given).
+pub fn external_id_claim(org: &ObjectId, digest: &str) -> String {
+    format!("o/{org}/users/external/{digest}")
+}
+
+/// `o/{orgId}/user/{userId}/subscriptions` → `{closed, ids}` of the user's
+/// subscriptions.
+pub fn user_subscriptions(org: &ObjectId, user: &ObjectId) -> String {
+    format!("o/{org}/user/{user}/subscriptions")
+}
+
+/// `o/{orgId}/subscription/{id}` → the subscription record (JSON).
+pub fn subscription(org: &ObjectId, id: &ObjectId) -> String {
+    format!("o/{org}/subscription/{id}")
+}
+
+/// `o/{orgId}/operation/{id}` → an operation record (JSON): a removal's progress.
+pub fn operation(org: &ObjectId, id: &ObjectId) -> String {
+    format!("o/{org}/operation/{id}")
+}
+
+/// `o/{orgId}/audit/seq` → 8-byte counter of audit event numbers.
+pub fn audit_counter(org: &ObjectId) -> String {
+    format!("o/{org}/audit/seq")
+}
+
+/// `o/{orgId}/audit/{n}` → audit event `n` (JSON; no personal data).
+pub fn audit_event(org: &ObjectId, n: i64) -> String {
+    format!("o/{org}/audit/{n}")
+}
+
+/// `o/{orgId}/trash/seq` → 8-byte counter of the soft-removal queue.
+pub fn trash_counter(org: &ObjectId) -> String {
+    format!("o/{org}/trash/seq")
+}
+
+/// `o/{orgId}/trash/{n}` → `{userId, purgeAfter}`: the n-th soft removal, in order.
+pub fn trash_entry(org: &ObjectId, n: i64) -> String {
+    format!("o/{org}/trash/{n}")
+}
+
+/// `o/{orgId}/trash/head` → 8-byte position up to which the trash queue was purged.
+pub fn trash_head(org: &ObjectId) -> String {
+    format!("o/{org}/trash/head")
+}
+
+/// `identity/email/{digest}` → `{memberships: [{org, user}]}`: every organization
+/// (Dynatrace account) a person's email is a user of. The digest is of the folded email
+/// under the application-wide [`IDENTITY_SALT`].
+pub fn identity(digest: &str) -> String {
+    format!("identity/email/{digest}")
+}
+
+/// The salt of identity digests. Per-organization salts cannot be used for a
+/// cross-organization index; like those salts (which sit in the organization record)
+/// it keeps addresses out of key names, not away from someone holding the store.
+pub const IDENTITY_SALT: &str = "roster-identity-v1";
+
+/// `o/{orgId}/users/uuid/{uuid}` → 8-byte claim on a user's UUID (random, so never
+/// contended; a claim so that removal and restore treat it like the other unique values).
+pub fn user_uuid_claim(org: &ObjectId, uuid: &str) -> String {
+    format!("o/{org}/users/uuid/{uuid}")
+}

@@ -8,10 +8,15 @@
 //! - [`claims`]: uniqueness that holds under concurrency without transactions;
 //! - [`count`]: exact O(1) counts;
 //! - [`removal`]: the removal engine, with a policy per API surface;
+//! - [`tokens`], [`permissions`], [`ratelimit`]: API tokens, what they may do, and
+//!   how often;
+//! - [`audit`], [`operations`]: the audit log and pollable removals;
+//! - [`identity`]: a person's memberships across organizations (Dynatrace accounts);
 //! - [`keys`]: the key layout, in one place.
 
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod claims;
 pub mod count;
 pub mod dependents;
@@ -19,17 +24,23 @@ pub mod devices;
 pub mod enrollment;
 pub mod error;
 pub mod groups;
+pub mod identity;
 pub mod ids;
 pub mod invariants;
 pub mod keys;
 pub mod model;
+pub mod operations;
 pub mod orgs;
 pub mod outbox;
 pub mod password;
+pub mod permissions;
+pub mod ratelimit;
 pub mod records;
 pub mod removal;
 pub mod store;
+pub mod subscriptions;
 pub mod time;
+pub mod tokens;
 pub mod users;
 
 pub use error::{DomainError, Entity, ValidationError};

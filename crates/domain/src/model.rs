@@ -25,6 +25,62 @@ pub struct Organization {
     pub updated_at: Timestamp,
     /// Incremented on every write.
     pub version: u64,
+    /// The Dynatrace account UUID this organization answers to (seed 002's
+    /// `account-uuid`); unique, generated at creation, changeable by PATCH.
+    #[serde(default)]
+    pub account_uuid: String,
+    /// The Azure API Management service this organization answers to (seed 004's path),
+    /// if bound; unique.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apim: Option<ApimBinding>,
+    /// Settings that change how the organization's requests behave.
+    #[serde(default)]
+    pub policy: OrgPolicy,
+}
+
+/// An organization's Azure API Management alias: requests under
+/// `/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ApiManagement/service/{serviceName}`
+/// act on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApimBinding {
+    /// The Azure subscription (a UUID, lowercase).
+    pub subscription_id: String,
+    /// The resource group (matched case-insensitively, as ARM does; kept as given).
+    pub resource_group_name: String,
+    /// The API Management service name (`^[a-zA-Z](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$`).
+    pub service_name: String,
+}
+
+/// Default requests per minute for an organization's tokens.
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 1_200;
+/// Default number of dependents one request may purge before a removal continues
+/// asynchronously (where the surface allows it).
+pub const DEFAULT_REMOVAL_BATCH: u32 = 100;
+
+/// An organization's policy settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OrgPolicy {
+    /// Days a removed user stays restorable (soft delete); 0 = removal is permanent at
+    /// once (the seeds' behaviour).
+    pub retention_days: u32,
+    /// Requests per minute allowed to each of the organization's tokens (a token may
+    /// override it).
+    pub rate_limit_per_minute: u32,
+    /// Most dependents (devices, tokens, subscriptions, messages) one request purges
+    /// before an asynchronous removal answers 202 and continues on polls.
+    pub removal_batch: u32,
+}
+
+impl Default for OrgPolicy {
+    fn default() -> Self {
+        Self {
+            retention_days: 0,
+            rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
+            removal_batch: DEFAULT_REMOVAL_BATCH,
+        }
+    }
 }
 
 /// A user's lifecycle state.
@@ -35,8 +91,11 @@ pub enum UserStatus {
     Active,
     /// Kept, but may not sign in.
     Disabled,
-    /// A removal has started; the record goes when it finishes.
+    /// A removal has started; the record goes (or becomes `Deleted`) when it finishes.
     PendingDeletion,
+    /// Removed softly: restorable until the organization's retention window ends, then
+    /// purged. Invisible to lists, counts, searches and reads by id.
+    Deleted,
 }
 
 impl UserStatus {
@@ -46,6 +105,7 @@ impl UserStatus {
             UserStatus::Active => "active",
             UserStatus::Disabled => "disabled",
             UserStatus::PendingDeletion => "pending_deletion",
+            UserStatus::Deleted => "deleted",
         }
     }
 }
@@ -62,14 +122,84 @@ pub enum IdentitySource {
     Directory,
 }
 
-/// The journal of a removal in progress, kept in the user record.
+/// How a removal ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovalMode {
+    /// Everything of the user is deleted; nothing personal remains.
+    Permanent,
+    /// The user becomes `deleted` and restorable until `purge_after`.
+    Soft,
+}
+
+/// The journal of a removal in progress, kept in the user record: everything a later
+/// request needs to finish the removal exactly as it was asked for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RemovalJournal {
-    /// The operation id.
+    /// The operation id (pollable while the removal runs).
     pub operation_id: ObjectId,
     /// When the removal started.
     pub started_at: Timestamp,
+    /// The surface that asked for it (`mdm`, `cas`, `dynatrace`, `apim`, `wso2`, `scim`).
+    pub surface: String,
+    /// Permanent or soft.
+    pub mode: RemovalMode,
+    /// Queue an account-closed notice to the user.
+    #[serde(default)]
+    pub notify: bool,
+    /// The status before the removal started (restored if a guard refuses it).
+    pub status_before: UserStatus,
+    /// The audit event number reserved for this removal.
+    pub audit_seq: i64,
+    /// Who asked (a token id, or `admin`).
+    pub actor: String,
+    /// A request is working on the removal until then; others answer "in progress".
+    pub lease_until: Timestamp,
+    /// The first of the outbox numbers reserved for this removal's notices, once
+    /// reserved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_base: Option<i64>,
+    /// Whether the user was still in the organization's count when the removal started
+    /// (a softly removed user being purged was already taken out).
+    pub counted: bool,
+    /// The trash queue entry reserved for a soft removal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trash_seq: Option<i64>,
+    /// Delete the user's subscriptions (otherwise a soft removal cancels them).
+    #[serde(default)]
+    pub delete_subscriptions: bool,
+}
+
+/// A soft removal: when it happened and until when it can be undone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SoftDeletion {
+    /// When the user was removed.
+    pub deleted_at: Timestamp,
+    /// From then on the user is purged (on access, or by the purge route).
+    pub purge_after: Timestamp,
+    /// The status to restore.
+    pub status_before: UserStatus,
+    /// The entry of the organization's trash queue naming this user.
+    pub trash_seq: i64,
+}
+
+/// Sign-in statistics (Dynatrace's `userLoginMetadata`). Roster does not sign end users
+/// in itself, so these stay at zero unless a surface records sign-ins.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LoginMetadata {
+    /// Successful sign-ins.
+    pub successful_login_counter: u64,
+    /// Failed sign-ins.
+    pub failed_login_counter: u64,
+    /// Last successful sign-in.
+    pub last_successful_login: Option<Timestamp>,
+    /// Last failed sign-in.
+    pub last_failed_login: Option<Timestamp>,
+    /// When an administrator last reset the password.
+    pub reset_password_token_sent_at: Option<Timestamp>,
 }
 
 /// A directory user.
@@ -114,6 +244,37 @@ pub struct User {
     /// When the password was last set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_changed_at: Option<Timestamp>,
+    /// Company (Dynatrace's `company`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub company: String,
+    /// ISO 3166-1 alpha-2 country code, uppercase (Dynatrace's `countryCode`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub country_code: String,
+    /// The identity provider's id for the user (SCIM `externalId`), unique per
+    /// organization, case-exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Attributes other surfaces keep that the shared model has no field for (SCIM's
+    /// core and enterprise attributes beyond the shared ones), validated by the surface
+    /// that writes them; at most [`MAX_ATTRIBUTES_BYTES`] serialized.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Sign-in statistics.
+    #[serde(default)]
+    pub login: LoginMetadata,
+    /// Present while the user is softly removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion: Option<SoftDeletion>,
+}
+
+/// Largest serialized size of [`User::attributes`].
+pub const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
+
+impl User {
+    /// Whether the user is visible and changeable: neither being removed nor removed.
+    pub fn is_live(&self) -> bool {
+        matches!(self.status, UserStatus::Active | UserStatus::Disabled)
+    }
 }
 
 /// How a device is owned (seed 003's `enrolmentInfo.ownership`).
@@ -259,4 +420,41 @@ pub struct Group {
     pub created_at: Timestamp,
     /// Last update.
     pub updated_at: Timestamp,
+    /// The identity provider's id for the group (SCIM `externalId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+/// An API Management subscription's state (seed 004's service).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionState {
+    /// Usable.
+    Active,
+    /// Temporarily blocked.
+    Suspended,
+    /// Waiting for approval.
+    Submitted,
+    /// Ended by the owner.
+    Cancelled,
+}
+
+/// A user's subscription to an API product (API Management).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    /// 24-hex id.
+    pub id: ObjectId,
+    /// The owning organization.
+    pub org_id: ObjectId,
+    /// The subscribed user.
+    pub user_id: ObjectId,
+    /// What it grants access to, e.g. `/products/starter`.
+    pub scope: String,
+    /// Display name.
+    pub display_name: String,
+    /// State.
+    pub state: SubscriptionState,
+    /// Creation time.
+    pub created_at: Timestamp,
 }

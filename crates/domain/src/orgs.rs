@@ -1,14 +1,27 @@
-//! Organizations: create (with a unique slug) and resolve by id or slug.
+//! Organizations: create, resolve by id, slug or alias, list, and change (name, slug,
+//! aliases, policy).
+//!
+//! An organization is addressed by its id, its slug, its Dynatrace account UUID (seed
+//! 002) or its Azure API Management binding (seed 004). Each of the last three is
+//! unique, held by a claim key (see [`crate::claims`]) whose value is the holder's
+//! sequence number: claimed before the record names it, released after the record
+//! stops naming it, so a stop in between leaves a claim that the next claimant sees is
+//! abandoned (its holder no longer names it) and takes over.
 
 use crate::claims::{self, Claim};
 use crate::count;
 use crate::error::{DomainError, Entity, ValidationError};
 use crate::ids::{self, ObjectId, OrgRef, Slug};
 use crate::keys;
-use crate::model::Organization;
+use crate::model::{ApimBinding, OrgPolicy, Organization};
 use crate::records;
 use crate::store::Store;
 use crate::time::Timestamp;
+
+/// Longest retention window: one year.
+pub const MAX_RETENTION_DAYS: u32 = 365;
+/// Largest removal batch.
+pub const MAX_REMOVAL_BATCH: u32 = 10_000;
 
 /// A validated request to create an organization.
 #[derive(Debug, Clone)]
@@ -17,24 +30,228 @@ pub struct NewOrganization {
     pub name: String,
     /// Unique slug.
     pub slug: Slug,
+    /// A Dynatrace account UUID to answer to (generated when absent).
+    pub account_uuid: Option<String>,
+    /// An API Management binding.
+    pub apim: Option<ApimBinding>,
+    /// Policy (defaults when absent).
+    pub policy: OrgPolicy,
 }
 
 impl NewOrganization {
     /// Validates the raw fields.
     pub fn parse(name: &str, slug: &str) -> Result<Self, ValidationError> {
-        let name = ids::text("name", name, ids::MAX_TEXT_LEN)?;
-        if name.is_empty() {
-            return Err(ValidationError::new("name", "must not be empty"));
-        }
         Ok(Self {
-            name,
+            name: parse_name(name)?,
             slug: Slug::parse("slug", slug)?,
+            account_uuid: None,
+            apim: None,
+            policy: OrgPolicy::default(),
         })
     }
 }
 
-/// Creates an organization. The slug is claimed first (exactly one of concurrent
-/// creates with the same slug succeeds); the record and its count shards follow.
+/// Validates an organization's display name.
+pub fn parse_name(name: &str) -> Result<String, ValidationError> {
+    let name = ids::text("name", name, ids::MAX_TEXT_LEN)?;
+    if name.is_empty() {
+        return Err(ValidationError::new("name", "must not be empty"));
+    }
+    Ok(name)
+}
+
+/// Validates a UUID (any version) and returns it lowercase.
+pub fn parse_uuid(field: &str, raw: &str) -> Result<String, ValidationError> {
+    let ok = raw.len() == 36
+        && raw.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        });
+    if ok {
+        Ok(raw.to_ascii_lowercase())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be a UUID like 00000000-0000-0000-0000-000000000000",
+        ))
+    }
+}
+
+/// Validates an Azure resource group name: 1 to 90 letters, digits, `_`, `-`, `.`,
+/// `(` or `)`, not ending with `.` (ARM's rule).
+pub fn parse_resource_group(field: &str, raw: &str) -> Result<String, ValidationError> {
+    let ok = !raw.is_empty()
+        && raw.chars().count() <= 90
+        && !raw.ends_with('.')
+        && raw
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '(' | ')'));
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be 1 to 90 letters, digits, '_', '-', '.', '(' or ')', not ending with '.'",
+        ))
+    }
+}
+
+/// Validates an API Management service name by seed 004's pattern
+/// `^[a-zA-Z](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$` (at most 50 characters).
+pub fn parse_service_name(field: &str, raw: &str) -> Result<String, ValidationError> {
+    let b = raw.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 50
+        && b[0].is_ascii_alphabetic()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && b.last().is_some_and(u8::is_ascii_alphanumeric);
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must match pattern ^[a-zA-Z](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$",
+        ))
+    }
+}
+
+impl ApimBinding {
+    /// Validates the three parts of a binding; errors name `apim.<part>`.
+    pub fn parse(
+        subscription_id: &str,
+        resource_group_name: &str,
+        service_name: &str,
+    ) -> Result<Self, ValidationError> {
+        Ok(Self {
+            subscription_id: parse_uuid("apim.subscriptionId", subscription_id)?,
+            resource_group_name: parse_resource_group(
+                "apim.resourceGroupName",
+                resource_group_name,
+            )?,
+            service_name: parse_service_name("apim.serviceName", service_name)?,
+        })
+    }
+
+    /// The claim key of this binding (case-insensitive, as ARM names are).
+    pub fn claim_key(&self) -> String {
+        apim_claim_key(
+            &self.subscription_id,
+            &self.resource_group_name,
+            &self.service_name,
+        )
+    }
+}
+
+fn apim_claim_key(subscription_id: &str, resource_group: &str, service: &str) -> String {
+    let folded = format!(
+        "{}/{}/{}",
+        subscription_id.to_lowercase(),
+        resource_group.to_lowercase(),
+        service.to_lowercase()
+    );
+    keys::org_apim_claim(&keys::digest("apim", &folded))
+}
+
+/// A validated change to an organization's policy: absent fields stay.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyChanges {
+    /// New retention window in days (0 to 365).
+    pub retention_days: Option<u32>,
+    /// New rate limit per token per minute (1 to 1 000 000).
+    pub rate_limit_per_minute: Option<u32>,
+    /// New removal batch (1 to 10 000).
+    pub removal_batch: Option<u32>,
+}
+
+impl PolicyChanges {
+    /// Validates raw numbers; errors name `policy.<field>`.
+    pub fn parse(
+        retention_days: Option<i64>,
+        rate_limit_per_minute: Option<i64>,
+        removal_batch: Option<i64>,
+    ) -> Result<Self, ValidationError> {
+        let ranged = |field: &str, v: Option<i64>, lo: u32, hi: u32| {
+            v.map(|v| {
+                u32::try_from(v)
+                    .ok()
+                    .filter(|v| (lo..=hi).contains(v))
+                    .ok_or_else(|| {
+                        ValidationError::new(field, format!("must be an integer from {lo} to {hi}"))
+                    })
+            })
+            .transpose()
+        };
+        Ok(Self {
+            retention_days: ranged(
+                "policy.retentionDays",
+                retention_days,
+                0,
+                MAX_RETENTION_DAYS,
+            )?,
+            rate_limit_per_minute: ranged(
+                "policy.rateLimitPerMinute",
+                rate_limit_per_minute,
+                1,
+                crate::tokens::MAX_RATE_LIMIT,
+            )?,
+            removal_batch: ranged("policy.removalBatch", removal_batch, 1, MAX_REMOVAL_BATCH)?,
+        })
+    }
+
+    fn apply(&self, p: &mut OrgPolicy) {
+        if let Some(v) = self.retention_days {
+            p.retention_days = v;
+        }
+        if let Some(v) = self.rate_limit_per_minute {
+            p.rate_limit_per_minute = v;
+        }
+        if let Some(v) = self.removal_batch {
+            p.removal_batch = v;
+        }
+    }
+}
+
+/// The unique names an organization holds claims on, with the field each came from.
+fn alias_claims(org: &Organization) -> Vec<(&'static str, String)> {
+    let mut out = vec![("slug", keys::org_slug_claim(&org.slug))];
+    if !org.account_uuid.is_empty() {
+        out.push(("accountUuid", keys::org_account_claim(&org.account_uuid)));
+    }
+    if let Some(b) = &org.apim {
+        out.push(("apim", b.claim_key()));
+    }
+    out
+}
+
+/// The organization holding sequence number `seq`, if any.
+async fn by_seq<S: Store>(store: &S, seq: i64) -> Result<Option<Organization>, DomainError> {
+    let Some(id) = store.get(&keys::org_seq(seq)).await? else {
+        return Ok(None);
+    };
+    let Ok(id) = ObjectId::parse("organizationId", &String::from_utf8_lossy(&id)) else {
+        return Ok(None);
+    };
+    records::read(store, &keys::org(&id)).await
+}
+
+/// Claims `key` for organization `seq`: wins a free claim, keeps its own, and takes
+/// over one whose holder no longer names it (left by a change that stopped half-way).
+async fn claim_alias<S: Store>(store: &S, key: &str, seq: i64) -> Result<bool, DomainError> {
+    match claims::try_claim(store, key, seq).await? {
+        Claim::Won => Ok(true),
+        Claim::Held(holder) => {
+            let abandoned = by_seq(store, holder)
+                .await?
+                .is_none_or(|o| !alias_claims(&o).iter().any(|(_, k)| k == key));
+            Ok(abandoned && claims::take_over(store, key, holder, seq).await?)
+        }
+    }
+}
+
+/// Creates an organization. Its record, count shards and index entry are written
+/// first, then its slug, account UUID and APIM binding are claimed (exactly one of
+/// concurrent creates naming the same one succeeds; the others get `Conflict` naming
+/// the field and are rolled back).
 pub async fn create<S: Store>(
     store: &S,
     new: NewOrganization,
@@ -51,31 +268,41 @@ pub async fn create<S: Store>(
         created_at: now,
         updated_at: now,
         version: 1,
+        account_uuid: new.account_uuid.unwrap_or_else(ids::uuid_v4),
+        apim: new.apim,
+        policy: new.policy,
     };
-    // The record and shards come first: a slug claim must always point at an
-    // organization that exists.
+    // The record and shards come first: a claim must always point at an organization
+    // that exists.
     count::init(store, &id).await?;
     records::write(store, &keys::org(&id), &org).await?;
     store
         .set(&keys::org_seq(seq), id.as_str().as_bytes())
         .await?;
-    let claim_key = keys::org_slug_claim(&org.slug);
-    let won = async {
-        Ok::<_, DomainError>(match claims::try_claim(store, &claim_key, seq).await? {
-            Claim::Won => true,
-            Claim::Held(holder) => {
-                slug_abandoned(store, &org.slug, holder).await?
-                    && claims::take_over(store, &claim_key, holder, seq).await?
+    let mut won: Vec<String> = Vec::new();
+    let mut outcome: Result<(), DomainError> = Ok(());
+    for (field, key) in alias_claims(&org) {
+        match claim_alias(store, &key, seq).await {
+            Ok(true) => won.push(key),
+            Ok(false) => {
+                outcome = Err(DomainError::Conflict { field });
+                break;
             }
-        })
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
     }
-    .await;
-    if let Ok(true) = won {
+    if outcome.is_ok() {
         return Ok(org);
     }
-    // Roll back (best effort on a store failure: what stays is an organization that
-    // no slug resolves to, which the invariants checker reports).
-    let rollback = async {
+    // Roll back (best effort on a store failure: what stays is an organization no alias
+    // resolves to, which the invariants checker reports).
+    let _ = async {
+        for key in &won {
+            claims::release(store, key, seq).await?;
+        }
         store.delete(&keys::org_seq(seq)).await?;
         store.delete(&keys::org(&id)).await?;
         let shards: Vec<String> = (0..keys::COUNT_SHARDS)
@@ -84,54 +311,67 @@ pub async fn create<S: Store>(
         store.delete_many(&shards).await
     }
     .await;
-    match won {
-        Err(e) => Err(e),
-        Ok(_) => {
-            rollback?;
-            Err(DomainError::Conflict { field: "slug" })
-        }
+    outcome.map(|()| org)
+}
+
+fn not_found() -> DomainError {
+    DomainError::NotFound {
+        entity: Entity::Organization,
     }
 }
 
-/// Whether the slug claim held by `holder` is left over from a slug change that stopped
-/// before releasing it: the holder no longer uses the slug (or does not exist).
-async fn slug_abandoned<S: Store>(store: &S, slug: &str, holder: i64) -> Result<bool, DomainError> {
-    let Some(id) = store.get(&keys::org_seq(holder)).await? else {
-        return Ok(true);
+/// Follows the claim at `key` to the organization holding it, provided that
+/// organization still names the claim.
+async fn by_claim<S: Store>(store: &S, key: &str) -> Result<Organization, DomainError> {
+    let Some(seq) = claims::holder(store, key).await? else {
+        return Err(not_found());
     };
-    let id = ObjectId::parse("organizationId", &String::from_utf8_lossy(&id))?;
-    let org: Option<Organization> = records::read(store, &keys::org(&id)).await?;
-    Ok(org.is_none_or(|o| o.slug != slug))
+    let org = by_seq(store, seq).await?.ok_or_else(not_found)?;
+    // A claim left by an interrupted change no longer names the organization.
+    if alias_claims(&org).iter().any(|(_, k)| k == key) {
+        Ok(org)
+    } else {
+        Err(not_found())
+    }
 }
 
 /// Finds an organization by id or slug.
 pub async fn resolve<S: Store>(store: &S, reference: &OrgRef) -> Result<Organization, DomainError> {
-    let not_found = DomainError::NotFound {
-        entity: Entity::Organization,
-    };
     match reference {
-        OrgRef::Id(id) => records::read(store, &keys::org(id)).await?.ok_or(not_found),
-        OrgRef::Slug(slug) => {
-            let Some(seq) = claims::holder(store, &keys::org_slug_claim(slug.as_str())).await?
-            else {
-                return Err(not_found);
-            };
-            let Some(id) = store.get(&keys::org_seq(seq)).await? else {
-                return Err(not_found);
-            };
-            let id = ObjectId::parse("organizationId", &String::from_utf8_lossy(&id))?;
-            let org: Organization = records::read(store, &keys::org(&id))
-                .await?
-                .ok_or(not_found)?;
-            // A claim left by an interrupted slug change no longer names the organization.
-            if org.slug != slug.as_str() {
-                return Err(DomainError::NotFound {
-                    entity: Entity::Organization,
-                });
-            }
-            Ok(org)
-        }
+        OrgRef::Id(id) => get(store, id).await,
+        OrgRef::Slug(slug) => by_claim(store, &keys::org_slug_claim(slug.as_str())).await,
     }
+}
+
+/// Reads an organization by id.
+pub async fn get<S: Store>(store: &S, id: &ObjectId) -> Result<Organization, DomainError> {
+    records::read(store, &keys::org(id))
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// Finds the organization answering to a Dynatrace account UUID (any case).
+pub async fn resolve_account<S: Store>(
+    store: &S,
+    account_uuid: &str,
+) -> Result<Organization, DomainError> {
+    let uuid = parse_uuid("accountUuid", account_uuid)?;
+    by_claim(store, &keys::org_account_claim(&uuid)).await
+}
+
+/// Finds the organization bound to an API Management service (names compared
+/// case-insensitively, as ARM does).
+pub async fn resolve_apim<S: Store>(
+    store: &S,
+    subscription_id: &str,
+    resource_group: &str,
+    service: &str,
+) -> Result<Organization, DomainError> {
+    by_claim(
+        store,
+        &apim_claim_key(subscription_id, resource_group, service),
+    )
+    .await
 }
 
 /// Lists organizations in creation order: up to `limit` after sequence number `after`,
@@ -151,8 +391,10 @@ pub async fn list<S: Store>(
         let ids = store.get_many(&seq_keys).await?;
         let mut found = Vec::new();
         for (n, id) in (cursor + 1..=end).zip(ids) {
-            if let Some(id) = id {
-                found.push((n, format!("org/{}", String::from_utf8_lossy(&id))));
+            if let Some(id) = id
+                && let Ok(id) = ObjectId::parse("id", &String::from_utf8_lossy(&id))
+            {
+                found.push((n, keys::org(&id)));
             }
         }
         let org_keys: Vec<String> = found.iter().map(|(_, k)| k.clone()).collect();
@@ -173,24 +415,37 @@ pub async fn list<S: Store>(
     Ok((out, (cursor < top).then_some(cursor)))
 }
 
-/// Renames an organization and/or moves it to a new slug, as one conditional write
-/// (with `expected_version`, only if the version still matches). A new slug is claimed
-/// first (`Conflict` if taken) and the old one released after the write.
+/// A validated change to an organization: absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct OrgChanges {
+    /// New display name.
+    pub name: Option<String>,
+    /// New slug (the old one is freed).
+    pub slug: Option<Slug>,
+    /// New Dynatrace account UUID (the old one is freed).
+    pub account_uuid: Option<String>,
+    /// New APIM binding (`Some(None)` unbinds).
+    pub apim: Option<Option<ApimBinding>>,
+    /// Policy changes.
+    pub policy: PolicyChanges,
+}
+
+/// Applies `changes` as one conditional write (with `expected_version`, only if the
+/// version still matches: `PreconditionFailed` otherwise). New aliases are claimed
+/// first (`Conflict` naming the field if taken) and the old ones released after the
+/// write.
 pub async fn update<S: Store>(
     store: &S,
     id: &ObjectId,
     expected_version: Option<u64>,
-    name: Option<String>,
-    slug: Option<Slug>,
+    changes: OrgChanges,
     now: Timestamp,
 ) -> Result<Organization, DomainError> {
     let key = keys::org(id);
     for _ in 0..records::CAS_ATTEMPTS {
         let (cas, current) = store.cas(&key).await?;
         let Some(bytes) = current else {
-            return Err(DomainError::NotFound {
-                entity: Entity::Organization,
-            });
+            return Err(not_found());
         };
         let before: Organization = records::decode(&key, &bytes)?;
         if expected_version.is_some_and(|v| v != before.version) {
@@ -199,35 +454,154 @@ pub async fn update<S: Store>(
             });
         }
         let mut after = before.clone();
-        if let Some(n) = &name {
+        if let Some(n) = &changes.name {
             after.name.clone_from(n);
         }
-        let mut moved = false;
-        if let Some(s) = &slug
-            && s.as_str() != before.slug
-        {
-            let claim_key = keys::org_slug_claim(s.as_str());
-            if let Claim::Held(holder) = claims::try_claim(store, &claim_key, before.seq).await? {
-                let free = slug_abandoned(store, s.as_str(), holder).await?
-                    && claims::take_over(store, &claim_key, holder, before.seq).await?;
-                if !free {
-                    return Err(DomainError::Conflict { field: "slug" });
-                }
-            }
+        if let Some(s) = &changes.slug {
             after.slug = s.as_str().to_owned();
-            moved = true;
         }
+        if let Some(a) = &changes.account_uuid {
+            after.account_uuid.clone_from(a);
+        }
+        if let Some(b) = &changes.apim {
+            after.apim.clone_from(b);
+        }
+        changes.policy.apply(&mut after.policy);
         if after == before {
             return Ok(before);
+        }
+        let old_claims = alias_claims(&before);
+        let new_claims = alias_claims(&after);
+        for (field, k) in &new_claims {
+            if !old_claims.iter().any(|(_, o)| o == k) && !claim_alias(store, k, before.seq).await?
+            {
+                return Err(DomainError::Conflict { field });
+            }
         }
         after.version += 1;
         after.updated_at = now;
         if store.swap(cas, &records::encode(&key, &after)?).await? == crate::store::Swap::Done {
-            if moved {
-                claims::release(store, &keys::org_slug_claim(&before.slug), before.seq).await?;
+            for (_, k) in &old_claims {
+                if !new_claims.iter().any(|(_, n)| n == k) {
+                    claims::release(store, k, before.seq).await?;
+                }
             }
             return Ok(after);
         }
+        // Lost a race: retry. Claims taken for this attempt are kept for the retry; if
+        // nothing ends up naming them, `claim_alias` sees them abandoned.
     }
     Err(crate::store::StoreError::new("too much contention updating the organization").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use futures::executor::block_on;
+
+    #[test]
+    fn aliases_resolve_are_unique_and_move() {
+        let s = MemoryStore::new();
+        let now = Timestamp(1_795_331_760_000);
+        block_on(async {
+            let mut new = NewOrganization::parse("A", "acme").unwrap();
+            new.apim = Some(
+                ApimBinding::parse(
+                    "00000000-0000-0000-0000-000000000000",
+                    "rg1",
+                    "apimService1",
+                )
+                .unwrap(),
+            );
+            let a = create(&s, new, now).await.unwrap();
+            assert_eq!(
+                resolve_account(&s, &a.account_uuid.to_uppercase())
+                    .await
+                    .unwrap()
+                    .id,
+                a.id
+            );
+            assert_eq!(
+                resolve_apim(
+                    &s,
+                    "00000000-0000-0000-0000-000000000000",
+                    "RG1",
+                    "apimservice1"
+                )
+                .await
+                .unwrap()
+                .id,
+                a.id
+            );
+            // Another organization cannot take the binding or the account.
+            let mut dup = NewOrganization::parse("B", "beta").unwrap();
+            dup.account_uuid = Some(a.account_uuid.clone());
+            let e = create(&s, dup, now).await.unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    DomainError::Conflict {
+                        field: "accountUuid"
+                    }
+                ),
+                "{e:?}"
+            );
+            assert!(matches!(
+                resolve(&s, &OrgRef::parse("o", "beta").unwrap()).await,
+                Err(DomainError::NotFound { .. })
+            ));
+            // Unbinding frees the binding for another organization.
+            let changes = OrgChanges {
+                apim: Some(None),
+                policy: PolicyChanges::parse(Some(30), None, None).unwrap(),
+                ..OrgChanges::default()
+            };
+            let a2 = update(&s, &a.id, Some(a.version), changes, now)
+                .await
+                .unwrap();
+            assert_eq!(a2.policy.retention_days, 30);
+            assert!(
+                resolve_apim(
+                    &s,
+                    "00000000-0000-0000-0000-000000000000",
+                    "rg1",
+                    "apimService1"
+                )
+                .await
+                .is_err()
+            );
+            let stale = update(
+                &s,
+                &a.id,
+                Some(a.version),
+                OrgChanges {
+                    name: Some("X".into()),
+                    ..OrgChanges::default()
+                },
+                now,
+            )
+            .await;
+            assert!(matches!(stale, Err(DomainError::PreconditionFailed { .. })));
+            assert_eq!(crate::invariants::check(&s.snapshot()), vec![]);
+        });
+    }
+
+    #[test]
+    fn alias_parts_are_validated() {
+        assert!(ApimBinding::parse("not-a-uuid", "rg", "svc").is_err());
+        assert_eq!(
+            ApimBinding::parse("00000000-0000-0000-0000-000000000000", "rg.", "svc")
+                .unwrap_err()
+                .field,
+            "apim.resourceGroupName"
+        );
+        assert!(parse_service_name("s", "1svc").is_err());
+        assert!(parse_service_name("s", "svc-").is_err());
+        assert!(parse_service_name("s", "apimService1").is_ok());
+        assert_eq!(
+            PolicyChanges::parse(None, Some(0), None).unwrap_err().field,
+            "policy.rateLimitPerMinute"
+        );
+    }
 }

@@ -20,6 +20,12 @@ use serde::{Deserialize, Serialize};
 pub enum MessageKind {
     /// An invitation to enroll a device (seed 003's email invitation).
     Invitation,
+    /// A device must be wiped and unenrolled: its user was removed. Carries no personal
+    /// data, only the device's id and hardware identifier.
+    DeviceRetire,
+    /// The user's account was closed (APIM's `notify`). The one message that keeps the
+    /// address of a removed user, until the mailer acknowledges it.
+    AccountClosed,
 }
 
 /// A pending message.
@@ -37,6 +43,12 @@ pub struct Message {
     /// The enrollment token an invitation carries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrollment_token_id: Option<ObjectId>,
+    /// The device a retire notice is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<ObjectId>,
+    /// The hardware identifier of that device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_identifier: Option<String>,
     /// When it was queued.
     pub created_at: Timestamp,
 }
@@ -62,6 +74,8 @@ pub async fn enqueue<S: Store>(
         user_id: user.id.clone(),
         to: user.email.clone(),
         enrollment_token_id,
+        device_id: None,
+        device_identifier: None,
         created_at: now,
     };
     // The user's list first: a removal that misses the message in the list would
@@ -125,12 +139,24 @@ pub async fn acknowledge<S: Store>(
             continue;
         };
         store.delete(&key).await?;
-        if let Some(id) = list_id(*n) {
+        if m.kind == MessageKind::Invitation
+            && let Some(id) = list_id(*n)
+        {
             crate::dependents::remove(store, &keys::user_outbox(&org.id, &m.user_id), &id).await?;
         }
         done += 1;
     }
     Ok(done)
+}
+
+/// Writes a removal's notice at a number the removal reserved (idempotent: the same
+/// number is written again by a resumed removal).
+pub async fn put_notice<S: Store>(
+    store: &S,
+    org: &ObjectId,
+    msg: &Message,
+) -> Result<(), DomainError> {
+    records::write(store, &keys::outbox_message(org, msg.number), msg).await
 }
 
 /// The message keys named by a user's outbox list (for the removal engine).

@@ -40,6 +40,16 @@ pub struct NewUser {
     pub source: IdentitySource,
     /// An initial password's Argon2id hash, if one was given.
     pub password_hash: Option<String>,
+    /// Company.
+    pub company: String,
+    /// ISO 3166-1 alpha-2 country code (uppercase) or empty.
+    pub country_code: String,
+    /// The identity provider's id (unique per organization, case-exact).
+    pub external_id: Option<String>,
+    /// Other surfaces' attributes (validated by them; size-checked here).
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// Initial status (`Active` unless a surface creates users disabled).
+    pub status: UserStatus,
 }
 
 impl NewUser {
@@ -57,6 +67,11 @@ impl NewUser {
             last_name: ids::text("lastName", last_name.unwrap_or(""), ids::MAX_TEXT_LEN)?,
             source: IdentitySource::Local,
             password_hash: None,
+            company: String::new(),
+            country_code: String::new(),
+            external_id: None,
+            attributes: serde_json::Map::new(),
+            status: UserStatus::Active,
         })
     }
 
@@ -66,6 +81,81 @@ impl NewUser {
         self.password_hash = Some(crate::password::hash(password)?);
         Ok(self)
     }
+}
+
+/// Validates a company name (at most 256 characters, no control characters).
+pub fn parse_company(field: &str, raw: &str) -> Result<String, ValidationError> {
+    ids::text(field, raw, ids::MAX_TEXT_LEN)
+}
+
+/// Validates an ISO 3166-1 alpha-2 country code (two ASCII letters, any case; stored
+/// uppercase); empty clears it.
+pub fn parse_country_code(field: &str, raw: &str) -> Result<String, ValidationError> {
+    if raw.is_empty() || (raw.len() == 2 && raw.bytes().all(|b| b.is_ascii_alphabetic())) {
+        Ok(raw.to_ascii_uppercase())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be an ISO 3166-1 alpha-2 code like DE",
+        ))
+    }
+}
+
+/// Validates an external id: 1 to 256 characters, no control characters, kept exactly.
+pub fn parse_external_id(field: &str, raw: &str) -> Result<String, ValidationError> {
+    if raw.is_empty() || raw.chars().count() > ids::MAX_TEXT_LEN {
+        return Err(ValidationError::new(field, "must be 1 to 256 characters"));
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+/// Checks the size of a user's extra attributes.
+pub fn check_attributes(
+    field: &str,
+    attributes: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), ValidationError> {
+    let size = serde_json::to_vec(attributes).map_or(usize::MAX, |v| v.len());
+    if size > crate::model::MAX_ATTRIBUTES_BYTES {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "must serialize to at most {} bytes",
+                crate::model::MAX_ATTRIBUTES_BYTES
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The claim key of an external id (case-exact).
+pub fn external_key(org: &Organization, external_id: &str) -> String {
+    keys::external_id_claim(&org.id, &keys::digest(&org.salt, external_id))
+}
+
+/// The claim key of a user's UUID (how seed 001 addresses users).
+pub fn uuid_key(org: &Organization, uuid: &str) -> String {
+    keys::user_uuid_claim(&org.id, &uuid.to_ascii_lowercase())
+}
+
+/// Every unique-value claim a live user holds, with the field each is for: username,
+/// email, UUID, and external id when it has one.
+pub fn user_claims(org: &Organization, u: &User) -> Vec<(&'static str, String)> {
+    let (name_key, email_key) = claim_keys(org, &u.username, &u.email);
+    let mut out = vec![
+        ("username", name_key),
+        ("email", email_key),
+        ("uuid", uuid_key(org, &u.uuid)),
+    ];
+    if let Some(e) = &u.external_id {
+        out.push(("externalId", external_key(org, e)));
+    }
+    out
 }
 
 /// The claim keys of a user's username and email.
@@ -100,11 +190,26 @@ async fn abandoned<S: Store>(
     let user: Option<User> = records::read(store, &keys::user(&org.id, &e.id)).await?;
     Ok(match user {
         None => now.0 - e.at.0 > ABANDONED_CLAIM_MS,
+        // A removed user's claims were released (or should have been); a user being
+        // removed keeps them until its removal releases them, so that a removal its
+        // guards refuse can give the user back intact.
         Some(u) => {
-            let (name_key, email_key) = claim_keys(org, &u.username, &u.email);
-            u.seq != holder || (name_key != key && email_key != key)
+            u.seq != holder
+                || u.status == UserStatus::Deleted
+                || !user_claims(org, &u).iter().any(|(_, k)| k == key)
         }
     })
+}
+
+/// Claims `key` for user `seq`, taking over an abandoned claim (see [`abandoned`]).
+pub(crate) async fn claim_for<S: Store>(
+    store: &S,
+    org: &Organization,
+    key: &str,
+    seq: i64,
+    now: Timestamp,
+) -> Result<bool, DomainError> {
+    claim(store, org, key, seq, now).await
 }
 
 async fn claim<S: Store>(
@@ -144,7 +249,6 @@ pub async fn create<S: Store>(
         },
     )
     .await?;
-    let (name_key, email_key) = claim_keys(org, new.username.as_str(), new.email.as_str());
     let user = User {
         id: id.clone(),
         uuid: ids::uuid_v4(),
@@ -154,7 +258,7 @@ pub async fn create<S: Store>(
         email: new.email.as_str().to_owned(),
         first_name: new.first_name,
         last_name: new.last_name,
-        status: UserStatus::Active,
+        status: new.status,
         source: new.source,
         groups: Vec::new(),
         created_at: now,
@@ -163,17 +267,23 @@ pub async fn create<S: Store>(
         removal: None,
         password_changed_at: new.password_hash.as_ref().map(|_| now),
         password_hash: new.password_hash,
+        company: new.company,
+        country_code: new.country_code,
+        external_id: new.external_id,
+        attributes: new.attributes,
+        login: crate::model::LoginMetadata::default(),
+        deletion: None,
     };
     let result = async {
-        if !claim(store, org, &name_key, seq, now).await? {
-            return Err(DomainError::Conflict { field: "username" });
+        for (field, key) in user_claims(org, &user) {
+            if !claim(store, org, &key, seq, now).await? {
+                return Err(DomainError::Conflict { field });
+            }
         }
-        if !claim(store, org, &email_key, seq, now).await? {
-            return Err(DomainError::Conflict { field: "email" });
+        crate::identity::join(store, &user.email, &org.id, &id, now).await?;
+        for key in dependent_lists(&org.id, &id) {
+            dependents::create(store, &key).await?;
         }
-        dependents::create(store, &keys::user_devices(&org.id, &id)).await?;
-        dependents::create(store, &keys::user_tokens(&org.id, &id)).await?;
-        dependents::create(store, &keys::user_outbox(&org.id, &id)).await?;
         store
             .set(
                 &keys::user_search(&org.id, seq),
@@ -189,19 +299,25 @@ pub async fn create<S: Store>(
         Ok(()) => Ok(user),
         Err(e) => {
             // Best effort: a failure here leaves an abandoned claim that is reclaimed later.
-            let _ = rollback(store, org, &user, &name_key, &email_key).await;
+            let _ = rollback(store, org, &user).await;
             Err(e)
         }
     }
 }
 
-async fn rollback<S: Store>(
-    store: &S,
-    org: &Organization,
-    user: &User,
-    name_key: &str,
-    email_key: &str,
-) -> Result<(), DomainError> {
+/// The keys of a user's dependent lists (devices, enrollment tokens, outbox messages,
+/// owned API tokens, subscriptions), created with the user and closed by its removal.
+pub fn dependent_lists(org: &ObjectId, user: &ObjectId) -> [String; 5] {
+    [
+        keys::user_devices(org, user),
+        keys::user_tokens(org, user),
+        keys::user_outbox(org, user),
+        keys::user_api_tokens(org, user),
+        keys::user_subscriptions(org, user),
+    ]
+}
+
+async fn rollback<S: Store>(store: &S, org: &Organization, user: &User) -> Result<(), DomainError> {
     // Undo in reverse order of creation; every step is idempotent. When the record
     // was written the count step may have applied: applying "+id" again is a no-op if
     // it did, so "+id" then "-id" nets the count to zero either way.
@@ -212,34 +328,66 @@ async fn rollback<S: Store>(
     store.delete(&keys::user(&org.id, &user.id)).await?;
     store.delete(&keys::user_search(&org.id, user.seq)).await?;
     store
-        .delete_many(&[
-            keys::user_devices(&org.id, &user.id),
-            keys::user_tokens(&org.id, &user.id),
-            keys::user_outbox(&org.id, &user.id),
-        ])
+        .delete_many(&dependent_lists(&org.id, &user.id))
         .await?;
-    claims::release(store, email_key, user.seq).await?;
-    claims::release(store, name_key, user.seq).await?;
+    crate::identity::leave(store, &user.email, &org.id, &user.id).await?;
+    for (_, key) in user_claims(org, user).iter().rev() {
+        claims::release(store, key, user.seq).await?;
+    }
     store.delete(&keys::user_seq(&org.id, user.seq)).await?;
     Ok(())
 }
 
-/// Reads a user of `org`.
-pub async fn get<S: Store>(
+fn user_not_found() -> DomainError {
+    DomainError::NotFound {
+        entity: Entity::User,
+    }
+}
+
+/// Reads a user of `org`, in any state (the removal engine's read).
+pub async fn get_any<S: Store>(
     store: &S,
     org: &Organization,
     id: &ObjectId,
 ) -> Result<User, DomainError> {
     records::read(store, &keys::user(&org.id, id))
         .await?
-        .ok_or(DomainError::NotFound {
-            entity: Entity::User,
-        })
+        .ok_or_else(user_not_found)
+}
+
+/// Reads a user of `org` that has not been removed: a user being removed is returned
+/// (with status `pending_deletion`), a softly removed one is `NotFound`.
+pub async fn get<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+) -> Result<User, DomainError> {
+    let u = get_any(store, org, id).await?;
+    if u.status == UserStatus::Deleted {
+        return Err(user_not_found());
+    }
+    Ok(u)
+}
+
+/// Reads a live user of `org` (active or disabled): `NotFound` while it is being
+/// removed or once removed.
+pub async fn get_live<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+) -> Result<User, DomainError> {
+    let u = get_any(store, org, id).await?;
+    if !u.is_live() {
+        return Err(user_not_found());
+    }
+    Ok(u)
 }
 
 /// A validated partial update of a user (PATCH): absent fields stay as they are.
 #[derive(Debug, Clone, Default)]
 pub struct UserChanges {
+    /// New username (claimed before it is written; the old one is released after).
+    pub username: Option<Username>,
     /// New email (claimed before it is written; the old one is released after).
     pub email: Option<Email>,
     /// New given name.
@@ -248,6 +396,14 @@ pub struct UserChanges {
     pub last_name: Option<String>,
     /// New status (`active` or `disabled`; removal has its own operation).
     pub status: Option<UserStatus>,
+    /// New company.
+    pub company: Option<String>,
+    /// New country code (validated by [`parse_country_code`]).
+    pub country_code: Option<String>,
+    /// New external id (`Some(None)` clears it).
+    pub external_id: Option<Option<String>>,
+    /// New extra attributes (replacing all of them).
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl UserChanges {
@@ -265,17 +421,47 @@ impl UserChanges {
             last_name: last_name
                 .map(|v| ids::text("lastName", v, ids::MAX_TEXT_LEN))
                 .transpose()?,
-            status: None,
+            ..Self::default()
         })
+    }
+
+    fn apply(&self, u: &mut User) {
+        if let Some(v) = &self.username {
+            u.username = v.as_str().to_owned();
+        }
+        if let Some(v) = &self.email {
+            u.email = v.as_str().to_owned();
+        }
+        if let Some(v) = &self.first_name {
+            u.first_name.clone_from(v);
+        }
+        if let Some(v) = &self.last_name {
+            u.last_name.clone_from(v);
+        }
+        if let Some(v) = self.status {
+            u.status = v;
+        }
+        if let Some(v) = &self.company {
+            u.company.clone_from(v);
+        }
+        if let Some(v) = &self.country_code {
+            u.country_code.clone_from(v);
+        }
+        if let Some(v) = &self.external_id {
+            u.external_id.clone_from(v);
+        }
+        if let Some(v) = &self.attributes {
+            u.attributes.clone_from(v);
+        }
     }
 }
 
 /// Applies `changes` to a user as one conditional write. With `expected_version`, the
 /// write happens only if the stored version still equals it
-/// ([`DomainError::PreconditionFailed`] otherwise). A user being removed cannot be
-/// changed (`NotFound`). A new email is claimed first (`Conflict` if taken) and the old
-/// one released after the write; a stop in between leaves a claim that
-/// [`abandoned`] recognises and frees.
+/// ([`DomainError::PreconditionFailed`] otherwise). A user being removed or removed
+/// cannot be changed (`NotFound`). A new username, email or external id is claimed
+/// first (`Conflict` naming the field if taken) and the old one released after the
+/// write; a stop in between leaves a claim that [`abandoned`] recognises and frees.
 pub async fn update<S: Store>(
     store: &S,
     org: &Organization,
@@ -285,18 +471,17 @@ pub async fn update<S: Store>(
     now: Timestamp,
 ) -> Result<User, DomainError> {
     let key = keys::user(&org.id, id);
+    if let Some(a) = &changes.attributes {
+        check_attributes("attributes", a)?;
+    }
     for _ in 0..records::CAS_ATTEMPTS {
         let (cas, current) = store.cas(&key).await?;
         let Some(bytes) = current else {
-            return Err(DomainError::NotFound {
-                entity: Entity::User,
-            });
+            return Err(user_not_found());
         };
         let before: User = records::decode(&key, &bytes)?;
-        if before.status == UserStatus::PendingDeletion {
-            return Err(DomainError::NotFound {
-                entity: Entity::User,
-            });
+        if !before.is_live() {
+            return Err(user_not_found());
         }
         if expected_version.is_some_and(|v| v != before.version) {
             return Err(DomainError::PreconditionFailed {
@@ -304,29 +489,22 @@ pub async fn update<S: Store>(
             });
         }
         let mut after = before.clone();
-        if let Some(v) = &changes.first_name {
-            after.first_name.clone_from(v);
-        }
-        if let Some(v) = &changes.last_name {
-            after.last_name.clone_from(v);
-        }
-        if let Some(v) = changes.status {
-            after.status = v;
-        }
-        let (_, old_email_key) = claim_keys(org, &before.username, &before.email);
-        let mut new_email_key = None;
-        if let Some(email) = &changes.email {
-            after.email = email.as_str().to_owned();
-            let (_, k) = claim_keys(org, &after.username, &after.email);
-            if k != old_email_key {
-                if !claim(store, org, &k, before.seq, now).await? {
-                    return Err(DomainError::Conflict { field: "email" });
-                }
-                new_email_key = Some(k);
-            }
-        }
+        changes.apply(&mut after);
         if after == before {
             return Ok(before);
+        }
+        let old_claims = user_claims(org, &before);
+        let new_claims = user_claims(org, &after);
+        for (field, k) in &new_claims {
+            if !old_claims.iter().any(|(_, o)| o == k)
+                && !claim(store, org, k, before.seq, now).await?
+            {
+                return Err(DomainError::Conflict { field });
+            }
+        }
+        let email_moved = !before.email.eq_ignore_ascii_case(&after.email);
+        if email_moved {
+            crate::identity::join(store, &after.email, &org.id, id, now).await?;
         }
         after.version += 1;
         after.updated_at = now;
@@ -350,8 +528,13 @@ pub async fn update<S: Store>(
                         .set(&search_key, search_text(&after).as_bytes())
                         .await?;
                 }
-                if new_email_key.is_some() {
-                    claims::release(store, &old_email_key, before.seq).await?;
+                for (_, k) in &old_claims {
+                    if !new_claims.iter().any(|(_, n)| n == k) {
+                        claims::release(store, k, before.seq).await?;
+                    }
+                }
+                if email_moved {
+                    crate::identity::leave(store, &before.email, &org.id, id).await?;
                 }
                 return Ok(after);
             }
@@ -432,7 +615,8 @@ pub async fn list<S: Store>(
             let Some(bytes) = value else { continue };
             let u: User = records::decode(key, &bytes)?;
             let keep = u.seq == *n
-                && q.status.is_none_or(|s| s == u.status)
+                && q.status
+                    .map_or(u.status != UserStatus::Deleted, |s| s == u.status)
                 && group
                     .as_ref()
                     .is_none_or(|g| u.groups.iter().any(|x| x.to_lowercase() == *g));
@@ -474,10 +658,8 @@ async fn set_hash<S: Store>(
     now: Timestamp,
 ) -> Result<bool, DomainError> {
     let updated = records::update(store, &keys::user(&org.id, id), |u: &mut User| {
-        if u.status == UserStatus::PendingDeletion {
-            return Err(DomainError::NotFound {
-                entity: Entity::User,
-            });
+        if !u.is_live() {
+            return Err(user_not_found());
         }
         // A change is conditional on the hash its old password was checked against.
         if expect_hash.is_some() && u.password_hash.as_deref() != expect_hash {
@@ -485,6 +667,9 @@ async fn set_hash<S: Store>(
         }
         u.password_hash = Some(new_hash.clone());
         u.password_changed_at = Some(now);
+        if expect_hash.is_none() {
+            u.login.reset_password_token_sent_at = Some(now);
+        }
         u.version += 1;
         u.updated_at = now;
         Ok(true)
@@ -510,7 +695,7 @@ pub async fn change_password<S: Store>(
     now: Timestamp,
 ) -> Result<(), PasswordChangeError> {
     crate::password::validate("newPassword", new).map_err(DomainError::from)?;
-    let user = get(store, org, id).await?;
+    let user = get_live(store, org, id).await?;
     let Some(current) = user
         .password_hash
         .filter(|h| crate::password::verify(old, h))
@@ -540,18 +725,14 @@ pub async fn reset_password<S: Store>(
     Ok(())
 }
 
-/// Finds a user by username (case-insensitive): claim → index entry → record. Three
+/// Follows a claim to the live user holding it: claim → index entry → record. Three
 /// reads whatever the organization's size.
-pub async fn find_by_username<S: Store>(
+async fn by_claim<S: Store>(
     store: &S,
     org: &Organization,
-    username: &str,
+    key: &str,
 ) -> Result<Option<User>, DomainError> {
-    let key = keys::username_claim(
-        &org.id,
-        &keys::digest(&org.salt, &username.to_ascii_lowercase()),
-    );
-    let Some(seq) = claims::holder(store, &key).await? else {
+    let Some(seq) = claims::holder(store, key).await? else {
         return Ok(None);
     };
     let Some(entry) = records::read::<S, IndexEntry>(store, &keys::user_seq(&org.id, seq)).await?
@@ -559,7 +740,50 @@ pub async fn find_by_username<S: Store>(
         return Ok(None);
     };
     let user: Option<User> = records::read(store, &keys::user(&org.id, &entry.id)).await?;
-    Ok(user.filter(|u| u.username.eq_ignore_ascii_case(username)))
+    // A claim left by a change that stopped half-way no longer names the user.
+    Ok(user.filter(|u| {
+        u.seq == seq
+            && u.status != UserStatus::Deleted
+            && user_claims(org, u).iter().any(|(_, k)| k == key)
+    }))
+}
+
+/// Finds a user by username (case-insensitive).
+pub async fn find_by_username<S: Store>(
+    store: &S,
+    org: &Organization,
+    username: &str,
+) -> Result<Option<User>, DomainError> {
+    let (key, _) = claim_keys(org, username, "");
+    by_claim(store, org, &key).await
+}
+
+/// Finds a user by email (case-insensitive).
+pub async fn find_by_email<S: Store>(
+    store: &S,
+    org: &Organization,
+    email: &str,
+) -> Result<Option<User>, DomainError> {
+    let (_, key) = claim_keys(org, "", email);
+    by_claim(store, org, &key).await
+}
+
+/// Finds a user by UUID (any case).
+pub async fn find_by_uuid<S: Store>(
+    store: &S,
+    org: &Organization,
+    uuid: &str,
+) -> Result<Option<User>, DomainError> {
+    by_claim(store, org, &uuid_key(org, uuid)).await
+}
+
+/// Finds a user by external id (case-exact).
+pub async fn find_by_external_id<S: Store>(
+    store: &S,
+    org: &Organization,
+    external_id: &str,
+) -> Result<Option<User>, DomainError> {
+    by_claim(store, org, &external_key(org, external_id)).await
 }
 
 /// Separates the fields of a search entry.
@@ -624,7 +848,8 @@ async fn search<S: Store>(
                 let u: User = records::decode(key, &bytes)?;
                 let keep = u.seq == *n
                     && search_text(&u).contains(needle)
-                    && q.status.is_none_or(|s| s == u.status)
+                    && q.status
+                        .map_or(u.status != UserStatus::Deleted, |s| s == u.status)
                     && group
                         .as_ref()
                         .is_none_or(|g| u.groups.iter().any(|x| x.to_lowercase() == *g));

@@ -4,7 +4,7 @@
 
 use futures::executor::block_on;
 use roster_domain::model::{DeviceStatus, Ownership};
-use roster_domain::removal::{RemovalError, RemovalPolicy, remove_user};
+use roster_domain::removal::{Blocker, Outcome, RemovalError, RemovalPolicy, Removed, remove_user};
 use roster_domain::{DomainError, MemoryStore, Store, Timestamp};
 use roster_domain::{count, devices, enrollment, groups, orgs, users};
 
@@ -17,6 +17,13 @@ fn org(store: &MemoryStore) -> roster_domain::model::Organization {
         NOW,
     ))
     .unwrap()
+}
+
+fn finished(o: Outcome) -> Removed {
+    match o {
+        Outcome::Finished(r) => r,
+        Outcome::InProgress { .. } => panic!("the removal did not finish"),
+    }
 }
 
 fn new_user(name: &str) -> users::NewUser {
@@ -93,7 +100,10 @@ fn canonical_removal_refuses_active_devices_and_pending_tokens() {
         let err = remove_user(&s, &o, &kim.id, &policy, NOW)
             .await
             .unwrap_err();
-        assert!(matches!(err, RemovalError::ActiveDevices { count: 1 }));
+        assert!(matches!(
+            err,
+            RemovalError::Refused(Blocker::ActiveDevices { count: 1 })
+        ));
         devices::set_status(&s, &o, &kim.id, &d.id, DeviceStatus::Inactive, NOW)
             .await
             .unwrap();
@@ -103,12 +113,15 @@ fn canonical_removal_refuses_active_devices_and_pending_tokens() {
             .unwrap_err();
         assert!(matches!(
             err,
-            RemovalError::PendingEnrollmentTokens { count: 1 }
+            RemovalError::Refused(Blocker::PendingEnrollmentTokens { count: 1 })
         ));
         // An expired token no longer blocks.
         let later = NOW.plus_millis(61_000);
-        let removed = remove_user(&s, &o, &kim.id, &policy, later).await.unwrap();
-        assert_eq!((removed.devices, removed.enrollment_tokens), (1, 1));
+        let removed = finished(remove_user(&s, &o, &kim.id, &policy, later).await.unwrap());
+        assert_eq!(
+            (removed.counts.devices, removed.counts.enrollment_tokens),
+            (1, 1)
+        );
         assert!(
             s.snapshot()
                 .keys()
@@ -515,7 +528,11 @@ fn a_slug_move_stopped_half_way_frees_the_old_slug() {
         // Fail the release: the old claim stays held by an organization that moved on.
         s.fail_nth(6);
         let new_slug = roster_domain::ids::Slug::parse("slug", "acme-new").unwrap();
-        let r = orgs::update(&s, &o.id, None, None, Some(new_slug), NOW).await;
+        let changes = orgs::OrgChanges {
+            slug: Some(new_slug),
+            ..orgs::OrgChanges::default()
+        };
+        let r = orgs::update(&s, &o.id, None, changes, NOW).await;
         s.clear_faults();
         assert!(r.is_err(), "the injected failure surfaces");
         let old_ref = roster_domain::ids::OrgRef::parse("organizationId", "acme").unwrap();

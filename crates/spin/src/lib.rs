@@ -144,11 +144,10 @@ pub async fn serve<E: Endpoint>(req: Request) -> http::Response<Full<Bytes>> {
         body,
     };
     let store = SpinStore::open().await;
-    let ctx = Ctx {
-        admin_token: spin_sdk::variables::get(ADMIN_TOKEN_VARIABLE).await.ok(),
-        now: Timestamp::now(),
-    };
-    E::handle(&api_req, &store, &ctx)
-        .await
+    let ctx = Ctx::new(
+        spin_sdk::variables::get(ADMIN_TOKEN_VARIABLE).await.ok(),
+        Timestamp::now(),
+    );
+    ctx.finish(E::handle(&api_req, &store, &ctx).await)
         .map(|b| Full::new(Bytes::from(b)))
 }

@@ -17,13 +17,25 @@ pub const NOT_FOUND: u32 = 3001;
 pub const CONFLICT: u32 = 3002;
 /// 412: `If-Match` does not match.
 pub const PRECONDITION_FAILED: u32 = 3003;
+/// 409: another request is removing the user right now.
+pub const REMOVAL_IN_PROGRESS: u32 = 3004;
 /// 401: "Unauthorized" — the token is not valid (seed 000).
 pub const UNAUTHORIZED: u32 = 4001;
 /// 401: "No auth token" (seed 000).
 pub const NO_AUTH_TOKEN: u32 = 4002;
+/// 403: the token lacks the route's permission (or the route is for global tokens).
+pub const FORBIDDEN: u32 = 4003;
+/// 429: the token's requests for this minute are used up.
+pub const RATE_LIMITED: u32 = 4029;
 /// 500: an internal error (the store failed); the operation can be retried.
 pub const INTERNAL: u32 = 5000;
 /// 400: the user has ACTIVE devices (seed 000).
 pub const ACTIVE_DEVICES: u32 = 5054;
 /// 400: the user has pending enrollment tokens (seed 000).
 pub const PENDING_TOKENS: u32 = 5055;
+/// 409: the user has subscriptions the removal may not take.
+pub const HAS_SUBSCRIPTIONS: u32 = 5056;
+/// 409: the user is mastered by an identity provider or directory.
+pub const EXTERNALLY_MANAGED: u32 = 5057;
+/// 409: the user must be disabled first.
+pub const USER_ENABLED: u32 = 5058;

@@ -15,6 +15,57 @@ pub struct CreateOrganizationRequest {
     pub name: String,
     /// Unique slug.
     pub slug: String,
+    /// Other names the organization answers to.
+    #[serde(default)]
+    pub aliases: Option<AliasesRequest>,
+    /// Policy settings.
+    #[serde(default)]
+    pub policy: Option<PolicyRequest>,
+}
+
+/// An organization's aliases in a request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AliasesRequest {
+    /// The Dynatrace account UUID (seed 002's `account-uuid`).
+    pub account_uuid: Option<String>,
+    /// The API Management binding (seed 004's path); `null` unbinds.
+    #[serde(default, deserialize_with = "double_option")]
+    pub apim: Option<Option<ApimBindingDto>>,
+}
+
+/// An API Management binding, in requests and responses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApimBindingDto {
+    /// The Azure subscription id (a UUID).
+    pub subscription_id: String,
+    /// The resource group name.
+    pub resource_group_name: String,
+    /// The API Management service name.
+    pub service_name: String,
+}
+
+/// An organization's policy in a request: absent fields stay.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyRequest {
+    /// Days a removed user stays restorable (0 to 365; 0 = permanent at once).
+    pub retention_days: Option<i64>,
+    /// Requests per minute for each token of the organization (1 to 1 000 000).
+    pub rate_limit_per_minute: Option<i64>,
+    /// Dependents one request purges before an asynchronous removal continues on polls
+    /// (1 to 10 000).
+    pub removal_batch: Option<i64>,
+}
+
+/// Deserializes a field that distinguishes absent (`None`) from `null` (`Some(None)`).
+pub fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// An organization as returned.
@@ -27,10 +78,24 @@ pub struct OrganizationResponse {
     pub slug: String,
     /// Name.
     pub name: String,
+    /// Other names it answers to.
+    pub aliases: AliasesResponse,
+    /// Policy settings.
+    pub policy: roster_domain::model::OrgPolicy,
     /// Creation time (RFC 3339).
     pub created_at: String,
     /// Last update (RFC 3339).
     pub updated_at: String,
+}
+
+/// An organization's aliases as returned.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AliasesResponse {
+    /// The Dynatrace account UUID.
+    pub account_uuid: String,
+    /// The API Management binding, or `null`.
+    pub apim: Option<ApimBindingDto>,
 }
 
 impl From<&Organization> for OrganizationResponse {
@@ -39,6 +104,15 @@ impl From<&Organization> for OrganizationResponse {
             id: o.id.to_string(),
             slug: o.slug.clone(),
             name: o.name.clone(),
+            aliases: AliasesResponse {
+                account_uuid: o.account_uuid.clone(),
+                apim: o.apim.as_ref().map(|b| ApimBindingDto {
+                    subscription_id: b.subscription_id.clone(),
+                    resource_group_name: b.resource_group_name.clone(),
+                    service_name: b.service_name.clone(),
+                }),
+            },
+            policy: o.policy.clone(),
             created_at: o.created_at.to_rfc3339(),
             updated_at: o.updated_at.to_rfc3339(),
         }
@@ -59,6 +133,10 @@ pub struct CreateUserRequest {
     pub last_name: Option<String>,
     /// An initial password (8 to 256 characters); stored only as an Argon2id hash.
     pub password: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country_code: Option<String>,
 }
 
 /// A user as returned (never a secret).
@@ -83,6 +161,12 @@ pub struct UserResponse {
     pub source: roster_domain::model::IdentitySource,
     /// Group names.
     pub groups: Vec<String>,
+    /// Company.
+    pub company: String,
+    /// ISO 3166-1 alpha-2 country code, or empty.
+    pub country_code: String,
+    /// When the password was last set, if one is set.
+    pub password_changed_at: Option<String>,
     /// Creation time.
     pub created_at: String,
     /// Last update.
@@ -101,6 +185,9 @@ impl From<&User> for UserResponse {
             status: u.status.as_str(),
             source: u.source,
             groups: u.groups.clone(),
+            company: u.company.clone(),
+            country_code: u.country_code.clone(),
+            password_changed_at: u.password_changed_at.map(|t| t.to_rfc3339()),
             created_at: u.created_at.to_rfc3339(),
             updated_at: u.updated_at.to_rfc3339(),
         }
@@ -250,6 +337,10 @@ pub struct PatchUserRequest {
     pub first_name: Option<String>,
     /// New family name.
     pub last_name: Option<String>,
+    /// New company.
+    pub company: Option<String>,
+    /// New country code.
+    pub country_code: Option<String>,
 }
 
 /// The statuses a client may set (removal has its own route).
@@ -296,6 +387,10 @@ pub struct PatchOrganizationRequest {
     pub name: Option<String>,
     /// New slug (unique).
     pub slug: Option<String>,
+    /// New aliases.
+    pub aliases: Option<AliasesRequest>,
+    /// Policy changes.
+    pub policy: Option<PolicyRequest>,
 }
 
 /// `GET /v1/organizations`: one page.
@@ -407,7 +502,7 @@ pub struct InvitationResult {
 pub struct MessageResponse {
     /// Number (acknowledge with it).
     pub number: i64,
-    /// `invitation`.
+    /// `invitation`, `device_retire` or `account_closed`.
     pub kind: roster_domain::outbox::MessageKind,
     /// Recipient user id.
     pub user_id: String,
@@ -416,6 +511,12 @@ pub struct MessageResponse {
     /// The enrollment token an invitation carries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enrollment_token_id: Option<String>,
+    /// The device a retire notice is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    /// That device's hardware identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_identifier: Option<String>,
     /// Queue time.
     pub created_at: String,
 }
@@ -449,4 +550,8 @@ pub struct PutUserRequest {
     pub first_name: Option<String>,
     /// Family name.
     pub last_name: Option<String>,
+    /// Company (absent: empty).
+    pub company: Option<String>,
+    /// Country code (absent: empty).
+    pub country_code: Option<String>,
 }

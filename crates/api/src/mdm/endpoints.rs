@@ -2,55 +2,37 @@
 
 use super::dto::*;
 use super::{
-    allow, authenticate, domain_error, enter, etag, if_match, json_body, object_id, ok,
-    removal_error,
+    collapse, domain_error, enter, enter_global, if_match, json_body, need, need_global, object_id,
+    ok, optional_json, removal_error, with_etag, with_location,
 };
 use crate::Endpoint;
-use crate::request::{ApiRequest, ApiResponse, Body, Ctx};
-use http::{HeaderValue, Method, StatusCode, header};
+use crate::auth::Requirement;
+use crate::request::{ApiRequest, ApiResponse, Ctx};
+use http::{Method, StatusCode};
 use roster_domain::model::{DeviceStatus, Ownership};
-use roster_domain::removal::{RemovalPolicy, remove_user};
+use roster_domain::permissions::{Action, Resource};
+use roster_domain::removal::{self, RemovalPolicy, remove_user};
 use roster_domain::{Store, devices, enrollment, groups, orgs, users};
-
-type Outcome = Result<ApiResponse, ApiResponse>;
-
-fn collapse(r: Outcome) -> ApiResponse {
-    r.unwrap_or_else(|e| e)
-}
-
-fn with_location(mut resp: ApiResponse, location: &str) -> ApiResponse {
-    if let Ok(v) = HeaderValue::from_str(location) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    resp
-}
-
-fn with_etag(mut resp: ApiResponse, version: u64) -> ApiResponse {
-    resp.headers_mut().insert(header::ETAG, etag(version));
-    resp
-}
-
-/// An absent or empty body reads as `{}` for routes whose fields are all optional.
-fn optional_json<T: serde::de::DeserializeOwned + Default>(
-    req: &ApiRequest,
-) -> Result<T, ApiResponse> {
-    match &req.body {
-        Body::Bytes(b) if b.iter().all(u8::is_ascii_whitespace) => Ok(T::default()),
-        _ => json_body(req),
-    }
-}
 
 /// `/v1/organizations`: POST creates an organization, GET lists them (global admin).
 pub struct Organizations;
 
 impl Endpoint for Organizations {
+    const ROUTE: &'static str = "/v1/organizations";
     const ALLOW: &'static str = "GET, POST";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "GET" => need_global(Resource::Organization, Action::Read),
+            "POST" => need_global(Resource::Organization, Action::Create),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                allow(req, Self::ALLOW)?;
-                authenticate(req, ctx)?;
+                enter_global::<Self, S>(req, store, ctx).await?;
                 if req.method == Method::GET {
                     let q = super::list_query(req)?;
                     let (list, next) = orgs::list(store, q.after, q.limit)
@@ -63,8 +45,7 @@ impl Endpoint for Organizations {
                     return Ok(ok(StatusCode::OK, &out));
                 }
                 let body: CreateOrganizationRequest = json_body(req)?;
-                let new = orgs::NewOrganization::parse(&body.name, &body.slug)
-                    .map_err(|e| super::invalid(&e))?;
+                let new = super::new_organization(body).map_err(|e| super::invalid(&e))?;
                 let org = orgs::create(store, new, ctx.now)
                     .await
                     .map_err(domain_error)?;
@@ -84,26 +65,26 @@ impl Endpoint for Organizations {
 pub struct Organization;
 
 impl Endpoint for Organization {
+    const ROUTE: &'static str = "/v1/organizations/:organizationId";
     const ALLOW: &'static str = "GET, PATCH";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "GET" => need(Resource::Organization, Action::Read),
+            "PATCH" => need(Resource::Organization, Action::Update),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
                 if req.method == Method::PATCH {
                     let expected = if_match(req)?;
                     let body: PatchOrganizationRequest = json_body(req)?;
-                    let name = body
-                        .name
-                        .map(|n| orgs::NewOrganization::parse(&n, &org.slug).map(|p| p.name))
-                        .transpose()
-                        .map_err(|e| super::invalid(&e))?;
-                    let slug = body
-                        .slug
-                        .map(|s| roster_domain::ids::Slug::parse("slug", &s))
-                        .transpose()
-                        .map_err(|e| super::invalid(&e))?;
-                    let org = orgs::update(store, &org.id, expected, name, slug, ctx.now)
+                    let changes = super::org_changes(body).map_err(|e| super::invalid(&e))?;
+                    let org = orgs::update(store, &org.id, expected, changes, ctx.now)
                         .await
                         .map_err(domain_error)?;
                     return Ok(with_etag(
@@ -126,12 +107,21 @@ impl Endpoint for Organization {
 pub struct Users;
 
 impl Endpoint for Users {
+    const ROUTE: &'static str = "/v1/organizations/:organizationId/mdm/users";
     const ALLOW: &'static str = "GET, POST";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "GET" => need(Resource::MdmUser, Action::Read),
+            "POST" => need(Resource::MdmUser, Action::Create),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _caller) = enter::<Self, S>(req, store, ctx).await?;
                 if req.method == Method::GET {
                     let query = super::list_query(req)?;
                     let page = users::list(store, &org, &query)
@@ -151,12 +141,20 @@ impl Endpoint for Users {
                     body.last_name.as_deref(),
                 )
                 .map_err(|e| super::invalid(&e))?;
-                let new = match body.password.as_deref() {
+                let mut new = match body.password.as_deref() {
                     Some(p) => new
                         .with_password("password", p)
                         .map_err(|e| super::invalid(&e))?,
                     None => new,
                 };
+                new.company =
+                    users::parse_company("company", body.company.as_deref().unwrap_or(""))
+                        .map_err(|e| super::invalid(&e))?;
+                new.country_code = users::parse_country_code(
+                    "countryCode",
+                    body.country_code.as_deref().unwrap_or(""),
+                )
+                .map_err(|e| super::invalid(&e))?;
                 let user = users::create(store, &org, new, ctx.now)
                     .await
                     .map_err(domain_error)?;
@@ -175,17 +173,33 @@ impl Endpoint for Users {
 pub struct User;
 
 impl Endpoint for User {
+    const ROUTE: &'static str = "/v1/organizations/:organizationId/mdm/users/:mdmUserId";
     const ALLOW: &'static str = "GET, PUT, PATCH, DELETE";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "GET" => need(Resource::MdmUser, Action::Read),
+            "PUT" | "PATCH" => need(Resource::MdmUser, Action::Update),
+            "DELETE" => need(Resource::MdmUser, Action::Remove),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, caller) = enter::<Self, S>(req, store, ctx).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 if req.method == Method::GET {
-                    let user = users::get(store, &org, &user_id)
-                        .await
-                        .map_err(domain_error)?;
+                    let user = match users::get(store, &org, &user_id).await {
+                        Ok(u) => u,
+                        Err(e @ roster_domain::DomainError::NotFound { .. }) => {
+                            // A softly removed user whose window ended is purged on access.
+                            let _ = removal::purge_if_expired(store, &org, &user_id, ctx.now).await;
+                            return Err(domain_error(e));
+                        }
+                        Err(e) => return Err(domain_error(e)),
+                    };
                     return Ok(with_etag(
                         ok(StatusCode::OK, &UserResponse::from(&user)),
                         user.version,
@@ -196,17 +210,21 @@ impl Endpoint for User {
                     let changes = if req.method == Method::PUT {
                         // Replace: every mutable field is given; names default to empty.
                         let body: PutUserRequest = json_body(req)?;
-                        users::UserChanges::parse(
+                        super::user_changes(
                             Some(&body.email),
                             Some(body.first_name.as_deref().unwrap_or("")),
                             Some(body.last_name.as_deref().unwrap_or("")),
+                            Some(body.company.as_deref().unwrap_or("")),
+                            Some(body.country_code.as_deref().unwrap_or("")),
                         )
                     } else {
                         let body: PatchUserRequest = json_body(req)?;
-                        users::UserChanges::parse(
+                        super::user_changes(
                             body.email.as_deref(),
                             body.first_name.as_deref(),
                             body.last_name.as_deref(),
+                            body.company.as_deref(),
+                            body.country_code.as_deref(),
                         )
                     }
                     .map_err(|e| super::invalid(&e))?;
@@ -220,14 +238,20 @@ impl Endpoint for User {
                 }
                 let policy = RemovalPolicy {
                     expected_version: if_match(req)?,
-                    ..RemovalPolicy::canonical()
+                    ..RemovalPolicy::canonical().by(caller.actor())
                 };
-                let removed = remove_user(store, &org, &user_id, &policy, ctx.now)
+                if super::dry_run(req)? {
+                    let plan = removal::plan(store, &org, &user_id, &policy, ctx.now)
+                        .await
+                        .map_err(removal_error)?;
+                    return Ok(ok(StatusCode::OK, &super::plan_response(&plan)));
+                }
+                let outcome = remove_user(store, &org, &user_id, &policy, ctx.now)
                     .await
                     .map_err(removal_error)?;
                 Ok(ok(
                     StatusCode::OK,
-                    &serde_json::json!({ "delete": removed.user.id }),
+                    &super::removed_response(&user_id, &outcome),
                 ))
             }
             .await,
@@ -239,12 +263,21 @@ impl Endpoint for User {
 pub struct UserDevices;
 
 impl Endpoint for UserDevices {
+    const ROUTE: &'static str = "/v1/organizations/:organizationId/mdm/users/:mdmUserId/devices";
     const ALLOW: &'static str = "GET, POST";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "GET" => need(Resource::Device, Action::Read),
+            "POST" => need(Resource::Device, Action::Create),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _caller) = enter::<Self, S>(req, store, ctx).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 let user = users::get(store, &org, &user_id)
                     .await
@@ -298,12 +331,23 @@ impl Endpoint for UserDevices {
 pub struct UserDevice;
 
 impl Endpoint for UserDevice {
+    const ROUTE: &'static str =
+        "/v1/organizations/:organizationId/mdm/users/:mdmUserId/devices/:deviceId";
     const ALLOW: &'static str = "GET, PATCH, DELETE";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "GET" => need(Resource::Device, Action::Read),
+            "PATCH" => need(Resource::Device, Action::Update),
+            "DELETE" => need(Resource::Device, Action::Remove),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _caller) = enter::<Self, S>(req, store, ctx).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 let device_id = object_id(req, "deviceId")?;
                 let user = users::get(store, &org, &user_id)
@@ -344,12 +388,22 @@ impl Endpoint for UserDevice {
 pub struct EnrollmentTokens;
 
 impl Endpoint for EnrollmentTokens {
+    const ROUTE: &'static str =
+        "/v1/organizations/:organizationId/mdm/users/:mdmUserId/enrollment-tokens";
     const ALLOW: &'static str = "GET, POST";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "GET" => need(Resource::EnrollmentToken, Action::Read),
+            "POST" => need(Resource::EnrollmentToken, Action::Create),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _caller) = enter::<Self, S>(req, store, ctx).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 if req.method == Method::GET {
                     let list = enrollment::list(store, &org, &user_id)
@@ -388,12 +442,21 @@ impl Endpoint for EnrollmentTokens {
 pub struct EnrollmentToken;
 
 impl Endpoint for EnrollmentToken {
+    const ROUTE: &'static str =
+        "/v1/organizations/:organizationId/mdm/users/:mdmUserId/enrollment-tokens/:tokenId";
     const ALLOW: &'static str = "DELETE";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "DELETE" => need(Resource::EnrollmentToken, Action::Remove),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _caller) = enter::<Self, S>(req, store, ctx).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 let token_id = object_id(req, "tokenId")?;
                 let t = enrollment::revoke(store, &org, &user_id, &token_id)
@@ -413,12 +476,20 @@ impl Endpoint for EnrollmentToken {
 pub struct UsersCount;
 
 impl Endpoint for UsersCount {
+    const ROUTE: &'static str = "/v1/organizations/:organizationId/mdm/users/count";
     const ALLOW: &'static str = "GET";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "GET" => need(Resource::MdmUser, Action::Read),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _caller) = enter::<Self, S>(req, store, ctx).await?;
                 let count = roster_domain::count::total(store, &org.id)
                     .await
                     .map_err(domain_error)?;
@@ -434,12 +505,20 @@ impl Endpoint for UsersCount {
 pub struct UserStatus;
 
 impl Endpoint for UserStatus {
+    const ROUTE: &'static str = "/v1/organizations/:organizationId/mdm/users/:mdmUserId/status";
     const ALLOW: &'static str = "POST";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "POST" => need(Resource::MdmUser, Action::Update),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _caller) = enter::<Self, S>(req, store, ctx).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 let expected = if_match(req)?;
                 let body: SetUserStatusRequest = json_body(req)?;
@@ -468,12 +547,21 @@ impl Endpoint for UserStatus {
 pub struct Groups;
 
 impl Endpoint for Groups {
+    const ROUTE: &'static str = "/v1/organizations/:organizationId/mdm/groups";
     const ALLOW: &'static str = "GET, POST";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "GET" => need(Resource::Group, Action::Read),
+            "POST" => need(Resource::Group, Action::Create),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _caller) = enter::<Self, S>(req, store, ctx).await?;
                 if req.method == Method::GET {
                     let list = groups::list(store, &org).await.map_err(domain_error)?;
                     let out: Vec<GroupResponse> = list.iter().map(GroupResponse::from).collect();
@@ -506,12 +594,21 @@ impl Endpoint for Groups {
 pub struct Group;
 
 impl Endpoint for Group {
+    const ROUTE: &'static str = "/v1/organizations/:organizationId/mdm/groups/:groupId";
     const ALLOW: &'static str = "GET, DELETE";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "GET" => need(Resource::Group, Action::Read),
+            "DELETE" => need(Resource::Group, Action::Remove),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _caller) = enter::<Self, S>(req, store, ctx).await?;
                 let id = object_id(req, "groupId")?;
                 if req.method == Method::GET {
                     let g = groups::get(store, &org, &id).await.map_err(domain_error)?;
@@ -532,12 +629,21 @@ impl Endpoint for Group {
 pub struct UserGroups;
 
 impl Endpoint for UserGroups {
+    const ROUTE: &'static str = "/v1/organizations/:organizationId/mdm/users/:mdmUserId/groups";
     const ALLOW: &'static str = "GET, PUT";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "GET" => need(Resource::MdmUser, Action::Read),
+            "PUT" => need(Resource::MdmUser, Action::Update),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _caller) = enter::<Self, S>(req, store, ctx).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 let user = if req.method == Method::PUT {
                     let expected = if_match(req)?;
@@ -571,12 +677,20 @@ impl Endpoint for UserGroups {
 pub struct UserPassword;
 
 impl Endpoint for UserPassword {
+    const ROUTE: &'static str = "/v1/organizations/:organizationId/mdm/users/:mdmUserId/password";
     const ALLOW: &'static str = "POST";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "POST" => need(Resource::MdmUser, Action::Update),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _caller) = enter::<Self, S>(req, store, ctx).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 let body: ChangePasswordRequest = json_body(req)?;
                 users::change_password(
@@ -608,12 +722,21 @@ impl Endpoint for UserPassword {
 pub struct UserPasswordReset;
 
 impl Endpoint for UserPasswordReset {
+    const ROUTE: &'static str =
+        "/v1/organizations/:organizationId/mdm/users/:mdmUserId/password-reset";
     const ALLOW: &'static str = "POST";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "POST" => need(Resource::MdmUser, Action::Update),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _caller) = enter::<Self, S>(req, store, ctx).await?;
                 let user_id = object_id(req, "mdmUserId")?;
                 let body: ResetPasswordRequest = json_body(req)?;
                 users::reset_password(store, &org, &user_id, &body.new_password, ctx.now)
@@ -631,12 +754,20 @@ impl Endpoint for UserPasswordReset {
 pub struct Invitations;
 
 impl Endpoint for Invitations {
+    const ROUTE: &'static str = "/v1/organizations/:organizationId/mdm/invitations";
     const ALLOW: &'static str = "POST";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "POST" => need(Resource::MdmUser, Action::Invite),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _caller) = enter::<Self, S>(req, store, ctx).await?;
                 let body: InviteRequest = json_body(req)?;
                 if body.usernames.is_empty() || body.usernames.len() > 100 {
                     return Err(super::invalid(&roster_domain::ValidationError::new(
@@ -682,12 +813,21 @@ impl Endpoint for Invitations {
 pub struct Outbox;
 
 impl Endpoint for Outbox {
+    const ROUTE: &'static str = "/v1/organizations/:organizationId/mdm/outbox";
     const ALLOW: &'static str = "GET, POST";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "GET" => need(Resource::Outbox, Action::Read),
+            "POST" => need(Resource::Outbox, Action::Update),
+            _ => None,
+        }
+    }
 
     async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
         collapse(
             async {
-                let org = enter(req, store, ctx, Self::ALLOW).await?;
+                let (org, _caller) = enter::<Self, S>(req, store, ctx).await?;
                 if req.method == Method::GET {
                     let q = super::list_query(req)?;
                     let (list, next) =
@@ -706,6 +846,8 @@ impl Endpoint for Outbox {
                                     .enrollment_token_id
                                     .as_ref()
                                     .map(ToString::to_string),
+                                device_id: m.device_id.as_ref().map(ToString::to_string),
+                                device_identifier: m.device_identifier.clone(),
                                 created_at: m.created_at.to_rfc3339(),
                             })
                             .collect(),
