@@ -429,7 +429,12 @@ async fn natively(
 fn is_read(kind: Kind) -> bool {
     matches!(
         kind,
-        Kind::GetUser | Kind::ListPage | Kind::Search | Kind::Count | Kind::Wso2View
+        Kind::NoToken
+            | Kind::GetUser
+            | Kind::ListPage
+            | Kind::Search
+            | Kind::Count
+            | Kind::Wso2View
     )
 }
 
@@ -476,6 +481,7 @@ fn scenarios_empty_call() -> scenarios::Call {
         params: Vec::new(),
         headers: Vec::new(),
         body: None,
+        authenticated: true,
         expect: 200,
     }
 }

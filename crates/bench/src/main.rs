@@ -24,8 +24,8 @@ struct Cli {
     /// Users in the organization, comma-separated (`1k`, `100k`, `1m`, or numbers).
     #[arg(long, default_value = "1k,100k,1m", value_delimiter = ',')]
     sizes: Vec<String>,
-    /// Only these scenarios (ids: get, list, search, count, wso2-view, create, patch,
-    /// remove, remove-200-devices).
+    /// Only these scenarios (ids: no-token, get, list, search, count, wso2-view, create,
+    /// patch, remove, remove-200-devices).
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Concurrent clients.

@@ -147,7 +147,10 @@ pub async fn send(
     } else {
         format!("{base}{}?{}", call.path, call.query)
     };
-    let mut req = client.request(call.method.clone(), url).bearer_auth(bearer);
+    let mut req = client.request(call.method.clone(), url);
+    if call.authenticated {
+        req = req.bearer_auth(bearer);
+    }
     for (k, v) in &call.headers {
         req = req.header(*k, v);
     }
@@ -227,7 +230,9 @@ pub fn api_request(call: &Call, bearer: &str) -> ApiRequest {
     let mut req = ApiRequest::new(call.method.clone());
     req.params = call.params.clone();
     req.query = call.query.clone();
-    if let Ok(v) = http::HeaderValue::from_str(&format!("Bearer {bearer}")) {
+    if let Ok(v) = http::HeaderValue::from_str(&format!("Bearer {bearer}"))
+        && call.authenticated
+    {
         req.headers.insert(http::header::AUTHORIZATION, v);
     }
     for (k, v) in &call.headers {

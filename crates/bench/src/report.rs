@@ -11,6 +11,9 @@ pub const MAX_COMPONENT_BYTES: u64 = 600 * 1024;
 pub const MAX_GET_OVER_EMPTY: f64 = 1.5;
 /// Get, count and a list page: the largest size at most this times the smallest.
 pub const MAX_FLAT_GROWTH: f64 = 1.2;
+/// What "a small constant" means for search here (the issue gives no number): at most
+/// this many microseconds per user in the organization.
+pub const MAX_SEARCH_US_PER_USER: f64 = 1.0;
 
 /// One target of issue 7.
 #[derive(Debug, Clone)]
@@ -344,19 +347,33 @@ pub fn targets(r: &Report) -> Vec<Target> {
                 ));
             }
         }
-        // Linear: the cost per user does not grow with size (within 2x, as small sizes
-        // are dominated by the fixed part); the constant is reported.
-        let met = if per_user.len() >= 2 {
+        // Linear: the cost per user does not grow with size (within 2x: small sizes
+        // are dominated by the fixed part of a request).
+        let linear = (per_user.len() >= 2).then(|| {
             let last = per_user[per_user.len() - 1];
             let prev = per_user[per_user.len() - 2];
-            Some(last <= prev * 2.0)
-        } else {
-            None
-        };
+            last <= prev * 2.0
+        });
         out.push(Target {
-            name: "q search linear in users, with a small constant".into(),
-            met,
+            name: "q search linear in users".into(),
+            met: linear,
             detail: details.join("; "),
+        });
+        out.push(Target {
+            name: format!(
+                "q search's constant small: ≤ {MAX_SEARCH_US_PER_USER} µs per user at the \
+                 largest size (a 1M-user organization searched in about a second)"
+            ),
+            met: per_user.last().map(|c| *c <= MAX_SEARCH_US_PER_USER),
+            detail: per_user.last().map_or_else(
+                || "not measured".to_owned(),
+                |c| {
+                    format!(
+                        "{c:.2} µs per user: {:.1} s for 1M users",
+                        c * 1_000_000.0 / 1e6
+                    )
+                },
+            ),
         });
     }
     // Component sizes.

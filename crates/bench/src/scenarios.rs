@@ -19,6 +19,10 @@ use std::sync::Arc;
 /// What a scenario exercises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// `GET …/mdm/users/:id` without a token: refused (401) before any read, so it
+    /// costs what every Roster request costs before its route's work (instantiating a
+    /// Roster component, opening the store, reading the admin variable, answering).
+    NoToken,
     /// `GET …/mdm/users/:id` of a random seeded user.
     GetUser,
     /// `GET …/mdm/users?limit=50&cursor=…` from a random position.
@@ -63,6 +67,11 @@ pub struct Scenario {
 /// Every scenario, in the order they run: reads first, so that writes (which add
 /// users) cannot change what the reads see.
 pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        id: "no-token",
+        title: "refused: no token (401)",
+        kind: Kind::NoToken,
+    },
     Scenario {
         id: "get",
         title: "get user",
@@ -125,6 +134,8 @@ pub struct Call {
     pub headers: Vec<(&'static str, String)>,
     /// A JSON body.
     pub body: Option<Vec<u8>>,
+    /// Whether to send the fixture's bearer token.
+    pub authenticated: bool,
     /// The status a correct answer has.
     pub expect: u16,
 }
@@ -138,6 +149,7 @@ impl Call {
             params: Vec::new(),
             headers: Vec::new(),
             body: None,
+            authenticated: true,
             expect,
         }
     }
@@ -280,7 +292,9 @@ impl Kind {
     /// endpoint natively through [`roster_api::routes::dispatch`].
     pub fn component(self) -> Option<&'static str> {
         Some(match self {
-            Kind::GetUser | Kind::PatchIfMatch | Kind::RemoveNoDependents => "mdm-user",
+            Kind::NoToken | Kind::GetUser | Kind::PatchIfMatch | Kind::RemoveNoDependents => {
+                "mdm-user"
+            }
             Kind::ListPage | Kind::Search | Kind::Create => "mdm-users",
             Kind::Count => "mdm-users-count",
             Kind::RemoveWith200Devices | Kind::Wso2View => return None,
@@ -353,6 +367,11 @@ impl Kind {
         let org = fx.org.id.as_str();
         let list = || Call::new(Method::GET, fx.users_path(), 200).param("organizationId", org);
         match (self, prepared) {
+            (Kind::NoToken, _) => {
+                let mut c = fx.user_call(Method::GET, &fx.sample[i % fx.sample.len()], 401);
+                c.authenticated = false;
+                c
+            }
             (Kind::GetUser, _) => {
                 let id = &fx.sample[i % fx.sample.len()];
                 fx.user_call(Method::GET, id, 200)
@@ -406,6 +425,7 @@ impl Kind {
             serde_json::from_slice(body).map_err(|e| format!("answer is not JSON: {e}"))?;
         let data = &v["data"];
         let ok = match self {
+            Kind::NoToken => v["error"]["code"].is_u64(),
             Kind::GetUser => call.path.ends_with(data["id"].as_str().unwrap_or("-")),
             Kind::ListPage => data["users"].as_array().is_some_and(|u| !u.is_empty()),
             Kind::Search => data["users"].as_array().is_some_and(|u| {
