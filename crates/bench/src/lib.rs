@@ -61,6 +61,9 @@ pub struct Config {
     pub duration: Duration,
     /// Untimed warm-up before each read measurement.
     pub warmup: Duration,
+    /// Each phase (one client, then `concurrency`) is split into this many slices,
+    /// interleaved across (c), (a) and (b).
+    pub rounds: usize,
     /// At most this many requests per measurement (and users patched).
     pub max_requests: usize,
     /// Users removed per removal measurement (prepared beforehand).
@@ -92,6 +95,7 @@ impl Config {
             concurrency: 8,
             duration: Duration::from_secs(3),
             warmup: Duration::from_millis(500),
+            rounds: 3,
             max_requests: 20_000,
             removals: 60,
             sample: 10_000,
@@ -112,6 +116,7 @@ impl Config {
             concurrency: 2,
             duration: Duration::from_millis(100),
             warmup: Duration::ZERO,
+            rounds: 1,
             max_requests: 20,
             removals: 6,
             sample: 100,
@@ -184,12 +189,15 @@ impl Measured {
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // a dozen rows per size; boxing buys nothing
 pub enum Outcome {
-    /// Measured through the host (a) and natively (b).
+    /// Measured through the host (a), natively (b), and the empty component (c) in
+    /// the same rounds.
     Ran {
         /// (a)
         host: Measured,
         /// (b)
         native: Measured,
+        /// (c), interleaved with (a) and (b).
+        empty: Measured,
     },
     /// Not available on this build.
     NotAvailable(&'static str),
@@ -211,10 +219,8 @@ pub struct SizeReport {
     pub users: u64,
     /// The seeding.
     pub seed: SeedStats,
-    /// (c) before the scenarios.
+    /// (c) alone, before the scenarios.
     pub empty: Measured,
-    /// (c) after the scenarios (drift check).
-    pub empty_after: Measured,
     /// The scenarios, in table order.
     pub rows: Vec<Row>,
     /// RSS when the host was about to start, KiB.
@@ -232,7 +238,15 @@ impl SizeReport {
     /// (a) and (b) of scenario `kind`, when it ran.
     pub fn ran(&self, kind: Kind) -> Option<(&Measured, &Measured)> {
         match &self.row(kind)?.outcome {
-            Outcome::Ran { host, native } => Some((host, native)),
+            Outcome::Ran { host, native, .. } => Some((host, native)),
+            Outcome::NotAvailable(_) => None,
+        }
+    }
+
+    /// (c) as measured alongside scenario `kind`.
+    pub fn empty_with(&self, kind: Kind) -> Option<&Measured> {
+        match &self.row(kind)?.outcome {
+            Outcome::Ran { empty, .. } => Some(empty),
             Outcome::NotAvailable(_) => None,
         }
     }
@@ -284,7 +298,6 @@ struct Env {
     bearer: Arc<str>,
     host: Arc<roster_host::Host>,
     budget: Budget,
-    warmup: Duration,
 }
 
 fn maker(kind: Kind, fx: &Arc<Fixture>, prepared: Prepared, tag: &'static str) -> MakeCall {
@@ -292,138 +305,120 @@ fn maker(kind: Kind, fx: &Arc<Fixture>, prepared: Prepared, tag: &'static str) -
     Arc::new(move |i| kind.call(&fx, &prepared, tag, i))
 }
 
-/// (a) or (c): probe (alone, counting key-value calls, checking the answer), warm up,
-/// then the timed run.
-async fn over_http(
-    env: &Env,
-    kind: Option<Kind>,
-    make: MakeCall,
-    end: usize,
-    warm: bool,
-) -> Measured {
-    let probe = make(0);
-    let before = env.host.faults().kv_calls();
-    let answer = measure::send(&env.client, &env.base, &env.bearer, &probe).await;
-    let kv_calls = env.host.faults().kv_calls() - before;
-    let probe_error = match answer {
-        Ok((status, body)) if status == probe.expect => {
-            kind.and_then(|k| k.check(&env.fx, &probe, &body).err())
-        }
-        Ok((status, body)) => Some(format!(
-            "probe answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        )),
-        Err(e) => Some(format!("probe failed: {e}")),
-    };
-    let mut next = 1;
-    let drive = |budget: Budget, next: usize| {
-        measure::drive_http(
-            env.client.clone(),
-            env.base.clone(),
-            env.bearer.clone(),
-            make.clone(),
-            next,
-            end,
-            budget,
-        )
-    };
-    if warm && !env.warmup.is_zero() {
-        next = drive(
-            Budget {
-                duration: env.warmup,
-                ..env.budget
-            },
-            next,
-        )
-        .await
-        .1;
-    }
-    let (single, next) = drive(
-        Budget {
-            concurrency: 1,
-            ..env.budget
-        },
-        next,
-    )
-    .await;
-    let (loaded, _) = drive(env.budget, next).await;
-    Measured {
-        single,
-        loaded,
-        kv_calls,
-        probe_error,
-    }
+/// Where a mode sends its requests.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    /// Over loopback HTTP to roster-host: (a), and (c) for the empty component.
+    Http,
+    /// The endpoint of this component, natively: (b).
+    Native(&'static str),
 }
 
-/// (b): the same, natively, on blocking threads.
-async fn natively(
-    env: &Env,
-    kind: Kind,
+/// One mode's measurement, built up slice by slice.
+struct Run {
+    via: Via,
+    kind: Option<Kind>,
     make: MakeCall,
+    next: usize,
     end: usize,
-    warm: bool,
-) -> anyhow::Result<Measured> {
-    let Some(route) = kind.component() else {
-        anyhow::bail!("{kind:?} has no component");
-    };
-    let fx = env.fx.clone();
-    let bearer = env.bearer.clone();
-    let (budget, warmup) = (env.budget, env.warmup);
-    tokio::task::spawn_blocking(move || {
-        let store = fx.store.clone();
-        let probe = make(0);
-        let before = store.calls();
-        let (status, body) =
-            measure::handle_native(&store, route, fx.admin_token.as_deref(), &bearer, &probe);
-        let kv_calls = store.calls() - before;
-        let probe_error = if status == probe.expect {
-            kind.check(&fx, &probe, &body).err()
-        } else {
-            Some(format!(
+    m: Measured,
+}
+
+impl Run {
+    fn new(via: Via, kind: Option<Kind>, make: MakeCall, end: usize) -> Self {
+        Self {
+            via,
+            kind,
+            make,
+            next: 0,
+            end,
+            m: Measured {
+                single: Sample::default(),
+                loaded: Sample::default(),
+                kv_calls: 0,
+                probe_error: None,
+            },
+        }
+    }
+
+    /// Request 0, alone: its key-value calls and the check of its answer.
+    async fn probe(&mut self, env: &Env) -> anyhow::Result<()> {
+        let call = (self.make)(0);
+        self.next = 1;
+        let (answer, kv_calls) = match self.via {
+            Via::Http => {
+                let before = env.host.faults().kv_calls();
+                let answer = measure::send(&env.client, &env.base, &env.bearer, &call).await;
+                (answer, env.host.faults().kv_calls() - before)
+            }
+            Via::Native(component) => {
+                let (fx, bearer, call) = (env.fx.clone(), env.bearer.clone(), call.clone());
+                tokio::task::spawn_blocking(move || {
+                    let before = fx.store.calls();
+                    let answer = measure::handle_native(
+                        &fx.store,
+                        component,
+                        fx.admin_token.as_deref(),
+                        &bearer,
+                        &call,
+                    );
+                    (Ok(answer), fx.store.calls() - before)
+                })
+                .await
+                .context("the native probe panicked")?
+            }
+        };
+        self.m.kv_calls = kv_calls;
+        self.m.probe_error = match answer {
+            Ok((status, body)) if status == call.expect => {
+                self.kind.and_then(|k| k.check(&env.fx, &call, &body).err())
+            }
+            Ok((status, body)) => Some(format!(
                 "probe answered {status}: {}",
                 String::from_utf8_lossy(&body)
-            ))
+            )),
+            Err(e) => Some(format!("probe failed: {e}")),
         };
-        let drive = |budget: Budget, next: usize| {
-            measure::drive_native(
-                store.clone(),
-                route,
-                fx.admin_token.clone(),
-                bearer.clone(),
-                make.clone(),
-                next,
-                end,
-                budget,
-            )
+        Ok(())
+    }
+
+    /// Sends the next requests within `budget`.
+    async fn drive(&mut self, env: &Env, budget: Budget) -> anyhow::Result<Sample> {
+        let (sample, next) = match self.via {
+            Via::Http => {
+                measure::drive_http(
+                    env.client.clone(),
+                    env.base.clone(),
+                    env.bearer.clone(),
+                    self.make.clone(),
+                    self.next,
+                    self.end,
+                    budget,
+                )
+                .await
+            }
+            Via::Native(component) => {
+                let (fx, bearer, make) = (env.fx.clone(), env.bearer.clone(), self.make.clone());
+                let (next, end) = (self.next, self.end);
+                tokio::task::spawn_blocking(move || {
+                    measure::drive_native(
+                        fx.store.clone(),
+                        component,
+                        fx.admin_token.clone(),
+                        bearer,
+                        make,
+                        next,
+                        end,
+                        budget,
+                    )
+                })
+                .await
+                .context("the native run panicked")?
+            }
         };
-        let mut next = 1;
-        if warm && !warmup.is_zero() {
-            next = drive(
-                Budget {
-                    duration: warmup,
-                    ..budget
-                },
-                next,
-            )
-            .1;
-        }
-        let (single, next) = drive(
-            Budget {
-                concurrency: 1,
-                ..budget
-            },
-            next,
-        );
-        let (loaded, _) = drive(budget, next);
-        Measured {
-            single,
-            loaded,
-            kv_calls,
-            probe_error,
-        }
-    })
-    .await
-    .context("the native run panicked")
+        self.next = next;
+        Ok(sample)
+    }
 }
 
 fn is_read(kind: Kind) -> bool {
@@ -438,42 +433,93 @@ fn is_read(kind: Kind) -> bool {
     )
 }
 
+/// Probes every run, warms them up, then measures them in interleaved rounds — one
+/// client first, then `concurrency` clients — so that load from outside the benchmark
+/// weighs on all modes alike and their ratios hold.
+async fn measure_runs(env: &Env, cfg: &Config, runs: &mut [Run], warm: bool) -> anyhow::Result<()> {
+    for r in runs.iter_mut() {
+        r.probe(env).await?;
+    }
+    if warm && !cfg.warmup.is_zero() {
+        for r in runs.iter_mut() {
+            let b = Budget {
+                duration: cfg.warmup,
+                ..env.budget
+            };
+            r.drive(env, b).await?;
+        }
+    }
+    let rounds = cfg.rounds.max(1);
+    let slice = Budget {
+        duration: env.budget.duration / u32::try_from(rounds).unwrap_or(1),
+        ..env.budget
+    };
+    for concurrency in [1, env.budget.concurrency] {
+        for _ in 0..rounds {
+            for r in runs.iter_mut() {
+                let sample = r
+                    .drive(
+                        env,
+                        Budget {
+                            concurrency,
+                            ..slice
+                        },
+                    )
+                    .await?;
+                if concurrency == 1 {
+                    r.m.single.absorb(sample);
+                } else {
+                    r.m.loaded.absorb(sample);
+                }
+            }
+        }
+    }
+    for r in runs.iter_mut() {
+        r.m.single.latencies_ns.sort_unstable();
+        r.m.loaded.latencies_ns.sort_unstable();
+    }
+    Ok(())
+}
+
+fn empty_run() -> Run {
+    Run::new(Via::Http, None, Arc::new(|_| empty_call()), usize::MAX)
+}
+
 async fn run_scenario(env: &Env, cfg: &Config, s: &Scenario) -> anyhow::Result<Outcome> {
     if let Availability::NotOnThisBuild(why) = s.kind.availability() {
         return Ok(Outcome::NotAvailable(why));
     }
     let kind = s.kind;
+    let component = kind
+        .component()
+        .with_context(|| format!("{kind:?} has no component"))?;
     let want = if kind.consumes() {
         cfg.removals + 1
     } else {
         cfg.max_requests + 1
     };
-    let warm = is_read(kind);
-    let mut measured = Vec::new();
-    for tag in ["a", "b"] {
+    let mut runs = vec![empty_run()];
+    for (tag, via) in [("a", Via::Http), ("b", Via::Native(component))] {
         let fx = env.fx.clone();
         let (prepared, allowed) = tokio::task::spawn_blocking(move || kind.prepare(&fx, tag, want))
             .await
             .context("preparing panicked")??;
-        let end = allowed.min(want);
         let make = maker(kind, &env.fx, prepared, tag);
-        measured.push(if tag == "a" {
-            over_http(env, Some(kind), make, end, warm).await
-        } else {
-            natively(env, kind, make, end, warm).await?
-        });
+        runs.push(Run::new(via, Some(kind), make, allowed.min(want)));
     }
-    let native = measured.pop().context("no native measurement")?;
-    let host = measured.pop().context("no host measurement")?;
-    Ok(Outcome::Ran { host, native })
+    measure_runs(env, cfg, &mut runs, is_read(kind)).await?;
+    let mut ms = runs.into_iter().map(|r| r.m);
+    let (Some(empty), Some(host), Some(native)) = (ms.next(), ms.next(), ms.next()) else {
+        anyhow::bail!("a measurement is missing");
+    };
+    Ok(Outcome::Ran {
+        host,
+        native,
+        empty,
+    })
 }
 
-async fn empty_component(env: &Env) -> Measured {
-    let make: MakeCall = Arc::new(|_| scenarios_empty_call());
-    over_http(env, None, make, usize::MAX, true).await
-}
-
-fn scenarios_empty_call() -> scenarios::Call {
+fn empty_call() -> scenarios::Call {
     scenarios::Call {
         method: http::Method::GET,
         path: app::EMPTY_ROUTE.to_owned(),
@@ -536,10 +582,11 @@ async fn run_size(cfg: &Config, manifest: &Path, users: u64) -> anyhow::Result<S
             concurrency: cfg.concurrency,
             duration: cfg.duration,
         },
-        warmup: cfg.warmup,
     };
     progress(format!("{label}: (c) empty component"));
-    let empty = empty_component(&env).await;
+    let mut runs = [empty_run()];
+    measure_runs(&env, cfg, &mut runs, true).await?;
+    let [Run { m: empty, .. }] = runs;
     let mut rows = Vec::new();
     for s in cfg.selected() {
         progress(format!("{label}: {}", s.title));
@@ -549,7 +596,6 @@ async fn run_size(cfg: &Config, manifest: &Path, users: u64) -> anyhow::Result<S
             outcome,
         });
     }
-    let empty_after = empty_component(&env).await;
     let peak_rss_kib = if reset { app::peak_rss_kib() } else { None };
     drop(env);
     drop(running);
@@ -560,7 +606,6 @@ async fn run_size(cfg: &Config, manifest: &Path, users: u64) -> anyhow::Result<S
         users,
         seed: seeded,
         empty,
-        empty_after,
         rows,
         rss_before_kib,
         peak_rss_kib,

@@ -68,6 +68,16 @@ impl Sample {
         }
     }
 
+    /// Adds `other`'s requests (left unsorted: sort once all are in).
+    pub fn absorb(&mut self, other: Sample) {
+        self.latencies_ns.extend(other.latencies_ns);
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.wall += other.wall;
+    }
+
     fn merge(parts: Vec<Worker>, wall: Duration) -> Self {
         let mut s = Sample {
             wall,

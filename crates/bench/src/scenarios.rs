@@ -319,8 +319,13 @@ impl Kind {
         let store = &*fx.store;
         match self {
             Kind::PatchIfMatch => {
+                // Each mode patches its own half of the users: the modes are measured
+                // in interleaved rounds, and a user patched by one would fail the
+                // other's If-Match.
+                let half = usize::try_from(fx.top / 2).unwrap_or(0);
+                let want = want.min(half);
                 let mut out = Vec::with_capacity(want);
-                let mut after = 0;
+                let mut after = if tag == "a" { 0 } else { fx.top / 2 };
                 while out.len() < want {
                     let q = users::ListQuery {
                         after,

@@ -76,7 +76,12 @@ async fn smoke_runs_and_scales_as_designed() {
         );
         for row in &size.rows {
             match &row.outcome {
-                Outcome::Ran { host, native } => {
+                Outcome::Ran {
+                    host,
+                    native,
+                    empty,
+                } => {
+                    assert!(empty.clean() && empty.kv_calls == 0, "{empty:?}");
                     assert!(
                         host.clean(),
                         "{} (a) at {}: {host:?}",
