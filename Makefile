@@ -36,7 +36,6 @@ lint: wasm-target
 ## GB of disk under target/ for the 1M store. Override with BENCH_ARGS="--sizes 1k,100k".
 BENCH_ARGS ?= --sizes 1k,100k,1m
 bench: build
-	$(CARGO) build --target $(WASM_TARGET) --release -p bench-empty
 	$(CARGO) run --profile perf -p roster-bench -- $(BENCH_ARGS)
 
 ## Print each component's .wasm size in bytes.

@@ -175,8 +175,85 @@ impl Drop for RunningHost {
     }
 }
 
-fn status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// roster-host's own binary (`roster-host up`) serving the generated manifest in a child
+/// process, so its memory can be read apart from the load generator's. Killed on drop.
+pub struct HostProcess {
+    child: std::process::Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl HostProcess {
+    /// Starts `binary up` on a free loopback port over `state_dir`'s store and waits
+    /// (up to a minute) until it answers its health check.
+    pub async fn start(
+        binary: &Path,
+        manifest: &Path,
+        state_dir: &Path,
+        admin_token: &str,
+    ) -> anyhow::Result<Self> {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let child = std::process::Command::new(binary)
+            .arg("up")
+            .arg("--from")
+            .arg(manifest)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--state-dir")
+            .arg(state_dir)
+            .env("SPIN_VARIABLE_ADMIN_TOKEN", admin_token)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let mut me = Self { child, addr };
+        let client = reqwest::Client::new();
+        let health = format!("http://{addr}/.well-known/spin/health");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(status) = me.child.try_wait()? {
+                anyhow::bail!("roster-host exited at start ({status})");
+            }
+            if client
+                .get(&health)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(me);
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "roster-host did not answer within a minute"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `http://<addr>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Its resident set size now (VmRSS), KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        status_kib(&format!("/proc/{}/status", self.child.id()), "VmRSS:")
+    }
+
+    /// Its peak resident set size (VmHWM), KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        status_kib(&format!("/proc/{}/status", self.child.id()), "VmHWM:")
+    }
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn status_kib(path: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(path).ok()?;
     status
         .lines()
         .find_map(|l| l.strip_prefix(field))
@@ -185,12 +262,12 @@ fn status_kib(field: &str) -> Option<u64> {
 
 /// This process's peak resident set size (VmHWM), in KiB (Linux only).
 pub fn peak_rss_kib() -> Option<u64> {
-    status_kib("VmHWM:")
+    status_kib("/proc/self/status", "VmHWM:")
 }
 
 /// This process's resident set size now (VmRSS), in KiB (Linux only).
 pub fn rss_kib() -> Option<u64> {
-    status_kib("VmRSS:")
+    status_kib("/proc/self/status", "VmRSS:")
 }
 
 /// Resets the peak resident set size to the current one (`/proc/self/clear_refs`,

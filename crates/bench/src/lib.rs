@@ -64,8 +64,8 @@ pub struct Config {
     /// Each phase (one client, then `concurrency`) is split into this many slices,
     /// interleaved across (c), (a) and (b).
     pub rounds: usize,
-    /// At most this many requests per measurement (and users patched).
-    pub max_requests: usize,
+    /// At most this many users patched per mode (each PATCH changes another user).
+    pub max_patches: usize,
     /// Users removed per removal measurement (prepared beforehand).
     pub removals: usize,
     /// Users sampled for reads.
@@ -80,6 +80,9 @@ pub struct Config {
     pub keep: bool,
     /// Build the components first (a no-op when fresh).
     pub build: bool,
+    /// roster-host's own binary: when given, each size ends with a memory pass, the
+    /// host alone in a child process under the same clients ([`HostMemory`]).
+    pub host_binary: Option<PathBuf>,
 }
 
 fn cores() -> usize {
@@ -96,7 +99,7 @@ impl Config {
             duration: Duration::from_secs(3),
             warmup: Duration::from_millis(500),
             rounds: 3,
-            max_requests: 20_000,
+            max_patches: 20_000,
             removals: 60,
             sample: 10_000,
             work_dir,
@@ -104,6 +107,7 @@ impl Config {
             seeder: Seeder::InProcess,
             keep: false,
             build: true,
+            host_binary: None,
         }
     }
 
@@ -117,7 +121,7 @@ impl Config {
             duration: Duration::from_millis(100),
             warmup: Duration::ZERO,
             rounds: 1,
-            max_requests: 20,
+            max_patches: 20,
             removals: 6,
             sample: 100,
             ..Self::full(Vec::new(), work_dir)
@@ -227,6 +231,23 @@ pub struct SizeReport {
     pub rss_before_kib: Option<u64>,
     /// Peak RSS from then to the end of this size's measurements, KiB.
     pub peak_rss_kib: Option<u64>,
+    /// roster-host alone, in its own process (when [`Config::host_binary`] is given).
+    pub host_memory: Option<HostMemory>,
+}
+
+/// roster-host's memory in its own process: started on the size's store, then driven by
+/// `concurrency` clients through the empty component and each read scenario and
+/// creates, for the measurement duration each.
+#[derive(Debug, Clone)]
+pub struct HostMemory {
+    /// RSS once it answers its health check, KiB.
+    pub idle_kib: Option<u64>,
+    /// Peak RSS (VmHWM) after the load, KiB.
+    pub peak_kib: Option<u64>,
+    /// Requests it answered during the pass.
+    pub requests: usize,
+    /// Requests that failed.
+    pub errors: u64,
 }
 
 impl SizeReport {
@@ -496,7 +517,7 @@ async fn run_scenario(env: &Env, cfg: &Config, s: &Scenario) -> anyhow::Result<O
     let want = if kind.consumes() {
         cfg.removals + 1
     } else {
-        cfg.max_requests + 1
+        cfg.max_patches + 1
     };
     let mut runs = vec![empty_run()];
     for (tag, via) in [("a", Via::Http), ("b", Via::Native(component))] {
@@ -505,7 +526,9 @@ async fn run_scenario(env: &Env, cfg: &Config, s: &Scenario) -> anyhow::Result<O
             .await
             .context("preparing panicked")??;
         let make = maker(kind, &env.fx, prepared, tag);
-        runs.push(Run::new(via, Some(kind), make, allowed.min(want)));
+        // Only what a preparation made bounds a run; reads and creates go on until the
+        // time budget is spent.
+        runs.push(Run::new(via, Some(kind), make, allowed));
     }
     measure_runs(env, cfg, &mut runs, is_read(kind)).await?;
     let mut ms = runs.into_iter().map(|r| r.m);
@@ -530,6 +553,61 @@ fn empty_call() -> scenarios::Call {
         authenticated: true,
         expect: 200,
     }
+}
+
+/// The memory pass: roster-host alone in a child process on the size's store, driven
+/// like the measurements (see [`HostMemory`]).
+async fn host_memory(
+    cfg: &Config,
+    binary: &Path,
+    manifest: &Path,
+    state_dir: &Path,
+    fx: &Arc<Fixture>,
+) -> anyhow::Result<HostMemory> {
+    let admin = fx.admin_token.clone().unwrap_or_default();
+    let child = app::HostProcess::start(binary, manifest, state_dir, &admin).await?;
+    let idle_kib = child.rss_kib();
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(cfg.concurrency.max(1))
+        .build()?;
+    let base: Arc<str> = child.base_url().into();
+    let bearer: Arc<str> = fx.bearer.clone().into();
+    let budget = Budget {
+        concurrency: cfg.concurrency,
+        duration: cfg.duration,
+    };
+    let mut makes: Vec<MakeCall> = vec![Arc::new(|_| empty_call())];
+    for kind in [
+        Kind::NoToken,
+        Kind::GetUser,
+        Kind::ListPage,
+        Kind::Count,
+        Kind::Create,
+    ] {
+        makes.push(maker(kind, fx, Prepared::Nothing, "m"));
+    }
+    let (mut requests, mut errors) = (0, 0);
+    for make in makes {
+        let (sample, _) = measure::drive_http(
+            client.clone(),
+            base.clone(),
+            bearer.clone(),
+            make,
+            0,
+            usize::MAX,
+            budget,
+        )
+        .await;
+        requests += sample.n();
+        errors += sample.errors;
+    }
+    Ok(HostMemory {
+        idle_kib,
+        peak_kib: child.peak_rss_kib(),
+        requests,
+        errors,
+    })
 }
 
 async fn run_size(cfg: &Config, manifest: &Path, users: u64) -> anyhow::Result<SizeReport> {
@@ -597,8 +675,17 @@ async fn run_size(cfg: &Config, manifest: &Path, users: u64) -> anyhow::Result<S
         });
     }
     let peak_rss_kib = if reset { app::peak_rss_kib() } else { None };
+    let fx = env.fx.clone();
     drop(env);
     drop(running);
+    let host_memory = match &cfg.host_binary {
+        Some(binary) => {
+            progress(format!("{label}: roster-host's memory, in its own process"));
+            Some(host_memory(cfg, binary, manifest, &state_dir, &fx).await?)
+        }
+        None => None,
+    };
+    drop(fx);
     if !cfg.keep {
         let _ = std::fs::remove_dir_all(&state_dir);
     }
@@ -609,6 +696,7 @@ async fn run_size(cfg: &Config, manifest: &Path, users: u64) -> anyhow::Result<S
         rows,
         rss_before_kib,
         peak_rss_kib,
+        host_memory,
     })
 }
 

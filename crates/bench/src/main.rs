@@ -37,9 +37,9 @@ struct Cli {
     /// Seconds of warm-up before each read measurement.
     #[arg(long, default_value_t = 0.5)]
     warmup: f64,
-    /// Most requests per measurement.
+    /// Most users patched per mode (each PATCH changes a different user).
     #[arg(long, default_value_t = 20_000)]
-    max_requests: usize,
+    max_patches: usize,
     /// Users prepared for each removal measurement (each costs a user creation, about a
     /// dozen synchronous SQLite writes, before the clock starts).
     #[arg(long, default_value_t = 60)]
@@ -91,6 +91,36 @@ fn size(raw: &str) -> anyhow::Result<u64> {
     parse_size(raw).ok_or_else(|| anyhow::anyhow!("not a size: {raw:?} (try 1k, 100k, 1m)"))
 }
 
+/// roster-host's binary built with this executable's profile (`target/<profile>/`),
+/// building it first when asked; `None` (no memory pass) when it cannot be had.
+fn host_binary(exe: &std::path::Path, build: bool) -> Option<PathBuf> {
+    let dir = exe.parent()?;
+    let binary = dir.join("roster-host");
+    if build {
+        let profile = match dir.file_name()?.to_str()? {
+            "debug" => "dev",
+            other => other,
+        };
+        eprintln!("roster-bench: building roster-host (profile {profile})");
+        let ok = std::process::Command::new(env!("CARGO"))
+            .current_dir(roster_bench::app::workspace_root())
+            .args([
+                "build",
+                "--quiet",
+                "--profile",
+                profile,
+                "-p",
+                "roster-host",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("roster-bench: cannot build roster-host: no memory pass");
+        }
+    }
+    binary.is_file().then_some(binary)
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::Seed { users, db, threads }) = cli.command {
@@ -111,7 +141,7 @@ fn main() -> anyhow::Result<()> {
         c.concurrency = cli.concurrency;
         c.duration = Duration::from_secs_f64(cli.duration);
         c.warmup = Duration::from_secs_f64(cli.warmup);
-        c.max_requests = cli.max_requests;
+        c.max_patches = cli.max_patches;
         c.removals = cli.removals;
         c
     };
@@ -121,9 +151,11 @@ fn main() -> anyhow::Result<()> {
     if let Some(t) = cli.seed_threads {
         cfg.seed_threads = t;
     }
+    let exe = std::env::current_exe()?;
     if !cli.seed_in_process {
-        cfg.seeder = Seeder::Subprocess(std::env::current_exe()?);
+        cfg.seeder = Seeder::Subprocess(exe.clone());
     }
+    cfg.host_binary = host_binary(&exe, cfg.build);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -136,9 +136,31 @@ fn size_section(out: &mut String, s: &SizeReport, concurrency: usize) {
         s.seed.seconds,
         s.seed.threads
     );
+    match &s.host_memory {
+        Some(m) => {
+            let _ = writeln!(
+                out,
+                "roster-host alone (its own process on this store; {} clients through the \
+                 empty component, 401, get, list, count and create, {} requests, {} failed): \
+                 RSS {} once started, peak {}.  ",
+                concurrency,
+                m.requests,
+                m.errors,
+                mib(m.idle_kib),
+                mib(m.peak_kib)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "roster-host alone: not measured (no roster-host binary).  "
+            );
+        }
+    }
     let _ = writeln!(
         out,
-        "Process RSS when the host started: {}; peak while measuring this size: {}.\n",
+        "The benchmark process (host, clients and native runs together): RSS {} when the \
+         host started, peak {} while measuring this size.\n",
         mib(s.rss_before_kib),
         mib(s.peak_rss_kib)
     );
@@ -413,8 +435,8 @@ pub fn markdown(r: &Report) -> String {
         out,
         "Sizes: {}. Each scenario: one request alone per mode (its key-value calls), then \
          one client, then {} concurrent clients, each phase up to {:.1} s per mode split into \
-         {} rounds interleaving (c), (a) and (b) (reads after a {:.1} s warm-up), at most {} \
-         requests; {} users prepared per removal measurement.",
+         {} rounds interleaving (c), (a) and (b) (reads after a {:.1} s warm-up); at most {} \
+         users patched and {} users prepared for removal per mode.",
         cfg.sizes
             .iter()
             .map(|n| size_label(*n))
@@ -424,7 +446,7 @@ pub fn markdown(r: &Report) -> String {
         cfg.duration.as_secs_f64(),
         cfg.rounds,
         cfg.warmup.as_secs_f64(),
-        cfg.max_requests,
+        cfg.max_patches,
         cfg.removals
     );
     let _ = writeln!(
