@@ -57,7 +57,8 @@ fn spec<E: Endpoint>(component: &'static str, surface: Surface) -> RouteSpec {
 /// Every route, in spin.toml's order.
 pub fn catalogue() -> Vec<RouteSpec> {
     use crate::mdm;
-    use Surface::Mdm;
+    use crate::scim::service as scim;
+    use Surface::{Mdm, Scim};
     vec![
         spec::<mdm::Organizations>("organizations", Mdm),
         spec::<mdm::Organization>("organization", Mdm),
@@ -87,6 +88,15 @@ pub fn catalogue() -> Vec<RouteSpec> {
         spec::<mdm::UsersPurge>("mdm-users-purge", Mdm),
         spec::<mdm::UserSubscriptions>("mdm-user-subscriptions", Mdm),
         spec::<mdm::UserSubscription>("mdm-user-subscription", Mdm),
+        spec::<scim::Users>("scim-users", Scim),
+        spec::<scim::User>("scim-user", Scim),
+        spec::<scim::Groups>("scim-groups", Scim),
+        spec::<scim::Group>("scim-group", Scim),
+        spec::<scim::ServiceProviderConfig>("scim-service-provider-config", Scim),
+        spec::<scim::ResourceTypes>("scim-resource-types", Scim),
+        spec::<scim::ResourceTypeById>("scim-resource-type", Scim),
+        spec::<scim::Schemas>("scim-schemas", Scim),
+        spec::<scim::SchemaById>("scim-schema", Scim),
     ]
 }
 

@@ -234,6 +234,15 @@ pub async fn ids<S: Store>(store: &S, org: &Organization) -> Result<Vec<ObjectId
     Ok(out)
 }
 
+/// The groups with these ids that exist, in the order given (100 per store call).
+pub async fn load<S: Store>(
+    store: &S,
+    org: &Organization,
+    ids: &[ObjectId],
+) -> Result<Vec<Group>, DomainError> {
+    dependents::load::<S, Group>(store, ids, |id| keys::group(&org.id, id)).await
+}
+
 /// All groups of the organization, in creation order (bounded by the scan budget).
 pub async fn list<S: Store>(store: &S, org: &Organization) -> Result<Vec<Group>, DomainError> {
     let ids = ids(store, org).await?;

@@ -388,6 +388,16 @@ pub async fn get_any<S: Store>(
         .ok_or_else(user_not_found)
 }
 
+/// The user records with these ids that exist, in any state, in the order given (100
+/// per store call).
+pub async fn load<S: Store>(
+    store: &S,
+    org: &Organization,
+    ids: &[ObjectId],
+) -> Result<Vec<User>, DomainError> {
+    dependents::load::<S, User>(store, ids, |id| keys::user(&org.id, id)).await
+}
+
 /// Reads a user of `org` that has not been removed: a user being removed is returned
 /// (with status `pending_deletion`), a softly removed one is `NotFound`.
 pub async fn get<S: Store>(
