@@ -582,9 +582,12 @@ pub async fn add_member<S: Store>(
         Err(e) => return Err(e),
         Ok(_) => {}
     }
+    // Listed again: a concurrent change that took the (then not yet named) user out
+    // of the list meanwhile must not leave it named but unlisted.
+    let relisted = dependents::append(store, &list, user_id).await? == Appended::Yes;
     // A delete of the group that closed its list after our append may have walked the
     // members before our write: leave no name of a deleted group behind.
-    if !store.exists(&keys::group(&org.id, group_id)).await? {
+    if !relisted || !store.exists(&keys::group(&org.id, group_id)).await? {
         records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
             Ok::<_, DomainError>(drop_names(u, &[&g.name]))
         })

@@ -3,8 +3,8 @@
 //! drives every other endpoint. Query parameters are ignored, except `filter`, which
 //! is refused with 403 as §4 asks.
 
+use super::MAX_RESULTS;
 use super::wire::{Outcome, enter, finish, respond};
-use super::{MAX_RESULTS, MAX_SORTED};
 use crate::Endpoint;
 use crate::auth::Requirement;
 use crate::mdm::need;
@@ -23,7 +23,6 @@ use serde_json::{Value, json};
 pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
-        "documentationUri": "https://example.invalid/roster/docs/scim.md",
         "patch": { "supported": true },
         "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
         "filter": { "supported": true, "maxResults": MAX_RESULTS },
@@ -33,10 +32,7 @@ pub fn service_provider_config(base: &str) -> Value {
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",
-            "description": format!(
-                "An API token of the organization, sent as Authorization: Bearer <token>. \
-                 Sorting is served for result sets of at most {MAX_SORTED} resources."
-            ),
+            "description": "An API token of the organization (POST /v1/organizations/{organizationId}/tokens), sent as Authorization: Bearer <token>.",
             "specUri": "https://www.rfc-editor.org/info/rfc6750",
             "primary": true,
         }],

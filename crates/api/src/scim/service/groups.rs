@@ -34,28 +34,51 @@ fn location(base: &wire::Base, id: &ObjectId) -> String {
     base.url(&format!("/Groups/{id}"))
 }
 
+/// A group's membership as its member list holds it.
+struct Membership {
+    /// The live users in the group (listed, and naming it), in list order.
+    members: Vec<DomainUser>,
+    /// Every live user the list names, members or not: a membership change that
+    /// stopped half-way leaves a listed user that does not name the group.
+    listed: Vec<ObjectId>,
+}
+
+async fn membership<S: Store>(
+    store: &S,
+    org: &Organization,
+    g: &DomainGroup,
+) -> Result<Membership, ScimError> {
+    let ids = groups::member_ids(store, org, &g.id)
+        .await
+        .map_err(wire::domain)?;
+    let loaded = users::load(store, org, &ids).await.map_err(wire::domain)?;
+    let names_group = |u: &DomainUser| {
+        u.groups.iter().any(|n| {
+            n.eq_ignore_ascii_case(&g.name)
+                || g.renamed_from
+                    .as_deref()
+                    .is_some_and(|o| n.eq_ignore_ascii_case(o))
+        })
+    };
+    let listed = loaded
+        .iter()
+        .filter(|u| u.is_live())
+        .map(|u| u.id.clone())
+        .collect();
+    let members = loaded
+        .into_iter()
+        .filter(|u| u.is_live() && names_group(u))
+        .collect();
+    Ok(Membership { members, listed })
+}
+
 /// The live members of a group, in list order.
 async fn members_of<S: Store>(
     store: &S,
     org: &Organization,
     g: &DomainGroup,
 ) -> Result<Vec<DomainUser>, ScimError> {
-    let ids = groups::member_ids(store, org, &g.id)
-        .await
-        .map_err(wire::domain)?;
-    let loaded = users::load(store, org, &ids).await.map_err(wire::domain)?;
-    Ok(loaded
-        .into_iter()
-        .filter(|u| {
-            u.is_live()
-                && u.groups.iter().any(|n| {
-                    n.eq_ignore_ascii_case(&g.name)
-                        || g.renamed_from
-                            .as_deref()
-                            .is_some_and(|o| n.eq_ignore_ascii_case(o))
-                })
-        })
-        .collect())
+    Ok(membership(store, org, g).await?.members)
 }
 
 /// A member's `display`: its `displayName` when it has one, else its userName.
@@ -274,7 +297,14 @@ impl Endpoint for Groups {
                 )
                 .await
                 .map_err(wire::domain)?;
-                change_members(store, &scope.org, &g.id, &d.members, &[], ctx).await?;
+                if let Err(e) = change_members(store, &scope.org, &g.id, &d.members, &[], ctx).await
+                {
+                    // A create either happens whole or not at all (best effort: a
+                    // failing store may leave the group, which a retry then meets as
+                    // 409).
+                    let _ = groups::delete(store, &scope.org, &g.id, ctx.now).await;
+                    return Err(e.into());
+                }
                 let g = groups::get(store, &scope.org, &g.id)
                     .await
                     .map_err(wire::domain)?;
@@ -537,7 +567,7 @@ async fn modify<S: Store>(
     for _ in 0..8 {
         let g = read(store, org, id).await?;
         conditions.check_write(g.version)?;
-        let members = members_of(store, org, &g).await?;
+        let Membership { members, listed } = membership(store, org, &g).await?;
         let new_doc = match (&replacement, &patch) {
             (Some(doc), _) => doc.clone(),
             (None, Some(p)) => p.apply(&group_doc(&g, Some(&members), &scope.base))?,
@@ -551,7 +581,9 @@ async fn modify<S: Store>(
             .filter(|m| !current.contains(m))
             .cloned()
             .collect();
-        let removed: Vec<ObjectId> = current
+        // Listed users the new representation leaves out go, members or not (a
+        // removal that stopped half-way is completed by its retry).
+        let removed: Vec<ObjectId> = listed
             .iter()
             .filter(|m| !d.members.contains(m))
             .cloned()

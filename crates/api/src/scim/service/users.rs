@@ -525,7 +525,7 @@ async fn list<S: Store>(req: &ApiRequest, store: &S, scope: &Scope) -> Outcome {
     );
     let org = &scope.org;
     let mut names = GroupNames::new(store, org);
-    let (total, users): (usize, Vec<DomainUser>) = match &params.filter {
+    let (total, docs): (usize, Vec<Value>) = match &params.filter {
         Some(text) => {
             let filter = Filter::parse(text, &USER)?;
             let plan = query::plan_or_refuse(&filter, INDEXED, SEARCHABLE)?;
@@ -533,14 +533,13 @@ async fn list<S: Store>(req: &ApiRequest, store: &S, scope: &Scope) -> Outcome {
             for u in candidates(store, org, &plan).await? {
                 let doc = doc_of(scope, &mut names, &u).await?;
                 if filter.matches(&doc) {
-                    matched.push((u, doc));
+                    matched.push(((), doc));
                 }
             }
             let matched = sorted(matched, params.sort.as_ref());
-            let total = matched.len();
             (
-                total,
-                params.page(matched).into_iter().map(|(u, _)| u).collect(),
+                matched.len(),
+                params.page(matched).into_iter().map(|(_, d)| d).collect(),
             )
         }
         None if params.sort.is_some() => {
@@ -550,35 +549,29 @@ async fn list<S: Store>(req: &ApiRequest, store: &S, scope: &Scope) -> Outcome {
             }
             let mut all = Vec::new();
             for u in page_of_users(store, org, 0, MAX_SORTED + 1).await? {
-                let doc = doc_of(scope, &mut names, &u).await?;
-                all.push((u, doc));
+                all.push(((), doc_of(scope, &mut names, &u).await?));
             }
             let all = sorted(all, params.sort.as_ref());
-            let total = all.len();
             (
-                total,
-                params.page(all).into_iter().map(|(u, _)| u).collect(),
+                all.len(),
+                params.page(all).into_iter().map(|(_, d)| d).collect(),
             )
         }
         None => {
             let total = live_count(store, org).await?;
-            let page = if params.count == 0 {
-                Vec::new()
-            } else {
+            let mut docs = Vec::new();
+            if params.count > 0 {
                 let skip = u64::try_from(params.start_index - 1).unwrap_or(u64::MAX);
-                match users::skip(store, org, skip).await.map_err(wire::domain)? {
-                    Some(after) => page_of_users(store, org, after, params.count).await?,
-                    None => Vec::new(),
+                if let Some(after) = users::skip(store, org, skip).await.map_err(wire::domain)? {
+                    for u in page_of_users(store, org, after, params.count).await? {
+                        docs.push(doc_of(scope, &mut names, &u).await?);
+                    }
                 }
-            };
-            (total, page)
+            }
+            (total, docs)
         }
     };
-    let mut resources = Vec::with_capacity(users.len());
-    for u in &users {
-        let doc = doc_of(scope, &mut names, u).await?;
-        resources.push(projection.apply(&doc));
-    }
+    let resources: Vec<Value> = docs.iter().map(|d| projection.apply(d)).collect();
     Ok(respond(
         StatusCode::OK,
         &wire::list_response(total, params.start_index, resources),
