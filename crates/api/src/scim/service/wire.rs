@@ -3,7 +3,7 @@
 //! bodies, list parameters, entity tags and the headers every answer carries.
 
 use crate::auth::{self, AuthFailure, Caller};
-use crate::request::{ApiRequest, ApiResponse, Body, Ctx};
+use crate::request::{ApiRequest, ApiResponse, Ctx, JsonError};
 use crate::scim::{ScimError, ScimType, SortBy};
 use crate::{Endpoint, Refusal};
 use http::{HeaderValue, StatusCode, header};
@@ -257,7 +257,9 @@ pub(crate) async fn enter<E: Endpoint, S: Store>(
 
 /// The JSON object a request carries. `Content-Type` must be absent,
 /// `application/scim+json` or `application/json` (415 otherwise); a body over
-/// [`crate::MAX_BODY_BYTES`] is 413; anything but a JSON object is 400 `invalidSyntax`.
+/// [`crate::MAX_BODY_BYTES`] is 413; one nested deeper than
+/// [`crate::request::MAX_JSON_DEPTH`], or anything but a JSON object, is 400
+/// `invalidSyntax`.
 pub(crate) fn body_json(req: &ApiRequest) -> Result<Value, ScimError> {
     if let Some(ct) = req.header("content-type") {
         let media = ct.split(';').next().unwrap_or_default().trim();
@@ -270,18 +272,10 @@ pub(crate) fn body_json(req: &ApiRequest) -> Result<Value, ScimError> {
             ));
         }
     }
-    let bytes = match &req.body {
-        Body::TooLarge => {
-            return Err(ScimError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                None,
-                format!("request body exceeds {} bytes", crate::MAX_BODY_BYTES),
-            ));
-        }
-        Body::Bytes(b) => b,
-    };
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ScimError::invalid_syntax(format!("request body is not JSON: {e}")))?;
+    let value: Value = crate::request::parse_json(&req.body).map_err(|e| match e {
+        JsonError::TooLarge => ScimError::new(StatusCode::PAYLOAD_TOO_LARGE, None, e.message()),
+        JsonError::TooDeep | JsonError::Invalid { .. } => ScimError::invalid_syntax(e.message()),
+    })?;
     if !value.is_object() {
         return Err(ScimError::invalid_syntax(
             "request body must be a JSON object",
