@@ -57,7 +57,8 @@ fn spec<E: Endpoint>(component: &'static str, surface: Surface) -> RouteSpec {
 /// Every route, in spin.toml's order.
 pub fn catalogue() -> Vec<RouteSpec> {
     use crate::mdm;
-    use Surface::Mdm;
+    use crate::scim::service as scim;
+    use Surface::{Mdm, Scim};
     vec![
         spec::<mdm::Organizations>("organizations", Mdm),
         spec::<mdm::Organization>("organization", Mdm),
@@ -87,6 +88,15 @@ pub fn catalogue() -> Vec<RouteSpec> {
         spec::<mdm::UsersPurge>("mdm-users-purge", Mdm),
         spec::<mdm::UserSubscriptions>("mdm-user-subscriptions", Mdm),
         spec::<mdm::UserSubscription>("mdm-user-subscription", Mdm),
+        spec::<scim::Users>("scim-users", Scim),
+        spec::<scim::User>("scim-user", Scim),
+        spec::<scim::Groups>("scim-groups", Scim),
+        spec::<scim::Group>("scim-group", Scim),
+        spec::<scim::ServiceProviderConfig>("scim-service-provider-config", Scim),
+        spec::<scim::ResourceTypes>("scim-resource-types", Scim),
+        spec::<scim::ResourceTypeById>("scim-resource-type", Scim),
+        spec::<scim::Schemas>("scim-schemas", Scim),
+        spec::<scim::SchemaById>("scim-schema", Scim),
     ]
 }
 
@@ -100,6 +110,7 @@ pub async fn dispatch<S: roster_domain::Store>(
     ctx: &crate::Ctx,
 ) -> Option<crate::ApiResponse> {
     use crate::mdm;
+    use crate::scim::service as scim;
     macro_rules! table {
         ($($id:literal => $e:ty),* $(,)?) => {
             match component {
@@ -137,6 +148,15 @@ pub async fn dispatch<S: roster_domain::Store>(
         "mdm-users-purge" => mdm::UsersPurge,
         "mdm-user-subscriptions" => mdm::UserSubscriptions,
         "mdm-user-subscription" => mdm::UserSubscription,
+        "scim-users" => scim::Users,
+        "scim-user" => scim::User,
+        "scim-groups" => scim::Groups,
+        "scim-group" => scim::Group,
+        "scim-service-provider-config" => scim::ServiceProviderConfig,
+        "scim-resource-types" => scim::ResourceTypes,
+        "scim-resource-type" => scim::ResourceTypeById,
+        "scim-schemas" => scim::Schemas,
+        "scim-schema" => scim::SchemaById,
     }
 }
 
