@@ -435,8 +435,9 @@ pub fn markdown(r: &Report) -> String {
         out,
         "Sizes: {}. Each scenario: one request alone per mode (its key-value calls), then \
          one client, then {} concurrent clients, each phase up to {:.1} s per mode split into \
-         {} rounds interleaving (c), (a) and (b) (reads after a {:.1} s warm-up); at most {} \
-         users patched and {} users prepared for removal per mode.",
+         {} rounds interleaving (c), (a) and (b) (reads after a {:.1} s warm-up, one client); \
+         no concurrent phase for a request slower alone than a round (–); at most {} users \
+         patched and {} users prepared for removal per mode.",
         cfg.sizes
             .iter()
             .map(|n| size_label(*n))

@@ -131,6 +131,15 @@ async fn smoke_runs_and_scales_as_designed() {
     ] {
         assert_eq!(kv(&report, 0, kind), kv(&report, 1, kind), "{kind:?}");
     }
+    // The component makes exactly the store calls the native handler makes, plus its two
+    // store opens (for reads, which use no compare-and-swap: a component's `cas` is two
+    // host calls).
+    for size in 0..2 {
+        for kind in [Kind::GetUser, Kind::Count, Kind::ListPage, Kind::Search] {
+            let (host, native) = kv(&report, size, kind);
+            assert_eq!(host, native + 2, "{kind:?}");
+        }
+    }
     // Search reads the search entries in batches of 1000: linear, one batch per 1000
     // users (10x the users, 9 more batches).
     let (small, _) = kv(&report, 0, Kind::Search);
