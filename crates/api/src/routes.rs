@@ -87,6 +87,10 @@ pub fn catalogue() -> Vec<RouteSpec> {
         spec::<mdm::UsersPurge>("mdm-users-purge", Mdm),
         spec::<mdm::UserSubscriptions>("mdm-user-subscriptions", Mdm),
         spec::<mdm::UserSubscription>("mdm-user-subscription", Mdm),
+        spec::<crate::cas::User>("cas-user", Surface::Cas),
+        spec::<crate::dynatrace::User>("dynatrace-user", Surface::Dynatrace),
+        spec::<crate::apim::User>("apim-user", Surface::Apim),
+        spec::<crate::apim::OperationResult>("apim-operation-result", Surface::Apim),
     ]
 }
 
