@@ -847,10 +847,13 @@ async fn run<S: Store>(
         count::apply(store, &org.id, &format!("-{}", journal.operation_id), -1).await?;
     }
     store.delete(&keys::user_search(&org.id, user.seq)).await?;
+    // The operation succeeds before the user record goes (so no operation is ever in
+    // progress for no removal) but keeps naming the user until it has gone: a poll of a
+    // removal that stopped between the two still finds the user and finishes it.
     op.status = OperationStatus::Succeeded;
     op.processed = op.total;
     op.updated_at = now;
-    op.user_id = None;
+    op.user_id = Some(user_id.clone());
     match journal.mode {
         RemovalMode::Permanent => {
             let mut last: Vec<String> = crate::users::dependent_lists(&org.id, user_id).to_vec();
@@ -899,6 +902,10 @@ async fn run<S: Store>(
             .await?;
         }
     }
+    // The removal is complete: dropping the user id from the operation is best effort
+    // (a poll drops it from an operation left naming a user that is gone).
+    op.user_id = None;
+    let _ = operations::put(store, &op).await;
     let mut shown = before;
     if let UserStatus::PendingDeletion = shown.status {
         shown.status = journal.status_before;
@@ -1222,11 +1229,9 @@ pub async fn poll<S: Store>(
     let op = operations::get(store, &org.id, operation_id)
         .await
         .map_err(not_found)?;
-    let Some(user_id) = op
-        .user_id
-        .clone()
-        .filter(|_| op.status != OperationStatus::Succeeded)
-    else {
+    // An operation that names no user is over; one that does is driven on, even if it
+    // reads as succeeded (its removal stopped before the user record went).
+    let Some(user_id) = op.user_id.clone() else {
         return Ok(op);
     };
     let policy = RemovalPolicy {
@@ -1243,7 +1248,11 @@ pub async fn poll<S: Store>(
     ))
     .await;
     match started {
-        Ok(Start::Busy(..)) => Ok(op),
+        // The user still carries the removal: it is not over, whatever the record says.
+        Ok(Start::Busy(..)) => Ok(Operation {
+            status: OperationStatus::InProgress,
+            ..op
+        }),
         Ok(Start::Go(begun)) => match drive(store, org, &user_id, &policy, begun, now).await? {
             Outcome::Finished(r) => Ok(r.operation),
             Outcome::InProgress { operation, .. } => Ok(operation),

@@ -179,3 +179,99 @@ fn a_crashed_asynchronous_removal_is_always_pollable_to_the_end() {
         );
     }
 }
+
+/// One client's removal: a DELETE (repeated while it fails), then polls of its
+/// operation (repeated while they fail) until it succeeds. Requests run on `first`
+/// until one fails, on `rest` after that; each one a little later than the last.
+async fn delete_then_poll<A: Store, B: Store>(
+    first: &A,
+    rest: &B,
+    o: &Organization,
+    kim: &roster_domain::ids::ObjectId,
+) -> u32 {
+    let policy = RemovalPolicy::apim(true, false);
+    let mut failed = false;
+    let mut at = NOW;
+    let mut tick = || {
+        at = at.plus_millis(removal::LEASE_MS + 1);
+        at
+    };
+    let op = loop {
+        let now = tick();
+        let r = if failed {
+            remove_user(rest, o, kim, &policy, now).await
+        } else {
+            remove_user(first, o, kim, &policy, now).await
+        };
+        match r {
+            Ok(Outcome::Finished(r)) => break r.operation.id,
+            Ok(Outcome::InProgress { operation, .. }) => break operation.id,
+            Err(_) => failed = true,
+        }
+    };
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        assert!(polls < 20, "the polls do not finish");
+        let now = tick();
+        let r = if failed {
+            removal::poll(rest, o, &op, now).await
+        } else {
+            removal::poll(first, o, &op, now).await
+        };
+        match r {
+            Ok(op) if op.status == OperationStatus::Succeeded => return polls,
+            Ok(_) => {}
+            Err(_) => failed = true,
+        }
+    }
+}
+
+fn polls_alone_finish(crash: bool) {
+    let calls = {
+        let s = MemoryStore::new();
+        let o = org(&s, 2);
+        let kim = block_on(user_with_devices(&s, &o, 5));
+        s.clear_faults();
+        assert!(block_on(delete_then_poll(&s, &s, &o, &kim)) >= 2);
+        s.calls()
+    };
+    for n in 1..=calls {
+        let s = MemoryStore::new();
+        let o = org(&s, 2);
+        let kim = block_on(user_with_devices(&s, &o, 5));
+        let crashing = Crashing {
+            inner: &s,
+            from: n,
+            calls: AtomicU64::new(0),
+        };
+        if crash {
+            block_on(delete_then_poll(&crashing, &s, &o, &kim));
+        } else {
+            s.fail_nth(n);
+            block_on(delete_then_poll(&s, &s, &o, &kim));
+            s.clear_faults();
+        }
+        // The operation said "succeeded": the user is fully gone.
+        assert!(
+            block_on(users::get_any(&s, &o, &kim)).is_err(),
+            "call {n}: the user record is left"
+        );
+        let snap = s.snapshot();
+        assert_eq!(roster_domain::invariants::check(&snap), vec![], "call {n}");
+        assert!(
+            snap.keys().all(|k| !k.contains(kim.as_str())),
+            "call {n}: leftover key"
+        );
+    }
+}
+
+#[test]
+fn polls_alone_finish_a_removal_that_failed_at_any_call() {
+    polls_alone_finish(false);
+}
+
+#[test]
+fn polls_alone_finish_a_removal_that_crashed_at_any_call() {
+    polls_alone_finish(true);
+}
