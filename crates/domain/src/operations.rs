@@ -27,10 +27,10 @@ pub struct Operation {
     pub id: ObjectId,
     /// The organization.
     pub org_id: ObjectId,
-    /// The user being removed; cleared once the operation has succeeded and the user
-    /// record is gone (then only `subject`, the audit pseudonym, names it). A succeeded
-    /// operation that still names its user stopped just before the record went: a poll
-    /// finishes it.
+    /// The user being removed; cleared when the operation succeeds (then only
+    /// `subject`, the audit pseudonym, names it) — for a removal that clients poll, once
+    /// the user record is gone: a succeeded operation that still names its user stopped
+    /// just before the record went, and a poll finishes it.
     pub user_id: Option<ObjectId>,
     /// The user's audit pseudonym.
     pub subject: String,

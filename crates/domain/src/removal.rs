@@ -848,12 +848,13 @@ async fn run<S: Store>(
     }
     store.delete(&keys::user_search(&org.id, user.seq)).await?;
     // The operation succeeds before the user record goes (so no operation is ever in
-    // progress for no removal) but keeps naming the user until it has gone: a poll of a
-    // removal that stopped between the two still finds the user and finishes it.
+    // progress for no removal). Where clients poll (asynchronous policies) it keeps
+    // naming the user until the record has gone: a poll of a removal that stopped
+    // between the two still finds the user and finishes it.
     op.status = OperationStatus::Succeeded;
     op.processed = op.total;
     op.updated_at = now;
-    op.user_id = Some(user_id.clone());
+    op.user_id = policy.asynchronous.then(|| user_id.clone());
     match journal.mode {
         RemovalMode::Permanent => {
             let mut last: Vec<String> = crate::users::dependent_lists(&org.id, user_id).to_vec();
@@ -902,10 +903,12 @@ async fn run<S: Store>(
             .await?;
         }
     }
-    // The removal is complete: dropping the user id from the operation is best effort
-    // (a poll drops it from an operation left naming a user that is gone).
-    op.user_id = None;
-    let _ = operations::put(store, &op).await;
+    if op.user_id.is_some() {
+        // The removal is complete: dropping the user id from the operation is best
+        // effort (a poll drops it from an operation left naming a user that is gone).
+        op.user_id = None;
+        let _ = operations::put(store, &op).await;
+    }
     let mut shown = before;
     if let UserStatus::PendingDeletion = shown.status {
         shown.status = journal.status_before;
