@@ -680,7 +680,8 @@ async fn interrupted_at_every_call(trap: bool) {
     }
     if trap {
         // A trapped request keeps its lease: wait it out once for all of them.
-        tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+        let lease = u64::try_from(roster_domain::removal::LEASE_MS).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(lease + 500)).await;
     }
     // Phase two: poll what has an operation, retry the DELETE otherwise, to the end.
     for (i, it) in interrupted.iter().enumerate() {

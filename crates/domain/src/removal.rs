@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 
 /// How long a request may work on a removal before another request may take it over
 /// (a hint for answering "in progress", not a lock: every step is safe to repeat).
-pub const LEASE_MS: i64 = 5_000;
+pub const LEASE_MS: i64 = 1_000;
 
 /// How many keys one batch call reads or deletes.
 const CHUNK: usize = 100;
@@ -793,7 +793,11 @@ async fn run<S: Store>(
         }
     };
     if journal.mode == RemovalMode::Permanent {
-        crate::groups::leave_all(store, org, user_id, &user.groups).await?;
+        crate::groups::leave_all(store, org, user_id, &user.groups, now).await?;
+    } else {
+        // A softly removed user keeps its memberships (for a restore) but is no longer
+        // shown among the members: the groups' representations change.
+        crate::groups::touch_named(store, org, &user.groups, now).await?;
     }
     if journal.notify
         && let Some(base) = journal.notice_base
@@ -847,14 +851,13 @@ async fn run<S: Store>(
         count::apply(store, &org.id, &format!("-{}", journal.operation_id), -1).await?;
     }
     store.delete(&keys::user_search(&org.id, user.seq)).await?;
-    // The operation succeeds before the user record goes (so no operation is ever in
-    // progress for no removal). Where clients poll (asynchronous policies) it keeps
-    // naming the user until the record has gone: a poll of a removal that stopped
-    // between the two still finds the user and finishes it.
+    // The operation is recorded as finished (still naming the user, so a poll that
+    // comes before the last write below finishes it), then the user record goes, then
+    // the operation forgets the user.
     op.status = OperationStatus::Succeeded;
     op.processed = op.total;
     op.updated_at = now;
-    op.user_id = policy.asynchronous.then(|| user_id.clone());
+    operations::put(store, &op).await?;
     match journal.mode {
         RemovalMode::Permanent => {
             let mut last: Vec<String> = crate::users::dependent_lists(&org.id, user_id).to_vec();
@@ -863,7 +866,6 @@ async fn run<S: Store>(
             }
             store.delete_many(&last).await?;
             store.delete(&keys::user_seq(&org.id, user.seq)).await?;
-            operations::put(store, &op).await?;
             store.delete(&keys::user(&org.id, user_id)).await?;
         }
         RemovalMode::Soft => {
@@ -879,7 +881,6 @@ async fn run<S: Store>(
                 },
             )
             .await?;
-            operations::put(store, &op).await?;
             records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
                 let ours = u
                     .removal
@@ -903,12 +904,10 @@ async fn run<S: Store>(
             .await?;
         }
     }
-    if op.user_id.is_some() {
-        // The removal is complete: dropping the user id from the operation is best
-        // effort (a poll drops it from an operation left naming a user that is gone).
-        op.user_id = None;
-        let _ = operations::put(store, &op).await;
-    }
+    // Best effort: the removal is complete; should this write fail, the operation keeps
+    // naming the user's id until the next poll clears it.
+    op.user_id = None;
+    let _ = operations::put(store, &op).await;
     let mut shown = before;
     if let UserStatus::PendingDeletion = shown.status {
         shown.status = journal.status_before;
@@ -1232,8 +1231,8 @@ pub async fn poll<S: Store>(
     let op = operations::get(store, &org.id, operation_id)
         .await
         .map_err(not_found)?;
-    // An operation that names no user is over; one that does is driven on, even if it
-    // reads as succeeded (its removal stopped before the user record went).
+    // A finished operation that still names its user may have stopped before its last
+    // writes: `begin` finishes them (or finds the user gone and the operation done).
     let Some(user_id) = op.user_id.clone() else {
         return Ok(op);
     };
@@ -1379,6 +1378,7 @@ pub async fn restore<S: Store>(
     store
         .delete(&keys::trash_entry(&org.id, deletion.trash_seq))
         .await?;
+    crate::groups::touch_named(store, org, &restored.groups, now).await?;
     audit::record(
         store,
         &org.id,
