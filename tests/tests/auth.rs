@@ -193,6 +193,10 @@ fn path_for(r: &RouteSpec, w: &World) -> String {
         };
         out.push_str(&value);
     }
+    if apim {
+        // ARM requires an api-version on every request (docs/seeds.md).
+        out.push_str("?api-version=2024-05-01");
+    }
     out
 }
 

@@ -272,26 +272,44 @@ async fn every_refusal_has_its_status_and_code() {
     f.app.assert_consistent();
 }
 
-/// Users mastered elsewhere cannot be deleted here. The SCIM surface that provisions
-/// them is built elsewhere; until it lands the test marks the source in the stored
-/// record (the only field changed).
+/// Users mastered elsewhere cannot be deleted here: one an identity provider
+/// provisioned over SCIM, and a directory-synced one (no surface creates those, so the
+/// test marks the source in the stored record, the only field it changes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scim_managed_and_directory_users_answer_405() {
     let f = Fixture::new("cas-scim").await;
-    for (name, source) in [("sam", "scim"), ("dora", "directory")] {
-        let (id, uuid) = f.user(name).await;
-        f.disable(&id).await;
-        let key = format!("o/{}/user/{id}", f.org);
-        let mut record: Value =
-            serde_json::from_slice(&f.app.host.kv().get("default", &key).unwrap().unwrap())
-                .unwrap();
-        record["source"] = json!(source);
-        f.app
-            .host
-            .kv()
-            .set("default", &key, record.to_string().as_bytes())
-            .unwrap();
+    let r = f
+        .app
+        .call(
+            "POST",
+            &format!("/v1/organizations/{}/scim/v2/Users", f.org),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "sam",
+                "emails": [{"value": "sam@example.com", "primary": true}],
+                "active": false,
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sam = r.body["id"].as_str().unwrap().to_owned();
+    let (dora, _) = f.user("dora").await;
+    f.disable(&dora).await;
+    let key = format!("o/{}/user/{dora}", f.org);
+    let mut record: Value =
+        serde_json::from_slice(&f.app.host.kv().get("default", &key).unwrap().unwrap()).unwrap();
+    record["source"] = json!("directory");
+    f.app
+        .host
+        .kv()
+        .set("default", &key, record.to_string().as_bytes())
+        .unwrap();
 
+    for (id, source) in [(sam, "scim"), (dora, "directory")] {
+        let user = f.app.call("GET", &f.canonical(&id), None).await;
+        assert_eq!(user.body["data"]["source"], source, "{}", user.text);
+        assert_eq!(user.body["data"]["status"], "disabled", "{}", user.text);
+        let uuid = user.body["data"]["uuid"].as_str().unwrap().to_owned();
         let r = f.delete(&uuid, "").await;
         assert_cas_error(&r, 405, "IDENTITY_SOURCE_MANAGED");
         assert_eq!(r.body["identitySource"], source);
