@@ -97,6 +97,10 @@ pub fn catalogue() -> Vec<RouteSpec> {
         spec::<scim::ResourceTypeById>("scim-resource-type", Scim),
         spec::<scim::Schemas>("scim-schemas", Scim),
         spec::<scim::SchemaById>("scim-schema", Scim),
+        spec::<crate::cas::User>("cas-user", Surface::Cas),
+        spec::<crate::dynatrace::User>("dynatrace-user", Surface::Dynatrace),
+        spec::<crate::apim::User>("apim-user", Surface::Apim),
+        spec::<crate::apim::OperationResult>("apim-operation-result", Surface::Apim),
     ]
 }
 
@@ -157,6 +161,10 @@ pub async fn dispatch<S: roster_domain::Store>(
         "scim-resource-type" => scim::ResourceTypeById,
         "scim-schemas" => scim::Schemas,
         "scim-schema" => scim::SchemaById,
+        "cas-user" => crate::cas::User,
+        "dynatrace-user" => crate::dynatrace::User,
+        "apim-user" => crate::apim::User,
+        "apim-operation-result" => crate::apim::OperationResult,
     }
 }
 
