@@ -68,6 +68,8 @@ pub struct Config {
     pub max_patches: usize,
     /// Users removed per removal measurement (prepared beforehand).
     pub removals: usize,
+    /// Users with 200 devices removed per asynchronous-removal measurement.
+    pub heavy_removals: usize,
     /// Users sampled for reads.
     pub sample: usize,
     /// Where store files and the generated manifest go.
@@ -101,6 +103,7 @@ impl Config {
             rounds: 3,
             max_patches: 20_000,
             removals: 60,
+            heavy_removals: 12,
             sample: 10_000,
             work_dir,
             seed_threads: cores(),
@@ -123,6 +126,7 @@ impl Config {
             rounds: 1,
             max_patches: 20,
             removals: 6,
+            heavy_removals: 2,
             sample: 100,
             ..Self::full(Vec::new(), work_dir)
         }
@@ -416,12 +420,13 @@ impl Run {
         };
         self.m.kv_calls = kv_calls;
         self.m.probe_error = match answer {
-            Ok((status, body)) if status == call.expect => {
-                self.kind.and_then(|k| k.check(&env.fx, &call, &body).err())
+            Ok(a) if a.status == call.expect => {
+                self.kind.and_then(|k| k.check(&env.fx, &call, &a).err())
             }
-            Ok((status, body)) => Some(format!(
-                "probe answered {status}: {}",
-                String::from_utf8_lossy(&body)
+            Ok(a) => Some(format!(
+                "probe answered {}: {}",
+                a.status,
+                String::from_utf8_lossy(&a.body)
             )),
             Err(e) => Some(format!("probe failed: {e}")),
         };
@@ -545,7 +550,9 @@ async fn run_scenario(env: &Env, cfg: &Config, s: &Scenario) -> anyhow::Result<O
     let component = kind
         .component()
         .with_context(|| format!("{kind:?} has no component"))?;
-    let want = if kind.consumes() {
+    let want = if kind == Kind::RemoveWith200Devices {
+        cfg.heavy_removals + 1
+    } else if kind.consumes() {
         cfg.removals + 1
     } else {
         cfg.max_patches + 1
@@ -582,6 +589,7 @@ fn empty_call() -> scenarios::Call {
         headers: Vec::new(),
         body: None,
         authenticated: true,
+        follow_location: false,
         expect: 200,
     }
 }

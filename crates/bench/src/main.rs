@@ -44,6 +44,9 @@ struct Cli {
     /// dozen synchronous SQLite writes, before the clock starts).
     #[arg(long, default_value_t = 60)]
     removals: usize,
+    /// Users with 200 devices prepared for each asynchronous-removal measurement.
+    #[arg(long, default_value_t = 12)]
+    heavy_removals: usize,
     /// Threads building users while seeding (default: the number of cores).
     #[arg(long)]
     seed_threads: Option<usize>,
@@ -143,6 +146,7 @@ fn main() -> anyhow::Result<()> {
         c.warmup = Duration::from_secs_f64(cli.warmup);
         c.max_patches = cli.max_patches;
         c.removals = cli.removals;
+        c.heavy_removals = cli.heavy_removals;
         c
     };
     cfg.scenarios = cli.scenarios;

@@ -145,13 +145,29 @@ impl Tickets {
     }
 }
 
-/// Sends `call` over HTTP; the answer's status and body, or why there is none.
+/// The answer to a call.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The (last) status.
+    pub status: u16,
+    /// The (last) body.
+    pub body: Vec<u8>,
+    /// Requests the call took: 1, or more when it followed `Location` while answered
+    /// 202 (an asynchronous operation, polled to its end).
+    pub requests: u32,
+}
+
+/// Most polls of one asynchronous operation before the call counts as failed.
+const MAX_POLLS: u32 = 100_000;
+
+/// Sends `call` over HTTP (following `Location` while answered 202 when the call asks
+/// to); its answer, or why there is none.
 pub async fn send(
     client: &reqwest::Client,
     base: &str,
     bearer: &str,
     call: &Call,
-) -> Result<(u16, Vec<u8>), String> {
+) -> Result<Answer, String> {
     let url = if call.query.is_empty() {
         format!("{base}{}", call.path)
     } else {
@@ -167,21 +183,48 @@ pub async fn send(
     if let Some(b) = &call.body {
         req = req.body(b.clone());
     }
-    let resp = req.send().await.map_err(|e| e.to_string())?;
+    let mut resp = req.send().await.map_err(|e| e.to_string())?;
+    let mut requests = 1;
+    while call.follow_location && resp.status() == reqwest::StatusCode::ACCEPTED {
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or("202 without Location")?;
+        let url = if location.starts_with("http") {
+            location.to_owned()
+        } else {
+            format!("{base}{location}")
+        };
+        if requests > MAX_POLLS {
+            return Err(format!("still 202 after {MAX_POLLS} polls"));
+        }
+        let mut poll = client.get(url);
+        if call.authenticated {
+            poll = poll.bearer_auth(bearer);
+        }
+        resp = poll.send().await.map_err(|e| e.to_string())?;
+        requests += 1;
+    }
     let status = resp.status().as_u16();
     let body = resp.bytes().await.map_err(|e| e.to_string())?;
-    Ok((status, body.to_vec()))
+    Ok(Answer {
+        status,
+        body: body.to_vec(),
+        requests,
+    })
 }
 
-fn judge(call: &Call, answer: Result<(u16, Vec<u8>), String>) -> Result<(), String> {
+fn judge(call: &Call, answer: Result<Answer, String>) -> Result<(), String> {
     match answer {
-        Ok((status, _)) if status == call.expect => Ok(()),
-        Ok((status, body)) => Err(format!(
-            "{} {} answered {status} (expected {}): {}",
+        Ok(a) if a.status == call.expect => Ok(()),
+        Ok(a) => Err(format!(
+            "{} {} answered {} (expected {}): {}",
             call.method,
             call.path,
+            a.status,
             call.expect,
-            String::from_utf8_lossy(&body)
+            String::from_utf8_lossy(&a.body)
         )),
         Err(e) => Err(format!("{} {} failed: {e}", call.method, call.path)),
     }
@@ -257,24 +300,60 @@ pub fn api_request(call: &Call, bearer: &str) -> ApiRequest {
     req
 }
 
-/// Handles `call` natively with the endpoint of `component`: status and body.
+/// Handles `call` natively with the endpoint of `component` (following `Location`
+/// while answered 202 when the call asks to, as the HTTP client does).
 pub fn handle_native(
     store: &KvStore,
     component: &str,
     admin_token: Option<&str>,
     bearer: &str,
     call: &Call,
-) -> (u16, Vec<u8>) {
-    let req = api_request(call, bearer);
-    // As the component's adapter does: a context per request, and `finish` (the
-    // rate-limit headers) on every response.
-    let ctx = Ctx::new(admin_token.map(str::to_owned), Timestamp::now());
-    match block_on(roster_api::routes::dispatch(component, &req, store, &ctx)) {
-        Some(resp) => {
-            let resp = ctx.finish(resp);
-            (resp.status().as_u16(), resp.into_body())
+) -> Answer {
+    let mut req = api_request(call, bearer);
+    let mut requests = 0;
+    loop {
+        // As the component's adapter does: a context per request, and `finish` (the
+        // rate-limit headers) on every response.
+        let ctx = Ctx::new(admin_token.map(str::to_owned), Timestamp::now());
+        requests += 1;
+        let Some(resp) = block_on(roster_api::routes::dispatch(component, &req, store, &ctx))
+        else {
+            return Answer {
+                status: 404,
+                body: format!("no component {component:?}").into_bytes(),
+                requests,
+            };
+        };
+        let resp = ctx.finish(resp);
+        // A poll goes to the same route (the user's path) with the query `Location`
+        // names.
+        let next_query = (call.follow_location
+            && resp.status() == http::StatusCode::ACCEPTED
+            && requests <= MAX_POLLS)
+            .then(|| resp.headers().get(http::header::LOCATION))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| l.split_once('?'))
+            .map(|(_, q)| q.to_owned());
+        match next_query {
+            Some(query) => {
+                let poll = Call {
+                    method: http::Method::GET,
+                    query,
+                    headers: Vec::new(),
+                    body: None,
+                    ..call.clone()
+                };
+                req = api_request(&poll, bearer);
+            }
+            None => {
+                return Answer {
+                    status: resp.status().as_u16(),
+                    body: resp.into_body(),
+                    requests,
+                };
+            }
         }
-        None => (404, format!("no component {component:?}").into_bytes()),
     }
 }
 

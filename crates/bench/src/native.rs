@@ -137,6 +137,110 @@ impl Store for KvStore {
     }
 }
 
+/// A write-back overlay on a [`KvStore`]: reads fall through to the store, writes stay
+/// in memory until [`Overlay::flush`] writes them all in one transaction. For untimed
+/// preparations done through the domain while nothing else uses the store (on a disk,
+/// each of a thousand small writes would otherwise wait for its own fsync). It has the
+/// store's semantics as long as nobody else writes meanwhile.
+pub struct Overlay<'a> {
+    base: &'a KvStore,
+    writes: std::cell::RefCell<std::collections::BTreeMap<String, Option<Vec<u8>>>>,
+}
+
+impl<'a> Overlay<'a> {
+    /// An empty overlay on `base`.
+    pub fn new(base: &'a KvStore) -> Self {
+        Self {
+            base,
+            writes: Default::default(),
+        }
+    }
+
+    /// Writes (and deletes) everything buffered, in one transaction each.
+    pub fn flush(self) -> Result<(), StoreError> {
+        let (mut puts, mut dels) = (Vec::new(), Vec::new());
+        for (k, v) in self.writes.into_inner() {
+            match v {
+                Some(v) => puts.push((k, v)),
+                None => dels.push(k),
+            }
+        }
+        let b = self.base;
+        b.backend.set_many(&b.label, &puts).map_err(err)?;
+        b.backend.delete_many(&b.label, &dels).map_err(err)
+    }
+
+    fn read(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.writes.borrow().get(key) {
+            return Ok(v.clone());
+        }
+        self.base.backend.get(&self.base.label, key).map_err(err)
+    }
+
+    fn write(&self, key: &str, value: Option<Vec<u8>>) {
+        self.writes.borrow_mut().insert(key.to_owned(), value);
+    }
+}
+
+impl Store for Overlay<'_> {
+    type Cas = KvCas;
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(key)
+    }
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.write(key, Some(value.to_vec()));
+        Ok(())
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.write(key, None);
+        Ok(())
+    }
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.read(key)?.is_some())
+    }
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        let current = match self.read(key)? {
+            None => 0,
+            Some(v) => i64::from_le_bytes(
+                v.as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::new("value is not an 8-byte integer"))?,
+            ),
+        };
+        let next = current.wrapping_add(delta);
+        self.write(key, Some(next.to_le_bytes().to_vec()));
+        Ok(next)
+    }
+    async fn cas(&self, key: &str) -> Result<(KvCas, Option<Vec<u8>>), StoreError> {
+        let seen = self.read(key)?;
+        Ok((
+            KvCas {
+                key: key.to_owned(),
+                seen: seen.clone(),
+            },
+            seen,
+        ))
+    }
+    async fn swap(&self, cas: KvCas, value: &[u8]) -> Result<Swap, StoreError> {
+        // Spin's semantics: conditional on an existing key, an upsert on an absent one.
+        if cas.seen.is_some() && self.read(&cas.key)? != cas.seen {
+            return Ok(Swap::Conflict);
+        }
+        self.write(&cas.key, Some(value.to_vec()));
+        Ok(Swap::Done)
+    }
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        keys.iter().map(|k| self.read(k)).collect()
+    }
+    async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
+        for k in keys {
+            self.write(k, None);
+        }
+        Ok(())
+    }
+}
+
 /// Runs a future that never waits on anything external (every [`Store`] here answers
 /// synchronously) to completion on the current thread.
 pub fn block_on<F: Future>(f: F) -> F::Output {

@@ -437,7 +437,8 @@ pub fn markdown(r: &Report) -> String {
          one client, then {} concurrent clients, each phase up to {:.1} s per mode split into \
          {} rounds interleaving (c), (a) and (b) (reads after a {:.1} s warm-up, one client); \
          no concurrent phase for a request slower alone than a round (–); at most {} users \
-         patched and {} users prepared for removal per mode.",
+         patched, {} users prepared for removal and {} users with 200 devices for the \
+         asynchronous removal per mode.",
         cfg.sizes
             .iter()
             .map(|n| size_label(*n))
@@ -448,7 +449,8 @@ pub fn markdown(r: &Report) -> String {
         cfg.rounds,
         cfg.warmup.as_secs_f64(),
         cfg.max_patches,
-        cfg.removals
+        cfg.removals,
+        cfg.heavy_removals
     );
     let _ = writeln!(
         out,

@@ -6,15 +6,23 @@
 //! [`Availability::NotOnThisBuild`] stubs: they compile, are listed in every report,
 //! and are implemented by filling in their arms below once their routes land.
 
-use crate::native::{KvStore, block_on};
+use crate::measure::Answer;
+use crate::native::{KvStore, Overlay, block_on};
 use anyhow::Context as _;
 use http::Method;
 use roster_api::mdm;
 use roster_domain::ids::ObjectId;
-use roster_domain::model::Organization;
-use roster_domain::{Timestamp, users};
+use roster_domain::model::{DeviceStatus, Organization, Ownership};
+use roster_domain::{Timestamp, devices, users};
 use serde_json::Value;
 use std::sync::Arc;
+
+/// Devices of each user the asynchronous removal removes: more than the default
+/// `policy.removalBatch` (100), so the removal answers 202 and finishes on polls.
+pub const DEVICES_PER_HEAVY_VICTIM: usize = 200;
+
+/// The `api-version` of the API Management requests.
+pub const APIM_API_VERSION: &str = "2024-05-01";
 
 /// What a scenario exercises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,8 +45,10 @@ pub enum Kind {
     PatchIfMatch,
     /// `DELETE …/mdm/users/:id` (canonical surface) of a user without dependents.
     RemoveNoDependents,
-    /// Azure APIM `DELETE …/users/:userId` with `If-Match: *` of a user with 200
-    /// devices: more than `policy.removalBatch`, so answered 202 + `Location`.
+    /// Azure APIM `DELETE …/users/:userId?api-version=2024-05-01` with `If-Match: *` of
+    /// a user with 200 active devices: more than `policy.removalBatch`, so answered 202
+    /// and `Location`, which the client polls until 204. The latency is the whole
+    /// removal, from the DELETE to the 204.
     RemoveWith200Devices,
     /// WSO2 `GET /mdm-admin/users/view?username=…`.
     Wso2View,
@@ -114,7 +124,7 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         id: "remove-200-devices",
-        title: "remove, 200 devices (async)",
+        title: "remove, 200 devices (APIM, async, to the end)",
         kind: Kind::RemoveWith200Devices,
     },
 ];
@@ -136,6 +146,9 @@ pub struct Call {
     pub body: Option<Vec<u8>>,
     /// Whether to send the fixture's bearer token.
     pub authenticated: bool,
+    /// Whether to poll `Location` while answered 202 (an asynchronous operation): the
+    /// call then lasts until the operation's end.
+    pub follow_location: bool,
     /// The status a correct answer has.
     pub expect: u16,
 }
@@ -150,6 +163,7 @@ impl Call {
             headers: Vec::new(),
             body: None,
             authenticated: true,
+            follow_location: false,
             expect,
         }
     }
@@ -276,10 +290,6 @@ impl Kind {
     /// Whether this build can run the scenario.
     pub fn availability(self) -> Availability {
         match self {
-            Kind::RemoveWith200Devices => Availability::NotOnThisBuild(
-                "the Azure APIM surface (DELETE …/service/:svc/users/:userId answering \
-                 202 + Location past policy.removalBatch) has not landed on this build",
-            ),
             Kind::Wso2View => Availability::NotOnThisBuild(
                 "the WSO2 surface (GET /mdm-admin/users/view?username=…) has not landed \
                  on this build",
@@ -297,7 +307,8 @@ impl Kind {
             }
             Kind::ListPage | Kind::Search | Kind::Create => "mdm-users",
             Kind::Count => "mdm-users-count",
-            Kind::RemoveWith200Devices | Kind::Wso2View => return None,
+            Kind::RemoveWith200Devices => "apim-user",
+            Kind::Wso2View => return None,
         })
     }
 
@@ -345,22 +356,43 @@ impl Kind {
                 let n = out.len();
                 Ok((Prepared::Versions(out), n))
             }
-            Kind::RemoveNoDependents => {
+            Kind::RemoveNoDependents | Kind::RemoveWith200Devices => {
+                let devices = if self == Kind::RemoveWith200Devices {
+                    DEVICES_PER_HEAVY_VICTIM
+                } else {
+                    0
+                };
+                // Through the domain, written in one transaction at the end.
+                let overlay = Overlay::new(store);
+                let now = Timestamp::now();
                 let mut out = Vec::with_capacity(want);
                 for i in 0..want {
-                    let name = format!("victim-{}-{tag}-{i}", fx.run_tag);
+                    let name = format!("victim-{}-{tag}-{devices}-{i}", fx.run_tag);
                     let new = users::NewUser::parse(
                         &name,
                         &format!("{name}@example.com"),
                         Some("Victim"),
                         Some("Bench"),
                     )?;
-                    let u = block_on(users::create(store, &fx.org, new, Timestamp::now()))?;
+                    let u = block_on(users::create(&overlay, &fx.org, new, now))?;
+                    for d in 0..devices {
+                        let new = devices::NewDevice::parse(
+                            "Pixel",
+                            "android",
+                            None,
+                            &format!("{name}-{d}"),
+                            Ownership::Byod,
+                            DeviceStatus::Active,
+                            Vec::new(),
+                        )?;
+                        block_on(devices::enroll(&overlay, &fx.org, &u.id, new, now))?;
+                    }
                     out.push(u.id);
                 }
+                overlay.flush()?;
                 Ok((Prepared::Victims(out), want))
             }
-            Kind::RemoveWith200Devices | Kind::Wso2View => {
+            Kind::Wso2View => {
                 anyhow::bail!("{:?} is not available on this build", self)
             }
             _ => Ok((Prepared::Nothing, usize::MAX)),
@@ -418,6 +450,37 @@ impl Kind {
             (Kind::RemoveNoDependents, Prepared::Victims(v)) => {
                 fx.user_call(Method::DELETE, &v[i % v.len()], 200)
             }
+            (Kind::RemoveWith200Devices, Prepared::Victims(v)) => {
+                let (subscription, group, service) = fx
+                    .org
+                    .apim
+                    .as_ref()
+                    .map(|b| {
+                        (
+                            b.subscription_id.as_str(),
+                            b.resource_group_name.as_str(),
+                            b.service_name.as_str(),
+                        )
+                    })
+                    .unwrap_or_default();
+                let id = v[i % v.len()].as_str();
+                let mut c = Call::new(
+                    Method::DELETE,
+                    format!(
+                        "/subscriptions/{subscription}/resourceGroups/{group}/providers/\
+                         Microsoft.ApiManagement/service/{service}/users/{id}"
+                    ),
+                    204,
+                )
+                .param("subscriptionId", subscription)
+                .param("resourceGroupName", group)
+                .param("serviceName", service)
+                .param("userId", id);
+                c.query = format!("api-version={APIM_API_VERSION}");
+                c.headers.push(("if-match", "*".to_owned()));
+                c.follow_location = true;
+                c
+            }
             // Stubs and mismatched preparations: a request that cannot succeed.
             _ => Call::new(Method::GET, "/not-available-on-this-build".to_owned(), 200),
         }
@@ -425,7 +488,19 @@ impl Kind {
 
     /// Checks the body of an answer beyond its status (done on the untimed probe
     /// request only).
-    pub fn check(self, fx: &Fixture, call: &Call, body: &[u8]) -> Result<(), String> {
+    pub fn check(self, fx: &Fixture, call: &Call, answer: &Answer) -> Result<(), String> {
+        if self == Kind::RemoveWith200Devices {
+            // 204 at the end of polls: the removal went the asynchronous way.
+            return if answer.requests > 1 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the removal of a user with {DEVICES_PER_HEAVY_VICTIM} devices finished \
+                     in its first request: not the asynchronous path"
+                ))
+            };
+        }
+        let body = answer.body.as_slice();
         let v: Value =
             serde_json::from_slice(body).map_err(|e| format!("answer is not JSON: {e}"))?;
         let data = &v["data"];

@@ -14,12 +14,12 @@
 //! - a writer thread inserts each finished chunk into Spin's `spin_key_value` table, all
 //!   in one transaction; the shared keys go in last.
 //!
-//! Seeded users have no password (no Argon2 hashing). The organization also gets an API
-//! token with every permission and the highest rate limit, which the benchmark's
-//! clients use.
+//! Seeded users have no password (no Argon2 hashing). The organization is bound to an
+//! API Management service ([`APIM_SERVICE`]) and gets an API token with every
+//! permission and the highest rate limit, which the benchmark's clients use.
 
 use crate::native::block_on;
-use roster_domain::model::{DeviceStatus, Organization, Ownership};
+use roster_domain::model::{ApimBinding, DeviceStatus, Organization, Ownership};
 use roster_domain::store::MemoryCas;
 use roster_domain::{
     DomainError, MemoryStore, Store, StoreError, Timestamp, devices, enrollment, keys, orgs,
@@ -34,6 +34,14 @@ use std::time::Instant;
 
 /// The slug of the seeded organization.
 pub const ORG_SLUG: &str = "bench";
+
+/// The Azure API Management service the seeded organization is bound to (its APIM
+/// alias): subscription, resource group, service name.
+pub const APIM_SERVICE: (&str, &str, &str) = (
+    "00000000-0000-4000-8000-00000000b7c4",
+    "roster-bench",
+    "roster-bench",
+);
 
 /// Users built per chunk (one in-memory store, one batch for the writer).
 const CHUNK: u64 = 512;
@@ -361,11 +369,10 @@ pub fn seed(path: &Path, n: u64, threads: usize) -> anyhow::Result<SeedStats> {
     );
     let now = Timestamp::now();
     let shared = MemoryStore::new();
-    let org = block_on(orgs::create(
-        &shared,
-        orgs::NewOrganization::parse("Bench", ORG_SLUG)?,
-        now,
-    ))?;
+    let mut new_org = orgs::NewOrganization::parse("Bench", ORG_SLUG)?;
+    let (subscription, group, service) = APIM_SERVICE;
+    new_org.apim = Some(ApimBinding::parse(subscription, group, service)?);
+    let org = block_on(orgs::create(&shared, new_org, now))?;
     let token = block_on(tokens::create(
         &shared,
         Some(&org),
