@@ -11,16 +11,27 @@ use roster_host::KvBackend as _;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// A fresh directory for store files. The smoke test judges structure, not speed: on
-/// tmpfs, when the machine has one, SQLite's fsyncs cost nothing and the test stays short.
-fn work_dir(name: &str) -> PathBuf {
-    let shm = std::path::Path::new("/dev/shm");
-    let base = if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-    };
-    base.join(format!("roster-bench-{name}-{}", std::process::id()))
+/// A fresh directory for store files, removed when dropped (a failing test too). The
+/// smoke test judges structure, not speed: on tmpfs, when the machine has one, SQLite's
+/// fsyncs cost nothing and the test stays short.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn new(name: &str) -> Self {
+        let shm = std::path::Path::new("/dev/shm");
+        let base = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        };
+        Self(base.join(format!("roster-bench-{name}-{}", std::process::id())))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn snapshot(db: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
@@ -36,8 +47,8 @@ fn snapshot(db: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
 
 #[test]
 fn a_seeded_store_satisfies_the_invariants() {
-    let dir = work_dir("seed");
-    let db = dir.join("sqlite_key_value.db");
+    let dir = WorkDir::new("seed");
+    let db = dir.0.join("sqlite_key_value.db");
     let stats = seed::seed(&db, 1_000, 2).unwrap();
     assert_eq!(stats.users, 1_000);
     // The documented proportions: 1.1 devices and 0.2 tokens per user.
@@ -47,7 +58,6 @@ fn a_seeded_store_satisfies_the_invariants() {
     assert_eq!(data.len() as u64, stats.rows);
     let violations = roster_domain::invariants::check(&data);
     assert!(violations.is_empty(), "{violations:#?}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn kv(report: &Report, size: usize, kind: Kind) -> (u64, u64) {
@@ -59,8 +69,8 @@ fn kv(report: &Report, size: usize, kind: Kind) -> (u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smoke_runs_and_scales_as_designed() {
-    let dir = work_dir("smoke");
-    let mut cfg = Config::smoke(dir.clone());
+    let dir = WorkDir::new("smoke");
+    let mut cfg = Config::smoke(dir.0.clone());
     cfg.seeder = Seeder::InProcess;
     cfg.keep = true;
     let report = roster_bench::run(&cfg).await.unwrap();
@@ -157,8 +167,7 @@ async fn smoke_runs_and_scales_as_designed() {
 
     // What the benchmark did to the store left it consistent. (At 1k only: the checker
     // compares every user list with every user, which takes half a minute at 10k.)
-    let db = dir.join("store-1k").join("sqlite_key_value.db");
+    let db = dir.0.join("store-1k").join("sqlite_key_value.db");
     let violations = roster_domain::invariants::check(&snapshot(&db));
     assert!(violations.is_empty(), "{violations:#?}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
