@@ -181,6 +181,9 @@ pub struct Measured {
     pub kv_calls: u64,
     /// What was wrong with the probe's answer, if anything.
     pub probe_error: Option<String>,
+    /// HTTP requests (or native handler calls) the probe took: more than one for a call
+    /// that polls an asynchronous operation to its end.
+    pub probe_requests: u32,
 }
 
 impl Measured {
@@ -362,6 +365,7 @@ impl Run {
                 loaded: Sample::default(),
                 kv_calls: 0,
                 probe_error: None,
+                probe_requests: 0,
             },
         }
     }
@@ -419,6 +423,7 @@ impl Run {
             }
         };
         self.m.kv_calls = kv_calls;
+        self.m.probe_requests = answer.as_ref().map_or(0, |a| a.requests);
         self.m.probe_error = match answer {
             Ok(a) if a.status == call.expect => {
                 self.kind.and_then(|k| k.check(&env.fx, &call, &a).err())

@@ -108,6 +108,11 @@ pub fn p50(m: &Measured) -> f64 {
 }
 
 fn measured_cells(m: &Measured) -> String {
+    let kv = if m.probe_requests > 1 {
+        format!("{} in {} requests", m.kv_calls, m.probe_requests)
+    } else {
+        m.kv_calls.to_string()
+    };
     format!(
         "{} / {} | {} | {} | {} | {} | {} | {}",
         m.single.n(),
@@ -117,7 +122,7 @@ fn measured_cells(m: &Measured) -> String {
         ms(m.loaded.p50_ms()),
         ms(m.loaded.p99_ms()),
         rate(m.loaded.throughput()),
-        m.kv_calls
+        kv
     )
 }
 
