@@ -5,7 +5,7 @@
 //! them, query, headers and body — a store and a [`Ctx`], and gets an [`ApiResponse`].
 //! Nothing here depends on wasm or spin-sdk; `roster-spin` adapts Spin's types.
 //!
-//! Surfaces: [`mdm`] (canonical, seed 000's envelope).
+//! Surfaces: [`mdm`] (canonical, seed 000's envelope), [`wso2`] (WSO2 EMM, seed 003).
 
 #![deny(missing_docs)]
 // Handlers short-circuit with `Result<_, ApiResponse>`: the error *is* the answer to
@@ -17,6 +17,7 @@ pub mod mdm;
 pub mod request;
 pub mod routes;
 pub mod scim;
+pub mod wso2;
 
 pub use request::{ApiRequest, ApiResponse, Body, Ctx};
 

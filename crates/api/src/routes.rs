@@ -56,8 +56,8 @@ fn spec<E: Endpoint>(component: &'static str, surface: Surface) -> RouteSpec {
 
 /// Every route, in spin.toml's order.
 pub fn catalogue() -> Vec<RouteSpec> {
-    use crate::mdm;
-    use Surface::Mdm;
+    use crate::{mdm, wso2};
+    use Surface::{Mdm, Wso2};
     vec![
         spec::<mdm::Organizations>("organizations", Mdm),
         spec::<mdm::Organization>("organization", Mdm),
@@ -87,6 +87,16 @@ pub fn catalogue() -> Vec<RouteSpec> {
         spec::<mdm::UsersPurge>("mdm-users-purge", Mdm),
         spec::<mdm::UserSubscriptions>("mdm-user-subscriptions", Mdm),
         spec::<mdm::UserSubscription>("mdm-user-subscription", Mdm),
+        spec::<wso2::Users>("wso2-users", Wso2),
+        spec::<wso2::UsersView>("wso2-users-view", Wso2),
+        spec::<wso2::UsersEmailInvitation>("wso2-users-email-invitation", Wso2),
+        spec::<wso2::UsersDevices>("wso2-users-devices", Wso2),
+        spec::<wso2::UsersRoles>("wso2-users-roles", Wso2),
+        spec::<wso2::UsersCount>("wso2-users-count", Wso2),
+        spec::<wso2::UsersViewUsers>("wso2-users-view-users", Wso2),
+        spec::<wso2::UsersByUsername>("wso2-users-by-username", Wso2),
+        spec::<wso2::UsersChangePassword>("wso2-users-change-password", Wso2),
+        spec::<wso2::UsersResetPassword>("wso2-users-reset-password", Wso2),
     ]
 }
 
