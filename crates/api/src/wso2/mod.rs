@@ -182,7 +182,8 @@ pub fn failure(f: Failure) -> ApiResponse {
             &format!("Request body exceeds {} bytes", crate::MAX_BODY_BYTES),
         ),
         Failure::Json { path, detail } => {
-            let text = if path == "." || path.is_empty() {
+            // `?` is serde_path_to_error's name for a position it could not name.
+            let text = if matches!(path.as_str(), "" | "." | "?") {
                 format!("Invalid JSON body: {detail}")
             } else {
                 format!("Invalid {}: {detail}", wso2_field(&path))
@@ -561,6 +562,57 @@ mod tests {
         // Not followed by a colon: left alone (and refused by the parser).
         assert_eq!(&*quote_bare_names(b"[1, true]"), b"[1, true]");
         assert_eq!(&*quote_bare_names(b"{a}"), b"{a}");
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            "[a-z:{},\\\\\" ]{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("[a-z_$:{ ]{0,8}", inner, 0..6)
+                    .prop_map(|m| { serde_json::Value::Object(m.into_iter().collect()) }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn quoting_never_changes_json(v in json_value(), pretty in proptest::bool::ANY) {
+            let text = if pretty {
+                serde_json::to_vec_pretty(&v).unwrap_or_default()
+            } else {
+                serde_json::to_vec(&v).unwrap_or_default()
+            };
+            proptest::prop_assert!(
+                matches!(quote_bare_names(&text), std::borrow::Cow::Borrowed(_))
+            );
+        }
+    }
+
+    #[test]
+    fn dry_run_blockers_carry_reason_count_and_message() {
+        let b = Blocker::ActiveDevices { count: 2 };
+        let v = serde_json::to_value(dto::BlockerResponse {
+            blocker: b,
+            message: blocker_message(b),
+        })
+        .unwrap_or_default();
+        assert_eq!(
+            v,
+            serde_json::json!({"reason": "activeDevices", "count": 2, "message": "the user has 2 active devices"})
+        );
+        let v = serde_json::to_value(dto::BlockerResponse {
+            blocker: Blocker::Enabled,
+            message: blocker_message(Blocker::Enabled),
+        })
+        .unwrap_or_default();
+        assert_eq!(v["reason"], "enabled");
     }
 
     #[test]
