@@ -19,7 +19,7 @@ pub mod routes;
 pub mod scim;
 pub mod wso2;
 
-pub use request::{ApiRequest, ApiResponse, Body, Ctx};
+pub use request::{ApiRequest, ApiResponse, Body, Ctx, JsonError};
 
 /// The largest request body any route accepts (64 KiB): larger bodies answer 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -121,3 +121,113 @@ impl Ctx {
         resp
     }
 }
+
+/// Deepest JSON nesting any route accepts.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// Why a JSON body was refused; every surface maps it to its own answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonError {
+    /// The body is larger than [`crate::MAX_BODY_BYTES`] (413).
+    TooLarge,
+    /// The body nests deeper than [`MAX_JSON_DEPTH`] (400).
+    TooDeep,
+    /// The body is not valid JSON for the route (400); `field` names the offending
+    /// field (`.` for the whole body), `reason` says why.
+    Invalid {
+        /// The JSON path of the field at fault, e.g. `emails[0].value`, or `.`.
+        field: String,
+        /// What is wrong, in the parser's words.
+        reason: String,
+    },
+}
+
+impl JsonError {
+    /// A message naming the field: `invalid <field>: <reason>`.
+    pub fn message(&self) -> String {
+        match self {
+            JsonError::TooLarge => format!("request body exceeds {} bytes", crate::MAX_BODY_BYTES),
+            JsonError::TooDeep => {
+                format!("invalid JSON body: nested deeper than {MAX_JSON_DEPTH} levels")
+            }
+            JsonError::Invalid { field, reason } if field == "." => {
+                format!("invalid JSON body: {reason}")
+            }
+            JsonError::Invalid { field, reason } => format!("invalid {field}: {reason}"),
+        }
+    }
+}
+
+/// Whether `bytes` nest arrays and objects at most `max` deep (strings are skipped, so
+/// brackets inside them do not count). Linear, no allocation: checked before parsing so
+/// no body can exhaust the stack.
+pub fn depth_ok(bytes: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
+/// Parses a JSON body into `T` after the size and depth checks; the error names the
+/// field at fault.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &Body) -> Result<T, JsonError> {
+    let bytes = match body {
+        Body::TooLarge => return Err(JsonError::TooLarge),
+        Body::Bytes(b) => b,
+    };
+    if !depth_ok(bytes, MAX_JSON_DEPTH) {
+        return Err(JsonError::TooDeep);
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        JsonError::Invalid {
+            field: if field.is_empty() { ".".into() } else { field },
+            reason: e.into_inner().to_string(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_is_counted_outside_strings_only() {
+        assert!(depth_ok(br#"{"a":[1,{"b":"[[[[["}]}"#, 3));
+        assert!(!depth_ok(br#"{"a":[1,{"b":[]}]}"#, 3));
+        assert!(depth_ok(br#"{"a":"\"[[[["}"#, 1));
+        let deep = "[".repeat(10_000);
+        assert_eq!(
+            parse_json::<serde_json::Value>(&Body::Bytes(deep.into_bytes())),
+            Err(JsonError::TooDeep)
+        );
+        let e = parse_json::<std::collections::BTreeMap<String, u8>>(&Body::Bytes(
+            br#"{"n": 300}"#.to_vec(),
+        ))
+        .unwrap_err();
+        assert!(e.message().starts_with("invalid n:"), "{}", e.message());
+    }
+}

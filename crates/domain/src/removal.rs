@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 
 /// How long a request may work on a removal before another request may take it over
 /// (a hint for answering "in progress", not a lock: every step is safe to repeat).
-pub const LEASE_MS: i64 = 5_000;
+pub const LEASE_MS: i64 = 1_000;
 
 /// How many keys one batch call reads or deletes.
 const CHUNK: usize = 100;
@@ -827,10 +827,13 @@ async fn run<S: Store>(
         count::apply(store, &org.id, &format!("-{}", journal.operation_id), -1).await?;
     }
     store.delete(&keys::user_search(&org.id, user.seq)).await?;
+    // The operation is recorded as finished (still naming the user, so a poll that
+    // comes before the last write below finishes it), then the user record goes, then
+    // the operation forgets the user.
     op.status = OperationStatus::Succeeded;
     op.processed = op.total;
     op.updated_at = now;
-    op.user_id = None;
+    operations::put(store, &op).await?;
     match journal.mode {
         RemovalMode::Permanent => {
             let mut last: Vec<String> = crate::users::dependent_lists(&org.id, user_id).to_vec();
@@ -839,7 +842,6 @@ async fn run<S: Store>(
             }
             store.delete_many(&last).await?;
             store.delete(&keys::user_seq(&org.id, user.seq)).await?;
-            operations::put(store, &op).await?;
             store.delete(&keys::user(&org.id, user_id)).await?;
         }
         RemovalMode::Soft => {
@@ -855,7 +857,6 @@ async fn run<S: Store>(
                 },
             )
             .await?;
-            operations::put(store, &op).await?;
             records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
                 let ours = u
                     .removal
@@ -879,6 +880,10 @@ async fn run<S: Store>(
             .await?;
         }
     }
+    // Best effort: the removal is complete; should this write fail, the operation keeps
+    // naming the user's id until the next poll clears it.
+    op.user_id = None;
+    let _ = operations::put(store, &op).await;
     let mut shown = before;
     if let UserStatus::PendingDeletion = shown.status {
         shown.status = journal.status_before;
@@ -1202,11 +1207,9 @@ pub async fn poll<S: Store>(
     let op = operations::get(store, &org.id, operation_id)
         .await
         .map_err(not_found)?;
-    let Some(user_id) = op
-        .user_id
-        .clone()
-        .filter(|_| op.status != OperationStatus::Succeeded)
-    else {
+    // A finished operation that still names its user may have stopped before its last
+    // writes: `begin` finishes them (or finds the user gone and the operation done).
+    let Some(user_id) = op.user_id.clone() else {
         return Ok(op);
     };
     let policy = RemovalPolicy {

@@ -21,7 +21,7 @@ pub use endpoints::{
 };
 
 use crate::auth::{self, AuthFailure, Caller, Requirement};
-use crate::request::{ApiRequest, ApiResponse, Body, Ctx};
+use crate::request::{ApiRequest, ApiResponse, Body, Ctx, JsonError};
 use crate::{Endpoint, Refusal};
 use http::{HeaderValue, StatusCode, header};
 use roster_domain::ids::{ObjectId, OrgRef};
@@ -382,26 +382,15 @@ pub fn object_id(req: &ApiRequest, name: &str) -> Result<ObjectId, ApiResponse> 
 /// Decodes a JSON body into `T`; the error names the offending field. Unknown fields
 /// are refused (request DTOs deny them).
 pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiResponse> {
-    let bytes = match &req.body {
-        Body::TooLarge => {
-            return Err(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                codes::BODY_TOO_LARGE,
-                &format!("request body exceeds {} bytes", crate::MAX_BODY_BYTES),
-            ));
+    crate::request::parse_json(&req.body).map_err(|e| match e {
+        JsonError::TooLarge => error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::BODY_TOO_LARGE,
+            &e.message(),
+        ),
+        JsonError::TooDeep | JsonError::Invalid { .. } => {
+            error(StatusCode::BAD_REQUEST, codes::INVALID_JSON, &e.message())
         }
-        Body::Bytes(b) => b,
-    };
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let message = if path == "." || path.is_empty() {
-            format!("invalid JSON body: {inner}")
-        } else {
-            format!("invalid {path}: {inner}")
-        };
-        error(StatusCode::BAD_REQUEST, codes::INVALID_JSON, &message)
     })
 }
 
@@ -489,10 +478,11 @@ pub fn list_query(req: &ApiRequest) -> Result<roster_domain::users::ListQuery, A
         Some("active") => Some(roster_domain::model::UserStatus::Active),
         Some("disabled") => Some(roster_domain::model::UserStatus::Disabled),
         Some("pending_deletion") => Some(roster_domain::model::UserStatus::PendingDeletion),
+        Some("deleted") => Some(roster_domain::model::UserStatus::Deleted),
         Some(_) => {
             return Err(invalid(&ValidationError::new(
                 "status",
-                "must be active, disabled or pending_deletion",
+                "must be active, disabled, pending_deletion or deleted",
             )));
         }
     };

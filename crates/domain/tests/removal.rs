@@ -1,0 +1,425 @@
+//! The removal engine's modes natively: soft removal, restore and purge; the
+//! asynchronous path with polls; notices, audit events, owned tokens and
+//! subscriptions; and every mode interrupted at every store call.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use futures::executor::block_on;
+use roster_domain::ids::ObjectId;
+use roster_domain::model::{DeviceStatus, Organization, Ownership, RemovalMode, UserStatus};
+use roster_domain::operations::OperationStatus;
+use roster_domain::outbox::MessageKind;
+use roster_domain::removal::{
+    self, Blocker, Outcome, RemovalError, RemovalPolicy, RestoreError, remove_user,
+};
+use roster_domain::{MemoryStore, Timestamp};
+use roster_domain::{
+    audit, count, devices, enrollment, orgs, outbox, subscriptions, tokens, users,
+};
+
+const NOW: Timestamp = Timestamp(1_795_331_760_000);
+const DAY: i64 = 24 * 3600 * 1000;
+
+fn org_with(s: &MemoryStore, retention: Option<i64>, batch: Option<i64>) -> Organization {
+    block_on(async {
+        let o = orgs::create(
+            s,
+            orgs::NewOrganization::parse("Acme", "acme").unwrap(),
+            NOW,
+        )
+        .await
+        .unwrap();
+        let changes = orgs::OrgChanges {
+            policy: orgs::PolicyChanges::parse(retention, None, batch).unwrap(),
+            ..orgs::OrgChanges::default()
+        };
+        orgs::update(s, &o.id, None, changes, NOW).await.unwrap()
+    })
+}
+
+fn new_user(name: &str) -> users::NewUser {
+    users::NewUser::parse(
+        name,
+        &format!("{name}@example.com"),
+        Some(&format!("Given{name}")),
+        Some(&format!("Family{name}")),
+    )
+    .unwrap()
+}
+
+async fn user_with(s: &MemoryStore, o: &Organization, name: &str, devices_n: usize) -> ObjectId {
+    let u = users::create(s, o, new_user(name), NOW).await.unwrap();
+    for i in 0..devices_n {
+        let d = devices::NewDevice::parse(
+            "Pixel",
+            "android",
+            None,
+            &format!("imei-{i}"),
+            Ownership::Byod,
+            DeviceStatus::Inactive,
+            vec![],
+        )
+        .unwrap();
+        devices::enroll(s, o, &u.id, d, NOW).await.unwrap();
+    }
+    enrollment::issue(s, o, &u.id, 3600, NOW).await.unwrap();
+    let (scope, name) = subscriptions::parse("/products/starter", None).unwrap();
+    subscriptions::create(s, o, &u.id, scope, name, NOW)
+        .await
+        .unwrap();
+    let t = tokens::NewToken::parse(
+        "laptop",
+        &["mdm.global.mdmUser.read".into()],
+        None,
+        Some(u.id.as_str()),
+        None,
+    )
+    .unwrap();
+    tokens::create(s, Some(o), t, None, NOW).await.unwrap();
+    u.id
+}
+
+fn consistent(s: &MemoryStore, at: &str) {
+    assert_eq!(
+        roster_domain::invariants::check(&s.snapshot()),
+        vec![],
+        "{at}"
+    );
+}
+
+fn no_trace(s: &MemoryStore, name: &str, at: &str) {
+    for (k, v) in s.snapshot() {
+        let v = String::from_utf8_lossy(&v);
+        // The name is part of the username, the email and both names.
+        assert!(!k.contains(name) && !v.contains(name), "{at}: {k} = {v}");
+    }
+}
+
+#[test]
+fn soft_removal_hides_frees_and_restores() {
+    let s = MemoryStore::new();
+    let o = org_with(&s, Some(30), None);
+    block_on(async {
+        let id = user_with(&s, &o, "kim", 2).await;
+        let out = remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW)
+            .await
+            .unwrap();
+        let Outcome::Finished(r) = out else {
+            panic!("sync")
+        };
+        assert_eq!(r.mode, RemovalMode::Soft);
+        assert!(r.performed);
+        consistent(&s, "after soft removal");
+        assert!(users::get(&s, &o, &id).await.is_err());
+        assert_eq!(
+            users::get_any(&s, &o, &id).await.unwrap().status,
+            UserStatus::Deleted
+        );
+        assert_eq!(count::total(&s, &o.id).await.unwrap(), 0);
+        // Devices retired with notices, tokens revoked, subscriptions cancelled.
+        for d in devices::list(&s, &o, &id).await.unwrap_or_default() {
+            assert_eq!(d.enrolment_info.status, DeviceStatus::Removed);
+        }
+        let (msgs, _) = outbox::pending(&s, &o, 0, 100).await.unwrap();
+        assert_eq!(
+            msgs.iter()
+                .filter(|m| m.kind == MessageKind::DeviceRetire)
+                .count(),
+            2
+        );
+        // A removal of a removed user is "not found".
+        assert!(matches!(
+            remove_user(&s, &o, &id, &RemovalPolicy::canonical(), NOW).await,
+            Err(RemovalError::NotFound)
+        ));
+        // The username is free: taking it blocks the restore (409), freeing it again lets
+        // the restore through.
+        let other = users::create(&s, &o, new_user("kim"), NOW).await.unwrap();
+        assert!(matches!(
+            removal::restore(&s, &o, &id, "admin", NOW).await,
+            Err(RestoreError::Conflict { field: "username" })
+        ));
+        consistent(&s, "after refused restore");
+        remove_user(&s, &o, &other.id, &RemovalPolicy::purge(), NOW)
+            .await
+            .unwrap();
+        let back = removal::restore(&s, &o, &id, "admin", NOW).await.unwrap();
+        assert_eq!(back.status, UserStatus::Active);
+        assert_eq!(count::total(&s, &o.id).await.unwrap(), 1);
+        assert_eq!(
+            users::find_by_username(&s, &o, "KIM")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            id
+        );
+        consistent(&s, "after restore");
+        // Removal, restore and purge are audited, without personal data.
+        let (events, _) = audit::list(&s, &o.id, 0, 100, None).await.unwrap();
+        let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+        assert!(
+            actions.contains(&"user.soft_removed") && actions.contains(&"user.restored"),
+            "{actions:?}"
+        );
+        let (mine, _) = audit::list(&s, &o.id, 0, 100, Some(&audit::pseudonym(&o, &id)))
+            .await
+            .unwrap();
+        assert_eq!(mine.len(), 2);
+    });
+}
+
+#[test]
+fn expired_soft_removals_are_purged_on_access_and_by_the_queue() {
+    let s = MemoryStore::new();
+    let o = org_with(&s, Some(1), None);
+    block_on(async {
+        let a = user_with(&s, &o, "ann", 1).await;
+        let b = user_with(&s, &o, "bea", 1).await;
+        let c = user_with(&s, &o, "cat", 0).await;
+        for id in [&a, &b] {
+            remove_user(&s, &o, id, &RemovalPolicy::wso2(), NOW)
+                .await
+                .unwrap();
+        }
+        remove_user(&s, &o, &c, &RemovalPolicy::wso2(), NOW.plus_millis(2 * DAY))
+            .await
+            .unwrap();
+        // Within the window nothing is purged.
+        let r = removal::purge_expired(&s, &o, 10, "cron", NOW.plus_millis(DAY / 2))
+            .await
+            .unwrap();
+        assert_eq!((r.purged, r.waiting), (0, 3));
+        // Access after the window purges.
+        let later = NOW.plus_millis(DAY + 1);
+        assert!(removal::purge_if_expired(&s, &o, &a, later).await.unwrap());
+        assert!(users::get_any(&s, &o, &a).await.is_err());
+        // The queue purges the rest that expired, and keeps the one still in its window.
+        let r = removal::purge_expired(&s, &o, 10, "cron", later)
+            .await
+            .unwrap();
+        assert_eq!((r.purged, r.waiting), (1, 1));
+        assert!(users::get_any(&s, &o, &b).await.is_err());
+        assert!(users::get_any(&s, &o, &c).await.is_ok());
+        consistent(&s, "after purge");
+        no_trace(&s, "ann", "ann purged");
+        no_trace(&s, "bea", "bea purged");
+        // Restoring an expired user purges it instead.
+        let much_later = NOW.plus_millis(5 * DAY);
+        assert!(matches!(
+            removal::restore(&s, &o, &c, "admin", much_later).await,
+            Err(RestoreError::NotFound)
+        ));
+        consistent(&s, "after expired restore");
+        let (events, _) = audit::list(&s, &o.id, 0, 100, None).await.unwrap();
+        assert_eq!(
+            events.iter().filter(|e| e.action == "user.purged").count(),
+            3
+        );
+    });
+}
+
+#[test]
+fn asynchronous_removal_advances_by_batches_and_polls_complete_it() {
+    let s = MemoryStore::new();
+    let o = org_with(&s, None, Some(10));
+    block_on(async {
+        let id = user_with(&s, &o, "kim", 25).await;
+        let policy = RemovalPolicy::apim(true, true);
+        let Outcome::InProgress { operation, .. } =
+            remove_user(&s, &o, &id, &policy, NOW).await.unwrap()
+        else {
+            panic!("25 devices exceed a batch of 10");
+        };
+        assert_eq!(operation.status, OperationStatus::InProgress);
+        consistent(&s, "after the first batch");
+        // A concurrent DELETE while no one holds the lease continues the work.
+        let mut polls = 0;
+        let done = loop {
+            polls += 1;
+            let op = removal::poll(&s, &o, &operation.id, NOW.plus_millis(polls))
+                .await
+                .unwrap();
+            consistent(&s, &format!("poll {polls}"));
+            if op.status == OperationStatus::Succeeded {
+                break op;
+            }
+            assert!(polls < 10, "the removal never finishes");
+        };
+        assert_eq!(done.processed, done.total);
+        assert!(
+            done.user_id.is_none(),
+            "a finished operation forgets the user"
+        );
+        assert!(users::get_any(&s, &o, &id).await.is_err());
+        let (msgs, _) = outbox::pending(&s, &o, 0, 200).await.unwrap();
+        assert_eq!(
+            msgs.iter()
+                .filter(|m| m.kind == MessageKind::DeviceRetire)
+                .count(),
+            25
+        );
+        let closed: Vec<_> = msgs
+            .iter()
+            .filter(|m| m.kind == MessageKind::AccountClosed)
+            .collect();
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].to, "kim@example.com");
+        // Once the mailer acknowledges the notices, nothing of the user remains.
+        let numbers: Vec<i64> = msgs.iter().map(|m| m.number).collect();
+        outbox::acknowledge(&s, &o, &numbers).await.unwrap();
+        no_trace(&s, "kim", "after acknowledgement");
+        consistent(&s, "at the end");
+        // The owned API token was revoked, not deleted.
+        let (toks, _) = tokens::list(&s, Some(&o.id), 0, 10).await.unwrap();
+        assert!(toks.iter().all(|t| t.revoked_at.is_some()));
+    });
+}
+
+#[test]
+fn guards_of_each_policy() {
+    let s = MemoryStore::new();
+    let o = org_with(&s, None, None);
+    block_on(async {
+        let id = user_with(&s, &o, "kim", 0).await;
+        // APIM without deleteSubscriptions refuses while a subscription is live.
+        assert!(matches!(
+            remove_user(&s, &o, &id, &RemovalPolicy::apim(false, false), NOW).await,
+            Err(RemovalError::Refused(Blocker::HasSubscriptions {
+                count: 1
+            }))
+        ));
+        // CAS needs a disabled user.
+        assert!(matches!(
+            remove_user(&s, &o, &id, &RemovalPolicy::cas(), NOW).await,
+            Err(RemovalError::Refused(Blocker::Enabled))
+        ));
+        // If-Match.
+        let stale = RemovalPolicy {
+            expected_version: Some(999),
+            ..RemovalPolicy::canonical()
+        };
+        assert!(matches!(
+            remove_user(&s, &o, &id, &stale, NOW).await,
+            Err(RemovalError::Refused(Blocker::PreconditionFailed))
+        ));
+        // Canonical: the pending enrollment token blocks; a dry run says so and changes
+        // nothing.
+        let before = s.snapshot();
+        let plan = removal::plan(&s, &o, &id, &RemovalPolicy::canonical(), NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            plan.blockers,
+            vec![Blocker::PendingEnrollmentTokens { count: 1 }]
+        );
+        assert_eq!(plan.would_remove.subscriptions, 1);
+        assert_eq!(s.snapshot(), before);
+        consistent(&s, "after refusals");
+        // A removal the guards did not block the first time but do block at the re-check
+        // is undone: covered by the canonical tests in engine.rs; here the CAS guard on a
+        // SCIM user.
+        let mut scim = new_user("idp");
+        scim.source = roster_domain::model::IdentitySource::Scim;
+        let scim = users::create(&s, &o, scim, NOW).await.unwrap();
+        let disabled = users::UserChanges {
+            status: Some(UserStatus::Disabled),
+            ..users::UserChanges::default()
+        };
+        users::update(&s, &o, &scim.id, None, disabled, NOW)
+            .await
+            .unwrap();
+        assert!(matches!(
+            remove_user(&s, &o, &scim.id, &RemovalPolicy::cas(), NOW).await,
+            Err(RemovalError::Refused(Blocker::ExternallyManaged))
+        ));
+        consistent(&s, "at the end");
+    });
+}
+
+/// A removal under `policy` (finished by polls when asynchronous) whose store call `n`
+/// fails, completed by repeating what failed: the removal, or the poll.
+fn interrupted(
+    n: u64,
+    policy: &RemovalPolicy,
+    retention: Option<i64>,
+) -> (MemoryStore, Organization, ObjectId) {
+    let s = MemoryStore::new();
+    let o = org_with(&s, retention, Some(4));
+    let id = block_on(user_with(&s, &o, "kim", 6));
+    block_on(async {
+        s.fail_nth(n);
+        let mut op: Option<ObjectId> = None;
+        for attempt in 0..50 {
+            let now = NOW.plus_millis(attempt);
+            let done = match &op {
+                None => match remove_user(&s, &o, &id, policy, now).await {
+                    Ok(Outcome::Finished(_)) | Err(RemovalError::NotFound) => true,
+                    Ok(Outcome::InProgress { operation, .. }) => {
+                        op = Some(operation.id);
+                        false
+                    }
+                    Err(RemovalError::Domain(_)) => false,
+                    Err(e) => panic!("call {n}: {e}"),
+                },
+                Some(op_id) => match removal::poll(&s, &o, op_id, now).await {
+                    Ok(op) => op.status == OperationStatus::Succeeded,
+                    Err(RemovalError::Domain(_)) => false,
+                    Err(e) => panic!("call {n}: {e}"),
+                },
+            };
+            if done {
+                return;
+            }
+        }
+        panic!("call {n}: never finished");
+    });
+    (s, o, id)
+}
+
+/// The store calls of an undisturbed removal under `policy`, polls included.
+fn calls_of(policy: &RemovalPolicy, retention: Option<i64>) -> u64 {
+    let s = MemoryStore::new();
+    let o = org_with(&s, retention, Some(4));
+    let id = block_on(user_with(&s, &o, "kim", 6));
+    s.clear_faults();
+    block_on(async {
+        if let Outcome::InProgress { operation, .. } =
+            remove_user(&s, &o, &id, policy, NOW).await.unwrap()
+        {
+            while removal::poll(&s, &o, &operation.id, NOW)
+                .await
+                .unwrap()
+                .status
+                != OperationStatus::Succeeded
+            {}
+        }
+    });
+    s.calls()
+}
+
+#[test]
+fn every_mode_interrupted_at_every_call_completes() {
+    let cases: [(&str, RemovalPolicy, Option<i64>); 3] = [
+        ("async", RemovalPolicy::apim(true, true), None),
+        ("soft", RemovalPolicy::wso2(), Some(30)),
+        ("permanent", RemovalPolicy::dynatrace(), None),
+    ];
+    for (name, policy, retention) in cases {
+        let calls = calls_of(&policy, retention);
+        assert!(calls > 20, "{name}: {calls} calls");
+        for n in 1..=calls {
+            let (s, o, id) = interrupted(n, &policy, retention);
+            let at = format!("{name}, call {n}");
+            consistent(&s, &at);
+            let left = block_on(users::get_any(&s, &o, &id));
+            match retention {
+                Some(_) => assert_eq!(left.unwrap().status, UserStatus::Deleted, "{at}"),
+                None => assert!(left.is_err(), "{at}: the user is still there"),
+            }
+            assert_eq!(block_on(count::total(&s, &o.id)).unwrap(), 0, "{at}");
+            // The username is free again.
+            block_on(users::create(&s, &o, new_user("kim"), NOW)).unwrap();
+        }
+    }
+}
