@@ -772,9 +772,9 @@ async fn errors_in_the_wso2_envelope() {
     );
     assert_failure(&post("").await, 400, "Invalid JSON body");
     assert_failure(
-        &post(r#"{"username":"a"} trailing"#).await,
+        &post(r#"{"username":"zed","emailAddress":"zed@example.com"} trailing"#).await,
         400,
-        "Invalid JSON body",
+        "Invalid JSON body: trailing characters",
     );
     assert_failure(&post(r#"[1]"#).await, 400, "Invalid body[0]: invalid type");
     assert_failure(
@@ -853,6 +853,20 @@ async fn errors_in_the_wso2_envelope() {
         .call("GET", &format!("/v1/organizations/{org}/mdm/groups"), None)
         .await;
     assert_eq!(groups.body["data"], json!([]), "{}", groups.text);
+
+    let deep = wso2(
+        &app,
+        "POST",
+        "/mdm-admin/users/email-invitation",
+        &org,
+        Some(&format!("{}{}", "[".repeat(40), "]".repeat(40))),
+    )
+    .await;
+    assert_failure(
+        &deep,
+        400,
+        "Invalid JSON body: nested deeper than 32 levels",
+    );
 
     // 413 for a body over 64 KiB.
     let big = format!(r#"{{"username":"{}"}}"#, "a".repeat(70 * 1024));

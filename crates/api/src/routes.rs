@@ -109,7 +109,7 @@ pub async fn dispatch<S: roster_domain::Store>(
     store: &S,
     ctx: &crate::Ctx,
 ) -> Option<crate::ApiResponse> {
-    use crate::mdm;
+    use crate::{mdm, wso2};
     macro_rules! table {
         ($($id:literal => $e:ty),* $(,)?) => {
             match component {
@@ -147,6 +147,16 @@ pub async fn dispatch<S: roster_domain::Store>(
         "mdm-users-purge" => mdm::UsersPurge,
         "mdm-user-subscriptions" => mdm::UserSubscriptions,
         "mdm-user-subscription" => mdm::UserSubscription,
+        "wso2-users" => wso2::Users,
+        "wso2-users-view" => wso2::UsersView,
+        "wso2-users-email-invitation" => wso2::UsersEmailInvitation,
+        "wso2-users-devices" => wso2::UsersDevices,
+        "wso2-users-roles" => wso2::UsersRoles,
+        "wso2-users-count" => wso2::UsersCount,
+        "wso2-users-view-users" => wso2::UsersViewUsers,
+        "wso2-users-by-username" => wso2::UsersByUsername,
+        "wso2-users-change-password" => wso2::UsersChangePassword,
+        "wso2-users-reset-password" => wso2::UsersResetPassword,
     }
 }
 

@@ -22,7 +22,7 @@ pub use endpoints::{
 };
 
 use crate::auth::{self, Caller, Requirement};
-use crate::request::{ApiRequest, ApiResponse, Body, Ctx};
+use crate::request::{ApiRequest, ApiResponse, Body, Ctx, JsonError, MAX_JSON_DEPTH, parse_json};
 use crate::{Endpoint, Refusal};
 use auth::AuthFailure;
 use http::{HeaderValue, StatusCode, header};
@@ -89,15 +89,8 @@ pub fn bare<T: Serialize>(status: StatusCode, body: &T) -> ApiResponse {
 pub enum Failure {
     /// The prologue refused the request (405, 401, 429, 403, or no organization).
     Refused(Refusal),
-    /// The body is larger than [`crate::MAX_BODY_BYTES`] (413).
-    TooLarge,
-    /// The body is not JSON of the route's shape (400); `path` names the field.
-    Json {
-        /// Where in the body (`.` for the whole body).
-        path: String,
-        /// The parser's complaint.
-        detail: String,
-    },
+    /// The body is too large (413), too deep or not JSON of the route's shape (400).
+    Body(JsonError),
     /// A field, query parameter or header failed validation (400).
     Invalid(ValidationError),
     /// No user by this username in the organization (404); the name as given.
@@ -177,16 +170,20 @@ pub fn failure(f: Failure) -> ApiResponse {
             ))),
             AuthFailure::Store(_) => internal(),
         },
-        Failure::TooLarge => message(
+        Failure::Body(JsonError::TooLarge) => message(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("Request body exceeds {} bytes", crate::MAX_BODY_BYTES),
         ),
-        Failure::Json { path, detail } => {
-            // `?` is serde_path_to_error's name for a position it could not name.
-            let text = if matches!(path.as_str(), "" | "." | "?") {
-                format!("Invalid JSON body: {detail}")
-            } else {
-                format!("Invalid {}: {detail}", wso2_field(&path))
+        Failure::Body(JsonError::TooDeep) => message(
+            StatusCode::BAD_REQUEST,
+            &format!("Invalid JSON body: nested deeper than {MAX_JSON_DEPTH} levels"),
+        ),
+        Failure::Body(JsonError::Invalid { field, reason }) => {
+            // An element of a top-level array is `body[i]`.
+            let text = match field.as_str() {
+                "" | "." => format!("Invalid JSON body: {reason}"),
+                f if f.starts_with('[') => format!("Invalid body{f}: {reason}"),
+                f => format!("Invalid {}: {reason}", wso2_field(f)),
             };
             message(StatusCode::BAD_REQUEST, &text)
         }
@@ -425,33 +422,18 @@ pub fn quote_bare_names(input: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Decodes a JSON body into `T` (request DTOs refuse unknown fields); the failure
-/// names the offending field. Bare member names are accepted (see
-/// [`quote_bare_names`]); trailing data after the value is refused.
+/// Decodes a JSON body into `T` with the shared parser (64 KiB, 32 levels, the field
+/// at fault named; request DTOs refuse unknown fields), after making bare member names
+/// JSON strings (see [`quote_bare_names`]).
 pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Failure> {
-    let bytes = match &req.body {
-        Body::TooLarge => return Err(Failure::TooLarge),
-        Body::Bytes(b) => b,
-    };
-    let text = quote_bare_names(bytes);
-    let de = &mut serde_json::Deserializer::from_slice(&text);
-    let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path.starts_with('[') {
-            format!("body{path}")
-        } else {
-            path
-        };
-        Failure::Json {
-            path,
-            detail: e.into_inner().to_string(),
-        }
-    })?;
-    de.end().map_err(|e| Failure::Json {
-        path: ".".to_owned(),
-        detail: e.to_string(),
-    })?;
-    Ok(value)
+    match &req.body {
+        Body::Bytes(b) => match quote_bare_names(b) {
+            std::borrow::Cow::Borrowed(_) => parse_json(&req.body),
+            std::borrow::Cow::Owned(quoted) => parse_json(&Body::Bytes(quoted)),
+        },
+        Body::TooLarge => parse_json(&req.body),
+    }
+    .map_err(Failure::Body)
 }
 
 #[cfg(test)]
@@ -626,7 +608,11 @@ mod tests {
     #[test]
     fn every_failure_is_an_envelope() {
         let cases = [
-            (Failure::TooLarge, StatusCode::PAYLOAD_TOO_LARGE),
+            (
+                Failure::Body(JsonError::TooLarge),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            (Failure::Body(JsonError::TooDeep), StatusCode::BAD_REQUEST),
             (Failure::PasswordRefused, StatusCode::BAD_REQUEST),
             (Failure::NoSuchUser("kim".into()), StatusCode::NOT_FOUND),
             (
