@@ -211,6 +211,10 @@ fn expected(surface: Surface, bad: Bad, global_only: bool) -> (u16, Option<u64>)
         (Surface::Mdm, UnderPrivileged) => (403, Some(4003)),
         (Surface::Mdm, Foreign) if global_only => (403, Some(4003)),
         (Surface::Mdm, Foreign) => (404, Some(3001)),
+        // SCIM (docs/scim.md): RFC 7644 error bodies, no numeric codes.
+        (Surface::Scim, Missing | Wrong | Expired | Revoked) => (401, None),
+        (Surface::Scim, UnderPrivileged) => (403, None),
+        (Surface::Scim, Foreign) => (404, None),
         // The WSO2 envelope's statusCode is the HTTP status. A foreign token is checked
         // apart ([`assert_foreign_wso2`]): WSO2 paths name no organization, so it acts
         // on its own.

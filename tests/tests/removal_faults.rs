@@ -53,9 +53,15 @@ async fn interrupted_at_every_call(trap: bool) {
         }
         let first = app.call("DELETE", &user, None).await;
         app.host.faults().clear();
-        assert_eq!(first.status, 500, "call {n}: {}", first.text);
-        if !trap {
-            assert_error(&first, 500, 5000);
+        // The last call is the best-effort update that makes the finished operation
+        // forget the user's id (removal.rs): its failure does not fail the removal.
+        if n == calls && !trap && first.status == 200 {
+            app.assert_consistent();
+        } else {
+            assert_eq!(first.status, 500, "call {n}: {}", first.text);
+            if !trap {
+                assert_error(&first, 500, 5000);
+            }
         }
         let retry = app.call("DELETE", &user, None).await;
         assert!(

@@ -56,8 +56,9 @@ fn spec<E: Endpoint>(component: &'static str, surface: Surface) -> RouteSpec {
 
 /// Every route, in spin.toml's order.
 pub fn catalogue() -> Vec<RouteSpec> {
+    use crate::scim::service as scim;
     use crate::{mdm, wso2};
-    use Surface::{Mdm, Wso2};
+    use Surface::{Mdm, Scim, Wso2};
     vec![
         spec::<mdm::Organizations>("organizations", Mdm),
         spec::<mdm::Organization>("organization", Mdm),
@@ -87,6 +88,15 @@ pub fn catalogue() -> Vec<RouteSpec> {
         spec::<mdm::UsersPurge>("mdm-users-purge", Mdm),
         spec::<mdm::UserSubscriptions>("mdm-user-subscriptions", Mdm),
         spec::<mdm::UserSubscription>("mdm-user-subscription", Mdm),
+        spec::<scim::Users>("scim-users", Scim),
+        spec::<scim::User>("scim-user", Scim),
+        spec::<scim::Groups>("scim-groups", Scim),
+        spec::<scim::Group>("scim-group", Scim),
+        spec::<scim::ServiceProviderConfig>("scim-service-provider-config", Scim),
+        spec::<scim::ResourceTypes>("scim-resource-types", Scim),
+        spec::<scim::ResourceTypeById>("scim-resource-type", Scim),
+        spec::<scim::Schemas>("scim-schemas", Scim),
+        spec::<scim::SchemaById>("scim-schema", Scim),
         spec::<wso2::Users>("wso2-users", Wso2),
         spec::<wso2::UsersView>("wso2-users-view", Wso2),
         spec::<wso2::UsersEmailInvitation>("wso2-users-email-invitation", Wso2),
@@ -109,6 +119,7 @@ pub async fn dispatch<S: roster_domain::Store>(
     store: &S,
     ctx: &crate::Ctx,
 ) -> Option<crate::ApiResponse> {
+    use crate::scim::service as scim;
     use crate::{mdm, wso2};
     macro_rules! table {
         ($($id:literal => $e:ty),* $(,)?) => {
@@ -147,6 +158,15 @@ pub async fn dispatch<S: roster_domain::Store>(
         "mdm-users-purge" => mdm::UsersPurge,
         "mdm-user-subscriptions" => mdm::UserSubscriptions,
         "mdm-user-subscription" => mdm::UserSubscription,
+        "scim-users" => scim::Users,
+        "scim-user" => scim::User,
+        "scim-groups" => scim::Groups,
+        "scim-group" => scim::Group,
+        "scim-service-provider-config" => scim::ServiceProviderConfig,
+        "scim-resource-types" => scim::ResourceTypes,
+        "scim-resource-type" => scim::ResourceTypeById,
+        "scim-schemas" => scim::Schemas,
+        "scim-schema" => scim::SchemaById,
         "wso2-users" => wso2::Users,
         "wso2-users-view" => wso2::UsersView,
         "wso2-users-email-invitation" => wso2::UsersEmailInvitation,

@@ -35,12 +35,72 @@ fn name_key(org: &Organization, name: &str) -> String {
     keys::group_name_claim(&org.id, &keys::digest(&org.salt, &name.to_lowercase()))
 }
 
+fn external_key(org: &Organization, external_id: &str) -> String {
+    keys::group_external_id_claim(&org.id, &keys::digest(&org.salt, external_id))
+}
+
+/// Whether two group names are the same name (case-insensitive).
+fn same_name(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
+}
+
+/// Every claim a group holds, with the field each is for: its name, the name it is
+/// being renamed from (until the rename completes), and its external id.
+pub fn group_claims(org: &Organization, g: &Group) -> Vec<(&'static str, String)> {
+    let mut out = vec![("name", name_key(org, &g.name))];
+    if let Some(old) = &g.renamed_from {
+        let k = name_key(org, old);
+        if !out.iter().any(|(_, x)| *x == k) {
+            out.push(("name", k));
+        }
+    }
+    if let Some(e) = &g.external_id {
+        out.push(("externalId", external_key(org, e)));
+    }
+    out
+}
+
+/// A validated request to create a group.
+#[derive(Debug, Clone)]
+pub struct NewGroup {
+    /// The name (see [`parse_name`]), unique per organization (case-insensitive).
+    pub name: String,
+    /// Free description.
+    pub description: String,
+    /// The identity provider's id (see [`crate::users::parse_external_id`]), unique per
+    /// organization (case-exact).
+    pub external_id: Option<String>,
+}
+
 /// Creates a group; of concurrent creates with one name (case-insensitive) one wins.
 pub async fn create<S: Store>(
     store: &S,
     org: &Organization,
     name: String,
     description: String,
+    now: Timestamp,
+) -> Result<Group, DomainError> {
+    create_with(
+        store,
+        org,
+        NewGroup {
+            name,
+            description,
+            external_id: None,
+        },
+        now,
+    )
+    .await
+}
+
+/// Creates a group with an optional external id. Of concurrent creates with one name
+/// (case-insensitive), or one external id, exactly one wins; the others get
+/// [`DomainError::Conflict`] naming `name` or `externalId`, and what they wrote is
+/// deleted again.
+pub async fn create_with<S: Store>(
+    store: &S,
+    org: &Organization,
+    new: NewGroup,
     now: Timestamp,
 ) -> Result<Group, DomainError> {
     let seq = store
@@ -51,11 +111,13 @@ pub async fn create<S: Store>(
         uuid: ids::uuid_v4(),
         org_id: org.id.clone(),
         seq,
-        name,
-        description,
+        name: new.name,
+        description: new.description,
         created_at: now,
         updated_at: now,
-        external_id: None,
+        external_id: new.external_id,
+        version: 1,
+        renamed_from: None,
     };
     // Record, members list and index entry first, so a claim always names a group.
     records::write(store, &keys::group(&org.id, &group.id), &group).await?;
@@ -69,22 +131,35 @@ pub async fn create<S: Store>(
         },
     )
     .await?;
-    match claims::try_claim(store, &name_key(org, &group.name), seq).await {
-        Ok(Claim::Won) => Ok(group),
-        other => {
-            store
-                .delete_many(&[
-                    keys::group_seq(&org.id, seq),
-                    keys::group_members(&org.id, &group.id),
-                    keys::group(&org.id, &group.id),
-                ])
-                .await?;
-            match other {
-                Err(e) => Err(e.into()),
-                _ => Err(DomainError::Conflict { field: "name" }),
+    let mut won: Vec<String> = Vec::new();
+    let mut failure = None;
+    for (field, key) in group_claims(org, &group) {
+        match claims::try_claim(store, &key, seq).await {
+            Ok(Claim::Won) => won.push(key),
+            Ok(Claim::Held(_)) => {
+                failure = Some(DomainError::Conflict { field });
+                break;
+            }
+            Err(e) => {
+                failure = Some(e.into());
+                break;
             }
         }
     }
+    let Some(failure) = failure else {
+        return Ok(group);
+    };
+    for key in &won {
+        claims::release(store, key, seq).await?;
+    }
+    store
+        .delete_many(&[
+            keys::group_seq(&org.id, seq),
+            keys::group_members(&org.id, &group.id),
+            keys::group(&org.id, &group.id),
+        ])
+        .await?;
+    Err(failure)
 }
 
 /// Reads a group by id.
@@ -100,49 +175,105 @@ pub async fn get<S: Store>(
         })
 }
 
-/// Finds a group by name (case-insensitive): claim → index entry → record.
-pub async fn find<S: Store>(
+/// Follows a claim to the group holding it: claim → index entry → record.
+async fn by_claim<S: Store>(
     store: &S,
     org: &Organization,
-    name: &str,
+    key: &str,
 ) -> Result<Option<Group>, DomainError> {
-    let Some(seq) = claims::holder(store, &name_key(org, name)).await? else {
+    let Some(seq) = claims::holder(store, key).await? else {
         return Ok(None);
     };
     let Some(entry) = records::read::<S, IndexEntry>(store, &keys::group_seq(&org.id, seq)).await?
     else {
         return Ok(None);
     };
-    let group: Option<Group> = records::read(store, &keys::group(&org.id, &entry.id)).await?;
-    Ok(group.filter(|g| {
-        g.name.eq_ignore_ascii_case(name) || g.name.to_lowercase() == name.to_lowercase()
-    }))
+    records::read(store, &keys::group(&org.id, &entry.id)).await
 }
 
-/// All groups of the organization, in creation order (bounded by the scan budget).
-pub async fn list<S: Store>(store: &S, org: &Organization) -> Result<Vec<Group>, DomainError> {
+/// Finds a group by name (case-insensitive): claim → index entry → record.
+pub async fn find<S: Store>(
+    store: &S,
+    org: &Organization,
+    name: &str,
+) -> Result<Option<Group>, DomainError> {
+    Ok(by_claim(store, org, &name_key(org, name))
+        .await?
+        .filter(|g| same_name(&g.name, name)))
+}
+
+/// Finds a group by external id (case-exact): claim → index entry → record.
+pub async fn find_by_external_id<S: Store>(
+    store: &S,
+    org: &Organization,
+    external_id: &str,
+) -> Result<Option<Group>, DomainError> {
+    Ok(by_claim(store, org, &external_key(org, external_id))
+        .await?
+        .filter(|g| g.external_id.as_deref() == Some(external_id)))
+}
+
+/// The ids of the organization's groups, in creation order: the group index only, read
+/// 1000 entries per store call (no group record is read).
+pub async fn ids<S: Store>(store: &S, org: &Organization) -> Result<Vec<ObjectId>, DomainError> {
     let top = records::read_counter(store, &keys::group_seq_counter(&org.id)).await?;
     let mut out = Vec::new();
     let mut cursor = 0;
     while cursor < top {
-        let end = (cursor + 200).min(top);
+        let end = (cursor + 1000).min(top);
         let entry_keys: Vec<String> = (cursor + 1..=end)
             .map(|n| keys::group_seq(&org.id, n))
             .collect();
-        let mut ids = Vec::new();
         for (key, value) in entry_keys.iter().zip(store.get_many(&entry_keys).await?) {
             if let Some(bytes) = value {
-                ids.push(records::decode::<IndexEntry>(key, &bytes)?.id);
+                out.push(records::decode::<IndexEntry>(key, &bytes)?.id);
             }
         }
-        out.extend(dependents::load::<S, Group>(store, &ids, |id| keys::group(&org.id, id)).await?);
         cursor = end;
     }
     Ok(out)
 }
 
+/// The groups with these ids that exist, in the order given (100 per store call).
+pub async fn load<S: Store>(
+    store: &S,
+    org: &Organization,
+    ids: &[ObjectId],
+) -> Result<Vec<Group>, DomainError> {
+    dependents::load::<S, Group>(store, ids, |id| keys::group(&org.id, id)).await
+}
+
+/// All groups of the organization, in creation order (bounded by the scan budget).
+pub async fn list<S: Store>(store: &S, org: &Organization) -> Result<Vec<Group>, DomainError> {
+    let ids = ids(store, org).await?;
+    dependents::load::<S, Group>(store, &ids, |id| keys::group(&org.id, id)).await
+}
+
+/// The ids in a group's member list (users whose `groups` name it; while a removal or
+/// a membership change is in flight, possibly a user that no longer does).
+pub async fn member_ids<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+) -> Result<Vec<ObjectId>, DomainError> {
+    dependents::read(store, &keys::group_members(&org.id, id)).await
+}
+
+fn group_not_found() -> DomainError {
+    DomainError::NotFound {
+        entity: Entity::Group,
+    }
+}
+
+/// Takes `names` out of a user's `groups`; returns whether any was there.
+fn drop_names(u: &mut User, names: &[&str]) -> bool {
+    let before = u.groups.len();
+    u.groups.retain(|g| !names.iter().any(|n| same_name(g, n)));
+    u.groups.len() != before
+}
+
 /// Deletes a group: closes its member list, takes the group out of every member's
-/// record, then deletes the list, the name claim, the index entry and the record.
+/// record, then deletes the list, the claims, the index entry and the record.
 /// Idempotent: a retry completes a delete that stopped.
 pub async fn delete<S: Store>(
     store: &S,
@@ -150,13 +281,46 @@ pub async fn delete<S: Store>(
     id: &ObjectId,
     now: Timestamp,
 ) -> Result<(), DomainError> {
-    let group = get(store, org, id).await?;
+    delete_checked(store, org, id, None, now).await
+}
+
+/// [`delete`], conditional on the group's version when `expected_version` is given
+/// (`PreconditionFailed` otherwise): the first write is a conditional one that bumps
+/// the version, so of a delete and a concurrent change made from the same version
+/// only one proceeds.
+pub async fn delete_checked<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+    expected_version: Option<u64>,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    let mut group = get(store, org, id).await?;
+    if let Some(v) = expected_version {
+        let updated = records::update(store, &keys::group(&org.id, id), |g: &mut Group| {
+            if g.version != v {
+                return Err(DomainError::PreconditionFailed {
+                    entity: Entity::Group,
+                });
+            }
+            g.version += 1;
+            g.updated_at = now;
+            Ok(true)
+        })
+        .await?;
+        group = match updated {
+            Updated::Missing => return Err(group_not_found()),
+            Updated::Unchanged(g) | Updated::Written(g) => g,
+        };
+    }
     let members = dependents::close(store, &keys::group_members(&org.id, id)).await?;
+    let mut names = vec![group.name.as_str()];
+    if let Some(old) = &group.renamed_from {
+        names.push(old);
+    }
     for user_id in &members {
         records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
-            let before = u.groups.len();
-            u.groups.retain(|g| !g.eq_ignore_ascii_case(&group.name));
-            if u.groups.len() == before {
+            if !drop_names(u, &names) {
                 return Ok::<_, DomainError>(false);
             }
             u.version += 1;
@@ -166,16 +330,313 @@ pub async fn delete<S: Store>(
         .await?;
     }
     store.delete(&keys::group_members(&org.id, id)).await?;
-    claims::release(store, &name_key(org, &group.name), group.seq).await?;
+    for (_, key) in group_claims(org, &group) {
+        claims::release(store, &key, group.seq).await?;
+    }
     store.delete(&keys::group_seq(&org.id, group.seq)).await?;
     store.delete(&keys::group(&org.id, id)).await?;
     Ok(())
 }
 
+/// Records a new version of a group (its members changed). A missing group is left
+/// alone.
+pub async fn touch<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    records::update(store, &keys::group(&org.id, id), |g: &mut Group| {
+        g.version += 1;
+        g.updated_at = now;
+        Ok::<_, DomainError>(true)
+    })
+    .await?;
+    Ok(())
+}
+
+/// [`touch`]es the groups named `names` (those that exist): a user in them was removed,
+/// softly removed or restored.
+pub async fn touch_named<S: Store>(
+    store: &S,
+    org: &Organization,
+    names: &[String],
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    for name in names {
+        if let Some(g) = find(store, org, name).await? {
+            touch(store, org, &g.id, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A validated change of a group: absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct GroupChanges {
+    /// A new name (see [`parse_name`]); members' `groups` follow.
+    pub name: Option<String>,
+    /// A new external id (`Some(None)` clears it).
+    pub external_id: Option<Option<String>>,
+}
+
+/// Changes a group's name and external id as one conditional write of its record, and
+/// always records a new version (a caller changing only members calls it first, with
+/// no changes, to make its change conditional on `expected_version`).
+///
+/// New unique values are claimed first (`Conflict` naming `name` or `externalId`);
+/// then the record is written, conditional on the version read and, when given, on
+/// `expected_version` (`PreconditionFailed`); then, for a rename, every member's
+/// `groups` takes the new name and the old name's claim is released. A rename that
+/// stops half-way is recorded in the record ([`Group::renamed_from`]) and completed by
+/// the next change of the group (or a retry).
+pub async fn update<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+    expected_version: Option<u64>,
+    changes: GroupChanges,
+    now: Timestamp,
+) -> Result<Group, DomainError> {
+    for _ in 0..records::CAS_ATTEMPTS {
+        let mut read = get(store, org, id).await?;
+        if read.renamed_from.is_some() {
+            finish_rename(store, org, &read, now).await?;
+            read = get(store, org, id).await?;
+        }
+        if expected_version.is_some_and(|v| v != read.version) {
+            return Err(DomainError::PreconditionFailed {
+                entity: Entity::Group,
+            });
+        }
+        let mut after = read.clone();
+        if let Some(name) = &changes.name
+            && *name != read.name
+        {
+            after.name.clone_from(name);
+            after.renamed_from = Some(read.name.clone());
+        }
+        if let Some(e) = &changes.external_id {
+            after.external_id.clone_from(e);
+        }
+        let old_claims = group_claims(org, &read);
+        let new_claims = group_claims(org, &after);
+        let mut taken = Vec::new();
+        let release_taken = async |taken: &[String]| -> Result<(), DomainError> {
+            for key in taken {
+                claims::release(store, key, read.seq).await?;
+            }
+            Ok(())
+        };
+        after.version = read.version + 1;
+        after.updated_at = now;
+        let attempt = async {
+            for (field, key) in &new_claims {
+                if old_claims.iter().any(|(_, k)| k == key) {
+                    continue;
+                }
+                match claims::try_claim(store, key, read.seq).await? {
+                    Claim::Won => taken.push(key.clone()),
+                    Claim::Held(_) => return Err(DomainError::Conflict { field }),
+                }
+            }
+            records::update(store, &keys::group(&org.id, id), |g: &mut Group| {
+                if g.version != read.version {
+                    return Ok::<_, DomainError>(false);
+                }
+                *g = after.clone();
+                Ok(true)
+            })
+            .await
+        }
+        .await;
+        let written = match attempt {
+            Ok(w) => w,
+            Err(e) => {
+                // Best effort: a claim left behind blocks the value until this group
+                // claims it again (a retry of the same change).
+                let _ = release_taken(&taken).await;
+                return Err(e);
+            }
+        };
+        match written {
+            Updated::Written(g) => {
+                for (_, key) in &old_claims {
+                    let kept = new_claims.iter().any(|(_, k)| k == key);
+                    // The old name's claim goes when the rename completes.
+                    let renaming = g
+                        .renamed_from
+                        .as_deref()
+                        .is_some_and(|old| *key == name_key(org, old));
+                    if !kept && !renaming {
+                        claims::release(store, key, read.seq).await?;
+                    }
+                }
+                if g.renamed_from.is_some() {
+                    finish_rename(store, org, &g, now).await?;
+                    return get(store, org, id).await;
+                }
+                return Ok(g);
+            }
+            Updated::Missing => {
+                release_taken(&taken).await?;
+                return Err(group_not_found());
+            }
+            // Changed since read: give back what we claimed and start over.
+            Updated::Unchanged(_) => release_taken(&taken).await?,
+        }
+    }
+    Err(crate::store::StoreError::new("too much contention updating the group").into())
+}
+
+/// Completes a rename recorded in `g`: every member's `groups` takes the new name, the
+/// old name's claim is released, and the record forgets the old name. Idempotent.
+async fn finish_rename<S: Store>(
+    store: &S,
+    org: &Organization,
+    g: &Group,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    let Some(old) = g.renamed_from.clone() else {
+        return Ok(());
+    };
+    for user_id in member_ids(store, org, &g.id).await? {
+        records::update(store, &keys::user(&org.id, &user_id), |u: &mut User| {
+            let had = u.groups.iter().any(|n| same_name(n, &old) && *n != g.name);
+            if !had {
+                return Ok::<_, DomainError>(false);
+            }
+            drop_names(u, &[&old, &g.name]);
+            u.groups.push(g.name.clone());
+            u.version += 1;
+            u.updated_at = now;
+            Ok(true)
+        })
+        .await?;
+    }
+    if name_key(org, &old) != name_key(org, &g.name) {
+        claims::release(store, &name_key(org, &old), g.seq).await?;
+    }
+    records::update(store, &keys::group(&org.id, &g.id), |x: &mut Group| {
+        if x.renamed_from.as_deref() != Some(old.as_str()) {
+            return Ok::<_, DomainError>(false);
+        }
+        x.renamed_from = None;
+        Ok(true)
+    })
+    .await?;
+    Ok(())
+}
+
+/// Adds a live user to a group (idempotent): the group's member list first, then the
+/// user's `groups`, then a new version of the group. `NotFound` names the group or
+/// the user that is missing; a user already in [`MAX_GROUPS_PER_USER`] groups is a
+/// validation error of `members`.
+pub async fn add_member<S: Store>(
+    store: &S,
+    org: &Organization,
+    group_id: &ObjectId,
+    user_id: &ObjectId,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    let mut g = get(store, org, group_id).await?;
+    if g.renamed_from.is_some() {
+        finish_rename(store, org, &g, now).await?;
+        g = get(store, org, group_id).await?;
+    }
+    let user = crate::users::get_live(store, org, user_id).await?;
+    let already = user.groups.iter().any(|n| same_name(n, &g.name));
+    if !already && user.groups.len() >= MAX_GROUPS_PER_USER {
+        return Err(ValidationError::new(
+            "members",
+            format!("user {user_id} is already in {MAX_GROUPS_PER_USER} groups"),
+        )
+        .into());
+    }
+    let list = keys::group_members(&org.id, group_id);
+    if dependents::append(store, &list, user_id).await? == Appended::UserGone {
+        return Err(group_not_found());
+    }
+    let updated = records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
+        if !u.is_live() {
+            return Err(DomainError::NotFound {
+                entity: Entity::User,
+            });
+        }
+        if u.groups.iter().any(|n| same_name(n, &g.name)) {
+            return Ok(false);
+        }
+        u.groups.push(g.name.clone());
+        u.version += 1;
+        u.updated_at = now;
+        Ok(true)
+    })
+    .await;
+    match updated {
+        Ok(Updated::Missing) | Err(DomainError::NotFound { .. }) => {
+            dependents::remove(store, &list, user_id).await?;
+            return Err(DomainError::NotFound {
+                entity: Entity::User,
+            });
+        }
+        Err(e) => return Err(e),
+        Ok(_) => {}
+    }
+    // Listed again: a concurrent change that took the (then not yet named) user out
+    // of the list meanwhile must not leave it named but unlisted.
+    let relisted = dependents::append(store, &list, user_id).await? == Appended::Yes;
+    // A delete of the group that closed its list after our append may have walked the
+    // members before our write: leave no name of a deleted group behind.
+    if !relisted || !store.exists(&keys::group(&org.id, group_id)).await? {
+        records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
+            Ok::<_, DomainError>(drop_names(u, &[&g.name]))
+        })
+        .await?;
+        return Err(group_not_found());
+    }
+    if !already {
+        touch(store, org, group_id, now).await?;
+    }
+    Ok(())
+}
+
+/// Takes a user out of a group (idempotent): the user's `groups` first, then the
+/// group's member list, then a new version of the group.
+pub async fn remove_member<S: Store>(
+    store: &S,
+    org: &Organization,
+    group_id: &ObjectId,
+    user_id: &ObjectId,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    let g = get(store, org, group_id).await?;
+    let mut names = vec![g.name.as_str()];
+    if let Some(old) = &g.renamed_from {
+        names.push(old);
+    }
+    records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
+        if !drop_names(u, &names) {
+            return Ok::<_, DomainError>(false);
+        }
+        u.version += 1;
+        u.updated_at = now;
+        Ok(true)
+    })
+    .await?;
+    let list = keys::group_members(&org.id, group_id);
+    let listed = member_ids(store, org, group_id).await?.contains(user_id);
+    dependents::remove(store, &list, user_id).await?;
+    if listed {
+        touch(store, org, group_id, now).await?;
+    }
+    Ok(())
+}
+
 /// Sets a user's groups to exactly `names` (each must exist; `NotFound` for a group
 /// otherwise names the missing one in a validation error). Member lists are updated
-/// first, then the user record in one conditional write (`expected_version` checked);
-/// a retry repairs a set that stopped half-way.
+/// first, then the user record in one conditional write (`expected_version` checked),
+/// then every group whose members changed records a new version; a retry repairs a
+/// set that stopped half-way.
 pub async fn set_user_groups<S: Store>(
     store: &S,
     org: &Organization,
@@ -212,11 +673,17 @@ pub async fn set_user_groups<S: Store>(
             });
         }
     }
+    let mut changed: Vec<ObjectId> = wanted
+        .iter()
+        .filter(|g| !user.groups.iter().any(|n| same_name(n, &g.name)))
+        .map(|g| g.id.clone())
+        .collect();
     for old in &user.groups {
-        if !wanted.iter().any(|g| g.name.eq_ignore_ascii_case(old))
+        if !wanted.iter().any(|g| same_name(&g.name, old))
             && let Some(g) = find(store, org, old).await?
         {
             dependents::remove(store, &keys::group_members(&org.id, &g.id), user_id).await?;
+            changed.push(g.id);
         }
     }
     let new_names: Vec<String> = wanted.iter().map(|g| g.name.clone()).collect();
@@ -235,24 +702,33 @@ pub async fn set_user_groups<S: Store>(
         Ok(true)
     })
     .await?;
-    match updated {
-        Updated::Missing => Err(DomainError::NotFound {
-            entity: Entity::User,
-        }),
-        Updated::Unchanged(u) | Updated::Written(u) => Ok(u),
+    let user = match updated {
+        Updated::Missing => {
+            return Err(DomainError::NotFound {
+                entity: Entity::User,
+            });
+        }
+        Updated::Unchanged(u) | Updated::Written(u) => u,
+    };
+    for id in &changed {
+        touch(store, org, id, now).await?;
     }
+    Ok(user)
 }
 
-/// Takes a user out of the member lists of `names` (the removal engine's step).
+/// Takes a user out of the member lists of `names`, each group recording a new
+/// version (the removal engine's step).
 pub async fn leave_all<S: Store>(
     store: &S,
     org: &Organization,
     user_id: &ObjectId,
     names: &[String],
+    now: Timestamp,
 ) -> Result<(), DomainError> {
     for name in names {
         if let Some(g) = find(store, org, name).await? {
             dependents::remove(store, &keys::group_members(&org.id, &g.id), user_id).await?;
+            touch(store, org, &g.id, now).await?;
         }
     }
     Ok(())

@@ -83,6 +83,8 @@ impl Checker<'_> {
         let mut token_keys = Vec::new();
         let mut claims = Vec::new();
         let mut group_keys = Vec::new();
+        let mut group_claims = Vec::new();
+        let mut group_entries: BTreeSet<i64> = BTreeSet::new();
         let mut lists: Vec<(String, String)> = Vec::new();
         let mut search = Vec::new();
         let mut message_keys = Vec::new();
@@ -121,6 +123,12 @@ impl Checker<'_> {
                 }
                 ["device", _] => device_keys.push(key.clone()),
                 ["group", _] => group_keys.push(key.clone()),
+                ["groups", "name" | "external", _] => group_claims.push(key.clone()),
+                ["groups", "seq", n] => {
+                    if let Ok(n) = n.parse::<i64>() {
+                        group_entries.insert(n);
+                    }
+                }
                 ["outbox", n] if n.parse::<i64>().is_ok() => message_keys.push(key.clone()),
                 ["enrollment-token", _] => token_keys.push(key.clone()),
                 _ => {}
@@ -332,33 +340,44 @@ impl Checker<'_> {
             if !indexed {
                 self.report(&key, "group missing from the group index");
             }
+            for (field, claim_key) in crate::groups::group_claims(org, &g) {
+                if self.claim(&claim_key) != g.seq {
+                    self.report(&key, format!("group does not hold its {field} claim"));
+                }
+            }
+            // While a rename is in flight, members may still hold the previous name.
+            let names: Vec<String> = std::iter::once(&g.name)
+                .chain(g.renamed_from.as_ref())
+                .map(|n| n.to_lowercase())
+                .collect();
+            let named = |u: &User| u.groups.iter().any(|n| names.contains(&n.to_lowercase()));
             let members_key = keys::group_members(id, &g.id);
             let Some(list) = self.json::<DependentList>(&members_key) else {
                 self.report(&members_key, "member list of a group is missing");
                 continue;
             };
             for m in &list.ids {
-                let member = users.get(m).is_some_and(|u| {
-                    u.groups
-                        .iter()
-                        .any(|n| n.to_lowercase() == g.name.to_lowercase())
-                });
+                let member = users.get(m).is_some_and(named);
                 if !member {
                     self.report(&members_key, format!("lists {m}, which is not a member"));
                 }
             }
             for u in users.values() {
-                if u.is_live()
-                    && u.groups
-                        .iter()
-                        .any(|n| n.to_lowercase() == g.name.to_lowercase())
-                    && !list.ids.contains(&u.id)
-                {
+                if u.is_live() && named(u) && !list.ids.contains(&u.id) {
                     self.report(
                         &keys::user(id, &u.id),
                         format!("member of {} but missing from its list", g.name),
                     );
                 }
+            }
+        }
+        for key in group_claims {
+            let n = self.claim(&key);
+            if n != 0 && !group_entries.contains(&n) {
+                self.report(
+                    &key,
+                    "claim held by a sequence number with no group index entry",
+                );
             }
         }
         let shard_keys: Vec<String> = (0..keys::COUNT_SHARDS)

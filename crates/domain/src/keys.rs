@@ -111,6 +111,12 @@ pub fn group_name_claim(org: &ObjectId, digest: &str) -> String {
     format!("o/{org}/groups/name/{digest}")
 }
 
+/// `o/{orgId}/groups/external/{digest}` → 8-byte claim on a group's SCIM `externalId`
+/// (case-exact; the digest of the id as given): the group's sequence number, 0 when free.
+pub fn group_external_id_claim(org: &ObjectId, digest: &str) -> String {
+    format!("o/{org}/groups/external/{digest}")
+}
+
 /// `o/{orgId}/group/{groupId}` → the group record (JSON).
 pub fn group(org: &ObjectId, group: &ObjectId) -> String {
     format!("o/{org}/group/{group}")

@@ -218,6 +218,11 @@ pub struct User {
     pub username: String,
     /// Unique per organization (case-insensitive).
     pub email: String,
+    /// Further email addresses (SCIM's non-primary `emails`), each unique in the
+    /// organization like `email` (one claim namespace: no address belongs to two
+    /// users), at most [`MAX_OTHER_EMAILS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_emails: Vec<String>,
     /// Given name.
     pub first_name: String,
     /// Family name.
@@ -269,6 +274,9 @@ pub struct User {
 
 /// Largest serialized size of [`User::attributes`].
 pub const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
+
+/// Most addresses [`User::other_emails`] holds.
+pub const MAX_OTHER_EMAILS: usize = 9;
 
 impl User {
     /// Whether the user is visible and changeable: neither being removed nor removed.
@@ -420,9 +428,19 @@ pub struct Group {
     pub created_at: Timestamp,
     /// Last update.
     pub updated_at: Timestamp,
-    /// The identity provider's id for the group (SCIM `externalId`).
+    /// The identity provider's id for the group (SCIM `externalId`), unique per
+    /// organization, case-exact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// Incremented by every change of the group's name, external id or members; the
+    /// ETag. (0 for groups written before versions existed.)
+    #[serde(default)]
+    pub version: u64,
+    /// Set while a rename is in flight: the previous name, which some members' `groups`
+    /// may still hold until the rename completes (any later change of the group
+    /// completes it first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// An API Management subscription's state (seed 004's service).

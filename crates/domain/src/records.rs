@@ -80,6 +80,21 @@ where
     T: Serialize + DeserializeOwned,
     E: From<DomainError>,
 {
+    // One compiled loop per record type, whatever the closure: keeps the components
+    // that embed many updates small.
+    update_dyn(store, key, &mut change).await
+}
+
+async fn update_dyn<S, T, E>(
+    store: &S,
+    key: &str,
+    change: &mut dyn FnMut(&mut T) -> Result<bool, E>,
+) -> Result<Updated<T>, E>
+where
+    S: Store,
+    T: Serialize + DeserializeOwned,
+    E: From<DomainError>,
+{
     for _ in 0..CAS_ATTEMPTS {
         let (cas, current) = store.cas(key).await.map_err(DomainError::from)?;
         let Some(bytes) = current else {

@@ -773,7 +773,11 @@ async fn run<S: Store>(
         }
     };
     if journal.mode == RemovalMode::Permanent {
-        crate::groups::leave_all(store, org, user_id, &user.groups).await?;
+        crate::groups::leave_all(store, org, user_id, &user.groups, now).await?;
+    } else {
+        // A softly removed user keeps its memberships (for a restore) but is no longer
+        // shown among the members: the groups' representations change.
+        crate::groups::touch_named(store, org, &user.groups, now).await?;
     }
     if journal.notify
         && let Some(base) = journal.notice_base
@@ -1350,6 +1354,7 @@ pub async fn restore<S: Store>(
     store
         .delete(&keys::trash_entry(&org.id, deletion.trash_seq))
         .await?;
+    crate::groups::touch_named(store, org, &restored.groups, now).await?;
     audit::record(
         store,
         &org.id,

@@ -32,6 +32,9 @@ pub struct NewUser {
     pub username: Username,
     /// Unique email.
     pub email: Email,
+    /// Further addresses, each unique like `email` (at most
+    /// [`crate::model::MAX_OTHER_EMAILS`]).
+    pub other_emails: Vec<Email>,
     /// Given name.
     pub first_name: String,
     /// Family name.
@@ -63,6 +66,7 @@ impl NewUser {
         Ok(Self {
             username: Username::parse("username", username)?,
             email: Email::parse("email", email)?,
+            other_emails: Vec::new(),
             first_name: ids::text("firstName", first_name.unwrap_or(""), ids::MAX_TEXT_LEN)?,
             last_name: ids::text("lastName", last_name.unwrap_or(""), ids::MAX_TEXT_LEN)?,
             source: IdentitySource::Local,
@@ -133,6 +137,21 @@ pub fn check_attributes(
     Ok(())
 }
 
+/// Checks a user's further email addresses: at most
+/// [`crate::model::MAX_OTHER_EMAILS`].
+pub fn check_other_emails(field: &str, other: &[Email]) -> Result<(), ValidationError> {
+    if other.len() > crate::model::MAX_OTHER_EMAILS {
+        return Err(ValidationError::new(
+            field,
+            format!(
+                "a user has at most {} email addresses",
+                crate::model::MAX_OTHER_EMAILS + 1
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The claim key of an external id (case-exact).
 pub fn external_key(org: &Organization, external_id: &str) -> String {
     keys::external_id_claim(&org.id, &keys::digest(&org.salt, external_id))
@@ -144,7 +163,8 @@ pub fn uuid_key(org: &Organization, uuid: &str) -> String {
 }
 
 /// Every unique-value claim a live user holds, with the field each is for: username,
-/// email, UUID, and external id when it has one.
+/// email, UUID, external id when it has one, and each further email address (in the
+/// email namespace; an address equal to another of the user's is claimed once).
 pub fn user_claims(org: &Organization, u: &User) -> Vec<(&'static str, String)> {
     let (name_key, email_key) = claim_keys(org, &u.username, &u.email);
     let mut out = vec![
@@ -154,6 +174,12 @@ pub fn user_claims(org: &Organization, u: &User) -> Vec<(&'static str, String)> 
     ];
     if let Some(e) = &u.external_id {
         out.push(("externalId", external_key(org, e)));
+    }
+    for other in &u.other_emails {
+        let (_, key) = claim_keys(org, "", other);
+        if !out.iter().any(|(_, k)| *k == key) {
+            out.push(("email", key));
+        }
     }
     out
 }
@@ -237,6 +263,8 @@ pub async fn create<S: Store>(
     new: NewUser,
     now: Timestamp,
 ) -> Result<User, DomainError> {
+    check_attributes("attributes", &new.attributes)?;
+    check_other_emails("emails", &new.other_emails)?;
     let seq = store.increment(&keys::user_seq_counter(&org.id), 1).await?;
     let id = ObjectId::generate(now);
     let entry_key = keys::user_seq(&org.id, seq);
@@ -256,6 +284,11 @@ pub async fn create<S: Store>(
         seq,
         username: new.username.as_str().to_owned(),
         email: new.email.as_str().to_owned(),
+        other_emails: new
+            .other_emails
+            .iter()
+            .map(|e| e.as_str().to_owned())
+            .collect(),
         first_name: new.first_name,
         last_name: new.last_name,
         status: new.status,
@@ -355,6 +388,16 @@ pub async fn get_any<S: Store>(
         .ok_or_else(user_not_found)
 }
 
+/// The user records with these ids that exist, in any state, in the order given (100
+/// per store call).
+pub async fn load<S: Store>(
+    store: &S,
+    org: &Organization,
+    ids: &[ObjectId],
+) -> Result<Vec<User>, DomainError> {
+    dependents::load::<S, User>(store, ids, |id| keys::user(&org.id, id)).await
+}
+
 /// Reads a user of `org` that has not been removed: a user being removed is returned
 /// (with status `pending_deletion`), a softly removed one is `NotFound`.
 pub async fn get<S: Store>(
@@ -390,6 +433,8 @@ pub struct UserChanges {
     pub username: Option<Username>,
     /// New email (claimed before it is written; the old one is released after).
     pub email: Option<Email>,
+    /// New further email addresses (replacing all of them; claimed like `email`).
+    pub other_emails: Option<Vec<Email>>,
     /// New given name.
     pub first_name: Option<String>,
     /// New family name.
@@ -404,6 +449,9 @@ pub struct UserChanges {
     pub external_id: Option<Option<String>>,
     /// New extra attributes (replacing all of them).
     pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+    /// A new password's Argon2id hash (see [`crate::password::hash`]), written in the
+    /// same conditional write as the other changes.
+    pub password_hash: Option<String>,
 }
 
 impl UserChanges {
@@ -432,6 +480,9 @@ impl UserChanges {
         if let Some(v) = &self.email {
             u.email = v.as_str().to_owned();
         }
+        if let Some(v) = &self.other_emails {
+            u.other_emails = v.iter().map(|e| e.as_str().to_owned()).collect();
+        }
         if let Some(v) = &self.first_name {
             u.first_name.clone_from(v);
         }
@@ -453,6 +504,9 @@ impl UserChanges {
         if let Some(v) = &self.attributes {
             u.attributes.clone_from(v);
         }
+        if let Some(v) = &self.password_hash {
+            u.password_hash = Some(v.clone());
+        }
     }
 }
 
@@ -473,6 +527,9 @@ pub async fn update<S: Store>(
     let key = keys::user(&org.id, id);
     if let Some(a) = &changes.attributes {
         check_attributes("attributes", a)?;
+    }
+    if let Some(o) = &changes.other_emails {
+        check_other_emails("emails", o)?;
     }
     for _ in 0..records::CAS_ATTEMPTS {
         let (cas, current) = store.cas(&key).await?;
@@ -508,6 +565,9 @@ pub async fn update<S: Store>(
         }
         after.version += 1;
         after.updated_at = now;
+        if after.password_hash != before.password_hash {
+            after.password_changed_at = Some(now);
+        }
         // The search entry holds both texts while the record changes, so a stop in
         // between leaves an entry that still finds the user by its current values
         // (search re-checks each hit against the record).
@@ -758,8 +818,20 @@ pub async fn find_by_username<S: Store>(
     by_claim(store, org, &key).await
 }
 
-/// Finds a user by email (case-insensitive).
+/// Finds a user by (primary) email (case-insensitive).
 pub async fn find_by_email<S: Store>(
+    store: &S,
+    org: &Organization,
+    email: &str,
+) -> Result<Option<User>, DomainError> {
+    Ok(find_by_any_email(store, org, email)
+        .await?
+        .filter(|u| u.email.eq_ignore_ascii_case(email)))
+}
+
+/// Finds the user holding `email` (case-insensitive) as its email or as one of its
+/// further addresses.
+pub async fn find_by_any_email<S: Store>(
     store: &S,
     org: &Organization,
     email: &str,
@@ -791,19 +863,60 @@ const FIELD_SEPARATOR: char = '\u{1f}';
 /// Separates the current text from the previous one while an update is in flight.
 pub const RECORD_SEPARATOR: char = '\u{1e}';
 
-/// The search entry of a user: lowercased username, email, first and last name.
+/// The search entry of a user: lowercased username, email, first and last name, then
+/// each further email address.
 pub fn search_text(u: &User) -> String {
-    format!(
+    let mut text = format!(
         "{}{FIELD_SEPARATOR}{}{FIELD_SEPARATOR}{} {}",
         u.username.to_lowercase(),
         u.email.to_lowercase(),
         u.first_name.to_lowercase(),
         u.last_name.to_lowercase()
-    )
+    );
+    for other in &u.other_emails {
+        text.push(FIELD_SEPARATOR);
+        text.push_str(&other.to_lowercase());
+    }
+    text
 }
 
 /// How many search entries one batch read fetches.
 pub const SEARCH_BATCH: i64 = 1_000;
+
+/// The listing position after the first `n` users that have a search entry (every
+/// live user, and a user whose removal has not finished), in creation order: a
+/// [`list`] from it starts with the `n + 1`-th. `None` when there are at most `n` such
+/// users. Reads only the compact search entries, [`SEARCH_BATCH`] per store call, so
+/// its cost is linear in `n` with a small constant (an offset into the listing, as
+/// SCIM's `startIndex` needs).
+pub async fn skip<S: Store>(
+    store: &S,
+    org: &Organization,
+    n: u64,
+) -> Result<Option<i64>, DomainError> {
+    if n == 0 {
+        return Ok(Some(0));
+    }
+    let top = records::read_counter(store, &keys::user_seq_counter(&org.id)).await?;
+    let mut seen = 0u64;
+    let mut cursor = 0;
+    while cursor < top {
+        let end = (cursor + SEARCH_BATCH).min(top);
+        let entry_keys: Vec<String> = (cursor + 1..=end)
+            .map(|k| keys::user_search(&org.id, k))
+            .collect();
+        for (seq, value) in (cursor + 1..=end).zip(store.get_many(&entry_keys).await?) {
+            if value.is_some() {
+                seen += 1;
+                if seen == n {
+                    return Ok(Some(seq));
+                }
+            }
+        }
+        cursor = end;
+    }
+    Ok(None)
+}
 
 async fn search<S: Store>(
     store: &S,

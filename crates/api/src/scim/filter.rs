@@ -9,6 +9,9 @@
 //! ```text
 //! FILTER    = attrExp / logExp / valuePath / "not" "(" FILTER ")" / "(" FILTER ")"
 //! valuePath = attrPath "[" valFilter "]"      ; valFilter: FILTER over sub-attributes
+//!           / attrPath "[" valFilter "]" "." subAttr SP ("pr" / compareOp SP compValue)
+//!                                           ; Entra ID's form, read as
+//!                                           ; attrPath "[" valFilter " and " subAttr … "]"
 //! attrExp   = attrPath SP "pr" / attrPath SP compareOp SP compValue
 //! compareOp = "eq" / "ne" / "co" / "sw" / "ew" / "gt" / "lt" / "ge" / "le"
 //! compValue = "false" / "null" / "true" / number / string   ; JSON (RFC 8259)
@@ -619,11 +622,36 @@ impl<'a> Parser<'a> {
             let inner = self.or_expr(Some(&path))?;
             self.expect(b']')?;
             self.depth -= 1;
+            if self.peek() != Some(b'.') {
+                return Ok(Filter::ValuePath {
+                    path,
+                    filter: Box::new(inner),
+                });
+            }
+            // `emails[type eq "work"].value eq "x"` (Entra ID's form, beyond RFC 7644's
+            // grammar): the same as `emails[type eq "work" and value eq "x"]`.
+            self.pos += 1;
+            let sub_name = self.word();
+            let sub = self.resolve(sub_name, Some(&path))?;
+            let last = self.attr_exp(sub)?;
+            let items = match inner {
+                Filter::And(mut items) => {
+                    items.push(last);
+                    items
+                }
+                other => vec![other, last],
+            };
             return Ok(Filter::ValuePath {
                 path,
-                filter: Box::new(inner),
+                filter: Box::new(Filter::And(items)),
             });
         }
+        self.attr_exp(path)
+    }
+
+    /// The rest of `attrPath SP "pr"` / `attrPath SP compareOp SP compValue` after the
+    /// path.
+    fn attr_exp(&mut self, path: AttrPath) -> Result<Filter, ScimError> {
         if !self.skip_ws() {
             return Err(self.unexpected());
         }

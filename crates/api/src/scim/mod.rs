@@ -4,6 +4,9 @@
 //! parse requests with these functions, evaluate them against stored resources, and
 //! answer failures with [`ScimError::to_json`].
 //!
+//! [`service`] is the SCIM service provider built on this core: the HTTP endpoints
+//! for Users and Groups over the shared domain, and the discovery endpoints.
+//!
 //! One static model ([`schema`]) drives everything, so what `/Schemas` advertises is
 //! what filters, PATCH and projection enforce. Resources are JSON objects with core
 //! attributes at the top level and extension attributes under their schema URN, as
@@ -16,6 +19,7 @@ pub mod patch;
 pub mod path;
 pub mod project;
 pub mod schema;
+pub mod service;
 
 mod datetime;
 mod value;

@@ -400,9 +400,10 @@ const ID: Attribute = string(
 
 const EXTERNAL_ID: Attribute = string(
     "externalId",
-    "Identifier for the resource as defined by the provisioning client.",
+    "Identifier for the resource as defined by the provisioning client; unique among the organization's resources of its type.",
 )
-.case_exact();
+.case_exact()
+.unique(Uniqueness::Server);
 
 const META: Attribute = complex(
     "meta",
@@ -492,7 +493,11 @@ pub static USER_SCHEMA: Schema = Schema {
             "emails",
             "Email addresses for the user.",
             &[
-                string("value", "The email address, canonicalized per RFC 5321."),
+                string(
+                    "value",
+                    "The email address, canonicalized per RFC 5321; no address belongs to two users of the organization.",
+                )
+                .unique(Uniqueness::Server),
                 string("display", "A human-readable name, primarily used for display."),
                 string("type", "A label indicating the email's function.")
                     .canonical(&["work", "home", "other"]),

@@ -418,7 +418,10 @@ fn malformed_filters_are_invalid_filter() {
         "emails[type eq \"work\"",
         "emails[type eq \"work\"]]",
         "emails[emails[type pr]]",
-        "emails[value eq \"a\"].value eq \"a\"",
+        "emails[value eq \"a\"].value",
+        "emails[value eq \"a\"].nosuch eq \"a\"",
+        "emails[value eq \"a\"].value eq",
+        "emails[value eq \"a\"]. value eq \"a\"",
         "userName[value eq \"x\"]",
         "emails.value[type eq \"x\"]",
         "emails[]",
@@ -430,6 +433,42 @@ fn malformed_filters_are_invalid_filter() {
     ] {
         invalid(text, &USER);
     }
+}
+
+/// Entra ID filters with a sub-attribute after a value filter; read as one value
+/// filter whose conditions must hold for the same value.
+#[test]
+fn value_filter_then_sub_attribute_is_one_value_filter() {
+    let f = parse("emails[type eq \"work\"].value eq \"bjensen@example.com\"");
+    assert_eq!(
+        f,
+        parse("emails[type eq \"work\" and value eq \"bjensen@example.com\"]")
+    );
+    assert_eq!(
+        f.to_string(),
+        "emails[type eq \"work\" and value eq \"bjensen@example.com\"]"
+    );
+    assert!(f.matches(&bjensen()));
+    // The home address is not the work one.
+    assert!(!matches(
+        "emails[type eq \"work\"].value eq \"babs@jensen.org\"",
+        &bjensen()
+    ));
+    assert!(matches(
+        "emails[type eq \"work\" and primary eq true].value pr and userName pr",
+        &bjensen()
+    ));
+    assert_eq!(
+        parse("emails[type eq \"work\" or type eq \"home\"].value co \"jensen\"").to_string(),
+        "emails[(type eq \"work\" or type eq \"home\") and value co \"jensen\"]"
+    );
+    assert_eq!(
+        required_equalities(
+            &parse("emails[type eq \"work\"].value eq \"a@b.c\""),
+            "emails"
+        ),
+        Some(vec!["a@b.c".to_owned()])
+    );
 }
 
 #[test]

@@ -1,0 +1,56 @@
+//! The SCIM 2.0 service provider (RFC 7644) for Users and Groups on the shared domain,
+//! per organization, under `/v1/organizations/:organizationId/scim/v2`. Each path is
+//! its own [`crate::Endpoint`] (and component):
+//!
+//! | route (under the base) | endpoint | methods |
+//! |---|---|---|
+//! | `/Users` | [`Users`] | GET (list, filter), POST |
+//! | `/Users/:userId` | [`User`] | GET, PUT, PATCH, DELETE |
+//! | `/Groups` | [`Groups`] | GET (list, filter), POST |
+//! | `/Groups/:groupId` | [`Group`] | GET, PUT, PATCH, DELETE |
+//! | `/ServiceProviderConfig` | [`ServiceProviderConfig`] | GET |
+//! | `/ResourceTypes`, `/ResourceTypes/:resourceTypeId` | [`ResourceTypes`], [`ResourceTypeById`] | GET |
+//! | `/Schemas`, `/Schemas/:schemaId` | [`Schemas`], [`SchemaById`] | GET |
+//!
+//! Built on the pure core ([`crate::scim`]): requests are validated and PATCHes
+//! applied there, against the one schema model the discovery documents render, and
+//! the results map onto the domain's users and groups ([`users`], [`groups`]). Lists
+//! are planned so that no filter is answered by a scan of the store ([`query`]).
+//! `wire` holds the surface's one mapping of refusals and domain errors to RFC 7644
+//! §3.12 error bodies, and its headers (`application/scim+json`, `ETag`, `Location`).
+//! `docs/scim.md` documents every rule.
+
+mod discovery;
+mod groups;
+mod query;
+mod users;
+mod wire;
+
+pub use discovery::{
+    ResourceTypeById, ResourceTypes, SchemaById, Schemas, ServiceProviderConfig,
+    service_provider_config,
+};
+pub use groups::{Group, Groups};
+pub use users::{User, Users};
+
+/// The most resources one list response carries (`count` is capped to it); advertised
+/// as `filter.maxResults`.
+pub const MAX_RESULTS: usize = 200;
+
+/// `count` when a list request gives none.
+pub const DEFAULT_COUNT: usize = 100;
+
+/// The most candidates a filter may select before it is evaluated (more is 400
+/// `tooMany`): what bounds the work of any filtered list, sorted or not.
+pub const MAX_CANDIDATES: usize = 1000;
+
+/// The largest result set `sortBy` sorts (a larger unfiltered listing is 400
+/// `tooMany`): sorting needs the whole result set in memory.
+pub const MAX_SORTED: usize = 1000;
+
+/// The most substring searches one filter may need (each reads every search entry of
+/// the organization once).
+pub const MAX_SEARCHES: usize = 4;
+
+/// The most exact lookups one filter may need.
+pub const MAX_LOOKUPS: usize = 200;

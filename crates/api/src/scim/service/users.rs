@@ -1,0 +1,837 @@
+//! `/Users` and `/Users/:userId`: SCIM Users on the shared domain user.
+//!
+//! Mapping: `id` = the user id, `userName` ↔ `username`, `name.givenName` /
+//! `name.familyName` ↔ first / last name, `active` ↔ status (`active` / `disabled`),
+//! `externalId` ↔ the external id, the primary `emails` value (the one marked primary,
+//! else the first) ↔ `email` and the other values ↔ the further addresses (every
+//! address unique in the organization), `groups` (readOnly) ↔ the user's groups,
+//! `password` (writeOnly) ↔ the Argon2id hash; every other attribute of the schema
+//! (the rest of `name`, `displayName`, `nickName`, …, `emails` with their types, the
+//! enterprise extension) is kept as SCIM JSON in the user's `attributes`.
+
+use super::query::{self, Access};
+use super::wire::{
+    self, Conditions, Failure, ListParams, Outcome, Scope, body_json, empty, enter, finish,
+    respond, with_resource_headers,
+};
+use super::{MAX_CANDIDATES, MAX_SORTED};
+use crate::auth::Requirement;
+use crate::mdm::need;
+use crate::request::{ApiRequest, ApiResponse, Ctx};
+use crate::scim::value::get_ci;
+use crate::scim::{
+    ENTERPRISE_USER_URN, Filter, Mutability, PATCH_OP_URN, PatchRequest, Projection, ResourceType,
+    ScimError, USER, USER_URN,
+};
+use crate::{Endpoint, scim::SortBy};
+use http::{Method, StatusCode};
+use roster_domain::ids::{self, Email, ObjectId, Username};
+use roster_domain::model::{Group as DomainGroup, IdentitySource, Organization, UserStatus};
+use roster_domain::permissions::{Action, Resource};
+use roster_domain::removal::{self, Outcome as Removal, RemovalPolicy};
+use roster_domain::{DomainError, Entity, Store, count, groups, users};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+
+/// The domain user.
+type DomainUser = roster_domain::model::User;
+
+/// Filter attributes with an exact index, in [`Access::Lookup`] order.
+const INDEXED: &[&str] = &["id", "userName", "externalId", "emails"];
+/// Filter attributes the compact search entries cover.
+const SEARCHABLE: &[&str] = &["userName", "emails", "name.givenName", "name.familyName"];
+
+/// Attributes mapped to domain fields rather than kept in `attributes`.
+const MAPPED: &[&str] = &[
+    "schemas",
+    "id",
+    "externalId",
+    "userName",
+    "active",
+    "password",
+    "groups",
+    "meta",
+];
+
+/// The groups named by users' `groups`, each found once per request.
+pub(crate) struct GroupNames<'a, S: Store> {
+    store: &'a S,
+    org: &'a Organization,
+    found: HashMap<String, Option<DomainGroup>>,
+}
+
+impl<'a, S: Store> GroupNames<'a, S> {
+    pub(crate) fn new(store: &'a S, org: &'a Organization) -> Self {
+        Self {
+            store,
+            org,
+            found: HashMap::new(),
+        }
+    }
+
+    /// The existing groups among `names`.
+    pub(crate) async fn resolve(
+        &mut self,
+        names: &[String],
+    ) -> Result<Vec<DomainGroup>, DomainError> {
+        let mut out = Vec::new();
+        for name in names {
+            let key = name.to_lowercase();
+            if !self.found.contains_key(&key) {
+                let g = groups::find(self.store, self.org, name).await?;
+                self.found.insert(key.clone(), g);
+            }
+            if let Some(Some(g)) = self.found.get(&key) {
+                out.push(g.clone());
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn is_primary(v: &Value) -> bool {
+    v.as_object()
+        .and_then(|o| get_ci(o, "primary"))
+        .is_some_and(|p| p.as_bool() == Some(true))
+}
+
+fn value_of(v: &Value) -> Option<&str> {
+    v.as_object()
+        .and_then(|o| get_ci(o, "value"))
+        .and_then(Value::as_str)
+}
+
+/// The user's `emails`: as last written over SCIM, with the primary value (the one
+/// marked primary, else the first) being the domain email whatever surface changed
+/// it last; a user without stored `emails` shows its email as the primary one.
+fn emails_of(u: &DomainUser) -> Vec<Value> {
+    let mut items: Vec<Value> = u
+        .attributes
+        .get("emails")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let slot = items
+        .iter()
+        .position(is_primary)
+        .or((!items.is_empty()).then_some(0));
+    match slot {
+        Some(i) => {
+            if let Some(Value::Object(o)) = items.get_mut(i)
+                && !o
+                    .get("value")
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.eq_ignore_ascii_case(&u.email))
+            {
+                o.insert("value".into(), Value::String(u.email.clone()));
+            }
+            let mut n = 0;
+            items.retain(|v| {
+                n += 1;
+                n - 1 == i || !value_of(v).is_some_and(|x| x.eq_ignore_ascii_case(&u.email))
+            });
+        }
+        None => items.push(json!({ "value": u.email, "primary": true })),
+    }
+    items
+}
+
+/// The SCIM representation of a user, every attribute included (projection is the
+/// caller's), `groups` from `member_of`.
+pub(crate) fn user_doc(u: &DomainUser, member_of: &[DomainGroup], base: &wire::Base) -> Value {
+    let mut doc = Map::new();
+    let mut schemas = vec![json!(USER_URN)];
+    doc.insert("id".into(), json!(u.id));
+    if let Some(e) = &u.external_id {
+        doc.insert("externalId".into(), json!(e));
+    }
+    doc.insert("userName".into(), json!(u.username));
+    let mut name = u
+        .attributes
+        .get("name")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    name.remove("givenName");
+    name.remove("familyName");
+    if !u.first_name.is_empty() {
+        name.insert("givenName".into(), json!(u.first_name));
+    }
+    if !u.last_name.is_empty() {
+        name.insert("familyName".into(), json!(u.last_name));
+    }
+    if !name.is_empty() {
+        doc.insert("name".into(), Value::Object(name));
+    }
+    for (k, v) in &u.attributes {
+        match k.as_str() {
+            "name" | "emails" => {}
+            ENTERPRISE_USER_URN => {
+                if v.as_object().is_some_and(|o| !o.is_empty()) {
+                    schemas.push(json!(ENTERPRISE_USER_URN));
+                    doc.insert(k.clone(), v.clone());
+                }
+            }
+            _ if MAPPED.contains(&k.as_str()) => {}
+            _ => {
+                doc.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    doc.insert("active".into(), json!(u.status == UserStatus::Active));
+    doc.insert("emails".into(), Value::Array(emails_of(u)));
+    if !member_of.is_empty() {
+        let groups: Vec<Value> = member_of
+            .iter()
+            .map(|g| {
+                json!({
+                    "value": g.id,
+                    "$ref": base.url(&format!("/Groups/{}", g.id)),
+                    "display": g.name,
+                    "type": "direct",
+                })
+            })
+            .collect();
+        doc.insert("groups".into(), Value::Array(groups));
+    }
+    doc.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "User",
+            "created": u.created_at.to_rfc3339(),
+            "lastModified": u.updated_at.to_rfc3339(),
+            "location": location(base, &u.id),
+            "version": wire::etag(u.version),
+        }),
+    );
+    doc.insert("schemas".into(), Value::Array(schemas));
+    Value::Object(doc)
+}
+
+fn location(base: &wire::Base, id: &ObjectId) -> String {
+    base.url(&format!("/Users/{id}"))
+}
+
+/// A resource of `rt` built from a POST or PUT body: `schemas` must list the core
+/// schema and only schemas of `rt` (400 `invalidSyntax` / `invalidValue`); readOnly
+/// attributes are ignored (RFC 7644 §3.3, §3.5.1); everything else is validated and
+/// normalized exactly as a PATCH that replaces every attribute would be (unknown
+/// attributes are 400 `invalidSyntax` naming them).
+pub(crate) fn doc_from_body(body: &Value, rt: &'static ResourceType) -> Result<Value, ScimError> {
+    let Value::Object(obj) = body else {
+        return Err(ScimError::invalid_syntax(
+            "request body must be a JSON object",
+        ));
+    };
+    let Some(Value::Array(listed)) = get_ci(obj, "schemas") else {
+        return Err(ScimError::invalid_syntax(format!(
+            "\"schemas\" must be an array listing \"{}\"",
+            rt.schema.id
+        )));
+    };
+    let mut has_core = false;
+    for urn in listed {
+        match urn.as_str().and_then(|u| rt.schema_by_urn(u)) {
+            Some(s) => has_core |= std::ptr::eq(s, rt.schema),
+            None => {
+                return Err(ScimError::invalid_value(format!(
+                    "\"schemas\" lists {urn}, which is not a schema of {}",
+                    rt.id
+                )));
+            }
+        }
+    }
+    if !has_core {
+        return Err(ScimError::invalid_syntax(format!(
+            "\"schemas\" must list \"{}\"",
+            rt.schema.id
+        )));
+    }
+    let mut value = Map::new();
+    for (k, v) in obj {
+        if k.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
+        let read_only = rt.schema_by_urn(k).is_none()
+            && rt
+                .schema
+                .attribute(k)
+                .is_some_and(|a| a.mutability == Mutability::ReadOnly);
+        if !read_only {
+            value.insert(k.clone(), v.clone());
+        }
+    }
+    let patch = PatchRequest::from_json(
+        &json!({
+            "schemas": [PATCH_OP_URN],
+            "Operations": [{ "op": "replace", "value": Value::Object(value) }],
+        }),
+        rt,
+    )?;
+    patch
+        .apply(&json!({ "schemas": [rt.schema.id] }))
+        .map_err(|mut e| {
+            if let Some(d) = e.detail.strip_prefix("operation 0: ") {
+                e.detail = d.to_owned();
+            }
+            if e.scim_type == Some(crate::scim::ScimType::InvalidPath) {
+                e.scim_type = Some(crate::scim::ScimType::InvalidSyntax);
+            }
+            e
+        })
+}
+
+/// What a SCIM user resource says of the domain user.
+#[derive(Debug)]
+struct UserDraft {
+    username: Username,
+    email: Email,
+    other_emails: Vec<Email>,
+    first_name: String,
+    last_name: String,
+    active: bool,
+    external_id: Option<String>,
+    attributes: Map<String, Value>,
+    password: Option<String>,
+}
+
+fn invalid(e: roster_domain::ValidationError) -> ScimError {
+    ScimError::invalid_value(e.to_string())
+}
+
+fn string_at<'v>(obj: &'v Map<String, Value>, name: &str) -> Result<Option<&'v str>, ScimError> {
+    match get_ci(obj, name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ScimError::invalid_value(format!("{name} must be a string"))),
+    }
+}
+
+/// Reads a validated, normalized user resource (as [`doc_from_body`] or a PATCH makes
+/// it) into the domain's terms.
+fn draft(doc: &Value) -> Result<UserDraft, ScimError> {
+    let Some(obj) = doc.as_object() else {
+        return Err(ScimError::invalid_syntax("a User must be a JSON object"));
+    };
+    let user_name = string_at(obj, "userName")?
+        .ok_or_else(|| ScimError::invalid_value("userName is required"))?;
+    let username = Username::parse("userName", user_name).map_err(invalid)?;
+    let name = get_ci(obj, "name").and_then(Value::as_object);
+    let name_part = |part: &str| -> Result<String, ScimError> {
+        let raw: &str = name
+            .map(|n| string_at(n, part))
+            .transpose()?
+            .flatten()
+            .unwrap_or_default();
+        ids::text(&format!("name.{part}"), raw, ids::MAX_TEXT_LEN).map_err(invalid)
+    };
+    let first_name = name_part("givenName")?;
+    let last_name = name_part("familyName")?;
+    let items: &[Value] = match get_ci(obj, "emails") {
+        Some(Value::Array(a)) => a,
+        _ => &[],
+    };
+    let mut addresses: Vec<Email> = Vec::new();
+    let mut primary = None;
+    for (i, item) in items.iter().enumerate() {
+        let Some(raw) = value_of(item) else {
+            return Err(ScimError::invalid_value(format!(
+                "emails[{i}].value is required"
+            )));
+        };
+        let e = Email::parse(&format!("emails[{i}].value"), raw).map_err(invalid)?;
+        if is_primary(item) {
+            primary = Some(addresses.len());
+        }
+        if !addresses.iter().any(|a| a.folded() == e.folded()) {
+            addresses.push(e);
+        } else if is_primary(item) {
+            primary = addresses.iter().position(|a| a.folded() == e.folded());
+        }
+    }
+    let email = match primary.or((!addresses.is_empty()).then_some(0)) {
+        Some(i) => addresses.remove(i),
+        None => Email::parse("emails", user_name).map_err(|_| {
+            ScimError::invalid_value(
+                "emails: a user needs an email address; give emails, or a userName that is one",
+            )
+        })?,
+    };
+    users::check_other_emails("emails", &addresses).map_err(invalid)?;
+    let active = match get_ci(obj, "active") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ScimError::invalid_value("active must be a boolean")),
+    };
+    let external_id = string_at(obj, "externalId")?
+        .map(|e| users::parse_external_id("externalId", e))
+        .transpose()
+        .map_err(invalid)?;
+    let password = string_at(obj, "password")?.map(str::to_owned);
+    let mut attributes = Map::new();
+    for (k, v) in obj {
+        if MAPPED.iter().any(|m| m.eq_ignore_ascii_case(k)) {
+            continue;
+        }
+        if k.eq_ignore_ascii_case("name") {
+            let mut rest = v.as_object().cloned().unwrap_or_default();
+            rest.retain(|n, _| {
+                !n.eq_ignore_ascii_case("givenName") && !n.eq_ignore_ascii_case("familyName")
+            });
+            if !rest.is_empty() {
+                attributes.insert("name".into(), Value::Object(rest));
+            }
+            continue;
+        }
+        attributes.insert(k.clone(), v.clone());
+    }
+    users::check_attributes("attributes", &attributes).map_err(|_| {
+        ScimError::invalid_value(format!(
+            "the user's attributes besides userName, name, active and externalId must \
+             serialize to at most {} bytes",
+            roster_domain::model::MAX_ATTRIBUTES_BYTES
+        ))
+    })?;
+    Ok(UserDraft {
+        username,
+        email,
+        other_emails: addresses,
+        first_name,
+        last_name,
+        active,
+        external_id,
+        attributes,
+        password,
+    })
+}
+
+/// A password's Argon2id hash, validated first (400 `invalidValue` naming `password`).
+fn hash_password(password: &str) -> Result<String, ScimError> {
+    roster_domain::password::validate("password", password).map_err(invalid)?;
+    roster_domain::password::hash(password).map_err(invalid)
+}
+
+fn status_of(active: bool) -> UserStatus {
+    if active {
+        UserStatus::Active
+    } else {
+        UserStatus::Disabled
+    }
+}
+
+/// Every field of the draft as a change (PUT, PATCH): the domain writes only what
+/// differs.
+fn changes_of(d: UserDraft, password_hash: Option<String>) -> users::UserChanges {
+    users::UserChanges {
+        username: Some(d.username),
+        email: Some(d.email),
+        other_emails: Some(d.other_emails),
+        first_name: Some(d.first_name),
+        last_name: Some(d.last_name),
+        status: Some(status_of(d.active)),
+        external_id: Some(d.external_id),
+        attributes: Some(d.attributes),
+        password_hash,
+        ..users::UserChanges::default()
+    }
+}
+
+/// The user's representation with its groups.
+async fn doc_of<S: Store>(
+    scope: &Scope,
+    names: &mut GroupNames<'_, S>,
+    u: &DomainUser,
+) -> Result<Value, ScimError> {
+    let member_of = names.resolve(&u.groups).await.map_err(wire::domain)?;
+    Ok(user_doc(u, &member_of, &scope.base))
+}
+
+/// A single-user answer: the projected representation, `ETag` and `Location`.
+async fn answer<S: Store>(
+    store: &S,
+    scope: &Scope,
+    req: &ApiRequest,
+    status: StatusCode,
+    u: &DomainUser,
+) -> Outcome {
+    let mut names = GroupNames::new(store, &scope.org);
+    let doc = doc_of(scope, &mut names, u).await?;
+    let body = wire::projection(req, &USER).apply(&doc);
+    Ok(with_resource_headers(
+        respond(status, &body),
+        &location(&scope.base, &u.id),
+        u.version,
+    ))
+}
+
+/// `/v1/organizations/:organizationId/scim/v2/Users`: GET lists (filter, sortBy,
+/// startIndex, count, attributes), POST creates a user (identity source `scim`).
+pub struct Users;
+
+impl Endpoint for Users {
+    const ROUTE: &'static str = "/v1/organizations/:organizationId/scim/v2/Users";
+    const ALLOW: &'static str = "GET, POST";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "GET" => need(Resource::MdmUser, Action::Read),
+            "POST" => need(Resource::MdmUser, Action::Create),
+            _ => None,
+        }
+    }
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        finish(
+            async {
+                let scope = enter::<Self, S>(req, store, ctx).await?;
+                if req.method == Method::GET {
+                    return list(req, store, &scope).await;
+                }
+                let body = body_json(req)?;
+                let draft = draft(&doc_from_body(&body, &USER)?)?;
+                let mut new = users::NewUser::parse(
+                    draft.username.as_str(),
+                    draft.email.as_str(),
+                    Some(&draft.first_name),
+                    Some(&draft.last_name),
+                )
+                .map_err(invalid)?;
+                new.other_emails = draft.other_emails;
+                new.source = IdentitySource::Scim;
+                new.external_id = draft.external_id;
+                new.attributes = draft.attributes;
+                new.status = status_of(draft.active);
+                if let Some(p) = &draft.password {
+                    new.password_hash = Some(hash_password(p)?);
+                }
+                let user = users::create(store, &scope.org, new, ctx.now)
+                    .await
+                    .map_err(wire::domain)?;
+                answer(store, &scope, req, StatusCode::CREATED, &user).await
+            }
+            .await,
+        )
+    }
+}
+
+/// Lists users: without a filter, a page of the organization's users in creation
+/// order; with one, the candidates its plan selects, filtered in memory.
+async fn list<S: Store>(req: &ApiRequest, store: &S, scope: &Scope) -> Outcome {
+    let params = ListParams::parse(req, &USER)?;
+    let projection = Projection::new(
+        &USER,
+        params.attributes.as_deref(),
+        params.excluded.as_deref(),
+    );
+    let org = &scope.org;
+    let mut names = GroupNames::new(store, org);
+    let (total, docs): (usize, Vec<Value>) = match &params.filter {
+        Some(text) => {
+            let filter = Filter::parse(text, &USER)?;
+            let plan = query::plan_or_refuse(&filter, INDEXED, SEARCHABLE)?;
+            let mut matched = Vec::new();
+            for u in candidates(store, org, &plan).await? {
+                let doc = doc_of(scope, &mut names, &u).await?;
+                if filter.matches(&doc) {
+                    matched.push(((), doc));
+                }
+            }
+            let matched = sorted(matched, params.sort.as_ref());
+            (
+                matched.len(),
+                params.page(matched).into_iter().map(|(_, d)| d).collect(),
+            )
+        }
+        None if params.sort.is_some() => {
+            let total = live_count(store, org).await?;
+            if total > MAX_SORTED {
+                return Err(sort_refused(total).into());
+            }
+            let mut all = Vec::new();
+            for u in page_of_users(store, org, 0, MAX_SORTED + 1).await? {
+                all.push(((), doc_of(scope, &mut names, &u).await?));
+            }
+            let all = sorted(all, params.sort.as_ref());
+            (
+                all.len(),
+                params.page(all).into_iter().map(|(_, d)| d).collect(),
+            )
+        }
+        None => {
+            let total = live_count(store, org).await?;
+            let mut docs = Vec::new();
+            if params.count > 0 {
+                let skip = u64::try_from(params.start_index - 1).unwrap_or(u64::MAX);
+                if let Some(after) = users::skip(store, org, skip).await.map_err(wire::domain)? {
+                    for u in page_of_users(store, org, after, params.count).await? {
+                        docs.push(doc_of(scope, &mut names, &u).await?);
+                    }
+                }
+            }
+            (total, docs)
+        }
+    };
+    let resources: Vec<Value> = docs.iter().map(|d| projection.apply(d)).collect();
+    Ok(respond(
+        StatusCode::OK,
+        &wire::list_response(total, params.start_index, resources),
+    ))
+}
+
+fn sort_refused(total: usize) -> ScimError {
+    ScimError::typed(
+        crate::scim::ScimType::TooMany,
+        format!(
+            "sortBy needs the whole result set and is served for at most {MAX_SORTED} \
+             results; this one has {total}: add a filter"
+        ),
+    )
+}
+
+/// Orders `(user, doc)` pairs by `sort` (stable), else by creation.
+pub(crate) fn sorted<T>(mut all: Vec<(T, Value)>, sort: Option<&SortBy>) -> Vec<(T, Value)> {
+    if let Some(s) = sort {
+        all.sort_by(|a, b| s.compare(&a.1, &b.1));
+    }
+    all
+}
+
+async fn live_count<S: Store>(store: &S, org: &Organization) -> Result<usize, ScimError> {
+    let n = count::total(store, &org.id).await.map_err(wire::domain)?;
+    Ok(usize::try_from(n.max(0)).unwrap_or(usize::MAX))
+}
+
+/// Up to `limit` live users after sequence position `after`, in creation order.
+async fn page_of_users<S: Store>(
+    store: &S,
+    org: &Organization,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<DomainUser>, ScimError> {
+    let mut out = Vec::new();
+    let mut cursor = after;
+    loop {
+        let q = users::ListQuery {
+            after: cursor,
+            limit: limit - out.len(),
+            status: None,
+            group: None,
+            q: None,
+        };
+        let page = users::list(store, org, &q).await.map_err(wire::domain)?;
+        out.extend(page.users.into_iter().filter(DomainUser::is_live));
+        match page.next {
+            Some(n) if out.len() < limit => cursor = n,
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// The live users a plan selects, each once, in creation order; more than
+/// [`MAX_CANDIDATES`] is 400 `tooMany`.
+async fn candidates<S: Store>(
+    store: &S,
+    org: &Organization,
+    plan: &[Access],
+) -> Result<Vec<DomainUser>, ScimError> {
+    let mut out: Vec<DomainUser> = Vec::new();
+    let mut add = |found: Vec<DomainUser>| -> Result<(), ScimError> {
+        for u in found {
+            if u.is_live() && !out.iter().any(|x| x.id == u.id) {
+                out.push(u);
+            }
+        }
+        if out.len() > MAX_CANDIDATES {
+            return Err(query::too_many());
+        }
+        Ok(())
+    };
+    for access in plan {
+        let found: Vec<DomainUser> = match access {
+            Access::Lookup(0, id) => match ObjectId::parse("id", id) {
+                Ok(id) => match users::get_live(store, org, &id).await {
+                    Ok(u) => vec![u],
+                    Err(DomainError::NotFound { .. }) => Vec::new(),
+                    Err(e) => return Err(wire::domain(e)),
+                },
+                _ => Vec::new(),
+            },
+            Access::Lookup(1, name) => opt(users::find_by_username(store, org, name).await)?,
+            Access::Lookup(2, ext) => opt(users::find_by_external_id(store, org, ext).await)?,
+            Access::Lookup(_, email) => opt(users::find_by_any_email(store, org, email).await)?,
+            Access::Search(text) => {
+                let q = users::ListQuery {
+                    after: 0,
+                    limit: MAX_CANDIDATES + 1,
+                    status: None,
+                    group: None,
+                    q: Some(text.clone()),
+                };
+                users::list(store, org, &q)
+                    .await
+                    .map_err(wire::domain)?
+                    .users
+            }
+        };
+        add(found)?;
+    }
+    out.sort_by_key(|u| u.seq);
+    Ok(out)
+}
+
+fn opt(r: Result<Option<DomainUser>, DomainError>) -> Result<Vec<DomainUser>, ScimError> {
+    r.map(|u| u.into_iter().collect()).map_err(wire::domain)
+}
+
+/// `/v1/organizations/:organizationId/scim/v2/Users/:userId`: GET (304 on a matching
+/// `If-None-Match`), PUT replaces, PATCH modifies (both conditional on `If-Match`),
+/// DELETE removes the user (RFC 7644 §3.6: 204, then 404).
+pub struct User;
+
+impl Endpoint for User {
+    const ROUTE: &'static str = "/v1/organizations/:organizationId/scim/v2/Users/:userId";
+    const ALLOW: &'static str = "GET, PUT, PATCH, DELETE";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        match method {
+            "GET" => need(Resource::MdmUser, Action::Read),
+            "PUT" | "PATCH" => need(Resource::MdmUser, Action::Update),
+            "DELETE" => need(Resource::MdmUser, Action::Remove),
+            _ => None,
+        }
+    }
+
+    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
+        finish(
+            async {
+                let scope = enter::<Self, S>(req, store, ctx).await?;
+                // An id that is no user id names no user.
+                let Ok(id) = ObjectId::parse("userId", &req.param("userId").unwrap_or_default())
+                else {
+                    return Err(wire::not_found(Entity::User).into());
+                };
+                let conditions = Conditions::of(req);
+                match req.method {
+                    Method::GET => {
+                        let user = read(store, &scope.org, &id, ctx).await?;
+                        if conditions.check_read(user.version)? {
+                            return Ok(wire::not_modified(
+                                &location(&scope.base, &id),
+                                user.version,
+                            ));
+                        }
+                        answer(store, &scope, req, StatusCode::OK, &user).await
+                    }
+                    Method::DELETE => {
+                        let user = users::get(store, &scope.org, &id)
+                            .await
+                            .map_err(wire::domain)?;
+                        conditions.check_write(user.version)?;
+                        let policy = RemovalPolicy {
+                            expected_version: conditions.has_if_match().then_some(user.version),
+                            ..RemovalPolicy::scim().by(scope.caller.actor())
+                        };
+                        match removal::remove_user(store, &scope.org, &id, &policy, ctx.now)
+                            .await
+                            .map_err(wire::removal)?
+                        {
+                            Removal::Finished(_) => Ok(empty(StatusCode::NO_CONTENT)),
+                            // The SCIM policy is synchronous; should the engine ever
+                            // answer so, the removal continues on the next request.
+                            Removal::InProgress { .. } => Ok(empty(StatusCode::ACCEPTED)),
+                        }
+                    }
+                    _ => {
+                        let user = modify(req, store, &scope, &id, &conditions, ctx).await?;
+                        answer(store, &scope, req, StatusCode::OK, &user).await
+                    }
+                }
+            }
+            .await,
+        )
+    }
+}
+
+/// A live user, or 404 (a softly removed one whose window ended is purged on the way).
+async fn read<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+    ctx: &Ctx,
+) -> Result<DomainUser, ScimError> {
+    match users::get_live(store, org, id).await {
+        Ok(u) => Ok(u),
+        Err(e @ DomainError::NotFound { .. }) => {
+            let _ = removal::purge_if_expired(store, org, id, ctx.now).await;
+            Err(wire::domain(e))
+        }
+        Err(e) => Err(wire::domain(e)),
+    }
+}
+
+/// PUT or PATCH: the new representation from the current one, then one conditional
+/// write of everything it changes (re-read and re-applied when another write got in
+/// first, unless `If-Match` named the version).
+async fn modify<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    scope: &Scope,
+    id: &ObjectId,
+    conditions: &Conditions,
+    ctx: &Ctx,
+) -> Result<DomainUser, Failure> {
+    let body = body_json(req)?;
+    let replacement = if req.method == Method::PUT {
+        Some(doc_from_body(&body, &USER)?)
+    } else {
+        None
+    };
+    let patch = if replacement.is_none() {
+        Some(PatchRequest::from_json(&body, &USER)?)
+    } else {
+        None
+    };
+    let mut hashed: Option<(String, String)> = None;
+    for _ in 0..8 {
+        let user = read(store, &scope.org, id, ctx).await?;
+        conditions.check_write(user.version)?;
+        let new_doc = match (&replacement, &patch) {
+            (Some(doc), _) => doc.clone(),
+            (None, Some(p)) => {
+                let mut names = GroupNames::new(store, &scope.org);
+                let current = doc_of(scope, &mut names, &user).await?;
+                p.apply(&current)?
+            }
+            (None, None) => return Err(ScimError::invalid_syntax("no body").into()),
+        };
+        let mut d = draft(&new_doc)?;
+        let password_hash = match d.password.take() {
+            Some(p) => match &hashed {
+                Some((clear, hash)) if *clear == p => Some(hash.clone()),
+                _ => {
+                    let hash = hash_password(&p)?;
+                    hashed = Some((p, hash.clone()));
+                    Some(hash)
+                }
+            },
+            None => None,
+        };
+        match users::update(
+            store,
+            &scope.org,
+            id,
+            Some(user.version),
+            changes_of(d, password_hash),
+            ctx.now,
+        )
+        .await
+        {
+            Err(DomainError::PreconditionFailed { .. }) if !conditions.has_if_match() => {}
+            other => return other.map_err(|e| wire::domain(e).into()),
+        }
+    }
+    Err(wire::domain(DomainError::PreconditionFailed {
+        entity: Entity::User,
+    })
+    .into())
+}

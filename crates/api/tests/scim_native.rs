@@ -1,0 +1,229 @@
+//! The SCIM endpoints run natively against the in-memory store: the bounds that need
+//! large organizations (cheap to build here), and a group PATCH interrupted at every
+//! store call, then completed by a retry.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use futures::executor::block_on;
+use http::Method;
+use roster_api::scim::service::{Group, Users};
+use roster_api::{ApiRequest, Body, Ctx, Endpoint};
+use roster_domain::{MemoryStore, Timestamp, groups, invariants, orgs, users};
+use serde_json::{Value, json};
+
+const NOW: Timestamp = Timestamp(1_795_331_760_000);
+
+fn ctx() -> Ctx {
+    Ctx::new(Some("secret".into()), NOW)
+}
+
+fn req(method: Method, params: &[(&str, &str)], query: &str, body: Option<Value>) -> ApiRequest {
+    let mut r = ApiRequest::new(method);
+    r.params = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    r.query = query.to_owned();
+    r.headers
+        .insert("authorization", "Bearer secret".parse().unwrap());
+    if let Some(b) = body {
+        r.body = Body::Bytes(b.to_string().into_bytes());
+    }
+    r
+}
+
+fn json_of(resp: &http::Response<Vec<u8>>) -> Value {
+    serde_json::from_slice(resp.body()).unwrap()
+}
+
+fn org(store: &MemoryStore) -> roster_domain::model::Organization {
+    block_on(orgs::create(
+        store,
+        orgs::NewOrganization::parse("Acme", "acme").unwrap(),
+        NOW,
+    ))
+    .unwrap()
+}
+
+fn new_user(name: &str) -> users::NewUser {
+    users::NewUser::parse(name, &format!("{name}@example.com"), None, None).unwrap()
+}
+
+#[test]
+fn sorting_and_filters_are_bounded_on_large_organizations() {
+    let store = MemoryStore::new();
+    let o = org(&store);
+    block_on(async {
+        for i in 0..1001 {
+            users::create(&store, &o, new_user(&format!("u{i:04}")), NOW)
+                .await
+                .unwrap();
+        }
+        let list = async |query: &str| {
+            let r = Users::handle(
+                &req(Method::GET, &[("organizationid", "acme")], query, None),
+                &store,
+                &ctx(),
+            )
+            .await;
+            (r.status().as_u16(), json_of(&r))
+        };
+        // sortBy over 1 001 users needs a filter.
+        let (status, body) = list("sortBy=userName").await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["scimType"], "tooMany");
+        // A filter selecting more than 1 000 candidates.
+        let (status, body) = list("filter=userName%20co%20%22u%22").await;
+        assert_eq!((status, body["scimType"].clone()), (400, json!("tooMany")));
+        // A narrower one is served, sorted.
+        let (status, body) =
+            list("filter=userName%20sw%20%22u09%22&sortBy=userName&sortOrder=descending&count=2")
+                .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["totalResults"], 100);
+        assert_eq!(body["Resources"][0]["userName"], "u0999");
+        // Plain paging reaches the end.
+        let (status, body) = list("startIndex=1000&count=5").await;
+        assert_eq!(status, 200);
+        assert_eq!(body["totalResults"], 1001);
+        let got: Vec<&str> = body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["userName"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, ["u0999", "u1000"]);
+        // An exact lookup stays O(1) whatever the size.
+        let (status, body) = list("filter=userName%20eq%20%22U0500%22").await;
+        assert_eq!((status, body["totalResults"].clone()), (200, json!(1)));
+    });
+}
+
+#[test]
+fn a_group_patch_stopped_at_any_store_call_is_completed_by_a_retry() {
+    let mut n = 1;
+    loop {
+        let store = MemoryStore::new();
+        let o = org(&store);
+        let (gid, ids) = block_on(async {
+            let g = groups::create(&store, &o, "Staff".into(), String::new(), NOW)
+                .await
+                .unwrap();
+            let mut ids = Vec::new();
+            for name in ["kim", "lee", "max"] {
+                ids.push(
+                    users::create(&store, &o, new_user(name), NOW)
+                        .await
+                        .unwrap()
+                        .id,
+                );
+            }
+            groups::add_member(&store, &o, &g.id, &ids[0], NOW)
+                .await
+                .unwrap();
+            groups::add_member(&store, &o, &g.id, &ids[1], NOW)
+                .await
+                .unwrap();
+            (g.id, ids)
+        });
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [
+                { "op": "replace", "path": "displayName", "value": "Crew" },
+                { "op": "remove", "path": format!("members[value eq \"{}\"]", ids[0]) },
+                { "op": "add", "path": "members", "value": [{ "value": ids[2] }] }
+            ]
+        });
+        let params = [("organizationid", "acme"), ("groupid", gid.as_str())];
+        let request = req(Method::PATCH, &params, "", Some(body.clone()));
+        let context = ctx();
+        let patch = || Group::handle(&request, &store, &context);
+        store.fail_nth(n);
+        let first = block_on(patch());
+        store.clear_faults();
+        if first.status() == 200 {
+            assert!(n > 10, "the PATCH should take many store calls");
+            break;
+        }
+        assert_eq!(first.status(), 500, "call {n}");
+        assert_eq!(json_of(&first)["status"], "500");
+        let again = block_on(patch());
+        assert_eq!(again.status(), 200, "call {n}: {:?}", json_of(&again));
+        let g = json_of(&again);
+        assert_eq!(g["displayName"], "Crew", "call {n}");
+        let members: Vec<&str> = g["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["value"].as_str().unwrap())
+            .collect();
+        assert_eq!(members, [ids[1].as_str(), ids[2].as_str()], "call {n}");
+        block_on(async {
+            for (i, id) in ids.iter().enumerate() {
+                let u = users::get(&store, &o, id).await.unwrap();
+                let expected: &[&str] = if i == 0 { &[] } else { &["Crew"] };
+                assert_eq!(u.groups, expected, "call {n}, user {i}");
+            }
+        });
+        assert_eq!(invariants::check(&store.snapshot()), vec![], "call {n}");
+        n += 1;
+    }
+}
+
+#[test]
+fn a_user_put_stopped_at_any_store_call_is_completed_by_a_retry() {
+    let mut n = 1;
+    loop {
+        let store = MemoryStore::new();
+        let o = org(&store);
+        let id = block_on(users::create(&store, &o, new_user("kim"), NOW))
+            .unwrap()
+            .id;
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "kimberly",
+            "externalId": "K-1",
+            "emails": [
+                { "value": "kimberly@example.com", "primary": true },
+                { "value": "kim@home.example", "type": "home" }
+            ],
+            "active": false,
+            "title": "Guide"
+        });
+        let params = [("organizationid", "acme"), ("userid", id.as_str())];
+        let request = req(Method::PUT, &params, "", Some(body));
+        let context = ctx();
+        store.fail_nth(n);
+        let first = block_on(roster_api::scim::service::User::handle(
+            &request, &store, &context,
+        ));
+        store.clear_faults();
+        if first.status() == 200 {
+            assert!(n > 5, "the PUT should take several store calls");
+            break;
+        }
+        assert_eq!(first.status(), 500, "call {n}");
+        let again = block_on(roster_api::scim::service::User::handle(
+            &request, &store, &context,
+        ));
+        assert_eq!(again.status(), 200, "call {n}: {:?}", json_of(&again));
+        block_on(async {
+            let u = users::find_by_any_email(&store, &o, "kim@home.example")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (u.username.as_str(), u.email.as_str()),
+                ("kimberly", "kimberly@example.com")
+            );
+            assert!(
+                users::find_by_username(&store, &o, "kim")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+        });
+        assert_eq!(invariants::check(&store.snapshot()), vec![], "call {n}");
+        n += 1;
+    }
+}

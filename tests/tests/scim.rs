@@ -1,0 +1,2295 @@
+//! The SCIM 2.0 service provider (RFC 7644) through the real components: every
+//! operation on Users and Groups, lists with each filter operator, refusals of filters
+//! that cannot be served without a scan, sorting, paging, projection, ETags, the
+//! lifecycle on the shared domain, discovery documents held to the behaviour, the
+//! identity providers' request shapes, and the authentication answers. Every test ends
+//! with the storage invariants checker.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use roster_tests::{App, Reply};
+use serde_json::{Value, json};
+
+const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+fn base(org: &str) -> String {
+    format!("/v1/organizations/{org}/scim/v2")
+}
+
+/// Percent-encodes a query parameter value.
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A SCIM request with the admin token and `Content-Type: application/scim+json`.
+async fn scim(app: &App, method: &str, path: &str, body: Option<Value>) -> Reply {
+    scim_with(app, method, path, &[], body).await
+}
+
+async fn scim_with(
+    app: &App,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Reply {
+    let mut all = vec![("content-type", "application/scim+json")];
+    all.extend_from_slice(headers);
+    let r = app
+        .send(
+            method,
+            path,
+            Some(&app.admin_token),
+            &all,
+            body.map(|b| b.to_string()),
+        )
+        .await;
+    if !r.text.is_empty() {
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/scim+json"),
+            "{method} {path}: {}",
+            r.text
+        );
+    }
+    r
+}
+
+/// Asserts an RFC 7644 §3.12 error.
+fn assert_scim_error(r: &Reply, status: u16, scim_type: Option<&str>) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert_eq!(r.body["schemas"], json!([ERROR_URN]), "{}", r.text);
+    assert_eq!(r.body["status"], json!(status.to_string()), "{}", r.text);
+    assert_eq!(
+        r.body["scimType"].as_str(),
+        scim_type,
+        "scimType of {}",
+        r.text
+    );
+    assert!(r.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    assert_eq!(r.header("content-type"), Some("application/scim+json"));
+}
+
+fn user_body(user_name: &str) -> Value {
+    json!({
+        "schemas": [USER_URN],
+        "userName": user_name,
+        "externalId": format!("ext-{user_name}"),
+        "name": { "givenName": "Barbara", "familyName": "Jensen", "formatted": "Ms. Barbara Jensen" },
+        "emails": [{ "value": format!("{user_name}@example.com"), "type": "work", "primary": true }],
+        "active": true,
+    })
+}
+
+async fn create_user(app: &App, org: &str, body: Value) -> Value {
+    let r = scim(app, "POST", &format!("{}/Users", base(org)), Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body
+}
+
+async fn create_group(app: &App, org: &str, name: &str, members: &[&str]) -> Value {
+    let members: Vec<Value> = members.iter().map(|m| json!({ "value": m })).collect();
+    let r = scim(
+        app,
+        "POST",
+        &format!("{}/Groups", base(org)),
+        Some(json!({ "schemas": [GROUP_URN], "displayName": name, "members": members })),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body
+}
+
+fn patch(ops: Value) -> Value {
+    json!({ "schemas": [PATCH_OP], "Operations": ops })
+}
+
+/// Lists with `query` (already encoded) and returns the body, asserting a ListResponse.
+async fn list(app: &App, org: &str, resource: &str, query: &str) -> Value {
+    let r = scim(
+        app,
+        "GET",
+        &format!("{}/{resource}?{query}", base(org)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{query}: {}", r.text);
+    assert_eq!(r.body["schemas"], json!([LIST_URN]));
+    r.body
+}
+
+/// The userNames a filtered list of users answers, in order.
+async fn names(app: &App, org: &str, filter: &str) -> Vec<String> {
+    let body = list(app, org, "Users", &format!("filter={}", enc(filter))).await;
+    let out: Vec<String> = body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(body["totalResults"], json!(out.len()), "{filter}");
+    out
+}
+
+async fn refused_filter(app: &App, org: &str, resource: &str, filter: &str) -> Reply {
+    let r = scim(
+        app,
+        "GET",
+        &format!("{}/{resource}?filter={}", base(org), enc(filter)),
+        None,
+    )
+    .await;
+    assert_scim_error(&r, 400, Some("invalidFilter"));
+    r
+}
+
+/// An organization token with `permissions` (and optionally a rate limit).
+async fn token(app: &App, org: &str, permissions: &[&str], rate: Option<u32>) -> String {
+    let mut body = json!({ "name": "idp", "permissions": permissions });
+    if let Some(r) = rate {
+        body["rateLimitPerMinute"] = json!(r);
+    }
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/organizations/{org}/tokens"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["data"]["secret"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_get_replace_delete_and_the_username_is_free_again() {
+    let app = App::start().await;
+    let org = app.org("scim-crud").await;
+    let users = format!("{}/Users", base(&org));
+
+    let created = scim(&app, "POST", &users, Some(user_body("bjensen"))).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 24);
+    let location = created.header("location").unwrap().to_owned();
+    assert!(location.ends_with(&format!("/v1/organizations/{org}/scim/v2/Users/{id}")));
+    assert!(location.starts_with("http://"), "absolute: {location}");
+    let etag = created.header("etag").unwrap().to_owned();
+    assert_eq!(etag, "W/\"1\"");
+    let b = &created.body;
+    assert_eq!(b["schemas"], json!([USER_URN]));
+    assert_eq!(b["userName"], "bjensen");
+    assert_eq!(b["externalId"], "ext-bjensen");
+    assert_eq!(b["active"], true);
+    assert_eq!(
+        b["name"],
+        json!({ "givenName": "Barbara", "familyName": "Jensen", "formatted": "Ms. Barbara Jensen" })
+    );
+    assert_eq!(
+        b["emails"],
+        json!([{ "value": "bjensen@example.com", "type": "work", "primary": true }])
+    );
+    assert_eq!(b["meta"]["resourceType"], "User");
+    assert_eq!(b["meta"]["location"], json!(location));
+    assert_eq!(b["meta"]["version"], json!(etag));
+    assert!(b["meta"]["created"].as_str().unwrap().ends_with('Z'));
+    assert!(b.get("password").is_none() && b.get("groups").is_none());
+
+    // The same user on the canonical surface: source scim.
+    let canonical = format!("/v1/organizations/{org}/mdm/users/{id}");
+    let c = app.call("GET", &canonical, None).await;
+    assert_eq!(c.status, 200);
+    assert_eq!(c.body["data"]["source"], "scim");
+    assert_eq!(c.body["data"]["username"], "bjensen");
+    assert_eq!(c.body["data"]["email"], "bjensen@example.com");
+    assert_eq!(c.body["data"]["firstName"], "Barbara");
+
+    let got = scim(&app, "GET", &format!("{users}/{id}"), None).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, created.body);
+    assert_eq!(got.header("etag"), Some(etag.as_str()));
+    assert_eq!(got.header("location"), Some(location.as_str()));
+
+    // PUT replaces: what it omits is gone, readOnly attributes are ignored.
+    let mut put = user_body("bjensen");
+    put["id"] = json!("000000000000000000000000");
+    put["meta"] = json!({ "version": "W/\"99\"" });
+    put["name"] = json!({ "givenName": "Babs" });
+    put["title"] = json!("Tour Guide");
+    put[ENTERPRISE] = json!({ "employeeNumber": "701984", "department": "Tours" });
+    put["schemas"] = json!([USER_URN, ENTERPRISE]);
+    let replaced = scim(&app, "PUT", &format!("{users}/{id}"), Some(put)).await;
+    assert_eq!(replaced.status, 200, "{}", replaced.text);
+    assert_eq!(replaced.body["id"], json!(id));
+    assert_eq!(replaced.body["name"], json!({ "givenName": "Babs" }));
+    assert_eq!(replaced.body["title"], "Tour Guide");
+    assert_eq!(
+        replaced.body[ENTERPRISE],
+        json!({ "employeeNumber": "701984", "department": "Tours" })
+    );
+    assert_eq!(replaced.body["schemas"], json!([USER_URN, ENTERPRISE]));
+    assert_eq!(replaced.header("etag"), Some("W/\"2\""));
+
+    // DELETE: 204, then 404 for every method.
+    let deleted = scim(&app, "DELETE", &format!("{users}/{id}"), None).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    assert!(deleted.text.is_empty());
+    for method in ["GET", "DELETE"] {
+        let r = scim(&app, method, &format!("{users}/{id}"), None).await;
+        assert_scim_error(&r, 404, None);
+    }
+    let r = scim(
+        &app,
+        "PUT",
+        &format!("{users}/{id}"),
+        Some(user_body("bjensen")),
+    )
+    .await;
+    assert_scim_error(&r, 404, None);
+    let r = scim(
+        &app,
+        "PATCH",
+        &format!("{users}/{id}"),
+        Some(patch(
+            json!([{ "op": "replace", "path": "active", "value": false }]),
+        )),
+    )
+    .await;
+    assert_scim_error(&r, 404, None);
+    assert_eq!(app.call("GET", &canonical, None).await.status, 404);
+    // The userName, email and externalId are free for a new user.
+    let again = create_user(&app, &org, user_body("bjensen")).await;
+    assert_ne!(again["id"], json!(id));
+    assert_eq!(
+        names(&app, &org, "userName eq \"bjensen\"").await,
+        ["bjensen"]
+    );
+
+    // An id that is no user id names no user.
+    let r = scim(&app, "GET", &format!("{users}/not-an-id"), None).await;
+    assert_scim_error(&r, 404, None);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scim_user_is_a_user_of_every_surface() {
+    let app = App::start().await;
+    let org = app.org("scim-shared").await;
+    let u = create_user(&app, &org, user_body("kim")).await;
+    let id = u["id"].as_str().unwrap();
+    // active: false disables, on the canonical surface too.
+    let r = scim(
+        &app,
+        "PATCH",
+        &format!("{}/Users/{id}", base(&org)),
+        Some(patch(
+            json!([{ "op": "replace", "path": "active", "value": false }]),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["active"], false);
+    let canonical = format!("/v1/organizations/{org}/mdm/users/{id}");
+    assert_eq!(
+        app.call("GET", &canonical, None).await.body["data"]["status"],
+        "disabled"
+    );
+    // A change on the canonical surface shows over SCIM.
+    let c = app
+        .call(
+            "PATCH",
+            &canonical,
+            Some(json!({ "email": "kim.new@example.com", "firstName": "Kimberly" })),
+        )
+        .await;
+    assert_eq!(c.status, 200, "{}", c.text);
+    let got = scim(&app, "GET", &format!("{}/Users/{id}", base(&org)), None).await;
+    assert_eq!(got.body["name"]["givenName"], "Kimberly");
+    assert_eq!(
+        got.body["emails"],
+        json!([{ "value": "kim.new@example.com", "type": "work", "primary": true }])
+    );
+    assert_eq!(got.header("etag"), Some("W/\"3\""));
+    // Users created elsewhere are listed over SCIM.
+    app.user(&org, "local1").await;
+    assert_eq!(
+        names(&app, &org, "userName eq \"LOCAL1\"").await,
+        ["local1"]
+    );
+    // The canonical DELETE refuses nothing of a SCIM user.
+    let d = app.call("DELETE", &canonical, None).await;
+    assert_eq!(d.status, 200, "{}", d.text);
+    let r = scim(&app, "GET", &format!("{}/Users/{id}", base(&org)), None).await;
+    assert_scim_error(&r, 404, None);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creation_is_validated_and_unique_values_are_409() {
+    let app = App::start().await;
+    let org = app.org("scim-valid").await;
+    let users = format!("{}/Users", base(&org));
+    create_user(&app, &org, user_body("taken")).await;
+
+    // uniqueness: userName (any case), email, externalId.
+    let mut dup = user_body("TAKEN");
+    dup["emails"] = json!([{ "value": "other@example.com" }]);
+    dup["externalId"] = json!("other");
+    let r = scim(&app, "POST", &users, Some(dup)).await;
+    assert_scim_error(&r, 409, Some("uniqueness"));
+    assert!(r.body["detail"].as_str().unwrap().contains("userName"));
+    let mut dup = user_body("fresh");
+    dup["emails"] = json!([{ "value": "Taken@Example.com" }]);
+    let r = scim(&app, "POST", &users, Some(dup)).await;
+    assert_scim_error(&r, 409, Some("uniqueness"));
+    assert!(r.body["detail"].as_str().unwrap().contains("emails"));
+    let mut dup = user_body("fresh");
+    dup["externalId"] = json!("ext-taken");
+    let r = scim(&app, "POST", &users, Some(dup)).await;
+    assert_scim_error(&r, 409, Some("uniqueness"));
+    assert!(r.body["detail"].as_str().unwrap().contains("externalId"));
+    // A further address may not be another user's either.
+    let mut dup = user_body("fresh");
+    dup["emails"] = json!([
+        { "value": "fresh@example.com", "primary": true },
+        { "value": "taken@example.com", "type": "home" }
+    ]);
+    let r = scim(&app, "POST", &users, Some(dup)).await;
+    assert_scim_error(&r, 409, Some("uniqueness"));
+
+    for (body, scim_type, mentions) in [
+        (
+            json!({ "userName": "x@example.com" }),
+            "invalidSyntax",
+            "schemas",
+        ),
+        (
+            json!({ "schemas": ["urn:example:nope"], "userName": "x@example.com" }),
+            "invalidValue",
+            "urn:example:nope",
+        ),
+        (
+            json!({ "schemas": [USER_URN], "userName": "x@example.com", "nosuch": 1 }),
+            "invalidSyntax",
+            "nosuch",
+        ),
+        (
+            json!({ "schemas": [USER_URN], "userName": "x@example.com", "active": "maybe" }),
+            "invalidValue",
+            "active",
+        ),
+        (
+            json!({ "schemas": [USER_URN], "userName": "x@example.com", "emails": "x" }),
+            "invalidValue",
+            "emails",
+        ),
+        (json!({ "schemas": [USER_URN] }), "invalidValue", "userName"),
+        (
+            json!({ "schemas": [USER_URN], "userName": "has space" }),
+            "invalidValue",
+            "userName",
+        ),
+        (
+            json!({ "schemas": [USER_URN], "userName": "nomail" }),
+            "invalidValue",
+            "emails",
+        ),
+        (
+            json!({ "schemas": [USER_URN], "userName": "x", "emails": [{ "value": "not-an-email" }] }),
+            "invalidValue",
+            "emails[0].value",
+        ),
+        (
+            json!({ "schemas": [USER_URN], "userName": "x@example.com", "password": "short" }),
+            "invalidValue",
+            "password",
+        ),
+        (
+            json!({ "schemas": [USER_URN], "userName": "x@example.com", "emails": [
+                { "value": "a@example.com", "primary": true },
+                { "value": "b@example.com", "primary": true }
+            ] }),
+            "invalidValue",
+            "primary",
+        ),
+    ] {
+        let r = scim(&app, "POST", &users, Some(body.clone())).await;
+        assert_scim_error(&r, 400, Some(scim_type));
+        let detail = r.body["detail"].as_str().unwrap();
+        assert!(detail.contains(mentions), "{body}: {detail}");
+    }
+    // Not JSON, not an object, another media type, too large.
+    let r = app
+        .send(
+            "POST",
+            &users,
+            Some(&app.admin_token),
+            &[("content-type", "application/scim+json")],
+            Some("{".into()),
+        )
+        .await;
+    assert_scim_error(&r, 400, Some("invalidSyntax"));
+    let r = scim(&app, "POST", &users, Some(json!([1]))).await;
+    assert_scim_error(&r, 400, Some("invalidSyntax"));
+    let r = app
+        .send(
+            "POST",
+            &users,
+            Some(&app.admin_token),
+            &[("content-type", "text/plain")],
+            Some(user_body("plain").to_string()),
+        )
+        .await;
+    assert_scim_error(&r, 415, None);
+    let mut big = user_body("big");
+    big["title"] = json!("x".repeat(70 * 1024));
+    let r = scim(&app, "POST", &users, Some(big)).await;
+    assert_scim_error(&r, 413, None);
+    let mut heavy = user_body("heavy");
+    heavy["title"] = json!("x".repeat(17 * 1024));
+    let r = scim(&app, "POST", &users, Some(heavy)).await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+
+    // application/json is accepted too; a userName that is an email address is the
+    // email when no emails are given.
+    let r = app
+        .send(
+            "POST",
+            &users,
+            Some(&app.admin_token),
+            &[],
+            Some(json!({ "schemas": [USER_URN], "userName": "Sam@Example.com" }).to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.body["emails"],
+        json!([{ "value": "Sam@Example.com", "primary": true }])
+    );
+    assert_eq!(r.body["active"], true);
+    // The password is write-only, and set.
+    let mut with_pw = user_body("pw");
+    with_pw["password"] = json!("correct horse battery staple");
+    let created = create_user(&app, &org, with_pw).await;
+    assert!(created.get("password").is_none());
+    let id = created["id"].as_str().unwrap();
+    let c = app
+        .call(
+            "POST",
+            &format!("/v1/organizations/{org}/mdm/users/{id}/password"),
+            Some(json!({ "oldPassword": "correct horse battery staple", "newPassword": "another long passphrase" })),
+        )
+        .await;
+    assert_eq!(c.status, 200, "{}", c.text);
+    // Created disabled.
+    let mut off = user_body("off");
+    off["active"] = json!(false);
+    assert_eq!(create_user(&app, &org, off).await["active"], false);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_add_remove_replace_with_and_without_paths() {
+    let app = App::start().await;
+    let org = app.org("scim-patch").await;
+    let u = create_user(&app, &org, user_body("babs")).await;
+    let path = format!("{}/Users/{}", base(&org), u["id"].as_str().unwrap());
+    let run = async |ops: Value| scim(&app, "PATCH", &path, Some(patch(ops))).await;
+
+    // add with a path; add without a path (several attributes, an extension).
+    let r = run(json!([
+        { "op": "add", "path": "nickName", "value": "Babs" },
+        { "op": "add", "value": {
+            "title": "Tour Guide",
+            "phoneNumbers": [{ "value": "555-555-5555", "type": "work" }],
+            ENTERPRISE: { "employeeNumber": "701984" }
+        } },
+        { "op": "add", "path": "emails", "value": [{ "value": "babs@home.example", "type": "home" }] }
+    ]))
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["nickName"], "Babs");
+    assert_eq!(r.body["title"], "Tour Guide");
+    assert_eq!(r.body[ENTERPRISE]["employeeNumber"], "701984");
+    assert_eq!(r.body["schemas"], json!([USER_URN, ENTERPRISE]));
+    assert_eq!(r.body["emails"].as_array().unwrap().len(), 2);
+    // The further address finds the user.
+    assert_eq!(
+        names(&app, &org, "emails.value eq \"BABS@home.example\"").await,
+        ["babs"]
+    );
+
+    // replace through a value filter; replace without a path.
+    let r = run(json!([
+        { "op": "replace", "path": "emails[type eq \"work\"].value", "value": "babs@work.example" },
+        { "op": "replace", "value": { "name": { "givenName": "Barbara", "familyName": "J" }, "displayName": "Babs J" } }
+    ]))
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["emails"][0]["value"], "babs@work.example");
+    assert_eq!(r.body["displayName"], "Babs J");
+    assert_eq!(r.body["name"]["familyName"], "J");
+    let canonical = app
+        .call(
+            "GET",
+            &format!(
+                "/v1/organizations/{org}/mdm/users/{}",
+                u["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(canonical.body["data"]["email"], "babs@work.example");
+    assert_eq!(canonical.body["data"]["lastName"], "J");
+    // The old primary address is free.
+    assert!(
+        names(&app, &org, "emails eq \"babs@example.com\"")
+            .await
+            .is_empty()
+    );
+
+    // remove: an attribute, values through a filter, a sub-attribute.
+    let r = run(json!([
+        { "op": "remove", "path": "nickName" },
+        { "op": "remove", "path": "emails[type eq \"home\"]" },
+        { "op": "remove", "path": "name.familyName" },
+        { "op": "remove", "path": "phoneNumbers[value eq \"555-555-5555\"]" }
+    ]))
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("nickName").is_none() && r.body.get("phoneNumbers").is_none());
+    assert_eq!(r.body["emails"].as_array().unwrap().len(), 1);
+    assert!(r.body["name"].get("familyName").is_none());
+    assert!(
+        names(&app, &org, "emails eq \"babs@home.example\"")
+            .await
+            .is_empty()
+    );
+
+    // Entra ID's shapes: capitalized ops, string booleans, URN-qualified keys, a bare
+    // manager id, add through a filter that matches nothing.
+    let r = run(json!([
+        { "op": "Replace", "path": "active", "value": "False" },
+        { "op": "Add", "value": { "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "Ops" } },
+        { "op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": "5931a75ae4bbd512288c680b" },
+        { "op": "Add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "555-1234" }
+    ]))
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["active"], false);
+    assert_eq!(r.body[ENTERPRISE]["department"], "Ops");
+    assert_eq!(
+        r.body[ENTERPRISE]["manager"],
+        json!({ "value": "5931a75ae4bbd512288c680b" })
+    );
+    assert_eq!(
+        r.body["phoneNumbers"],
+        json!([{ "type": "mobile", "value": "555-1234" }])
+    );
+    // Okta's shape: replace without a path.
+    let r = run(json!([{ "op": "replace", "value": { "active": true } }])).await;
+    assert_eq!(r.body["active"], true);
+    // Removing the extension's last attribute takes its URN out of schemas.
+    let r = run(json!([
+        { "op": "remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department" },
+        { "op": "remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager" },
+        { "op": "remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber" }
+    ]))
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["schemas"], json!([USER_URN]));
+    // userName changes move the claim.
+    let r = run(json!([{ "op": "replace", "path": "userName", "value": "barbara" }])).await;
+    assert_eq!(r.body["userName"], "barbara");
+    assert!(names(&app, &org, "userName eq \"babs\"").await.is_empty());
+    assert_eq!(
+        names(&app, &org, "userName eq \"barbara\"").await,
+        ["barbara"]
+    );
+
+    // Errors, each leaving the user as it was.
+    let before = scim(&app, "GET", &path, None).await;
+    for (ops, status, scim_type) in [
+        (
+            json!([{ "op": "replace", "path": "emails[type eq \"other\"].value", "value": "x@y.z" }]),
+            400,
+            "noTarget",
+        ),
+        (json!([{ "op": "remove" }]), 400, "noTarget"),
+        (
+            json!([{ "op": "replace", "path": "id", "value": "5931a75ae4bbd512288c680b" }]),
+            400,
+            "mutability",
+        ),
+        (
+            json!([{ "op": "add", "path": "groups", "value": [{ "value": "x" }] }]),
+            400,
+            "mutability",
+        ),
+        (
+            json!([{ "op": "replace", "path": "nosuch", "value": 1 }]),
+            400,
+            "invalidPath",
+        ),
+        (
+            json!([{ "op": "replace", "path": "emails[type eq]", "value": 1 }]),
+            400,
+            "invalidFilter",
+        ),
+        (
+            json!([{ "op": "replace", "path": "active", "value": 3 }]),
+            400,
+            "invalidValue",
+        ),
+        (
+            json!([{ "op": "remove", "path": "userName" }]),
+            400,
+            "invalidValue",
+        ),
+        (
+            json!([{ "op": "move", "path": "title" }]),
+            400,
+            "invalidSyntax",
+        ),
+        (
+            json!([{ "op": "replace", "path": "title", "value": "ok" }, { "op": "remove", "path": "nosuch" }]),
+            400,
+            "invalidPath",
+        ),
+        (
+            json!([{ "op": "replace", "path": "emails", "value": [{ "value": "nope" }] }]),
+            400,
+            "invalidValue",
+        ),
+    ] {
+        let r = run(ops.clone()).await;
+        assert_scim_error(&r, status, Some(scim_type));
+        let _ = ops;
+    }
+    let r = scim(&app, "PATCH", &path, Some(json!({ "Operations": [] }))).await;
+    assert_scim_error(&r, 400, Some("invalidSyntax"));
+    let after = scim(&app, "GET", &path, None).await;
+    assert_eq!(before.body, after.body, "failed patches change nothing");
+    // A password set by PATCH is usable.
+    let r = run(json!([{ "op": "replace", "path": "password", "value": "a long new passphrase" }]))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("password").is_none());
+    let id = u["id"].as_str().unwrap();
+    let c = app
+        .call(
+            "POST",
+            &format!("/v1/organizations/{org}/mdm/users/{id}/password"),
+            Some(json!({ "oldPassword": "a long new passphrase", "newPassword": "yet another passphrase" })),
+        )
+        .await;
+    assert_eq!(c.status, 200, "{}", c.text);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etags_if_match_and_if_none_match() {
+    let app = App::start().await;
+    let org = app.org("scim-etag").await;
+    let u = create_user(&app, &org, user_body("etag")).await;
+    let path = format!("{}/Users/{}", base(&org), u["id"].as_str().unwrap());
+    let got = scim(&app, "GET", &path, None).await;
+    let v1 = got.header("etag").unwrap().to_owned();
+    assert_eq!(json!(v1), got.body["meta"]["version"]);
+
+    let r = scim_with(&app, "GET", &path, &[("if-none-match", &v1)], None).await;
+    assert_eq!(r.status, 304);
+    assert_eq!(r.header("etag"), Some(v1.as_str()));
+    assert!(r.text.is_empty());
+    let r = scim_with(&app, "GET", &path, &[("if-none-match", "W/\"0\"")], None).await;
+    assert_eq!(r.status, 200);
+
+    let body = patch(json!([{ "op": "replace", "path": "title", "value": "A" }]));
+    let r = scim_with(
+        &app,
+        "PATCH",
+        &path,
+        &[("if-match", "W/\"7\"")],
+        Some(body.clone()),
+    )
+    .await;
+    assert_scim_error(&r, 412, None);
+    let r = scim_with(
+        &app,
+        "PATCH",
+        &path,
+        &[("if-match", "*")],
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let v2 = r.header("etag").unwrap().to_owned();
+    assert_ne!(v1, v2);
+    // The old version no longer matches; the strong form of the current one does.
+    let r = scim_with(
+        &app,
+        "PATCH",
+        &path,
+        &[("if-match", &v1)],
+        Some(body.clone()),
+    )
+    .await;
+    assert_scim_error(&r, 412, None);
+    let strong = v2.trim_start_matches("W/").to_owned();
+    let r = scim_with(
+        &app,
+        "PATCH",
+        &path,
+        &[("if-match", &format!("\"x\", {strong}"))],
+        Some(patch(
+            json!([{ "op": "replace", "path": "title", "value": "B" }]),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["title"], "B");
+    // If-None-Match: * on PUT and PATCH: the resource exists.
+    let r = scim_with(
+        &app,
+        "PUT",
+        &path,
+        &[("if-none-match", "*")],
+        Some(user_body("etag")),
+    )
+    .await;
+    assert_scim_error(&r, 412, None);
+    let r = scim_with(
+        &app,
+        "PATCH",
+        &path,
+        &[("if-none-match", "*")],
+        Some(body.clone()),
+    )
+    .await;
+    assert_scim_error(&r, 412, None);
+    let v3 = scim(&app, "GET", &path, None)
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let r = scim_with(
+        &app,
+        "PUT",
+        &path,
+        &[("if-match", &v3)],
+        Some(user_body("etag")),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("title").is_none(), "PUT replaced");
+    // DELETE with a stale If-Match is 412 and removes nothing.
+    let r = scim_with(&app, "DELETE", &path, &[("if-match", &v3)], None).await;
+    assert_scim_error(&r, 412, None);
+    let v4 = r.header("etag").map(str::to_owned);
+    assert!(v4.is_none());
+    let current = scim(&app, "GET", &path, None)
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let r = scim_with(&app, "DELETE", &path, &[("if-match", &current)], None).await;
+    assert_eq!(r.status, 204);
+
+    // Groups have versions too, bumped by member changes.
+    let kim = create_user(&app, &org, user_body("kim")).await;
+    let g = create_group(&app, &org, "Etags", &[]).await;
+    let gpath = format!("{}/Groups/{}", base(&org), g["id"].as_str().unwrap());
+    let g1 = scim(&app, "GET", &gpath, None)
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let add = patch(json!([{ "op": "add", "path": "members", "value": [{ "value": kim["id"] }] }]));
+    let r = scim_with(
+        &app,
+        "PATCH",
+        &gpath,
+        &[("if-match", &g1)],
+        Some(add.clone()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let g2 = r.header("etag").unwrap().to_owned();
+    assert_ne!(g1, g2);
+    let r = scim_with(&app, "PATCH", &gpath, &[("if-match", &g1)], Some(add)).await;
+    assert_scim_error(&r, 412, None);
+    // A membership change made on the canonical surface is a new version as well.
+    app.call(
+        "PUT",
+        &format!(
+            "/v1/organizations/{org}/mdm/users/{}/groups",
+            kim["id"].as_str().unwrap()
+        ),
+        Some(json!({ "groups": [] })),
+    )
+    .await;
+    let r = scim_with(&app, "GET", &gpath, &[("if-none-match", &g2)], None).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.get("members").is_none());
+    let r = scim_with(&app, "DELETE", &gpath, &[("if-match", &g2)], None).await;
+    assert_scim_error(&r, 412, None);
+    app.assert_consistent();
+}
+
+/// Six users to filter.
+async fn population(app: &App, org: &str) {
+    for (user_name, given, family, title, active, work, ext) in [
+        (
+            "alice",
+            "Alice",
+            "Anders",
+            Some("Engineer"),
+            true,
+            "alice@corp.example",
+            "E-1",
+        ),
+        (
+            "bob",
+            "Bob",
+            "Brown",
+            Some("Manager"),
+            true,
+            "bob@corp.example",
+            "E-2",
+        ),
+        (
+            "carol",
+            "Carol",
+            "Chen",
+            None,
+            false,
+            "carol@other.example",
+            "e-3",
+        ),
+        (
+            "dave",
+            "Dave",
+            "Anders",
+            Some("Engineer"),
+            true,
+            "dave@corp.example",
+            "E-4",
+        ),
+        (
+            "Eve.Smith",
+            "Eve",
+            "Smith",
+            Some("Engineer"),
+            false,
+            "eve@other.example",
+            "E-5",
+        ),
+        (
+            "frank",
+            "Frank",
+            "Brown",
+            None,
+            true,
+            "frank@corp.example",
+            "E-6",
+        ),
+    ] {
+        let mut body = json!({
+            "schemas": [USER_URN],
+            "userName": user_name,
+            "externalId": ext,
+            "name": { "givenName": given, "familyName": family },
+            "active": active,
+            "emails": [
+                { "value": work, "type": "work", "primary": true },
+                { "value": format!("{}@home.example", user_name.to_lowercase()), "type": "home" }
+            ],
+        });
+        if let Some(t) = title {
+            body["title"] = json!(t);
+        }
+        create_user(app, org, body).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_with_every_operator_and_combination() {
+    let app = App::start().await;
+    let org = app.org("scim-filter").await;
+    population(&app, &org).await;
+    let cases: &[(&str, &[&str])] = &[
+        // eq, case-insensitive userName; case-exact externalId.
+        ("userName eq \"ALICE\"", &["alice"]),
+        ("userName eq \"eve.smith\"", &["Eve.Smith"]),
+        ("externalId eq \"E-2\"", &["bob"]),
+        ("externalId eq \"E-3\"", &[]),
+        ("externalId eq \"e-3\"", &["carol"]),
+        ("emails eq \"dave@corp.example\"", &["dave"]),
+        ("emails.value eq \"DAVE@home.example\"", &["dave"]),
+        (
+            "emails[type eq \"work\" and value eq \"bob@corp.example\"]",
+            &["bob"],
+        ),
+        (
+            "emails[type eq \"home\" and value eq \"bob@corp.example\"]",
+            &[],
+        ),
+        (
+            "emails[type eq \"work\"].value eq \"frank@corp.example\"",
+            &["frank"],
+        ),
+        ("userName eq \"nobody\"", &[]),
+        // co, sw, ew over the searchable attributes.
+        ("userName co \"a\"", &["alice", "carol", "dave", "frank"]),
+        ("userName sw \"EVE\"", &["Eve.Smith"]),
+        ("userName ew \"ob\"", &["bob"]),
+        ("name.familyName eq \"anders\"", &["alice", "dave"]),
+        ("name.givenName sw \"c\"", &["carol"]),
+        ("emails co \"@other.\"", &["carol", "Eve.Smith"]),
+        ("emails[type eq \"home\" and value sw \"f\"]", &["frank"]),
+        (
+            "emails.value ew \"corp.example\"",
+            &["alice", "bob", "dave", "frank"],
+        ),
+        // and, or, not, grouping, pr, ne, gt/ge/lt/le, booleans.
+        (
+            "name.familyName eq \"Brown\" and active eq true",
+            &["bob", "frank"],
+        ),
+        (
+            "name.familyName eq \"Anders\" and title pr",
+            &["alice", "dave"],
+        ),
+        (
+            "name.familyName eq \"Brown\" and not (title pr)",
+            &["frank"],
+        ),
+        (
+            "userName eq \"alice\" or userName eq \"bob\" or externalId eq \"E-6\"",
+            &["alice", "bob", "frank"],
+        ),
+        (
+            "(userName sw \"a\" or userName sw \"b\") and title eq \"Engineer\"",
+            &["alice"],
+        ),
+        (
+            "emails co \"corp\" and title ne \"Engineer\"",
+            &["bob", "frank"],
+        ),
+        ("userName co \"e\" and active eq false", &["Eve.Smith"]),
+        (
+            "emails co \"corp\" and userName gt \"bob\"",
+            &["dave", "frank"],
+        ),
+        (
+            "emails co \"corp\" and userName ge \"bob\"",
+            &["bob", "dave", "frank"],
+        ),
+        ("emails co \"corp\" and userName lt \"bob\"", &["alice"]),
+        (
+            "emails co \"corp\" and userName le \"bob\"",
+            &["alice", "bob"],
+        ),
+        (
+            "userName co \"\" and meta.created gt \"2000-01-01T00:00:00Z\" and meta.lastModified le \"2999-01-01T00:00:00Z\"",
+            &["alice", "bob", "carol", "dave", "Eve.Smith", "frank"],
+        ),
+        (
+            "userName co \"\" and meta.created lt \"2000-01-01T00:00:00Z\"",
+            &[],
+        ),
+        (
+            "userName co \"a\" and emails[type eq \"home\" and value co \"ali\"]",
+            &["alice"],
+        ),
+        (
+            "userName co \"\" and name.givenName ew \"e\" and title pr",
+            &["alice", "dave", "Eve.Smith"],
+        ),
+        (
+            "userName co \"\" and schemas eq \"urn:ietf:params:scim:schemas:core:2.0:User\" and userName eq \"bob\"",
+            &["bob"],
+        ),
+        // Keywords and attribute names in any case, the URN-qualified form.
+        (
+            "USERNAME EQ \"bob\" OR urn:ietf:params:scim:schemas:core:2.0:User:userName Eq \"carol\"",
+            &["bob", "carol"],
+        ),
+    ];
+    for (filter, expected) in cases {
+        assert_eq!(&names(&app, &org, filter).await, expected, "{filter}");
+    }
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_that_need_a_scan_or_are_malformed_are_refused() {
+    let app = App::start().await;
+    let org = app.org("scim-refuse").await;
+    population(&app, &org).await;
+    for filter in [
+        "title pr",
+        "active eq true",
+        "title eq \"Engineer\"",
+        "not (userName eq \"alice\")",
+        "userName ne \"alice\"",
+        "userName eq \"alice\" or title pr",
+        "meta.lastModified gt \"2020-01-01T00:00:00Z\"",
+        "emails[type eq \"work\"]",
+        "userName gt \"a\"",
+        "userName co \"a\" or userName co \"b\" or userName co \"c\" or userName co \"d\" or userName co \"e\"",
+    ] {
+        let r = refused_filter(&app, &org, "Users", filter).await;
+        let detail = r.body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("scanning") || detail.contains("searches"),
+            "{filter}: {detail}"
+        );
+    }
+    for filter in [
+        "userName eq",
+        "userName eq bob",
+        "nosuch eq \"x\"",
+        "(userName eq \"x\"",
+        "active gt true",
+        "emails[type eq \"work\"",
+    ] {
+        refused_filter(&app, &org, "Users", filter).await;
+    }
+    for filter in [
+        "displayName co \"x\"",
+        "not (displayName eq \"x\")",
+        "displayName pr",
+    ] {
+        refused_filter(&app, &org, "Groups", filter).await;
+    }
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sorting_paging_and_projection() {
+    let app = App::start().await;
+    let org = app.org("scim-page").await;
+    population(&app, &org).await;
+
+    // Plain paging: creation order, 1-based startIndex, every user once.
+    let mut seen = Vec::new();
+    let mut start = 1;
+    loop {
+        let page = list(&app, &org, "Users", &format!("startIndex={start}&count=4")).await;
+        assert_eq!(page["totalResults"], 6);
+        assert_eq!(page["startIndex"], start);
+        let items = page["Resources"].as_array().unwrap();
+        assert_eq!(page["itemsPerPage"], items.len());
+        if items.is_empty() {
+            break;
+        }
+        seen.extend(
+            items
+                .iter()
+                .map(|r| r["userName"].as_str().unwrap().to_owned()),
+        );
+        start += items.len();
+    }
+    assert_eq!(
+        seen,
+        ["alice", "bob", "carol", "dave", "Eve.Smith", "frank"]
+    );
+    // count=0: the total only; out of range start: nothing; bounds and coercions.
+    let zero = list(&app, &org, "Users", "count=0").await;
+    assert_eq!(
+        (zero["totalResults"].clone(), zero["itemsPerPage"].clone()),
+        (json!(6), json!(0))
+    );
+    assert_eq!(
+        list(&app, &org, "Users", "count=-5").await["itemsPerPage"],
+        0
+    );
+    let low = list(&app, &org, "Users", "startIndex=-3&count=1").await;
+    assert_eq!(
+        (
+            low["startIndex"].clone(),
+            low["Resources"][0]["userName"].clone()
+        ),
+        (json!(1), json!("alice"))
+    );
+    assert_eq!(
+        list(&app, &org, "Users", "count=100000").await["itemsPerPage"],
+        6
+    );
+    assert_eq!(
+        list(&app, &org, "Users", "startIndex=7").await["itemsPerPage"],
+        0
+    );
+    for bad in [
+        "count=x",
+        "startIndex=1.5",
+        "sortOrder=sideways",
+        "sortBy=nosuch",
+        "sortBy=emails.display&sortOrder=up",
+    ] {
+        let r = scim(&app, "GET", &format!("{}/Users?{bad}", base(&org)), None).await;
+        assert_scim_error(&r, 400, Some("invalidValue"));
+    }
+    // Filtered paging.
+    let page = list(
+        &app,
+        &org,
+        "Users",
+        &format!("filter={}&startIndex=2&count=2", enc("emails co \"corp\"")),
+    )
+    .await;
+    assert_eq!(page["totalResults"], 4);
+    let got: Vec<&str> = page["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["bob", "dave"]);
+
+    // sortBy / sortOrder, with and without a filter.
+    let sorted = |body: &Value| -> Vec<String> {
+        body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["userName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let by_family = list(
+        &app,
+        &org,
+        "Users",
+        "sortBy=name.familyName&sortOrder=descending",
+    )
+    .await;
+    let families: Vec<String> = by_family["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"]["familyName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        families,
+        ["Smith", "Chen", "Brown", "Brown", "Anders", "Anders"]
+    );
+    let titled = list(
+        &app,
+        &org,
+        "Users",
+        &format!("filter={}&sortBy=title", enc("userName co \"\"")),
+    )
+    .await;
+    let titles: Vec<Value> = titled["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["title"].clone())
+        .collect();
+    // Missing values sort last when ascending.
+    assert_eq!(
+        titles,
+        [
+            json!("Engineer"),
+            json!("Engineer"),
+            json!("Engineer"),
+            json!("Manager"),
+            Value::Null,
+            Value::Null
+        ]
+    );
+    let desc = list(
+        &app,
+        &org,
+        "Users",
+        &format!(
+            "filter={}&sortBy=userName&sortOrder=descending&count=3",
+            enc("emails co \"example\"")
+        ),
+    )
+    .await;
+    assert_eq!(sorted(&desc), ["frank", "Eve.Smith", "dave"]);
+    assert_eq!(desc["totalResults"], 6);
+
+    // attributes / excludedAttributes.
+    let only = list(
+        &app,
+        &org,
+        "Users",
+        &format!(
+            "filter={}&attributes=userName,name.givenName",
+            enc("userName eq \"bob\"")
+        ),
+    )
+    .await;
+    let r = &only["Resources"][0];
+    let mut keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["id", "name", "schemas", "userName"]);
+    assert_eq!(r["name"], json!({ "givenName": "Bob" }));
+    let without = list(
+        &app,
+        &org,
+        "Users",
+        &format!(
+            "filter={}&excludedAttributes=emails,meta,name",
+            enc("userName eq \"bob\"")
+        ),
+    )
+    .await;
+    let r = &without["Resources"][0];
+    assert!(r.get("emails").is_none() && r.get("meta").is_none() && r.get("name").is_none());
+    assert_eq!(r["userName"], "bob");
+    assert!(r.get("id").is_some(), "id is returned always");
+    let id = r["id"].as_str().unwrap();
+    let one = scim(
+        &app,
+        "GET",
+        &format!("{}/Users/{id}?attributes=emails.value,active", base(&org)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        one.body["emails"],
+        json!([{ "value": "bob@corp.example" }, { "value": "bob@home.example" }])
+    );
+    assert_eq!(one.body["active"], true);
+    assert!(one.body.get("userName").is_none());
+    let r = scim(
+        &app,
+        "PATCH",
+        &format!("{}/Users/{id}?attributes=title", base(&org)),
+        Some(patch(
+            json!([{ "op": "replace", "path": "title", "value": "Boss" }]),
+        )),
+    )
+    .await;
+    assert_eq!(r.body.as_object().unwrap().len(), 3, "{}", r.text);
+    assert_eq!(r.body["title"], "Boss");
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_and_the_membership_every_surface_shows() {
+    let app = App::start().await;
+    let org = app.org("scim-groups").await;
+    let groups_path = format!("{}/Groups", base(&org));
+    let a = create_user(&app, &org, user_body("ann")).await;
+    let b = create_user(&app, &org, user_body("ben")).await;
+    let c = create_user(&app, &org, user_body("cat")).await;
+    let (ida, idb, idc) = (
+        a["id"].as_str().unwrap().to_owned(),
+        b["id"].as_str().unwrap().to_owned(),
+        c["id"].as_str().unwrap().to_owned(),
+    );
+    let canonical_groups = async |id: &str| -> Vec<String> {
+        let r = app
+            .call(
+                "GET",
+                &format!("/v1/organizations/{org}/mdm/users/{id}/groups"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // Create with members and an external id.
+    let r = scim(
+        &app,
+        "POST",
+        &groups_path,
+        Some(json!({
+            "schemas": [GROUP_URN],
+            "displayName": "Tour Guides",
+            "externalId": "G-1",
+            "members": [{ "value": ida, "display": "ignored" }, { "value": idb, "type": "User" }]
+        })),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let gid = r.body["id"].as_str().unwrap().to_owned();
+    let gpath = format!("{groups_path}/{gid}");
+    assert_eq!(
+        r.header("location").map(|l| l.ends_with(&gpath)),
+        Some(true)
+    );
+    assert_eq!(r.body["displayName"], "Tour Guides");
+    assert_eq!(r.body["externalId"], "G-1");
+    assert_eq!(r.body["meta"]["resourceType"], "Group");
+    let members: Vec<&str> = r.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, [ida.as_str(), idb.as_str()]);
+    assert_eq!(r.body["members"][0]["display"], "ann");
+    assert_eq!(r.body["members"][0]["type"], "User");
+    assert!(
+        r.body["members"][0]["$ref"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/Users/{ida}"))
+    );
+    assert_eq!(canonical_groups(&ida).await, ["Tour Guides"]);
+    // The user shows its groups (readOnly).
+    let u = scim(&app, "GET", &format!("{}/Users/{ida}", base(&org)), None).await;
+    assert_eq!(u.body["groups"][0]["value"], json!(gid));
+    assert_eq!(u.body["groups"][0]["display"], "Tour Guides");
+    assert_eq!(
+        names(
+            &app,
+            &org,
+            "userName co \"\" and groups.display eq \"tour guides\""
+        )
+        .await,
+        ["ann", "ben"]
+    );
+
+    // Refusals: a taken name (any case), an unknown member, a nested group.
+    let r = scim(
+        &app,
+        "POST",
+        &groups_path,
+        Some(json!({ "schemas": [GROUP_URN], "displayName": "TOUR GUIDES" })),
+    )
+    .await;
+    assert_scim_error(&r, 409, Some("uniqueness"));
+    let r = scim(
+        &app,
+        "POST",
+        &groups_path,
+        Some(json!({ "schemas": [GROUP_URN], "displayName": "X", "externalId": "G-1" })),
+    )
+    .await;
+    assert_scim_error(&r, 409, Some("uniqueness"));
+    let r = scim(&app, "POST", &groups_path, Some(json!({ "schemas": [GROUP_URN], "displayName": "X", "members": [{ "value": "5931a75ae4bbd512288c680b" }] }))).await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    let r = scim(&app, "POST", &groups_path, Some(json!({ "schemas": [GROUP_URN], "displayName": "X", "members": [{ "value": gid, "type": "Group" }] }))).await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    let r = scim(
+        &app,
+        "POST",
+        &groups_path,
+        Some(json!({ "schemas": [GROUP_URN] })),
+    )
+    .await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+
+    // Filters: displayName (any case), externalId, id, members.value.
+    for (filter, expect) in [
+        ("displayName eq \"tour guides\"", 1),
+        ("displayName eq \"nope\"", 0),
+        ("externalId eq \"G-1\"", 1),
+        ("externalId eq \"g-1\"", 0),
+        (&*format!("id eq \"{gid}\""), 1),
+        (&*format!("members[value eq \"{ida}\"]"), 1),
+        (&*format!("members.value eq \"{idc}\""), 0),
+    ] {
+        let body = list(&app, &org, "Groups", &format!("filter={}", enc(filter))).await;
+        assert_eq!(body["totalResults"], expect, "{filter}");
+    }
+    let lean = list(
+        &app,
+        &org,
+        "Groups",
+        &format!(
+            "filter={}&excludedAttributes=members",
+            enc("displayName eq \"Tour Guides\"")
+        ),
+    )
+    .await;
+    assert!(lean["Resources"][0].get("members").is_none());
+    assert_eq!(lean["Resources"][0]["displayName"], "Tour Guides");
+    let lean = scim(
+        &app,
+        "GET",
+        &format!("{gpath}?excludedAttributes=members"),
+        None,
+    )
+    .await;
+    assert!(lean.body.get("members").is_none());
+
+    // PATCH: Okta's add; Entra's remove with a value; remove through a value filter;
+    // replace all members.
+    let run = async |ops: Value| scim(&app, "PATCH", &gpath, Some(patch(ops))).await;
+    let r = run(
+        json!([{ "op": "add", "path": "members", "value": [{ "value": idc, "display": "cat" }] }]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["members"].as_array().unwrap().len(), 3);
+    assert_eq!(canonical_groups(&idc).await, ["Tour Guides"]);
+    let r = run(json!([{ "op": "Remove", "path": "members", "value": [{ "value": idb }] }])).await;
+    assert_eq!(r.body["members"].as_array().unwrap().len(), 2);
+    assert!(canonical_groups(&idb).await.is_empty());
+    let r = run(json!([{ "op": "remove", "path": format!("members[value eq \"{ida}\"]") }])).await;
+    assert_eq!(r.body["members"].as_array().unwrap().len(), 1);
+    assert!(canonical_groups(&ida).await.is_empty());
+    let r = run(json!([{ "op": "replace", "path": "members", "value": [{ "value": ida }, { "value": idb }] }])).await;
+    let members: Vec<&str> = r.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, [ida.as_str(), idb.as_str()]);
+    assert!(canonical_groups(&idc).await.is_empty());
+    let r = run(json!([{ "op": "add", "path": "members", "value": [{ "value": "5931a75ae4bbd512288c680b" }] }])).await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    let r = run(json!([{ "op": "replace", "path": "displayName", "value": "" }])).await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+
+    // Rename: the members' groups follow, everywhere.
+    let r =
+        run(json!([{ "op": "Replace", "value": { "id": gid, "displayName": "Guides" } }])).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["displayName"], "Guides");
+    assert_eq!(canonical_groups(&ida).await, ["Guides"]);
+    let u = scim(&app, "GET", &format!("{}/Users/{idb}", base(&org)), None).await;
+    assert_eq!(u.body["groups"][0]["display"], "Guides");
+    assert_eq!(
+        list(
+            &app,
+            &org,
+            "Groups",
+            &format!("filter={}", enc("displayName eq \"Tour Guides\""))
+        )
+        .await["totalResults"],
+        0
+    );
+    // The old name is free.
+    let other = create_group(&app, &org, "Tour Guides", &[&idc]).await;
+
+    // Membership set on the canonical surface shows over SCIM.
+    let r = app
+        .call(
+            "PUT",
+            &format!("/v1/organizations/{org}/mdm/users/{idc}/groups"),
+            Some(json!({ "groups": ["Guides", "Tour Guides"] })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let g = scim(&app, "GET", &gpath, None).await;
+    assert_eq!(g.body["members"].as_array().unwrap().len(), 3);
+
+    // PUT replaces name, external id and members.
+    let r = scim(
+        &app,
+        "PUT",
+        &gpath,
+        Some(json!({ "schemas": [GROUP_URN], "displayName": "Guides", "members": [{ "value": idc }] })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("externalId").is_none());
+    assert_eq!(r.body["members"].as_array().unwrap().len(), 1);
+    assert!(canonical_groups(&ida).await.is_empty());
+
+    // Listing groups: paging and sorting.
+    let all = list(
+        &app,
+        &org,
+        "Groups",
+        "sortBy=displayName&excludedAttributes=members",
+    )
+    .await;
+    let sorted: Vec<&str> = all["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["displayName"].as_str().unwrap())
+        .collect();
+    assert_eq!(sorted, ["Guides", "Tour Guides"]);
+    let second = list(&app, &org, "Groups", "startIndex=2&count=1").await;
+    assert_eq!(second["totalResults"], 2);
+    assert_eq!(second["Resources"][0]["id"], other["id"]);
+
+    // A removed user leaves its groups.
+    scim(&app, "DELETE", &format!("{}/Users/{idc}", base(&org)), None).await;
+    let g = scim(&app, "GET", &gpath, None).await;
+    assert!(g.body.get("members").is_none(), "{}", g.text);
+
+    // DELETE: 204, then 404; the name is free again.
+    let r = scim(&app, "DELETE", &gpath, None).await;
+    assert_eq!(r.status, 204);
+    for method in ["GET", "DELETE"] {
+        assert_scim_error(&scim(&app, method, &gpath, None).await, 404, None);
+    }
+    assert_scim_error(
+        &scim(
+            &app,
+            "PATCH",
+            &gpath,
+            Some(patch(
+                json!([{ "op": "add", "path": "members", "value": [] }]),
+            )),
+        )
+        .await,
+        404,
+        None,
+    );
+    create_group(&app, &org, "Guides", &[]).await;
+    app.assert_consistent();
+}
+
+/// The attribute paths a `/Schemas` document lists (sub-attributes included), with
+/// their definitions, URN-qualified for extensions.
+fn listed(schema: &Value, extension: bool) -> Vec<(String, Value)> {
+    let prefix = if extension {
+        format!("{}:", schema["id"].as_str().unwrap())
+    } else {
+        String::new()
+    };
+    let mut out = Vec::new();
+    for a in schema["attributes"].as_array().unwrap() {
+        let name = format!("{prefix}{}", a["name"].as_str().unwrap());
+        out.push((name.clone(), a.clone()));
+        for s in a["subAttributes"].as_array().into_iter().flatten() {
+            out.push((format!("{name}.{}", s["name"].as_str().unwrap()), s.clone()));
+        }
+    }
+    out
+}
+
+/// A value of the attribute's type (for PATCH).
+fn sample(def: &Value, path: &str) -> Value {
+    let one = match def["type"].as_str().unwrap() {
+        "boolean" => json!(true),
+        "dateTime" => json!("2020-01-01T00:00:00Z"),
+        "integer" | "decimal" => json!(1),
+        "complex" => {
+            let mut o = serde_json::Map::new();
+            for s in def["subAttributes"].as_array().unwrap() {
+                let writable = s["mutability"] != "readOnly" || def["mutability"] == "readOnly";
+                if writable && s["type"] == "string" {
+                    o.insert(
+                        s["name"].as_str().unwrap().to_owned(),
+                        json!("5931a75ae4bbd512288c680b"),
+                    );
+                }
+            }
+            if path.ends_with("emails") {
+                o.insert("value".into(), json!("sample@example.org"));
+            }
+            Value::Object(o)
+        }
+        _ if path.ends_with("emails.value") => json!("sample2@example.org"),
+        _ if path == "userName" => json!("sample.user"),
+        _ => json!("sample"),
+    };
+    if def["multiValued"] == true {
+        json!([one])
+    } else {
+        one
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_documents_match_the_behaviour() {
+    let app = App::start().await;
+    let org = app.org("scim-discovery").await;
+    let b = base(&org);
+
+    // ServiceProviderConfig, and each flag held to the behaviour.
+    let spc = scim(&app, "GET", &format!("{b}/ServiceProviderConfig"), None).await;
+    assert_eq!(spc.status, 200, "{}", spc.text);
+    let spc = spc.body;
+    assert_eq!(
+        spc["schemas"],
+        json!(["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"])
+    );
+    assert_eq!(spc["patch"]["supported"], true);
+    assert_eq!(spc["bulk"]["supported"], false);
+    assert_eq!(
+        spc["filter"],
+        json!({ "supported": true, "maxResults": 200 })
+    );
+    assert_eq!(spc["sort"]["supported"], true);
+    assert_eq!(spc["etag"]["supported"], true);
+    assert_eq!(spc["changePassword"]["supported"], true);
+    assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
+    assert!(
+        spc["meta"]["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("/ServiceProviderConfig")
+    );
+    for i in 0..205 {
+        create_user(
+            &app,
+            &org,
+            json!({ "schemas": [USER_URN], "userName": format!("u{i:03}@example.com") }),
+        )
+        .await;
+    }
+    let big = list(&app, &org, "Users", "count=1000").await;
+    assert_eq!(big["itemsPerPage"], 200, "filter.maxResults bounds a page");
+    assert_eq!(big["totalResults"], 205);
+    let bulk = app
+        .send(
+            "POST",
+            &format!("{b}/Bulk"),
+            Some(&app.admin_token),
+            &[],
+            Some("{}".into()),
+        )
+        .await;
+    assert_eq!(bulk.status, 404, "bulk is not served");
+    // Sorting is bounded: 205 users sort; the bound is stated when exceeded (see docs).
+    let sorted = list(
+        &app,
+        &org,
+        "Users",
+        "sortBy=userName&sortOrder=descending&count=1",
+    )
+    .await;
+    assert_eq!(sorted["Resources"][0]["userName"], "u204@example.com");
+
+    // ResourceTypes and Schemas, listed and by id (a URN through the path, encoded or
+    // not, any case).
+    let rts = scim(&app, "GET", &format!("{b}/ResourceTypes"), None)
+        .await
+        .body;
+    assert_eq!(rts["totalResults"], 2);
+    let ids: Vec<&str> = rts["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["User", "Group"]);
+    let user_rt = scim(&app, "GET", &format!("{b}/ResourceTypes/User"), None).await;
+    assert_eq!(user_rt.body, rts["Resources"][0]);
+    assert_eq!(user_rt.body["endpoint"], "/Users");
+    assert_eq!(
+        user_rt.body["schemaExtensions"],
+        json!([{ "schema": ENTERPRISE, "required": false }])
+    );
+    assert_eq!(
+        scim(&app, "GET", &format!("{b}/ResourceTypes/group"), None)
+            .await
+            .body["id"],
+        "Group"
+    );
+    assert_scim_error(
+        &scim(&app, "GET", &format!("{b}/ResourceTypes/Device"), None).await,
+        404,
+        None,
+    );
+    let schemas = scim(&app, "GET", &format!("{b}/Schemas"), None).await.body;
+    let ids: Vec<&str> = schemas["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [USER_URN, ENTERPRISE, GROUP_URN]);
+    for (i, urn) in ids.iter().enumerate() {
+        let raw = scim(&app, "GET", &format!("{b}/Schemas/{urn}"), None).await;
+        assert_eq!(raw.status, 200, "{urn}: {}", raw.text);
+        assert_eq!(raw.body, schemas["Resources"][i]);
+        let encoded = scim(
+            &app,
+            "GET",
+            &format!("{b}/Schemas/{}", enc(&urn.to_uppercase())),
+            None,
+        )
+        .await;
+        assert_eq!(encoded.body, schemas["Resources"][i]);
+    }
+    assert_scim_error(
+        &scim(&app, "GET", &format!("{b}/Schemas/urn:nope"), None).await,
+        404,
+        None,
+    );
+    let filtered = scim(
+        &app,
+        "GET",
+        &format!("{b}/Schemas?filter={}", enc("id pr")),
+        None,
+    )
+    .await;
+    assert_scim_error(&filtered, 403, None);
+
+    // Every attribute the User and enterprise schemas list is accepted by filters and
+    // PATCH (or refused for its mutability, never as unknown); the same for Group.
+    let victim = create_user(&app, &org, user_body("victim")).await;
+    let vpath = format!("{b}/Users/{}", victim["id"].as_str().unwrap());
+    let group = create_group(&app, &org, "Probe", &[]).await;
+    let gpath = format!("{b}/Groups/{}", group["id"].as_str().unwrap());
+    let user_attrs: Vec<(String, Value)> = listed(&schemas["Resources"][0], false)
+        .into_iter()
+        .chain(listed(&schemas["Resources"][1], true))
+        .collect();
+    let group_attrs = listed(&schemas["Resources"][2], false);
+    assert!(user_attrs.len() > 40 && group_attrs.len() > 8);
+    for (resource, path, attrs, anchor) in [
+        ("Users", &vpath, &user_attrs, "userName eq \"victim\""),
+        ("Groups", &gpath, &group_attrs, "displayName eq \"Probe\""),
+    ] {
+        for (name, def) in attrs {
+            let f = format!("{anchor} and {name} pr");
+            let r = scim(
+                &app,
+                "GET",
+                &format!("{b}/{resource}?filter={}", enc(&f)),
+                None,
+            )
+            .await;
+            assert_eq!(r.status, 200, "filter on listed {name}: {}", r.text);
+            let r = scim(
+                &app,
+                "GET",
+                &format!(
+                    "{b}/{resource}?filter={}&attributes={}",
+                    enc(anchor),
+                    enc(name)
+                ),
+                None,
+            )
+            .await;
+            assert_eq!(r.status, 200, "attributes={name}: {}", r.text);
+            let value = sample(def, name);
+            let r = scim(
+                &app,
+                "PATCH",
+                path,
+                Some(patch(
+                    json!([{ "op": "add", "path": name, "value": value }]),
+                )),
+            )
+            .await;
+            if def["mutability"] == "readOnly" {
+                assert_eq!(
+                    r.body["scimType"], "mutability",
+                    "PATCH of readOnly {name}: {}",
+                    r.text
+                );
+                assert_scim_error(&r, 400, Some("mutability"));
+            } else {
+                assert!(
+                    r.status == 200
+                        || r.body["scimType"] != "invalidPath"
+                            && r.body["scimType"] != "invalidSyntax",
+                    "PATCH of listed {name}: {}",
+                    r.text
+                );
+            }
+        }
+    }
+    // What is not listed is not accepted.
+    for name in [
+        "x509Certificates",
+        "photos",
+        "entitlements",
+        "ims",
+        "name.nosuch",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:nosuch",
+    ] {
+        let r = scim(
+            &app,
+            "PATCH",
+            &vpath,
+            Some(patch(json!([{ "op": "add", "path": name, "value": "x" }]))),
+        )
+        .await;
+        assert_scim_error(&r, 400, Some("invalidPath"));
+        refused_filter(
+            &app,
+            &org,
+            "Users",
+            &format!("userName eq \"victim\" and {name} pr"),
+        )
+        .await;
+    }
+    // Everything the service stores for a user reads back through the schema.
+    let got = scim(&app, "GET", &vpath, None).await.body;
+    for key in got.as_object().unwrap().keys() {
+        let known =
+            key == "schemas" || key == ENTERPRISE || user_attrs.iter().any(|(n, _)| n == key);
+        assert!(known, "{key} is returned but not listed");
+    }
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_and_authorization_answer_in_the_scim_shape() {
+    let app = App::start().await;
+    let org = app.org("scim-auth").await;
+    let other = app.org("scim-other").await;
+    let users = format!("{}/Users", base(&org));
+
+    let r = app.send("GET", &users, None, &[], None).await;
+    assert_scim_error(&r, 401, None);
+    assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
+    let r = app.send("GET", &users, Some("nope"), &[], None).await;
+    assert_scim_error(&r, 401, None);
+    assert!(
+        r.header("www-authenticate")
+            .unwrap()
+            .contains("invalid_token")
+    );
+
+    // An organization token for an identity provider, as docs/scim.md sets it up.
+    let idp = token(
+        &app,
+        &org,
+        &["mdm.global.mdmUser.*", "mdm.global.group.*"],
+        None,
+    )
+    .await;
+    let r = app
+        .send(
+            "POST",
+            &users,
+            Some(&idp),
+            &[("content-type", "application/scim+json")],
+            Some(user_body("viatoken").to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .send(
+            "GET",
+            &format!("{users}?filter={}", enc("userName eq \"viatoken\"")),
+            Some(&idp),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.body["totalResults"], 1);
+    let r = app
+        .send(
+            "GET",
+            &format!("{}/Schemas", base(&org)),
+            Some(&idp),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // Another organization's path: 404, as if it did not exist.
+    for path in [
+        format!("{}/Users", base(&other)),
+        format!("{}/Schemas", base(&other)),
+        format!("{}/Groups", base("no-such-org")),
+    ] {
+        let r = app.send("GET", &path, Some(&idp), &[], None).await;
+        assert_scim_error(&r, 404, None);
+    }
+    let r = app
+        .send(
+            "GET",
+            &format!("{}/Users", base("x")),
+            Some(&app.admin_token),
+            &[],
+            None,
+        )
+        .await;
+    assert_scim_error(&r, 404, None);
+
+    // Missing permissions: 403 naming the permission.
+    let reader = token(&app, &org, &["mdm.global.mdmUser.read"], None).await;
+    let r = app
+        .send(
+            "POST",
+            &users,
+            Some(&reader),
+            &[],
+            Some(user_body("nope").to_string()),
+        )
+        .await;
+    assert_scim_error(&r, 403, None);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("mdm.global.mdmUser.create")
+    );
+    let r = app
+        .send(
+            "GET",
+            &format!("{}/Groups", base(&org)),
+            Some(&reader),
+            &[],
+            None,
+        )
+        .await;
+    assert_scim_error(&r, 403, None);
+    assert_eq!(
+        app.send(
+            "GET",
+            &format!("{}/ResourceTypes", base(&org)),
+            Some(&reader),
+            &[],
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    let grouper = token(&app, &org, &["mdm.global.group.read"], None).await;
+    assert_scim_error(
+        &app.send(
+            "GET",
+            &format!("{}/ServiceProviderConfig", base(&org)),
+            Some(&grouper),
+            &[],
+            None,
+        )
+        .await,
+        403,
+        None,
+    );
+
+    // 405 with Allow.
+    let r = scim(&app, "DELETE", &users, None).await;
+    assert_scim_error(&r, 405, None);
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    let r = scim(
+        &app,
+        "POST",
+        &format!("{}/Schemas", base(&org)),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(r.header("allow"), Some("GET"));
+
+    // 429 with Retry-After.
+    let slow = token(&app, &org, &["mdm.global.mdmUser.read"], Some(2)).await;
+    for _ in 0..2 {
+        assert_eq!(
+            app.send("GET", &users, Some(&slow), &[], None).await.status,
+            200
+        );
+    }
+    let r = app.send("GET", &users, Some(&slow), &[], None).await;
+    assert_scim_error(&r, 429, None);
+    assert!(r.header("retry-after").is_some());
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removal_with_soft_delete_is_still_404_and_frees_the_username() {
+    let app = App::start().await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/organizations",
+            Some(json!({ "name": "Soft", "slug": "scim-soft", "policy": { "retentionDays": 30 } })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let org = r.body["data"]["id"].as_str().unwrap().to_owned();
+    let kim = create_user(&app, &org, user_body("kim")).await;
+    let g = create_group(&app, &org, "Crew", &[kim["id"].as_str().unwrap()]).await;
+    let path = format!("{}/Users/{}", base(&org), kim["id"].as_str().unwrap());
+    assert_eq!(scim(&app, "DELETE", &path, None).await.status, 204);
+    assert_scim_error(&scim(&app, "GET", &path, None).await, 404, None);
+    assert!(names(&app, &org, "userName eq \"kim\"").await.is_empty());
+    assert_eq!(list(&app, &org, "Users", "").await["totalResults"], 0);
+    let gpath = format!("{}/Groups/{}", base(&org), g["id"].as_str().unwrap());
+    assert!(
+        scim(&app, "GET", &gpath, None)
+            .await
+            .body
+            .get("members")
+            .is_none()
+    );
+    create_user(&app, &org, user_body("kim")).await;
+    app.assert_consistent();
+}
+
+/// The standard sequences of common SCIM compliance checkers (Okta's SCIM 2.0 test
+/// suite, Microsoft's SCIM validator): their requests, in their order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compliance_checker_sequences() {
+    let app = App::start().await;
+    let org = app.org("scim-okta").await;
+    let b = base(&org);
+    let idp = token(
+        &app,
+        &org,
+        &["mdm.global.mdmUser.*", "mdm.global.group.*"],
+        None,
+    )
+    .await;
+    let send = async |method: &str, path: &str, body: Option<Value>| {
+        app.send(
+            method,
+            path,
+            Some(&idp),
+            &[
+                ("content-type", "application/scim+json"),
+                ("accept", "application/scim+json"),
+            ],
+            body.map(|b| b.to_string()),
+        )
+        .await
+    };
+
+    // Okta: does the user exist? (random userName) → 0 results.
+    let r = send(
+        "GET",
+        &format!(
+            "{b}/Users?filter={}&startIndex=1&count=100",
+            enc("userName eq \"runscope.user@atko.com\"")
+        ),
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body["totalResults"].clone()), (200, json!(0)));
+    assert_eq!(r.body["Resources"], json!([]));
+    // Create.
+    let r = send(
+        "POST",
+        &format!("{b}/Users"),
+        Some(json!({
+            "schemas": [USER_URN],
+            "userName": "Runscope.User@atko.com",
+            "name": { "givenName": "Runscope", "familyName": "User" },
+            "emails": [{ "primary": true, "value": "runscope.user@atko.com", "type": "work" }],
+            "displayName": "Runscope User",
+            "locale": "en-US",
+            "externalId": "00ujl29u0le5T6Aj10h7",
+            "groups": [],
+            "password": "1mz050nq",
+            "active": true
+        })),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    // Retrieve by id, by userName (exact and another case), list with paging.
+    assert_eq!(
+        send("GET", &format!("{b}/Users/{id}"), None).await.body["userName"],
+        "Runscope.User@atko.com"
+    );
+    for probe in ["Runscope.User@atko.com", "runscope.user@ATKO.com"] {
+        let r = send(
+            "GET",
+            &format!(
+                "{b}/Users?filter={}",
+                enc(&format!("userName eq \"{probe}\""))
+            ),
+            None,
+        )
+        .await;
+        assert_eq!(r.body["totalResults"], 1, "{probe}");
+        assert_eq!(r.body["Resources"][0]["id"], json!(id));
+    }
+    let r = send("GET", &format!("{b}/Users?startIndex=1&count=2"), None).await;
+    assert_eq!(
+        (r.body["startIndex"].clone(), r.body["itemsPerPage"].clone()),
+        (json!(1), json!(1))
+    );
+    // Okta: unknown id → 404; duplicate → 409.
+    assert_scim_error(
+        &send("GET", &format!("{b}/Users/010101010101010101010101"), None).await,
+        404,
+        None,
+    );
+    let r = send("POST", &format!("{b}/Users"), Some(json!({ "schemas": [USER_URN], "userName": "runscope.user@atko.com", "emails": [{ "value": "x@atko.com" }] }))).await;
+    assert_scim_error(&r, 409, Some("uniqueness"));
+    // Microsoft: PATCH replace of several attributes, Entra's shapes.
+    let r = send(
+        "PATCH",
+        &format!("{b}/Users/{id}"),
+        Some(patch(json!([
+            { "op": "Replace", "path": "displayName", "value": "Runscope U" },
+            { "op": "Replace", "path": "name.givenName", "value": "Run" },
+            { "op": "Replace", "path": "emails[type eq \"work\"].value", "value": "run@atko.com" },
+            { "op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber", "value": "42" }
+        ]))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["emails"][0]["value"], "run@atko.com");
+    // Deactivate (PATCH), then PUT back.
+    let r = send(
+        "PATCH",
+        &format!("{b}/Users/{id}"),
+        Some(patch(
+            json!([{ "op": "replace", "value": { "active": false } }]),
+        )),
+    )
+    .await;
+    assert_eq!(r.body["active"], false);
+    let r = send(
+        "PUT",
+        &format!("{b}/Users/{id}"),
+        Some(json!({
+            "schemas": [USER_URN],
+            "id": id,
+            "userName": "Runscope.User@atko.com",
+            "name": { "givenName": "Runscope", "familyName": "Updated" },
+            "emails": [{ "primary": true, "value": "runscope.user@atko.com", "type": "work" }],
+            "active": true,
+            "meta": { "resourceType": "User" }
+        })),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (
+            r.body["active"].clone(),
+            r.body["name"]["familyName"].clone()
+        ),
+        (json!(true), json!("Updated"))
+    );
+    // Groups: create, find by displayName, add member, remove member, delete.
+    let r = send(
+        "POST",
+        &format!("{b}/Groups"),
+        Some(json!({ "schemas": [GROUP_URN], "displayName": "Test SCIMv2", "members": [] })),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let gid = r.body["id"].as_str().unwrap().to_owned();
+    let r = send(
+        "GET",
+        &format!(
+            "{b}/Groups?filter={}&excludedAttributes=members",
+            enc("displayName eq \"Test SCIMv2\"")
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(r.body["Resources"][0]["id"], json!(gid));
+    let r = send("PATCH", &format!("{b}/Groups/{gid}"), Some(patch(json!([{ "op": "add", "path": "members", "value": [{ "value": id, "display": "Runscope.User@atko.com" }] }])))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send("GET", &format!("{b}/Groups/{gid}"), None).await;
+    assert_eq!(r.body["members"][0]["value"], json!(id));
+    let r = send(
+        "PATCH",
+        &format!("{b}/Groups/{gid}"),
+        Some(patch(
+            json!([{ "op": "remove", "path": format!("members[value eq \"{id}\"]") }]),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("members").is_none());
+    let r = send(
+        "PATCH",
+        &format!("{b}/Groups/{gid}"),
+        Some(patch(
+            json!([{ "op": "replace", "path": "displayName", "value": "Test SCIMv2 renamed" }]),
+        )),
+    )
+    .await;
+    assert_eq!(r.body["displayName"], "Test SCIMv2 renamed");
+    assert_eq!(
+        send("DELETE", &format!("{b}/Groups/{gid}"), None)
+            .await
+            .status,
+        204
+    );
+    // Delete the user: 204, then 404.
+    assert_eq!(
+        send("DELETE", &format!("{b}/Users/{id}"), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        send("GET", &format!("{b}/Users/{id}"), None).await.status,
+        404
+    );
+    app.assert_consistent();
+}
+
+/// A short fuzz over HTTP: arbitrary filter text is answered 200 or 400, never
+/// anything else (the parser's own property tests run in `cargo test -p roster-api`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arbitrary_filters_are_answered_200_or_400() {
+    let app = App::start().await;
+    let org = app.org("scim-fuzz").await;
+    population(&app, &org).await;
+    let pieces = [
+        "userName",
+        "emails",
+        "emails[",
+        "]",
+        "type",
+        "value",
+        " eq ",
+        " co ",
+        " sw ",
+        " pr",
+        " gt ",
+        " and ",
+        " or ",
+        "not ",
+        "(",
+        ")",
+        "\"a\"",
+        "\"",
+        "true",
+        "1.5",
+        "null",
+        ".",
+        "name.givenName",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+        "\\",
+        "é",
+        "%",
+        "&",
+        "groups",
+        "meta.created",
+        " ",
+        "\"2020-01-01T00:00:00Z\"",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..150 {
+        let n = 1 + next() % 9;
+        let text: String = (0..n)
+            .map(|_| pieces[usize::try_from(next() % pieces.len() as u64).unwrap()])
+            .collect();
+        for resource in ["Users", "Groups"] {
+            let r = scim(
+                &app,
+                "GET",
+                &format!("{}/{resource}?filter={}", base(&org), enc(&text)),
+                None,
+            )
+            .await;
+            assert!(
+                r.status == 200 || r.status == 400,
+                "{text}: {} {}",
+                r.status,
+                r.text
+            );
+            if r.status == 400 {
+                assert_eq!(r.body["schemas"], json!([ERROR_URN]));
+            }
+        }
+    }
+    app.assert_consistent();
+}
