@@ -198,6 +198,10 @@ fn path_for(r: &RouteSpec, w: &World) -> String {
         out.push_str("?username=");
         out.push_str(w.user["username"].as_str().unwrap());
     }
+    if apim {
+        // ARM requires an api-version on every request (docs/seeds.md).
+        out.push_str("?api-version=2024-05-01");
+    }
     out
 }
 
@@ -215,6 +219,12 @@ fn expected(surface: Surface, bad: Bad, global_only: bool) -> (u16, Option<u64>)
         (Surface::Scim, Missing | Wrong | Expired | Revoked) => (401, None),
         (Surface::Scim, UnderPrivileged) => (403, None),
         (Surface::Scim, Foreign) => (404, None),
+        // Seeds 001, 002, 004 (docs/seeds.md): CAS answers every authentication and
+        // permission failure 403 (the seed has no 401); Dynatrace and ARM answer 401.
+        (Surface::Cas, Missing | Wrong | Expired | Revoked | UnderPrivileged) => (403, None),
+        (Surface::Cas | Surface::Dynatrace | Surface::Apim, Foreign) => (404, None),
+        (Surface::Dynatrace | Surface::Apim, Missing | Wrong | Expired | Revoked) => (401, None),
+        (Surface::Dynatrace | Surface::Apim, UnderPrivileged) => (403, None),
         // The WSO2 envelope's statusCode is the HTTP status. A foreign token is checked
         // apart ([`assert_foreign_wso2`]): WSO2 paths name no organization, so it acts
         // on its own.

@@ -5,15 +5,20 @@
 //! them, query, headers and body — a store and a [`Ctx`], and gets an [`ApiResponse`].
 //! Nothing here depends on wasm or spin-sdk; `roster-spin` adapts Spin's types.
 //!
-//! Surfaces: [`mdm`] (canonical, seed 000's envelope), [`wso2`] (WSO2 EMM, seed 003).
+//! Surfaces: [`mdm`] (canonical, seed 000's envelope), [`cas`] (seed 001),
+//! [`dynatrace`] (seed 002), [`wso2`] (WSO2 EMM, seed 003), [`apim`] (seed 004).
 
 #![deny(missing_docs)]
 // Handlers short-circuit with `Result<_, ApiResponse>`: the error *is* the answer to
 // send, built once per request; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod apim;
 pub mod auth;
+pub mod cas;
+pub mod dynatrace;
 pub mod mdm;
+pub mod params;
 pub mod request;
 pub mod routes;
 pub mod scim;

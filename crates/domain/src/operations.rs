@@ -28,7 +28,9 @@ pub struct Operation {
     /// The organization.
     pub org_id: ObjectId,
     /// The user being removed; cleared when the operation succeeds (then only
-    /// `subject`, the audit pseudonym, names it).
+    /// `subject`, the audit pseudonym, names it) — for a removal that clients poll, once
+    /// the user record is gone: a succeeded operation that still names its user stopped
+    /// just before the record went, and a poll finishes it.
     pub user_id: Option<ObjectId>,
     /// The user's audit pseudonym.
     pub subject: String,

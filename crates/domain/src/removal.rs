@@ -506,7 +506,15 @@ async fn begin<S: Store>(
                     if policy.on_in_progress == OnInProgress::Refuse {
                         return Err(RemovalError::Refused(Blocker::PendingDeletion));
                     }
-                    if policy.asynchronous {
+                    // "In progress" names the operation to poll, so it is answered only
+                    // once that operation is recorded: a request that stopped between
+                    // the mark and the operation's first write left nothing a poll could
+                    // find, and this one takes the removal over instead (every step is
+                    // idempotent). A poll already read the operation.
+                    if policy.asynchronous
+                        && (expect_operation.is_some()
+                            || operation_recorded(store, org, &journal.operation_id).await?)
+                    {
                         return Ok(Start::Busy(journal, u));
                     }
                 }
@@ -601,6 +609,18 @@ async fn begin<S: Store>(
         "too much contention marking the user",
     ))
     .into())
+}
+
+async fn operation_recorded<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+) -> Result<bool, DomainError> {
+    match operations::get(store, &org.id, id).await {
+        Ok(_) => Ok(true),
+        Err(DomainError::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Removes a user of `org` under `policy`, or continues a removal in progress.
@@ -1230,7 +1250,11 @@ pub async fn poll<S: Store>(
     ))
     .await;
     match started {
-        Ok(Start::Busy(..)) => Ok(op),
+        // The user still carries the removal: it is not over, whatever the record says.
+        Ok(Start::Busy(..)) => Ok(Operation {
+            status: OperationStatus::InProgress,
+            ..op
+        }),
         Ok(Start::Go(begun)) => match drive(store, org, &user_id, &policy, begun, now).await? {
             Outcome::Finished(r) => Ok(r.operation),
             Outcome::InProgress { operation, .. } => Ok(operation),

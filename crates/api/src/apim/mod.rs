@@ -1,0 +1,374 @@
+//! Seed 004: Azure API Management's User - Delete (with User - Get and the
+//! asynchronous-operation polls it hands out), in Azure Resource Manager's style, under
+//! `/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.ApiManagement/service/:serviceName`
+//! — the organization bound to that service (its APIM alias).
+//!
+//! - Every request needs a supported `api-version` ([`SUPPORTED_API_VERSIONS`]).
+//! - A user is an ARM resource (`Microsoft.ApiManagement/service/users`) with an `ETag`.
+//! - DELETE needs `If-Match` (an ETag or `*`): mismatch → 412, missing → 428. It takes
+//!   the user's subscriptions only with `deleteSubscriptions=true` (otherwise live
+//!   subscriptions answer 409), queues an account-closed notice with `notify=true`, and
+//!   answers 204 when finished within the request or 202 with `Location` and
+//!   `Azure-AsyncOperation` when the user has more dependents than the organization's
+//!   `removalBatch`; each poll of either URL advances the removal by one batch. A
+//!   DELETE of an absent user answers 204 (ARM's rule for idempotent deletes).
+//! - Errors are ARM `ErrorResponse`s, built in [`arm_error`] from one mapping per
+//!   failure kind ([`refusal`], [`auth_failure`], [`removal_error`]).
+//!
+//! `docs/seeds.md` lists every answer.
+
+pub mod endpoints;
+
+pub use endpoints::{OperationResult, User};
+
+use crate::auth::{self, AuthFailure, Caller};
+use crate::params::{self, json};
+use crate::request::{ApiRequest, ApiResponse, Ctx};
+use crate::{Endpoint, Refusal};
+use http::{HeaderValue, StatusCode, header};
+use roster_domain::ids::ObjectId;
+use roster_domain::model::{ApimBinding, Organization};
+use roster_domain::removal::{Blocker, RemovalError};
+use roster_domain::{DomainError, Store, orgs};
+use serde_json::json;
+
+/// The `api-version`s accepted (the representation is the same for all of them).
+pub const SUPPORTED_API_VERSIONS: &[&str] = &[
+    "2021-08-01",
+    "2022-08-01",
+    "2023-05-01-preview",
+    "2023-09-01-preview",
+    "2024-05-01",
+    "2024-06-01-preview",
+];
+
+/// The `Retry-After` (seconds) of an answer that says "still in progress".
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// The ARM resource type of a user.
+pub const USER_TYPE: &str = "Microsoft.ApiManagement/service/users";
+
+/// An ARM `ErrorResponse`:
+/// `{"error":{"code","message","target","details":[],"additionalInfo":[]}}`.
+pub fn arm_error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    target: Option<&str>,
+) -> ApiResponse {
+    json(
+        status,
+        &json!({
+            "error": {
+                "code": code,
+                "message": message,
+                "target": target,
+                "details": [],
+                "additionalInfo": [],
+            }
+        }),
+    )
+}
+
+/// 404 `ResourceNotFound` for a user.
+pub fn user_not_found() -> ApiResponse {
+    arm_error(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFound",
+        "User not found.",
+        None,
+    )
+}
+
+/// 404 `ResourceNotFound` for an operation.
+pub fn operation_not_found() -> ApiResponse {
+    arm_error(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFound",
+        "Operation not found.",
+        None,
+    )
+}
+
+fn internal() -> ApiResponse {
+    arm_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        "The server encountered an internal error; retry the request.",
+        None,
+    )
+}
+
+/// 400 `InvalidParameter` naming the parameter.
+pub fn invalid_parameter(name: &str, message: &str) -> ApiResponse {
+    arm_error(
+        StatusCode::BAD_REQUEST,
+        "InvalidParameter",
+        message,
+        Some(name),
+    )
+}
+
+/// The one mapping of refusals before the route runs.
+pub fn refusal(r: Refusal) -> ApiResponse {
+    match r {
+        Refusal::MethodNotAllowed(allow) => {
+            let mut resp = arm_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                &format!("The requested method is not allowed; this resource allows {allow}."),
+                None,
+            );
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+            resp
+        }
+        Refusal::Auth(a) => auth_failure(a),
+    }
+}
+
+/// ARM's authentication and authorization answers: 401 `AuthenticationFailed` (no
+/// token) and `InvalidAuthenticationToken` (a bad one), both with
+/// `WWW-Authenticate: Bearer`; 403 `AuthorizationFailed`; 429 `TooManyRequests`;
+/// 500 `InternalServerError`.
+pub fn auth_failure(a: AuthFailure) -> ApiResponse {
+    let unauthorized = |code: &str, message: &str| {
+        let mut resp = arm_error(StatusCode::UNAUTHORIZED, code, message, None);
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        resp
+    };
+    match a {
+        AuthFailure::NoToken => unauthorized(
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.",
+        ),
+        AuthFailure::Unauthorized => {
+            unauthorized("InvalidAuthenticationToken", "The access token is invalid.")
+        }
+        AuthFailure::Forbidden { permission } => arm_error(
+            StatusCode::FORBIDDEN,
+            "AuthorizationFailed",
+            &format!(
+                "The client does not have authorization to perform action '{permission}' over this scope."
+            ),
+            None,
+        ),
+        AuthFailure::RateLimited(_) => arm_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "The request was throttled; retry after the time in the Retry-After header.",
+            None,
+        ),
+        // The service is in the path; no organization header is ever needed here.
+        AuthFailure::NoOrganization => user_not_found(),
+        AuthFailure::Store(_) => internal(),
+    }
+}
+
+/// The one mapping of removal (and domain) failures.
+pub fn removal_error(e: RemovalError) -> ApiResponse {
+    match e {
+        RemovalError::NotFound => user_not_found(),
+        RemovalError::Refused(b) => blocker_error(b),
+        RemovalError::Domain(d) => domain_error(d),
+    }
+}
+
+/// Status, code, message and target of a blocker (a refused DELETE, or an entry of a
+/// dry run's `blockers`).
+pub fn blocker(b: Blocker) -> (StatusCode, &'static str, String, Option<&'static str>) {
+    match b {
+        Blocker::PreconditionFailed => (
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            "The If-Match header does not match the user's current ETag.".into(),
+            Some("If-Match"),
+        ),
+        Blocker::HasSubscriptions { count } => (
+            StatusCode::CONFLICT,
+            "UserHasSubscriptions",
+            format!(
+                "The user has {count} subscription(s); pass deleteSubscriptions=true to delete them with the user."
+            ),
+            Some("deleteSubscriptions"),
+        ),
+        Blocker::PendingDeletion => (
+            StatusCode::CONFLICT,
+            "DeletionInProgress",
+            "The user is being deleted; poll the operation or repeat the DELETE.".into(),
+            None,
+        ),
+        Blocker::ActiveDevices { .. }
+        | Blocker::PendingEnrollmentTokens { .. }
+        | Blocker::Enabled
+        | Blocker::ExternallyManaged => (
+            StatusCode::CONFLICT,
+            "Conflict",
+            "The user cannot be deleted in its current state.".into(),
+            None,
+        ),
+    }
+}
+
+fn blocker_error(b: Blocker) -> ApiResponse {
+    let (status, code, message, target) = blocker(b);
+    arm_error(status, code, &message, target)
+}
+
+fn domain_error(e: DomainError) -> ApiResponse {
+    match e {
+        DomainError::NotFound { .. } => user_not_found(),
+        DomainError::Invalid(v) => invalid_parameter(&v.field, &v.to_string()),
+        _ => internal(),
+    }
+}
+
+/// The service a request addresses: the organization bound to it and the `api-version`
+/// asked for.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// The organization.
+    pub org: Organization,
+    /// Its binding (the canonical spelling of the path's names).
+    pub binding: ApimBinding,
+    /// The request's `api-version` (one of [`SUPPORTED_API_VERSIONS`]).
+    pub api_version: &'static str,
+}
+
+impl Service {
+    /// `/subscriptions/…/providers/Microsoft.ApiManagement/service/{serviceName}`.
+    pub fn path(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ApiManagement/service/{}",
+            self.binding.subscription_id,
+            self.binding.resource_group_name,
+            self.binding.service_name
+        )
+    }
+
+    /// The ARM id of a user.
+    pub fn user_path(&self, user: &ObjectId) -> String {
+        format!("{}/users/{user}", self.path())
+    }
+
+    /// The ARM id of an operation result.
+    pub fn operation_path(&self, op: &ObjectId) -> String {
+        format!("{}/tenant/operationResults/{op}", self.path())
+    }
+}
+
+/// Checks `api-version`: 400 `MissingApiVersionParameter` when absent,
+/// `InvalidApiVersionParameter` when not supported.
+pub fn api_version(req: &ApiRequest) -> Result<&'static str, ApiResponse> {
+    let Some(v) = req.query_param("api-version").filter(|v| !v.is_empty()) else {
+        return Err(arm_error(
+            StatusCode::BAD_REQUEST,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+            Some("api-version"),
+        ));
+    };
+    SUPPORTED_API_VERSIONS
+        .iter()
+        .find(|s| **s == v)
+        .copied()
+        .ok_or_else(|| {
+            arm_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidApiVersionParameter",
+                &format!(
+                    "The api-version '{v}' is invalid. The supported versions are '{}'.",
+                    SUPPORTED_API_VERSIONS.join(",")
+                ),
+                Some("api-version"),
+            )
+        })
+}
+
+/// The prologue of every route of this surface: the method (405), the caller (401,
+/// 429, 403), `api-version` (400), the subscription id's form (400
+/// `InvalidSubscriptionId`), then the organization bound to the service as the caller
+/// may see it (404 `ResourceNotFound` — also for another organization's token).
+pub async fn enter<E: Endpoint, S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<(Caller, Service), ApiResponse> {
+    let caller = crate::admit::<E, S>(req, store, ctx)
+        .await
+        .map_err(refusal)?;
+    let api_version = api_version(req)?;
+    let subscription = req.param("subscriptionId").unwrap_or_default();
+    if orgs::parse_uuid("subscriptionId", &subscription).is_err() {
+        return Err(arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidSubscriptionId",
+            &format!(
+                "The provided subscription identifier '{subscription}' is malformed or invalid."
+            ),
+            Some("subscriptionId"),
+        ));
+    }
+    let group = req.param("resourceGroupName").unwrap_or_default();
+    let service = req.param("serviceName").unwrap_or_default();
+    let missing = || {
+        arm_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+            &format!(
+                "The Resource 'Microsoft.ApiManagement/service/{service}' under resource group '{group}' was not found."
+            ),
+            None,
+        )
+    };
+    let org = match orgs::resolve_apim(store, &subscription, &group, &service)
+        .await
+        .and_then(|o| auth::visible(&caller, o))
+    {
+        Ok(o) => o,
+        Err(DomainError::NotFound { .. } | DomainError::Invalid(_)) => return Err(missing()),
+        Err(_) => return Err(internal()),
+    };
+    let binding = org.apim.clone().ok_or_else(missing)?;
+    Ok((
+        caller,
+        Service {
+            org,
+            binding,
+            api_version,
+        },
+    ))
+}
+
+/// 202 Accepted for a removal still in progress: `Location` (the user's URL with
+/// `asyncId` and `asyncCode=204`), `Azure-AsyncOperation` (the operation result's URL)
+/// and `Retry-After`.
+pub fn accepted(req: &ApiRequest, svc: &Service, user: &ObjectId, op: &ObjectId) -> ApiResponse {
+    let origin = params::origin(req);
+    let location = format!(
+        "{origin}{}?api-version={}&asyncId={op}&asyncCode=204",
+        svc.user_path(user),
+        svc.api_version
+    );
+    let operation = format!(
+        "{origin}{}?api-version={}",
+        svc.operation_path(op),
+        svc.api_version
+    );
+    let mut resp = params::empty(StatusCode::ACCEPTED);
+    let h = resp.headers_mut();
+    for (name, value) in [
+        (header::LOCATION.as_str(), location),
+        ("azure-asyncoperation", operation),
+    ] {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            h.insert(n, v);
+        }
+    }
+    h.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    resp
+}

@@ -1,0 +1,324 @@
+//! Seeds 001, 002 and 004 run natively against the in-memory store: users of identity
+//! sources only the domain can create today (SCIM, directory), the owner-account rule
+//! across organizations, and the asynchronous API Management removal driven by polls.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use futures::executor::block_on;
+use http::Method;
+use roster_api::{ApiRequest, Ctx, Endpoint, apim, cas, dynatrace};
+use roster_domain::model::{
+    ApimBinding, DeviceStatus, IdentitySource, OrgPolicy, Organization, Ownership, UserStatus,
+};
+use roster_domain::{MemoryStore, Timestamp, devices, orgs, users};
+use serde_json::Value;
+
+const NOW: Timestamp = Timestamp(1_795_331_760_000);
+
+fn ctx() -> Ctx {
+    Ctx::new(Some("secret".into()), NOW)
+}
+
+fn req(
+    method: Method,
+    params: &[(&str, &str)],
+    query: &str,
+    headers: &[(&str, &str)],
+) -> ApiRequest {
+    let mut r = ApiRequest::new(method);
+    r.params = params
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+        .collect();
+    r.query = query.to_owned();
+    r.headers
+        .insert("authorization", "Bearer secret".parse().unwrap());
+    for (k, v) in headers {
+        r.headers.insert(
+            http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    r
+}
+
+fn body(resp: &http::Response<Vec<u8>>) -> Value {
+    serde_json::from_slice(resp.body()).unwrap_or(Value::Null)
+}
+
+fn org(store: &MemoryStore, slug: &str, apim: Option<ApimBinding>, batch: u32) -> Organization {
+    let mut new = orgs::NewOrganization::parse(slug, slug).unwrap();
+    new.apim = apim;
+    new.policy = OrgPolicy {
+        removal_batch: batch,
+        ..OrgPolicy::default()
+    };
+    block_on(orgs::create(store, new, NOW)).unwrap()
+}
+
+fn user(
+    store: &MemoryStore,
+    o: &Organization,
+    name: &str,
+    source: IdentitySource,
+    status: UserStatus,
+) -> roster_domain::model::User {
+    let mut new = users::NewUser::parse(
+        name,
+        &format!("{name}@example.com"),
+        Some("Kim"),
+        Some("Lee"),
+    )
+    .unwrap();
+    new.source = source;
+    new.status = status;
+    block_on(users::create(store, o, new, NOW)).unwrap()
+}
+
+fn enroll(store: &MemoryStore, o: &Organization, u: &roster_domain::ids::ObjectId, n: usize) {
+    for i in 0..n {
+        let d = devices::NewDevice::parse(
+            "Pixel",
+            "android",
+            None,
+            &format!("imei-{u}-{i}"),
+            Ownership::Byod,
+            DeviceStatus::Active,
+            vec![],
+        )
+        .unwrap();
+        block_on(devices::enroll(store, o, u, d, NOW)).unwrap();
+    }
+}
+
+#[test]
+fn cas_refuses_scim_and_directory_users_with_405_and_an_empty_allow() {
+    let s = MemoryStore::new();
+    let o = org(&s, "acme", None, 100);
+    for source in [IdentitySource::Scim, IdentitySource::Directory] {
+        let u = user(
+            &s,
+            &o,
+            &format!("{source:?}").to_lowercase(),
+            source,
+            UserStatus::Disabled,
+        );
+        let r = req(
+            Method::DELETE,
+            &[("userId", &u.uuid)],
+            "",
+            &[("x-roster-organization", "acme")],
+        );
+        let resp = block_on(cas::User::handle(&r, &s, &ctx()));
+        assert_eq!(resp.status(), 405);
+        assert_eq!(resp.headers()["allow"], "");
+        let b = body(&resp);
+        assert_eq!(b["code"], "IDENTITY_SOURCE_MANAGED");
+        assert_eq!(b["message"], cas::MANAGED_MESSAGE);
+        assert!(
+            block_on(users::get(&s, &o, &u.id)).is_ok(),
+            "the user stays"
+        );
+    }
+    // The route's own 405 names DELETE.
+    let resp = block_on(cas::User::handle(
+        &req(Method::GET, &[("userId", "x")], "", &[]),
+        &s,
+        &ctx(),
+    ));
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "DELETE");
+    assert_eq!(body(&resp)["code"], "METHOD_NOT_ALLOWED");
+    assert_eq!(roster_domain::invariants::check(&s.snapshot()), vec![]);
+}
+
+#[test]
+fn cas_deletes_a_disabled_user_with_its_devices() {
+    let s = MemoryStore::new();
+    let o = org(&s, "acme", None, 100);
+    let u = user(&s, &o, "kim", IdentitySource::Local, UserStatus::Disabled);
+    enroll(&s, &o, &u.id, 3);
+    let hdr = [("x-roster-organization", "acme")];
+    let dry = block_on(cas::User::handle(
+        &req(Method::DELETE, &[("userId", &u.uuid)], "dryRun=true", &hdr),
+        &s,
+        &ctx(),
+    ));
+    assert_eq!(dry.status(), 200);
+    assert_eq!(body(&dry)["wouldRemove"]["devices"], 3);
+    assert_eq!(body(&dry)["removable"], true);
+    let resp = block_on(cas::User::handle(
+        &req(
+            Method::DELETE,
+            &[("userId", &u.uuid.to_uppercase())],
+            "",
+            &hdr,
+        ),
+        &s,
+        &ctx(),
+    ));
+    assert_eq!(resp.status(), 200, "{}", body(&resp));
+    assert_eq!(body(&resp)["removed"]["devices"], 3);
+    assert_eq!(body(&resp)["userId"], u.uuid.as_str());
+    let again = block_on(cas::User::handle(
+        &req(Method::DELETE, &[("userId", &u.uuid)], "", &hdr),
+        &s,
+        &ctx(),
+    ));
+    assert_eq!(again.status(), 404);
+    assert_eq!(body(&again)["message"], cas::USER_NOT_FOUND_MESSAGE);
+    assert_eq!(roster_domain::invariants::check(&s.snapshot()), vec![]);
+}
+
+#[test]
+fn dynatrace_leaves_the_owner_account_last() {
+    let s = MemoryStore::new();
+    let a = org(&s, "alpha", None, 100);
+    let b = org(&s, "beta", None, 100);
+    let ua = user(&s, &a, "kim", IdentitySource::Local, UserStatus::Active);
+    let ub = user(&s, &b, "kim", IdentitySource::Local, UserStatus::Disabled);
+    let del = |o: &Organization, email: &str| {
+        block_on(dynatrace::User::handle(
+            &req(
+                Method::DELETE,
+                &[("accountUuid", &o.account_uuid), ("email", email)],
+                "",
+                &[],
+            ),
+            &s,
+            &ctx(),
+        ))
+    };
+    // Alpha is the owner account: it goes last.
+    let refused = del(&a, "kim%40example.com");
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        body(&refused),
+        serde_json::json!({"code": 400, "message": dynatrace::CANNOT_DELETE_MESSAGE})
+    );
+    let first = del(&b, "KIM@example.com");
+    assert_eq!(first.status(), 200, "{}", body(&first));
+    let users = body(&first);
+    assert_eq!(users[0]["uid"], ub.uuid.as_str());
+    assert_eq!(users[0]["userStatus"], "INACTIVE");
+    assert_eq!(
+        users[0]["accountUuids"],
+        serde_json::json!([a.account_uuid])
+    );
+    assert_eq!(users[0]["ownerAccountUuid"], a.account_uuid.as_str());
+    assert_eq!(users[0]["password"], Value::Null);
+    let last = del(&a, "kim@example.com");
+    assert_eq!(last.status(), 200, "{}", body(&last));
+    let users = body(&last);
+    assert_eq!(users[0]["uid"], ua.uuid.as_str());
+    assert_eq!(users[0]["accountUuids"], serde_json::json!([]));
+    assert_eq!(users[0]["ownerAccountUuid"], Value::Null);
+    let gone = del(&a, "kim@example.com");
+    assert_eq!(gone.status(), 404);
+    assert_eq!(body(&gone)["message"], dynatrace::NOT_FOUND_MESSAGE);
+    assert_eq!(roster_domain::invariants::check(&s.snapshot()), vec![]);
+}
+
+#[test]
+fn apim_removal_finishes_through_polls() {
+    let s = MemoryStore::new();
+    let binding = ApimBinding::parse(
+        "00000000-0000-0000-0000-000000000000",
+        "rg1",
+        "apimService1",
+    )
+    .unwrap();
+    let o = org(&s, "acme", Some(binding), 2);
+    let u = user(&s, &o, "kim", IdentitySource::Local, UserStatus::Active);
+    enroll(&s, &o, &u.id, 5);
+    let base = [
+        ("subscriptionId", "00000000-0000-0000-0000-000000000000"),
+        ("resourceGroupName", "RG1"),
+        ("serviceName", "apimservice1"),
+    ];
+    let mut p = base.to_vec();
+    p.push(("userId", u.id.as_str()));
+    let get = block_on(apim::User::handle(
+        &req(Method::GET, &p, "api-version=2024-05-01", &[]),
+        &s,
+        &ctx(),
+    ));
+    assert_eq!(get.status(), 200);
+    let etag = get.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(body(&get)["type"], "Microsoft.ApiManagement/service/users");
+    let missing = block_on(apim::User::handle(
+        &req(Method::DELETE, &p, "api-version=2024-05-01", &[]),
+        &s,
+        &ctx(),
+    ));
+    assert_eq!(missing.status(), 428);
+    let stale = block_on(apim::User::handle(
+        &req(
+            Method::DELETE,
+            &p,
+            "api-version=2024-05-01",
+            &[("if-match", "\"99\"")],
+        ),
+        &s,
+        &ctx(),
+    ));
+    assert_eq!(stale.status(), 412);
+    assert_eq!(body(&stale)["error"]["code"], "PreconditionFailed");
+    let first = block_on(apim::User::handle(
+        &req(
+            Method::DELETE,
+            &p,
+            "api-version=2024-05-01",
+            &[("if-match", &etag)],
+        ),
+        &s,
+        &ctx(),
+    ));
+    assert_eq!(first.status(), 202);
+    let op_url = first.headers()["azure-asyncoperation"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let op_id = op_url
+        .split("/operationResults/")
+        .nth(1)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut op_params = base.to_vec();
+    op_params.push(("operationId", &op_id));
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let r = block_on(apim::OperationResult::handle(
+            &req(Method::GET, &op_params, "api-version=2024-05-01", &[]),
+            &s,
+            &Ctx::new(Some("secret".into()), NOW.plus_millis(10_000)),
+        ));
+        assert_eq!(r.status(), 200);
+        let st = body(&r)["status"].as_str().unwrap().to_owned();
+        statuses.push(st.clone());
+        if st == "Succeeded" {
+            break;
+        }
+    }
+    assert_eq!(
+        statuses.last().map(String::as_str),
+        Some("Succeeded"),
+        "{statuses:?}"
+    );
+    assert!(statuses.len() >= 2, "{statuses:?}");
+    let again = block_on(apim::User::handle(
+        &req(
+            Method::DELETE,
+            &p,
+            "api-version=2024-05-01",
+            &[("if-match", "*")],
+        ),
+        &s,
+        &ctx(),
+    ));
+    assert_eq!(again.status(), 204);
+    assert_eq!(roster_domain::invariants::check(&s.snapshot()), vec![]);
+}
