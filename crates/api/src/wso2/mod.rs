@@ -338,13 +338,10 @@ pub fn index_query(req: &ApiRequest, name: &str) -> Result<Option<usize>, Failur
         .transpose()
 }
 
-/// Parses the optional `dryRun` query parameter (`true` or `false`).
+/// Parses the optional `dryRun` query parameter with the seed surfaces' shared flag
+/// parser (`true` or `false` in any case; absent: `false`).
 pub fn dry_run(req: &ApiRequest) -> Result<bool, Failure> {
-    match req.query_param("dryRun").as_deref() {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(ValidationError::new("dryRun", "must be true or false").into()),
-    }
+    Ok(crate::params::flag(req, "dryRun")?.unwrap_or(false))
 }
 
 /// Decodes a WSO2 password: standard base64 (padding optional) of UTF-8 text. The
