@@ -6,7 +6,7 @@
 //! Nothing here depends on wasm or spin-sdk; `roster-spin` adapts Spin's types.
 //!
 //! Surfaces: [`mdm`] (canonical, seed 000's envelope), [`cas`] (seed 001),
-//! [`dynatrace`] (seed 002), [`apim`] (seed 004).
+//! [`dynatrace`] (seed 002), [`wso2`] (WSO2 EMM, seed 003), [`apim`] (seed 004).
 
 #![deny(missing_docs)]
 // Handlers short-circuit with `Result<_, ApiResponse>`: the error *is* the answer to
@@ -22,6 +22,7 @@ pub mod params;
 pub mod request;
 pub mod routes;
 pub mod scim;
+pub mod wso2;
 
 pub use request::{ApiRequest, ApiResponse, Body, Ctx, JsonError};
 

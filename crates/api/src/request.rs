@@ -201,13 +201,25 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &Body) -> Result<T, Json
         return Err(JsonError::TooDeep);
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let field = e.path().to_string();
         JsonError::Invalid {
-            field: if field.is_empty() { ".".into() } else { field },
+            // `?` is serde_path_to_error's name for a position it could not name (a
+            // body that ends before its first key): the whole body.
+            field: if field.is_empty() || field == "?" {
+                ".".into()
+            } else {
+                field
+            },
             reason: e.into_inner().to_string(),
         }
-    })
+    })?;
+    // Nothing but whitespace may follow the value (`{"a":1} junk` is not a body).
+    de.end().map_err(|e| JsonError::Invalid {
+        field: ".".into(),
+        reason: e.to_string(),
+    })?;
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -229,5 +241,22 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.message().starts_with("invalid n:"), "{}", e.message());
+        let cut = parse_json::<std::collections::BTreeMap<String, u8>>(&Body::Bytes(b"{".to_vec()))
+            .unwrap_err();
+        assert!(
+            cut.message().starts_with("invalid JSON body: EOF"),
+            "{}",
+            cut.message()
+        );
+        let trailing =
+            parse_json::<serde_json::Value>(&Body::Bytes(br#"{"n": 1} x"#.to_vec())).unwrap_err();
+        assert!(
+            trailing
+                .message()
+                .starts_with("invalid JSON body: trailing characters"),
+            "{}",
+            trailing.message()
+        );
+        assert!(parse_json::<serde_json::Value>(&Body::Bytes(b"{\"n\": 1} \n".to_vec())).is_ok());
     }
 }

@@ -56,9 +56,9 @@ fn spec<E: Endpoint>(component: &'static str, surface: Surface) -> RouteSpec {
 
 /// Every route, in spin.toml's order.
 pub fn catalogue() -> Vec<RouteSpec> {
-    use crate::mdm;
     use crate::scim::service as scim;
-    use Surface::{Mdm, Scim};
+    use crate::{mdm, wso2};
+    use Surface::{Mdm, Scim, Wso2};
     vec![
         spec::<mdm::Organizations>("organizations", Mdm),
         spec::<mdm::Organization>("organization", Mdm),
@@ -101,6 +101,16 @@ pub fn catalogue() -> Vec<RouteSpec> {
         spec::<crate::dynatrace::User>("dynatrace-user", Surface::Dynatrace),
         spec::<crate::apim::User>("apim-user", Surface::Apim),
         spec::<crate::apim::OperationResult>("apim-operation-result", Surface::Apim),
+        spec::<wso2::Users>("wso2-users", Wso2),
+        spec::<wso2::UsersView>("wso2-users-view", Wso2),
+        spec::<wso2::UsersEmailInvitation>("wso2-users-email-invitation", Wso2),
+        spec::<wso2::UsersDevices>("wso2-users-devices", Wso2),
+        spec::<wso2::UsersRoles>("wso2-users-roles", Wso2),
+        spec::<wso2::UsersCount>("wso2-users-count", Wso2),
+        spec::<wso2::UsersViewUsers>("wso2-users-view-users", Wso2),
+        spec::<wso2::UsersByUsername>("wso2-users-by-username", Wso2),
+        spec::<wso2::UsersChangePassword>("wso2-users-change-password", Wso2),
+        spec::<wso2::UsersResetPassword>("wso2-users-reset-password", Wso2),
     ]
 }
 
@@ -113,8 +123,8 @@ pub async fn dispatch<S: roster_domain::Store>(
     store: &S,
     ctx: &crate::Ctx,
 ) -> Option<crate::ApiResponse> {
-    use crate::mdm;
     use crate::scim::service as scim;
+    use crate::{mdm, wso2};
     macro_rules! table {
         ($($id:literal => $e:ty),* $(,)?) => {
             match component {
@@ -165,6 +175,16 @@ pub async fn dispatch<S: roster_domain::Store>(
         "dynatrace-user" => crate::dynatrace::User,
         "apim-user" => crate::apim::User,
         "apim-operation-result" => crate::apim::OperationResult,
+        "wso2-users" => wso2::Users,
+        "wso2-users-view" => wso2::UsersView,
+        "wso2-users-email-invitation" => wso2::UsersEmailInvitation,
+        "wso2-users-devices" => wso2::UsersDevices,
+        "wso2-users-roles" => wso2::UsersRoles,
+        "wso2-users-count" => wso2::UsersCount,
+        "wso2-users-view-users" => wso2::UsersViewUsers,
+        "wso2-users-by-username" => wso2::UsersByUsername,
+        "wso2-users-change-password" => wso2::UsersChangePassword,
+        "wso2-users-reset-password" => wso2::UsersResetPassword,
     }
 }
 

@@ -118,6 +118,10 @@ fn json_value() -> impl Strategy<Value = Value> {
                         "scope",
                         "state",
                         "limit",
+                        "emailAddress",
+                        "firstname",
+                        "lastname",
+                        "roles",
                         "x",
                     ]),
                     inner,
@@ -152,6 +156,10 @@ fn near_valid() -> impl Strategy<Value = Value> {
         json!({"policy": {"retentionDays": 1, "removalBatch": 2}}),
         json!({"aliases": {"apim": {"subscriptionId": "00000000-0000-0000-0000-000000000000",
             "resourceGroupName": "rg", "serviceName": "svc"}}}),
+        json!({"username": "PRIMARY/u2", "firstname": "A", "lastname": "B",
+            "emailAddress": "u2@example.com", "roles": ["r"]}),
+        json!({"username": "kim", "oldPassword": "aGVsbG8gd29ybGQ=", "newPassword": "c2VjcmV0LXNlY3JldA=="}),
+        json!(["kim", "PRIMARY/kim"]),
     ];
     (
         prop::sample::select(templates),
@@ -202,6 +210,8 @@ fn query() -> impl Strategy<Value = String> {
                 "username",
                 "api-version",
                 "filter",
+                "start",
+                "length",
                 "x",
             ]),
             ".{0,12}",
@@ -229,6 +239,16 @@ fn method() -> impl Strategy<Value = Method> {
     ])
 }
 
+/// The organization header that tenant-less surfaces (WSO2) need with a global token.
+fn organization() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        2 => Just(None),
+        4 => Just(Some("acme".to_owned())),
+        2 => Just(Some("__ORG__".to_owned())),
+        1 => ".{0,30}".prop_map(Some),
+    ]
+}
+
 fn auth() -> impl Strategy<Value = Option<String>> {
     prop_oneof![
         8 => Just(Some(format!("Bearer {ADMIN}"))),
@@ -251,6 +271,7 @@ proptest! {
         params in prop::collection::vec(param_value(), 4),
         query in query(),
         auth in auth(),
+        organization in organization(),
         if_match in prop::option::of("[\"*W/0-9a-z]{0,8}"),
         body in body(),
     ) {
@@ -281,6 +302,11 @@ proptest! {
         req.query = query;
         if let Some(a) = auth.and_then(|a| HeaderValue::from_str(&a).ok()) {
             req.headers.insert(HeaderName::from_static("authorization"), a);
+        }
+        if let Some(o) = organization
+            .and_then(|o| HeaderValue::from_str(&o.replace("__ORG__", &w.org)).ok())
+        {
+            req.headers.insert(HeaderName::from_static("x-roster-organization"), o);
         }
         if let Some(m) = if_match.and_then(|m| HeaderValue::from_str(&m).ok()) {
             req.headers.insert(HeaderName::from_static("if-match"), m);

@@ -56,6 +56,34 @@ pub async fn append<S: Store>(
     })
 }
 
+/// Attaches a new dependent to its user: writes its record at `record_key`, then
+/// appends `id` to the user's list at `list_key` (record first, so a list never names a
+/// record that was not written). A closed or missing list means the user is gone or
+/// being removed: the record is deleted again and the answer is `NotFound` (user); any
+/// other failure deletes it too, as far as the store allows.
+pub async fn attach<S: Store, T: serde::Serialize>(
+    store: &S,
+    record_key: &str,
+    record: &T,
+    list_key: &str,
+    id: &ObjectId,
+) -> Result<(), DomainError> {
+    records::write(store, record_key, record).await?;
+    match append(store, list_key, id).await {
+        Ok(Appended::Yes) => Ok(()),
+        Ok(Appended::UserGone) => {
+            store.delete(record_key).await?;
+            Err(DomainError::NotFound {
+                entity: crate::error::Entity::User,
+            })
+        }
+        Err(e) => {
+            let _ = store.delete(record_key).await;
+            Err(e)
+        }
+    }
+}
+
 /// Removes `id` from the list at `key` (idempotent; closed lists too).
 pub async fn remove<S: Store>(store: &S, key: &str, id: &ObjectId) -> Result<(), DomainError> {
     records::update(store, key, |list: &mut DependentList| {

@@ -1,6 +1,6 @@
 //! Devices: enroll for a user, list, change status, delete.
 
-use crate::dependents::{self, Appended};
+use crate::dependents;
 use crate::error::{DomainError, Entity, ValidationError};
 use crate::ids::{self, ObjectId};
 use crate::keys;
@@ -102,22 +102,15 @@ pub async fn enroll<S: Store>(
         properties: new.properties,
         version: 1,
     };
-    let key = keys::device(&org.id, &device.id);
-    // Record first, then the index: the list never names a device that was not written.
-    records::write(store, &key, &device).await?;
-    match dependents::append(store, &keys::user_devices(&org.id, user_id), &device.id).await {
-        Ok(Appended::Yes) => Ok(device),
-        Ok(Appended::UserGone) => {
-            store.delete(&key).await?;
-            Err(DomainError::NotFound {
-                entity: Entity::User,
-            })
-        }
-        Err(e) => {
-            let _ = store.delete(&key).await;
-            Err(e)
-        }
-    }
+    dependents::attach(
+        store,
+        &keys::device(&org.id, &device.id),
+        &device,
+        &keys::user_devices(&org.id, user_id),
+        &device.id,
+    )
+    .await?;
+    Ok(device)
 }
 
 /// The user's devices, in enrolment order.

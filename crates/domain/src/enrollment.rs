@@ -1,6 +1,6 @@
 //! Enrollment tokens: issue for a user (with an expiry), list, revoke.
 
-use crate::dependents::{self, Appended};
+use crate::dependents;
 use crate::error::{DomainError, Entity, ValidationError};
 use crate::ids::ObjectId;
 use crate::keys;
@@ -44,21 +44,15 @@ pub async fn issue<S: Store>(
         created_at: now,
         expires_at: now.plus_millis(ttl_secs.saturating_mul(1000)),
     };
-    let key = keys::enrollment_token(&org.id, &token.id);
-    records::write(store, &key, &token).await?;
-    match dependents::append(store, &keys::user_tokens(&org.id, user_id), &token.id).await {
-        Ok(Appended::Yes) => Ok(token),
-        Ok(Appended::UserGone) => {
-            store.delete(&key).await?;
-            Err(DomainError::NotFound {
-                entity: Entity::User,
-            })
-        }
-        Err(e) => {
-            let _ = store.delete(&key).await;
-            Err(e)
-        }
-    }
+    dependents::attach(
+        store,
+        &keys::enrollment_token(&org.id, &token.id),
+        &token,
+        &keys::user_tokens(&org.id, user_id),
+        &token.id,
+    )
+    .await?;
+    Ok(token)
 }
 
 /// The user's tokens, oldest first.

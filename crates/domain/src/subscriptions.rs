@@ -2,7 +2,7 @@
 //! create, list, get, cancel, delete. A removal cascades them (or, on seed 004 without
 //! `deleteSubscriptions=true`, is refused while the user has live ones).
 
-use crate::dependents::{self, Appended};
+use crate::dependents;
 use crate::error::{DomainError, Entity, ValidationError};
 use crate::ids::{self, ObjectId};
 use crate::keys;
@@ -55,21 +55,15 @@ pub async fn create<S: Store>(
         state: SubscriptionState::Active,
         created_at: now,
     };
-    let key = keys::subscription(&org.id, &sub.id);
-    records::write(store, &key, &sub).await?;
-    match dependents::append(store, &keys::user_subscriptions(&org.id, user_id), &sub.id).await {
-        Ok(Appended::Yes) => Ok(sub),
-        Ok(Appended::UserGone) => {
-            store.delete(&key).await?;
-            Err(DomainError::NotFound {
-                entity: Entity::User,
-            })
-        }
-        Err(e) => {
-            let _ = store.delete(&key).await;
-            Err(e)
-        }
-    }
+    dependents::attach(
+        store,
+        &keys::subscription(&org.id, &sub.id),
+        &sub,
+        &keys::user_subscriptions(&org.id, user_id),
+        &sub.id,
+    )
+    .await?;
+    Ok(sub)
 }
 
 /// The user's subscriptions, oldest first.

@@ -175,7 +175,7 @@ fn expired_soft_removals_are_purged_on_access_and_by_the_queue() {
     let o = org_with(&s, Some(1), None);
     block_on(async {
         let a = user_with(&s, &o, "ann", 1).await;
-        let b = user_with(&s, &o, "bea", 1).await;
+        let b = user_with(&s, &o, "bex", 1).await;
         let c = user_with(&s, &o, "cat", 0).await;
         for id in [&a, &b] {
             remove_user(&s, &o, id, &RemovalPolicy::wso2(), NOW)
@@ -203,7 +203,7 @@ fn expired_soft_removals_are_purged_on_access_and_by_the_queue() {
         assert!(users::get_any(&s, &o, &c).await.is_ok());
         consistent(&s, "after purge");
         no_trace(&s, "ann", "ann purged");
-        no_trace(&s, "bea", "bea purged");
+        no_trace(&s, "bex", "bex purged");
         // Restoring an expired user purges it instead.
         let much_later = NOW.plus_millis(5 * DAY);
         assert!(matches!(
