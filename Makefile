@@ -7,7 +7,7 @@ WASM_TARGET := wasm32-wasip2
 COMPONENTS := $(notdir $(wildcard components/*))
 LISTEN ?= 127.0.0.1:3000
 
-.PHONY: up build test lint sizes wasm-target
+.PHONY: up build test lint sizes bench wasm-target
 
 ## Install the wasm32-wasip2 target when it is missing.
 wasm-target:
@@ -29,7 +29,14 @@ test: build
 lint: wasm-target
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) clippy --target $(WASM_TARGET) -p roster-spin $(addprefix -p ,$(COMPONENTS)) -- -D warnings
+	$(CARGO) clippy --target $(WASM_TARGET) -p roster-spin -p bench-empty $(addprefix -p ,$(COMPONENTS)) -- -D warnings
+
+## The benchmark (docs/benchmarks.md): seeds 1k, 100k and 1M users, measures every
+## scenario through roster-host, natively and against an empty component. Needs several
+## GB of disk under target/ for the 1M store. Override with BENCH_ARGS="--sizes 1k,100k".
+BENCH_ARGS ?= --sizes 1k,100k,1m
+bench: build
+	$(CARGO) run --profile perf -p roster-bench -- $(BENCH_ARGS)
 
 ## Print each component's .wasm size in bytes.
 sizes: build

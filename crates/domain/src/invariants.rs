@@ -277,8 +277,9 @@ impl Checker<'_> {
                 self.report(&key, "trash entry points at no softly removed user");
             }
         }
+        let user_ids: BTreeSet<&str> = users.keys().map(ObjectId::as_str).collect();
         for (uid, key) in lists {
-            if !users.keys().any(|id| id.as_str() == uid) {
+            if !user_ids.contains(uid.as_str()) {
                 self.report(&key, "list of a user that does not exist");
             }
         }
@@ -362,8 +363,9 @@ impl Checker<'_> {
                     self.report(&members_key, format!("lists {m}, which is not a member"));
                 }
             }
+            let listed: BTreeSet<&ObjectId> = list.ids.iter().collect();
             for u in users.values() {
-                if u.is_live() && named(u) && !list.ids.contains(&u.id) {
+                if u.is_live() && named(u) && !listed.contains(&u.id) {
                     self.report(
                         &keys::user(id, &u.id),
                         format!("member of {} but missing from its list", g.name),

@@ -43,6 +43,12 @@ pub(crate) async fn serve(
     }
     loop {
         let (stream, client_addr) = listener.accept().await?;
+        // A response goes out as its head, then body frames as the component streams
+        // them; with Nagle's algorithm the first small body write waits for the ACK of
+        // the head, which the client delays (40 ms on Linux). Send each write at once.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
         let host = host.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {

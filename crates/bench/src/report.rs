@@ -1,0 +1,535 @@
+//! The report: Markdown tables of every measurement, the scaling across sizes, and the
+//! design's targets, each marked met, missed, or not measurable in this run.
+
+use crate::scenarios::Kind;
+use crate::{Measured, Outcome, Report, SizeReport, size_label};
+use std::fmt::Write as _;
+
+/// Largest acceptable `.wasm`, bytes.
+pub const MAX_COMPONENT_BYTES: u64 = 600 * 1024;
+/// Get user through the host: at most this times the empty component's request.
+pub const MAX_GET_OVER_EMPTY: f64 = 1.5;
+/// Get, count and a list page: the largest size at most this times the smallest.
+pub const MAX_FLAT_GROWTH: f64 = 1.2;
+/// What "a small constant" means for search here (the issue gives no number): at most
+/// this many microseconds per user in the organization.
+pub const MAX_SEARCH_US_PER_USER: f64 = 1.0;
+
+/// One target of issue 7.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// What is promised.
+    pub name: String,
+    /// Met, missed, or `None` when this run cannot tell (not measured).
+    pub met: Option<bool>,
+    /// The figures behind the verdict.
+    pub detail: String,
+}
+
+/// Milliseconds, with precision that suits the magnitude.
+pub fn ms(v: f64) -> String {
+    if v.is_nan() {
+        "–".to_owned()
+    } else if v < 1.0 {
+        format!("{v:.3}")
+    } else if v < 10.0 {
+        format!("{v:.2}")
+    } else if v < 1000.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if a.is_nan() || b.is_nan() || b == 0.0 {
+        "–".to_owned()
+    } else {
+        format!("{:.2}", a / b)
+    }
+}
+
+fn rate(v: f64) -> String {
+    if v.is_nan() {
+        "–".to_owned()
+    } else if v < 10.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(
+        || "unknown".to_owned(),
+        |k| format!("{:.0} MiB", k as f64 / 1024.0),
+    )
+}
+
+fn flag(m: &Measured) -> String {
+    let mut notes = Vec::new();
+    if let Some(e) = &m.probe_error {
+        notes.push(format!("probe: {e}"));
+    }
+    let errors = m.single.errors + m.loaded.errors;
+    if errors > 0 {
+        let first = m
+            .single
+            .first_error
+            .as_deref()
+            .or(m.loaded.first_error.as_deref())
+            .unwrap_or("?");
+        notes.push(format!("{errors} errors, first: {first}"));
+    }
+    if notes.is_empty() {
+        String::new()
+    } else {
+        let mut s = notes.join("; ");
+        if s.len() > 160 {
+            let mut cut = 160;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+            s.push('…');
+        }
+        format!(" ⚠ {}", s.replace('|', "\\|"))
+    }
+}
+
+/// The service time of a measurement: p50 with one client (the loaded p50 when no
+/// request of the one-client phase fitted in the budget).
+pub fn p50(m: &Measured) -> f64 {
+    if m.single.n() > 0 {
+        m.single.p50_ms()
+    } else {
+        m.loaded.p50_ms()
+    }
+}
+
+fn measured_cells(m: &Measured) -> String {
+    let kv = if m.probe_requests > 1 {
+        format!("{} in {} requests", m.kv_calls, m.probe_requests)
+    } else {
+        m.kv_calls.to_string()
+    };
+    format!(
+        "{} / {} | {} | {} | {} | {} | {} | {}",
+        m.single.n(),
+        m.loaded.n(),
+        ms(m.single.p50_ms()),
+        ms(m.single.p99_ms()),
+        ms(m.loaded.p50_ms()),
+        ms(m.loaded.p99_ms()),
+        rate(m.loaded.throughput()),
+        kv
+    )
+}
+
+fn size_section(out: &mut String, s: &SizeReport, concurrency: usize) {
+    let label = size_label(s.users);
+    let _ = writeln!(out, "\n### {label} users in the organization\n");
+    let _ = writeln!(
+        out,
+        "Seeded {} users, {} devices, {} enrollment tokens ({} rows, {:.0} MiB file) in \
+         {:.1} s with {} threads.  ",
+        s.seed.users,
+        s.seed.devices,
+        s.seed.tokens,
+        s.seed.rows,
+        s.seed.file_bytes as f64 / (1024.0 * 1024.0),
+        s.seed.seconds,
+        s.seed.threads
+    );
+    match &s.host_memory {
+        Some(m) => {
+            let _ = writeln!(
+                out,
+                "roster-host alone (its own process on this store; {} clients through the \
+                 empty component, 401, get, list, count and create, {} requests, {} failed): \
+                 RSS {} once started, peak {}.  ",
+                concurrency,
+                m.requests,
+                m.errors,
+                mib(m.idle_kib),
+                mib(m.peak_kib)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "roster-host alone: not measured (no roster-host binary).  "
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "The benchmark process (host, clients and native runs together): RSS {} when the \
+         host started, peak {} while measuring this size.\n",
+        mib(s.rss_before_kib),
+        mib(s.peak_rss_kib)
+    );
+    let c = concurrency;
+    let _ = writeln!(
+        out,
+        "| scenario | mode | n (1 / {c}) | p50 ms, 1 client | p99 ms, 1 client | p50 ms, {c} clients | p99 ms, {c} clients | req/s, {c} clients | kv calls | (a)/(b) p50 | (a)/(c) p50 |"
+    );
+    let _ = writeln!(out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let _ = writeln!(
+        out,
+        "| empty component, alone | (c) host | {} | | |{}",
+        measured_cells(&s.empty),
+        flag(&s.empty)
+    );
+    for row in &s.rows {
+        match &row.outcome {
+            Outcome::Ran {
+                host,
+                native,
+                empty,
+            } => {
+                let a = p50(host);
+                let _ = writeln!(
+                    out,
+                    "| {} | (a) host | {} | {} | {} |{}",
+                    row.scenario.title,
+                    measured_cells(host),
+                    ratio(a, p50(native)),
+                    ratio(a, p50(empty)),
+                    flag(host)
+                );
+                let _ = writeln!(
+                    out,
+                    "| | (b) native | {} | | |{}",
+                    measured_cells(native),
+                    flag(native)
+                );
+                let _ = writeln!(
+                    out,
+                    "| | (c) empty | {} | | |{}",
+                    measured_cells(empty),
+                    flag(empty)
+                );
+            }
+            Outcome::NotAvailable(why) => {
+                let _ = writeln!(
+                    out,
+                    "| {} | – | not available on this build: {why} | | | | | | | | |",
+                    row.scenario.title
+                );
+            }
+        }
+    }
+}
+
+/// (a)'s p50 over (c)'s, both from the same interleaved rounds: the cost in units of
+/// the platform's own request. Dividing by (c) cancels a change of the machine's speed
+/// between sizes (other work on its cores); it does not cancel the disk's.
+fn relative(s: &SizeReport, kind: Kind) -> Option<f64> {
+    let a = p50_of(s, kind)?;
+    let c = p50(s.empty_with(kind)?);
+    (c > 0.0).then(|| a / c)
+}
+
+/// The largest growth from the first value to any later one.
+fn growth(values: &[Option<f64>]) -> Option<f64> {
+    let first = (*values.first()?)?;
+    values[1..]
+        .iter()
+        .map(|v| v.map(|v| v / first))
+        .try_fold(None::<f64>, |acc, g| {
+            g.map(|g| Some(acc.map_or(g, |a| a.max(g))))
+        })
+        .flatten()
+}
+
+fn scaling_section(out: &mut String, r: &Report) {
+    if r.sizes.len() < 2 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n### How cost grows with users per organization (through the host, (a), p50 with one client)\n"
+    );
+    let _ = writeln!(
+        out,
+        "÷(c): over the empty component's p50 in the same rounds. Growth: the largest \
+         size-to-smallest ratio.\n"
+    );
+    let mut head = "| scenario |".to_owned();
+    let mut rule = "|---|".to_owned();
+    for s in &r.sizes {
+        let l = size_label(s.users);
+        let _ = write!(head, " p50 ms {l} | ÷(c) {l} | kv {l} |");
+        rule.push_str("--:|--:|--:|");
+    }
+    head.push_str(" growth | growth ÷(c) |");
+    rule.push_str("--:|--:|");
+    let _ = writeln!(out, "{head}\n{rule}");
+    let first = &r.sizes[0];
+    for row in &first.rows {
+        let kind = row.scenario.kind;
+        if !matches!(row.outcome, Outcome::Ran { .. }) {
+            continue;
+        }
+        let mut line = format!("| {} |", row.scenario.title);
+        let (mut raw, mut rel) = (Vec::new(), Vec::new());
+        for s in &r.sizes {
+            match s.ran(kind) {
+                Some((host, _)) => {
+                    let x = relative(s, kind);
+                    let _ = write!(
+                        line,
+                        " {} | {} | {} |",
+                        ms(p50(host)),
+                        x.map_or_else(|| "–".to_owned(), |x| format!("{x:.2}")),
+                        host.kv_calls
+                    );
+                    raw.push(p50_of(s, kind));
+                    rel.push(x);
+                }
+                None => {
+                    line.push_str(" – | – | – |");
+                    raw.push(None);
+                    rel.push(None);
+                }
+            }
+        }
+        let show = |g: Option<f64>| g.map_or_else(|| "–".to_owned(), |g| format!("{g:.2}"));
+        let _ = writeln!(
+            out,
+            "{line} {} | {} |",
+            show(growth(&raw)),
+            show(growth(&rel))
+        );
+    }
+}
+
+fn p50_of(s: &SizeReport, kind: Kind) -> Option<f64> {
+    s.ran(kind).filter(|(h, _)| h.clean()).map(|(h, _)| p50(h))
+}
+
+fn flat(r: &Report, kind: Kind, name: &str) -> Target {
+    let name = format!(
+        "{name} flat from the smallest size to every larger one (p50 through the host, one \
+         client, over the empty component's in the same rounds, grows ≤ {MAX_FLAT_GROWTH}x; \
+         the same kv calls)"
+    );
+    if r.sizes.len() < 2 {
+        return Target {
+            name,
+            met: None,
+            detail: "fewer than two sizes".into(),
+        };
+    }
+    let raw: Vec<Option<f64>> = r.sizes.iter().map(|s| p50_of(s, kind)).collect();
+    let rel: Vec<Option<f64>> = r.sizes.iter().map(|s| relative(s, kind)).collect();
+    let kv: Vec<Option<u64>> = r
+        .sizes
+        .iter()
+        .map(|s| s.ran(kind).map(|(h, _)| h.kv_calls))
+        .collect();
+    let same_kv = kv.iter().all(|k| k.is_some() && *k == kv[0]);
+    let detail = r
+        .sizes
+        .iter()
+        .zip(raw.iter().zip(rel.iter().zip(&kv)))
+        .map(|(s, (a, (x, k)))| {
+            format!(
+                "{}: {} ms, {} × (c), {} kv calls",
+                size_label(s.users),
+                a.map_or_else(|| "–".to_owned(), ms),
+                x.map_or_else(|| "–".to_owned(), |x| format!("{x:.2}")),
+                k.map_or_else(|| "–".to_owned(), |k| k.to_string())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    match (growth(&rel), growth(&raw)) {
+        (Some(g), Some(graw)) => Target {
+            name,
+            met: Some(g <= MAX_FLAT_GROWTH && same_kv),
+            detail: format!("{detail} — growth {g:.2}x over (c), {graw:.2}x raw"),
+        },
+        _ => Target {
+            name,
+            met: None,
+            detail: format!("{detail} — not measured cleanly at every size"),
+        },
+    }
+}
+
+/// Evaluates issue 7's targets on a report.
+pub fn targets(r: &Report) -> Vec<Target> {
+    let mut out = Vec::new();
+    // 1. Get user through the host vs the empty component, at every size: service
+    // time (p50, one client) decides; the cost at saturation (throughput) is shown.
+    {
+        let mut details = Vec::new();
+        let mut met = Some(true);
+        for s in &r.sizes {
+            let empty = s.empty_with(Kind::GetUser).unwrap_or(&s.empty);
+            let c = p50(empty);
+            match (p50_of(s, Kind::GetUser), s.ran(Kind::GetUser)) {
+                (Some(a), Some((host, _))) if empty.clean() => {
+                    let x = a / c;
+                    if x > MAX_GET_OVER_EMPTY {
+                        met = Some(false);
+                    }
+                    details.push(format!(
+                        "{}: {} / {} ms = {x:.2}x (throughput {} / {} req/s = {}x the cost)",
+                        size_label(s.users),
+                        ms(a),
+                        ms(c),
+                        rate(host.loaded.throughput()),
+                        rate(empty.loaded.throughput()),
+                        ratio(empty.loaded.throughput(), host.loaded.throughput()),
+                    ));
+                }
+                _ => {
+                    met = met.and(None);
+                    details.push(format!("{}: not measured", size_label(s.users)));
+                }
+            }
+        }
+        out.push(Target {
+            name: format!(
+                "get user through the host ≤ {MAX_GET_OVER_EMPTY}x the empty component (p50, one client)"
+            ),
+            met: if r.sizes.is_empty() { None } else { met },
+            detail: details.join("; "),
+        });
+    }
+    out.push(flat(r, Kind::GetUser, "get user"));
+    out.push(flat(r, Kind::Count, "count"));
+    out.push(flat(r, Kind::ListPage, "list page"));
+    // Search: linear, with its constant per user.
+    {
+        let mut details = Vec::new();
+        let mut per_user = Vec::new();
+        for s in &r.sizes {
+            if let (Some(p50), Some((h, _))) = (p50_of(s, Kind::Search), s.ran(Kind::Search)) {
+                let us_per_user = p50 * 1000.0 / s.users as f64;
+                per_user.push(us_per_user);
+                details.push(format!(
+                    "{}: {} ms, {} kv calls, {us_per_user:.2} µs per user",
+                    size_label(s.users),
+                    ms(p50),
+                    h.kv_calls
+                ));
+            }
+        }
+        // Linear: the cost per user does not grow with size (within 2x: small sizes
+        // are dominated by the fixed part of a request).
+        let linear = (per_user.len() >= 2).then(|| {
+            let last = per_user[per_user.len() - 1];
+            let prev = per_user[per_user.len() - 2];
+            last <= prev * 2.0
+        });
+        out.push(Target {
+            name: "q search linear in users".into(),
+            met: linear,
+            detail: details.join("; "),
+        });
+        out.push(Target {
+            name: format!(
+                "q search's constant small: ≤ {MAX_SEARCH_US_PER_USER} µs per user at the \
+                 largest size (a 1M-user organization searched in about a second)"
+            ),
+            met: per_user.last().map(|c| *c <= MAX_SEARCH_US_PER_USER),
+            detail: per_user.last().map_or_else(
+                || "not measured".to_owned(),
+                |c| {
+                    format!(
+                        "{c:.2} µs per user: {:.1} s for 1M users",
+                        c * 1_000_000.0 / 1e6
+                    )
+                },
+            ),
+        });
+    }
+    // Component sizes.
+    {
+        let over: Vec<String> = r
+            .components
+            .iter()
+            .filter(|(_, b)| *b > MAX_COMPONENT_BYTES)
+            .map(|(id, b)| format!("{id} {} KiB", b / 1024))
+            .collect();
+        let largest = r.components.iter().max_by_key(|(_, b)| *b);
+        out.push(Target {
+            name: format!("every component ≤ {} KiB", MAX_COMPONENT_BYTES / 1024),
+            met: Some(over.is_empty()),
+            detail: if over.is_empty() {
+                largest.map_or_else(String::new, |(id, b)| {
+                    format!("largest: {id}, {} KiB", b / 1024)
+                })
+            } else {
+                format!("over: {}", over.join(", "))
+            },
+        });
+    }
+    out
+}
+
+/// The whole report as Markdown.
+pub fn markdown(r: &Report) -> String {
+    let mut out = String::new();
+    let cfg = &r.config;
+    let _ = writeln!(out, "## roster-bench results\n");
+    let _ = writeln!(
+        out,
+        "Sizes: {}. Each scenario: one request alone per mode (its key-value calls), then \
+         one client, then {} concurrent clients, each phase up to {:.1} s per mode split into \
+         {} rounds interleaving (c), (a) and (b) (reads after a {:.1} s warm-up, one client); \
+         no concurrent phase for a request slower alone than a round (–); at most {} users \
+         patched, {} users prepared for removal and {} users with 200 devices for the \
+         asynchronous removal per mode.",
+        cfg.sizes
+            .iter()
+            .map(|n| size_label(*n))
+            .collect::<Vec<_>>()
+            .join(", "),
+        cfg.concurrency,
+        cfg.duration.as_secs_f64(),
+        cfg.rounds,
+        cfg.warmup.as_secs_f64(),
+        cfg.max_patches,
+        cfg.removals,
+        cfg.heavy_removals
+    );
+    let _ = writeln!(
+        out,
+        "\n### Components\n\n| component | .wasm bytes | KiB |\n|---|--:|--:|"
+    );
+    for (id, bytes) in &r.components {
+        let _ = writeln!(out, "| {id} | {bytes} | {} |", bytes / 1024);
+    }
+    for s in &r.sizes {
+        size_section(&mut out, s, cfg.concurrency);
+    }
+    scaling_section(&mut out, r);
+    let _ = writeln!(out, "\n### Targets\n");
+    for t in targets(r) {
+        let verdict = match t.met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "not measured",
+        };
+        let _ = writeln!(out, "- **{verdict}**: {} — {}", t.name, t.detail);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn growth_is_the_largest_ratio_to_the_first() {
+        assert_eq!(growth(&[Some(2.0), Some(3.0), Some(1.0)]), Some(1.5));
+        assert_eq!(growth(&[Some(2.0), Some(1.0)]), Some(0.5));
+        assert_eq!(growth(&[Some(2.0), None, Some(3.0)]), None);
+        assert_eq!(growth(&[Some(2.0)]), None);
+    }
+}
