@@ -32,7 +32,7 @@ pub mod seed;
 use anyhow::Context as _;
 use measure::{Budget, MakeCall, Sample};
 use native::KvStore;
-use scenarios::{Availability, Fixture, Kind, Prepared, SCENARIOS, Scenario};
+use scenarios::{Fixture, Kind, Prepared, SCENARIOS, Scenario};
 use seed::SeedStats;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -210,8 +210,6 @@ pub enum Outcome {
         /// (c), interleaved with (a) and (b).
         empty: Measured,
     },
-    /// Not available on this build.
-    NotAvailable(&'static str),
 }
 
 /// One scenario at one size.
@@ -265,18 +263,14 @@ impl SizeReport {
 
     /// (a) and (b) of scenario `kind`, when it ran.
     pub fn ran(&self, kind: Kind) -> Option<(&Measured, &Measured)> {
-        match &self.row(kind)?.outcome {
-            Outcome::Ran { host, native, .. } => Some((host, native)),
-            Outcome::NotAvailable(_) => None,
-        }
+        let Outcome::Ran { host, native, .. } = &self.row(kind)?.outcome;
+        Some((host, native))
     }
 
     /// (c) as measured alongside scenario `kind`.
     pub fn empty_with(&self, kind: Kind) -> Option<&Measured> {
-        match &self.row(kind)?.outcome {
-            Outcome::Ran { empty, .. } => Some(empty),
-            Outcome::NotAvailable(_) => None,
-        }
+        let Outcome::Ran { empty, .. } = &self.row(kind)?.outcome;
+        Some(empty)
     }
 }
 
@@ -548,9 +542,6 @@ fn empty_run() -> Run {
 }
 
 async fn run_scenario(env: &Env, cfg: &Config, s: &Scenario) -> anyhow::Result<Outcome> {
-    if let Availability::NotOnThisBuild(why) = s.kind.availability() {
-        return Ok(Outcome::NotAvailable(why));
-    }
     let kind = s.kind;
     let component = kind
         .component()

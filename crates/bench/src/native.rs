@@ -6,7 +6,6 @@
 
 use roster_domain::{Store, StoreError, Swap};
 use roster_host::{KvBackend, KvError};
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -116,16 +115,8 @@ impl Store for KvStore {
             return Ok(Vec::new());
         }
         self.count();
-        let found: HashMap<String, Option<Vec<u8>>> = self
-            .backend
-            .get_many(&self.label, keys)
-            .map_err(err)?
-            .into_iter()
-            .collect();
-        Ok(keys
-            .iter()
-            .map(|k| found.get(k).cloned().flatten())
-            .collect())
+        let found = self.backend.get_many(&self.label, keys).map_err(err)?;
+        Ok(roster_domain::store::in_key_order(keys, found))
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {

@@ -211,13 +211,6 @@ fn size_section(out: &mut String, s: &SizeReport, concurrency: usize) {
                     flag(empty)
                 );
             }
-            Outcome::NotAvailable(why) => {
-                let _ = writeln!(
-                    out,
-                    "| {} | – | not available on this build: {why} | | | | | | | | |",
-                    row.scenario.title
-                );
-            }
         }
     }
 }
@@ -269,9 +262,6 @@ fn scaling_section(out: &mut String, r: &Report) {
     let first = &r.sizes[0];
     for row in &first.rows {
         let kind = row.scenario.kind;
-        if !matches!(row.outcome, Outcome::Ran { .. }) {
-            continue;
-        }
         let mut line = format!("| {} |", row.scenario.title);
         let (mut raw, mut rel) = (Vec::new(), Vec::new());
         for s in &r.sizes {

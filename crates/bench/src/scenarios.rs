@@ -1,10 +1,6 @@
 //! The scenario table: one entry per thing a user of Roster does, each able to say
 //! what request it sends (for HTTP and for the native handler alike), what it needs
 //! prepared beforehand (untimed), and how to check an answer.
-//!
-//! A scenario whose surface is not on a build is kept in the table as an
-//! [`Availability::NotOnThisBuild`] stub: it compiles, is listed in every report, and is
-//! implemented by filling in its arms below once its routes land. (None is, today.)
 
 use crate::measure::Answer;
 use crate::native::{KvStore, Overlay, block_on};
@@ -53,15 +49,6 @@ pub enum Kind {
     /// WSO2 `GET /mdm-admin/users/view?username=…` of a random seeded user (the
     /// organization is the token's): a lookup by username, O(1) like get.
     Wso2View,
-}
-
-/// Whether a scenario can run on this build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Availability {
-    /// Implemented.
-    Available,
-    /// Not available on this build; why.
-    NotOnThisBuild(&'static str),
 }
 
 /// One row of the table.
@@ -288,13 +275,6 @@ pub enum Prepared {
 }
 
 impl Kind {
-    /// Whether this build can run the scenario.
-    pub fn availability(self) -> Availability {
-        match self {
-            _ => Availability::Available,
-        }
-    }
-
     /// The spin.toml component serving the scenario's route; mode (b) runs the same
     /// endpoint natively through [`roster_api::routes::dispatch`].
     pub fn component(self) -> Option<&'static str> {
@@ -482,8 +462,9 @@ impl Kind {
                 c.follow_location = true;
                 c
             }
-            // Stubs and mismatched preparations: a request that cannot succeed.
-            _ => Call::new(Method::GET, "/not-available-on-this-build".to_owned(), 200),
+            // A preparation that does not fit its scenario (a bug in this table): a
+            // request that cannot succeed, so the untimed probe's check reports it.
+            _ => Call::new(Method::GET, "/mismatched-preparation".to_owned(), 200),
         }
     }
 

@@ -67,6 +67,20 @@ pub trait Store {
     async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError>;
 }
 
+/// Puts a batch read's answer in the order of `keys`: a key-value host answers only the
+/// keys it found, in no promised order (Spin's SQLite store answers in the database's).
+/// Adapters call this so that [`Store::get_many`] keeps its promise; a key the host did
+/// not answer, or answered with no value, is `None`.
+pub fn in_key_order(
+    keys: &[String],
+    found: impl IntoIterator<Item = (String, Option<Vec<u8>>)>,
+) -> Vec<Option<Vec<u8>>> {
+    let found: std::collections::HashMap<String, Option<Vec<u8>>> = found.into_iter().collect();
+    keys.iter()
+        .map(|k| found.get(k).cloned().flatten())
+        .collect()
+}
+
 /// An in-memory [`Store`] with Spin's semantics, for unit tests. Optionally fails the
 /// N-th call (counting from 1) to exercise crash-resumability.
 #[derive(Debug, Default)]
@@ -229,6 +243,20 @@ impl Store for MemoryStore {
 mod tests {
     use super::*;
     use futures::executor::block_on;
+
+    #[test]
+    fn a_batch_answer_is_put_in_key_order() {
+        let keys: Vec<String> = ["a", "b", "c", "a"].map(String::from).to_vec();
+        // Out of order, "b" missing, "c" answered without a value, "a" asked twice.
+        let found = vec![
+            ("c".to_owned(), None),
+            ("a".to_owned(), Some(b"1".to_vec())),
+        ];
+        assert_eq!(
+            in_key_order(&keys, found),
+            vec![Some(b"1".to_vec()), None, None, Some(b"1".to_vec())]
+        );
+    }
 
     #[test]
     fn swap_on_absent_key_is_an_unconditional_upsert() {

@@ -17,7 +17,6 @@ use roster_api::{ApiRequest, Body, Ctx, Endpoint};
 use roster_domain::{Store, StoreError, Swap, Timestamp};
 use spin_sdk::experimental::wasi::keyvalue::{atomics, batch, store as wasi_store};
 use spin_sdk::http::Request;
-use std::collections::HashMap;
 
 /// The label of the one store Roster uses (granted in spin.toml).
 pub const STORE_LABEL: &str = "default";
@@ -99,15 +98,8 @@ impl Store for SpinStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        // Spin answers only the keys it found, in no promised order.
-        let found: HashMap<String, Option<Vec<u8>>> = batch::get_many(self.bucket()?, keys)
-            .map_err(kv_error)?
-            .into_iter()
-            .collect();
-        Ok(keys
-            .iter()
-            .map(|k| found.get(k).cloned().flatten())
-            .collect())
+        let found = batch::get_many(self.bucket()?, keys).map_err(kv_error)?;
+        Ok(roster_domain::store::in_key_order(keys, found))
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
