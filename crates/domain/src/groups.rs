@@ -272,6 +272,35 @@ fn drop_names(u: &mut User, names: &[&str]) -> bool {
     u.groups.len() != before
 }
 
+/// The names a member may hold group `g` under: its name and, while a rename is in
+/// flight, the previous one.
+fn held_names(g: &Group) -> Vec<&str> {
+    std::iter::once(g.name.as_str())
+        .chain(g.renamed_from.as_deref())
+        .collect()
+}
+
+/// Takes `names` out of user `user_id`'s groups, with a new version and update time
+/// when the user held one of them (no write otherwise, nor for a missing user).
+async fn leave<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    names: &[&str],
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
+        if !drop_names(u, names) {
+            return Ok::<_, DomainError>(false);
+        }
+        u.version += 1;
+        u.updated_at = now;
+        Ok(true)
+    })
+    .await?;
+    Ok(())
+}
+
 /// Deletes a group: closes its member list, takes the group out of every member's
 /// record, then deletes the list, the claims, the index entry and the record.
 /// Idempotent: a retry completes a delete that stopped.
@@ -314,20 +343,9 @@ pub async fn delete_checked<S: Store>(
         };
     }
     let members = dependents::close(store, &keys::group_members(&org.id, id)).await?;
-    let mut names = vec![group.name.as_str()];
-    if let Some(old) = &group.renamed_from {
-        names.push(old);
-    }
+    let names = held_names(&group);
     for user_id in &members {
-        records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
-            if !drop_names(u, &names) {
-                return Ok::<_, DomainError>(false);
-            }
-            u.version += 1;
-            u.updated_at = now;
-            Ok(true)
-        })
-        .await?;
+        leave(store, org, user_id, &names, now).await?;
     }
     store.delete(&keys::group_members(&org.id, id)).await?;
     for (_, key) in group_claims(org, &group) {
@@ -610,19 +628,7 @@ pub async fn remove_member<S: Store>(
     now: Timestamp,
 ) -> Result<(), DomainError> {
     let g = get(store, org, group_id).await?;
-    let mut names = vec![g.name.as_str()];
-    if let Some(old) = &g.renamed_from {
-        names.push(old);
-    }
-    records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
-        if !drop_names(u, &names) {
-            return Ok::<_, DomainError>(false);
-        }
-        u.version += 1;
-        u.updated_at = now;
-        Ok(true)
-    })
-    .await?;
+    leave(store, org, user_id, &held_names(&g), now).await?;
     let list = keys::group_members(&org.id, group_id);
     let listed = member_ids(store, org, group_id).await?.contains(user_id);
     dependents::remove(store, &list, user_id).await?;
