@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn dispatch_knows_every_component_and_names_its_endpoint() {
-        let store = roster_domain::MemoryStore::new();
+        let store = roster_domain::MemoryStore::from_env();
         let ctx = crate::Ctx::new(None, roster_domain::Timestamp(0));
         for r in catalogue() {
             // An OPTIONS request is refused by every route with its own 405: proof the

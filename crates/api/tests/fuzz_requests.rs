@@ -28,7 +28,7 @@ struct World {
 fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| {
-        let store = MemoryStore::new();
+        let store = MemoryStore::from_env();
         let ctx = Ctx::new(Some(ADMIN.into()), NOW);
         let post = |component: &str, params: Vec<(String, String)>, body: Value| {
             let mut req = ApiRequest::new(Method::POST);

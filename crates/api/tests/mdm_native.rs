@@ -34,7 +34,7 @@ fn json_of(resp: &http::Response<Vec<u8>>) -> Value {
 
 #[test]
 fn create_then_remove_through_the_endpoints() {
-    let store = MemoryStore::new();
+    let store = MemoryStore::from_env();
     block_on(async {
         let r = Organizations::handle(
             &req(
@@ -81,7 +81,7 @@ fn create_then_remove_through_the_endpoints() {
 
 #[test]
 fn the_body_limit_answers_413_and_405_lists_allow() {
-    let store = MemoryStore::new();
+    let store = MemoryStore::from_env();
     block_on(async {
         let mut r = req(Method::POST, &[], None);
         r.body = Body::TooLarge;
@@ -95,7 +95,7 @@ fn the_body_limit_answers_413_and_405_lists_allow() {
 
 #[test]
 fn an_unset_admin_token_authorizes_nobody() {
-    let store = MemoryStore::new();
+    let store = MemoryStore::from_env();
     let ctx = Ctx::new(None, Timestamp(0));
     block_on(async {
         let resp = Organizations::handle(

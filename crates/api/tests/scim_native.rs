@@ -51,7 +51,7 @@ fn new_user(name: &str) -> users::NewUser {
 
 #[test]
 fn sorting_and_filters_are_bounded_on_large_organizations() {
-    let store = MemoryStore::new();
+    let store = MemoryStore::from_env();
     let o = org(&store);
     block_on(async {
         for i in 0..1001 {
@@ -103,7 +103,7 @@ fn sorting_and_filters_are_bounded_on_large_organizations() {
 fn a_group_patch_stopped_at_any_store_call_is_completed_by_a_retry() {
     let mut n = 1;
     loop {
-        let store = MemoryStore::new();
+        let store = MemoryStore::from_env();
         let o = org(&store);
         let (gid, ids) = block_on(async {
             let g = groups::create(&store, &o, "Staff".into(), String::new(), NOW)
@@ -174,7 +174,7 @@ fn a_group_patch_stopped_at_any_store_call_is_completed_by_a_retry() {
 fn a_user_put_stopped_at_any_store_call_is_completed_by_a_retry() {
     let mut n = 1;
     loop {
-        let store = MemoryStore::new();
+        let store = MemoryStore::from_env();
         let o = org(&store);
         let id = block_on(users::create(&store, &o, new_user("kim"), NOW))
             .unwrap()

@@ -93,7 +93,7 @@ fn enroll(store: &MemoryStore, o: &Organization, u: &roster_domain::ids::ObjectI
 
 #[test]
 fn cas_refuses_scim_and_directory_users_with_405_and_an_empty_allow() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s, "acme", None, 100);
     for source in [IdentitySource::Scim, IdentitySource::Directory] {
         let u = user(
@@ -134,7 +134,7 @@ fn cas_refuses_scim_and_directory_users_with_405_and_an_empty_allow() {
 
 #[test]
 fn cas_deletes_a_disabled_user_with_its_devices() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s, "acme", None, 100);
     let u = user(&s, &o, "kim", IdentitySource::Local, UserStatus::Disabled);
     enroll(&s, &o, &u.id, 3);
@@ -172,7 +172,7 @@ fn cas_deletes_a_disabled_user_with_its_devices() {
 
 #[test]
 fn dynatrace_leaves_the_owner_account_last() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let a = org(&s, "alpha", None, 100);
     let b = org(&s, "beta", None, 100);
     let ua = user(&s, &a, "kim", IdentitySource::Local, UserStatus::Active);
@@ -221,7 +221,7 @@ fn dynatrace_leaves_the_owner_account_last() {
 
 #[test]
 fn apim_removal_finishes_through_polls() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let binding = ApimBinding::parse(
         "00000000-0000-0000-0000-000000000000",
         "rg1",

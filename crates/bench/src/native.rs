@@ -106,7 +106,7 @@ impl Store for KvStore {
             .backend
             .swap(&self.label, &cas.key, cas.seen.as_deref(), value)
             .map_err(err)?;
-        Ok(if done { Swap::Done } else { Swap::Conflict })
+        Ok(if done { Swap::Done } else { Swap::Unconfirmed })
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
@@ -216,7 +216,7 @@ impl Store for Overlay<'_> {
     async fn swap(&self, cas: KvCas, value: &[u8]) -> Result<Swap, StoreError> {
         // Spin's semantics: conditional on an existing key, an upsert on an absent one.
         if cas.seen.is_some() && self.read(&cas.key)? != cas.seen {
-            return Ok(Swap::Conflict);
+            return Ok(Swap::Unconfirmed);
         }
         self.write(&cas.key, Some(value.to_vec()));
         Ok(Swap::Done)
@@ -264,7 +264,7 @@ mod tests {
             let (c, _) = s.cas("k").await.unwrap();
             let (d, _) = s.cas("k").await.unwrap();
             assert_eq!(s.swap(c, b"c").await.unwrap(), Swap::Done);
-            assert_eq!(s.swap(d, b"d").await.unwrap(), Swap::Conflict);
+            assert_eq!(s.swap(d, b"d").await.unwrap(), Swap::Unconfirmed);
             assert_eq!(s.increment("n", 2).await.unwrap(), 2);
             assert_eq!(
                 s.get_many(&["n".into(), "zz".into(), "k".into()])

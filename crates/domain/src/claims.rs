@@ -1,14 +1,19 @@
-//! Uniqueness claims that hold under concurrency on Spin's key-value store.
+//! Uniqueness claims that hold under concurrency on every Spin key-value backend.
 //!
-//! A claim key holds an 8-byte integer: 0 when free, otherwise the sequence number of
-//! the holder. Compare-and-swap on an *absent* key is an unconditional upsert in Spin,
-//! so a claim first makes sure its key exists with `increment(key, 0)` (atomic, creates
-//! 0 when absent, changes nothing otherwise) and only then swaps 0 → n, which is a real
-//! conditional update: of any number of concurrent claimers exactly one wins. Claim
-//! keys are therefore never deleted, only released back to 0 (deleting one could let
-//! two claimers both see it absent and both "win").
+//! A claim key holds an integer: 0 when free, otherwise the sequence number of the
+//! holder. A compare-and-swap on an *absent* key is an unconditional upsert in Spin's
+//! SQLite store, so a claim first makes sure its key exists with `increment(key, 0)`
+//! (atomic on every backend, creates 0 when absent, changes nothing otherwise) and only
+//! then swaps 0 → n, which is a conditional write on every backend: of any number of
+//! concurrent claimers exactly one writes. What the swap *reports* is not trusted (Spin's
+//! Redis store reports failure after every swap): [`swap_checked`] reads the key back,
+//! and since holder numbers are unique, finding ours there means we won. The integer is
+//! written in the encoding the backend gave the key (8 little-endian bytes on SQLite,
+//! decimal text on Redis), so later increments keep working. Claim keys are never
+//! deleted, only released back to 0 (deleting one could let two claimers both see it
+//! absent and both "win" on SQLite).
 
-use crate::store::{Store, StoreError, Swap};
+use crate::store::{Store, StoreError, decode_counter, encode_counter_like, swap_checked};
 
 /// The result of [`try_claim`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,10 +22,6 @@ pub enum Claim {
     Won,
     /// Another holder (its number) has the key.
     Held(i64),
-}
-
-fn decode(bytes: &[u8]) -> Option<i64> {
-    <[u8; 8]>::try_from(bytes).ok().map(i64::from_le_bytes)
 }
 
 /// Claims `key` for holder `n` (non-zero).
@@ -43,7 +44,7 @@ pub async fn try_claim<S: Store>(store: &S, key: &str, n: i64) -> Result<Claim, 
 }
 
 /// Moves the existing claim `key` from `from` to `to` if it still holds `from`.
-/// Returns whether it did.
+/// Returns whether it did (`to` must be a number only this caller writes).
 pub async fn take_over<S: Store>(
     store: &S,
     key: &str,
@@ -51,8 +52,11 @@ pub async fn take_over<S: Store>(
     to: i64,
 ) -> Result<bool, StoreError> {
     let (cas, seen) = store.cas(key).await?;
-    match seen.as_deref().and_then(decode) {
-        Some(v) if v == from => Ok(store.swap(cas, &to.to_le_bytes()).await? == Swap::Done),
+    match seen.as_deref().and_then(decode_counter) {
+        Some(v) if v == from => {
+            let value = encode_counter_like(seen.as_deref(), to);
+            swap_checked(store, key, cas, &value).await
+        }
         _ => Ok(false),
     }
 }
@@ -62,9 +66,11 @@ pub async fn take_over<S: Store>(
 pub async fn release<S: Store>(store: &S, key: &str, n: i64) -> Result<(), StoreError> {
     for _ in 0..crate::records::CAS_ATTEMPTS {
         let (cas, seen) = store.cas(key).await?;
-        match seen.as_deref().and_then(decode) {
+        match seen.as_deref().and_then(decode_counter) {
             Some(v) if v == n => {
-                if store.swap(cas, &0i64.to_le_bytes()).await? == Swap::Done {
+                // Only the holder releases, so 0 written here is this call's doing.
+                let value = encode_counter_like(seen.as_deref(), 0);
+                if swap_checked(store, key, cas, &value).await? {
                     return Ok(());
                 }
             }
@@ -82,7 +88,7 @@ pub async fn holder<S: Store>(store: &S, key: &str) -> Result<Option<i64>, Store
         .get(key)
         .await?
         .as_deref()
-        .and_then(decode)
+        .and_then(decode_counter)
         .filter(|v| *v != 0))
 }
 
@@ -94,7 +100,7 @@ mod tests {
 
     #[test]
     fn one_winner_then_release_frees_the_key() {
-        let s = MemoryStore::new();
+        let s = MemoryStore::from_env();
         block_on(async {
             assert_eq!(try_claim(&s, "c", 1).await.unwrap(), Claim::Won);
             assert_eq!(try_claim(&s, "c", 2).await.unwrap(), Claim::Held(1));
@@ -110,7 +116,7 @@ mod tests {
     #[test]
     fn interleaved_claimers_have_exactly_one_winner() {
         // Two claimers both see 0, then both try to swap: only one swap is real.
-        let s = MemoryStore::new();
+        let s = MemoryStore::from_env();
         block_on(async {
             assert_eq!(s.increment("c", 0).await.unwrap(), 0);
             assert_eq!(s.increment("c", 0).await.unwrap(), 0);

@@ -448,7 +448,7 @@ pub async fn update<S: Store>(
         };
         after.version = read.version + 1;
         after.updated_at = now;
-        let attempt = async {
+        let claimed = async {
             for (field, key) in &new_claims {
                 if old_claims.iter().any(|(_, k)| k == key) {
                     continue;
@@ -458,25 +458,26 @@ pub async fn update<S: Store>(
                     Claim::Held(_) => return Err(DomainError::Conflict { field }),
                 }
             }
-            records::update(store, &keys::group(&org.id, id), |g: &mut Group| {
-                if g.version != read.version {
-                    return Ok::<_, DomainError>(false);
-                }
-                *g = after.clone();
-                Ok(true)
-            })
-            .await
+            Ok(())
         }
         .await;
-        let written = match attempt {
-            Ok(w) => w,
-            Err(e) => {
-                // Best effort: a claim left behind blocks the value until this group
-                // claims it again (a retry of the same change).
-                let _ = release_taken(&taken).await;
-                return Err(e);
+        if let Err(e) = claimed {
+            // Best effort: a claim left behind blocks the value until this group
+            // claims it again (a retry of the same change).
+            let _ = release_taken(&taken).await;
+            return Err(e);
+        }
+        // A failure from here on may come after the record was written (a read-back
+        // that failed, on Redis): the claims stay, so the group never holds a name
+        // without its claim; a retry of the same change uses them.
+        let written = records::update(store, &keys::group(&org.id, id), |g: &mut Group| {
+            if g.version != read.version {
+                return Ok::<_, DomainError>(false);
             }
-        };
+            *g = after.clone();
+            Ok(true)
+        })
+        .await?;
         match written {
             Updated::Written(g) => {
                 for (_, key) in &old_claims {

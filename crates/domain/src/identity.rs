@@ -3,9 +3,10 @@
 //! account and removes the person entirely with the last one; its answers list the
 //! person's accounts.
 //!
-//! The index key is `identity/email/{digest}`; it is created as eight zero bytes by an
+//! The index key is `identity/email/{digest}`; it is created as the integer 0 by an
 //! atomic `increment(key, 0)` (so every later compare-and-swap on it is conditional,
-//! never Spin's upsert on an absent key), then holds JSON. It is never deleted (an
+//! never Spin's SQLite upsert on an absent key), then holds JSON written by
+//! [`records::swap`], which confirms each write on every backend. It is never deleted (an
 //! emptied index holds `{"members":[]}`): a delete racing an append could lose the
 //! append. Readers re-check each membership against the user record, so an entry left
 //! by a stop half-way (an email change, a create that failed) is never believed.
@@ -14,7 +15,7 @@ use crate::error::DomainError;
 use crate::ids::ObjectId;
 use crate::keys;
 use crate::records;
-use crate::store::{Store, Swap};
+use crate::store::Store;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +43,7 @@ pub fn key_of(email: &str) -> String {
 }
 
 fn decode(key: &str, bytes: &[u8]) -> Result<Memberships, DomainError> {
-    if bytes.len() == 8 && bytes.iter().all(|b| *b == 0) {
+    if crate::store::decode_counter(bytes) == Some(0) {
         return Ok(Memberships::default());
     }
     records::decode(key, bytes)
@@ -65,7 +66,7 @@ async fn change<S: Store>(
         if !f(&mut m) {
             return Ok(());
         }
-        if store.swap(cas, &records::encode(key, &m)?).await? == Swap::Done {
+        if records::swap(store, key, cas, &m).await? {
             return Ok(());
         }
     }
@@ -130,7 +131,7 @@ mod tests {
 
     #[test]
     fn join_and_leave_are_idempotent_and_case_insensitive() {
-        let s = MemoryStore::new();
+        let s = MemoryStore::from_env();
         let now = Timestamp(1_795_331_760_000);
         let (o1, o2) = (ObjectId::generate(now), ObjectId::generate(now));
         let (u1, u2) = (ObjectId::generate(now), ObjectId::generate(now));

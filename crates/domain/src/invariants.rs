@@ -25,7 +25,7 @@ impl std::fmt::Display for Violation {
 }
 
 fn claim_value(bytes: &[u8]) -> Option<i64> {
-    <[u8; 8]>::try_from(bytes).ok().map(i64::from_le_bytes)
+    crate::store::decode_counter(bytes)
 }
 
 struct Checker<'a> {
@@ -541,7 +541,7 @@ mod tests {
 
     #[test]
     fn a_consistent_store_has_no_violations_and_damage_is_reported() {
-        let s = MemoryStore::new();
+        let s = MemoryStore::from_env();
         let now = Timestamp(1_795_331_760_000);
         block_on(async {
             let org = orgs::create(&s, orgs::NewOrganization::parse("A", "acme").unwrap(), now)

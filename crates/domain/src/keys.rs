@@ -16,7 +16,7 @@ pub fn org(id: &ObjectId) -> String {
     format!("org/{id}")
 }
 
-/// `orgs/seq` → 8-byte counter allocating organization sequence numbers.
+/// `orgs/seq` → integer counter (written by `increment`) allocating organization sequence numbers.
 pub const ORG_SEQ: &str = "orgs/seq";
 
 /// `orgs/seq/{n}` → the organization id holding sequence number `n`.
@@ -24,13 +24,13 @@ pub fn org_seq(n: i64) -> String {
     format!("orgs/seq/{n}")
 }
 
-/// `orgs/slug/{slug}` → 8-byte claim: the sequence number of the organization owning
+/// `orgs/slug/{slug}` → integer claim: the sequence number of the organization owning
 /// the slug, or 0 when free. Never deleted (see `claims`).
 pub fn org_slug_claim(slug: &str) -> String {
     format!("orgs/slug/{slug}")
 }
 
-/// `o/{orgId}/users/seq` → 8-byte counter allocating user sequence numbers.
+/// `o/{orgId}/users/seq` → integer counter (written by `increment`) allocating user sequence numbers.
 pub fn user_seq_counter(org: &ObjectId) -> String {
     format!("o/{org}/users/seq")
 }
@@ -40,12 +40,12 @@ pub fn user_seq(org: &ObjectId, n: i64) -> String {
     format!("o/{org}/users/seq/{n}")
 }
 
-/// `o/{orgId}/users/name/{digest}` → 8-byte claim on a folded username.
+/// `o/{orgId}/users/name/{digest}` → integer claim on a folded username.
 pub fn username_claim(org: &ObjectId, digest: &str) -> String {
     format!("o/{org}/users/name/{digest}")
 }
 
-/// `o/{orgId}/users/email/{digest}` → 8-byte claim on a folded email.
+/// `o/{orgId}/users/email/{digest}` → integer claim on a folded email.
 pub fn email_claim(org: &ObjectId, digest: &str) -> String {
     format!("o/{org}/users/email/{digest}")
 }
@@ -96,7 +96,7 @@ pub fn shard_of(op: &str) -> u64 {
     u64::from(d[0]) % COUNT_SHARDS
 }
 
-/// `o/{orgId}/groups/seq` → 8-byte counter of group sequence numbers.
+/// `o/{orgId}/groups/seq` → integer counter (written by `increment`) of group sequence numbers.
 pub fn group_seq_counter(org: &ObjectId) -> String {
     format!("o/{org}/groups/seq")
 }
@@ -106,12 +106,12 @@ pub fn group_seq(org: &ObjectId, n: i64) -> String {
     format!("o/{org}/groups/seq/{n}")
 }
 
-/// `o/{orgId}/groups/name/{digest}` → 8-byte claim on a folded group name.
+/// `o/{orgId}/groups/name/{digest}` → integer claim on a folded group name.
 pub fn group_name_claim(org: &ObjectId, digest: &str) -> String {
     format!("o/{org}/groups/name/{digest}")
 }
 
-/// `o/{orgId}/groups/external/{digest}` → 8-byte claim on a group's SCIM `externalId`
+/// `o/{orgId}/groups/external/{digest}` → integer claim on a group's SCIM `externalId`
 /// (case-exact; the digest of the id as given): the group's sequence number, 0 when free.
 pub fn group_external_id_claim(org: &ObjectId, digest: &str) -> String {
     format!("o/{org}/groups/external/{digest}")
@@ -127,7 +127,7 @@ pub fn group_members(org: &ObjectId, group: &ObjectId) -> String {
     format!("o/{org}/group/{group}/members")
 }
 
-/// `o/{orgId}/outbox/seq` → 8-byte counter of outbox message numbers.
+/// `o/{orgId}/outbox/seq` → integer counter (written by `increment`) of outbox message numbers.
 pub fn outbox_counter(org: &ObjectId) -> String {
     format!("o/{org}/outbox/seq")
 }
@@ -150,19 +150,19 @@ pub fn user_search(org: &ObjectId, n: i64) -> String {
     format!("o/{org}/users/search/{n}")
 }
 
-/// `orgs/account/{uuid}` → 8-byte claim on a Dynatrace account UUID (organization
+/// `orgs/account/{uuid}` → integer claim on a Dynatrace account UUID (organization
 /// sequence number, 0 when free).
 pub fn org_account_claim(uuid: &str) -> String {
     format!("orgs/account/{uuid}")
 }
 
-/// `orgs/apim/{digest}` → 8-byte claim on an API Management binding (the digest of the
+/// `orgs/apim/{digest}` → integer claim on an API Management binding (the digest of the
 /// lowercased `subscriptionId/resourceGroupName/serviceName`).
 pub fn org_apim_claim(digest: &str) -> String {
     format!("orgs/apim/{digest}")
 }
 
-/// `tokens/seq` → 8-byte counter of global token sequence numbers.
+/// `tokens/seq` → integer counter (written by `increment`) of global token sequence numbers.
 pub const GLOBAL_TOKEN_COUNTER: &str = "tokens/seq";
 
 /// `tokens/seq/{n}` → the id of global token `n` (text).
@@ -170,7 +170,7 @@ pub fn global_token_seq(n: i64) -> String {
     format!("tokens/seq/{n}")
 }
 
-/// `o/{orgId}/tokens/seq` → 8-byte counter of the organization's token numbers.
+/// `o/{orgId}/tokens/seq` → integer counter (written by `increment`) of the organization's token numbers.
 pub fn org_token_counter(org: &ObjectId) -> String {
     format!("o/{org}/tokens/seq")
 }
@@ -195,12 +195,13 @@ pub fn user_api_tokens(org: &ObjectId, user: &ObjectId) -> String {
     format!("o/{org}/user/{user}/api-tokens")
 }
 
-/// `ratelimit/{subject}` → 8-byte `window << 24 | count` of a token's requests.
-pub fn rate_limit(subject: &str) -> String {
-    format!("ratelimit/{subject}")
+/// `ratelimit/{subject}/{window}` → the count of a token's requests in one minute
+/// (`window` = Unix milliseconds / 60 000), written by `increment` only.
+pub fn rate_limit(subject: &str, window: i64) -> String {
+    format!("ratelimit/{subject}/{window}")
 }
 
-/// `o/{orgId}/users/external/{digest}` → 8-byte claim on a SCIM `externalId`
+/// `o/{orgId}/users/external/{digest}` → integer claim on a SCIM `externalId`
 /// (case-exact; the digest of the id as given).
 pub fn external_id_claim(org: &ObjectId, digest: &str) -> String {
     format!("o/{org}/users/external/{digest}")
@@ -222,7 +223,7 @@ pub fn operation(org: &ObjectId, id: &ObjectId) -> String {
     format!("o/{org}/operation/{id}")
 }
 
-/// `o/{orgId}/audit/seq` → 8-byte counter of audit event numbers.
+/// `o/{orgId}/audit/seq` → integer counter (written by `increment`) of audit event numbers.
 pub fn audit_counter(org: &ObjectId) -> String {
     format!("o/{org}/audit/seq")
 }
@@ -232,7 +233,7 @@ pub fn audit_event(org: &ObjectId, n: i64) -> String {
     format!("o/{org}/audit/{n}")
 }
 
-/// `o/{orgId}/trash/seq` → 8-byte counter of the soft-removal queue.
+/// `o/{orgId}/trash/seq` → integer counter (written by `increment`) of the soft-removal queue.
 pub fn trash_counter(org: &ObjectId) -> String {
     format!("o/{org}/trash/seq")
 }
@@ -242,7 +243,7 @@ pub fn trash_entry(org: &ObjectId, n: i64) -> String {
     format!("o/{org}/trash/{n}")
 }
 
-/// `o/{orgId}/trash/head` → 8-byte position up to which the trash queue was purged.
+/// `o/{orgId}/trash/head` → integer position up to which the trash queue was purged.
 pub fn trash_head(org: &ObjectId) -> String {
     format!("o/{org}/trash/head")
 }
@@ -259,7 +260,7 @@ pub fn identity(digest: &str) -> String {
 /// it keeps addresses out of key names, not away from someone holding the store.
 pub const IDENTITY_SALT: &str = "roster-identity-v1";
 
-/// `o/{orgId}/users/uuid/{uuid}` → 8-byte claim on a user's UUID (random, so never
+/// `o/{orgId}/users/uuid/{uuid}` → integer claim on a user's UUID (random, so never
 /// contended; a claim so that removal and restore treat it like the other unique values).
 pub fn user_uuid_claim(org: &ObjectId, uuid: &str) -> String {
     format!("o/{org}/users/uuid/{uuid}")

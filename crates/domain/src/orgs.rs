@@ -480,7 +480,7 @@ pub async fn update<S: Store>(
         }
         after.version += 1;
         after.updated_at = now;
-        if store.swap(cas, &records::encode(&key, &after)?).await? == crate::store::Swap::Done {
+        if records::swap(store, &key, cas, &after).await? {
             for (_, k) in &old_claims {
                 if !new_claims.iter().any(|(_, n)| n == k) {
                     claims::release(store, k, before.seq).await?;
@@ -502,7 +502,7 @@ mod tests {
 
     #[test]
     fn aliases_resolve_are_unique_and_move() {
-        let s = MemoryStore::new();
+        let s = MemoryStore::from_env();
         let now = Timestamp(1_795_331_760_000);
         block_on(async {
             let mut new = NewOrganization::parse("A", "acme").unwrap();

@@ -1,21 +1,20 @@
 //! Per-token rate limits: a fixed one-minute window counted with atomic increments, so
-//! every instance of every component agrees on the count.
+//! every instance of every component agrees on the count, on every Spin key-value
+//! backend.
 //!
-//! One key per token holds an 8-byte integer `window << 24 | count`. A request
-//! increments it (one atomic call); if the increment lands in an older window, the
-//! request resets the key to `current << 24 | 1` with a compare-and-swap (the key
-//! exists, so the swap is conditional: of concurrent resetters one wins, the others
-//! re-increment in the new window). Storage stays one key per token, whatever the
-//! traffic.
+//! One key per token and window, `ratelimit/{subject}/{window}`, counts the window's
+//! requests with `increment` alone (the one primitive that is atomic and honest on every
+//! backend; nothing else ever writes the key, so its encoding never matters). The first
+//! request of a window (count 1) deletes the previous window's key, so a token keeps at
+//! most two keys whatever the traffic (a delete that fails fails its request, like any
+//! store failure, and leaves one stale key behind).
 
 use crate::keys;
-use crate::store::{Store, StoreError, Swap};
+use crate::store::{Store, StoreError};
 use crate::time::Timestamp;
 
 /// The window length.
 pub const WINDOW_MS: i64 = 60_000;
-const COUNT_BITS: u32 = 24;
-const COUNT_MASK: i64 = (1 << COUNT_BITS) - 1;
 
 /// The outcome of one request against its limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,39 +34,22 @@ fn window_of(now: Timestamp) -> i64 {
 }
 
 /// Counts one request of `subject` (a token id, or `admin`) against `limit` per minute.
+/// One `increment`, plus one `delete` for the first request of a window.
 pub async fn hit<S: Store>(
     store: &S,
     subject: &str,
     limit: u32,
     now: Timestamp,
 ) -> Result<Verdict, StoreError> {
-    let key = keys::rate_limit(subject);
     let window = window_of(now);
-    let mut count = None;
-    for _ in 0..crate::records::CAS_ATTEMPTS {
-        let v = store.increment(&key, 1).await?;
-        if v >> COUNT_BITS >= window {
-            count = Some(v & COUNT_MASK);
-            break;
-        }
-        // Our increment landed in a stale window: start the current one.
-        let (cas, seen) = store.cas(&key).await?;
-        let seen = seen
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map_or(0, i64::from_le_bytes);
-        if seen >> COUNT_BITS >= window {
-            continue; // someone else reset it; count again in the new window
-        }
-        if store
-            .swap(cas, &((window << COUNT_BITS) | 1).to_le_bytes())
-            .await?
-            == Swap::Done
-        {
-            count = Some(1);
-            break;
-        }
+    let count = store
+        .increment(&keys::rate_limit(subject, window), 1)
+        .await?;
+    if count == 1 {
+        store
+            .delete(&keys::rate_limit(subject, window - 1))
+            .await?;
     }
-    let count = count.ok_or_else(|| StoreError::new("too much contention on a rate limit"))?;
     let used = u32::try_from(count).unwrap_or(u32::MAX);
     let elapsed = now.0.rem_euclid(WINDOW_MS);
     let reset_secs = u32::try_from((WINDOW_MS - elapsed + 999) / 1000).unwrap_or(60);
@@ -106,6 +88,28 @@ mod tests {
             assert!(v.allowed);
             assert_eq!(v.remaining, 2);
             assert_eq!(v.reset_secs, 60);
+            // The first request of a window removed the previous window's key.
+            let keys: Vec<String> = s.snapshot().into_keys().collect();
+            assert_eq!(
+                keys,
+                vec![
+                    keys::rate_limit("other", window_of(t0)),
+                    keys::rate_limit("tok", window_of(t0) + 1),
+                ]
+            );
+        });
+    }
+
+    #[test]
+    fn counts_the_same_on_redis() {
+        let s = MemoryStore::with_flavor(crate::store::Flavor::Redis);
+        let t0 = Timestamp(1_795_331_760_000);
+        block_on(async {
+            for i in 1..=4 {
+                let v = hit(&s, "tok", 3, t0.plus_millis(i)).await.unwrap();
+                assert_eq!(v.allowed, i <= 3);
+            }
+            assert!(hit(&s, "tok", 3, t0.plus_millis(60_000)).await.unwrap().allowed);
         });
     }
 }

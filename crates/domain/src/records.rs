@@ -1,7 +1,12 @@
 //! JSON records over the [`Store`]: decode, encode and conditional update.
+//!
+//! A conditional write ([`swap`], [`update`]) stamps the record with a member `"_w"`
+//! holding 64 random bits, so the bytes it writes are its own: reading them back proves
+//! the write landed, on backends whose swap reports nothing useful (Spin's Redis store;
+//! docs/storage.md). Decoders ignore the member; unconditional writes leave it out.
 
 use crate::error::DomainError;
-use crate::store::{Store, Swap};
+use crate::store::{Store, swap_checked};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -46,14 +51,48 @@ pub async fn write<S: Store, T: Serialize>(
     Ok(())
 }
 
-/// Reads an 8-byte counter written by [`Store::increment`] (0 when absent). A plain
-/// read: `increment(key, 0)` would be a write in Spin's SQLite store.
+/// Reads a counter written by [`Store::increment`] on any backend (0 when absent or not
+/// an integer). A plain read: `increment(key, 0)` would be a write in Spin's SQLite store.
 pub async fn read_counter<S: Store>(store: &S, key: &str) -> Result<i64, DomainError> {
     Ok(store
         .get(key)
         .await?
-        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-        .map_or(0, i64::from_le_bytes))
+        .as_deref()
+        .and_then(crate::store::decode_counter)
+        .unwrap_or(0))
+}
+
+/// `json` (an encoded object) with a `"_w"` member of 64 random bits added, so that no
+/// other writer's bytes can equal it.
+fn stamp(mut json: Vec<u8>) -> Vec<u8> {
+    let nonce = hex::encode(crate::ids::random_bytes::<8>());
+    match json.pop() {
+        Some(b'}') => {
+            if json.len() > 1 {
+                json.push(b',');
+            }
+            json.extend_from_slice(format!("\"_w\":\"{nonce}\"}}").as_bytes());
+            json
+        }
+        // Not an object: written as it is (no record of ours is anything else).
+        Some(other) => {
+            json.push(other);
+            json
+        }
+        None => json,
+    }
+}
+
+/// Writes `value` at `key` if the key still holds what `cas` read, and tells whether it
+/// did, on every backend ([`swap_checked`] over a stamped encoding).
+pub async fn swap<S: Store, T: Serialize>(
+    store: &S,
+    key: &str,
+    cas: S::Cas,
+    value: &T,
+) -> Result<bool, DomainError> {
+    let bytes = stamp(encode(key, value)?);
+    Ok(swap_checked(store, key, cas, &bytes).await?)
 }
 
 /// The result of [`update`].
@@ -104,10 +143,8 @@ where
         if !change(&mut value)? {
             return Ok(Updated::Unchanged(value));
         }
-        let encoded = encode(key, &value)?;
-        match store.swap(cas, &encoded).await.map_err(DomainError::from)? {
-            Swap::Done => return Ok(Updated::Written(value)),
-            Swap::Conflict => continue,
+        if swap(store, key, cas, &value).await? {
+            return Ok(Updated::Written(value));
         }
     }
     Err(DomainError::Store(crate::store::StoreError::new(format!(

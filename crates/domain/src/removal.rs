@@ -39,7 +39,7 @@ use crate::model::{
 use crate::operations::{self, Operation, OperationStatus};
 use crate::outbox::{self, Message, MessageKind};
 use crate::records::{self, Updated};
-use crate::store::{Store, Swap};
+use crate::store::Store;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -521,7 +521,7 @@ async fn begin<S: Store>(
                 journal.lease_until = now.plus_millis(LEASE_MS);
                 let mut next = u.clone();
                 next.removal = Some(journal.clone());
-                if store.swap(cas, &records::encode(&user_key, &next)?).await? == Swap::Done {
+                if records::swap(store, &user_key, cas, &next).await? {
                     return Ok(Start::Go(Begun {
                         journal,
                         before: u,
@@ -595,7 +595,7 @@ async fn begin<S: Store>(
                 next.version += 1;
                 next.updated_at = now;
                 next.removal = Some(journal.clone());
-                if store.swap(cas, &records::encode(&user_key, &next)?).await? == Swap::Done {
+                if records::swap(store, &user_key, cas, &next).await? {
                     return Ok(Start::Go(Begun {
                         journal,
                         before: u,
@@ -1498,12 +1498,16 @@ pub async fn purge_expired<S: Store>(
     }
     if settled_prefix > head {
         // Advance the head (a conditional swap: concurrent purges never move it back).
-        let (cas, seen) = store.cas(&head_key).await?;
-        let seen = seen
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map_or(0, i64::from_le_bytes);
+        // Written in the key's own integer encoding, so `increment(head, 0)` keeps
+        // working on every backend; what the swap reports does not matter.
+        let (cas, raw) = store.cas(&head_key).await?;
+        let seen = raw
+            .as_deref()
+            .and_then(crate::store::decode_counter)
+            .unwrap_or(0);
         if seen < settled_prefix {
-            let _ = store.swap(cas, &settled_prefix.to_le_bytes()).await?;
+            let value = crate::store::encode_counter_like(raw.as_deref(), settled_prefix);
+            let _ = store.swap(cas, &value).await?;
         }
     }
     Ok(report)

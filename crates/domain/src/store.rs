@@ -1,13 +1,19 @@
-//! The Store port: the key-value operations Roster's domain runs on, with the exact
-//! semantics of Spin's key-value store (the SQLite default store and Redis alike), and
-//! [`MemoryStore`], an in-memory implementation with the same semantics for tests.
+//! The Store port: the key-value operations Roster's domain runs on, with the semantics
+//! every Spin key-value backend gives (docs/storage.md), and [`MemoryStore`], an
+//! in-memory implementation of either backend's semantics for tests.
 //!
-//! Facts the domain is designed around (DESIGN.md §6):
+//! Facts the domain is designed around (docs/storage.md, "What Roster relies on"):
 //! - there are no multi-key transactions;
-//! - [`Store::increment`] is atomic, treats an absent key as 0 and stores the value as
-//!   8 little-endian bytes; it fails on a value that is not 8 bytes long;
-//! - compare-and-swap is conditional only when the key existed at [`Store::cas`] time:
-//!   on an absent key [`Store::swap`] is an **unconditional upsert**.
+//! - [`Store::increment`] is atomic and honest on every backend; it treats an absent key
+//!   as 0. Spin's SQLite store keeps the integer as 8 little-endian bytes, its Redis store
+//!   as decimal text (`INCRBY`), and each fails on a value in the other's encoding: read
+//!   counters with [`decode_counter`] and write them with [`encode_counter_like`];
+//! - a compare-and-swap is a conditional write on both backends once the key exists
+//!   (on SQLite a swap on a key absent at [`Store::cas`] time is an **unconditional
+//!   upsert**), but only SQLite reports its outcome truthfully: Redis reports failure
+//!   after every swap, also one that wrote. So nothing trusts a failure report:
+//!   [`swap_checked`] reads the key back and compares it with the value it wrote, which
+//!   callers make unique to the writer.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -29,13 +35,63 @@ impl StoreError {
     }
 }
 
-/// The outcome of [`Store::swap`].
+/// What a backend reported of [`Store::swap`]. Only `Done` is information; use
+/// [`swap_checked`] to learn what happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Swap {
-    /// The new value was written.
+    /// The backend says the new value was written (only Spin's SQLite store ever says so,
+    /// and then it is true).
     Done,
-    /// The key's value changed since [`Store::cas`] read it; nothing was written.
-    Conflict,
+    /// The backend reported that the swap failed (`cas-failed`): a lost race (nothing
+    /// written), or, on Spin's Redis store, any swap at all, including one that wrote.
+    Unconfirmed,
+}
+
+/// Writes `value` at `key` through `cas` and tells whether it is there now, on every
+/// backend: a `Done` report is believed; an `Unconfirmed` one is settled by reading
+/// `key` back; a store error is returned as it is (the write may or may not have
+/// happened, as with any failed call: the multi-key writes are built for that). `value` must be one no concurrent writer can write (a holder's own number, a
+/// record stamped by [`crate::records`]), so finding it means this call wrote it.
+pub async fn swap_checked<S: Store>(
+    store: &S,
+    key: &str,
+    cas: S::Cas,
+    value: &[u8],
+) -> Result<bool, StoreError> {
+    match store.swap(cas, value).await? {
+        Swap::Done => Ok(true),
+        Swap::Unconfirmed => Ok(store.get(key).await?.as_deref() == Some(value)),
+    }
+}
+
+/// Whether `bytes` is an integer in decimal ASCII text, as Spin's Redis store keeps one.
+fn is_decimal(bytes: &[u8]) -> bool {
+    let digits = bytes.strip_prefix(b"-").unwrap_or(bytes);
+    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+}
+
+/// Decodes an integer written by [`Store::increment`] on any backend: decimal ASCII text
+/// (Spin's Redis store, `INCRBY`) or 8 little-endian bytes (Spin's SQLite store). Eight
+/// bytes that are all ASCII digits read as decimal: as little-endian they would be at
+/// least 0x3030303030303030 (3.5e18), a value no Roster counter reaches. `None` for
+/// anything else.
+pub fn decode_counter(bytes: &[u8]) -> Option<i64> {
+    if is_decimal(bytes) {
+        std::str::from_utf8(bytes).ok()?.parse().ok()
+    } else {
+        <[u8; 8]>::try_from(bytes).ok().map(i64::from_le_bytes)
+    }
+}
+
+/// Encodes `n` in the encoding the backend used for `observed` (a value read from a key
+/// that [`Store::increment`] created), so a later increment of the key still works:
+/// decimal text when `observed` is decimal text, 8 little-endian bytes otherwise.
+pub fn encode_counter_like(observed: Option<&[u8]>, n: i64) -> Vec<u8> {
+    if observed.is_some_and(is_decimal) {
+        n.to_string().into_bytes()
+    } else {
+        n.to_le_bytes().to_vec()
+    }
 }
 
 /// The key-value operations the domain needs. Implemented over the Spin host by
@@ -81,8 +137,33 @@ pub fn in_key_order(
         .collect()
 }
 
-/// An in-memory [`Store`] with Spin's semantics, for unit tests. Optionally fails the
-/// N-th call (counting from 1) to exercise crash-resumability.
+/// Which Spin key-value backend a [`MemoryStore`] behaves like (docs/storage.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Flavor {
+    /// Spin's SQLite store (`type = "spin"`): increments as 8 little-endian bytes; a swap
+    /// on a key absent at `cas` time upserts; swaps report the truth.
+    #[default]
+    Sqlite,
+    /// Spin's Redis store (`type = "redis"`): increments as decimal text (`INCRBY`); a
+    /// swap is conditional also on an absent key (`WATCH`); every swap reports failure.
+    Redis,
+}
+
+impl Flavor {
+    /// The backend a test suite runs over: `ROSTER_KV=redis` selects [`Flavor::Redis`],
+    /// anything else (or nothing) [`Flavor::Sqlite`]. `make test` runs the suites once per
+    /// backend this way, as it does the integration tests through roster-host.
+    pub fn from_env() -> Self {
+        match std::env::var("ROSTER_KV").as_deref() {
+            Ok("redis") => Self::Redis,
+            _ => Self::Sqlite,
+        }
+    }
+}
+
+/// An in-memory [`Store`] with the semantics of one of Spin's backends ([`Flavor`]), for
+/// unit tests. Optionally fails the N-th call (counting from 1) to exercise
+/// crash-resumability.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<MemoryInner>,
@@ -90,6 +171,7 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct MemoryInner {
+    flavor: Flavor,
     data: BTreeMap<String, Vec<u8>>,
     calls: u64,
     fail_at: Option<u64>,
@@ -103,9 +185,21 @@ pub struct MemoryCas {
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store with the semantics of Spin's SQLite store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store with the semantics of the backend [`Flavor::from_env`] names.
+    pub fn from_env() -> Self {
+        Self::with_flavor(Flavor::from_env())
+    }
+
+    /// An empty store with the semantics of `flavor`.
+    pub fn with_flavor(flavor: Flavor) -> Self {
+        let s = Self::default();
+        s.lock().flavor = flavor;
+        s
     }
 
     /// Makes the `n`-th store call from now (1-based) fail with a [`StoreError`].
@@ -139,14 +233,15 @@ impl MemoryStore {
 
     fn op<T>(
         &self,
-        f: impl FnOnce(&mut BTreeMap<String, Vec<u8>>) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut BTreeMap<String, Vec<u8>>, Flavor) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut inner = self.lock();
         inner.calls += 1;
         if inner.fail_at == Some(inner.calls) {
             return Err(StoreError::new("injected fault"));
         }
-        f(&mut inner.data)
+        let flavor = inner.flavor;
+        f(&mut inner.data, flavor)
     }
 }
 
@@ -154,47 +249,56 @@ impl Store for MemoryStore {
     type Cas = MemoryCas;
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.op(|d| Ok(d.get(key).cloned()))
+        self.op(|d, _| Ok(d.get(key).cloned()))
     }
 
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.op(|d| {
+        self.op(|d, _| {
             d.insert(key.to_owned(), value.to_vec());
             Ok(())
         })
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.op(|d| {
+        self.op(|d, _| {
             d.remove(key);
             Ok(())
         })
     }
 
     async fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        self.op(|d| Ok(d.contains_key(key)))
+        self.op(|d, _| Ok(d.contains_key(key)))
     }
 
     async fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
-        self.op(|d| {
-            let current = match d.get(key) {
-                None => 0,
-                Some(v) => i64::from_le_bytes(
+        self.op(|d, flavor| {
+            let current = match (d.get(key), flavor) {
+                (None, _) => 0,
+                (Some(v), Flavor::Sqlite) => i64::from_le_bytes(
                     v.as_slice()
                         .try_into()
                         .map_err(|_| StoreError::new("value is not an 8-byte integer"))?,
                 ),
+                (Some(v), Flavor::Redis) => std::str::from_utf8(v)
+                    .ok()
+                    .filter(|_| is_decimal(v))
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(|| StoreError::new("value is not an integer or out of range"))?,
             };
             let next = current
                 .checked_add(delta)
                 .ok_or_else(|| StoreError::new("increment overflow"))?;
-            d.insert(key.to_owned(), next.to_le_bytes().to_vec());
+            let encoded = match flavor {
+                Flavor::Sqlite => next.to_le_bytes().to_vec(),
+                Flavor::Redis => next.to_string().into_bytes(),
+            };
+            d.insert(key.to_owned(), encoded);
             Ok(next)
         })
     }
 
     async fn cas(&self, key: &str) -> Result<(MemoryCas, Option<Vec<u8>>), StoreError> {
-        self.op(|d| {
+        self.op(|d, _| {
             let seen = d.get(key).cloned();
             Ok((
                 MemoryCas {
@@ -207,30 +311,31 @@ impl Store for MemoryStore {
     }
 
     async fn swap(&self, cas: MemoryCas, value: &[u8]) -> Result<Swap, StoreError> {
-        self.op(|d| match cas.seen {
-            // Spin: UPDATE … WHERE value = old — conditional.
-            Some(old) => {
-                if d.get(&cas.key) == Some(&old) {
-                    d.insert(cas.key, value.to_vec());
-                    Ok(Swap::Done)
-                } else {
-                    Ok(Swap::Conflict)
-                }
-            }
-            // Spin: the key was absent at `current()` time → unconditional upsert.
-            None => {
+        self.op(|d, flavor| {
+            let unchanged = d.get(&cas.key) == cas.seen.as_ref();
+            let write = match (flavor, &cas.seen) {
+                // SQLite: the key was absent at `current()` time → unconditional upsert.
+                (Flavor::Sqlite, None) => true,
+                // SQLite: UPDATE … WHERE value = old; Redis: WATCH … MULTI/SET/EXEC.
+                _ => unchanged,
+            };
+            if write {
                 d.insert(cas.key, value.to_vec());
-                Ok(Swap::Done)
             }
+            Ok(match flavor {
+                Flavor::Sqlite if write => Swap::Done,
+                // Redis: the closing `UNWATCH <key>` fails, whatever happened.
+                _ => Swap::Unconfirmed,
+            })
         })
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        self.op(|d| Ok(keys.iter().map(|k| d.get(k).cloned()).collect()))
+        self.op(|d, _| Ok(keys.iter().map(|k| d.get(k).cloned()).collect()))
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
-        self.op(|d| {
+        self.op(|d, _| {
             for k in keys {
                 d.remove(k);
             }
@@ -281,9 +386,56 @@ mod tests {
             let (a, _) = s.cas("k").await.unwrap();
             let (b, _) = s.cas("k").await.unwrap();
             assert_eq!(s.swap(a, b"a").await.unwrap(), Swap::Done);
-            assert_eq!(s.swap(b, b"b").await.unwrap(), Swap::Conflict);
+            assert_eq!(s.swap(b, b"b").await.unwrap(), Swap::Unconfirmed);
             assert_eq!(s.get("k").await.unwrap(), Some(b"a".to_vec()));
         });
+    }
+
+    #[test]
+    fn redis_swaps_are_conditional_but_always_report_failure() {
+        let s = MemoryStore::with_flavor(Flavor::Redis);
+        block_on(async {
+            let (a, _) = s.cas("k").await.unwrap();
+            let (b, _) = s.cas("k").await.unwrap();
+            // Both report failure; only the first wrote, also on an absent key.
+            assert_eq!(s.swap(a, b"a").await.unwrap(), Swap::Unconfirmed);
+            assert_eq!(s.swap(b, b"b").await.unwrap(), Swap::Unconfirmed);
+            assert_eq!(s.get("k").await.unwrap(), Some(b"a".to_vec()));
+            // swap_checked tells the two apart by reading back.
+            let (c, _) = s.cas("k").await.unwrap();
+            let (d, _) = s.cas("k").await.unwrap();
+            assert!(swap_checked(&s, "k", c, b"c").await.unwrap());
+            assert!(!swap_checked(&s, "k", d, b"d").await.unwrap());
+            assert_eq!(s.get("k").await.unwrap(), Some(b"c".to_vec()));
+        });
+    }
+
+    #[test]
+    fn counters_decode_and_keep_either_encoding() {
+        let sqlite = MemoryStore::new();
+        let redis = MemoryStore::with_flavor(Flavor::Redis);
+        block_on(async {
+            for s in [&sqlite, &redis] {
+                assert_eq!(s.increment("n", 41).await.unwrap(), 41);
+                let raw = s.get("n").await.unwrap();
+                assert_eq!(raw.as_deref().and_then(decode_counter), Some(41));
+                s.set("n", &encode_counter_like(raw.as_deref(), -7))
+                    .await
+                    .unwrap();
+                assert_eq!(s.increment("n", 1).await.unwrap(), -6);
+            }
+            assert_eq!(redis.get("n").await.unwrap(), Some(b"-6".to_vec()));
+            assert_eq!(sqlite.get("n").await.unwrap(), Some((-6i64).to_le_bytes().to_vec()));
+            // Each backend refuses the other's encoding.
+            sqlite.set("x", b"12").await.unwrap();
+            assert!(sqlite.increment("x", 1).await.is_err());
+            redis.set("x", &12i64.to_le_bytes()).await.unwrap();
+            assert!(redis.increment("x", 1).await.is_err());
+        });
+        assert_eq!(decode_counter(b"12345678"), Some(12_345_678));
+        assert_eq!(decode_counter(&300i64.to_le_bytes()), Some(300));
+        assert_eq!(decode_counter(b"{}"), None);
+        assert_eq!(decode_counter(b"-"), None);
     }
 
     #[test]

@@ -386,7 +386,7 @@ mod tests {
 
     #[test]
     fn secrets_are_shown_once_stored_as_digests_and_revocable() {
-        let s = MemoryStore::new();
+        let s = MemoryStore::from_env();
         let now = Timestamp(1_795_331_760_000);
         block_on(async {
             let new = NewToken::parse("ci", &["mdm.global.mdmUser.*".into()], Some(60), None, None)

@@ -581,8 +581,8 @@ pub async fn update<S: Store>(
             );
             store.set(&search_key, both.as_bytes()).await?;
         }
-        match store.swap(cas, &records::encode(&key, &after)?).await? {
-            crate::store::Swap::Done => {
+        match records::swap(store, &key, cas, &after).await? {
+            true => {
                 if text_changes {
                     store
                         .set(&search_key, search_text(&after).as_bytes())
@@ -601,7 +601,7 @@ pub async fn update<S: Store>(
             // Lost a race: re-read and retry. A claim taken for this attempt is kept
             // (the retry, or a concurrent update of the same user, may use it); if
             // nothing ends up using it, `abandoned` frees it for the next claimant.
-            crate::store::Swap::Conflict => {}
+            false => {}
         }
     }
     Err(crate::store::StoreError::new("too much contention updating the user").into())

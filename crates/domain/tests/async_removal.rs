@@ -118,7 +118,7 @@ fn a_crashed_asynchronous_removal_is_always_pollable_to_the_end() {
     let policy = RemovalPolicy::apim(true, true);
     // The calls of an undisturbed first request (it stops after one batch).
     let calls = {
-        let s = MemoryStore::new();
+        let s = MemoryStore::from_env();
         let o = org(&s, 2);
         let kim = block_on(user_with_devices(&s, &o, 5));
         s.clear_faults();
@@ -128,7 +128,7 @@ fn a_crashed_asynchronous_removal_is_always_pollable_to_the_end() {
     };
     assert!(calls > 10, "the first request makes {calls} calls");
     for n in 1..=calls {
-        let s = MemoryStore::new();
+        let s = MemoryStore::from_env();
         let o = org(&s, 2);
         let kim = block_on(user_with_devices(&s, &o, 5));
         let crashing = Crashing {
@@ -229,7 +229,7 @@ async fn delete_then_poll<A: Store, B: Store>(
 
 fn polls_alone_finish(crash: bool) {
     let calls = {
-        let s = MemoryStore::new();
+        let s = MemoryStore::from_env();
         let o = org(&s, 2);
         let kim = block_on(user_with_devices(&s, &o, 5));
         s.clear_faults();
@@ -237,7 +237,7 @@ fn polls_alone_finish(crash: bool) {
         s.calls()
     };
     for n in 1..=calls {
-        let s = MemoryStore::new();
+        let s = MemoryStore::from_env();
         let o = org(&s, 2);
         let kim = block_on(user_with_devices(&s, &o, 5));
         let crashing = Crashing {

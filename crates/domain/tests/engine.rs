@@ -51,7 +51,7 @@ fn device(status: DeviceStatus) -> devices::NewDevice {
 
 #[test]
 fn usernames_and_emails_are_unique_case_insensitively_and_freed_by_removal() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         let kim = users::create(&s, &o, new_user("kim"), NOW).await.unwrap();
@@ -74,7 +74,7 @@ fn usernames_and_emails_are_unique_case_insensitively_and_freed_by_removal() {
 
 #[test]
 fn slugs_are_unique() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     org(&s);
     let again = block_on(orgs::create(
         &s,
@@ -89,7 +89,7 @@ fn slugs_are_unique() {
 
 #[test]
 fn canonical_removal_refuses_active_devices_and_pending_tokens() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         let kim = users::create(&s, &o, new_user("kim"), NOW).await.unwrap();
@@ -136,7 +136,7 @@ fn canonical_removal_refuses_active_devices_and_pending_tokens() {
 
 #[test]
 fn enrollment_after_removal_started_is_refused() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         let kim = users::create(&s, &o, new_user("kim"), NOW).await.unwrap();
@@ -158,7 +158,7 @@ fn enrollment_after_removal_started_is_refused() {
 fn removal_fails_at_every_call_and_retry_completes() {
     // Count the calls of an undisturbed removal first.
     let calls = {
-        let s = MemoryStore::new();
+        let s = MemoryStore::from_env();
         let o = org(&s);
         let kim = block_on(setup_user(&s, &o, "kim"));
         s.clear_faults();
@@ -167,7 +167,7 @@ fn removal_fails_at_every_call_and_retry_completes() {
     };
     assert!(calls > 10, "a removal makes {calls} calls");
     for n in 1..=calls {
-        let s = MemoryStore::new();
+        let s = MemoryStore::from_env();
         let o = org(&s);
         let keep = block_on(setup_user(&s, &o, "keep"));
         let before_keep: Vec<_> = s.snapshot().into_iter().collect();
@@ -223,7 +223,7 @@ async fn setup_user(
 
 #[test]
 fn a_create_stopped_half_way_frees_its_claims_later() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         // Fail the write of the user record: rollback releases everything.
@@ -255,7 +255,7 @@ fn a_create_stopped_half_way_frees_its_claims_later() {
 
 #[test]
 fn email_changes_move_the_claim_and_stale_claims_heal() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         let kim = users::create(&s, &o, new_user("kim"), NOW).await.unwrap();
@@ -319,7 +319,7 @@ fn email_changes_move_the_claim_and_stale_claims_heal() {
 
 #[test]
 fn paging_neither_skips_nor_repeats_while_users_come_and_go() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         let mut ids = Vec::new();
@@ -389,7 +389,7 @@ fn paging_neither_skips_nor_repeats_while_users_come_and_go() {
 
 #[test]
 fn groups_membership_and_delete() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         let g = groups::create(&s, &o, "Staff".into(), "everyone".into(), NOW)
@@ -426,7 +426,7 @@ fn groups_membership_and_delete() {
 #[test]
 fn removal_purges_outbox_messages_even_when_interrupted() {
     for n in 1..=40 {
-        let s = MemoryStore::new();
+        let s = MemoryStore::from_env();
         let o = org(&s);
         block_on(async {
             let u = users::create(&s, &o, new_user("ivy"), NOW).await.unwrap();
@@ -455,7 +455,7 @@ fn removal_purges_outbox_messages_even_when_interrupted() {
 
 #[test]
 fn search_matches_any_field_case_insensitively_and_forgets_removed_users() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         for name in ["alice", "bob", "carol"] {
@@ -521,12 +521,16 @@ fn search_matches_any_field_case_insensitively_and_forgets_removed_users() {
 
 #[test]
 fn a_slug_move_stopped_half_way_frees_the_old_slug() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
-        // The org update: cas, claim (increment, cas, swap), swap record, release (cas, swap).
+        // The org update: cas, claim (increment, cas, swap), swap record, release (cas, swap);
+        // on Redis each swap is followed by the read-back that settles it.
         // Fail the release: the old claim stays held by an organization that moved on.
-        s.fail_nth(6);
+        s.fail_nth(match roster_domain::store::Flavor::from_env() {
+            roster_domain::store::Flavor::Sqlite => 6,
+            roster_domain::store::Flavor::Redis => 8,
+        });
         let new_slug = roster_domain::ids::Slug::parse("slug", "acme-new").unwrap();
         let changes = orgs::OrgChanges {
             slug: Some(new_slug),

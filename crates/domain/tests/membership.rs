@@ -40,7 +40,7 @@ fn assert_consistent(s: &MemoryStore) {
 
 #[test]
 fn external_ids_are_unique_and_findable() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         let g = groups::create_with(&s, &o, new_group("Staff", Some("G-1")), NOW)
@@ -103,7 +103,7 @@ fn external_ids_are_unique_and_findable() {
 
 #[test]
 fn members_are_added_and_removed_one_at_a_time_idempotently() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         let g = groups::create(&s, &o, "Staff".into(), String::new(), NOW)
@@ -165,7 +165,7 @@ fn members_are_added_and_removed_one_at_a_time_idempotently() {
 
 #[test]
 fn a_user_is_in_at_most_64_groups() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         let kim = users::create(&s, &o, new_user("kim"), NOW).await.unwrap();
@@ -188,7 +188,7 @@ fn a_user_is_in_at_most_64_groups() {
 
 #[test]
 fn a_rename_moves_the_name_and_members_follow() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         let g = groups::create(&s, &o, "Staff".into(), String::new(), NOW)
@@ -257,7 +257,7 @@ fn a_rename_moves_the_name_and_members_follow() {
 fn a_rename_stopped_at_any_store_call_is_completed_by_a_retry() {
     let mut n = 1;
     loop {
-        let s = MemoryStore::new();
+        let s = MemoryStore::from_env();
         let o = org(&s);
         let (g, members) = block_on(async {
             let g = groups::create(&s, &o, "Staff".into(), String::new(), NOW)
@@ -314,7 +314,7 @@ fn a_rename_stopped_at_any_store_call_is_completed_by_a_retry() {
 
 #[test]
 fn membership_changes_from_every_side_record_new_group_versions() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         let g = groups::create(&s, &o, "Staff".into(), String::new(), NOW)
@@ -352,7 +352,7 @@ fn membership_changes_from_every_side_record_new_group_versions() {
 
 #[test]
 fn further_emails_are_claimed_searched_and_freed() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         let mut new = new_user("kim");
@@ -439,7 +439,7 @@ fn further_emails_are_claimed_searched_and_freed() {
 
 #[test]
 fn skip_counts_live_users_in_creation_order() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     block_on(async {
         let mut made = Vec::new();
@@ -473,7 +473,7 @@ fn skip_counts_live_users_in_creation_order() {
 
 #[test]
 fn attributes_over_the_limit_are_refused_at_create() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org(&s);
     let mut new = new_user("kim");
     new.attributes.insert(

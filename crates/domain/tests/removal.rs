@@ -97,7 +97,7 @@ fn no_trace(s: &MemoryStore, name: &str, at: &str) {
 
 #[test]
 fn soft_removal_hides_frees_and_restores() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org_with(&s, Some(30), None);
     block_on(async {
         let id = user_with(&s, &o, "kim", 2).await;
@@ -171,7 +171,7 @@ fn soft_removal_hides_frees_and_restores() {
 
 #[test]
 fn expired_soft_removals_are_purged_on_access_and_by_the_queue() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org_with(&s, Some(1), None);
     block_on(async {
         let a = user_with(&s, &o, "ann", 1).await;
@@ -221,7 +221,7 @@ fn expired_soft_removals_are_purged_on_access_and_by_the_queue() {
 
 #[test]
 fn asynchronous_removal_advances_by_batches_and_polls_complete_it() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org_with(&s, None, Some(10));
     block_on(async {
         let id = user_with(&s, &o, "kim", 25).await;
@@ -278,7 +278,7 @@ fn asynchronous_removal_advances_by_batches_and_polls_complete_it() {
 
 #[test]
 fn guards_of_each_policy() {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org_with(&s, None, None);
     block_on(async {
         let id = user_with(&s, &o, "kim", 0).await;
@@ -344,14 +344,19 @@ fn interrupted(
     policy: &RemovalPolicy,
     retention: Option<i64>,
 ) -> (MemoryStore, Organization, ObjectId) {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org_with(&s, retention, Some(4));
     let id = block_on(user_with(&s, &o, "kim", 6));
     block_on(async {
         s.fail_nth(n);
         let mut op: Option<ObjectId> = None;
         for attempt in 0..50 {
-            let now = NOW.plus_millis(attempt);
+            // Retries 200 ms apart: the first ones fall within the one-second lease of
+            // the attempt that failed (taken over or answered "in progress"); later ones
+            // find it expired, which is what finishes a removal whose last known step
+            // was a lease written by a request that died before it could tell (on
+            // Redis, a swap's read-back that failed).
+            let now = NOW.plus_millis(attempt * 200);
             let done = match &op {
                 None => match remove_user(&s, &o, &id, policy, now).await {
                     Ok(Outcome::Finished(_)) | Err(RemovalError::NotFound) => true,
@@ -379,7 +384,7 @@ fn interrupted(
 
 /// The store calls of an undisturbed removal under `policy`, polls included.
 fn calls_of(policy: &RemovalPolicy, retention: Option<i64>) -> u64 {
-    let s = MemoryStore::new();
+    let s = MemoryStore::from_env();
     let o = org_with(&s, retention, Some(4));
     let id = block_on(user_with(&s, &o, "kim", 6));
     s.clear_faults();
