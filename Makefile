@@ -6,10 +6,13 @@ CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
 COMPONENTS := $(notdir $(wildcard components/*))
 LISTEN ?= 127.0.0.1:3000
+# A Spin runtime config for `make up`, e.g. RUNTIME_CONFIG=deploy/runtime-config.redis.toml.
+RUNTIME_CONFIG ?=
 
-.PHONY: up build test lint sizes bench wasm-target
+.PHONY: up build test test-scripts lint sizes bench wasm-target
 
-## Install the wasm32-wasip2 target when it is missing.
+## Install the wasm32-wasip2 target when it is missing. rust-toolchain.toml names it, but
+## rustup does not add it to an already installed toolchain with RUSTUP_AUTO_INSTALL=0.
 wasm-target:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
 
@@ -17,13 +20,17 @@ wasm-target:
 build: wasm-target
 	$(CARGO) build --target $(WASM_TARGET) --release $(addprefix -p ,$(COMPONENTS))
 
-## Serve the app: `spin up` when a Spin CLI >= 4.1 is on PATH, otherwise roster-host.
+## Serve the app: `spin up` when a Spin CLI >= 3.0 is on PATH, otherwise roster-host.
 up: build
-	@./scripts/up.sh $(LISTEN)
+	@./scripts/up.sh $(LISTEN) $(if $(RUNTIME_CONFIG),--runtime-config-file $(RUNTIME_CONFIG))
 
 ## Every test. Components are built first; the host's own fixtures are built by its tests.
-test: build
+test: build test-scripts
 	$(CARGO) test
+
+## scripts/up.sh's Spin version check and flag pass-through, with a fake `spin` (dry run).
+test-scripts:
+	@bash scripts/test-up.sh
 
 ## Formatting and lints, native crates and the wasm components alike.
 lint: wasm-target

@@ -1,10 +1,39 @@
 #!/usr/bin/env bash
-# Serves the app like `spin up`: with the Spin CLI (4.1 or newer: spin-sdk 7 components
-# export wasi:http/handler@0.3.0, which Spin 4.0 does not accept) when it is on PATH,
-# otherwise with roster-host, which takes the same flags and variables.
+# Serves the app like `spin up`: with the Spin CLI when a supported one (3.0 or newer)
+# is on PATH, otherwise with roster-host, which takes the same flags and variables.
+#
+# Usage: scripts/up.sh [LISTEN] [--runtime-config-file FILE]
+#   LISTEN                      address to listen on (default 127.0.0.1:3000)
+#   --runtime-config-file FILE  a Spin runtime config (e.g. deploy/runtime-config.redis.toml);
+#                               RUNTIME_CONFIG=FILE in the environment does the same
+#   UP_DRY_RUN=1                print the command instead of running it (scripts/test-up.sh)
+#
+# Supported Spin: 3.x (3.0 brought wasi:keyvalue@0.2.0-draft2, which the components
+# import), 4.0.x and 4.1. Spin 2.x lacks wasi:keyvalue and cannot run them.
 set -euo pipefail
+
+listen="127.0.0.1:3000"
+runtime_config="${RUNTIME_CONFIG:-}"
+while (($#)); do
+  case "$1" in
+    --runtime-config-file) runtime_config="${2:?--runtime-config-file needs a file}"; shift 2 ;;
+    --runtime-config-file=*) runtime_config="${1#*=}"; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -*) echo "up.sh: unknown option $1" >&2; exit 2 ;;
+    *) listen="$1"; shift ;;
+  esac
+done
+
+# The runtime config path is taken relative to where the caller stands, before the cd.
+if [ -n "$runtime_config" ]; then
+  if [ ! -f "$runtime_config" ]; then
+    echo "up.sh: runtime config file not found: $runtime_config" >&2
+    exit 2
+  fi
+  runtime_config="$(cd "$(dirname "$runtime_config")" && pwd)/$(basename "$runtime_config")"
+fi
+
 cd "$(dirname "$0")/.."
-listen="${1:-127.0.0.1:3000}"
 
 if [ -z "${SPIN_VARIABLE_ADMIN_TOKEN:-}" ]; then
   mkdir -p .spin
@@ -16,18 +45,33 @@ if [ -z "${SPIN_VARIABLE_ADMIN_TOKEN:-}" ]; then
   echo "admin token (SPIN_VARIABLE_ADMIN_TOKEN) is in .spin/admin_token"
 fi
 
-spin_is_new_enough() {
+# `spin --version` prints "spin 3.0.0 (<sha> <date>)" (Spin's src/bin/spin.rs); a
+# pre-release reads "spin 4.1.0-pre0 (…)". Supported: major version 3 or newer.
+spin_is_supported() {
   command -v spin >/dev/null 2>&1 || return 1
-  local v major minor
-  v="$(spin --version 2>/dev/null | awk '{print $2}')"
-  major="${v%%.*}"; minor="${v#*.}"; minor="${minor%%.*}"
-  [[ "$major" =~ ^[0-9]+$ && "$minor" =~ ^[0-9]+$ ]] || return 1
-  (( major > 4 || (major == 4 && minor >= 1) ))
+  local v major
+  v="$(spin --version 2>/dev/null | awk 'NR == 1 {print $2}')" || return 1
+  major="${v%%.*}"
+  [[ "$major" =~ ^[0-9]+$ ]] || return 1
+  ((major >= 3))
 }
 
-if spin_is_new_enough; then
-  exec spin up --listen "$listen"
+run() {
+  if [ -n "${UP_DRY_RUN:-}" ]; then
+    echo "$*"
+    exit 0
+  fi
+  exec "$@"
+}
+
+rc_args=()
+if [ -n "$runtime_config" ]; then
+  rc_args=(--runtime-config-file "$runtime_config")
+fi
+
+if spin_is_supported; then
+  run spin up --listen "$listen" "${rc_args[@]}"
 else
-  echo "no Spin CLI >= 4.1 on PATH: serving with roster-host"
-  exec cargo run --quiet -p roster-host -- up --listen "$listen"
+  echo "no Spin CLI 3.0 or newer on PATH: serving with roster-host"
+  run cargo run --quiet -p roster-host -- up --listen "$listen" "${rc_args[@]}"
 fi
