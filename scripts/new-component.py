@@ -38,11 +38,15 @@ spin-sdk.workspace = true
 with open(os.path.join(d, "src", "lib.rs"), "w") as f:
     f.write(f"""//! Component `{cid}`: `{route}`.
 
-use spin_sdk::http::{{IntoResponse, Request}};
+// `http_component` expands to the wasi:http export glue (an `export_name`d, unsafe
+// ABI shim), so this crate alone allows what the workspace denies.
+#![allow(unsafe_code)]
+
+use spin_sdk::http::{{IncomingRequest, IntoResponse}};
 
 /// {comment}
-#[spin_sdk::http_service]
-async fn handle(req: Request) -> impl IntoResponse {{
+#[spin_sdk::http_component]
+async fn handle(req: IncomingRequest) -> impl IntoResponse {{
     roster_spin::serve::<{endpoint}>(req).await
 }}
 """)

@@ -1,9 +1,13 @@
 //! Component `mdm-user-enrollment-token`: `/v1/organizations/:organizationId/mdm/users/:mdmUserId/enrollment-tokens/:tokenId`.
 
-use spin_sdk::http::{IntoResponse, Request};
+// `http_component` expands to the wasi:http export glue (an `export_name`d, unsafe
+// ABI shim), so this crate alone allows what the workspace denies.
+#![allow(unsafe_code)]
+
+use spin_sdk::http::{IncomingRequest, IntoResponse};
 
 /// DELETE revokes an enrollment token.
-#[spin_sdk::http_service]
-async fn handle(req: Request) -> impl IntoResponse {
+#[spin_sdk::http_component]
+async fn handle(req: IncomingRequest) -> impl IntoResponse {
     roster_spin::serve::<roster_api::mdm::EnrollmentToken>(req).await
 }

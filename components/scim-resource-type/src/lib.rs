@@ -1,9 +1,13 @@
 //! Component `scim-resource-type`: `/v1/organizations/:organizationId/scim/v2/ResourceTypes/:resourceTypeId`.
 
-use spin_sdk::http::{IntoResponse, Request};
+// `http_component` expands to the wasi:http export glue (an `export_name`d, unsafe
+// ABI shim), so this crate alone allows what the workspace denies.
+#![allow(unsafe_code)]
+
+use spin_sdk::http::{IncomingRequest, IntoResponse};
 
 /// SCIM discovery: one resource type (RFC 7644 section 4).
-#[spin_sdk::http_service]
-async fn handle(req: Request) -> impl IntoResponse {
+#[spin_sdk::http_component]
+async fn handle(req: IncomingRequest) -> impl IntoResponse {
     roster_spin::serve::<roster_api::scim::service::ResourceTypeById>(req).await
 }

@@ -1,9 +1,13 @@
 //! Component `wso2-users-count`: `/mdm-admin/users/count`.
 
-use spin_sdk::http::{IntoResponse, Request};
+// `http_component` expands to the wasi:http export glue (an `export_name`d, unsafe
+// ABI shim), so this crate alone allows what the workspace denies.
+#![allow(unsafe_code)]
+
+use spin_sdk::http::{IncomingRequest, IntoResponse};
 
 /// WSO2 (seed 003): GET the number of users (a bare integer).
-#[spin_sdk::http_service]
-async fn handle(req: Request) -> impl IntoResponse {
+#[spin_sdk::http_component]
+async fn handle(req: IncomingRequest) -> impl IntoResponse {
     roster_spin::serve::<roster_api::wso2::UsersCount>(req).await
 }

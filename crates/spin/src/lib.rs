@@ -1,8 +1,10 @@
 //! roster-spin: runs roster-api endpoints inside Spin components.
 //!
 //! - [`SpinStore`]: the [`Store`] port over the host's key-value store: get, set,
-//!   delete and exists through `spin:key-value@3.0.0`; increment, compare-and-swap
-//!   and batch reads/deletes through `wasi:keyvalue@0.2.0-draft2` (atomics, batch).
+//!   delete and exists through `fermyon:spin/key-value@2.0.0`; increment,
+//!   compare-and-swap and batch reads/deletes through `wasi:keyvalue@0.2.0-draft2`
+//!   (atomics, batch). Built with spin-sdk 5.2 for WASIp2, so every Spin from 3.0 on
+//!   runs it (README, "Supported Spin versions").
 //! - [`serve`]: turns a Spin HTTP request into an [`ApiRequest`] (path parameters from
 //!   Spin's `spin-path-match-*` headers, the body read up to
 //!   [`roster_api::MAX_BODY_BYTES`]), runs the endpoint, and returns its response.
@@ -11,12 +13,10 @@
 
 #![deny(missing_docs)]
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
 use roster_api::{ApiRequest, Body, Ctx, Endpoint};
 use roster_domain::{Store, StoreError, Swap, Timestamp};
-use spin_sdk::experimental::wasi::keyvalue::{atomics, batch, store as wasi_store};
-use spin_sdk::http::Request;
+use spin_sdk::http::IncomingRequest;
+use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wasi_store};
 
 /// The label of the one store Roster uses (granted in spin.toml).
 pub const STORE_LABEL: &str = "default";
@@ -28,6 +28,8 @@ pub const ADMIN_TOKEN_VARIABLE: &str = "admin_token";
 /// operation reports that failure, so the surface answers it in its own envelope.
 pub struct SpinStore {
     opened: Result<(spin_sdk::key_value::Store, wasi_store::Bucket), StoreError>,
+    /// Whether `get-many` is worth trying: false after the host failed one.
+    batch_reads: std::cell::Cell<bool>,
 }
 
 fn kv_error(e: impl std::fmt::Debug) -> StoreError {
@@ -36,16 +38,17 @@ fn kv_error(e: impl std::fmt::Debug) -> StoreError {
 
 impl SpinStore {
     /// Opens the [`STORE_LABEL`] store through both interfaces.
-    pub async fn open() -> Self {
-        let kv = spin_sdk::key_value::Store::open(STORE_LABEL)
-            .await
-            .map_err(kv_error);
+    pub fn open() -> Self {
+        let kv = spin_sdk::key_value::Store::open(STORE_LABEL).map_err(kv_error);
         let opened = kv.and_then(|kv| {
             wasi_store::open(STORE_LABEL)
                 .map(|bucket| (kv, bucket))
                 .map_err(kv_error)
         });
-        Self { opened }
+        Self {
+            opened,
+            batch_reads: std::cell::Cell::new(true),
+        }
     }
 
     fn kv(&self) -> Result<&spin_sdk::key_value::Store, StoreError> {
@@ -55,25 +58,33 @@ impl SpinStore {
     fn bucket(&self) -> Result<&wasi_store::Bucket, StoreError> {
         self.opened.as_ref().map(|(_, b)| b).map_err(Clone::clone)
     }
+
+    /// Reads `keys` one `get` at a time.
+    fn get_each(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let kv = self.kv()?;
+        keys.iter()
+            .map(|k| kv.get(k).map_err(kv_error))
+            .collect()
+    }
 }
 
 impl Store for SpinStore {
     type Cas = atomics::Cas;
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.kv()?.get(key).await.map_err(kv_error)
+        self.kv()?.get(key).map_err(kv_error)
     }
 
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.kv()?.set(key, value).await.map_err(kv_error)
+        self.kv()?.set(key, value).map_err(kv_error)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.kv()?.delete(key).await.map_err(kv_error)
+        self.kv()?.delete(key).map_err(kv_error)
     }
 
     async fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        self.kv()?.exists(key).await.map_err(kv_error)
+        self.kv()?.exists(key).map_err(kv_error)
     }
 
     async fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
@@ -86,20 +97,34 @@ impl Store for SpinStore {
         Ok((cas, current))
     }
 
+    /// `Done` only when the host says the swap wrote (Spin's SQLite store tells the
+    /// truth); `cas-failed` is `Unconfirmed`, never a conflict: Spin's Redis store
+    /// reports it after every swap, also one that wrote (docs/storage.md).
     async fn swap(&self, cas: atomics::Cas, value: &[u8]) -> Result<Swap, StoreError> {
         match atomics::swap(cas, value) {
             Ok(()) => Ok(Swap::Done),
-            Err(atomics::CasError::CasFailed(_)) => Ok(Swap::Conflict),
+            Err(atomics::CasError::CasFailed(_)) => Ok(Swap::Unconfirmed),
             Err(atomics::CasError::StoreError(e)) => Err(kv_error(e)),
         }
     }
 
+    /// One `get-many` call when the host can answer it; otherwise one `get` per key.
+    /// Spin's Redis store sends `get-many` as `KEYS k1 … kn`, which fails for two keys or
+    /// more (and cannot be trusted for one), so a single key is always read with `get`,
+    /// and after one failed batch this instance reads key by key.
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
+        match keys {
+            [] => Ok(Vec::new()),
+            [key] => Ok(vec![self.kv()?.get(key).map_err(kv_error)?]),
+            _ if self.batch_reads.get() => match batch::get_many(self.bucket()?, keys) {
+                Ok(found) => Ok(roster_domain::store::in_key_order(keys, found)),
+                Err(_) => {
+                    self.batch_reads.set(false);
+                    self.get_each(keys)
+                }
+            },
+            _ => self.get_each(keys),
         }
-        let found = batch::get_many(self.bucket()?, keys).map_err(kv_error)?;
-        Ok(roster_domain::store::in_key_order(keys, found))
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
@@ -110,36 +135,60 @@ impl Store for SpinStore {
     }
 }
 
-/// Serves one request with endpoint `E`.
-pub async fn serve<E: Endpoint>(req: Request) -> http::Response<Full<Bytes>> {
-    let (parts, body) = req.into_parts();
-    let params = parts
-        .headers
-        .iter()
-        .filter_map(|(name, value)| {
-            let name = name.as_str().strip_prefix("spin-path-match-")?;
-            Some((name.to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect();
-    let body = match Limited::new(body, roster_api::MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
-        Ok(collected) => Body::Bytes(collected.to_bytes().to_vec()),
-        Err(_) => Body::TooLarge,
-    };
+/// Reads a request body up to [`roster_api::MAX_BODY_BYTES`]: a longer body is
+/// [`Body::TooLarge`] (read no further), a body the host failed to deliver is empty.
+async fn read_body(req: IncomingRequest) -> Body {
+    use futures::StreamExt as _;
+    let mut stream = std::pin::pin!(req.into_body_stream());
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else { break };
+        if body.len() + chunk.len() > roster_api::MAX_BODY_BYTES {
+            return Body::TooLarge;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Body::Bytes(body)
+}
+
+/// Serves one request with endpoint `E`: the request's method, query and headers as
+/// the host gave them (path parameters from Spin's `spin-path-match-*` headers), the
+/// body read up to [`roster_api::MAX_BODY_BYTES`].
+pub async fn serve<E: Endpoint>(req: IncomingRequest) -> http::Response<Vec<u8>> {
+    let method = http::Method::from_bytes(req.method().to_string().as_bytes())
+        .unwrap_or(http::Method::GET);
+    let path_with_query = req.path_with_query().unwrap_or_default();
+    let query = path_with_query
+        .split_once('?')
+        .map(|(_, q)| q.to_owned())
+        .unwrap_or_default();
+    let mut headers = http::HeaderMap::new();
+    let mut params = Vec::new();
+    for (name, value) in req.headers().entries() {
+        if let Some(param) = name.strip_prefix("spin-path-match-")
+            && let Ok(v) = std::str::from_utf8(&value)
+        {
+            params.push((param.to_owned(), v.to_owned()));
+        }
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_bytes(&value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    let body = read_body(req).await;
     let api_req = ApiRequest {
-        method: parts.method,
+        method,
         params,
-        query: parts.uri.query().unwrap_or_default().to_owned(),
-        headers: parts.headers,
+        query,
+        headers,
         body,
     };
-    let store = SpinStore::open().await;
+    let store = SpinStore::open();
     let ctx = Ctx::new(
-        spin_sdk::variables::get(ADMIN_TOKEN_VARIABLE).await.ok(),
+        spin_sdk::variables::get(ADMIN_TOKEN_VARIABLE).ok(),
         Timestamp::now(),
     );
     ctx.finish(E::handle(&api_req, &store, &ctx).await)
-        .map(|b| Full::new(Bytes::from(b)))
 }
