@@ -611,6 +611,47 @@ async fn parallel_creates_of_one_username_have_one_winner() {
     app.assert_consistent();
 }
 
+/// 64 PATCHes with the same `If-Match` and the same body: exactly one writes (200), every
+/// other answers 412, and the user's version moved by one. Identical bodies make the
+/// racers' records differ only by their write stamps, which is what tells a swap that
+/// wrote from one that lost on a backend whose swaps all report failure (Redis).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_patches_with_one_if_match_have_one_winner() {
+    let app = std::sync::Arc::new(App::start().await);
+    let org = app.org("if-match-race-org").await;
+    let id = app.user(&org, "ifmatch").await;
+    let user = format!("{}/{id}", users(&org));
+    let got = app.call("GET", &user, None).await;
+    let etag = got.header("etag").unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let app = app.clone();
+        let (user, etag) = (user.clone(), etag.clone());
+        tasks.push(tokio::spawn(async move {
+            let token = app.admin_token.clone();
+            app.send(
+                "PATCH",
+                &user,
+                Some(&token),
+                &[("if-match", etag.as_str())],
+                Some(json!({"firstName": "Same"}).to_string()),
+            )
+            .await
+            .status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 63, "{statuses:?}");
+    let after = app.call("GET", &user, None).await;
+    assert_eq!(after.body["data"]["firstName"], "Same");
+    assert_ne!(after.header("etag"), Some(etag.as_str()));
+    app.assert_consistent();
+}
+
 /// `…/users/count` is an exact route and wins over `…/users/:mdmUserId`; PATCH and the
 /// status route are conditional writes guarded by `If-Match`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
