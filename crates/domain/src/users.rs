@@ -581,27 +581,24 @@ pub async fn update<S: Store>(
             );
             store.set(&search_key, both.as_bytes()).await?;
         }
-        match records::swap(store, &key, cas, &after).await? {
-            true => {
-                if text_changes {
-                    store
-                        .set(&search_key, search_text(&after).as_bytes())
-                        .await?;
-                }
-                for (_, k) in &old_claims {
-                    if !new_claims.iter().any(|(_, n)| n == k) {
-                        claims::release(store, k, before.seq).await?;
-                    }
-                }
-                if email_moved {
-                    crate::identity::leave(store, &before.email, &org.id, id).await?;
-                }
-                return Ok(after);
+        // Lost a race (not written): re-read and retry. A claim taken for this attempt
+        // is kept (the retry, or a concurrent update of the same user, may use it); if
+        // nothing ends up using it, `abandoned` frees it for the next claimant.
+        if records::swap(store, &key, cas, &after).await? {
+            if text_changes {
+                store
+                    .set(&search_key, search_text(&after).as_bytes())
+                    .await?;
             }
-            // Lost a race: re-read and retry. A claim taken for this attempt is kept
-            // (the retry, or a concurrent update of the same user, may use it); if
-            // nothing ends up using it, `abandoned` frees it for the next claimant.
-            false => {}
+            for (_, k) in &old_claims {
+                if !new_claims.iter().any(|(_, n)| n == k) {
+                    claims::release(store, k, before.seq).await?;
+                }
+            }
+            if email_moved {
+                crate::identity::leave(store, &before.email, &org.id, id).await?;
+            }
+            return Ok(after);
         }
     }
     Err(crate::store::StoreError::new("too much contention updating the user").into())
