@@ -72,6 +72,30 @@ pub trait KvBackend: Send + Sync + std::fmt::Debug {
     ) -> Result<bool, KvError>;
     /// Every row of every store in this backend.
     fn entries(&self) -> Result<Vec<KvEntry>, KvError>;
+    /// Opens a compare-and-swap on `key` with the backend's own protocol, or `None` to use
+    /// Spin's SQLite protocol built on [`KvBackend::swap`] (`current()` remembers the value
+    /// it read, `swap()` is a conditional update on it, or an upsert if it read nothing).
+    fn new_cas(&self, store: &str, key: &str) -> Result<Option<Box<dyn KvCas>>, KvError> {
+        let _ = (store, key);
+        Ok(None)
+    }
+}
+
+/// Why a compare-and-swap's `swap` failed (Spin's `SwapError`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwapError {
+    /// The swap reports failure: the guest gets `cas-failed` and a fresh handle.
+    CasFailed(String),
+    /// Any other failure: the guest gets `store-error(other(..))`.
+    Other(String),
+}
+
+/// A compare-and-swap in progress, for backends with their own protocol (Redis).
+pub trait KvCas: Send + Sync + std::fmt::Debug {
+    /// Starts the swap: reads the current value.
+    fn current(&mut self) -> Result<Option<Vec<u8>>, KvError>;
+    /// Ends the swap: writes `value` if the key did not change since `current()`.
+    fn swap(&mut self, value: &[u8]) -> Result<(), SwapError>;
 }
 
 fn decode_i64(v: Vec<u8>) -> Result<i64, KvError> {
@@ -392,14 +416,17 @@ impl KvBackend for SqliteBackend {
     }
 }
 
-/// Where the `default` store lives.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Where the `default` store lives (unless the runtime config file redefines it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum StoreChoice {
     /// SQLite at `<state_dir>/sqlite_key_value.db` (Spin's default).
     #[default]
     Sqlite,
-    /// An in-memory store, lost when the host is dropped.
+    /// In-memory SQLite, lost when the host is dropped (Spin's `type = "spin"` without `path`).
     Memory,
+    /// A Redis server at this URL (`redis://host:port[/db]`), with Spin's `type = "redis"`
+    /// semantics (see [`crate::redis_kv`]).
+    Redis(String),
 }
 
 /// The application's key-value stores: every defined label and its backend.
@@ -422,6 +449,18 @@ struct RuntimeStore {
     kind: String,
     #[serde(default)]
     path: Option<PathBuf>,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+/// Where one label's store lives.
+enum Wanted {
+    /// In-memory SQLite.
+    Memory,
+    /// A SQLite file.
+    File(PathBuf),
+    /// A Redis server.
+    Redis(String),
 }
 
 impl KvStores {
@@ -433,14 +472,16 @@ impl KvStores {
         choice: StoreChoice,
         runtime_config: Option<&Path>,
     ) -> Result<Self, HostError> {
-        let mut wanted: BTreeMap<String, Option<PathBuf>> = BTreeMap::new();
+        let mut wanted: BTreeMap<String, Wanted> = BTreeMap::new();
         wanted.insert(
             "default".to_owned(),
             match choice {
-                StoreChoice::Sqlite => Some(state_dir.join(DEFAULT_DB_FILE)),
-                StoreChoice::Memory => None,
+                StoreChoice::Sqlite => Wanted::File(state_dir.join(DEFAULT_DB_FILE)),
+                StoreChoice::Memory => Wanted::Memory,
+                StoreChoice::Redis(url) => Wanted::Redis(url),
             },
         );
+        let rc_path = runtime_config.unwrap_or(Path::new("")).to_owned();
         if let Some(rc) = runtime_config {
             let invalid = |message: String| HostError::InvalidRuntimeConfig {
                 path: rc.to_owned(),
@@ -449,31 +490,48 @@ impl KvStores {
             let text = std::fs::read_to_string(rc).map_err(|e| invalid(e.to_string()))?;
             let parsed: RuntimeConfig =
                 toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+            // As Spin: a relative `path` is resolved against the runtime config file's
+            // directory; no `path` means an in-memory database.
             let base = rc.parent().unwrap_or(Path::new("."));
             for (label, store) in parsed.key_value_store {
-                if store.kind != "spin" {
-                    return Err(invalid(format!(
-                        "key_value_store {label:?}: type {:?} is not supported (only \"spin\")",
-                        store.kind
-                    )));
-                }
-                wanted.insert(label, store.path.map(|p| base.join(p)));
+                let w = match store.kind.as_str() {
+                    "spin" => match store.path {
+                        Some(p) => Wanted::File(base.join(p)),
+                        None => Wanted::Memory,
+                    },
+                    "redis" => Wanted::Redis(store.url.ok_or_else(|| {
+                        invalid(format!(
+                            "key_value_store {label:?}: type \"redis\" needs a `url`"
+                        ))
+                    })?),
+                    other => {
+                        return Err(invalid(format!(
+                            "key_value_store {label:?}: type {other:?} is not supported (only \"spin\" and \"redis\")"
+                        )));
+                    }
+                };
+                wanted.insert(label, w);
             }
         }
         let mut by_path: HashMap<PathBuf, Arc<dyn KvBackend>> = HashMap::new();
         let mut labels = BTreeMap::new();
-        for (label, path) in wanted {
-            let backend: Arc<dyn KvBackend> = match path {
-                None if label == "default" && choice == StoreChoice::Memory => {
-                    Arc::new(MemoryBackend::default())
-                }
-                None => Arc::new(SqliteBackend::open(None).map_err(|e| {
+        for (label, w) in wanted {
+            let backend: Arc<dyn KvBackend> = match w {
+                Wanted::Memory => Arc::new(SqliteBackend::open(None).map_err(|e| {
                     HostError::InvalidRuntimeConfig {
-                        path: runtime_config.unwrap_or(Path::new("")).to_owned(),
+                        path: rc_path.clone(),
                         message: e.0,
                     }
                 })?),
-                Some(p) => {
+                Wanted::Redis(url) => Arc::new(
+                    crate::redis_kv::RedisBackend::open(&url, &label).map_err(|e| {
+                        HostError::InvalidRuntimeConfig {
+                            path: rc_path.clone(),
+                            message: format!("key_value_store {label:?}: {}", e.0),
+                        }
+                    })?,
+                ),
+                Wanted::File(p) => {
                     if let Some(b) = by_path.get(&p) {
                         b.clone()
                     } else {
@@ -569,12 +627,14 @@ pub struct OpenStore {
 }
 
 /// A compare-and-swap handle (`wasi:keyvalue/atomics` `cas` resource).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CasState {
     pub(crate) store: OpenStore,
     pub(crate) key: String,
     /// The value `current()` read; `None` if never called or the key was absent.
     pub(crate) seen: Option<Vec<u8>>,
+    /// The backend's own protocol, if it has one (Redis); else Spin's SQLite protocol.
+    pub(crate) own: Option<Box<dyn KvCas>>,
 }
 
 #[cfg(test)]
