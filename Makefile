@@ -1,17 +1,24 @@
 # Roster: two commands for a new machine with only rustup/cargo.
 #   make up    build every component and serve the app on 127.0.0.1:3000
-#   make test  every test (unit, integration through roster-host, host conformance)
+#   make test  every test (unit, integration through roster-host, host conformance), then
+#              the integration suite again over a real Redis (ROSTER_KV=redis)
 SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
 COMPONENTS := $(notdir $(wildcard components/*))
 LISTEN ?= 127.0.0.1:3000
 
-.PHONY: up build test lint sizes bench wasm-target
+.PHONY: up build test lint sizes bench wasm-target redis
 
 ## Install the wasm32-wasip2 target when it is missing.
 wasm-target:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+## Install Debian's redis-server when it is not on PATH (the Redis tests start their own
+## throwaway servers on free loopback ports, persistence off).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+redis:
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 
 ## Build every component for wasm32-wasip2 (size-tuned release profile).
 build: wasm-target
@@ -22,8 +29,10 @@ up: build
 	@./scripts/up.sh $(LISTEN)
 
 ## Every test. Components are built first; the host's own fixtures are built by its tests.
-test: build
+## Then the integration suite again, each App on a fresh Redis server (ROSTER_KV=redis).
+test: build redis
 	$(CARGO) test
+	ROSTER_KV=redis $(CARGO) test -p roster-tests
 
 ## Formatting and lints, native crates and the wasm components alike.
 lint: wasm-target
