@@ -1,8 +1,21 @@
-//! Key-value storage with the semantics of Spin's `key-value-spin` (SQLite) store.
+//! Key-value storage, chosen and behaving as Spin's stores do.
 //!
 //! Every backend holds rows `(store, key, value)`, where `store` is the label a component
-//! opened. The SQLite backend uses Spin's own table, so a database written by roster-host can
-//! be read by `spin up` and vice versa.
+//! opened. [`SqliteBackend`] is Spin's `type = "spin"` store (`key-value-spin`): Spin's own
+//! `spin_key_value` table, so a database written by roster-host can be read by `spin up` and
+//! vice versa, in a file or in memory. [`crate::redis_kv::RedisBackend`] is Spin's
+//! `type = "redis"` store (`key-value-redis`), which ignores labels. [`MemoryBackend`] is a
+//! plain map with the SQLite semantics, for unit tests.
+//!
+//! Per backend, as Spin:
+//!
+//! | | SQLite (file or in memory) | Redis |
+//! |---|---|---|
+//! | `increment` | one transaction; 8 little-endian bytes; fails on a value of another length | `INCRBY`; decimal text; fails on a non-integer value |
+//! | compare-and-swap | after `current()` read a value: `UPDATE … WHERE value = <read>`, reports the truth; else (no `current()`, or an absent key) an unconditional upsert reporting success | see [`crate::redis_kv`]: always reports `cas-failed`; wrote the value unless the key changed after `current()` |
+//! | `get-many` | one `SELECT … IN`, absent keys left out, database order | `KEYS k1..kn`: fails for 2+ keys, `[]` for one absent key, the host panics (500) for one present key |
+//! | `set-many` / `delete-many` | one transaction / one statement | `MSET` / `DEL k1..kn` |
+//! | `get-keys` / `list-keys` | the label's keys | every key of the Redis database (`KEYS *`) |
 
 use crate::error::HostError;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -57,8 +70,9 @@ pub trait KvBackend: Send + Sync + std::fmt::Debug {
     fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<(), KvError>;
     /// Deletes every key.
     fn delete_many(&self, store: &str, keys: &[String]) -> Result<(), KvError>;
-    /// Atomically adds `delta` to the 8-byte little-endian i64 at `key` (absent counts as 0)
-    /// and returns the new value. Fails if the existing value is not 8 bytes long.
+    /// Atomically adds `delta` to the counter at `key` (absent counts as 0) and returns the
+    /// new value. SQLite: an 8-byte little-endian i64, failing on a value of another length;
+    /// Redis: `INCRBY` on decimal text.
     fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, KvError>;
     /// Compare-and-swap: with `expected = Some(old)`, replaces the value only if it is still
     /// `old`; with `expected = None`, unconditionally upserts (Spin's behaviour). Returns
