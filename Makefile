@@ -1,6 +1,7 @@
 # Roster: two commands for a new machine with only rustup/cargo.
 #   make up    build every component and serve the app on 127.0.0.1:3000
-#   make test  every test (unit, integration through roster-host, host conformance)
+#   make test  every test (unit, integration through roster-host, host conformance), then
+#              the integration suite again over a real Redis (ROSTER_KV=redis)
 SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
@@ -9,12 +10,18 @@ LISTEN ?= 127.0.0.1:3000
 # A Spin runtime config for `make up`, e.g. RUNTIME_CONFIG=deploy/runtime-config.redis.toml.
 RUNTIME_CONFIG ?=
 
-.PHONY: up build test test-scripts lint sizes bench wasm-target
+.PHONY: up build test test-scripts lint sizes bench wasm-target redis
 
 ## Install the wasm32-wasip2 target when it is missing. rust-toolchain.toml names it, but
 ## rustup does not add it to an already installed toolchain with RUSTUP_AUTO_INSTALL=0.
 wasm-target:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+## Install Debian's redis-server when it is not on PATH (the Redis tests start their own
+## throwaway servers on free loopback ports, persistence off).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+redis:
+	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 
 ## Build every component for wasm32-wasip2 (size-tuned release profile).
 build: wasm-target
@@ -25,8 +32,12 @@ up: build
 	@./scripts/up.sh $(LISTEN) $(if $(RUNTIME_CONFIG),--runtime-config-file $(RUNTIME_CONFIG))
 
 ## Every test. Components are built first; the host's own fixtures are built by its tests.
-test: build test-scripts
+## Then the domain, API and integration suites again with Redis's semantics
+## (ROSTER_KV=redis): the domain and API ones over the in-memory store's Redis flavour,
+## the integration one with each App on a fresh redis-server.
+test: build redis test-scripts
 	$(CARGO) test
+	ROSTER_KV=redis $(CARGO) test -p roster-domain -p roster-api -p roster-tests
 
 ## scripts/up.sh's Spin version check and flag pass-through, with a fake `spin` (dry run).
 test-scripts:

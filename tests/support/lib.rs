@@ -35,13 +35,36 @@ pub fn build_components() {
     });
 }
 
-/// A running app: roster-host serving spin.toml on an ephemeral loopback port, with an
-/// in-memory key-value store.
+/// A running app: roster-host serving spin.toml on an ephemeral loopback port, with the
+/// key-value backend named by `ROSTER_KV`: `memory` (the default) is in-memory SQLite
+/// (Spin's `type = "spin"` without `path`), `redis` a fresh Redis server of its own
+/// (Spin's `type = "redis"`), stopped when the App is dropped.
 pub struct App {
     pub host: Arc<Host>,
     pub addr: SocketAddr,
     pub admin_token: String,
     client: reqwest::Client,
+    /// The App's own Redis server when `ROSTER_KV=redis`; kept alive as long as the App.
+    pub redis: Option<roster_host::testing::RedisServer>,
+}
+
+/// The key-value backend the integration tests run on (`ROSTER_KV`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// In-memory SQLite (`ROSTER_KV=memory` or unset).
+    Memory,
+    /// A real Redis server (`ROSTER_KV=redis`).
+    Redis,
+}
+
+/// The backend chosen by `ROSTER_KV`; panics on an unknown value rather than silently
+/// testing something else.
+pub fn backend() -> Backend {
+    match std::env::var("ROSTER_KV").as_deref() {
+        Err(_) | Ok("") | Ok("memory") => Backend::Memory,
+        Ok("redis") => Backend::Redis,
+        Ok(other) => panic!("ROSTER_KV={other:?}: expected `memory` or `redis`"),
+    }
 }
 
 /// A response: status, headers, body parsed as JSON (`Value::Null` when empty or not JSON).
@@ -63,11 +86,19 @@ impl App {
     pub async fn start() -> App {
         build_components();
         let admin_token = format!("test-admin-{}", std::process::id());
+        let (store, redis) = match backend() {
+            Backend::Memory => (StoreChoice::Memory, None),
+            Backend::Redis => {
+                let server = roster_host::testing::RedisServer::start()
+                    .expect("redis-server starts (ROSTER_KV=redis; `make redis` installs it)");
+                (StoreChoice::Redis(server.url()), Some(server))
+            }
+        };
         let cfg = HostConfig {
             manifest: root().join("spin.toml"),
             state_dir: None,
             runtime_config: None,
-            store: StoreChoice::Memory,
+            store,
             variables: HashMap::from([("admin_token".to_owned(), admin_token.clone())]),
         };
         let (host, addr) = roster_host::spawn(cfg).await.expect("roster-host starts");
@@ -76,6 +107,7 @@ impl App {
             addr,
             admin_token,
             client: reqwest::Client::new(),
+            redis,
         }
     }
 

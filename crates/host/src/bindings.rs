@@ -9,6 +9,7 @@ wasmtime::component::bindgen!({
         default: trappable,
     },
     with: {
+        "fermyon:spin/key-value.store": crate::kv::OpenStore,
         "spin:key-value/key-value.store": crate::kv::OpenStore,
         "wasi:keyvalue/store.bucket": crate::kv::OpenStore,
         "wasi:keyvalue/atomics.cas": crate::kv::CasState,

@@ -1,8 +1,21 @@
-//! Key-value storage with the semantics of Spin's `key-value-spin` (SQLite) store.
+//! Key-value storage, chosen and behaving as Spin's stores do.
 //!
 //! Every backend holds rows `(store, key, value)`, where `store` is the label a component
-//! opened. The SQLite backend uses Spin's own table, so a database written by roster-host can
-//! be read by `spin up` and vice versa.
+//! opened. [`SqliteBackend`] is Spin's `type = "spin"` store (`key-value-spin`): Spin's own
+//! `spin_key_value` table, so a database written by roster-host can be read by `spin up` and
+//! vice versa, in a file or in memory. [`crate::redis_kv::RedisBackend`] is Spin's
+//! `type = "redis"` store (`key-value-redis`), which ignores labels. [`MemoryBackend`] is a
+//! plain map with the SQLite semantics, for unit tests.
+//!
+//! Per backend, as Spin:
+//!
+//! | | SQLite (file or in memory) | Redis |
+//! |---|---|---|
+//! | `increment` | one transaction; 8 little-endian bytes; fails on a value of another length | `INCRBY`; decimal text; fails on a non-integer value |
+//! | compare-and-swap | after `current()` read a value: `UPDATE … WHERE value = <read>`, reports the truth; else (no `current()`, or an absent key) an unconditional upsert reporting success | see [`crate::redis_kv`]: always reports `cas-failed`; wrote the value unless the key changed after `current()` |
+//! | `get-many` | one `SELECT … IN`, absent keys left out, database order | `KEYS k1..kn`: fails for 2+ keys, `[]` for one absent key, the host panics (500) for one present key |
+//! | `set-many` / `delete-many` | one transaction / one statement | `MSET` / `DEL k1..kn` |
+//! | `get-keys` / `list-keys` | the label's keys | every key of the Redis database (`KEYS *`) |
 
 use crate::error::HostError;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -57,8 +70,9 @@ pub trait KvBackend: Send + Sync + std::fmt::Debug {
     fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<(), KvError>;
     /// Deletes every key.
     fn delete_many(&self, store: &str, keys: &[String]) -> Result<(), KvError>;
-    /// Atomically adds `delta` to the 8-byte little-endian i64 at `key` (absent counts as 0)
-    /// and returns the new value. Fails if the existing value is not 8 bytes long.
+    /// Atomically adds `delta` to the counter at `key` (absent counts as 0) and returns the
+    /// new value. SQLite: an 8-byte little-endian i64, failing on a value of another length;
+    /// Redis: `INCRBY` on decimal text.
     fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, KvError>;
     /// Compare-and-swap: with `expected = Some(old)`, replaces the value only if it is still
     /// `old`; with `expected = None`, unconditionally upserts (Spin's behaviour). Returns
@@ -72,6 +86,30 @@ pub trait KvBackend: Send + Sync + std::fmt::Debug {
     ) -> Result<bool, KvError>;
     /// Every row of every store in this backend.
     fn entries(&self) -> Result<Vec<KvEntry>, KvError>;
+    /// Opens a compare-and-swap on `key` with the backend's own protocol, or `None` to use
+    /// Spin's SQLite protocol built on [`KvBackend::swap`] (`current()` remembers the value
+    /// it read, `swap()` is a conditional update on it, or an upsert if it read nothing).
+    fn new_cas(&self, store: &str, key: &str) -> Result<Option<Box<dyn KvCas>>, KvError> {
+        let _ = (store, key);
+        Ok(None)
+    }
+}
+
+/// Why a compare-and-swap's `swap` failed (Spin's `SwapError`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwapError {
+    /// The swap reports failure: the guest gets `cas-failed` and a fresh handle.
+    CasFailed(String),
+    /// Any other failure: the guest gets `store-error(other(..))`.
+    Other(String),
+}
+
+/// A compare-and-swap in progress, for backends with their own protocol (Redis).
+pub trait KvCas: Send + Sync + std::fmt::Debug {
+    /// Starts the swap: reads the current value.
+    fn current(&mut self) -> Result<Option<Vec<u8>>, KvError>;
+    /// Ends the swap: writes `value` if the key did not change since `current()`.
+    fn swap(&mut self, value: &[u8]) -> Result<(), SwapError>;
 }
 
 fn decode_i64(v: Vec<u8>) -> Result<i64, KvError> {
@@ -392,14 +430,17 @@ impl KvBackend for SqliteBackend {
     }
 }
 
-/// Where the `default` store lives.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Where the `default` store lives (unless the runtime config file redefines it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum StoreChoice {
     /// SQLite at `<state_dir>/sqlite_key_value.db` (Spin's default).
     #[default]
     Sqlite,
-    /// An in-memory store, lost when the host is dropped.
+    /// In-memory SQLite, lost when the host is dropped (Spin's `type = "spin"` without `path`).
     Memory,
+    /// A Redis server at this URL (`redis://host:port[/db]`), with Spin's `type = "redis"`
+    /// semantics (see [`crate::redis_kv`]).
+    Redis(String),
 }
 
 /// The application's key-value stores: every defined label and its backend.
@@ -422,6 +463,18 @@ struct RuntimeStore {
     kind: String,
     #[serde(default)]
     path: Option<PathBuf>,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+/// Where one label's store lives.
+enum Wanted {
+    /// In-memory SQLite.
+    Memory,
+    /// A SQLite file.
+    File(PathBuf),
+    /// A Redis server.
+    Redis(String),
 }
 
 impl KvStores {
@@ -433,14 +486,16 @@ impl KvStores {
         choice: StoreChoice,
         runtime_config: Option<&Path>,
     ) -> Result<Self, HostError> {
-        let mut wanted: BTreeMap<String, Option<PathBuf>> = BTreeMap::new();
+        let mut wanted: BTreeMap<String, Wanted> = BTreeMap::new();
         wanted.insert(
             "default".to_owned(),
             match choice {
-                StoreChoice::Sqlite => Some(state_dir.join(DEFAULT_DB_FILE)),
-                StoreChoice::Memory => None,
+                StoreChoice::Sqlite => Wanted::File(state_dir.join(DEFAULT_DB_FILE)),
+                StoreChoice::Memory => Wanted::Memory,
+                StoreChoice::Redis(url) => Wanted::Redis(url),
             },
         );
+        let rc_path = runtime_config.unwrap_or(Path::new("")).to_owned();
         if let Some(rc) = runtime_config {
             let invalid = |message: String| HostError::InvalidRuntimeConfig {
                 path: rc.to_owned(),
@@ -449,31 +504,48 @@ impl KvStores {
             let text = std::fs::read_to_string(rc).map_err(|e| invalid(e.to_string()))?;
             let parsed: RuntimeConfig =
                 toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+            // As Spin: a relative `path` is resolved against the runtime config file's
+            // directory; no `path` means an in-memory database.
             let base = rc.parent().unwrap_or(Path::new("."));
             for (label, store) in parsed.key_value_store {
-                if store.kind != "spin" {
-                    return Err(invalid(format!(
-                        "key_value_store {label:?}: type {:?} is not supported (only \"spin\")",
-                        store.kind
-                    )));
-                }
-                wanted.insert(label, store.path.map(|p| base.join(p)));
+                let w = match store.kind.as_str() {
+                    "spin" => match store.path {
+                        Some(p) => Wanted::File(base.join(p)),
+                        None => Wanted::Memory,
+                    },
+                    "redis" => Wanted::Redis(store.url.ok_or_else(|| {
+                        invalid(format!(
+                            "key_value_store {label:?}: type \"redis\" needs a `url`"
+                        ))
+                    })?),
+                    other => {
+                        return Err(invalid(format!(
+                            "key_value_store {label:?}: type {other:?} is not supported (only \"spin\" and \"redis\")"
+                        )));
+                    }
+                };
+                wanted.insert(label, w);
             }
         }
         let mut by_path: HashMap<PathBuf, Arc<dyn KvBackend>> = HashMap::new();
         let mut labels = BTreeMap::new();
-        for (label, path) in wanted {
-            let backend: Arc<dyn KvBackend> = match path {
-                None if label == "default" && choice == StoreChoice::Memory => {
-                    Arc::new(MemoryBackend::default())
-                }
-                None => Arc::new(SqliteBackend::open(None).map_err(|e| {
+        for (label, w) in wanted {
+            let backend: Arc<dyn KvBackend> = match w {
+                Wanted::Memory => Arc::new(SqliteBackend::open(None).map_err(|e| {
                     HostError::InvalidRuntimeConfig {
-                        path: runtime_config.unwrap_or(Path::new("")).to_owned(),
+                        path: rc_path.clone(),
                         message: e.0,
                     }
                 })?),
-                Some(p) => {
+                Wanted::Redis(url) => Arc::new(
+                    crate::redis_kv::RedisBackend::open(&url, &label).map_err(|e| {
+                        HostError::InvalidRuntimeConfig {
+                            path: rc_path.clone(),
+                            message: format!("key_value_store {label:?}: {}", e.0),
+                        }
+                    })?,
+                ),
+                Wanted::File(p) => {
                     if let Some(b) = by_path.get(&p) {
                         b.clone()
                     } else {
@@ -569,12 +641,14 @@ pub struct OpenStore {
 }
 
 /// A compare-and-swap handle (`wasi:keyvalue/atomics` `cas` resource).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CasState {
     pub(crate) store: OpenStore,
     pub(crate) key: String,
     /// The value `current()` read; `None` if never called or the key was absent.
     pub(crate) seen: Option<Vec<u8>>,
+    /// The backend's own protocol, if it has one (Redis); else Spin's SQLite protocol.
+    pub(crate) own: Option<Box<dyn KvCas>>,
 }
 
 #[cfg(test)]

@@ -1,11 +1,21 @@
-//! roster-host: a small wasmtime host that runs a Spin 4 application (`spin.toml` plus
-//! `.wasm` components exporting `wasi:http/handler@0.3.0`) as `spin up` would, for tests and
-//! local runs where the Spin CLI is not available.
+//! roster-host: a small wasmtime host that runs a Spin application (`spin.toml` plus WASIp2
+//! `.wasm` components exporting `wasi:http/incoming-handler@0.2.*`, as built with spin-sdk 5.2)
+//! as `spin up` from a released Spin (3.x, 4.0.x, 4.1) would, for tests and local runs where the
+//! Spin CLI is not available.
 //!
-//! It implements the HTTP trigger (Spin's routing and `spin-*` request headers),
-//! `spin:key-value@3.0.0` and `wasi:keyvalue@0.2.0-draft2` over Spin's SQLite table,
-//! `spin:variables@3.0.0`, and the WASI p2/p3 and `wasi:http` p3 interfaces. Key-value calls
-//! can be made to fail or trap on demand through [`Faults`].
+//! It implements the HTTP trigger (Spin's routing and `spin-*` request headers, one fresh
+//! instance per request from a pre-instantiated component on the pooling allocator), the
+//! interfaces Spin provides to such components — `fermyon:spin/key-value@2.0.0`,
+//! `fermyon:spin/variables@2.0.0`, `wasi:keyvalue@0.2.0-draft2` (store, atomics, batch), plus
+//! Spin 4's `spin:key-value@3.0.0` and `spin:variables@3.0.0` — and WASI p2 with `wasi:http`
+//! p2. A component that released Spin would refuse (one exporting only
+//! `wasi:http/handler@0.3.0`, say) is refused at load time.
+//!
+//! Key-value stores are chosen as Spin chooses them ([`KvStores::configure`]): SQLite with
+//! Spin's own table by default, in-memory SQLite, or Redis ([`redis_kv`]), each reproducing
+//! Spin's store for that type call by call. Key-value calls can be made to fail or trap on
+//! demand through [`Faults`], on every backend. [`testing::RedisServer`] starts a throwaway
+//! Redis for tests.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -20,14 +30,16 @@ pub mod faults;
 pub mod kv;
 pub mod manifest;
 pub mod outbound;
+pub mod redis_kv;
 pub mod routes;
 mod server;
+pub mod testing;
 pub mod variables;
 mod wit_impl;
 
 pub use error::HostError;
 pub use faults::Faults;
-pub use kv::{KvBackend, KvEntry, KvError, KvStores, StoreChoice};
+pub use kv::{KvBackend, KvCas, KvEntry, KvError, KvStores, StoreChoice, SwapError};
 pub use manifest::Manifest;
 
 use anyhow::Context as _;
@@ -40,7 +52,7 @@ use variables::Variables;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::p3::bindings::ServicePre;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// How to load and run an application.
@@ -79,7 +91,7 @@ pub(crate) struct Shared {
 /// A compiled, pre-instantiated component.
 pub(crate) struct Loaded {
     pub(crate) id: Arc<str>,
-    pub(crate) pre: ServicePre<Ctx>,
+    pub(crate) pre: ProxyPre<Ctx>,
     pub(crate) allowed_stores: Arc<HashSet<String>>,
     pub(crate) outbound: Arc<AllowedHosts>,
     pub(crate) environment: Vec<(String, String)>,
@@ -181,11 +193,54 @@ fn engine() -> anyhow::Result<Engine> {
 fn linker(engine: &Engine) -> anyhow::Result<Linker<Ctx>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::msg)?;
-    wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(anyhow::Error::msg)?;
-    wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(anyhow::Error::msg)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(anyhow::Error::msg)?;
     bindings::SpinImports::add_to_linker::<Ctx, wit_impl::KvData>(&mut linker, |c| &mut c.kv)
         .map_err(anyhow::Error::msg)?;
     Ok(linker)
+}
+
+/// The export prefix of the only HTTP handler roster-host runs: `wasi:http/incoming-handler`
+/// 0.2.x, the one every released Spin (3.x, 4.0.x, 4.1) accepts.
+pub const HTTP_EXPORT_PREFIX: &str = "wasi:http/incoming-handler@0.2.";
+
+/// Refuses a component that does not export `wasi:http/incoming-handler@0.2.*`, naming the
+/// component and what it exports instead (Spin 3.x refuses it; Spin 4.0.x takes only the
+/// `wasi:http/handler@0.3.0-rc-2026-03-15` release candidate besides, and `0.3.0` itself is
+/// accepted only by Spin built after 4.0.2).
+fn check_http_export(
+    engine: &Engine,
+    component: &Component,
+    id: &str,
+    source: &Path,
+) -> anyhow::Result<()> {
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    if exports.iter().any(|e| e.starts_with(HTTP_EXPORT_PREFIX)) {
+        return Ok(());
+    }
+    let http: Vec<&String> = exports
+        .iter()
+        .filter(|e| e.starts_with("wasi:http/") || e.starts_with("fermyon:spin/inbound-http"))
+        .collect();
+    let found = if http.is_empty() {
+        "no HTTP handler".to_owned()
+    } else {
+        http.iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    anyhow::bail!(
+        "component {id:?} ({}) does not export `{HTTP_EXPORT_PREFIX}*` (it exports {found}): \
+         released Spin (3.x, 4.0.x) refuses it. `wasi:http/handler@0.3.0` (spin-sdk 7) runs only \
+         on Spin built after 4.0.2; build the component with spin-sdk 5.2 \
+         (`#[spin_sdk::http_component]`) for wasm32-wasip2",
+        source.display()
+    )
 }
 
 impl Host {
@@ -242,9 +297,10 @@ impl Host {
         let mut components = HashMap::new();
         for (c, compile) in manifest.components.values().zip(compiles) {
             let component = compile.await.context("component compilation panicked")??;
+            check_http_export(&engine, &component, &c.id, &c.source)?;
             let pre = linker
                 .instantiate_pre(&component)
-                .and_then(ServicePre::new)
+                .and_then(ProxyPre::new)
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("cannot pre-instantiate component {:?}", c.id))?;
             components.insert(

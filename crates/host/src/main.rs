@@ -17,7 +17,8 @@ struct Cli {
 enum Command {
     /// Start the application (same flags and defaults as `spin up`).
     Up(UpArgs),
-    /// Check Roster's storage invariants over a key-value database file: report every
+    /// Check Roster's storage invariants over a key-value store (a SQLite database file, or a
+    /// Redis server with `--redis`): report every
     /// index entry that points at nothing and every live record missing from its
     /// indexes. Exits 1 when anything is reported.
     Check(CheckArgs),
@@ -26,23 +27,48 @@ enum Command {
 #[derive(clap::Args)]
 struct CheckArgs {
     /// The SQLite key-value database (default: `.spin/sqlite_key_value.db`).
-    #[arg(long = "db", default_value = ".spin/sqlite_key_value.db")]
+    #[arg(
+        long = "db",
+        default_value = ".spin/sqlite_key_value.db",
+        conflicts_with = "redis"
+    )]
     db: PathBuf,
-    /// The store label inside the database.
+    /// Read a Redis store instead (`redis://host:port[/db]`, the `url` of a
+    /// `type = "redis"` store); every key of that database is checked, as Spin's Redis store
+    /// ignores store labels.
+    #[arg(long = "redis", value_name = "URL")]
+    redis: Option<String>,
+    /// The store label inside the SQLite database.
     #[arg(long = "store", default_value = "default")]
     store: String,
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<bool> {
-    use roster_host::KvBackend as _;
-    if !args.db.is_file() {
-        anyhow::bail!("no key-value database at {}", args.db.display());
-    }
-    let backend = roster_host::kv::SqliteBackend::open(Some(&args.db))
-        .map_err(|e| anyhow::anyhow!("cannot open {}: {}", args.db.display(), e.0))?;
+    let (backend, what): (Box<dyn roster_host::KvBackend>, String) = match &args.redis {
+        Some(url) => (
+            Box::new(
+                roster_host::redis_kv::RedisBackend::open(url, &args.store)
+                    .map_err(|e| anyhow::anyhow!("cannot open {url}: {}", e.0))?,
+            ),
+            url.clone(),
+        ),
+        None => {
+            if !args.db.is_file() {
+                anyhow::bail!("no key-value database at {}", args.db.display());
+            }
+            (
+                Box::new(
+                    roster_host::kv::SqliteBackend::open(Some(&args.db)).map_err(|e| {
+                        anyhow::anyhow!("cannot open {}: {}", args.db.display(), e.0)
+                    })?,
+                ),
+                args.db.display().to_string(),
+            )
+        }
+    };
     let snapshot: std::collections::BTreeMap<String, Vec<u8>> = backend
         .entries()
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {}", args.db.display(), e.0))?
+        .map_err(|e| anyhow::anyhow!("cannot read {what}: {}", e.0))?
         .into_iter()
         .filter(|e| e.store == args.store)
         .map(|e| (e.key, e.value))
@@ -70,7 +96,8 @@ struct UpArgs {
     /// Spin's state directory (default: `.spin` next to the manifest).
     #[arg(long = "state-dir")]
     state_dir: Option<PathBuf>,
-    /// A runtime configuration file (key-value store definitions).
+    /// A runtime configuration file: `[key_value_store.<label>]` with `type = "spin"` (and
+    /// `path`, relative to this file, or in memory without) or `type = "redis"` with `url`.
     #[arg(long = "runtime-config-file")]
     runtime_config_file: Option<PathBuf>,
 }

@@ -7,13 +7,11 @@ use http::header::HOST;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use tokio::sync::oneshot;
 
 type HostBody = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
@@ -171,79 +169,54 @@ pub(crate) fn prepare_request<B>(
     Ok(())
 }
 
-/// A response body that signals, when dropped, that the instance may be torn down.
-struct Attached {
-    body: HostBody,
-    _done: oneshot::Sender<()>,
-}
-
-impl Body for Attached {
-    type Data = Bytes;
-    type Error = wasmtime_wasi_http::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
-}
-
 async fn run(
     host: &Host,
     component: &Loaded,
     req: Request<Incoming>,
 ) -> anyhow::Result<Response<HostBody>> {
+    use wasmtime_wasi_http::WasiHttpView as _;
+    use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
     let mut store = host.new_store(component);
-    let service = component
-        .pre
-        .instantiate_async(&mut store)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    let (request, request_io) = {
-        let hooks = &mut store.data_mut().hooks;
-        wasmtime_wasi_http::p3::Request::from_http(hooks, req)
-    };
     let (tx, rx) = oneshot::channel();
+    let request = store
+        .data_mut()
+        .http()
+        .new_incoming_request(Scheme::Http, req)
+        .map_err(anyhow::Error::msg)?;
+    let out = store
+        .data_mut()
+        .http()
+        .new_response_outparam(tx)
+        .map_err(anyhow::Error::msg)?;
+    let pre = component.pre.clone();
     let id = component.id.clone();
+    // The instance runs in a task of its own: it keeps running (streaming the body) after
+    // the response head has gone out, and is dropped when `handle` returns.
     let task = tokio::spawn(async move {
-        let result = store
-            .run_concurrent(async move |accessor| -> anyhow::Result<()> {
-                let response = service
-                    .handle(accessor, request)
-                    .await
-                    .map_err(anyhow::Error::msg)?
-                    .map_err(|code| anyhow::anyhow!("component returned error code {code:?}"))?;
-                let response = accessor
-                    .with(|mut a| response.into_http(&mut a, request_io))
-                    .map_err(anyhow::Error::msg)?;
-                let (done_tx, done_rx) = oneshot::channel::<()>();
-                let _ = tx.send(response.map(|body| Attached {
-                    body,
-                    _done: done_tx,
-                }));
-                let _ = done_rx.await;
-                Ok(())
-            })
-            .await;
-        let result = result.map_err(anyhow::Error::msg).and_then(|r| r);
+        let result = async {
+            let proxy = pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, request, out)
+                .await
+                .map_err(anyhow::Error::msg)
+        }
+        .await;
         if let Err(e) = &result {
             eprintln!("roster-host: component {id:?} failed: {e:?}");
         }
         result
     });
     match rx.await {
-        Ok(resp) => Ok(resp.map(|b| b.boxed_unsync())),
+        Ok(Ok(resp)) => Ok(resp.map(|b| b.boxed_unsync())),
+        Ok(Err(code)) => Err(anyhow::anyhow!("component returned error code {code:?}")),
         Err(_) => match task.await {
-            Ok(Ok(())) => Err(anyhow::anyhow!("component produced no response")),
+            Ok(Ok(())) => Err(anyhow::anyhow!(
+                "component never set a response (response-outparam::set)"
+            )),
             Ok(Err(e)) => Err(e),
             Err(join) => Err(anyhow::anyhow!("component task panicked: {join}")),
         },

@@ -1,11 +1,20 @@
-//! Implementations of the `spin:key-value`, `spin:variables` and `wasi:keyvalue` imports.
+//! Implementations of the `fermyon:spin/key-value@2.0.0`, `fermyon:spin/variables@2.0.0`,
+//! `spin:key-value@3.0.0`, `spin:variables@3.0.0` and `wasi:keyvalue@0.2.0-draft2` imports,
+//! as Spin's `factor-key-value` and `factor-variables` implement them.
+//!
+//! Errors map as in Spin: `open` answers `access-denied` for a label the component does not
+//! list (checked first), `no-such-store` for a listed label no configuration defines, and
+//! `store-table-full` (`other("store table full")` on `wasi:keyvalue`) when the instance's
+//! table is full; a backend failure is `other(<message>)`.
 
 use crate::Shared;
+use crate::bindings::fermyon::spin::key_value as spin2_kv;
+use crate::bindings::fermyon::spin::variables as spin2_vars;
 use crate::bindings::spin::key_value::key_value as spin_kv;
 use crate::bindings::spin::variables::variables as spin_vars;
 use crate::bindings::wasi::keyvalue::{atomics as w_atomics, batch as w_batch, store as w_store};
 use crate::faults::Fault;
-use crate::kv::{CasState, KvError, OpenStore};
+use crate::kv::{CasState, KvError, OpenStore, SwapError};
 use crate::variables::GetError;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,6 +37,7 @@ impl HasData for KvData {
 
 /// An error of any of the key-value interfaces, before conversion to the WIT type.
 enum E {
+    StoreTableFull,
     NoSuchStore,
     AccessDenied,
     Other(String),
@@ -39,9 +49,21 @@ impl From<KvError> for E {
     }
 }
 
+impl From<E> for spin2_kv::Error {
+    fn from(e: E) -> Self {
+        match e {
+            E::StoreTableFull => Self::StoreTableFull,
+            E::NoSuchStore => Self::NoSuchStore,
+            E::AccessDenied => Self::AccessDenied,
+            E::Other(m) => Self::Other(m),
+        }
+    }
+}
+
 impl From<E> for spin_kv::Error {
     fn from(e: E) -> Self {
         match e {
+            E::StoreTableFull => Self::StoreTableFull,
             E::NoSuchStore => Self::NoSuchStore,
             E::AccessDenied => Self::AccessDenied,
             E::Other(m) => Self::Other(m),
@@ -52,6 +74,7 @@ impl From<E> for spin_kv::Error {
 impl From<E> for w_store::Error {
     fn from(e: E) -> Self {
         match e {
+            E::StoreTableFull => Self::Other("store table full".to_owned()),
             E::NoSuchStore => Self::NoSuchStore,
             E::AccessDenied => Self::AccessDenied,
             E::Other(m) => Self::Other(m),
@@ -88,7 +111,7 @@ impl KvCtx {
             .clone();
         self.table
             .push(OpenStore { label, backend })
-            .map_err(|_| E::Other("store table full".to_owned()))
+            .map_err(|_| E::StoreTableFull)
     }
 
     fn store(&self, r: &Resource<OpenStore>) -> Result<OpenStore, E> {
@@ -98,10 +121,110 @@ impl KvCtx {
             .map_err(|_| E::Other("invalid store handle".to_owned()))
     }
 
-    fn cas(&self, r: &Resource<CasState>) -> Result<&CasState, E> {
+    fn cas_mut(&mut self, r: &Resource<CasState>) -> Result<&mut CasState, E> {
         self.table
-            .get(r)
+            .get_mut(r)
             .map_err(|_| E::Other("compare and swap not found".to_owned()))
+    }
+
+    fn new_cas(
+        &mut self,
+        bucket: &Resource<OpenStore>,
+        key: String,
+    ) -> Result<Resource<CasState>, E> {
+        let store = self.store(bucket)?;
+        let cas = new_cas_state(store, key)?;
+        self.table
+            .push(cas)
+            .map_err(|_| E::Other("too many compare_and_swaps opened".to_owned()))
+    }
+}
+
+// ---- fermyon:spin/key-value@2.0.0 -----------------------------------------------------
+
+impl spin2_kv::Host for KvCtx {}
+
+impl spin2_kv::HostStore for KvCtx {
+    fn open(
+        &mut self,
+        label: String,
+    ) -> wasmtime::Result<Result<Resource<OpenStore>, spin2_kv::Error>> {
+        conv(self.call(|c| c.open(label)))
+    }
+
+    fn get(
+        &mut self,
+        self_: Resource<OpenStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, spin2_kv::Error>> {
+        conv(self.call(|c| {
+            let s = c.store(&self_)?;
+            Ok(s.backend.get(&s.label, &key)?)
+        }))
+    }
+
+    fn set(
+        &mut self,
+        self_: Resource<OpenStore>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), spin2_kv::Error>> {
+        conv(self.call(|c| {
+            let s = c.store(&self_)?;
+            Ok(s.backend.set(&s.label, &key, &value)?)
+        }))
+    }
+
+    fn delete(
+        &mut self,
+        self_: Resource<OpenStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), spin2_kv::Error>> {
+        conv(self.call(|c| {
+            let s = c.store(&self_)?;
+            Ok(s.backend.delete(&s.label, &key)?)
+        }))
+    }
+
+    fn exists(
+        &mut self,
+        self_: Resource<OpenStore>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, spin2_kv::Error>> {
+        conv(self.call(|c| {
+            let s = c.store(&self_)?;
+            Ok(s.backend.exists(&s.label, &key)?)
+        }))
+    }
+
+    fn get_keys(
+        &mut self,
+        self_: Resource<OpenStore>,
+    ) -> wasmtime::Result<Result<Vec<String>, spin2_kv::Error>> {
+        conv(self.call(|c| {
+            let s = c.store(&self_)?;
+            Ok(s.backend.keys(&s.label)?)
+        }))
+    }
+
+    fn drop(&mut self, rep: Resource<OpenStore>) -> wasmtime::Result<()> {
+        self.table.delete(rep)?;
+        Ok(())
+    }
+}
+
+// ---- fermyon:spin/variables@2.0.0 -----------------------------------------------------
+
+impl spin2_vars::Host for KvCtx {
+    fn get(&mut self, name: String) -> wasmtime::Result<Result<String, spin2_vars::Error>> {
+        Ok(self
+            .shared
+            .variables
+            .get(&self.component, &name)
+            .map_err(|e| match e {
+                GetError::InvalidName(m) => spin2_vars::Error::InvalidName(m),
+                GetError::Undefined(m) => spin2_vars::Error::Undefined(m),
+            }))
     }
 }
 
@@ -351,16 +474,7 @@ impl w_atomics::HostCas for KvCtx {
         bucket: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<Resource<CasState>, w_store::Error>> {
-        conv(self.call(|c| {
-            let store = c.store(&bucket)?;
-            c.table
-                .push(CasState {
-                    store,
-                    key,
-                    seen: None,
-                })
-                .map_err(|_| E::Other("too many compare_and_swaps opened".to_owned()))
-        }))
+        conv(self.call(|c| c.new_cas(&bucket, key)))
     }
 
     fn current(
@@ -368,12 +482,8 @@ impl w_atomics::HostCas for KvCtx {
         self_: Resource<CasState>,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, w_store::Error>> {
         conv(self.call(|c| {
-            let cas = c.cas(&self_)?;
-            let value = cas.store.backend.get(&cas.store.label, &cas.key)?;
-            if let Ok(cas) = c.table.get_mut(&self_) {
-                cas.seen.clone_from(&value);
-            }
-            Ok(value)
+            let cas = c.cas_mut(&self_)?;
+            cas_current(cas)
         }))
     }
 
@@ -402,29 +512,35 @@ impl w_atomics::Host for KvCtx {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), w_atomics::CasError>> {
         let r = self.call(|c| {
-            let state = c
+            let mut state = c
                 .table
                 .delete(cas)
                 .map_err(|_| E::Other("compare and swap not found".to_owned()))?;
-            let s = &state.store;
-            let swapped = s
-                .backend
-                .swap(&s.label, &state.key, state.seen.as_deref(), &value)?;
+            let swapped = match &mut state.own {
+                Some(own) => match own.swap(&value) {
+                    Ok(()) => true,
+                    Err(SwapError::CasFailed(_)) => false,
+                    Err(SwapError::Other(m)) => return Err(E::Other(m)),
+                },
+                None => {
+                    let s = &state.store;
+                    s.backend
+                        .swap(&s.label, &state.key, state.seen.as_deref(), &value)?
+                }
+            };
             Ok((swapped, state))
         })?;
         Ok(match r {
             Err(e) => Err(w_atomics::CasError::StoreError(e.into())),
             Ok((true, _)) => Ok(()),
             Ok((false, state)) => {
-                // As Spin: hand back a fresh CAS handle that has already read the latest value.
+                // As Spin: hand back a fresh compare-and-swap that has already called
+                // `current()` (on Redis: a new connection, WATCH, GET).
                 let fresh = (|| -> Result<Resource<CasState>, E> {
-                    let seen = state.store.backend.get(&state.store.label, &state.key)?;
+                    let mut cas = new_cas_state(state.store.clone(), state.key.clone())?;
+                    cas_current(&mut cas)?;
                     self.table
-                        .push(CasState {
-                            store: state.store.clone(),
-                            key: state.key.clone(),
-                            seen,
-                        })
+                        .push(cas)
                         .map_err(|_| E::Other("too many compare_and_swaps opened".to_owned()))
                 })();
                 match fresh {
@@ -434,6 +550,26 @@ impl w_atomics::Host for KvCtx {
             }
         })
     }
+}
+
+fn new_cas_state(store: OpenStore, key: String) -> Result<CasState, E> {
+    let own = store.backend.new_cas(&store.label, &key)?;
+    Ok(CasState {
+        store,
+        key,
+        seen: None,
+        own,
+    })
+}
+
+/// `current()`: the backend's own protocol, or Spin's SQLite one (read and remember).
+fn cas_current(cas: &mut CasState) -> Result<Option<Vec<u8>>, E> {
+    if let Some(own) = &mut cas.own {
+        return Ok(own.current()?);
+    }
+    let value = cas.store.backend.get(&cas.store.label, &cas.key)?;
+    cas.seen.clone_from(&value);
+    Ok(value)
 }
 
 #[cfg(test)]

@@ -51,3 +51,35 @@ fn check_reports_broken_indexes_and_exits_1() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no key-value database"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn check_reads_a_redis_store() {
+    let redis = roster_host::testing::RedisServer::start().unwrap();
+    let bin = env!("CARGO_BIN_EXE_roster-host");
+    let clean = Command::new(bin)
+        .args(["check", "--redis", &redis.url()])
+        .output()
+        .unwrap();
+    assert!(
+        clean.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&clean.stdout),
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert!(String::from_utf8_lossy(&clean.stdout).contains("0 keys checked, 0 violations"));
+
+    let backend = roster_host::redis_kv::RedisBackend::open(&redis.url(), "default").unwrap();
+    backend
+        .set("default", "orgs/seq/1", b"5931a75ae4bbd512288c680b")
+        .unwrap();
+    let broken = Command::new(bin)
+        .args(["check", "--redis", &redis.url()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&broken.stdout);
+    assert_eq!(broken.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("orgs/seq/1: index entry points at no organization"),
+        "{out}"
+    );
+}

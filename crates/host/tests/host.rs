@@ -539,3 +539,296 @@ async fn sqlite_database_is_spins() {
     json(mem.addr, "/kv?op=set&key=k&value=v").await;
     assert!(!mem.dir.join(".spin/sqlite_key_value.db").exists());
 }
+
+// ---- Redis: Spin's `type = "redis"` store, call by call ------------------------------------
+
+async fn start_redis(name: &str) -> (App, roster_host::testing::RedisServer) {
+    let redis = roster_host::testing::RedisServer::start().unwrap();
+    let app = start_with(name, StoreChoice::Redis(redis.url()), &[]).await;
+    (app, redis)
+}
+
+fn raw(redis: &roster_host::testing::RedisServer, key: &str) -> Option<Vec<u8>> {
+    let mut c = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    redis::cmd("GET").arg(key).query(&mut c).unwrap()
+}
+
+#[tokio::test]
+async fn redis_get_set_delete_exists_and_keys() {
+    let (app, redis) = start_redis("redis-basic").await;
+    let a = app.addr;
+    assert_eq!(json(a, "/kv?op=get&key=k").await["ok"], Value::Null);
+    json(a, "/kv?op=set&key=k&value=v1").await;
+    assert_eq!(raw(&redis, "k"), Some(b"v1".to_vec()));
+    assert_eq!(json(a, "/kv?op=get&key=k").await["ok"], "v1");
+    assert_eq!(json(a, "/kv?op=exists&key=k").await["ok"], true);
+    json(a, "/kv?api=wasi&op=set&key=j&value=x").await;
+    assert_eq!(
+        json(a, "/kv?op=get-keys").await["ok"],
+        serde_json::json!(["j", "k"])
+    );
+    assert_eq!(
+        json(a, "/kv?api=wasi&op=list-keys").await["ok"],
+        serde_json::json!(["j", "k"])
+    );
+    json(a, "/kv?op=delete&key=k").await;
+    assert_eq!(raw(&redis, "k"), None);
+    json(a, "/kv?api=wasi&op=set-many&keys=m1,m2&value=y").await;
+    assert_eq!(raw(&redis, "m2"), Some(b"y".to_vec()));
+    json(a, "/kv?api=wasi&op=delete-many&keys=m1,m2,absent").await;
+    assert_eq!(raw(&redis, "m1"), None);
+    // The host's own listing reads Redis too (SCAN), under the label it was configured for.
+    let rows: Vec<(String, String)> = app
+        .host
+        .kv()
+        .entries()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.store == "default")
+        .map(|e| (e.store, e.key))
+        .collect();
+    assert_eq!(rows, vec![("default".to_owned(), "j".to_owned())]);
+}
+
+#[tokio::test]
+async fn redis_increment_is_incrby_on_decimal_text() {
+    let (app, redis) = start_redis("redis-incr").await;
+    let a = app.addr;
+    assert_eq!(
+        json(a, "/kv?api=wasi&op=increment&key=n&delta=5").await["ok"],
+        5
+    );
+    assert_eq!(
+        json(a, "/kv?api=wasi&op=increment&key=n&delta=-7").await["ok"],
+        -2
+    );
+    assert_eq!(raw(&redis, "n"), Some(b"-2".to_vec()));
+    assert_eq!(json(a, "/kv?op=get&key=n").await["ok"], "-2");
+    // A value that is not decimal text: INCRBY fails.
+    json(a, "/kv?op=set&key=text&value=abc").await;
+    let v = json(a, "/kv?api=wasi&op=increment&key=text&delta=1").await;
+    assert!(v["err"].as_str().unwrap().starts_with("other: "), "{v}");
+    // The rate limiter's old pattern: a swap that writes 8 raw little-endian bytes, then
+    // INCRBY on the same key fails from then on.
+    let le1 = "%01%00%00%00%00%00%00%00";
+    let v = json(a, &format!("/kv?api=wasi&op=cas&key=rl&value={le1}")).await;
+    assert_eq!(v["err"], "cas-failed", "{v}");
+    assert_eq!(raw(&redis, "rl"), Some(1i64.to_le_bytes().to_vec()));
+    let v = json(a, "/kv?api=wasi&op=increment&key=rl&delta=1").await;
+    assert!(v["err"].as_str().unwrap().starts_with("other: "), "{v}");
+    assert_eq!(raw(&redis, "rl"), Some(1i64.to_le_bytes().to_vec()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_increment_is_atomic_under_concurrency() {
+    let (app, redis) = start_redis("redis-incr-race").await;
+    let a = app.addr;
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        tasks.push(tokio::spawn(async move {
+            json(a, "/kv?api=wasi&op=increment&key=counter&delta=1").await
+        }));
+    }
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await.unwrap()["ok"].as_i64().unwrap());
+    }
+    seen.sort();
+    assert_eq!(seen, (1..=32).collect::<Vec<_>>());
+    assert_eq!(raw(&redis, "counter"), Some(b"32".to_vec()));
+}
+
+#[tokio::test]
+async fn redis_swap_always_reports_failure() {
+    let (app, redis) = start_redis("redis-cas").await;
+    let a = app.addr;
+    // Uncontended, on an existing key: reports cas-failed, and wrote the value.
+    json(a, "/kv?op=set&key=c&value=one").await;
+    let v = json(a, "/kv?api=wasi&op=cas&key=c&value=two").await;
+    assert_eq!(v["err"], "cas-failed", "{v}");
+    assert_eq!(v["current"], "one");
+    // The handle cas-failed hands back has read the latest value (Spin's fresh current()).
+    assert_eq!(v["now"], "two");
+    assert_eq!(raw(&redis, "c"), Some(b"two".to_vec()));
+    // On an absent key: the same.
+    let v = json(a, "/kv?api=wasi&op=cas&key=fresh&value=first").await;
+    assert_eq!(v["err"], "cas-failed", "{v}");
+    assert_eq!(v["current"], Value::Null);
+    assert_eq!(raw(&redis, "fresh"), Some(b"first".to_vec()));
+    // A swap that lost the race (the key changed after WATCH): writes nothing, reports
+    // cas-failed too.
+    let v = json(a, "/kv?api=wasi&op=cas&key=c&value=three&interfere=other").await;
+    assert_eq!(v["err"], "cas-failed", "{v}");
+    assert_eq!(v["current"], "two");
+    assert_eq!(v["now"], "other");
+    assert_eq!(raw(&redis, "c"), Some(b"other".to_vec()));
+    // A concurrent create of an absent key is seen by WATCH as well.
+    let v = json(
+        a,
+        "/kv?api=wasi&op=cas&key=new2&value=mine&interfere=theirs",
+    )
+    .await;
+    assert_eq!(v["err"], "cas-failed", "{v}");
+    assert_eq!(raw(&redis, "new2"), Some(b"theirs".to_vec()));
+}
+
+#[tokio::test]
+async fn redis_get_many_is_spins_keys_call() {
+    let (app, redis) = start_redis("redis-get-many").await;
+    let a = app.addr;
+    json(a, "/kv?op=set&key=a&value=1").await;
+    json(a, "/kv?op=set&key=b&value=2").await;
+    // Two keys or more: `KEYS a b` is a wrong number of arguments.
+    let v = json(a, "/kv?api=wasi&op=get-many&keys=a,b").await;
+    assert!(v["err"].as_str().unwrap().starts_with("other: "), "{v}");
+    let v = json(a, "/kv?api=wasi&op=get-many&keys=a,zz").await;
+    assert!(v["err"].as_str().unwrap().starts_with("other: "), "{v}");
+    // One absent key: `KEYS zz` matches nothing, so the answer is empty.
+    let v = json(a, "/kv?api=wasi&op=get-many&keys=zz").await;
+    assert_eq!(v["ok"], serde_json::json!([]), "{v}");
+    // One present key: `KEYS a` answers ["a"], which is not a list of (key, value) pairs;
+    // the redis crate Spin 4.0.2 builds with (0.32) panics parsing it (`unreachable!`), so
+    // the host task dies and the request answers 500, as under Spin. The server goes on.
+    let (status, _) = get(a, "/kv?api=wasi&op=get-many&keys=a").await;
+    assert_eq!(status, 500);
+    assert_eq!(json(a, "/kv?op=get&key=a").await["ok"], "1");
+    // Nothing was changed by any of it.
+    assert_eq!(raw(&redis, "a"), Some(b"1".to_vec()));
+}
+
+#[tokio::test]
+async fn redis_fault_injection() {
+    let (app, redis) = start_redis("redis-faults").await;
+    let a = app.addr;
+    let f = app.host.faults();
+    json(a, "/kv?op=set&key=k&value=v").await;
+    f.clear();
+    f.fail_nth(2);
+    let v = json(a, "/kv?op=get&key=k").await;
+    assert_eq!(v["err"], "other: injected fault");
+    assert_eq!(f.kv_calls(), 2);
+    assert_eq!(json(a, "/kv?op=get&key=k").await["ok"], "v");
+    f.clear();
+    // `open`, then the `set`: the failed set writes nothing.
+    f.fail_nth(2);
+    let v = json(a, "/kv?api=wasi&op=set&key=k&value=w").await;
+    assert_eq!(v["err"], "other: injected fault");
+    assert_eq!(raw(&redis, "k"), Some(b"v".to_vec()));
+    f.clear();
+    f.trap_nth(2);
+    let (status, _) = get(a, "/kv?api=wasi&op=set&key=k&value=w").await;
+    assert_eq!(status, 500);
+    assert_eq!(raw(&redis, "k"), Some(b"v".to_vec()));
+    // Compare-and-swap calls count: open(1), new(2), current(3), swap(4).
+    f.clear();
+    f.fail_nth(4);
+    let v = json(a, "/kv?api=wasi&op=cas&key=k&value=x").await;
+    assert_eq!(v["err"], "other: injected fault", "{v}");
+    assert_eq!(raw(&redis, "k"), Some(b"v".to_vec()));
+}
+
+#[tokio::test]
+async fn redis_runtime_config_and_labels() {
+    build_fixtures();
+    let redis = roster_host::testing::RedisServer::start().unwrap();
+    let dir = temp_dir("redis-rc");
+    let rc = dir.join("runtime-config.toml");
+    std::fs::write(
+        &rc,
+        format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n\n[key_value_store.other]\ntype = \"redis\"\nurl = \"{}\"\n",
+            redis.url(),
+            redis.url()
+        ),
+    )
+    .unwrap();
+    let cfg = HostConfig {
+        manifest: manifest(),
+        state_dir: Some(dir.join(".spin")),
+        runtime_config: Some(rc),
+        store: StoreChoice::Sqlite,
+        variables: HashMap::from([("api_key".to_owned(), "k".to_owned())]),
+    };
+    let (_host, a) = roster_host::spawn(cfg).await.unwrap();
+    json(a, "/kv?op=set&key=k&value=v").await;
+    // Spin's Redis store ignores the label: `other` on the same URL is the same keyspace.
+    assert_eq!(json(a, "/kv?op=get&store=other&key=k").await["ok"], "v");
+    assert_eq!(raw(&redis, "k"), Some(b"v".to_vec()));
+    // No SQLite database was created for the default store.
+    assert!(!dir.join(".spin/sqlite_key_value.db").exists());
+
+    // A redis store without a url is a startup error naming the label.
+    std::fs::write(
+        dir.join("bad.toml"),
+        "[key_value_store.default]\ntype = \"redis\"\n",
+    )
+    .unwrap();
+    let cfg = HostConfig {
+        manifest: manifest(),
+        state_dir: Some(dir.join(".spin")),
+        runtime_config: Some(dir.join("bad.toml")),
+        store: StoreChoice::Memory,
+        variables: HashMap::from([("api_key".to_owned(), "k".to_owned())]),
+    };
+    let err = Host::new(cfg).await.err().expect("startup must fail");
+    assert!(err.to_string().contains("url"), "{err:#}");
+}
+
+#[tokio::test]
+async fn spin_type_without_path_is_in_memory() {
+    build_fixtures();
+    let dir = temp_dir("rc-memory");
+    let rc = dir.join("runtime-config.toml");
+    std::fs::write(
+        &rc,
+        "[key_value_store.default]\ntype = \"spin\"\n\n[key_value_store.other]\ntype = \"spin\"\n",
+    )
+    .unwrap();
+    let cfg = HostConfig {
+        manifest: manifest(),
+        state_dir: Some(dir.join(".spin")),
+        runtime_config: Some(rc),
+        store: StoreChoice::Sqlite,
+        variables: HashMap::from([("api_key".to_owned(), "k".to_owned())]),
+    };
+    let (_host, a) = roster_host::spawn(cfg).await.unwrap();
+    json(a, "/kv?op=set&key=k&value=v").await;
+    assert_eq!(json(a, "/kv?op=get&key=k").await["ok"], "v");
+    assert!(!dir.join(".spin/sqlite_key_value.db").exists());
+}
+
+#[tokio::test]
+async fn a_component_released_spin_refuses_is_refused_at_load() {
+    // A component exporting only `wasi:http/handler@0.3.0` (what spin-sdk 7 builds): Spin
+    // 3.x and 4.0.x refuse it, so roster-host does too, naming the component and export.
+    let dir = temp_dir("p3-only");
+    let wasm = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m))
+            (func $f (canon lift (core func $i "f")))
+            (instance $h (export "handle" (func $f)))
+            (export "wasi:http/handler@0.3.0" (instance $h))
+        )"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("p3.wasm"), wasm).unwrap();
+    std::fs::write(
+        dir.join("spin.toml"),
+        "spin_manifest_version = 2\n[application]\nname = \"p3\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"newer\"\n[component.newer]\nsource = \"p3.wasm\"\n",
+    )
+    .unwrap();
+    let cfg = HostConfig {
+        manifest: dir.clone(),
+        state_dir: Some(dir.join(".spin")),
+        store: StoreChoice::Memory,
+        ..HostConfig::default()
+    };
+    let err = format!("{:#}", Host::new(cfg).await.err().expect("load must fail"));
+    assert!(err.contains("\"newer\""), "{err}");
+    assert!(err.contains("wasi:http/handler@0.3.0"), "{err}");
+    assert!(err.contains("wasi:http/incoming-handler@0.2."), "{err}");
+}
