@@ -682,8 +682,10 @@ async fn redis_get_many_is_spins_keys_call() {
     json(a, "/kv?op=set&key=a&value=1").await;
     json(a, "/kv?op=set&key=b&value=2").await;
     // Two keys or more: `KEYS a b` is a wrong number of arguments.
+    // roster-spin recognises this refusal by the `'keys'` it names, and only it.
     let v = json(a, "/kv?api=wasi&op=get-many&keys=a,b").await;
     assert!(v["err"].as_str().unwrap().starts_with("other: "), "{v}");
+    assert!(v["err"].as_str().unwrap().contains("'keys'"), "{v}");
     let v = json(a, "/kv?api=wasi&op=get-many&keys=a,zz").await;
     assert!(v["err"].as_str().unwrap().starts_with("other: "), "{v}");
     // One absent key: `KEYS zz` matches nothing, so the answer is empty.

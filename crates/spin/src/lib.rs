@@ -62,9 +62,7 @@ impl SpinStore {
     /// Reads `keys` one `get` at a time.
     fn get_each(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let kv = self.kv()?;
-        keys.iter()
-            .map(|k| kv.get(k).map_err(kv_error))
-            .collect()
+        keys.iter().map(|k| kv.get(k).map_err(kv_error)).collect()
     }
 }
 
@@ -109,19 +107,21 @@ impl Store for SpinStore {
     }
 
     /// One `get-many` call when the host can answer it; otherwise one `get` per key.
-    /// Spin's Redis store sends `get-many` as `KEYS k1 … kn`, which fails for two keys or
-    /// more (and cannot be trusted for one), so a single key is always read with `get`,
-    /// and after one failed batch this instance reads key by key.
+    /// Spin's Redis store sends `get-many` as `KEYS k1 … kn`, which Redis refuses for two
+    /// keys or more (and which kills the request for one present key), so a single key is
+    /// always read with `get`, and once Redis refused a batch this instance reads key by
+    /// key. Any other failure is the store's and is returned as it is.
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         match keys {
             [] => Ok(Vec::new()),
             [key] => Ok(vec![self.kv()?.get(key).map_err(kv_error)?]),
             _ if self.batch_reads.get() => match batch::get_many(self.bucket()?, keys) {
                 Ok(found) => Ok(roster_domain::store::in_key_order(keys, found)),
-                Err(_) => {
+                Err(e) if is_redis_keys_refusal(&e) => {
                     self.batch_reads.set(false);
                     self.get_each(keys)
                 }
+                Err(e) => Err(kv_error(e)),
             },
             _ => self.get_each(keys),
         }
@@ -133,6 +133,13 @@ impl Store for SpinStore {
         }
         batch::delete_many(self.bucket()?, keys).map_err(kv_error)
     }
+}
+
+/// Whether a failed `get-many` is Redis refusing the `KEYS k1 … kn` that Spin's Redis
+/// store sends for it ("wrong number of arguments for 'keys' command", Redis and
+/// Valkey alike), as opposed to a failure of the store.
+fn is_redis_keys_refusal(e: &impl std::fmt::Debug) -> bool {
+    format!("{e:?}").contains("'keys'")
 }
 
 /// Reads a request body up to [`roster_api::MAX_BODY_BYTES`]: a longer body is
@@ -155,8 +162,8 @@ async fn read_body(req: IncomingRequest) -> Body {
 /// the host gave them (path parameters from Spin's `spin-path-match-*` headers), the
 /// body read up to [`roster_api::MAX_BODY_BYTES`].
 pub async fn serve<E: Endpoint>(req: IncomingRequest) -> http::Response<Vec<u8>> {
-    let method = http::Method::from_bytes(req.method().to_string().as_bytes())
-        .unwrap_or(http::Method::GET);
+    let method =
+        http::Method::from_bytes(req.method().to_string().as_bytes()).unwrap_or(http::Method::GET);
     let path_with_query = req.path_with_query().unwrap_or_default();
     let query = path_with_query
         .split_once('?')
