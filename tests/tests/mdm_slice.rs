@@ -541,6 +541,26 @@ async fn devices_and_tokens_routes() {
     app.assert_consistent();
 }
 
+/// Awaits racing requests (their statuses) and asserts that exactly one answered `won`
+/// and every other one `lost`.
+async fn assert_one_winner(tasks: Vec<tokio::task::JoinHandle<u16>>, won: u16, lost: u16) {
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let n = statuses.len();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == won).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == lost).count(),
+        n - 1,
+        "{statuses:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_creates_of_one_email_have_one_winner() {
     let app = std::sync::Arc::new(App::start().await);
@@ -559,20 +579,7 @@ async fn parallel_creates_of_one_email_have_one_winner() {
             .status
         }));
     }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.unwrap());
-    }
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        63,
-        "{statuses:?}"
-    );
+    assert_one_winner(tasks, 201, 409).await;
     let count = app
         .call("GET", &format!("{}/count", users(&org)), None)
         .await;
@@ -640,12 +647,7 @@ async fn parallel_patches_with_one_if_match_have_one_winner() {
             .status
         }));
     }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.unwrap());
-    }
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 63, "{statuses:?}");
+    assert_one_winner(tasks, 200, 412).await;
     let after = app.call("GET", &user, None).await;
     assert_eq!(after.body["data"]["firstName"], "Same");
     assert_ne!(after.header("etag"), Some(etag.as_str()));

@@ -114,6 +114,16 @@ impl KvCtx {
             .map_err(|_| E::StoreTableFull)
     }
 
+    /// One counted call (faults applied) on the backend of an open store: the body of
+    /// every key-value operation, whichever interface version asked for it.
+    fn on_store<T>(
+        &mut self,
+        r: &Resource<OpenStore>,
+        f: impl FnOnce(&OpenStore) -> Result<T, KvError>,
+    ) -> Call<T> {
+        self.call(|c| Ok(f(&c.store(r)?)?))
+    }
+
     fn store(&self, r: &Resource<OpenStore>) -> Result<OpenStore, E> {
         self.table
             .get(r)
@@ -157,10 +167,7 @@ impl spin2_kv::HostStore for KvCtx {
         self_: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, spin2_kv::Error>> {
-        conv(self.call(|c| {
-            let s = c.store(&self_)?;
-            Ok(s.backend.get(&s.label, &key)?)
-        }))
+        conv(self.on_store(&self_, |s| s.backend.get(&s.label, &key)))
     }
 
     fn set(
@@ -169,10 +176,7 @@ impl spin2_kv::HostStore for KvCtx {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), spin2_kv::Error>> {
-        conv(self.call(|c| {
-            let s = c.store(&self_)?;
-            Ok(s.backend.set(&s.label, &key, &value)?)
-        }))
+        conv(self.on_store(&self_, |s| s.backend.set(&s.label, &key, &value)))
     }
 
     fn delete(
@@ -180,10 +184,7 @@ impl spin2_kv::HostStore for KvCtx {
         self_: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<(), spin2_kv::Error>> {
-        conv(self.call(|c| {
-            let s = c.store(&self_)?;
-            Ok(s.backend.delete(&s.label, &key)?)
-        }))
+        conv(self.on_store(&self_, |s| s.backend.delete(&s.label, &key)))
     }
 
     fn exists(
@@ -191,20 +192,14 @@ impl spin2_kv::HostStore for KvCtx {
         self_: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<bool, spin2_kv::Error>> {
-        conv(self.call(|c| {
-            let s = c.store(&self_)?;
-            Ok(s.backend.exists(&s.label, &key)?)
-        }))
+        conv(self.on_store(&self_, |s| s.backend.exists(&s.label, &key)))
     }
 
     fn get_keys(
         &mut self,
         self_: Resource<OpenStore>,
     ) -> wasmtime::Result<Result<Vec<String>, spin2_kv::Error>> {
-        conv(self.call(|c| {
-            let s = c.store(&self_)?;
-            Ok(s.backend.keys(&s.label)?)
-        }))
+        conv(self.on_store(&self_, |s| s.backend.keys(&s.label)))
     }
 
     fn drop(&mut self, rep: Resource<OpenStore>) -> wasmtime::Result<()> {
@@ -252,12 +247,7 @@ impl<T: Send> spin_kv::HostStoreWithStore<T> for KvData {
         self_: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, spin_kv::Error>> {
-        conv(accessor.with(|mut a| {
-            a.get().call(|c| {
-                let s = c.store(&self_)?;
-                Ok(s.backend.get(&s.label, &key)?)
-            })
-        }))
+        conv(accessor.with(|mut a| a.get().on_store(&self_, |s| s.backend.get(&s.label, &key))))
     }
 
     async fn set(
@@ -267,10 +257,8 @@ impl<T: Send> spin_kv::HostStoreWithStore<T> for KvData {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), spin_kv::Error>> {
         conv(accessor.with(|mut a| {
-            a.get().call(|c| {
-                let s = c.store(&self_)?;
-                Ok(s.backend.set(&s.label, &key, &value)?)
-            })
+            a.get()
+                .on_store(&self_, |s| s.backend.set(&s.label, &key, &value))
         }))
     }
 
@@ -280,10 +268,8 @@ impl<T: Send> spin_kv::HostStoreWithStore<T> for KvData {
         key: String,
     ) -> wasmtime::Result<Result<(), spin_kv::Error>> {
         conv(accessor.with(|mut a| {
-            a.get().call(|c| {
-                let s = c.store(&self_)?;
-                Ok(s.backend.delete(&s.label, &key)?)
-            })
+            a.get()
+                .on_store(&self_, |s| s.backend.delete(&s.label, &key))
         }))
     }
 
@@ -293,10 +279,8 @@ impl<T: Send> spin_kv::HostStoreWithStore<T> for KvData {
         key: String,
     ) -> wasmtime::Result<Result<bool, spin_kv::Error>> {
         conv(accessor.with(|mut a| {
-            a.get().call(|c| {
-                let s = c.store(&self_)?;
-                Ok(s.backend.exists(&s.label, &key)?)
-            })
+            a.get()
+                .on_store(&self_, |s| s.backend.exists(&s.label, &key))
         }))
     }
 
@@ -363,10 +347,7 @@ impl w_store::HostBucket for KvCtx {
         self_: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, w_store::Error>> {
-        conv(self.call(|c| {
-            let s = c.store(&self_)?;
-            Ok(s.backend.get(&s.label, &key)?)
-        }))
+        conv(self.on_store(&self_, |s| s.backend.get(&s.label, &key)))
     }
 
     fn set(
@@ -375,10 +356,7 @@ impl w_store::HostBucket for KvCtx {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), w_store::Error>> {
-        conv(self.call(|c| {
-            let s = c.store(&self_)?;
-            Ok(s.backend.set(&s.label, &key, &value)?)
-        }))
+        conv(self.on_store(&self_, |s| s.backend.set(&s.label, &key, &value)))
     }
 
     fn delete(
@@ -386,10 +364,7 @@ impl w_store::HostBucket for KvCtx {
         self_: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<(), w_store::Error>> {
-        conv(self.call(|c| {
-            let s = c.store(&self_)?;
-            Ok(s.backend.delete(&s.label, &key)?)
-        }))
+        conv(self.on_store(&self_, |s| s.backend.delete(&s.label, &key)))
     }
 
     fn exists(
@@ -397,10 +372,7 @@ impl w_store::HostBucket for KvCtx {
         self_: Resource<OpenStore>,
         key: String,
     ) -> wasmtime::Result<Result<bool, w_store::Error>> {
-        conv(self.call(|c| {
-            let s = c.store(&self_)?;
-            Ok(s.backend.exists(&s.label, &key)?)
-        }))
+        conv(self.on_store(&self_, |s| s.backend.exists(&s.label, &key)))
     }
 
     fn list_keys(
