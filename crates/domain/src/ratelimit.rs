@@ -46,9 +46,7 @@ pub async fn hit<S: Store>(
         .increment(&keys::rate_limit(subject, window), 1)
         .await?;
     if count == 1 {
-        store
-            .delete(&keys::rate_limit(subject, window - 1))
-            .await?;
+        store.delete(&keys::rate_limit(subject, window - 1)).await?;
     }
     let used = u32::try_from(count).unwrap_or(u32::MAX);
     let elapsed = now.0.rem_euclid(WINDOW_MS);
@@ -109,7 +107,12 @@ mod tests {
                 let v = hit(&s, "tok", 3, t0.plus_millis(i)).await.unwrap();
                 assert_eq!(v.allowed, i <= 3);
             }
-            assert!(hit(&s, "tok", 3, t0.plus_millis(60_000)).await.unwrap().allowed);
+            assert!(
+                hit(&s, "tok", 3, t0.plus_millis(60_000))
+                    .await
+                    .unwrap()
+                    .allowed
+            );
         });
     }
 }

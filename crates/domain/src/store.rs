@@ -425,7 +425,10 @@ mod tests {
                 assert_eq!(s.increment("n", 1).await.unwrap(), -6);
             }
             assert_eq!(redis.get("n").await.unwrap(), Some(b"-6".to_vec()));
-            assert_eq!(sqlite.get("n").await.unwrap(), Some((-6i64).to_le_bytes().to_vec()));
+            assert_eq!(
+                sqlite.get("n").await.unwrap(),
+                Some((-6i64).to_le_bytes().to_vec())
+            );
             // Each backend refuses the other's encoding.
             sqlite.set("x", b"12").await.unwrap();
             assert!(sqlite.increment("x", 1).await.is_err());
