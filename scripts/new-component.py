@@ -3,8 +3,9 @@
 
 Writes components/<id>/{Cargo.toml,src/lib.rs} and appends its [[trigger.http]] and
 [component.<id>] to spin.toml (the same shape as every other component: the default
-key-value store, the admin_token variable, no outbound hosts, a build command and
-watch list). Run it once per new route; it refuses to overwrite.
+key-value store, the admin_token variable, no outbound hosts; no build table: the first
+component's one `cargo build --workspace …` builds every component, see spin.toml).
+Run it once per new route; it refuses to overwrite.
 """
 import os
 import sys
@@ -64,8 +65,5 @@ key_value_stores = ["default"]
 allowed_outbound_hosts = []
 [component.{cid}.variables]
 admin_token = "{{{{ admin_token }}}}"
-[component.{cid}.build]
-command = "cargo build --target wasm32-wasip2 --release -p {cid}"
-watch = ["components/{cid}/src/**/*.rs", "crates/domain/src/**/*.rs", "crates/api/src/**/*.rs", "crates/spin/src/**/*.rs", "Cargo.toml"]
 """)
 print("created", cid)
