@@ -127,7 +127,10 @@ pub fn auth_failure(a: AuthFailure) -> ApiResponse {
             codes::TOO_MANY_REQUESTS,
             "Too many requests.",
         ),
-        AuthFailure::Store(_) => internal(),
+        AuthFailure::Store(e) => {
+            crate::log_internal("cas", &e);
+            internal()
+        }
     }
 }
 
@@ -194,7 +197,10 @@ fn managed(user: &UserRecord) -> ApiResponse {
 fn domain_error(e: DomainError) -> ApiResponse {
     match e {
         DomainError::NotFound { .. } => not_found(),
-        _ => internal(),
+        e => {
+            crate::log_internal("cas", &e);
+            internal()
+        }
     }
 }
 

@@ -82,7 +82,10 @@ pub fn auth_failure(a: AuthFailure) -> ApiResponse {
         }
         // The account is in the path; no organization header is ever needed here.
         AuthFailure::NoOrganization => not_found(),
-        AuthFailure::Store(_) => internal(),
+        AuthFailure::Store(e) => {
+            crate::log_internal("dynatrace", &e);
+            internal()
+        }
     }
 }
 
@@ -99,7 +102,10 @@ pub fn removal_error(e: RemovalError) -> ApiResponse {
 fn domain_error(e: DomainError) -> ApiResponse {
     match e {
         DomainError::NotFound { .. } | DomainError::Invalid(_) => not_found(),
-        _ => internal(),
+        e => {
+            crate::log_internal("dynatrace", &e);
+            internal()
+        }
     }
 }
 
@@ -419,7 +425,10 @@ async fn delete<S: Store>(
             ))
         }
         // The Dynatrace policy is synchronous; kept total.
-        Ok(Outcome::InProgress { .. }) => Err(internal()),
+        Ok(Outcome::InProgress { .. }) => {
+            eprintln!("roster: 500 on dynatrace: a synchronous removal answered in progress");
+            Err(internal())
+        }
         Err(e) => Err(removal_error(e)),
     }
 }

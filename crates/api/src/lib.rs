@@ -26,6 +26,32 @@ pub mod wso2;
 
 pub use request::{ApiRequest, ApiResponse, Body, Ctx, JsonError};
 
+/// Writes the cause of a 5xx answer to stderr — which Spin keeps as the component's log
+/// (`spin up` shows it, and writes it under `.spin/logs/`) — as one line
+/// `roster: 500 on <surface>: <cause>`. Called by each surface where it turns a failure
+/// into a 5xx. The cause names keys, ids and the store's own message, never a person's
+/// data: a record that does not decode is named by its key, not its content, and a
+/// failure that is not the store's is named by its kind only.
+pub fn log_internal(surface: &str, cause: &roster_domain::DomainError) {
+    use roster_domain::DomainError as E;
+    match cause {
+        E::Store(e) => eprintln!("roster: 500 on {surface}: {e}"),
+        E::Corrupt { key, .. } => {
+            eprintln!("roster: 500 on {surface}: the record at {key} does not decode")
+        }
+        E::Invalid(v) => eprintln!("roster: 500 on {surface}: unexpected invalid {}", v.field),
+        E::NotFound { entity } => {
+            eprintln!("roster: 500 on {surface}: unexpected {entity:?} not found")
+        }
+        E::Conflict { field } => {
+            eprintln!("roster: 500 on {surface}: unexpected conflict on {field}")
+        }
+        E::PreconditionFailed { entity } => {
+            eprintln!("roster: 500 on {surface}: unexpected precondition failure on {entity:?}")
+        }
+    }
+}
+
 /// The largest request body any route accepts (64 KiB): larger bodies answer 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 

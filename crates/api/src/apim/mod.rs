@@ -162,7 +162,10 @@ pub fn auth_failure(a: AuthFailure) -> ApiResponse {
         ),
         // The service is in the path; no organization header is ever needed here.
         AuthFailure::NoOrganization => user_not_found(),
-        AuthFailure::Store(_) => internal(),
+        AuthFailure::Store(e) => {
+            crate::log_internal("apim", &e);
+            internal()
+        }
     }
 }
 
@@ -220,7 +223,10 @@ fn domain_error(e: DomainError) -> ApiResponse {
     match e {
         DomainError::NotFound { .. } => user_not_found(),
         DomainError::Invalid(v) => invalid_parameter(&v.field, &v.to_string()),
-        _ => internal(),
+        e => {
+            crate::log_internal("apim", &e);
+            internal()
+        }
     }
 }
 
@@ -328,7 +334,10 @@ pub async fn enter<E: Endpoint, S: Store>(
     {
         Ok(o) => o,
         Err(DomainError::NotFound { .. } | DomainError::Invalid(_)) => return Err(missing()),
-        Err(_) => return Err(internal()),
+        Err(e) => {
+            crate::log_internal("apim", &e);
+            return Err(internal());
+        }
     };
     let binding = org.apim.clone().ok_or_else(missing)?;
     Ok((

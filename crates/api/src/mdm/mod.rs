@@ -87,7 +87,10 @@ pub fn domain_error(e: DomainError) -> ApiResponse {
             &format!("{field} is already in use"),
         ),
         DomainError::PreconditionFailed { .. } => precondition_failed(),
-        DomainError::Corrupt { .. } | DomainError::Store(_) => internal(),
+        e @ (DomainError::Corrupt { .. } | DomainError::Store(_)) => {
+            crate::log_internal("mdm", &e);
+            internal()
+        }
     }
 }
 

@@ -168,7 +168,10 @@ pub fn failure(f: Failure) -> ApiResponse {
                 "X-Roster-Organization",
                 "a global token must name an organization it may act on (id or slug)",
             ))),
-            AuthFailure::Store(_) => internal(),
+            AuthFailure::Store(e) => {
+                crate::log_internal("wso2", &e);
+                internal()
+            }
         },
         Failure::Body(JsonError::TooLarge) => message(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -221,7 +224,10 @@ pub fn failure(f: Failure) -> ApiResponse {
                 StatusCode::CONFLICT,
                 &format!("User by username: {name} was modified concurrently. Retry the request."),
             ),
-            DomainError::Corrupt { .. } | DomainError::Store(_) => internal(),
+            e @ (DomainError::Corrupt { .. } | DomainError::Store(_)) => {
+                crate::log_internal("wso2", &e);
+                internal()
+            }
         },
         Failure::Removal(e, name) => match e {
             RemovalError::NotFound => failure(Failure::NoSuchUser(name)),

@@ -142,11 +142,14 @@ pub(crate) fn domain(e: DomainError) -> ScimError {
             format!("{} is already in use", scim_field(field)),
         ),
         DomainError::PreconditionFailed { .. } => precondition_failed(),
-        DomainError::Corrupt { .. } | DomainError::Store(_) => ScimError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            None,
-            "internal error; repeating the request completes what it started",
-        ),
+        e @ (DomainError::Corrupt { .. } | DomainError::Store(_)) => {
+            crate::log_internal("scim", &e);
+            ScimError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                "internal error; repeating the request completes what it started",
+            )
+        }
     }
 }
 
