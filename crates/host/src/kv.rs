@@ -241,6 +241,33 @@ const UPSERT: &str = "INSERT INTO spin_key_value (store, key, value) VALUES ($1,
      ON CONFLICT(store, key) DO UPDATE SET value=$3";
 
 impl SqliteBackend {
+    /// Opens an existing database file read-only, for inspection (`roster-host check`):
+    /// nothing is created or written, and a file without Spin's table is an error.
+    pub fn open_read_only(path: &Path) -> Result<Self, KvError> {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(KvError::from_debug)?;
+        let has_table: bool = conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'spin_key_value')",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(KvError::from_debug)?;
+        if !has_table {
+            return Err(KvError(
+                "not a Spin key-value database (no spin_key_value table)".to_owned(),
+            ));
+        }
+        rusqlite::vtab::array::load_module(&conn).map_err(KvError::from_debug)?;
+        Ok(Self {
+            path: Some(path.to_path_buf()),
+            conn: Mutex::new(conn),
+        })
+    }
+
     /// Opens (creating if needed, with parent directories) the database at `path`, or an
     /// in-memory database for `None`, and creates Spin's table if missing.
     pub fn open(path: Option<&Path>) -> Result<Self, KvError> {

@@ -48,9 +48,9 @@ fn check(args: CheckArgs) -> anyhow::Result<bool> {
         Some(url) => (
             Box::new(
                 roster_host::redis_kv::RedisBackend::open(url, &args.store)
-                    .map_err(|e| anyhow::anyhow!("cannot open {url}: {}", e.0))?,
+                    .map_err(|e| anyhow::anyhow!("cannot open {}: {}", redacted(url), e.0))?,
             ),
-            url.clone(),
+            redacted(url),
         ),
         None => {
             if !args.db.is_file() {
@@ -58,7 +58,7 @@ fn check(args: CheckArgs) -> anyhow::Result<bool> {
             }
             (
                 Box::new(
-                    roster_host::kv::SqliteBackend::open(Some(&args.db)).map_err(|e| {
+                    roster_host::kv::SqliteBackend::open_read_only(&args.db).map_err(|e| {
                         anyhow::anyhow!("cannot open {}: {}", args.db.display(), e.0)
                     })?,
                 ),
@@ -73,6 +73,12 @@ fn check(args: CheckArgs) -> anyhow::Result<bool> {
         .filter(|e| e.store == args.store)
         .map(|e| (e.key, e.value))
         .collect();
+    if snapshot.is_empty() {
+        anyhow::bail!(
+            "no keys in store {:?} of {what}: nothing to check (a wrong file, label or Redis database?)",
+            args.store
+        );
+    }
     let violations = roster_domain::invariants::check(&snapshot);
     for v in &violations {
         println!("{v}");
@@ -83,6 +89,18 @@ fn check(args: CheckArgs) -> anyhow::Result<bool> {
         violations.len()
     );
     Ok(violations.is_empty())
+}
+
+/// `url` with any password replaced by `***`, for messages that may end up in logs.
+fn redacted(url: &str) -> String {
+    match redis::parse_redis_url(url).ok_or(()) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "<an unparsable Redis URL>".to_owned(),
+    }
 }
 
 #[derive(clap::Args)]

@@ -14,6 +14,16 @@ fn check_reports_broken_indexes_and_exits_1() {
     let backend = SqliteBackend::open(Some(&db)).unwrap();
     let bin = env!("CARGO_BIN_EXE_roster-host");
 
+    // An empty store is no success: there is nothing of Roster's to check.
+    let empty = Command::new(bin)
+        .args(["check", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(!empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("no keys in store"));
+
+    backend.increment("default", "orgs/seq", 0).unwrap();
     let clean = Command::new(bin)
         .args(["check", "--db"])
         .arg(&db)
@@ -49,6 +59,22 @@ fn check_reports_broken_indexes_and_exits_1() {
         .unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no key-value database"));
+
+    // A SQLite database that is not Spin's is refused, and left exactly as it was.
+    let other = dir.join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute("CREATE TABLE t (x)", [])
+        .unwrap();
+    let before = std::fs::read(&other).unwrap();
+    let refused = Command::new(bin)
+        .args(["check", "--db"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a Spin key-value database"));
+    assert_eq!(std::fs::read(&other).unwrap(), before);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -56,6 +82,24 @@ fn check_reports_broken_indexes_and_exits_1() {
 fn check_reads_a_redis_store() {
     let redis = roster_host::testing::RedisServer::start().unwrap();
     let bin = env!("CARGO_BIN_EXE_roster-host");
+    let backend = roster_host::redis_kv::RedisBackend::open(&redis.url(), "default").unwrap();
+    let empty = Command::new(bin)
+        .args(["check", "--redis", &redis.url()])
+        .output()
+        .unwrap();
+    assert!(!empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("no keys in store"));
+    // A password in the URL never reaches the output.
+    let url = redis.url().replacen("redis://", "redis://:s3cret@", 1);
+    let denied = Command::new(bin)
+        .args(["check", "--redis", &url])
+        .output()
+        .unwrap();
+    assert!(!denied.status.success());
+    assert!(!String::from_utf8_lossy(&denied.stderr).contains("s3cret"));
+    assert!(String::from_utf8_lossy(&denied.stderr).contains("***"));
+
+    backend.increment("default", "orgs/seq", 0).unwrap();
     let clean = Command::new(bin)
         .args(["check", "--redis", &redis.url()])
         .output()
@@ -66,9 +110,8 @@ fn check_reads_a_redis_store() {
         String::from_utf8_lossy(&clean.stdout),
         String::from_utf8_lossy(&clean.stderr)
     );
-    assert!(String::from_utf8_lossy(&clean.stdout).contains("0 keys checked, 0 violations"));
+    assert!(String::from_utf8_lossy(&clean.stdout).contains("1 keys checked, 0 violations"));
 
-    let backend = roster_host::redis_kv::RedisBackend::open(&redis.url(), "default").unwrap();
     backend
         .set("default", "orgs/seq/1", b"5931a75ae4bbd512288c680b")
         .unwrap();
