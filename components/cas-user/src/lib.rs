@@ -9,5 +9,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// DELETE deletes a disabled user now with all their devices and information (seed 001, Cloud Access Service).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::cas::User>(req).await
+    roster_spin::serve::<roster_api::cas::UserRoute>(req).await
 }

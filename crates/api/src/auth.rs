@@ -9,7 +9,7 @@
 use crate::request::{ApiRequest, Ctx};
 use roster_domain::ids::{ObjectId, OrgRef};
 use roster_domain::model::Organization;
-use roster_domain::permissions::{self, Grant, Permission};
+use roster_domain::permissions::{self, Action, Grant, Permission, Resource};
 use roster_domain::ratelimit::{self, Verdict};
 use roster_domain::tokens::{self, ApiToken};
 use roster_domain::{DomainError, Store, orgs};
@@ -48,6 +48,18 @@ impl Requirement {
             permission,
             global_only: true,
         }
+    }
+
+    /// `resource.action`, any token may hold it (what [`endpoint!`](crate::endpoint)'s
+    /// `need(Resource, Action)` declares).
+    pub const fn need(resource: Resource, action: Action) -> Self {
+        Self::of(Permission::new(resource, action))
+    }
+
+    /// `resource.action`, global tokens only (what [`endpoint!`](crate::endpoint)'s
+    /// `need_global(Resource, Action)` declares).
+    pub const fn need_global(resource: Resource, action: Action) -> Self {
+        Self::global(Permission::new(resource, action))
     }
 }
 

@@ -10,17 +10,17 @@
 //! on its organization, a global token names one in `X-Roster-Organization`.
 //!
 //! Every answer is JSON. Errors are `{"status":N,"code":"…","message":"…"}` (the
-//! message is the seed's wording), built in [`error`] from one mapping per failure kind:
-//! [`refusal`], [`auth_failure`], [`blocker`], [`removal_error`]. `docs/seeds.md`
+//! message is the seed's wording): every failure is an [`Error`], answered in
+//! [`Error::into_response`](crate::SurfaceError::into_response) alone. `docs/seeds.md`
 //! lists every answer.
 
-use crate::auth::{self, AuthFailure, Requirement};
+use crate::auth::{self, AuthFailure};
 use crate::params::{self, json};
 use crate::request::{ApiRequest, ApiResponse, Ctx};
-use crate::{Endpoint, Refusal};
+use crate::{Refusal, SurfaceError};
 use http::{HeaderValue, StatusCode, header};
+use roster_domain::ValidationError;
 use roster_domain::model::{IdentitySource, RemovalMode, User as UserRecord};
-use roster_domain::permissions::{Action, Permission, Resource};
 use roster_domain::removal::{self, Blocker, Outcome, Plan, RemovalError, RemovalPolicy};
 use roster_domain::{DomainError, Store, orgs, users};
 use serde_json::json;
@@ -84,27 +84,79 @@ fn internal() -> ApiResponse {
     )
 }
 
-/// The one mapping of refusals before the route runs (method, token, rate limit,
-/// permission).
-pub fn refusal(r: Refusal) -> ApiResponse {
-    match r {
-        Refusal::MethodNotAllowed(allow) => {
-            let mut resp = error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                codes::METHOD_NOT_ALLOWED,
-                "Method Not Allowed.",
-            );
-            resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
-            resp
+/// Every way a request on this surface fails. [`SurfaceError::into_response`] is the
+/// one mapping to the seed's answers, and logs the cause of every 500.
+#[derive(Debug)]
+pub enum Error {
+    /// Before the route ran: the method (405, `Allow: DELETE`), or the caller.
+    Refused(Refusal),
+    /// Authentication, rate limit or permission (403 / 429), or the store behind them.
+    Auth(AuthFailure),
+    /// A query parameter is invalid (400 `INVALID_PARAMETER`, naming it).
+    InvalidParameter(ValidationError),
+    /// No such user (404 `USER_NOT_FOUND`).
+    UserNotFound,
+    /// The removal engine refused or failed, for this user (405 with an empty `Allow`
+    /// for a managed identity source, 409 for the other guards, 404, 500).
+    Removal(RemovalError, Box<UserRecord>),
+    /// Another request is deleting the user right now (409 `USER_PENDING_DELETION`).
+    PendingDeletion,
+    /// The store failed, or a record did not decode (500; 404 for a missing entity).
+    Domain(DomainError),
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        Self::Refused(r)
+    }
+}
+
+impl From<AuthFailure> for Error {
+    fn from(a: AuthFailure) -> Self {
+        Self::Auth(a)
+    }
+}
+
+impl From<DomainError> for Error {
+    fn from(e: DomainError) -> Self {
+        Self::Domain(e)
+    }
+}
+
+impl SurfaceError for Error {
+    fn into_response(self) -> ApiResponse {
+        match self {
+            Error::Refused(Refusal::MethodNotAllowed(allow)) => {
+                let mut resp = error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    codes::METHOD_NOT_ALLOWED,
+                    "Method Not Allowed.",
+                );
+                resp.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+                resp
+            }
+            Error::Refused(Refusal::Auth(a)) | Error::Auth(a) => auth_failure(a),
+            Error::InvalidParameter(e) => error(
+                StatusCode::BAD_REQUEST,
+                codes::INVALID_PARAMETER,
+                &e.to_string(),
+            ),
+            Error::UserNotFound => not_found(),
+            Error::Removal(e, user) => removal_error(e, &user),
+            Error::PendingDeletion => error(
+                StatusCode::CONFLICT,
+                codes::USER_PENDING_DELETION,
+                "User is in pending deletion state.",
+            ),
+            Error::Domain(e) => domain_error(e),
         }
-        Refusal::Auth(a) => auth_failure(a),
     }
 }
 
 /// Authentication and authorization failures: all 403 ("Not authorized to perform the
 /// request"), the seed documenting no 401; the code tells them apart.
-pub fn auth_failure(a: AuthFailure) -> ApiResponse {
+fn auth_failure(a: AuthFailure) -> ApiResponse {
     let forbidden = |code: &str, why: &str| {
         error(
             StatusCode::FORBIDDEN,
@@ -164,10 +216,10 @@ pub fn blocker(b: Blocker) -> (StatusCode, &'static str, &'static str) {
     }
 }
 
-/// The one mapping of removal failures. A refusal for a managed identity source is 405
-/// with an empty `Allow` (no method is allowed on that user here), which tells it apart
-/// from the route's own 405 (`Allow: DELETE`).
-pub fn removal_error(e: RemovalError, user: &UserRecord) -> ApiResponse {
+/// Removal failures. A refusal for a managed identity source is 405 with an empty
+/// `Allow` (no method is allowed on that user here), which tells it apart from the
+/// route's own 405 (`Allow: DELETE`).
+fn removal_error(e: RemovalError, user: &UserRecord) -> ApiResponse {
     match e {
         RemovalError::NotFound => not_found(),
         RemovalError::Refused(Blocker::ExternallyManaged) => managed(user),
@@ -238,65 +290,46 @@ fn plan_body(plan: &Plan) -> serde_json::Value {
     })
 }
 
-/// `/AdminInterface/restapi/v1/users/:userId`: DELETE deletes a disabled user now, with
-/// all their devices and information (seed 001). `?dryRun=true` reports instead.
-pub struct User;
-
-impl Endpoint for User {
-    const ROUTE: &'static str = "/AdminInterface/restapi/v1/users/:userId";
-    const ALLOW: &'static str = "DELETE";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "DELETE" => Some(Requirement::of(Permission::new(
-                Resource::MdmUser,
-                Action::Remove,
-            ))),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        delete(req, store, ctx).await.unwrap_or_else(|e| e)
+crate::endpoint! {
+    /// `/AdminInterface/restapi/v1/users/:userId`: DELETE deletes a disabled user now,
+    /// with all their devices and information (seed 001). `?dryRun=true` reports instead.
+    pub struct UserRoute {
+        route: "/AdminInterface/restapi/v1/users/:userId",
+        error: Error,
+        DELETE need(MdmUser, Remove) => delete_user,
     }
 }
 
-async fn delete<S: Store>(
+/// DELETE: the seed's "Delete User Now", or its dry run.
+async fn delete_user<S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
-) -> Result<ApiResponse, ApiResponse> {
-    let caller = crate::admit::<User, S>(req, store, ctx)
-        .await
-        .map_err(refusal)?;
-    let org = auth::home_org(&caller, store, req)
-        .await
-        .map_err(auth_failure)?;
+) -> Result<ApiResponse, Error> {
+    let caller = crate::admit::<UserRoute, S>(req, store, ctx).await?;
+    let org = auth::home_org(&caller, store, req).await?;
     let dry_run = params::flag(req, "dryRun")
-        .map_err(|e| {
-            error(
-                StatusCode::BAD_REQUEST,
-                codes::INVALID_PARAMETER,
-                &e.to_string(),
-            )
-        })?
+        .map_err(Error::InvalidParameter)?
         .unwrap_or(false);
     // Only UUIDs name users here: anything else names no user.
     let uuid = orgs::parse_uuid("userId", &req.param("userId").unwrap_or_default())
-        .map_err(|_| not_found())?;
+        .map_err(|_| Error::UserNotFound)?;
     let user = users::find_by_uuid(store, &org, &uuid)
-        .await
-        .map_err(domain_error)?
-        .ok_or_else(not_found)?;
+        .await?
+        .ok_or(Error::UserNotFound)?;
     let policy = RemovalPolicy::cas().by(caller.actor());
+    let refused = |e| Error::Removal(e, Box::new(user.clone()));
     if dry_run {
         let plan = removal::plan(store, &org, &user.id, &policy, ctx.now)
             .await
-            .map_err(|e| removal_error(e, &user))?;
+            .map_err(refused)?;
         return Ok(json(StatusCode::OK, &plan_body(&plan)));
     }
-    match removal::remove_user(store, &org, &user.id, &policy, ctx.now).await {
-        Ok(Outcome::Finished(r)) => Ok(json(
+    match removal::remove_user(store, &org, &user.id, &policy, ctx.now)
+        .await
+        .map_err(refused)?
+    {
+        Outcome::Finished(r) => Ok(json(
             StatusCode::OK,
             &json!({
                 "userId": user.uuid,
@@ -306,11 +339,6 @@ async fn delete<S: Store>(
             }),
         )),
         // The CAS policy is synchronous; an unfinished removal is someone else's.
-        Ok(Outcome::InProgress { .. }) => Err(error(
-            StatusCode::CONFLICT,
-            codes::USER_PENDING_DELETION,
-            "User is in pending deletion state.",
-        )),
-        Err(e) => Err(removal_error(e, &user)),
+        Outcome::InProgress { .. } => Err(Error::PendingDeletion),
     }
 }

@@ -55,12 +55,14 @@ pub fn log_internal(surface: &str, cause: &roster_domain::DomainError) {
 /// The largest request body any route accepts (64 KiB): larger bodies answer 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// One route of one surface: the methods it serves and how.
+/// One route of one surface: the methods it serves and how. Declared with
+/// [`endpoint!`], which derives `ALLOW`, `requirement` and `handle` from one list of
+/// methods, so the three never disagree.
 #[allow(async_fn_in_trait)]
 pub trait Endpoint {
     /// The route as spin.toml declares it (e.g. `/v1/organizations/:organizationId`).
     const ROUTE: &'static str;
-    /// The methods served, as the `Allow` header lists them.
+    /// The methods served, as the `Allow` header lists them (`"GET, PATCH"`).
     const ALLOW: &'static str;
     /// What the caller needs for `method` (one of [`Endpoint::ALLOW`]); `None` for a
     /// method the route does not serve.
@@ -68,6 +70,92 @@ pub trait Endpoint {
     /// Answers one request. Never panics on client input; every failure is a response.
     async fn handle<S: roster_domain::Store>(req: &ApiRequest, store: &S, ctx: &Ctx)
     -> ApiResponse;
+}
+
+/// A surface's error: every way a request on that surface fails. Handlers return
+/// `Result<ApiResponse, Self>` and use `?` (each surface converts the domain's errors
+/// with `From`); [`SurfaceError::into_response`] is the one place the surface turns a
+/// failure into its answer, and it logs the cause of every 5xx with [`log_internal`].
+pub trait SurfaceError: From<Refusal> {
+    /// The answer in the surface's envelope.
+    fn into_response(self) -> ApiResponse;
+}
+
+/// The answer to a handler's result: the response, or the error's answer.
+pub fn respond<E: SurfaceError>(result: Result<ApiResponse, E>) -> ApiResponse {
+    result.unwrap_or_else(SurfaceError::into_response)
+}
+
+/// Declares an [`Endpoint`]: the route, the surface's [`SurfaceError`], and each method
+/// once, with what it requires and the function that serves it:
+///
+/// ```ignore
+/// endpoint! {
+///     /// `/v1/organizations/:organizationId`: GET; PATCH renames.
+///     pub struct OrganizationRoute {
+///         route: "/v1/organizations/:organizationId",
+///         error: Error,
+///         GET need(Organization, Read) => get_organization,
+///         PATCH need(Organization, Update) => patch_organization,
+///     }
+/// }
+/// ```
+///
+/// `need(Resource, Action)` any token may hold; `need_global(Resource, Action)` only
+/// global tokens. Each handler is
+/// `async fn(&ApiRequest, &S, &Ctx) -> Result<ApiResponse, Error>`. `ALLOW` lists the
+/// methods in the order written; a method not listed answers the surface's 405 (through
+/// `Error: From<Refusal>`) with that `Allow`, before any authentication.
+#[macro_export]
+macro_rules! endpoint {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            route: $route:literal,
+            error: $error:ty,
+            $m0:ident $k0:ident($r0:ident, $a0:ident) => $h0:path
+            $(, $m:ident $k:ident($r:ident, $a:ident) => $h:path)* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name;
+
+        impl $crate::Endpoint for $name {
+            const ROUTE: &'static str = $route;
+            const ALLOW: &'static str = concat!(stringify!($m0) $(, ", ", stringify!($m))*);
+
+            fn requirement(method: &str) -> Option<$crate::auth::Requirement> {
+                use ::roster_domain::permissions::{Action, Resource};
+                if method == stringify!($m0) {
+                    return Some($crate::auth::Requirement::$k0(Resource::$r0, Action::$a0));
+                }
+                $(if method == stringify!($m) {
+                    return Some($crate::auth::Requirement::$k(Resource::$r, Action::$a));
+                })*
+                None
+            }
+
+            async fn handle<S: ::roster_domain::Store>(
+                req: &$crate::ApiRequest,
+                store: &S,
+                ctx: &$crate::Ctx,
+            ) -> $crate::ApiResponse {
+                let method = req.method.as_str();
+                let result: Result<$crate::ApiResponse, $error> = if method == stringify!($m0) {
+                    $h0(req, store, ctx).await
+                }
+                $(else if method == stringify!($m) {
+                    $h(req, store, ctx).await
+                })*
+                else {
+                    Err(<$error as From<$crate::Refusal>>::from(
+                        $crate::Refusal::MethodNotAllowed(<Self as $crate::Endpoint>::ALLOW),
+                    ))
+                };
+                $crate::respond(result)
+            }
+        }
+    };
 }
 
 /// Why a request was refused before its route ran.

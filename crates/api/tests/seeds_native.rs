@@ -109,7 +109,7 @@ fn cas_refuses_scim_and_directory_users_with_405_and_an_empty_allow() {
             "",
             &[("x-roster-organization", "acme")],
         );
-        let resp = block_on(cas::User::handle(&r, &s, &ctx()));
+        let resp = block_on(cas::UserRoute::handle(&r, &s, &ctx()));
         assert_eq!(resp.status(), 405);
         assert_eq!(resp.headers()["allow"], "");
         let b = body(&resp);
@@ -121,7 +121,7 @@ fn cas_refuses_scim_and_directory_users_with_405_and_an_empty_allow() {
         );
     }
     // The route's own 405 names DELETE.
-    let resp = block_on(cas::User::handle(
+    let resp = block_on(cas::UserRoute::handle(
         &req(Method::GET, &[("userId", "x")], "", &[]),
         &s,
         &ctx(),
@@ -139,7 +139,7 @@ fn cas_deletes_a_disabled_user_with_its_devices() {
     let u = user(&s, &o, "kim", IdentitySource::Local, UserStatus::Disabled);
     enroll(&s, &o, &u.id, 3);
     let hdr = [("x-roster-organization", "acme")];
-    let dry = block_on(cas::User::handle(
+    let dry = block_on(cas::UserRoute::handle(
         &req(Method::DELETE, &[("userId", &u.uuid)], "dryRun=true", &hdr),
         &s,
         &ctx(),
@@ -147,7 +147,7 @@ fn cas_deletes_a_disabled_user_with_its_devices() {
     assert_eq!(dry.status(), 200);
     assert_eq!(body(&dry)["wouldRemove"]["devices"], 3);
     assert_eq!(body(&dry)["removable"], true);
-    let resp = block_on(cas::User::handle(
+    let resp = block_on(cas::UserRoute::handle(
         &req(
             Method::DELETE,
             &[("userId", &u.uuid.to_uppercase())],
@@ -160,7 +160,7 @@ fn cas_deletes_a_disabled_user_with_its_devices() {
     assert_eq!(resp.status(), 200, "{}", body(&resp));
     assert_eq!(body(&resp)["removed"]["devices"], 3);
     assert_eq!(body(&resp)["userId"], u.uuid.as_str());
-    let again = block_on(cas::User::handle(
+    let again = block_on(cas::UserRoute::handle(
         &req(Method::DELETE, &[("userId", &u.uuid)], "", &hdr),
         &s,
         &ctx(),
