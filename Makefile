@@ -43,9 +43,11 @@ test: build redis test-scripts
 test-scripts:
 	@bash scripts/test-up.sh
 
-## Formatting and lints, native crates and the wasm components alike.
+## Formatting and lints, native crates and the wasm components alike; and spin.toml and
+## components/ exactly as `cargo xtask gen` writes them from the route catalogue.
 lint: wasm-target
 	$(CARGO) fmt --all --check
+	$(CARGO) xtask gen --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --target $(WASM_TARGET) -p roster-spin -p bench-empty $(addprefix -p ,$(COMPONENTS)) -- -D warnings
 

@@ -23,24 +23,33 @@ pub enum Surface {
     Scim,
 }
 
-/// One route.
+/// One route: a line of [`catalogue`].
 #[derive(Debug, Clone)]
 pub struct RouteSpec {
-    /// The spin.toml component id.
+    /// The spin.toml component id, also the component's crate name under `components/`.
     pub component: &'static str,
-    /// The route pattern.
+    /// The route pattern, as spin.toml's `[[trigger.http]] route` (`:name` parameters).
     pub route: &'static str,
     /// The methods served, as `Allow` lists them.
     pub allow: &'static str,
-    /// What each method requires.
+    /// What each method of `allow` requires, in `allow`'s order.
     pub requirements: Vec<(&'static str, Requirement)>,
-    /// The surface.
+    /// The surface, which decides the shape of every answer.
     pub surface: Surface,
-    /// The Rust type serving it (what the component's `serve::<…>` names).
+    /// The public path of the Rust type serving it, as the component names it in
+    /// `roster_spin::serve::<…>` (e.g. `roster_api::cas::UserRoute`).
     pub endpoint: &'static str,
+    /// One sentence saying what each method does: the comment above the route in
+    /// spin.toml and the doc of the component's handler.
+    pub summary: &'static str,
 }
 
-fn spec<E: Endpoint>(component: &'static str, surface: Surface) -> RouteSpec {
+fn spec<E: Endpoint>(
+    component: &'static str,
+    surface: Surface,
+    endpoint: &'static str,
+    summary: &'static str,
+) -> RouteSpec {
     RouteSpec {
         component,
         route: E::ROUTE,
@@ -50,142 +59,151 @@ fn spec<E: Endpoint>(component: &'static str, surface: Surface) -> RouteSpec {
             .filter_map(|m| E::requirement(m).map(|r| (m, r)))
             .collect(),
         surface,
-        endpoint: std::any::type_name::<E>(),
+        endpoint,
+        summary,
     }
 }
 
-/// Every route, in spin.toml's order.
-pub fn catalogue() -> Vec<RouteSpec> {
-    use crate::scim::service as scim;
-    use crate::{mdm, wso2};
-    use Surface::{Mdm, Scim, Wso2};
-    vec![
-        spec::<mdm::Organizations>("organizations", Mdm),
-        spec::<mdm::Organization>("organization", Mdm),
-        spec::<mdm::Users>("mdm-users", Mdm),
-        spec::<mdm::User>("mdm-user", Mdm),
-        spec::<mdm::UserDevices>("mdm-user-devices", Mdm),
-        spec::<mdm::UserDevice>("mdm-user-device", Mdm),
-        spec::<mdm::EnrollmentTokens>("mdm-user-enrollment-tokens", Mdm),
-        spec::<mdm::EnrollmentToken>("mdm-user-enrollment-token", Mdm),
-        spec::<mdm::UsersCount>("mdm-users-count", Mdm),
-        spec::<mdm::UserStatus>("mdm-user-status", Mdm),
-        spec::<mdm::Groups>("mdm-groups", Mdm),
-        spec::<mdm::Group>("mdm-group", Mdm),
-        spec::<mdm::UserGroups>("mdm-user-groups", Mdm),
-        spec::<mdm::UserPassword>("mdm-user-password", Mdm),
-        spec::<mdm::UserPasswordReset>("mdm-user-password-reset", Mdm),
-        spec::<mdm::Invitations>("mdm-invitations", Mdm),
-        spec::<mdm::Outbox>("mdm-outbox", Mdm),
-        spec::<mdm::GlobalTokens>("tokens", Mdm),
-        spec::<mdm::GlobalToken>("token", Mdm),
-        spec::<mdm::OrgTokens>("org-tokens", Mdm),
-        spec::<mdm::OrgToken>("org-token", Mdm),
-        spec::<mdm::Audit>("audit", Mdm),
-        spec::<mdm::Operation>("operation", Mdm),
-        spec::<mdm::UserRestore>("mdm-user-restore", Mdm),
-        spec::<mdm::UserRemovals>("mdm-user-removals", Mdm),
-        spec::<mdm::UsersPurge>("mdm-users-purge", Mdm),
-        spec::<mdm::UserSubscriptions>("mdm-user-subscriptions", Mdm),
-        spec::<mdm::UserSubscription>("mdm-user-subscription", Mdm),
-        spec::<scim::Users>("scim-users", Scim),
-        spec::<scim::User>("scim-user", Scim),
-        spec::<scim::Groups>("scim-groups", Scim),
-        spec::<scim::Group>("scim-group", Scim),
-        spec::<scim::ServiceProviderConfig>("scim-service-provider-config", Scim),
-        spec::<scim::ResourceTypes>("scim-resource-types", Scim),
-        spec::<scim::ResourceTypeById>("scim-resource-type", Scim),
-        spec::<scim::Schemas>("scim-schemas", Scim),
-        spec::<scim::SchemaById>("scim-schema", Scim),
-        spec::<crate::cas::UserRoute>("cas-user", Surface::Cas),
-        spec::<crate::dynatrace::User>("dynatrace-user", Surface::Dynatrace),
-        spec::<crate::apim::User>("apim-user", Surface::Apim),
-        spec::<crate::apim::OperationResult>("apim-operation-result", Surface::Apim),
-        spec::<wso2::Users>("wso2-users", Wso2),
-        spec::<wso2::UsersView>("wso2-users-view", Wso2),
-        spec::<wso2::UsersEmailInvitation>("wso2-users-email-invitation", Wso2),
-        spec::<wso2::UsersDevices>("wso2-users-devices", Wso2),
-        spec::<wso2::UsersRoles>("wso2-users-roles", Wso2),
-        spec::<wso2::UsersCount>("wso2-users-count", Wso2),
-        spec::<wso2::UsersViewUsers>("wso2-users-view-users", Wso2),
-        spec::<wso2::UsersByUsername>("wso2-users-by-username", Wso2),
-        spec::<wso2::UsersChangePassword>("wso2-users-change-password", Wso2),
-        spec::<wso2::UsersResetPassword>("wso2-users-reset-password", Wso2),
-    ]
-}
+/// Declares every route once — component id, endpoint type (its path from the crate
+/// root), surface, summary — and derives from that one list both [`catalogue`] and
+/// [`dispatch`]. `cargo xtask gen` writes `components/` and spin.toml from the
+/// catalogue; `cargo xtask gen --check` (in `make lint`) fails when they differ.
+macro_rules! routes {
+    ($($id:literal => $($seg:ident)::+, $surface:ident, $summary:literal;)*) => {
+        /// Every route, in spin.toml's order.
+        pub fn catalogue() -> Vec<RouteSpec> {
+            vec![$(
+                spec::<crate::$($seg)::+>(
+                    $id,
+                    Surface::$surface,
+                    concat!("roster_api" $(, "::", stringify!($seg))+),
+                    $summary,
+                ),
+            )*]
+        }
 
-/// Runs the endpoint of `component` natively (what the component would do inside
-/// Spin): `None` for an unknown component. Benchmarks and fuzz tests use it; a test
-/// checks it knows every component of the catalogue.
-pub async fn dispatch<S: roster_domain::Store>(
-    component: &str,
-    req: &crate::ApiRequest,
-    store: &S,
-    ctx: &crate::Ctx,
-) -> Option<crate::ApiResponse> {
-    use crate::scim::service as scim;
-    use crate::{mdm, wso2};
-    macro_rules! table {
-        ($($id:literal => $e:ty),* $(,)?) => {
+        /// Runs the endpoint of `component` natively (what the component would do
+        /// inside Spin): `None` for an unknown component. Benchmarks and fuzz tests use
+        /// it; a test checks it knows every component of the catalogue.
+        pub async fn dispatch<S: roster_domain::Store>(
+            component: &str,
+            req: &crate::ApiRequest,
+            store: &S,
+            ctx: &crate::Ctx,
+        ) -> Option<crate::ApiResponse> {
             match component {
-                $($id => Some(<$e as Endpoint>::handle(req, store, ctx).await),)*
+                $($id => Some(<crate::$($seg)::+ as Endpoint>::handle(req, store, ctx).await),)*
                 _ => None,
             }
-        };
-    }
-    table! {
-        "organizations" => mdm::Organizations,
-        "organization" => mdm::Organization,
-        "mdm-users" => mdm::Users,
-        "mdm-user" => mdm::User,
-        "mdm-user-devices" => mdm::UserDevices,
-        "mdm-user-device" => mdm::UserDevice,
-        "mdm-user-enrollment-tokens" => mdm::EnrollmentTokens,
-        "mdm-user-enrollment-token" => mdm::EnrollmentToken,
-        "mdm-users-count" => mdm::UsersCount,
-        "mdm-user-status" => mdm::UserStatus,
-        "mdm-groups" => mdm::Groups,
-        "mdm-group" => mdm::Group,
-        "mdm-user-groups" => mdm::UserGroups,
-        "mdm-user-password" => mdm::UserPassword,
-        "mdm-user-password-reset" => mdm::UserPasswordReset,
-        "mdm-invitations" => mdm::Invitations,
-        "mdm-outbox" => mdm::Outbox,
-        "tokens" => mdm::GlobalTokens,
-        "token" => mdm::GlobalToken,
-        "org-tokens" => mdm::OrgTokens,
-        "org-token" => mdm::OrgToken,
-        "audit" => mdm::Audit,
-        "operation" => mdm::Operation,
-        "mdm-user-restore" => mdm::UserRestore,
-        "mdm-user-removals" => mdm::UserRemovals,
-        "mdm-users-purge" => mdm::UsersPurge,
-        "mdm-user-subscriptions" => mdm::UserSubscriptions,
-        "mdm-user-subscription" => mdm::UserSubscription,
-        "scim-users" => scim::Users,
-        "scim-user" => scim::User,
-        "scim-groups" => scim::Groups,
-        "scim-group" => scim::Group,
-        "scim-service-provider-config" => scim::ServiceProviderConfig,
-        "scim-resource-types" => scim::ResourceTypes,
-        "scim-resource-type" => scim::ResourceTypeById,
-        "scim-schemas" => scim::Schemas,
-        "scim-schema" => scim::SchemaById,
-        "cas-user" => crate::cas::UserRoute,
-        "dynatrace-user" => crate::dynatrace::User,
-        "apim-user" => crate::apim::User,
-        "apim-operation-result" => crate::apim::OperationResult,
-        "wso2-users" => wso2::Users,
-        "wso2-users-view" => wso2::UsersView,
-        "wso2-users-email-invitation" => wso2::UsersEmailInvitation,
-        "wso2-users-devices" => wso2::UsersDevices,
-        "wso2-users-roles" => wso2::UsersRoles,
-        "wso2-users-count" => wso2::UsersCount,
-        "wso2-users-view-users" => wso2::UsersViewUsers,
-        "wso2-users-by-username" => wso2::UsersByUsername,
-        "wso2-users-change-password" => wso2::UsersChangePassword,
-        "wso2-users-reset-password" => wso2::UsersResetPassword,
-    }
+        }
+    };
+}
+
+// Component id => endpoint type, surface,
+//     summary (spin.toml's comment and the component handler's doc).
+routes! {
+    "organizations" => mdm::Organizations, Mdm,
+        "POST creates an organization, GET lists them (global admin).";
+    "organization" => mdm::Organization, Mdm,
+        "GET or PATCH an organization by id or slug.";
+    "mdm-users" => mdm::Users, Mdm,
+        "POST creates a user; GET lists users.";
+    "mdm-user" => mdm::User, Mdm,
+        "GET a user; PUT replaces, PATCH merges; DELETE removes it (seed 000).";
+    "mdm-user-devices" => mdm::UserDevices, Mdm,
+        "GET lists the user's devices; POST enrolls one.";
+    "mdm-user-device" => mdm::UserDevice, Mdm,
+        "GET, PATCH (status) or DELETE a device.";
+    "mdm-user-enrollment-tokens" => mdm::EnrollmentTokens, Mdm,
+        "GET lists the user's enrollment tokens; POST issues one.";
+    "mdm-user-enrollment-token" => mdm::EnrollmentToken, Mdm,
+        "DELETE revokes an enrollment token.";
+    "mdm-users-count" => mdm::UsersCount, Mdm,
+        "GET the number of users in O(1) reads.";
+    "mdm-user-status" => mdm::UserStatus, Mdm,
+        "POST enables or disables a user.";
+    "mdm-groups" => mdm::Groups, Mdm,
+        "GET lists groups; POST creates one.";
+    "mdm-group" => mdm::Group, Mdm,
+        "GET or DELETE a group.";
+    "mdm-user-groups" => mdm::UserGroups, Mdm,
+        "GET a user's groups; PUT replaces them.";
+    "mdm-user-password" => mdm::UserPassword, Mdm,
+        "POST changes a user's password (old + new).";
+    "mdm-user-password-reset" => mdm::UserPasswordReset, Mdm,
+        "POST resets a user's password (administrator).";
+    "mdm-invitations" => mdm::Invitations, Mdm,
+        "POST invites users by username: an enrollment token and an outbox message each.";
+    "mdm-outbox" => mdm::Outbox, Mdm,
+        "GET pending outbox messages; POST acknowledges delivered ones.";
+    "tokens" => mdm::GlobalTokens, Mdm,
+        "GET lists global API tokens; POST creates one (global tokens only).";
+    "token" => mdm::GlobalToken, Mdm,
+        "GET one global API token; DELETE revokes it.";
+    "org-tokens" => mdm::OrgTokens, Mdm,
+        "GET lists the organization's API tokens; POST creates one.";
+    "org-token" => mdm::OrgToken, Mdm,
+        "GET one of the organization's API tokens; DELETE revokes it.";
+    "audit" => mdm::Audit, Mdm,
+        "GET the organization's audit log.";
+    "operation" => mdm::Operation, Mdm,
+        "GET polls a removal operation, advancing it.";
+    "mdm-user-restore" => mdm::UserRestore, Mdm,
+        "POST restores a softly removed user.";
+    "mdm-user-removals" => mdm::UserRemovals, Mdm,
+        "POST removes many users (seed 000's rules), a result per user.";
+    "mdm-users-purge" => mdm::UsersPurge, Mdm,
+        "POST purges softly removed users whose retention ended.";
+    "mdm-user-subscriptions" => mdm::UserSubscriptions, Mdm,
+        "GET lists a user's API subscriptions; POST adds one.";
+    "mdm-user-subscription" => mdm::UserSubscription, Mdm,
+        "PATCH a subscription's state; DELETE removes it.";
+    "scim-users" => scim::service::Users, Scim,
+        "SCIM Users: GET lists (filter, sort, paging), POST creates a user (RFC 7644).";
+    "scim-user" => scim::service::User, Scim,
+        "SCIM User: GET, PUT, PATCH, DELETE (RFC 7644).";
+    "scim-groups" => scim::service::Groups, Scim,
+        "SCIM Groups: GET lists (filter, sort, paging), POST creates a group (RFC 7644).";
+    "scim-group" => scim::service::Group, Scim,
+        "SCIM Group: GET, PUT, PATCH (members), DELETE (RFC 7644).";
+    "scim-service-provider-config" => scim::service::ServiceProviderConfig, Scim,
+        "SCIM discovery: the ServiceProviderConfig (RFC 7644 section 4).";
+    "scim-resource-types" => scim::service::ResourceTypes, Scim,
+        "SCIM discovery: the resource types (RFC 7644 section 4).";
+    "scim-resource-type" => scim::service::ResourceTypeById, Scim,
+        "SCIM discovery: one resource type (RFC 7644 section 4).";
+    "scim-schemas" => scim::service::Schemas, Scim,
+        "SCIM discovery: the schemas (RFC 7644 section 4).";
+    "scim-schema" => scim::service::SchemaById, Scim,
+        "SCIM discovery: one schema by URN (RFC 7644 section 4).";
+    "cas-user" => cas::UserRoute, Cas,
+        "DELETE deletes a disabled user now with all their devices and information (seed 001, Cloud Access Service).";
+    "dynatrace-user" => dynatrace::User, Dynatrace,
+        "DELETE removes a person from a Dynatrace account (seed 002).";
+    "apim-user" => apim::User, Apim,
+        "GET an API Management user (with asyncId: poll its removal); DELETE removes it (seed 004).";
+    "apim-operation-result" => apim::OperationResult, Apim,
+        "GET polls an API Management removal (Azure-AsyncOperation), advancing it by one batch (seed 004).";
+    "wso2-users" => wso2::Users, Wso2,
+        "WSO2 (seed 003): POST adds a user, GET lists all, PUT ?username= updates, DELETE ?username= removes (also /mdm-admin/users/: Spin ignores one trailing slash).";
+    "wso2-users-view" => wso2::UsersView, Wso2,
+        "WSO2 (seed 003): GET ?username= one user's details.";
+    "wso2-users-email-invitation" => wso2::UsersEmailInvitation, Wso2,
+        "WSO2 (seed 003): POST a JSON array of usernames to invite them to enroll.";
+    "wso2-users-devices" => wso2::UsersDevices, Wso2,
+        "WSO2 (seed 003): GET ?username= the user's devices (a bare array).";
+    "wso2-users-roles" => wso2::UsersRoles, Wso2,
+        "WSO2 (seed 003): GET ?username= the user's roles.";
+    "wso2-users-count" => wso2::UsersCount, Wso2,
+        "WSO2 (seed 003): GET the number of users (a bare integer).";
+    "wso2-users-view-users" => wso2::UsersViewUsers, Wso2,
+        "WSO2 (seed 003): GET ?username= details of users whose username contains the text.";
+    "wso2-users-by-username" => wso2::UsersByUsername, Wso2,
+        "WSO2 (seed 003): GET ?username= names of users whose username contains the text.";
+    "wso2-users-change-password" => wso2::UsersChangePassword, Wso2,
+        "WSO2 (seed 003): POST changes a password (base64) after checking the old one.";
+    "wso2-users-reset-password" => wso2::UsersResetPassword, Wso2,
+        "WSO2 (seed 003): POST sets a password (base64) without the old one.";
 }
 
 #[cfg(test)]
