@@ -1,12 +1,27 @@
 //! roster-api: Roster's HTTP surfaces, generic over the [`roster_domain::Store`] port.
 //!
-//! Each route is an [`Endpoint`]: a component (or a native test) hands it an
-//! [`ApiRequest`] — method, path parameters as Spin's `spin-path-match-*` headers carry
-//! them, query, headers and body — a store and a [`Ctx`], and gets an [`ApiResponse`].
-//! Nothing here depends on wasm or spin-sdk; `roster-spin` adapts Spin's types.
+//! Each route is an [`Endpoint`], declared with [`endpoint!`]: its methods once each, with
+//! the permission each requires and the function serving it. A component (or a native
+//! test) hands it an [`ApiRequest`] — method, path parameters as Spin's
+//! `spin-path-match-*` headers carry them, query, headers and body — a store and a
+//! [`Ctx`], and gets an [`ApiResponse`]. Every failure on a surface is that surface's
+//! `Error`, answered by its [`SurfaceError`] impl, the one place that builds error
+//! answers and logs the cause of a 5xx ([`log_internal`]). Nothing here depends on wasm
+//! or spin-sdk; `roster-spin` adapts Spin's types.
 //!
-//! Surfaces: [`mdm`] (canonical, seed 000's envelope), [`cas`] (seed 001),
-//! [`dynatrace`] (seed 002), [`wso2`] (WSO2 EMM, seed 003), [`apim`] (seed 004).
+//! Modules:
+//! - surfaces: [`mdm`] (canonical, seed 000's envelope), [`cas`] (seed 001),
+//!   [`dynatrace`] (seed 002), [`wso2`] (WSO2 EMM, seed 003), [`apim`] (seed 004),
+//!   [`scim`] (SCIM 2.0's routes over the protocol crate);
+//! - [`routes`]: the route catalogue, the one list of every route (component id,
+//!   endpoint, surface, summary) that `cargo xtask gen` writes spin.toml and
+//!   `components/` from, and [`routes::dispatch`] to run any route natively;
+//! - [`auth`]: the prologue of every route (bearer token, rate limit, permission,
+//!   organization scope);
+//! - [`request`]: [`ApiRequest`], [`ApiResponse`], [`Body`], [`Ctx`] and bounded JSON
+//!   decoding ([`JsonError`]);
+//! - [`params`]: small helpers the seed surfaces share (boolean flags, the request's
+//!   origin for absolute URLs).
 
 #![deny(missing_docs)]
 // Handlers short-circuit with `Result<_, ApiResponse>`: the error *is* the answer to
