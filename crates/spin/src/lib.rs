@@ -9,7 +9,8 @@
 //!   Spin's `spin-path-match-*` headers, the body read up to
 //!   [`roster_api::MAX_BODY_BYTES`]), runs the endpoint, and returns its response.
 //!
-//! A component is then one line: `roster_spin::serve::<roster_api::mdm::User>(req).await`.
+//! A component is then one line: `roster_spin::serve::<roster_api::mdm::UserRoute>(req).await`,
+//! written by `cargo xtask gen` from the route catalogue.
 
 #![deny(missing_docs)]
 
