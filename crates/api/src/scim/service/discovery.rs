@@ -9,11 +9,11 @@ use crate::Endpoint;
 use crate::auth::Requirement;
 use crate::mdm::need;
 use crate::request::{ApiRequest, ApiResponse, Ctx};
-use crate::scim::ScimError;
-use crate::scim::schema::{resource_type_by_id, resource_types_json, schema_by_id, schemas_json};
 use http::StatusCode;
 use roster_domain::Store;
 use roster_domain::permissions::{Action, Resource};
+use roster_scim::ScimError;
+use roster_scim::schema::{resource_type_by_id, resource_types_json, schema_by_id, schemas_json};
 use serde_json::{Value, json};
 
 /// The `ServiceProviderConfig` resource, with `meta.location` under `base`: PATCH,

@@ -17,14 +17,14 @@ use crate::Endpoint;
 use crate::auth::Requirement;
 use crate::mdm::need;
 use crate::request::{ApiRequest, ApiResponse, Ctx};
-use crate::scim::value::get_ci;
-use crate::scim::{Filter, GROUP, GROUP_URN, PatchRequest, Projection, ScimError};
 use http::{Method, StatusCode};
 use roster_domain::groups::{self, GroupChanges, NewGroup};
 use roster_domain::ids::ObjectId;
 use roster_domain::model::{Group as DomainGroup, Organization, User as DomainUser};
 use roster_domain::permissions::{Action, Resource};
 use roster_domain::{DomainError, Entity, Store, users};
+use roster_scim::get_ci;
+use roster_scim::{Filter, GROUP, GROUP_URN, PatchRequest, Projection, ScimError};
 use serde_json::{Map, Value, json};
 
 /// Filter attributes with an exact index, in [`Access::Lookup`] order.
@@ -369,7 +369,7 @@ async fn list<S: Store>(req: &ApiRequest, store: &S, scope: &Scope) -> Outcome {
             if params.sort.is_some() {
                 if total > MAX_SORTED {
                     return Err(ScimError::typed(
-                        crate::scim::ScimType::TooMany,
+                        roster_scim::ScimType::TooMany,
                         format!(
                             "sortBy needs the whole result set and is served for at most \
                              {MAX_SORTED} results; this one has {total}: add a filter"

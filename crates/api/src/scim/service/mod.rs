@@ -12,7 +12,7 @@
 //! | `/ResourceTypes`, `/ResourceTypes/:resourceTypeId` | [`ResourceTypes`], [`ResourceTypeById`] | GET |
 //! | `/Schemas`, `/Schemas/:schemaId` | [`Schemas`], [`SchemaById`] | GET |
 //!
-//! Built on the pure core ([`crate::scim`]): requests are validated and PATCHes
+//! Built on the protocol crate ([`roster_scim`]): requests are validated and PATCHes
 //! applied there, against the one schema model the discovery documents render, and
 //! the results map onto the domain's users and groups ([`users`], [`groups`]). Lists
 //! are planned so that no filter is answered by a scan of the store ([`query`]).

@@ -15,21 +15,22 @@ use super::wire::{
     respond, with_resource_headers,
 };
 use super::{MAX_CANDIDATES, MAX_SORTED};
+use crate::Endpoint;
 use crate::auth::Requirement;
 use crate::mdm::need;
 use crate::request::{ApiRequest, ApiResponse, Ctx};
-use crate::scim::value::get_ci;
-use crate::scim::{
-    ENTERPRISE_USER_URN, Filter, Mutability, PATCH_OP_URN, PatchRequest, Projection, ResourceType,
-    ScimError, USER, USER_URN,
-};
-use crate::{Endpoint, scim::SortBy};
 use http::{Method, StatusCode};
 use roster_domain::ids::{self, Email, ObjectId, Username};
 use roster_domain::model::{Group as DomainGroup, IdentitySource, Organization, UserStatus};
 use roster_domain::permissions::{Action, Resource};
 use roster_domain::removal::{self, Outcome as Removal, RemovalPolicy};
 use roster_domain::{DomainError, Entity, Store, count, groups, users};
+use roster_scim::SortBy;
+use roster_scim::get_ci;
+use roster_scim::{
+    ENTERPRISE_USER_URN, Filter, Mutability, PATCH_OP_URN, PatchRequest, Projection, ResourceType,
+    ScimError, USER, USER_URN,
+};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -274,8 +275,8 @@ pub(crate) fn doc_from_body(body: &Value, rt: &'static ResourceType) -> Result<V
             if let Some(d) = e.detail.strip_prefix("operation 0: ") {
                 e.detail = d.to_owned();
             }
-            if e.scim_type == Some(crate::scim::ScimType::InvalidPath) {
-                e.scim_type = Some(crate::scim::ScimType::InvalidSyntax);
+            if e.scim_type == Some(roster_scim::ScimType::InvalidPath) {
+                e.scim_type = Some(roster_scim::ScimType::InvalidSyntax);
             }
             e
         })
@@ -580,7 +581,7 @@ async fn list<S: Store>(req: &ApiRequest, store: &S, scope: &Scope) -> Outcome {
 
 fn sort_refused(total: usize) -> ScimError {
     ScimError::typed(
-        crate::scim::ScimType::TooMany,
+        roster_scim::ScimType::TooMany,
         format!(
             "sortBy needs the whole result set and is served for at most {MAX_SORTED} \
              results; this one has {total}: add a filter"

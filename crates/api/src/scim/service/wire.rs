@@ -4,13 +4,13 @@
 
 use crate::auth::{self, AuthFailure, Caller};
 use crate::request::{ApiRequest, ApiResponse, Ctx, JsonError};
-use crate::scim::{ScimError, ScimType, SortBy};
 use crate::{Endpoint, Refusal};
 use http::{HeaderValue, StatusCode, header};
 use roster_domain::ids::OrgRef;
 use roster_domain::model::Organization;
 use roster_domain::removal::{Blocker, RemovalError};
 use roster_domain::{DomainError, Entity, Store};
+use roster_scim::{ScimError, ScimType, SortBy};
 use serde_json::Value;
 
 /// The media type of every SCIM answer (RFC 7644 §3.1).
@@ -431,7 +431,7 @@ impl ListParams {
     /// Parses and bounds the parameters for resources of `rt`.
     pub(crate) fn parse(
         req: &ApiRequest,
-        rt: &'static crate::scim::ResourceType,
+        rt: &'static roster_scim::ResourceType,
     ) -> Result<Self, ScimError> {
         let start_index = integer(req, "startIndex")?
             .map_or(1, |n| usize::try_from(n.max(1)).unwrap_or(usize::MAX));
@@ -444,7 +444,7 @@ impl ListParams {
         let sort = match req.query_param("sortBy").filter(|s| !s.trim().is_empty()) {
             Some(by) => Some(SortBy::parse(&by, order.as_deref(), rt)?),
             None => {
-                crate::scim::SortOrder::parse(order.as_deref())?;
+                roster_scim::SortOrder::parse(order.as_deref())?;
                 None
             }
         };
@@ -470,7 +470,7 @@ impl ListParams {
 /// A `ListResponse` of one page.
 pub(crate) fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
     serde_json::json!({
-        "schemas": [crate::scim::LIST_RESPONSE_URN],
+        "schemas": [roster_scim::LIST_RESPONSE_URN],
         "totalResults": total,
         "itemsPerPage": resources.len(),
         "startIndex": start_index,
@@ -481,9 +481,9 @@ pub(crate) fn list_response(total: usize, start_index: usize, resources: Vec<Val
 /// The projection's parameters for a single-resource answer (GET, POST, PUT, PATCH).
 pub(crate) fn projection(
     req: &ApiRequest,
-    rt: &'static crate::scim::ResourceType,
-) -> crate::scim::Projection {
-    crate::scim::Projection::new(
+    rt: &'static roster_scim::ResourceType,
+) -> roster_scim::Projection {
+    roster_scim::Projection::new(
         rt,
         req.query_param("attributes").as_deref(),
         req.query_param("excludedAttributes").as_deref(),
@@ -493,7 +493,7 @@ pub(crate) fn projection(
 /// Whether `projection` keeps attribute `name` (a multi-valued complex attribute with a
 /// `value` sub-attribute, such as `members`) in answers: decides whether it must be
 /// loaded at all.
-pub(crate) fn keeps(projection: &crate::scim::Projection, name: &str) -> bool {
+pub(crate) fn keeps(projection: &roster_scim::Projection, name: &str) -> bool {
     let probe = serde_json::json!({ name: [{ "value": "x" }] });
     projection
         .apply(&probe)
