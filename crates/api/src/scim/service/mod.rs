@@ -14,8 +14,8 @@
 //!
 //! Built on the protocol crate ([`roster_scim`]): requests are validated and PATCHes
 //! applied there, against the one schema model the discovery documents render, and
-//! the results map onto the domain's users and groups ([`users`], [`groups`]). Lists
-//! are planned so that no filter is answered by a scan of the store ([`query`]).
+//! the results map onto the domain's users and groups (`users`, `groups`). Lists
+//! are planned so that no filter is answered by a scan of the store (`query`).
 //! Every failure is an [`Error`], which its `into_response` alone turns into an RFC
 //! 7644 §3.12 error body (logging the cause of every 500); `wire` holds the prologue,
 //! preconditions, list parameters and headers (`application/scim+json`, `ETag`,
