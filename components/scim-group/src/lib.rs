@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// SCIM Group: GET, PUT, PATCH (members), DELETE (RFC 7644).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::scim::service::Group>(req).await
+    roster_spin::serve::<roster_api::scim::service::GroupRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// SCIM discovery: one schema by URN (RFC 7644 section 4).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::scim::service::SchemaById>(req).await
+    roster_spin::serve::<roster_api::scim::service::SchemaRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// SCIM discovery: the schemas (RFC 7644 section 4).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::scim::service::Schemas>(req).await
+    roster_spin::serve::<roster_api::scim::service::SchemasRoute>(req).await
 }

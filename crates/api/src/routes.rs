@@ -158,23 +158,23 @@ routes! {
         "GET lists a user's API subscriptions; POST adds one.";
     "mdm-user-subscription" => mdm::UserSubscription, Mdm,
         "PATCH a subscription's state; DELETE removes it.";
-    "scim-users" => scim::service::Users, Scim,
+    "scim-users" => scim::service::UsersRoute, Scim,
         "SCIM Users: GET lists (filter, sort, paging), POST creates a user (RFC 7644).";
-    "scim-user" => scim::service::User, Scim,
+    "scim-user" => scim::service::UserRoute, Scim,
         "SCIM User: GET, PUT, PATCH, DELETE (RFC 7644).";
-    "scim-groups" => scim::service::Groups, Scim,
+    "scim-groups" => scim::service::GroupsRoute, Scim,
         "SCIM Groups: GET lists (filter, sort, paging), POST creates a group (RFC 7644).";
-    "scim-group" => scim::service::Group, Scim,
+    "scim-group" => scim::service::GroupRoute, Scim,
         "SCIM Group: GET, PUT, PATCH (members), DELETE (RFC 7644).";
-    "scim-service-provider-config" => scim::service::ServiceProviderConfig, Scim,
+    "scim-service-provider-config" => scim::service::ServiceProviderConfigRoute, Scim,
         "SCIM discovery: the ServiceProviderConfig (RFC 7644 section 4).";
-    "scim-resource-types" => scim::service::ResourceTypes, Scim,
+    "scim-resource-types" => scim::service::ResourceTypesRoute, Scim,
         "SCIM discovery: the resource types (RFC 7644 section 4).";
-    "scim-resource-type" => scim::service::ResourceTypeById, Scim,
+    "scim-resource-type" => scim::service::ResourceTypeRoute, Scim,
         "SCIM discovery: one resource type (RFC 7644 section 4).";
-    "scim-schemas" => scim::service::Schemas, Scim,
+    "scim-schemas" => scim::service::SchemasRoute, Scim,
         "SCIM discovery: the schemas (RFC 7644 section 4).";
-    "scim-schema" => scim::service::SchemaById, Scim,
+    "scim-schema" => scim::service::SchemaRoute, Scim,
         "SCIM discovery: one schema by URN (RFC 7644 section 4).";
     "cas-user" => cas::UserRoute, Cas,
         "DELETE deletes a disabled user now with all their devices and information (seed 001, Cloud Access Service).";

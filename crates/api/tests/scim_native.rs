@@ -6,7 +6,7 @@
 
 use futures::executor::block_on;
 use http::Method;
-use roster_api::scim::service::{Group, Users};
+use roster_api::scim::service::{GroupRoute, UsersRoute};
 use roster_api::{ApiRequest, Body, Ctx, Endpoint};
 use roster_domain::{MemoryStore, Timestamp, groups, invariants, orgs, users};
 use serde_json::{Value, json};
@@ -60,7 +60,7 @@ fn sorting_and_filters_are_bounded_on_large_organizations() {
                 .unwrap();
         }
         let list = async |query: &str| {
-            let r = Users::handle(
+            let r = UsersRoute::handle(
                 &req(Method::GET, &[("organizationid", "acme")], query, None),
                 &store,
                 &ctx(),
@@ -137,7 +137,7 @@ fn a_group_patch_stopped_at_any_store_call_is_completed_by_a_retry() {
         let params = [("organizationid", "acme"), ("groupid", gid.as_str())];
         let request = req(Method::PATCH, &params, "", Some(body.clone()));
         let context = ctx();
-        let patch = || Group::handle(&request, &store, &context);
+        let patch = || GroupRoute::handle(&request, &store, &context);
         store.fail_nth(n);
         let first = block_on(patch());
         store.clear_faults();
@@ -194,7 +194,7 @@ fn a_user_put_stopped_at_any_store_call_is_completed_by_a_retry() {
         let request = req(Method::PUT, &params, "", Some(body));
         let context = ctx();
         store.fail_nth(n);
-        let first = block_on(roster_api::scim::service::User::handle(
+        let first = block_on(roster_api::scim::service::UserRoute::handle(
             &request, &store, &context,
         ));
         store.clear_faults();
@@ -203,7 +203,7 @@ fn a_user_put_stopped_at_any_store_call_is_completed_by_a_retry() {
             break;
         }
         assert_eq!(first.status(), 500, "call {n}");
-        let again = block_on(roster_api::scim::service::User::handle(
+        let again = block_on(roster_api::scim::service::UserRoute::handle(
             &request, &store, &context,
         ));
         assert_eq!(again.status(), 200, "call {n}: {:?}", json_of(&again));

@@ -3,17 +3,14 @@
 //! drives every other endpoint. Query parameters are ignored, except `filter`, which
 //! is refused with 403 as §4 asks.
 
-use super::MAX_RESULTS;
-use super::wire::{Outcome, enter, finish, respond};
+use super::wire::{Base, enter, respond};
+use super::{Error, MAX_RESULTS};
 use crate::Endpoint;
-use crate::auth::Requirement;
-use crate::mdm::need;
 use crate::request::{ApiRequest, ApiResponse, Ctx};
-use crate::scim::ScimError;
-use crate::scim::schema::{resource_type_by_id, resource_types_json, schema_by_id, schemas_json};
 use http::StatusCode;
 use roster_domain::Store;
-use roster_domain::permissions::{Action, Resource};
+use roster_scim::ScimError;
+use roster_scim::schema::{resource_type_by_id, resource_types_json, schema_by_id, schemas_json};
 use serde_json::{Value, json};
 
 /// The `ServiceProviderConfig` resource, with `meta.location` under `base`: PATCH,
@@ -43,21 +40,13 @@ pub fn service_provider_config(base: &str) -> Value {
     })
 }
 
-/// The permission every discovery endpoint requires: reading users.
-fn read_requirement(method: &str) -> Option<Requirement> {
-    match method {
-        "GET" => need(Resource::MdmUser, Action::Read),
-        _ => None,
-    }
-}
-
-/// The common prologue and answer of the discovery endpoints.
+/// The common prologue of the discovery endpoints: [`enter`], then 403 for a `filter`
+/// (RFC 7644 §4). The base URL the documents' locations are under.
 async fn discover<E: Endpoint, S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
-    render: impl FnOnce(&str) -> Result<Value, ScimError>,
-) -> Outcome {
+) -> Result<Base, Error> {
     let scope = enter::<E, S>(req, store, ctx).await?;
     if req.query_param("filter").is_some() {
         return Err(ScimError::new(
@@ -67,121 +56,116 @@ async fn discover<E: Endpoint, S: Store>(
         )
         .into());
     }
-    Ok(respond(StatusCode::OK, &render(scope.base.as_str())?))
+    Ok(scope.base)
 }
 
-/// `/v1/organizations/:organizationId/scim/v2/ServiceProviderConfig`: GET.
-pub struct ServiceProviderConfig;
-
-impl Endpoint for ServiceProviderConfig {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/scim/v2/ServiceProviderConfig";
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        read_requirement(method)
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        finish(discover::<Self, S>(req, store, ctx, |base| Ok(service_provider_config(base))).await)
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/scim/v2/ServiceProviderConfig`: GET.
+    pub struct ServiceProviderConfigRoute {
+        route: "/v1/organizations/:organizationId/scim/v2/ServiceProviderConfig",
+        error: Error,
+        GET need(MdmUser, Read) => get_service_provider_config,
     }
 }
 
-/// `/v1/organizations/:organizationId/scim/v2/ResourceTypes`: GET the `User` and
-/// `Group` resource types.
-pub struct ResourceTypes;
+async fn get_service_provider_config<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let base = discover::<ServiceProviderConfigRoute, S>(req, store, ctx).await?;
+    Ok(respond(
+        StatusCode::OK,
+        &service_provider_config(base.as_str()),
+    ))
+}
 
-impl Endpoint for ResourceTypes {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/scim/v2/ResourceTypes";
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        read_requirement(method)
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        finish(discover::<Self, S>(req, store, ctx, |base| Ok(resource_types_json(base))).await)
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/scim/v2/ResourceTypes`: GET the `User` and
+    /// `Group` resource types.
+    pub struct ResourceTypesRoute {
+        route: "/v1/organizations/:organizationId/scim/v2/ResourceTypes",
+        error: Error,
+        GET need(MdmUser, Read) => get_resource_types,
     }
 }
 
-/// `/v1/organizations/:organizationId/scim/v2/ResourceTypes/:resourceTypeId`: GET one
-/// resource type (`User`, `Group`; any case).
-pub struct ResourceTypeById;
+async fn get_resource_types<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let base = discover::<ResourceTypesRoute, S>(req, store, ctx).await?;
+    Ok(respond(StatusCode::OK, &resource_types_json(base.as_str())))
+}
 
-impl Endpoint for ResourceTypeById {
-    const ROUTE: &'static str =
-        "/v1/organizations/:organizationId/scim/v2/ResourceTypes/:resourceTypeId";
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        read_requirement(method)
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        let id = req.param("resourceTypeId").unwrap_or_default();
-        finish(
-            discover::<Self, S>(req, store, ctx, |base| {
-                resource_type_by_id(&id)
-                    .map(|rt| rt.to_json(base))
-                    .ok_or_else(|| {
-                        ScimError::new(
-                            StatusCode::NOT_FOUND,
-                            None,
-                            format!("no resource type {}", excerpt(&id)),
-                        )
-                    })
-            })
-            .await,
-        )
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/scim/v2/ResourceTypes/:resourceTypeId`: GET one
+    /// resource type (`User`, `Group`; any case).
+    pub struct ResourceTypeRoute {
+        route: "/v1/organizations/:organizationId/scim/v2/ResourceTypes/:resourceTypeId",
+        error: Error,
+        GET need(MdmUser, Read) => get_resource_type,
     }
 }
 
-/// `/v1/organizations/:organizationId/scim/v2/Schemas`: GET the User, enterprise User
-/// and Group schemas.
-pub struct Schemas;
+async fn get_resource_type<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let base = discover::<ResourceTypeRoute, S>(req, store, ctx).await?;
+    let id = req.param("resourceTypeId").unwrap_or_default();
+    let Some(rt) = resource_type_by_id(&id) else {
+        return Err(no_such("resource type", &id));
+    };
+    Ok(respond(StatusCode::OK, &rt.to_json(base.as_str())))
+}
 
-impl Endpoint for Schemas {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/scim/v2/Schemas";
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        read_requirement(method)
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        finish(discover::<Self, S>(req, store, ctx, |base| Ok(schemas_json(base))).await)
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/scim/v2/Schemas`: GET the User, enterprise User
+    /// and Group schemas.
+    pub struct SchemasRoute {
+        route: "/v1/organizations/:organizationId/scim/v2/Schemas",
+        error: Error,
+        GET need(MdmUser, Read) => get_schemas,
     }
 }
 
-/// `/v1/organizations/:organizationId/scim/v2/Schemas/:schemaId`: GET one schema by
-/// its URN (any case; percent-encoded or not).
-pub struct SchemaById;
+async fn get_schemas<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let base = discover::<SchemasRoute, S>(req, store, ctx).await?;
+    Ok(respond(StatusCode::OK, &schemas_json(base.as_str())))
+}
 
-impl Endpoint for SchemaById {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/scim/v2/Schemas/:schemaId";
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        read_requirement(method)
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        let id = req.param("schemaId").unwrap_or_default();
-        finish(
-            discover::<Self, S>(req, store, ctx, |base| {
-                schema_by_id(&id).map(|s| s.to_json(base)).ok_or_else(|| {
-                    ScimError::new(
-                        StatusCode::NOT_FOUND,
-                        None,
-                        format!("no schema {}", excerpt(&id)),
-                    )
-                })
-            })
-            .await,
-        )
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/scim/v2/Schemas/:schemaId`: GET one schema by
+    /// its URN (any case; percent-encoded or not).
+    pub struct SchemaRoute {
+        route: "/v1/organizations/:organizationId/scim/v2/Schemas/:schemaId",
+        error: Error,
+        GET need(MdmUser, Read) => get_schema,
     }
 }
 
-fn excerpt(s: &str) -> String {
-    let cut: String = s.chars().take(160).collect();
-    cut
+async fn get_schema<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let base = discover::<SchemaRoute, S>(req, store, ctx).await?;
+    let id = req.param("schemaId").unwrap_or_default();
+    let Some(schema) = schema_by_id(&id) else {
+        return Err(no_such("schema", &id));
+    };
+    Ok(respond(StatusCode::OK, &schema.to_json(base.as_str())))
+}
+
+/// 404 naming the `what` asked for (its first 160 characters).
+fn no_such(what: &str, id: &str) -> Error {
+    let cut: String = id.chars().take(160).collect();
+    ScimError::new(StatusCode::NOT_FOUND, None, format!("no {what} {cut}")).into()
 }

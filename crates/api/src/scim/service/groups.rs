@@ -7,24 +7,20 @@
 //! Members are users; nested groups are not supported.
 
 use super::query::{self, Access};
-use super::users::{doc_from_body, sorted};
+use super::users::{Change, doc_from_body, sort_refused, sorted};
 use super::wire::{
-    self, Conditions, Failure, ListParams, Outcome, Scope, body_json, empty, enter, finish, keeps,
-    respond, with_resource_headers,
+    self, Conditions, ListParams, Scope, body_json, empty, enter, enter_resource, keeps, respond,
+    with_resource_headers,
 };
-use super::{MAX_CANDIDATES, MAX_SORTED};
-use crate::Endpoint;
-use crate::auth::Requirement;
-use crate::mdm::need;
+use super::{Error, MAX_CANDIDATES, MAX_SORTED};
 use crate::request::{ApiRequest, ApiResponse, Ctx};
-use crate::scim::value::get_ci;
-use crate::scim::{Filter, GROUP, GROUP_URN, PatchRequest, Projection, ScimError};
-use http::{Method, StatusCode};
+use http::StatusCode;
 use roster_domain::groups::{self, GroupChanges, NewGroup};
 use roster_domain::ids::ObjectId;
-use roster_domain::model::{Group as DomainGroup, Organization, User as DomainUser};
-use roster_domain::permissions::{Action, Resource};
+use roster_domain::model::{Group, Organization, User};
 use roster_domain::{DomainError, Entity, Store, users};
+use roster_scim::get_ci;
+use roster_scim::{Filter, GROUP, GROUP_URN, PatchRequest, Projection, ScimError};
 use serde_json::{Map, Value, json};
 
 /// Filter attributes with an exact index, in [`Access::Lookup`] order.
@@ -37,7 +33,7 @@ fn location(base: &wire::Base, id: &ObjectId) -> String {
 /// A group's membership as its member list holds it.
 struct Membership {
     /// The live users in the group (listed, and naming it), in list order.
-    members: Vec<DomainUser>,
+    members: Vec<User>,
     /// Every live user the list names, members or not: a membership change that
     /// stopped half-way leaves a listed user that does not name the group.
     listed: Vec<ObjectId>,
@@ -46,13 +42,11 @@ struct Membership {
 async fn membership<S: Store>(
     store: &S,
     org: &Organization,
-    g: &DomainGroup,
-) -> Result<Membership, ScimError> {
-    let ids = groups::member_ids(store, org, &g.id)
-        .await
-        .map_err(wire::domain)?;
-    let loaded = users::load(store, org, &ids).await.map_err(wire::domain)?;
-    let names_group = |u: &DomainUser| {
+    g: &Group,
+) -> Result<Membership, Error> {
+    let ids = groups::member_ids(store, org, &g.id).await?;
+    let loaded = users::load(store, org, &ids).await?;
+    let names_group = |u: &User| {
         u.groups.iter().any(|n| {
             n.eq_ignore_ascii_case(&g.name)
                 || g.renamed_from
@@ -76,13 +70,13 @@ async fn membership<S: Store>(
 async fn members_of<S: Store>(
     store: &S,
     org: &Organization,
-    g: &DomainGroup,
-) -> Result<Vec<DomainUser>, ScimError> {
+    g: &Group,
+) -> Result<Vec<User>, Error> {
     Ok(membership(store, org, g).await?.members)
 }
 
 /// A member's `display`: its `displayName` when it has one, else its userName.
-fn display_of(u: &DomainUser) -> String {
+fn display_of(u: &User) -> String {
     u.attributes
         .get("displayName")
         .and_then(Value::as_str)
@@ -92,11 +86,7 @@ fn display_of(u: &DomainUser) -> String {
 }
 
 /// The SCIM representation of a group; `members` only when they were loaded.
-pub(crate) fn group_doc(
-    g: &DomainGroup,
-    members: Option<&[DomainUser]>,
-    base: &wire::Base,
-) -> Value {
+pub(crate) fn group_doc(g: &Group, members: Option<&[User]>, base: &wire::Base) -> Value {
     let mut doc = Map::new();
     doc.insert("schemas".into(), json!([GROUP_URN]));
     doc.insert("id".into(), json!(g.id));
@@ -138,25 +128,30 @@ struct GroupDraft {
     members: Vec<ObjectId>,
 }
 
-fn invalid(e: roster_domain::ValidationError) -> ScimError {
-    ScimError::invalid_value(e.to_string())
-}
-
 /// Reads a validated, normalized group resource into the domain's terms. Member
 /// values must be user ids (`members[i].value`); `type`, when given, must be `User`.
-fn draft(doc: &Value) -> Result<GroupDraft, ScimError> {
+fn draft(doc: &Value) -> Result<GroupDraft, Error> {
     let Some(obj) = doc.as_object() else {
-        return Err(ScimError::invalid_syntax("a Group must be a JSON object"));
+        return Err(ScimError::invalid_syntax("a Group must be a JSON object").into());
     };
     let name = match get_ci(obj, "displayName") {
-        Some(Value::String(s)) => groups::parse_name("displayName", s).map_err(invalid)?,
-        _ => return Err(ScimError::invalid_value("displayName is required")),
+        Some(Value::String(s)) => groups::parse_name("displayName", s)?,
+        _ => return Err(ScimError::invalid_value("displayName is required").into()),
     };
     let external_id = match get_ci(obj, "externalId") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(users::parse_external_id("externalId", s).map_err(invalid)?),
-        Some(_) => return Err(ScimError::invalid_value("externalId must be a string")),
+        Some(Value::String(s)) => Some(users::parse_external_id("externalId", s)?),
+        Some(_) => return Err(ScimError::invalid_value("externalId must be a string").into()),
     };
+    Ok(GroupDraft {
+        name,
+        external_id,
+        members: member_ids(obj)?,
+    })
+}
+
+/// The user ids `members` lists, each once (`type`, when given, must be `User`).
+fn member_ids(obj: &Map<String, Value>) -> Result<Vec<ObjectId>, ScimError> {
     let mut members: Vec<ObjectId> = Vec::new();
     if let Some(Value::Array(items)) = get_ci(obj, "members") {
         for (i, item) in items.iter().enumerate() {
@@ -181,11 +176,7 @@ fn draft(doc: &Value) -> Result<GroupDraft, ScimError> {
             }
         }
     }
-    Ok(GroupDraft {
-        name,
-        external_id,
-        members,
-    })
+    Ok(members)
 }
 
 fn no_such_member(i: usize, value: &str) -> ScimError {
@@ -199,11 +190,11 @@ async fn check_members<S: Store>(
     store: &S,
     org: &Organization,
     ids: &[ObjectId],
-) -> Result<(), ScimError> {
-    let found = users::load(store, org, ids).await.map_err(wire::domain)?;
+) -> Result<(), Error> {
+    let found = users::load(store, org, ids).await?;
     for (i, id) in ids.iter().enumerate() {
         if !found.iter().any(|u| u.id == *id && u.is_live()) {
-            return Err(no_such_member(i, id.as_str()));
+            return Err(no_such_member(i, id.as_str()).into());
         }
     }
     Ok(())
@@ -218,20 +209,18 @@ async fn change_members<S: Store>(
     add: &[ObjectId],
     remove: &[ObjectId],
     ctx: &Ctx,
-) -> Result<(), ScimError> {
+) -> Result<(), Error> {
     for (i, uid) in add.iter().enumerate() {
         match groups::add_member(store, org, group, uid, ctx.now).await {
             Ok(()) => {}
             Err(DomainError::NotFound {
                 entity: Entity::User,
-            }) => return Err(no_such_member(i, uid.as_str())),
-            Err(e) => return Err(wire::domain(e)),
+            }) => return Err(no_such_member(i, uid.as_str()).into()),
+            Err(e) => return Err(e.into()),
         }
     }
     for uid in remove {
-        groups::remove_member(store, org, group, uid, ctx.now)
-            .await
-            .map_err(wire::domain)?;
+        groups::remove_member(store, org, group, uid, ctx.now).await?;
     }
     Ok(())
 }
@@ -243,8 +232,8 @@ async fn answer<S: Store>(
     scope: &Scope,
     req: &ApiRequest,
     status: StatusCode,
-    g: &DomainGroup,
-) -> Outcome {
+    g: &Group,
+) -> Result<ApiResponse, Error> {
     let projection = wire::projection(req, &GROUP);
     let members = if keeps(&projection, "members") {
         Some(members_of(store, &scope.org, g).await?)
@@ -259,65 +248,51 @@ async fn answer<S: Store>(
     ))
 }
 
-/// `/v1/organizations/:organizationId/scim/v2/Groups`: GET lists (filter, sortBy,
-/// startIndex, count, attributes), POST creates a group with its members.
-pub struct Groups;
-
-impl Endpoint for Groups {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/scim/v2/Groups";
-    const ALLOW: &'static str = "GET, POST";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::Group, Action::Read),
-            "POST" => need(Resource::Group, Action::Create),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        finish(
-            async {
-                let scope = enter::<Self, S>(req, store, ctx).await?;
-                if req.method == Method::GET {
-                    return list(req, store, &scope).await;
-                }
-                let body = body_json(req)?;
-                let d = draft(&doc_from_body(&body, &GROUP)?)?;
-                check_members(store, &scope.org, &d.members).await?;
-                let g = groups::create_with(
-                    store,
-                    &scope.org,
-                    NewGroup {
-                        name: d.name,
-                        description: String::new(),
-                        external_id: d.external_id,
-                    },
-                    ctx.now,
-                )
-                .await
-                .map_err(wire::domain)?;
-                if let Err(e) = change_members(store, &scope.org, &g.id, &d.members, &[], ctx).await
-                {
-                    // A create either happens whole or not at all (best effort: a
-                    // failing store may leave the group, which a retry then meets as
-                    // 409).
-                    let _ = groups::delete(store, &scope.org, &g.id, ctx.now).await;
-                    return Err(e.into());
-                }
-                let g = groups::get(store, &scope.org, &g.id)
-                    .await
-                    .map_err(wire::domain)?;
-                answer(store, &scope, req, StatusCode::CREATED, &g).await
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/scim/v2/Groups`: GET lists (filter, sortBy,
+    /// startIndex, count, attributes), POST creates a group with its members.
+    pub struct GroupsRoute {
+        route: "/v1/organizations/:organizationId/scim/v2/Groups",
+        error: Error,
+        GET need(Group, Read) => list_groups,
+        POST need(Group, Create) => create_group,
     }
 }
 
-/// Lists groups: without a filter, a page of the group index in creation order; with
-/// one, the candidates its plan selects, filtered in memory.
-async fn list<S: Store>(req: &ApiRequest, store: &S, scope: &Scope) -> Outcome {
+/// POST: a new group with its members, whole or not at all.
+async fn create_group<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let scope = enter::<GroupsRoute, S>(req, store, ctx).await?;
+    let body = body_json(req)?;
+    let d = draft(&doc_from_body(&body, &GROUP)?)?;
+    check_members(store, &scope.org, &d.members).await?;
+    let new = NewGroup {
+        name: d.name,
+        description: String::new(),
+        external_id: d.external_id,
+    };
+    let g = groups::create_with(store, &scope.org, new, ctx.now).await?;
+    if let Err(e) = change_members(store, &scope.org, &g.id, &d.members, &[], ctx).await {
+        // A create either happens whole or not at all (best effort: a failing store
+        // may leave the group, which a retry then meets as 409).
+        let _ = groups::delete(store, &scope.org, &g.id, ctx.now).await;
+        return Err(e);
+    }
+    let g = groups::get(store, &scope.org, &g.id).await?;
+    answer(store, &scope, req, StatusCode::CREATED, &g).await
+}
+
+/// GET: without a filter, a page of the group index in creation order; with one, the
+/// candidates its plan selects, filtered in memory.
+async fn list_groups<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let scope = enter::<GroupsRoute, S>(req, store, ctx).await?;
     let params = ListParams::parse(req, &GROUP)?;
     let projection = Projection::new(
         &GROUP,
@@ -330,73 +305,13 @@ async fn list<S: Store>(req: &ApiRequest, store: &S, scope: &Scope) -> Outcome {
         .as_deref()
         .map(|f| Filter::parse(f, &GROUP))
         .transpose()?;
-    let sort_members = params
-        .sort
-        .as_ref()
-        .is_some_and(|s| s.path().attribute().name == "members");
-    let need_members = |for_filter: bool| {
-        for_filter
-            && filter
-                .as_ref()
-                .is_some_and(|f| query::mentions(f, "members"))
-            || sort_members
-    };
-    let (total, page): (usize, Vec<DomainGroup>) = match &filter {
-        Some(f) => {
-            let plan = query::plan_or_refuse(f, INDEXED, &[])?;
-            let mut matched = Vec::new();
-            for g in candidates(store, org, &plan).await? {
-                let members = if need_members(true) {
-                    Some(members_of(store, org, &g).await?)
-                } else {
-                    None
-                };
-                let doc = group_doc(&g, members.as_deref(), &scope.base);
-                if f.matches(&doc) {
-                    matched.push((g, doc));
-                }
-            }
-            let matched = sorted(matched, params.sort.as_ref());
-            let total = matched.len();
-            (
-                total,
-                params.page(matched).into_iter().map(|(g, _)| g).collect(),
-            )
-        }
+    let (total, page) = match &filter {
+        Some(f) => filtered_groups(store, &scope, &params, f).await?,
+        None if params.sort.is_some() => sorted_groups(store, &scope, &params).await?,
         None => {
-            let ids = groups::ids(store, org).await.map_err(wire::domain)?;
+            let ids = groups::ids(store, org).await?;
             let total = ids.len();
-            if params.sort.is_some() {
-                if total > MAX_SORTED {
-                    return Err(ScimError::typed(
-                        crate::scim::ScimType::TooMany,
-                        format!(
-                            "sortBy needs the whole result set and is served for at most \
-                             {MAX_SORTED} results; this one has {total}: add a filter"
-                        ),
-                    )
-                    .into());
-                }
-                let mut all = Vec::new();
-                for g in groups::load(store, org, &ids).await.map_err(wire::domain)? {
-                    let members = if need_members(false) {
-                        Some(members_of(store, org, &g).await?)
-                    } else {
-                        None
-                    };
-                    let doc = group_doc(&g, members.as_deref(), &scope.base);
-                    all.push((g, doc));
-                }
-                let all = sorted(all, params.sort.as_ref());
-                (
-                    total,
-                    params.page(all).into_iter().map(|(g, _)| g).collect(),
-                )
-            } else {
-                let ids = params.page(ids);
-                let page = groups::load(store, org, &ids).await.map_err(wire::domain)?;
-                (total, page)
-            }
+            (total, groups::load(store, org, &params.page(ids)).await?)
         }
     };
     let with_members = keeps(&projection, "members");
@@ -415,52 +330,101 @@ async fn list<S: Store>(req: &ApiRequest, store: &S, scope: &Scope) -> Outcome {
     ))
 }
 
+/// Whether a list sorted by `params` needs the groups' members loaded.
+fn sorts_by_members(params: &ListParams) -> bool {
+    params
+        .sort
+        .as_ref()
+        .is_some_and(|s| s.path().attribute().name == "members")
+}
+
+/// The representation a filter or a sort sees: members only when it needs them.
+async fn doc_for<S: Store>(
+    store: &S,
+    scope: &Scope,
+    g: &Group,
+    with_members: bool,
+) -> Result<Value, Error> {
+    let members = if with_members {
+        Some(members_of(store, &scope.org, g).await?)
+    } else {
+        None
+    };
+    Ok(group_doc(g, members.as_deref(), &scope.base))
+}
+
+/// The total and the page of the groups `filter` matches, sorted when asked.
+async fn filtered_groups<S: Store>(
+    store: &S,
+    scope: &Scope,
+    params: &ListParams,
+    filter: &Filter,
+) -> Result<(usize, Vec<Group>), Error> {
+    let plan = query::plan_or_refuse(filter, INDEXED, &[])?;
+    let with_members = query::mentions(filter, "members") || sorts_by_members(params);
+    let mut matched = Vec::new();
+    for g in candidates(store, &scope.org, &plan).await? {
+        let doc = doc_for(store, scope, &g, with_members).await?;
+        if filter.matches(&doc) {
+            matched.push((g, doc));
+        }
+    }
+    let matched = sorted(matched, params.sort.as_ref());
+    let total = matched.len();
+    Ok((
+        total,
+        params.page(matched).into_iter().map(|(g, _)| g).collect(),
+    ))
+}
+
+/// The total and the page of all groups sorted (400 `tooMany` beyond [`MAX_SORTED`]).
+async fn sorted_groups<S: Store>(
+    store: &S,
+    scope: &Scope,
+    params: &ListParams,
+) -> Result<(usize, Vec<Group>), Error> {
+    let ids = groups::ids(store, &scope.org).await?;
+    let total = ids.len();
+    if total > MAX_SORTED {
+        return Err(sort_refused(total).into());
+    }
+    let with_members = sorts_by_members(params);
+    let mut all = Vec::new();
+    for g in groups::load(store, &scope.org, &ids).await? {
+        let doc = doc_for(store, scope, &g, with_members).await?;
+        all.push((g, doc));
+    }
+    let all = sorted(all, params.sort.as_ref());
+    Ok((
+        total,
+        params.page(all).into_iter().map(|(g, _)| g).collect(),
+    ))
+}
+
 /// The groups a plan selects, each once, in creation order; more than
 /// [`MAX_CANDIDATES`] is 400 `tooMany`.
 async fn candidates<S: Store>(
     store: &S,
     org: &Organization,
     plan: &[Access],
-) -> Result<Vec<DomainGroup>, ScimError> {
-    let mut out: Vec<DomainGroup> = Vec::new();
+) -> Result<Vec<Group>, Error> {
+    let mut out: Vec<Group> = Vec::new();
     for access in plan {
-        let found: Vec<DomainGroup> = match access {
+        let found: Vec<Group> = match access {
             Access::Lookup(0, id) => match ObjectId::parse("id", id) {
                 Ok(id) => match groups::get(store, org, &id).await {
                     Ok(g) => vec![g],
                     Err(DomainError::NotFound { .. }) => Vec::new(),
-                    Err(e) => return Err(wire::domain(e)),
+                    Err(e) => return Err(e.into()),
                 },
                 Err(_) => Vec::new(),
             },
-            Access::Lookup(1, name) => groups::find(store, org, name)
-                .await
-                .map_err(wire::domain)?
-                .into_iter()
-                .collect(),
+            Access::Lookup(1, name) => groups::find(store, org, name).await?.into_iter().collect(),
             Access::Lookup(2, ext) => groups::find_by_external_id(store, org, ext)
-                .await
-                .map_err(wire::domain)?
+                .await?
                 .into_iter()
                 .collect(),
-            Access::Lookup(_, member) => match ObjectId::parse("members", member) {
-                Ok(uid) => match users::get_live(store, org, &uid).await {
-                    Ok(u) => {
-                        let mut found = Vec::new();
-                        for name in &u.groups {
-                            if let Some(g) =
-                                groups::find(store, org, name).await.map_err(wire::domain)?
-                            {
-                                found.push(g);
-                            }
-                        }
-                        found
-                    }
-                    Err(DomainError::NotFound { .. }) => Vec::new(),
-                    Err(e) => return Err(wire::domain(e)),
-                },
-                Err(_) => Vec::new(),
-            },
+            Access::Lookup(_, member) => groups_of_member(store, org, member).await?,
             Access::Search(_) => Vec::new(),
         };
         for g in found {
@@ -469,75 +433,100 @@ async fn candidates<S: Store>(
             }
         }
         if out.len() > MAX_CANDIDATES {
-            return Err(query::too_many());
+            return Err(query::too_many().into());
         }
     }
     out.sort_by_key(|g| g.seq);
     Ok(out)
 }
 
-/// `/v1/organizations/:organizationId/scim/v2/Groups/:groupId`: GET (304 on a
-/// matching `If-None-Match`), PUT replaces (name, external id, members), PATCH
-/// modifies (both conditional on `If-Match`), DELETE removes the group (members leave
-/// it).
-pub struct Group;
-
-impl Endpoint for Group {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/scim/v2/Groups/:groupId";
-    const ALLOW: &'static str = "GET, PUT, PATCH, DELETE";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::Group, Action::Read),
-            "PUT" | "PATCH" => need(Resource::Group, Action::Update),
-            "DELETE" => need(Resource::Group, Action::Remove),
-            _ => None,
+/// The groups of the live user `member` names (none for anything else).
+async fn groups_of_member<S: Store>(
+    store: &S,
+    org: &Organization,
+    member: &str,
+) -> Result<Vec<Group>, Error> {
+    let Ok(uid) = ObjectId::parse("members", member) else {
+        return Ok(Vec::new());
+    };
+    let u = match users::get_live(store, org, &uid).await {
+        Ok(u) => u,
+        Err(DomainError::NotFound { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut found = Vec::new();
+    for name in &u.groups {
+        if let Some(g) = groups::find(store, org, name).await? {
+            found.push(g);
         }
     }
+    Ok(found)
+}
 
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        finish(
-            async {
-                let scope = enter::<Self, S>(req, store, ctx).await?;
-                let Ok(id) = ObjectId::parse("groupId", &req.param("groupId").unwrap_or_default())
-                else {
-                    return Err(wire::not_found(Entity::Group).into());
-                };
-                let conditions = Conditions::of(req);
-                match req.method {
-                    Method::GET => {
-                        let g = read(store, &scope.org, &id).await?;
-                        if conditions.check_read(g.version)? {
-                            return Ok(wire::not_modified(&location(&scope.base, &id), g.version));
-                        }
-                        answer(store, &scope, req, StatusCode::OK, &g).await
-                    }
-                    Method::DELETE => {
-                        let g = read(store, &scope.org, &id).await?;
-                        conditions.check_write(g.version)?;
-                        let expected = conditions.has_if_match().then_some(g.version);
-                        groups::delete_checked(store, &scope.org, &id, expected, ctx.now)
-                            .await
-                            .map_err(wire::domain)?;
-                        Ok(empty(StatusCode::NO_CONTENT))
-                    }
-                    _ => {
-                        let g = modify(req, store, &scope, &id, &conditions, ctx).await?;
-                        answer(store, &scope, req, StatusCode::OK, &g).await
-                    }
-                }
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/scim/v2/Groups/:groupId`: GET (304 on a
+    /// matching `If-None-Match`), PUT replaces (name, external id, members), PATCH
+    /// modifies (both conditional on `If-Match`), DELETE removes the group (members
+    /// leave it).
+    pub struct GroupRoute {
+        route: "/v1/organizations/:organizationId/scim/v2/Groups/:groupId",
+        error: Error,
+        GET need(Group, Read) => get_group,
+        PUT need(Group, Update) => put_group,
+        PATCH need(Group, Update) => patch_group,
+        DELETE need(Group, Remove) => delete_group,
     }
 }
 
-async fn read<S: Store>(
+/// GET: the group, or 304 when `If-None-Match` names its version.
+async fn get_group<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<ApiResponse, Error> {
+    let (scope, id) =
+        enter_resource::<GroupRoute, S>(req, store, ctx, "groupId", Entity::Group).await?;
+    let g = groups::get(store, &scope.org, &id).await?;
+    if Conditions::of(req).check_read(g.version)? {
+        return Ok(wire::not_modified(&location(&scope.base, &id), g.version));
+    }
+    answer(store, &scope, req, StatusCode::OK, &g).await
+}
+
+/// PUT: replaces the name, external id and members with the body's.
+async fn put_group<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<ApiResponse, Error> {
+    let (scope, id) =
+        enter_resource::<GroupRoute, S>(req, store, ctx, "groupId", Entity::Group).await?;
+    let conditions = Conditions::of(req);
+    let change = Change::Replace(doc_from_body(&body_json(req)?, &GROUP)?);
+    let g = modify(store, &scope, &id, &change, &conditions, ctx).await?;
+    answer(store, &scope, req, StatusCode::OK, &g).await
+}
+
+/// PATCH: applies the body's `PatchOp` to the current representation.
+async fn patch_group<S: Store>(
+    req: &ApiRequest,
     store: &S,
-    org: &Organization,
-    id: &ObjectId,
-) -> Result<DomainGroup, ScimError> {
-    groups::get(store, org, id).await.map_err(wire::domain)
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (scope, id) =
+        enter_resource::<GroupRoute, S>(req, store, ctx, "groupId", Entity::Group).await?;
+    let conditions = Conditions::of(req);
+    let change = Change::Patch(PatchRequest::from_json(&body_json(req)?, &GROUP)?);
+    let g = modify(store, &scope, &id, &change, &conditions, ctx).await?;
+    answer(store, &scope, req, StatusCode::OK, &g).await
+}
+
+/// DELETE: removes the group (204); its members leave it.
+async fn delete_group<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (scope, id) =
+        enter_resource::<GroupRoute, S>(req, store, ctx, "groupId", Entity::Group).await?;
+    let conditions = Conditions::of(req);
+    let g = groups::get(store, &scope.org, &id).await?;
+    conditions.check_write(g.version)?;
+    let expected = conditions.has_if_match().then_some(g.version);
+    groups::delete_checked(store, &scope.org, &id, expected, ctx.now).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
 }
 
 /// PUT or PATCH: the new representation from the current one; then the name and
@@ -546,34 +535,54 @@ async fn read<S: Store>(
 /// added and removed one at a time. Re-read and re-applied when another change got
 /// in first, unless `If-Match` named the version.
 async fn modify<S: Store>(
-    req: &ApiRequest,
     store: &S,
     scope: &Scope,
     id: &ObjectId,
+    change: &Change,
     conditions: &Conditions,
     ctx: &Ctx,
-) -> Result<DomainGroup, Failure> {
+) -> Result<Group, Error> {
     let org = &scope.org;
-    let body = body_json(req)?;
-    let replacement = if req.method == Method::PUT {
-        Some(doc_from_body(&body, &GROUP)?)
-    } else {
-        None
-    };
-    let patch = match replacement {
-        Some(_) => None,
-        None => Some(PatchRequest::from_json(&body, &GROUP)?),
-    };
     for _ in 0..8 {
-        let g = read(store, org, id).await?;
+        let g = groups::get(store, org, id).await?;
         conditions.check_write(g.version)?;
         let Membership { members, listed } = membership(store, org, &g).await?;
-        let new_doc = match (&replacement, &patch) {
-            (Some(doc), _) => doc.clone(),
-            (None, Some(p)) => p.apply(&group_doc(&g, Some(&members), &scope.base))?,
-            (None, None) => return Err(ScimError::invalid_syntax("no body").into()),
+        let new_doc = match change {
+            Change::Replace(doc) => doc.clone(),
+            Change::Patch(p) => p.apply(&group_doc(&g, Some(&members), &scope.base))?,
         };
         let d = draft(&new_doc)?;
+        let edit = Edit::of(&g, d, &members, &listed);
+        check_members(store, org, &edit.added).await?;
+        if edit.is_empty() {
+            return Ok(g);
+        }
+        match groups::update(store, org, id, Some(g.version), edit.changes, ctx.now).await {
+            Ok(_) => {}
+            Err(DomainError::PreconditionFailed { .. }) if !conditions.has_if_match() => {
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        change_members(store, org, id, &edit.added, &edit.removed, ctx).await?;
+        return Ok(groups::get(store, org, id).await?);
+    }
+    Err(DomainError::PreconditionFailed {
+        entity: Entity::Group,
+    }
+    .into())
+}
+
+/// What a PUT or PATCH changes of a group: the record's fields, and its members.
+struct Edit {
+    changes: GroupChanges,
+    added: Vec<ObjectId>,
+    removed: Vec<ObjectId>,
+}
+
+impl Edit {
+    /// From group `g` (with its `members`, and every live user its list names) to `d`.
+    fn of(g: &Group, d: GroupDraft, members: &[User], listed: &[ObjectId]) -> Self {
         let current: Vec<ObjectId> = members.iter().map(|u| u.id.clone()).collect();
         let added: Vec<ObjectId> = d
             .members
@@ -588,30 +597,21 @@ async fn modify<S: Store>(
             .filter(|m| !d.members.contains(m))
             .cloned()
             .collect();
-        check_members(store, org, &added).await?;
         let changes = GroupChanges {
-            name: (d.name != g.name).then(|| d.name.clone()),
-            external_id: (d.external_id != g.external_id).then(|| d.external_id.clone()),
+            name: (d.name != g.name).then_some(d.name),
+            external_id: (d.external_id != g.external_id).then_some(d.external_id),
         };
-        if changes.name.is_none()
-            && changes.external_id.is_none()
-            && added.is_empty()
-            && removed.is_empty()
-        {
-            return Ok(g);
+        Edit {
+            changes,
+            added,
+            removed,
         }
-        match groups::update(store, org, id, Some(g.version), changes, ctx.now).await {
-            Ok(_) => {}
-            Err(DomainError::PreconditionFailed { .. }) if !conditions.has_if_match() => {
-                continue;
-            }
-            Err(e) => return Err(wire::domain(e).into()),
-        }
-        change_members(store, org, id, &added, &removed, ctx).await?;
-        return Ok(read(store, org, id).await?);
     }
-    Err(wire::domain(DomainError::PreconditionFailed {
-        entity: Entity::Group,
-    })
-    .into())
+
+    fn is_empty(&self) -> bool {
+        self.changes.name.is_none()
+            && self.changes.external_id.is_none()
+            && self.added.is_empty()
+            && self.removed.is_empty()
+    }
 }

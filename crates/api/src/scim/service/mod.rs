@@ -4,34 +4,38 @@
 //!
 //! | route (under the base) | endpoint | methods |
 //! |---|---|---|
-//! | `/Users` | [`Users`] | GET (list, filter), POST |
-//! | `/Users/:userId` | [`User`] | GET, PUT, PATCH, DELETE |
-//! | `/Groups` | [`Groups`] | GET (list, filter), POST |
-//! | `/Groups/:groupId` | [`Group`] | GET, PUT, PATCH, DELETE |
-//! | `/ServiceProviderConfig` | [`ServiceProviderConfig`] | GET |
-//! | `/ResourceTypes`, `/ResourceTypes/:resourceTypeId` | [`ResourceTypes`], [`ResourceTypeById`] | GET |
-//! | `/Schemas`, `/Schemas/:schemaId` | [`Schemas`], [`SchemaById`] | GET |
+//! | `/Users` | [`UsersRoute`] | GET (list, filter), POST |
+//! | `/Users/:userId` | [`UserRoute`] | GET, PUT, PATCH, DELETE |
+//! | `/Groups` | [`GroupsRoute`] | GET (list, filter), POST |
+//! | `/Groups/:groupId` | [`GroupRoute`] | GET, PUT, PATCH, DELETE |
+//! | `/ServiceProviderConfig` | [`ServiceProviderConfigRoute`] | GET |
+//! | `/ResourceTypes`, `/ResourceTypes/:resourceTypeId` | [`ResourceTypesRoute`], [`ResourceTypeRoute`] | GET |
+//! | `/Schemas`, `/Schemas/:schemaId` | [`SchemasRoute`], [`SchemaRoute`] | GET |
 //!
-//! Built on the pure core ([`crate::scim`]): requests are validated and PATCHes
+//! Built on the protocol crate ([`roster_scim`]): requests are validated and PATCHes
 //! applied there, against the one schema model the discovery documents render, and
-//! the results map onto the domain's users and groups ([`users`], [`groups`]). Lists
-//! are planned so that no filter is answered by a scan of the store ([`query`]).
-//! `wire` holds the surface's one mapping of refusals and domain errors to RFC 7644
-//! §3.12 error bodies, and its headers (`application/scim+json`, `ETag`, `Location`).
+//! the results map onto the domain's users and groups (`users`, `groups`). Lists
+//! are planned so that no filter is answered by a scan of the store (`query`).
+//! Every failure is an [`Error`], which its `into_response` alone turns into an RFC
+//! 7644 §3.12 error body (logging the cause of every 500); `wire` holds the prologue,
+//! preconditions, list parameters and headers (`application/scim+json`, `ETag`,
+//! `Location`).
 //! `docs/scim.md` documents every rule.
 
 mod discovery;
+mod error;
 mod groups;
 mod query;
 mod users;
 mod wire;
 
 pub use discovery::{
-    ResourceTypeById, ResourceTypes, SchemaById, Schemas, ServiceProviderConfig,
+    ResourceTypeRoute, ResourceTypesRoute, SchemaRoute, SchemasRoute, ServiceProviderConfigRoute,
     service_provider_config,
 };
-pub use groups::{Group, Groups};
-pub use users::{User, Users};
+pub use error::Error;
+pub use groups::{GroupRoute, GroupsRoute};
+pub use users::{UserRoute, UsersRoute};
 
 /// The most resources one list response carries (`count` is capped to it); advertised
 /// as `filter.maxResults`.

@@ -10,7 +10,7 @@
 //! (each must be servable); `not`, `pr`, ordering comparisons and unindexed
 //! attributes have no plan of their own.
 
-use crate::scim::{CompValue, CompareOp, Filter, ScimError};
+use roster_scim::{CompValue, CompareOp, Filter, ScimError};
 
 /// One way of finding candidates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +132,7 @@ pub(crate) fn mentions(filter: &Filter, name: &str) -> bool {
 /// The refusal of a filter that selects more than [`super::MAX_CANDIDATES`].
 pub(crate) fn too_many() -> ScimError {
     ScimError::typed(
-        crate::scim::ScimType::TooMany,
+        roster_scim::ScimType::TooMany,
         format!(
             "the filter selects more than {} candidates; narrow it",
             super::MAX_CANDIDATES
@@ -144,7 +144,7 @@ pub(crate) fn too_many() -> ScimError {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::scim::USER;
+    use roster_scim::USER;
 
     const INDEXED: &[&str] = &["id", "userName", "externalId", "emails"];
     const SEARCHABLE: &[&str] = &["userName", "emails", "name.givenName", "name.familyName"];
@@ -207,7 +207,7 @@ mod tests {
     fn refusals_say_why() {
         let f = Filter::parse("title pr", &USER).unwrap();
         let e = plan_or_refuse(&f, INDEXED, SEARCHABLE).unwrap_err();
-        assert_eq!(e.scim_type, Some(crate::scim::ScimType::InvalidFilter));
+        assert_eq!(e.scim_type, Some(roster_scim::ScimType::InvalidFilter));
         assert!(e.detail.contains("userName"), "{}", e.detail);
         let f = Filter::parse(
             "userName co \"a\" or userName co \"b\" or userName co \"c\" or userName co \"d\" or userName co \"e\"",

@@ -11,30 +11,24 @@
 
 use super::query::{self, Access};
 use super::wire::{
-    self, Conditions, Failure, ListParams, Outcome, Scope, body_json, empty, enter, finish,
-    respond, with_resource_headers,
+    self, Conditions, ListParams, Scope, body_json, empty, enter, enter_resource, respond,
+    with_resource_headers,
 };
-use super::{MAX_CANDIDATES, MAX_SORTED};
-use crate::auth::Requirement;
-use crate::mdm::need;
+use super::{Error, MAX_CANDIDATES, MAX_SORTED};
 use crate::request::{ApiRequest, ApiResponse, Ctx};
-use crate::scim::value::get_ci;
-use crate::scim::{
+use http::StatusCode;
+use roster_domain::ids::{self, Email, ObjectId, Username};
+use roster_domain::model::{Group, IdentitySource, Organization, User, UserStatus};
+use roster_domain::removal::{self, RemovalPolicy};
+use roster_domain::{DomainError, Entity, Store, count, groups, users};
+use roster_scim::SortBy;
+use roster_scim::get_ci;
+use roster_scim::{
     ENTERPRISE_USER_URN, Filter, Mutability, PATCH_OP_URN, PatchRequest, Projection, ResourceType,
     ScimError, USER, USER_URN,
 };
-use crate::{Endpoint, scim::SortBy};
-use http::{Method, StatusCode};
-use roster_domain::ids::{self, Email, ObjectId, Username};
-use roster_domain::model::{Group as DomainGroup, IdentitySource, Organization, UserStatus};
-use roster_domain::permissions::{Action, Resource};
-use roster_domain::removal::{self, Outcome as Removal, RemovalPolicy};
-use roster_domain::{DomainError, Entity, Store, count, groups, users};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
-
-/// The domain user.
-type DomainUser = roster_domain::model::User;
 
 /// Filter attributes with an exact index, in [`Access::Lookup`] order.
 const INDEXED: &[&str] = &["id", "userName", "externalId", "emails"];
@@ -57,7 +51,7 @@ const MAPPED: &[&str] = &[
 pub(crate) struct GroupNames<'a, S: Store> {
     store: &'a S,
     org: &'a Organization,
-    found: HashMap<String, Option<DomainGroup>>,
+    found: HashMap<String, Option<Group>>,
 }
 
 impl<'a, S: Store> GroupNames<'a, S> {
@@ -70,10 +64,7 @@ impl<'a, S: Store> GroupNames<'a, S> {
     }
 
     /// The existing groups among `names`.
-    pub(crate) async fn resolve(
-        &mut self,
-        names: &[String],
-    ) -> Result<Vec<DomainGroup>, DomainError> {
+    pub(crate) async fn resolve(&mut self, names: &[String]) -> Result<Vec<Group>, DomainError> {
         let mut out = Vec::new();
         for name in names {
             let key = name.to_lowercase();
@@ -104,7 +95,7 @@ fn value_of(v: &Value) -> Option<&str> {
 /// The user's `emails`: as last written over SCIM, with the primary value (the one
 /// marked primary, else the first) being the domain email whatever surface changed
 /// it last; a user without stored `emails` shows its email as the primary one.
-fn emails_of(u: &DomainUser) -> Vec<Value> {
+fn emails_of(u: &User) -> Vec<Value> {
     let mut items: Vec<Value> = u
         .attributes
         .get("emails")
@@ -138,7 +129,7 @@ fn emails_of(u: &DomainUser) -> Vec<Value> {
 
 /// The SCIM representation of a user, every attribute included (projection is the
 /// caller's), `groups` from `member_of`.
-pub(crate) fn user_doc(u: &DomainUser, member_of: &[DomainGroup], base: &wire::Base) -> Value {
+pub(crate) fn user_doc(u: &User, member_of: &[Group], base: &wire::Base) -> Value {
     let mut doc = Map::new();
     let mut schemas = vec![json!(USER_URN)];
     doc.insert("id".into(), json!(u.id));
@@ -146,20 +137,7 @@ pub(crate) fn user_doc(u: &DomainUser, member_of: &[DomainGroup], base: &wire::B
         doc.insert("externalId".into(), json!(e));
     }
     doc.insert("userName".into(), json!(u.username));
-    let mut name = u
-        .attributes
-        .get("name")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    name.remove("givenName");
-    name.remove("familyName");
-    if !u.first_name.is_empty() {
-        name.insert("givenName".into(), json!(u.first_name));
-    }
-    if !u.last_name.is_empty() {
-        name.insert("familyName".into(), json!(u.last_name));
-    }
+    let name = name_of(u);
     if !name.is_empty() {
         doc.insert("name".into(), Value::Object(name));
     }
@@ -181,18 +159,7 @@ pub(crate) fn user_doc(u: &DomainUser, member_of: &[DomainGroup], base: &wire::B
     doc.insert("active".into(), json!(u.status == UserStatus::Active));
     doc.insert("emails".into(), Value::Array(emails_of(u)));
     if !member_of.is_empty() {
-        let groups: Vec<Value> = member_of
-            .iter()
-            .map(|g| {
-                json!({
-                    "value": g.id,
-                    "$ref": base.url(&format!("/Groups/{}", g.id)),
-                    "display": g.name,
-                    "type": "direct",
-                })
-            })
-            .collect();
-        doc.insert("groups".into(), Value::Array(groups));
+        doc.insert("groups".into(), groups_of(member_of, base));
     }
     doc.insert(
         "meta".into(),
@@ -206,6 +173,40 @@ pub(crate) fn user_doc(u: &DomainUser, member_of: &[DomainGroup], base: &wire::B
     );
     doc.insert("schemas".into(), Value::Array(schemas));
     Value::Object(doc)
+}
+
+/// `name`: as last written over SCIM, with the domain's first and last names.
+fn name_of(u: &User) -> Map<String, Value> {
+    let mut name = u
+        .attributes
+        .get("name")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    name.remove("givenName");
+    name.remove("familyName");
+    if !u.first_name.is_empty() {
+        name.insert("givenName".into(), json!(u.first_name));
+    }
+    if !u.last_name.is_empty() {
+        name.insert("familyName".into(), json!(u.last_name));
+    }
+    name
+}
+
+/// `groups`: the user's direct groups.
+fn groups_of(member_of: &[Group], base: &wire::Base) -> Value {
+    member_of
+        .iter()
+        .map(|g| {
+            json!({
+                "value": g.id,
+                "$ref": base.url(&format!("/Groups/{}", g.id)),
+                "display": g.name,
+                "type": "direct",
+            })
+        })
+        .collect()
 }
 
 fn location(base: &wire::Base, id: &ObjectId) -> String {
@@ -223,30 +224,7 @@ pub(crate) fn doc_from_body(body: &Value, rt: &'static ResourceType) -> Result<V
             "request body must be a JSON object",
         ));
     };
-    let Some(Value::Array(listed)) = get_ci(obj, "schemas") else {
-        return Err(ScimError::invalid_syntax(format!(
-            "\"schemas\" must be an array listing \"{}\"",
-            rt.schema.id
-        )));
-    };
-    let mut has_core = false;
-    for urn in listed {
-        match urn.as_str().and_then(|u| rt.schema_by_urn(u)) {
-            Some(s) => has_core |= std::ptr::eq(s, rt.schema),
-            None => {
-                return Err(ScimError::invalid_value(format!(
-                    "\"schemas\" lists {urn}, which is not a schema of {}",
-                    rt.id
-                )));
-            }
-        }
-    }
-    if !has_core {
-        return Err(ScimError::invalid_syntax(format!(
-            "\"schemas\" must list \"{}\"",
-            rt.schema.id
-        )));
-    }
+    check_schemas(obj, rt)?;
     let mut value = Map::new();
     for (k, v) in obj {
         if k.eq_ignore_ascii_case("schemas") {
@@ -274,11 +252,40 @@ pub(crate) fn doc_from_body(body: &Value, rt: &'static ResourceType) -> Result<V
             if let Some(d) = e.detail.strip_prefix("operation 0: ") {
                 e.detail = d.to_owned();
             }
-            if e.scim_type == Some(crate::scim::ScimType::InvalidPath) {
-                e.scim_type = Some(crate::scim::ScimType::InvalidSyntax);
+            if e.scim_type == Some(roster_scim::ScimType::InvalidPath) {
+                e.scim_type = Some(roster_scim::ScimType::InvalidSyntax);
             }
             e
         })
+}
+
+/// `schemas` must list the core schema of `rt` and only schemas of `rt`.
+fn check_schemas(obj: &Map<String, Value>, rt: &'static ResourceType) -> Result<(), ScimError> {
+    let Some(Value::Array(listed)) = get_ci(obj, "schemas") else {
+        return Err(ScimError::invalid_syntax(format!(
+            "\"schemas\" must be an array listing \"{}\"",
+            rt.schema.id
+        )));
+    };
+    let mut has_core = false;
+    for urn in listed {
+        match urn.as_str().and_then(|u| rt.schema_by_urn(u)) {
+            Some(s) => has_core |= std::ptr::eq(s, rt.schema),
+            None => {
+                return Err(ScimError::invalid_value(format!(
+                    "\"schemas\" lists {urn}, which is not a schema of {}",
+                    rt.id
+                )));
+            }
+        }
+    }
+    if !has_core {
+        return Err(ScimError::invalid_syntax(format!(
+            "\"schemas\" must list \"{}\"",
+            rt.schema.id
+        )));
+    }
+    Ok(())
 }
 
 /// What a SCIM user resource says of the domain user.
@@ -295,10 +302,6 @@ struct UserDraft {
     password: Option<String>,
 }
 
-fn invalid(e: roster_domain::ValidationError) -> ScimError {
-    ScimError::invalid_value(e.to_string())
-}
-
 fn string_at<'v>(obj: &'v Map<String, Value>, name: &str) -> Result<Option<&'v str>, ScimError> {
     match get_ci(obj, name) {
         None | Some(Value::Null) => Ok(None),
@@ -309,24 +312,50 @@ fn string_at<'v>(obj: &'v Map<String, Value>, name: &str) -> Result<Option<&'v s
 
 /// Reads a validated, normalized user resource (as [`doc_from_body`] or a PATCH makes
 /// it) into the domain's terms.
-fn draft(doc: &Value) -> Result<UserDraft, ScimError> {
+fn draft(doc: &Value) -> Result<UserDraft, Error> {
     let Some(obj) = doc.as_object() else {
-        return Err(ScimError::invalid_syntax("a User must be a JSON object"));
+        return Err(ScimError::invalid_syntax("a User must be a JSON object").into());
     };
     let user_name = string_at(obj, "userName")?
         .ok_or_else(|| ScimError::invalid_value("userName is required"))?;
-    let username = Username::parse("userName", user_name).map_err(invalid)?;
+    let username = Username::parse("userName", user_name)?;
     let name = get_ci(obj, "name").and_then(Value::as_object);
-    let name_part = |part: &str| -> Result<String, ScimError> {
+    let name_part = |part: &str| -> Result<String, Error> {
         let raw: &str = name
             .map(|n| string_at(n, part))
             .transpose()?
             .flatten()
             .unwrap_or_default();
-        ids::text(&format!("name.{part}"), raw, ids::MAX_TEXT_LEN).map_err(invalid)
+        Ok(ids::text(&format!("name.{part}"), raw, ids::MAX_TEXT_LEN)?)
     };
     let first_name = name_part("givenName")?;
     let last_name = name_part("familyName")?;
+    let (email, other_emails) = addresses(obj, user_name)?;
+    let active = match get_ci(obj, "active") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ScimError::invalid_value("active must be a boolean").into()),
+    };
+    let external_id = string_at(obj, "externalId")?
+        .map(|e| users::parse_external_id("externalId", e))
+        .transpose()?;
+    let password = string_at(obj, "password")?.map(str::to_owned);
+    Ok(UserDraft {
+        username,
+        email,
+        other_emails,
+        first_name,
+        last_name,
+        active,
+        external_id,
+        attributes: unmapped(obj)?,
+        password,
+    })
+}
+
+/// The domain email (the `emails` value marked primary, else the first, else the
+/// userName when it is an address) and the further addresses, each once.
+fn addresses(obj: &Map<String, Value>, user_name: &str) -> Result<(Email, Vec<Email>), Error> {
     let items: &[Value] = match get_ci(obj, "emails") {
         Some(Value::Array(a)) => a,
         _ => &[],
@@ -335,11 +364,9 @@ fn draft(doc: &Value) -> Result<UserDraft, ScimError> {
     let mut primary = None;
     for (i, item) in items.iter().enumerate() {
         let Some(raw) = value_of(item) else {
-            return Err(ScimError::invalid_value(format!(
-                "emails[{i}].value is required"
-            )));
+            return Err(ScimError::invalid_value(format!("emails[{i}].value is required")).into());
         };
-        let e = Email::parse(&format!("emails[{i}].value"), raw).map_err(invalid)?;
+        let e = Email::parse(&format!("emails[{i}].value"), raw)?;
         if is_primary(item) {
             primary = Some(addresses.len());
         }
@@ -357,17 +384,14 @@ fn draft(doc: &Value) -> Result<UserDraft, ScimError> {
             )
         })?,
     };
-    users::check_other_emails("emails", &addresses).map_err(invalid)?;
-    let active = match get_ci(obj, "active") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ScimError::invalid_value("active must be a boolean")),
-    };
-    let external_id = string_at(obj, "externalId")?
-        .map(|e| users::parse_external_id("externalId", e))
-        .transpose()
-        .map_err(invalid)?;
-    let password = string_at(obj, "password")?.map(str::to_owned);
+    users::check_other_emails("emails", &addresses)?;
+    Ok((email, addresses))
+}
+
+/// The attributes kept as SCIM JSON in the user's `attributes`: all but the mapped
+/// ones (and `name`'s given and family names), at most
+/// [`roster_domain::model::MAX_ATTRIBUTES_BYTES`] serialized.
+fn unmapped(obj: &Map<String, Value>) -> Result<Map<String, Value>, Error> {
     let mut attributes = Map::new();
     for (k, v) in obj {
         if MAPPED.iter().any(|m| m.eq_ignore_ascii_case(k)) {
@@ -392,23 +416,13 @@ fn draft(doc: &Value) -> Result<UserDraft, ScimError> {
             roster_domain::model::MAX_ATTRIBUTES_BYTES
         ))
     })?;
-    Ok(UserDraft {
-        username,
-        email,
-        other_emails: addresses,
-        first_name,
-        last_name,
-        active,
-        external_id,
-        attributes,
-        password,
-    })
+    Ok(attributes)
 }
 
 /// A password's Argon2id hash, validated first (400 `invalidValue` naming `password`).
-fn hash_password(password: &str) -> Result<String, ScimError> {
-    roster_domain::password::validate("password", password).map_err(invalid)?;
-    roster_domain::password::hash(password).map_err(invalid)
+fn hash_password(password: &str) -> Result<String, Error> {
+    roster_domain::password::validate("password", password)?;
+    Ok(roster_domain::password::hash(password)?)
 }
 
 fn status_of(active: bool) -> UserStatus {
@@ -440,9 +454,9 @@ fn changes_of(d: UserDraft, password_hash: Option<String>) -> users::UserChanges
 async fn doc_of<S: Store>(
     scope: &Scope,
     names: &mut GroupNames<'_, S>,
-    u: &DomainUser,
-) -> Result<Value, ScimError> {
-    let member_of = names.resolve(&u.groups).await.map_err(wire::domain)?;
+    u: &User,
+) -> Result<Value, Error> {
+    let member_of = names.resolve(&u.groups).await?;
     Ok(user_doc(u, &member_of, &scope.base))
 }
 
@@ -452,8 +466,8 @@ async fn answer<S: Store>(
     scope: &Scope,
     req: &ApiRequest,
     status: StatusCode,
-    u: &DomainUser,
-) -> Outcome {
+    u: &User,
+) -> Result<ApiResponse, Error> {
     let mut names = GroupNames::new(store, &scope.org);
     let doc = doc_of(scope, &mut names, u).await?;
     let body = wire::projection(req, &USER).apply(&doc);
@@ -464,112 +478,63 @@ async fn answer<S: Store>(
     ))
 }
 
-/// `/v1/organizations/:organizationId/scim/v2/Users`: GET lists (filter, sortBy,
-/// startIndex, count, attributes), POST creates a user (identity source `scim`).
-pub struct Users;
-
-impl Endpoint for Users {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/scim/v2/Users";
-    const ALLOW: &'static str = "GET, POST";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::MdmUser, Action::Read),
-            "POST" => need(Resource::MdmUser, Action::Create),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        finish(
-            async {
-                let scope = enter::<Self, S>(req, store, ctx).await?;
-                if req.method == Method::GET {
-                    return list(req, store, &scope).await;
-                }
-                let body = body_json(req)?;
-                let draft = draft(&doc_from_body(&body, &USER)?)?;
-                let mut new = users::NewUser::parse(
-                    draft.username.as_str(),
-                    draft.email.as_str(),
-                    Some(&draft.first_name),
-                    Some(&draft.last_name),
-                )
-                .map_err(invalid)?;
-                new.other_emails = draft.other_emails;
-                new.source = IdentitySource::Scim;
-                new.external_id = draft.external_id;
-                new.attributes = draft.attributes;
-                new.status = status_of(draft.active);
-                if let Some(p) = &draft.password {
-                    new.password_hash = Some(hash_password(p)?);
-                }
-                let user = users::create(store, &scope.org, new, ctx.now)
-                    .await
-                    .map_err(wire::domain)?;
-                answer(store, &scope, req, StatusCode::CREATED, &user).await
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/scim/v2/Users`: GET lists (filter, sortBy,
+    /// startIndex, count, attributes), POST creates a user (identity source `scim`).
+    pub struct UsersRoute {
+        route: "/v1/organizations/:organizationId/scim/v2/Users",
+        error: Error,
+        GET need(MdmUser, Read) => list_users,
+        POST need(MdmUser, Create) => create_user,
     }
 }
 
-/// Lists users: without a filter, a page of the organization's users in creation
-/// order; with one, the candidates its plan selects, filtered in memory.
-async fn list<S: Store>(req: &ApiRequest, store: &S, scope: &Scope) -> Outcome {
+/// POST: a new user (identity source `scim`) from the body's representation.
+async fn create_user<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let scope = enter::<UsersRoute, S>(req, store, ctx).await?;
+    let body = body_json(req)?;
+    let draft = draft(&doc_from_body(&body, &USER)?)?;
+    let mut new = users::NewUser::parse(
+        draft.username.as_str(),
+        draft.email.as_str(),
+        Some(&draft.first_name),
+        Some(&draft.last_name),
+    )?;
+    new.other_emails = draft.other_emails;
+    new.source = IdentitySource::Scim;
+    new.external_id = draft.external_id;
+    new.attributes = draft.attributes;
+    new.status = status_of(draft.active);
+    if let Some(p) = &draft.password {
+        new.password_hash = Some(hash_password(p)?);
+    }
+    let user = users::create(store, &scope.org, new, ctx.now).await?;
+    answer(store, &scope, req, StatusCode::CREATED, &user).await
+}
+
+/// GET: without a filter, a page of the organization's users in creation order; with
+/// one, the candidates its plan selects, filtered in memory.
+async fn list_users<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let scope = enter::<UsersRoute, S>(req, store, ctx).await?;
     let params = ListParams::parse(req, &USER)?;
     let projection = Projection::new(
         &USER,
         params.attributes.as_deref(),
         params.excluded.as_deref(),
     );
-    let org = &scope.org;
-    let mut names = GroupNames::new(store, org);
-    let (total, docs): (usize, Vec<Value>) = match &params.filter {
-        Some(text) => {
-            let filter = Filter::parse(text, &USER)?;
-            let plan = query::plan_or_refuse(&filter, INDEXED, SEARCHABLE)?;
-            let mut matched = Vec::new();
-            for u in candidates(store, org, &plan).await? {
-                let doc = doc_of(scope, &mut names, &u).await?;
-                if filter.matches(&doc) {
-                    matched.push(((), doc));
-                }
-            }
-            let matched = sorted(matched, params.sort.as_ref());
-            (
-                matched.len(),
-                params.page(matched).into_iter().map(|(_, d)| d).collect(),
-            )
-        }
-        None if params.sort.is_some() => {
-            let total = live_count(store, org).await?;
-            if total > MAX_SORTED {
-                return Err(sort_refused(total).into());
-            }
-            let mut all = Vec::new();
-            for u in page_of_users(store, org, 0, MAX_SORTED + 1).await? {
-                all.push(((), doc_of(scope, &mut names, &u).await?));
-            }
-            let all = sorted(all, params.sort.as_ref());
-            (
-                all.len(),
-                params.page(all).into_iter().map(|(_, d)| d).collect(),
-            )
-        }
-        None => {
-            let total = live_count(store, org).await?;
-            let mut docs = Vec::new();
-            if params.count > 0 {
-                let skip = u64::try_from(params.start_index - 1).unwrap_or(u64::MAX);
-                if let Some(after) = users::skip(store, org, skip).await.map_err(wire::domain)? {
-                    for u in page_of_users(store, org, after, params.count).await? {
-                        docs.push(doc_of(scope, &mut names, &u).await?);
-                    }
-                }
-            }
-            (total, docs)
-        }
+    let mut names = GroupNames::new(store, &scope.org);
+    let (total, docs) = match &params.filter {
+        Some(text) => filtered_users(store, &scope, &mut names, &params, text).await?,
+        None if params.sort.is_some() => sorted_users(store, &scope, &mut names, &params).await?,
+        None => users_page(store, &scope, &mut names, &params).await?,
     };
     let resources: Vec<Value> = docs.iter().map(|d| projection.apply(d)).collect();
     Ok(respond(
@@ -578,9 +543,76 @@ async fn list<S: Store>(req: &ApiRequest, store: &S, scope: &Scope) -> Outcome {
     ))
 }
 
-fn sort_refused(total: usize) -> ScimError {
+/// The total and the page of the users `text` matches, sorted when asked.
+async fn filtered_users<S: Store>(
+    store: &S,
+    scope: &Scope,
+    names: &mut GroupNames<'_, S>,
+    params: &ListParams,
+    text: &str,
+) -> Result<(usize, Vec<Value>), Error> {
+    let filter = Filter::parse(text, &USER)?;
+    let plan = query::plan_or_refuse(&filter, INDEXED, SEARCHABLE)?;
+    let mut matched = Vec::new();
+    for u in candidates(store, &scope.org, &plan).await? {
+        let doc = doc_of(scope, names, &u).await?;
+        if filter.matches(&doc) {
+            matched.push(((), doc));
+        }
+    }
+    let matched = sorted(matched, params.sort.as_ref());
+    Ok((
+        matched.len(),
+        params.page(matched).into_iter().map(|(_, d)| d).collect(),
+    ))
+}
+
+/// The total and the page of all users sorted (400 `tooMany` beyond [`MAX_SORTED`]).
+async fn sorted_users<S: Store>(
+    store: &S,
+    scope: &Scope,
+    names: &mut GroupNames<'_, S>,
+    params: &ListParams,
+) -> Result<(usize, Vec<Value>), Error> {
+    let total = live_count(store, &scope.org).await?;
+    if total > MAX_SORTED {
+        return Err(sort_refused(total).into());
+    }
+    let mut all = Vec::new();
+    for u in page_of_users(store, &scope.org, 0, MAX_SORTED + 1).await? {
+        all.push(((), doc_of(scope, names, &u).await?));
+    }
+    let all = sorted(all, params.sort.as_ref());
+    Ok((
+        all.len(),
+        params.page(all).into_iter().map(|(_, d)| d).collect(),
+    ))
+}
+
+/// The total and one page of users in creation order.
+async fn users_page<S: Store>(
+    store: &S,
+    scope: &Scope,
+    names: &mut GroupNames<'_, S>,
+    params: &ListParams,
+) -> Result<(usize, Vec<Value>), Error> {
+    let org = &scope.org;
+    let total = live_count(store, org).await?;
+    let mut docs = Vec::new();
+    if params.count > 0 {
+        let skip = u64::try_from(params.start_index - 1).unwrap_or(u64::MAX);
+        if let Some(after) = users::skip(store, org, skip).await? {
+            for u in page_of_users(store, org, after, params.count).await? {
+                docs.push(doc_of(scope, names, &u).await?);
+            }
+        }
+    }
+    Ok((total, docs))
+}
+
+pub(crate) fn sort_refused(total: usize) -> ScimError {
     ScimError::typed(
-        crate::scim::ScimType::TooMany,
+        roster_scim::ScimType::TooMany,
         format!(
             "sortBy needs the whole result set and is served for at most {MAX_SORTED} \
              results; this one has {total}: add a filter"
@@ -596,8 +628,8 @@ pub(crate) fn sorted<T>(mut all: Vec<(T, Value)>, sort: Option<&SortBy>) -> Vec<
     all
 }
 
-async fn live_count<S: Store>(store: &S, org: &Organization) -> Result<usize, ScimError> {
-    let n = count::total(store, &org.id).await.map_err(wire::domain)?;
+async fn live_count<S: Store>(store: &S, org: &Organization) -> Result<usize, Error> {
+    let n = count::total(store, &org.id).await?;
     Ok(usize::try_from(n.max(0)).unwrap_or(usize::MAX))
 }
 
@@ -607,7 +639,7 @@ async fn page_of_users<S: Store>(
     org: &Organization,
     after: i64,
     limit: usize,
-) -> Result<Vec<DomainUser>, ScimError> {
+) -> Result<Vec<User>, Error> {
     let mut out = Vec::new();
     let mut cursor = after;
     loop {
@@ -618,8 +650,8 @@ async fn page_of_users<S: Store>(
             group: None,
             q: None,
         };
-        let page = users::list(store, org, &q).await.map_err(wire::domain)?;
-        out.extend(page.users.into_iter().filter(DomainUser::is_live));
+        let page = users::list(store, org, &q).await?;
+        out.extend(page.users.into_iter().filter(User::is_live));
         match page.next {
             Some(n) if out.len() < limit => cursor = n,
             _ => return Ok(out),
@@ -633,9 +665,9 @@ async fn candidates<S: Store>(
     store: &S,
     org: &Organization,
     plan: &[Access],
-) -> Result<Vec<DomainUser>, ScimError> {
-    let mut out: Vec<DomainUser> = Vec::new();
-    let mut add = |found: Vec<DomainUser>| -> Result<(), ScimError> {
+) -> Result<Vec<User>, Error> {
+    let mut out: Vec<User> = Vec::new();
+    let mut add = |found: Vec<User>| -> Result<(), ScimError> {
         for u in found {
             if u.is_live() && !out.iter().any(|x| x.id == u.id) {
                 out.push(u);
@@ -647,12 +679,12 @@ async fn candidates<S: Store>(
         Ok(())
     };
     for access in plan {
-        let found: Vec<DomainUser> = match access {
+        let found: Vec<User> = match access {
             Access::Lookup(0, id) => match ObjectId::parse("id", id) {
                 Ok(id) => match users::get_live(store, org, &id).await {
                     Ok(u) => vec![u],
                     Err(DomainError::NotFound { .. }) => Vec::new(),
-                    Err(e) => return Err(wire::domain(e)),
+                    Err(e) => return Err(e.into()),
                 },
                 _ => Vec::new(),
             },
@@ -667,10 +699,7 @@ async fn candidates<S: Store>(
                     group: None,
                     q: Some(text.clone()),
                 };
-                users::list(store, org, &q)
-                    .await
-                    .map_err(wire::domain)?
-                    .users
+                users::list(store, org, &q).await?.users
             }
         };
         add(found)?;
@@ -679,76 +708,82 @@ async fn candidates<S: Store>(
     Ok(out)
 }
 
-fn opt(r: Result<Option<DomainUser>, DomainError>) -> Result<Vec<DomainUser>, ScimError> {
-    r.map(|u| u.into_iter().collect()).map_err(wire::domain)
+fn opt(r: Result<Option<User>, DomainError>) -> Result<Vec<User>, Error> {
+    Ok(r?.into_iter().collect())
 }
 
-/// `/v1/organizations/:organizationId/scim/v2/Users/:userId`: GET (304 on a matching
-/// `If-None-Match`), PUT replaces, PATCH modifies (both conditional on `If-Match`),
-/// DELETE removes the user (RFC 7644 §3.6: 204, then 404).
-pub struct User;
-
-impl Endpoint for User {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/scim/v2/Users/:userId";
-    const ALLOW: &'static str = "GET, PUT, PATCH, DELETE";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::MdmUser, Action::Read),
-            "PUT" | "PATCH" => need(Resource::MdmUser, Action::Update),
-            "DELETE" => need(Resource::MdmUser, Action::Remove),
-            _ => None,
-        }
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/scim/v2/Users/:userId`: GET (304 on a matching
+    /// `If-None-Match`), PUT replaces, PATCH modifies (both conditional on `If-Match`),
+    /// DELETE removes the user (RFC 7644 §3.6: 204, then 404).
+    pub struct UserRoute {
+        route: "/v1/organizations/:organizationId/scim/v2/Users/:userId",
+        error: Error,
+        GET need(MdmUser, Read) => get_user,
+        PUT need(MdmUser, Update) => put_user,
+        PATCH need(MdmUser, Update) => patch_user,
+        DELETE need(MdmUser, Remove) => delete_user,
     }
+}
 
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        finish(
-            async {
-                let scope = enter::<Self, S>(req, store, ctx).await?;
-                // An id that is no user id names no user.
-                let Ok(id) = ObjectId::parse("userId", &req.param("userId").unwrap_or_default())
-                else {
-                    return Err(wire::not_found(Entity::User).into());
-                };
-                let conditions = Conditions::of(req);
-                match req.method {
-                    Method::GET => {
-                        let user = read(store, &scope.org, &id, ctx).await?;
-                        if conditions.check_read(user.version)? {
-                            return Ok(wire::not_modified(
-                                &location(&scope.base, &id),
-                                user.version,
-                            ));
-                        }
-                        answer(store, &scope, req, StatusCode::OK, &user).await
-                    }
-                    Method::DELETE => {
-                        let user = users::get(store, &scope.org, &id)
-                            .await
-                            .map_err(wire::domain)?;
-                        conditions.check_write(user.version)?;
-                        let policy = RemovalPolicy {
-                            expected_version: conditions.has_if_match().then_some(user.version),
-                            ..RemovalPolicy::scim().by(scope.caller.actor())
-                        };
-                        match removal::remove_user(store, &scope.org, &id, &policy, ctx.now)
-                            .await
-                            .map_err(wire::removal)?
-                        {
-                            Removal::Finished(_) => Ok(empty(StatusCode::NO_CONTENT)),
-                            // The SCIM policy is synchronous; should the engine ever
-                            // answer so, the removal continues on the next request.
-                            Removal::InProgress { .. } => Ok(empty(StatusCode::ACCEPTED)),
-                        }
-                    }
-                    _ => {
-                        let user = modify(req, store, &scope, &id, &conditions, ctx).await?;
-                        answer(store, &scope, req, StatusCode::OK, &user).await
-                    }
-                }
-            }
-            .await,
-        )
+/// GET: the user, or 304 when `If-None-Match` names its version.
+async fn get_user<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<ApiResponse, Error> {
+    let (scope, id) =
+        enter_resource::<UserRoute, S>(req, store, ctx, "userId", Entity::User).await?;
+    let user = read(store, &scope.org, &id, ctx).await?;
+    if Conditions::of(req).check_read(user.version)? {
+        return Ok(wire::not_modified(
+            &location(&scope.base, &id),
+            user.version,
+        ));
+    }
+    answer(store, &scope, req, StatusCode::OK, &user).await
+}
+
+/// PUT: replaces every writable attribute with the body's.
+async fn put_user<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<ApiResponse, Error> {
+    let (scope, id) =
+        enter_resource::<UserRoute, S>(req, store, ctx, "userId", Entity::User).await?;
+    let conditions = Conditions::of(req);
+    let change = Change::Replace(doc_from_body(&body_json(req)?, &USER)?);
+    let user = modify(store, &scope, &id, &change, &conditions, ctx).await?;
+    answer(store, &scope, req, StatusCode::OK, &user).await
+}
+
+/// PATCH: applies the body's `PatchOp` to the current representation.
+async fn patch_user<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (scope, id) =
+        enter_resource::<UserRoute, S>(req, store, ctx, "userId", Entity::User).await?;
+    let conditions = Conditions::of(req);
+    let change = Change::Patch(PatchRequest::from_json(&body_json(req)?, &USER)?);
+    let user = modify(store, &scope, &id, &change, &conditions, ctx).await?;
+    answer(store, &scope, req, StatusCode::OK, &user).await
+}
+
+/// DELETE: the removal engine with the SCIM policy (204).
+async fn delete_user<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (scope, id) =
+        enter_resource::<UserRoute, S>(req, store, ctx, "userId", Entity::User).await?;
+    let conditions = Conditions::of(req);
+    let user = users::get(store, &scope.org, &id).await?;
+    conditions.check_write(user.version)?;
+    let policy = RemovalPolicy {
+        expected_version: conditions.has_if_match().then_some(user.version),
+        ..RemovalPolicy::scim().by(scope.caller.actor())
+    };
+    match removal::remove_user(store, &scope.org, &id, &policy, ctx.now).await? {
+        removal::Outcome::Finished(_) => Ok(empty(StatusCode::NO_CONTENT)),
+        // The SCIM policy is synchronous; should the engine ever answer so, the
+        // removal continues on the next request.
+        removal::Outcome::InProgress { .. } => Ok(empty(StatusCode::ACCEPTED)),
     }
 }
 
@@ -758,62 +793,50 @@ async fn read<S: Store>(
     org: &Organization,
     id: &ObjectId,
     ctx: &Ctx,
-) -> Result<DomainUser, ScimError> {
+) -> Result<User, Error> {
     match users::get_live(store, org, id).await {
         Ok(u) => Ok(u),
         Err(e @ DomainError::NotFound { .. }) => {
             let _ = removal::purge_if_expired(store, org, id, ctx.now).await;
-            Err(wire::domain(e))
+            Err(e.into())
         }
-        Err(e) => Err(wire::domain(e)),
+        Err(e) => Err(e.into()),
     }
+}
+
+/// What a PUT or PATCH does to a resource's representation (users and groups).
+pub(crate) enum Change {
+    /// PUT: this representation, as [`doc_from_body`] read it.
+    Replace(Value),
+    /// PATCH: these operations, applied to the current representation.
+    Patch(PatchRequest),
 }
 
 /// PUT or PATCH: the new representation from the current one, then one conditional
 /// write of everything it changes (re-read and re-applied when another write got in
 /// first, unless `If-Match` named the version).
 async fn modify<S: Store>(
-    req: &ApiRequest,
     store: &S,
     scope: &Scope,
     id: &ObjectId,
+    change: &Change,
     conditions: &Conditions,
     ctx: &Ctx,
-) -> Result<DomainUser, Failure> {
-    let body = body_json(req)?;
-    let replacement = if req.method == Method::PUT {
-        Some(doc_from_body(&body, &USER)?)
-    } else {
-        None
-    };
-    let patch = if replacement.is_none() {
-        Some(PatchRequest::from_json(&body, &USER)?)
-    } else {
-        None
-    };
+) -> Result<User, Error> {
     let mut hashed: Option<(String, String)> = None;
     for _ in 0..8 {
         let user = read(store, &scope.org, id, ctx).await?;
         conditions.check_write(user.version)?;
-        let new_doc = match (&replacement, &patch) {
-            (Some(doc), _) => doc.clone(),
-            (None, Some(p)) => {
+        let new_doc = match change {
+            Change::Replace(doc) => doc.clone(),
+            Change::Patch(p) => {
                 let mut names = GroupNames::new(store, &scope.org);
-                let current = doc_of(scope, &mut names, &user).await?;
-                p.apply(&current)?
+                p.apply(&doc_of(scope, &mut names, &user).await?)?
             }
-            (None, None) => return Err(ScimError::invalid_syntax("no body").into()),
         };
         let mut d = draft(&new_doc)?;
         let password_hash = match d.password.take() {
-            Some(p) => match &hashed {
-                Some((clear, hash)) if *clear == p => Some(hash.clone()),
-                _ => {
-                    let hash = hash_password(&p)?;
-                    hashed = Some((p, hash.clone()));
-                    Some(hash)
-                }
-            },
+            Some(p) => Some(hash_once(&mut hashed, p)?),
             None => None,
         };
         match users::update(
@@ -827,11 +850,23 @@ async fn modify<S: Store>(
         .await
         {
             Err(DomainError::PreconditionFailed { .. }) if !conditions.has_if_match() => {}
-            other => return other.map_err(|e| wire::domain(e).into()),
+            other => return Ok(other?),
         }
     }
-    Err(wire::domain(DomainError::PreconditionFailed {
+    Err(DomainError::PreconditionFailed {
         entity: Entity::User,
-    })
+    }
     .into())
+}
+
+/// The hash of `password`, computed once per request however often [`modify`] retries.
+fn hash_once(hashed: &mut Option<(String, String)>, password: String) -> Result<String, Error> {
+    if let Some((clear, hash)) = hashed
+        && *clear == password
+    {
+        return Ok(hash.clone());
+    }
+    let hash = hash_password(&password)?;
+    *hashed = Some((password, hash.clone()));
+    Ok(hash)
 }

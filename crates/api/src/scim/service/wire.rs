@@ -1,55 +1,20 @@
-//! The SCIM surface on the wire: its one mapping of refusals, domain errors and
-//! removal refusals to RFC 7644 §3.12 error bodies, its prologue ([`enter`]), request
-//! bodies, list parameters, entity tags and the headers every answer carries.
+//! The SCIM service on the wire: its prologue ([`enter`]), request bodies, list
+//! parameters, entity tags and preconditions, and the headers every answer carries.
+//! Failures are [`Error`]s, answered by its `into_response` alone.
 
-use crate::auth::{self, AuthFailure, Caller};
-use crate::request::{ApiRequest, ApiResponse, Ctx, JsonError};
-use crate::scim::{ScimError, ScimType, SortBy};
-use crate::{Endpoint, Refusal};
+use super::Error;
+use crate::Endpoint;
+use crate::auth::{self, Caller};
+use crate::request::{ApiRequest, ApiResponse, Ctx};
 use http::{HeaderValue, StatusCode, header};
-use roster_domain::ids::OrgRef;
+use roster_domain::ids::{ObjectId, OrgRef};
 use roster_domain::model::Organization;
-use roster_domain::removal::{Blocker, RemovalError};
-use roster_domain::{DomainError, Entity, Store};
+use roster_domain::{Entity, Store};
+use roster_scim::{ScimError, SortBy};
 use serde_json::Value;
 
 /// The media type of every SCIM answer (RFC 7644 §3.1).
 pub(crate) const SCIM_JSON: &str = "application/scim+json";
-
-/// The `realm` of `WWW-Authenticate` challenges.
-const REALM: &str = "roster-scim";
-
-/// Why a handler stops early: an answer already made (a refusal of the prologue), or
-/// a SCIM error to render.
-pub(crate) enum Failure {
-    /// Send this.
-    Response(ApiResponse),
-    /// Render this as an error body.
-    Scim(ScimError),
-}
-
-impl From<ScimError> for Failure {
-    fn from(e: ScimError) -> Self {
-        Failure::Scim(e)
-    }
-}
-
-impl From<ApiResponse> for Failure {
-    fn from(r: ApiResponse) -> Self {
-        Failure::Response(r)
-    }
-}
-
-/// A handler's result.
-pub(crate) type Outcome = Result<ApiResponse, Failure>;
-
-/// The answer of a handler, success or failure.
-pub(crate) fn finish(o: Outcome) -> ApiResponse {
-    match o {
-        Ok(r) | Err(Failure::Response(r)) => r,
-        Err(Failure::Scim(e)) => error_response(&e),
-    }
-}
 
 /// `body` as `application/scim+json` with `status`.
 pub(crate) fn respond(status: StatusCode, body: &Value) -> ApiResponse {
@@ -65,125 +30,6 @@ pub(crate) fn empty(status: StatusCode) -> ApiResponse {
     let mut resp = http::Response::new(Vec::new());
     *resp.status_mut() = status;
     resp
-}
-
-/// The RFC 7644 §3.12 error body of `e`.
-pub(crate) fn error_response(e: &ScimError) -> ApiResponse {
-    respond(e.status, &e.to_json())
-}
-
-/// The one mapping of refusals (method, token, rate limit, permission) to this
-/// surface's answers: SCIM error bodies; 401 with a `WWW-Authenticate: Bearer`
-/// challenge (RFC 6750), 405 with `Allow`.
-pub(crate) fn refusal(r: Refusal) -> ApiResponse {
-    match r {
-        Refusal::MethodNotAllowed(allow) => {
-            let mut resp = error_response(&ScimError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                None,
-                format!("method not allowed; this endpoint serves {allow}"),
-            ));
-            resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
-            resp
-        }
-        Refusal::Auth(AuthFailure::NoToken) => challenge(
-            "no bearer token: send Authorization: Bearer <token>",
-            format!("Bearer realm=\"{REALM}\""),
-        ),
-        Refusal::Auth(AuthFailure::Unauthorized) => challenge(
-            "the bearer token is not valid (unknown, expired or revoked)",
-            format!("Bearer realm=\"{REALM}\", error=\"invalid_token\""),
-        ),
-        Refusal::Auth(AuthFailure::Forbidden { permission }) => error_response(&ScimError::new(
-            StatusCode::FORBIDDEN,
-            None,
-            format!("the token lacks the permission {permission}"),
-        )),
-        Refusal::Auth(AuthFailure::RateLimited(_)) => error_response(&ScimError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            None,
-            "too many requests; retry after the number of seconds in Retry-After",
-        )),
-        Refusal::Auth(AuthFailure::NoOrganization) => error_response(&ScimError::new(
-            StatusCode::NOT_FOUND,
-            None,
-            "organization not found",
-        )),
-        Refusal::Auth(AuthFailure::Store(e)) => error_response(&domain(e)),
-    }
-}
-
-fn challenge(detail: &str, value: String) -> ApiResponse {
-    let mut resp = error_response(&ScimError::new(StatusCode::UNAUTHORIZED, None, detail));
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    resp
-}
-
-/// The SCIM name of a domain field in conflict.
-fn scim_field(field: &str) -> &str {
-    match field {
-        "username" => "userName",
-        "email" => "emails",
-        "name" => "displayName",
-        other => other,
-    }
-}
-
-/// The one mapping of domain errors to this surface's errors.
-pub(crate) fn domain(e: DomainError) -> ScimError {
-    match e {
-        DomainError::Invalid(v) => ScimError::invalid_value(v.to_string()),
-        DomainError::NotFound { entity } => not_found(entity),
-        DomainError::Conflict { field } => ScimError::typed(
-            ScimType::Uniqueness,
-            format!("{} is already in use", scim_field(field)),
-        ),
-        DomainError::PreconditionFailed { .. } => precondition_failed(),
-        e @ (DomainError::Corrupt { .. } | DomainError::Store(_)) => {
-            crate::log_internal("scim", &e);
-            ScimError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                None,
-                "internal error; repeating the request completes what it started",
-            )
-        }
-    }
-}
-
-/// The one mapping of removal refusals (DELETE) to this surface's errors.
-pub(crate) fn removal(e: RemovalError) -> ScimError {
-    match e {
-        RemovalError::NotFound => not_found(Entity::User),
-        RemovalError::Refused(Blocker::PreconditionFailed) => precondition_failed(),
-        RemovalError::Refused(b) => ScimError::new(
-            StatusCode::CONFLICT,
-            None,
-            format!("the user cannot be removed now: {b:?}"),
-        ),
-        RemovalError::Domain(d) => domain(d),
-    }
-}
-
-/// 404 for a missing (or invisible) resource.
-pub(crate) fn not_found(entity: Entity) -> ScimError {
-    let what = match entity {
-        Entity::User => "User",
-        Entity::Group => "Group",
-        Entity::Organization => "organization",
-        _ => "resource",
-    };
-    ScimError::new(StatusCode::NOT_FOUND, None, format!("{what} not found"))
-}
-
-fn precondition_failed() -> ScimError {
-    ScimError::new(
-        StatusCode::PRECONDITION_FAILED,
-        None,
-        "the resource's version does not satisfy If-Match / If-None-Match",
-    )
 }
 
 /// The resources' URLs: `…/v1/organizations/{id}/scim/v2`, absolute when the request
@@ -244,18 +90,29 @@ pub(crate) async fn enter<E: Endpoint, S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
-) -> Result<Scope, Failure> {
-    let caller = crate::admit::<E, S>(req, store, ctx)
-        .await
-        .map_err(refusal)?;
+) -> Result<Scope, Error> {
+    let caller = crate::admit::<E, S>(req, store, ctx).await?;
     let raw = req.param("organizationId").unwrap_or_default();
     let reference =
-        OrgRef::parse("organizationId", &raw).map_err(|_| not_found(Entity::Organization))?;
-    let org = auth::scoped_org(&caller, store, &reference)
-        .await
-        .map_err(domain)?;
+        OrgRef::parse("organizationId", &raw).map_err(|_| Error::NotFound(Entity::Organization))?;
+    let org = auth::scoped_org(&caller, store, &reference).await?;
     let base = Base::new(req, &org);
     Ok(Scope { org, caller, base })
+}
+
+/// The prologue of a single-resource route: [`enter`], then the resource id the path
+/// names as `param` (404 naming `entity` for anything that is no id).
+pub(crate) async fn enter_resource<E: Endpoint, S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+    param: &str,
+    entity: Entity,
+) -> Result<(Scope, ObjectId), Error> {
+    let scope = enter::<E, S>(req, store, ctx).await?;
+    let id = ObjectId::parse(param, &req.param(param).unwrap_or_default())
+        .map_err(|_| Error::NotFound(entity))?;
+    Ok((scope, id))
 }
 
 /// The JSON object a request carries. `Content-Type` must be absent,
@@ -263,7 +120,7 @@ pub(crate) async fn enter<E: Endpoint, S: Store>(
 /// [`crate::MAX_BODY_BYTES`] is 413; one nested deeper than
 /// [`crate::request::MAX_JSON_DEPTH`], or anything but a JSON object, is 400
 /// `invalidSyntax`.
-pub(crate) fn body_json(req: &ApiRequest) -> Result<Value, ScimError> {
+pub(crate) fn body_json(req: &ApiRequest) -> Result<Value, Error> {
     if let Some(ct) = req.header("content-type") {
         let media = ct.split(';').next().unwrap_or_default().trim();
         if !media.eq_ignore_ascii_case(SCIM_JSON) && !media.eq_ignore_ascii_case("application/json")
@@ -272,17 +129,13 @@ pub(crate) fn body_json(req: &ApiRequest) -> Result<Value, ScimError> {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 None,
                 "Content-Type must be application/scim+json or application/json",
-            ));
+            )
+            .into());
         }
     }
-    let value: Value = crate::request::parse_json(&req.body).map_err(|e| match e {
-        JsonError::TooLarge => ScimError::new(StatusCode::PAYLOAD_TOO_LARGE, None, e.message()),
-        JsonError::TooDeep | JsonError::Invalid { .. } => ScimError::invalid_syntax(e.message()),
-    })?;
+    let value: Value = crate::request::parse_json(&req.body)?;
     if !value.is_object() {
-        return Err(ScimError::invalid_syntax(
-            "request body must be a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("request body must be a JSON object").into());
     }
     Ok(value)
 }
@@ -369,23 +222,23 @@ impl Conditions {
 
     /// For a write (PUT, PATCH, DELETE) of a resource at `version`: 412 unless
     /// `If-Match` (when given) matches it and `If-None-Match` (when given) does not.
-    pub(crate) fn check_write(&self, version: u64) -> Result<(), ScimError> {
+    pub(crate) fn check_write(&self, version: u64) -> Result<(), Error> {
         if self.if_match.as_ref().is_some_and(|t| !t.matches(version))
             || self
                 .if_none_match
                 .as_ref()
                 .is_some_and(|t| t.matches(version))
         {
-            return Err(precondition_failed());
+            return Err(Error::PreconditionFailed);
         }
         Ok(())
     }
 
     /// For a GET of a resource at `version`: `Ok(true)` when `If-None-Match` matches
     /// (answer 304), 412 when `If-Match` is given and does not.
-    pub(crate) fn check_read(&self, version: u64) -> Result<bool, ScimError> {
+    pub(crate) fn check_read(&self, version: u64) -> Result<bool, Error> {
         if self.if_match.as_ref().is_some_and(|t| !t.matches(version)) {
-            return Err(precondition_failed());
+            return Err(Error::PreconditionFailed);
         }
         Ok(self
             .if_none_match
@@ -431,7 +284,7 @@ impl ListParams {
     /// Parses and bounds the parameters for resources of `rt`.
     pub(crate) fn parse(
         req: &ApiRequest,
-        rt: &'static crate::scim::ResourceType,
+        rt: &'static roster_scim::ResourceType,
     ) -> Result<Self, ScimError> {
         let start_index = integer(req, "startIndex")?
             .map_or(1, |n| usize::try_from(n.max(1)).unwrap_or(usize::MAX));
@@ -444,7 +297,7 @@ impl ListParams {
         let sort = match req.query_param("sortBy").filter(|s| !s.trim().is_empty()) {
             Some(by) => Some(SortBy::parse(&by, order.as_deref(), rt)?),
             None => {
-                crate::scim::SortOrder::parse(order.as_deref())?;
+                roster_scim::SortOrder::parse(order.as_deref())?;
                 None
             }
         };
@@ -470,7 +323,7 @@ impl ListParams {
 /// A `ListResponse` of one page.
 pub(crate) fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
     serde_json::json!({
-        "schemas": [crate::scim::LIST_RESPONSE_URN],
+        "schemas": [roster_scim::LIST_RESPONSE_URN],
         "totalResults": total,
         "itemsPerPage": resources.len(),
         "startIndex": start_index,
@@ -481,9 +334,9 @@ pub(crate) fn list_response(total: usize, start_index: usize, resources: Vec<Val
 /// The projection's parameters for a single-resource answer (GET, POST, PUT, PATCH).
 pub(crate) fn projection(
     req: &ApiRequest,
-    rt: &'static crate::scim::ResourceType,
-) -> crate::scim::Projection {
-    crate::scim::Projection::new(
+    rt: &'static roster_scim::ResourceType,
+) -> roster_scim::Projection {
+    roster_scim::Projection::new(
         rt,
         req.query_param("attributes").as_deref(),
         req.query_param("excludedAttributes").as_deref(),
@@ -493,7 +346,7 @@ pub(crate) fn projection(
 /// Whether `projection` keeps attribute `name` (a multi-valued complex attribute with a
 /// `value` sub-attribute, such as `members`) in answers: decides whether it must be
 /// loaded at all.
-pub(crate) fn keeps(projection: &crate::scim::Projection, name: &str) -> bool {
+pub(crate) fn keeps(projection: &roster_scim::Projection, name: &str) -> bool {
     let probe = serde_json::json!({ name: [{ "value": "x" }] });
     projection
         .apply(&probe)

@@ -4,9 +4,7 @@ use serde_json::{Value, json};
 use std::cmp::Ordering;
 
 use super::{PROBE, bjensen, tour_guides};
-use crate::scim::{
-    ENTERPRISE_USER_URN, GROUP, Projection, ScimType, SortBy, SortKey, SortOrder, USER,
-};
+use crate::{ENTERPRISE_USER_URN, GROUP, Projection, ScimType, SortBy, SortKey, SortOrder, USER};
 
 fn keys(v: &Value) -> Vec<&str> {
     let mut k: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();

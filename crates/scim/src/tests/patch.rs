@@ -5,8 +5,8 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{bjensen, tour_guides};
-use crate::scim::patch::MAX_OPERATIONS;
-use crate::scim::{
+use crate::patch::MAX_OPERATIONS;
+use crate::{
     ENTERPRISE_USER_URN, GROUP, PATCH_OP_URN, PatchOpKind, PatchRequest, ResourceType, ScimError,
     ScimType, USER,
 };
@@ -236,7 +236,7 @@ fn add_replaces_single_values_and_merges_complex_ones() {
         &USER,
     );
     assert_eq!(out["name"]["honorificSuffix"], json!("IV"));
-    let mut bare = json!({ "schemas": [crate::scim::USER_URN], "id": "1", "userName": "u" });
+    let mut bare = json!({ "schemas": [crate::USER_URN], "id": "1", "userName": "u" });
     bare = patch(
         &bare,
         json!([{ "op": "add", "path": "name.givenName", "value": "G" }]),
@@ -744,7 +744,7 @@ fn operations_apply_atomically() {
 fn extension_objects_keep_schemas_in_step() {
     let mut u = bjensen();
     u.as_object_mut().unwrap().remove(ENTERPRISE_USER_URN);
-    u["schemas"] = json!([crate::scim::USER_URN]);
+    u["schemas"] = json!([crate::USER_URN]);
     let out = patch(
         &u,
         json!([{ "op": "add", "path": format!("{ENTERPRISE_USER_URN}:department"), "value": "Sales" }]),
@@ -753,7 +753,7 @@ fn extension_objects_keep_schemas_in_step() {
     assert_eq!(out[ENTERPRISE_USER_URN], json!({ "department": "Sales" }));
     assert_eq!(
         out["schemas"],
-        json!([crate::scim::USER_URN, ENTERPRISE_USER_URN])
+        json!([crate::USER_URN, ENTERPRISE_USER_URN])
     );
     let back = patch(
         &out,
@@ -761,7 +761,7 @@ fn extension_objects_keep_schemas_in_step() {
         &USER,
     );
     assert!(back.get(ENTERPRISE_USER_URN).is_none());
-    assert_eq!(back["schemas"], json!([crate::scim::USER_URN]));
+    assert_eq!(back["schemas"], json!([crate::USER_URN]));
     let nested = patch(
         &u,
         json!([{ "op": "add", "value": { ENTERPRISE_USER_URN: { "employeeNumber": "42", "manager": { "value": MANDY } } } }]),
@@ -778,7 +778,7 @@ fn extension_objects_keep_schemas_in_step() {
         &USER,
     );
     assert!(cleared.get(ENTERPRISE_USER_URN).is_none());
-    assert_eq!(cleared["schemas"], json!([crate::scim::USER_URN]));
+    assert_eq!(cleared["schemas"], json!([crate::USER_URN]));
 }
 
 // ---- identity-provider quirks ----

@@ -80,8 +80,8 @@ impl fmt::Display for ScimType {
     }
 }
 
-/// A SCIM failure. Every fallible function of [`crate::scim`] returns it; nothing in
-/// the module panics on client input.
+/// A SCIM failure. Every fallible function of this crate returns it; nothing in
+/// the crate panics on client input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status}: {detail}")]
 pub struct ScimError {

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::{bjensen, tour_guides};
-use crate::scim::filter::{MAX_FILTER_DEPTH, MAX_FILTER_LEN};
-use crate::scim::{
+use crate::filter::{MAX_FILTER_DEPTH, MAX_FILTER_LEN};
+use crate::{
     CompValue, CompareOp, Filter, GROUP, ResourceType, ScimError, ScimType, USER,
     required_equalities, substring_terms,
 };

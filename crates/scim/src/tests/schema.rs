@@ -3,11 +3,11 @@
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::scim::schema::{
+use crate::schema::{
     ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, RESOURCE_TYPES, SCHEMAS, USER_SCHEMA,
     resource_type_by_id, resource_types_json, schema_by_id, schemas_json,
 };
-use crate::scim::{
+use crate::{
     AttrType, Attribute, ENTERPRISE_USER_URN, GROUP, Mutability, Returned, ScimError, ScimType,
     USER, USER_URN, Uniqueness,
 };

@@ -7,8 +7,8 @@ use proptest::sample::select;
 use serde_json::{Map, Value, json};
 
 use super::{bjensen, tour_guides};
-use crate::scim::filter::MAX_FILTER_LEN;
-use crate::scim::{
+use crate::filter::MAX_FILTER_LEN;
+use crate::{
     AttrPath, CompValue, CompareOp, ENTERPRISE_USER_URN, Filter, GROUP, PATCH_OP_URN, PatchPath,
     PatchRequest, Projection, ScimType, SortBy, USER,
 };
@@ -610,7 +610,7 @@ fn primaries_ok(resource: &Value) -> bool {
         })
 }
 
-fn assert_client_error(e: &crate::scim::ScimError) {
+fn assert_client_error(e: &crate::ScimError) {
     assert!(e.status.is_client_error(), "{e}");
     assert!(!e.detail.is_empty());
 }

@@ -1,7 +1,7 @@
 //! PATCH paths (RFC 7644 §3.5.2 `PATH`).
 
-use crate::scim::path::MAX_PATH_LEN;
-use crate::scim::{AttrPath, ENTERPRISE_USER_URN, GROUP, PatchPath, ResourceType, ScimType, USER};
+use crate::path::MAX_PATH_LEN;
+use crate::{AttrPath, ENTERPRISE_USER_URN, GROUP, PatchPath, ResourceType, ScimType, USER};
 
 fn parse(text: &str, rt: &'static ResourceType) -> PatchPath {
     PatchPath::parse(text, rt).unwrap_or_else(|e| panic!("{text}: {e}"))

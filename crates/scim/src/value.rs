@@ -9,7 +9,7 @@ use super::datetime;
 use super::schema::{AttrType, Attribute};
 
 /// The value under `name`, preferring an exact key, else any case-insensitive match.
-pub(crate) fn get_ci<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+pub fn get_ci<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     map.get(name).or_else(|| {
         map.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))

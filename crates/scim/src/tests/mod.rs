@@ -12,9 +12,7 @@ mod schema;
 
 use serde_json::{Value, json};
 
-use crate::scim::schema::{
-    AttrType, Attribute, Mutability, ResourceType, Returned, Schema, Uniqueness,
-};
+use crate::schema::{AttrType, Attribute, Mutability, ResourceType, Returned, Schema, Uniqueness};
 
 /// RFC 7643 §8.3's enterprise user (Barbara Jensen), trimmed to what the tests use.
 pub(crate) fn bjensen() -> Value {
