@@ -178,7 +178,7 @@ routes! {
         "SCIM discovery: one schema by URN (RFC 7644 section 4).";
     "cas-user" => cas::UserRoute, Cas,
         "DELETE deletes a disabled user now with all their devices and information (seed 001, Cloud Access Service).";
-    "dynatrace-user" => dynatrace::User, Dynatrace,
+    "dynatrace-user" => dynatrace::UserRoute, Dynatrace,
         "DELETE removes a person from a Dynatrace account (seed 002).";
     "apim-user" => apim::User, Apim,
         "GET an API Management user (with asyncId: poll its removal); DELETE removes it (seed 004).";

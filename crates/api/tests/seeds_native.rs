@@ -178,7 +178,7 @@ fn dynatrace_leaves_the_owner_account_last() {
     let ua = user(&s, &a, "kim", IdentitySource::Local, UserStatus::Active);
     let ub = user(&s, &b, "kim", IdentitySource::Local, UserStatus::Disabled);
     let del = |o: &Organization, email: &str| {
-        block_on(dynatrace::User::handle(
+        block_on(dynatrace::UserRoute::handle(
             &req(
                 Method::DELETE,
                 &[("accountUuid", &o.account_uuid), ("email", email)],
