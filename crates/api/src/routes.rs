@@ -180,9 +180,9 @@ routes! {
         "DELETE deletes a disabled user now with all their devices and information (seed 001, Cloud Access Service).";
     "dynatrace-user" => dynatrace::UserRoute, Dynatrace,
         "DELETE removes a person from a Dynatrace account (seed 002).";
-    "apim-user" => apim::User, Apim,
+    "apim-user" => apim::UserRoute, Apim,
         "GET an API Management user (with asyncId: poll its removal); DELETE removes it (seed 004).";
-    "apim-operation-result" => apim::OperationResult, Apim,
+    "apim-operation-result" => apim::OperationResultRoute, Apim,
         "GET polls an API Management removal (Azure-AsyncOperation), advancing it by one batch (seed 004).";
     "wso2-users" => wso2::Users, Wso2,
         "WSO2 (seed 003): POST adds a user, GET lists all, PUT ?username= updates, DELETE ?username= removes (also /mdm-admin/users/: Spin ignores one trailing slash).";
