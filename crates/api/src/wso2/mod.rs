@@ -402,35 +402,31 @@ pub fn password(field: &str, encoded: &str) -> Result<String, ValidationError> {
 /// writes them, and as WSO2's lenient Gson reader accepts) into JSON strings. Anything
 /// that is already JSON comes back unchanged; nothing else is relaxed.
 pub fn quote_bare_names(input: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let is_start = |b: u8| b.is_ascii_alphabetic() || b == b'_' || b == b'$';
-    let is_part = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
-    // The byte ranges of bare names: found first, quoted after.
-    let mut names: Vec<(usize, usize)> = Vec::new();
-    let (mut i, mut in_string, mut name_may_follow) = (0, false, false);
+    let names = bare_names(input);
+    if names.is_empty() {
+        return std::borrow::Cow::Borrowed(input);
+    }
+    std::borrow::Cow::Owned(quote_ranges(input, &names))
+}
+
+/// The byte ranges of the bare member names in `input`: a name (letters, digits, `_`,
+/// `$`; not starting with a digit) right after `{` or `,` (white space between) and
+/// followed by `:`. Strings are skipped whole.
+fn bare_names(input: &[u8]) -> Vec<(usize, usize)> {
+    let mut names = Vec::new();
+    let (mut i, mut name_may_follow) = (0, false);
     while let Some(&b) = input.get(i) {
-        if in_string {
-            match b {
-                b'\\' => i += 1,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            i += 1;
-            continue;
-        }
         match b {
             b'"' => {
-                in_string = true;
+                i = string_end(input, i);
                 name_may_follow = false;
+                continue;
             }
             b'{' | b',' => name_may_follow = true,
             b if b.is_ascii_whitespace() => {}
-            b if name_may_follow && is_start(b) => {
-                let end = input[i..]
-                    .iter()
-                    .position(|&c| !is_part(c))
-                    .map_or(input.len(), |n| i + n);
-                let after = input[end..].iter().find(|c| !c.is_ascii_whitespace());
-                if after == Some(&b':') {
+            b if name_may_follow && is_name_start(b) => {
+                let end = name_end(input, i);
+                if next_non_space(input, end) == Some(b':') {
                     names.push((i, end));
                 }
                 i = end;
@@ -441,12 +437,52 @@ pub fn quote_bare_names(input: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         }
         i += 1;
     }
-    if names.is_empty() {
-        return std::borrow::Cow::Borrowed(input);
+    names
+}
+
+fn is_name_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b == b'$'
+}
+
+fn is_name_part(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+}
+
+/// Where the name starting at `start` ends (exclusive).
+fn name_end(input: &[u8], start: usize) -> usize {
+    input[start..]
+        .iter()
+        .position(|&c| !is_name_part(c))
+        .map_or(input.len(), |n| start + n)
+}
+
+/// Just past the string whose opening `"` is at `start` (escapes skipped); past the end
+/// when it is not closed.
+fn string_end(input: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while let Some(&b) = input.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
     }
-    let mut out = Vec::with_capacity(input.len() + 2 * names.len());
+    i
+}
+
+/// The first byte at or after `from` that is not white space.
+fn next_non_space(input: &[u8], from: usize) -> Option<u8> {
+    input[from..]
+        .iter()
+        .copied()
+        .find(|c| !c.is_ascii_whitespace())
+}
+
+/// `input` with each of the (ordered, disjoint) `ranges` put in double quotes.
+fn quote_ranges(input: &[u8], ranges: &[(usize, usize)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() + 2 * ranges.len());
     let mut copied = 0;
-    for (start, end) in names {
+    for &(start, end) in ranges {
         out.extend_from_slice(&input[copied..start]);
         out.push(b'"');
         out.extend_from_slice(&input[start..end]);
@@ -454,7 +490,7 @@ pub fn quote_bare_names(input: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         copied = end;
     }
     out.extend_from_slice(&input[copied..]);
-    std::borrow::Cow::Owned(out)
+    out
 }
 
 /// Decodes a JSON body into `T` with the shared parser (64 KiB, 32 levels, the field
