@@ -300,36 +300,41 @@ fn rest_user(
         },
         dcs_active: false,
         password_changed_at: u.password_changed_at.map(time),
-        user_login_metadata: RestUserLoginMetadata {
-            successful_login_counter: u.login.successful_login_counter,
-            failed_login_counter: u.login.failed_login_counter,
-            last_successful_login: u.login.last_successful_login.map(time),
-            last_failed_login: u.login.last_failed_login.map(time),
-            reset_password_token_sent_at: u.login.reset_password_token_sent_at.map(time),
-            last_successful_basic_authentication: None,
-            created_at: time(u.created_at),
-            updated_at: time(u.updated_at),
-        },
+        user_login_metadata: login_metadata(u),
         created_at: time(u.created_at),
         updated_at: time(u.updated_at),
-        groups: groups
-            .iter()
-            .map(|g| RestUserGroup {
-                group_name: g.name.clone(),
-                uuid: g.uuid.clone(),
-                owner: if g.external_id.is_some() {
-                    "SCIM"
-                } else {
-                    "LOCAL"
-                },
-                description: g.description.clone(),
-                account_uuid: org.account_uuid.clone(),
-                account_name: org.name.clone(),
-                federated_attribute_values: Vec::new(),
-                created_at: time(g.created_at),
-                updated_at: time(g.updated_at),
-            })
-            .collect(),
+        groups: groups.iter().map(|g| rest_group(g, org)).collect(),
+    }
+}
+
+fn login_metadata(u: &UserRecord) -> RestUserLoginMetadata {
+    RestUserLoginMetadata {
+        successful_login_counter: u.login.successful_login_counter,
+        failed_login_counter: u.login.failed_login_counter,
+        last_successful_login: u.login.last_successful_login.map(time),
+        last_failed_login: u.login.last_failed_login.map(time),
+        reset_password_token_sent_at: u.login.reset_password_token_sent_at.map(time),
+        last_successful_basic_authentication: None,
+        created_at: time(u.created_at),
+        updated_at: time(u.updated_at),
+    }
+}
+
+fn rest_group(g: &Group, org: &Organization) -> RestUserGroup {
+    RestUserGroup {
+        group_name: g.name.clone(),
+        uuid: g.uuid.clone(),
+        owner: if g.external_id.is_some() {
+            "SCIM"
+        } else {
+            "LOCAL"
+        },
+        description: g.description.clone(),
+        account_uuid: org.account_uuid.clone(),
+        account_name: org.name.clone(),
+        federated_attribute_values: Vec::new(),
+        created_at: time(g.created_at),
+        updated_at: time(g.updated_at),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The API Management routes: a user (GET, DELETE, and the `Location` polls) and an
 //! operation result (the `Azure-AsyncOperation` polls). Handlers fail with
-//! [`Error`](super::Error).
+//! [`super::Error`].
 
 use super::{Error, Service, USER_TYPE, accepted, enter};
 use crate::params::{self, json};

@@ -94,9 +94,9 @@ pub enum Error {
     },
     /// A query parameter is invalid (400 `InvalidParameter`, the parameter as `target`).
     InvalidParameter {
-        /// The parameter.
+        /// The parameter, answered as the error's `target`.
         name: String,
-        /// The whole message.
+        /// The whole `message`, naming the parameter and what it accepts.
         message: String,
     },
     /// DELETE without `If-Match` (428 `PreconditionRequired`).
@@ -327,7 +327,7 @@ fn domain_error(e: DomainError) -> ApiResponse {
 /// asked for.
 #[derive(Debug, Clone)]
 pub struct Service {
-    /// The organization.
+    /// The organization bound to the service, visible to the caller.
     pub org: Organization,
     /// Its binding (the canonical spelling of the path's names).
     pub binding: ApimBinding,

@@ -1,5 +1,5 @@
 //! The WSO2 routes, one struct (one component) per path of seed 003, each declared with
-//! [`endpoint!`](crate::endpoint); handlers fail with [`Error`](super::Error).
+//! [`endpoint!`](crate::endpoint); handlers fail with [`super::Error`].
 
 use super::dto::*;
 use super::{
