@@ -12,18 +12,20 @@
 //! Success is 200 with a `RestUserWithGroups[]` of one element: the user removed, as
 //! it was in that account (with its groups there), and where the person stands now
 //! (`accountUuids`, `ownerAccountUuid`; empty and `null` when they are gone). Errors
-//! are `ExceptionMessage`s `{"code":N,"message":"…"}`, built in [`exception`] from one
-//! mapping per failure kind. `docs/seeds.md` lists every answer.
+//! are `ExceptionMessage`s `{"code":N,"message":"…"}`: every failure is an [`Error`],
+//! answered in [`Error::into_response`](crate::SurfaceError::into_response) alone.
+//! `docs/seeds.md` lists every answer.
 
-use crate::auth::{self, AuthFailure, Requirement};
+use crate::auth::{self, AuthFailure, Caller};
 use crate::params::{self, json};
 use crate::request::{ApiRequest, ApiResponse, Ctx};
-use crate::{Endpoint, Refusal};
+use crate::{Refusal, SurfaceError};
 use http::{HeaderValue, StatusCode, header};
 use roster_domain::model::{Group, IdentitySource, Organization, User as UserRecord, UserStatus};
-use roster_domain::permissions::{Action, Permission, Resource};
 use roster_domain::removal::{self, Outcome, RemovalError, RemovalPolicy};
-use roster_domain::{DomainError, Store, Timestamp, groups, identity, orgs, users};
+use roster_domain::{
+    DomainError, Store, Timestamp, ValidationError, groups, identity, orgs, users,
+};
 use serde::Serialize;
 use serde_json::json;
 
@@ -49,21 +51,77 @@ fn internal() -> ApiResponse {
     exception(StatusCode::INTERNAL_SERVER_ERROR, "Internal error")
 }
 
-/// The one mapping of refusals before the route runs.
-pub fn refusal(r: Refusal) -> ApiResponse {
-    match r {
-        Refusal::MethodNotAllowed(allow) => {
-            let mut resp = exception(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
-            resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
-            resp
+/// Every way a request on this surface fails. [`SurfaceError::into_response`] is the
+/// one mapping to the seed's `ExceptionMessage`s, and logs the cause of every 500.
+#[derive(Debug)]
+pub enum Error {
+    /// Before the route ran: the method (405, `Allow: DELETE`), or the caller (401,
+    /// 403, 429; 404 for a missing organization, as the account is in the path).
+    Refused(Refusal),
+    /// A query parameter is invalid (400, naming it).
+    InvalidParameter(ValidationError),
+    /// No such account or user, or an account the token may not see (404).
+    NotFound,
+    /// The owner-account rule: the person's oldest account goes last (400).
+    OwnerAccount,
+    /// The removal engine refused or failed (404, 400, 500).
+    Removal(RemovalError),
+    /// A store failure or a record that did not decode (500); a missing entity or an
+    /// invalid name is 404.
+    Domain(DomainError),
+    /// The synchronous policy answered "in progress" (500; not reachable, kept total).
+    UnexpectedInProgress,
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        Self::Refused(r)
+    }
+}
+
+impl From<ValidationError> for Error {
+    fn from(e: ValidationError) -> Self {
+        Self::InvalidParameter(e)
+    }
+}
+
+impl From<RemovalError> for Error {
+    fn from(e: RemovalError) -> Self {
+        Self::Removal(e)
+    }
+}
+
+impl From<DomainError> for Error {
+    fn from(e: DomainError) -> Self {
+        Self::Domain(e)
+    }
+}
+
+impl SurfaceError for Error {
+    fn into_response(self) -> ApiResponse {
+        match self {
+            Error::Refused(Refusal::MethodNotAllowed(allow)) => {
+                let mut resp = exception(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
+                resp.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+                resp
+            }
+            Error::Refused(Refusal::Auth(a)) => auth_failure(a),
+            Error::InvalidParameter(e) => exception(StatusCode::BAD_REQUEST, &e.to_string()),
+            Error::NotFound => not_found(),
+            Error::OwnerAccount => exception(StatusCode::BAD_REQUEST, CANNOT_DELETE_MESSAGE),
+            Error::Removal(e) => removal_error(e),
+            Error::Domain(e) => domain_error(e),
+            Error::UnexpectedInProgress => {
+                eprintln!("roster: 500 on dynatrace: a synchronous removal answered in progress");
+                internal()
+            }
         }
-        Refusal::Auth(a) => auth_failure(a),
     }
 }
 
 /// 401 (no token, invalid token), 403, 429, 500.
-pub fn auth_failure(a: AuthFailure) -> ApiResponse {
+fn auth_failure(a: AuthFailure) -> ApiResponse {
     match a {
         AuthFailure::NoToken => exception(
             StatusCode::UNAUTHORIZED,
@@ -89,8 +147,7 @@ pub fn auth_failure(a: AuthFailure) -> ApiResponse {
     }
 }
 
-/// The one mapping of domain and removal failures.
-pub fn removal_error(e: RemovalError) -> ApiResponse {
+fn removal_error(e: RemovalError) -> ApiResponse {
     match e {
         RemovalError::NotFound => not_found(),
         // No guard of the Dynatrace policy refuses; kept total.
@@ -117,17 +174,17 @@ pub struct RestUserLoginMetadata {
     pub successful_login_counter: u64,
     /// Failed sign-ins.
     pub failed_login_counter: u64,
-    /// Last successful sign-in.
+    /// Last successful sign-in (RFC 3339), `null` when never.
     pub last_successful_login: Option<String>,
-    /// Last failed sign-in.
+    /// Last failed sign-in (RFC 3339), `null` when never.
     pub last_failed_login: Option<String>,
-    /// When a password reset was last issued.
+    /// When a password reset was last issued (RFC 3339), `null` when never.
     pub reset_password_token_sent_at: Option<String>,
     /// Roster has no basic authentication of end users: always `null`.
     pub last_successful_basic_authentication: Option<String>,
-    /// The user's creation time.
+    /// The user's creation time (RFC 3339).
     pub created_at: String,
-    /// The user's last update.
+    /// The user's last update (RFC 3339).
     pub updated_at: String,
 }
 
@@ -141,7 +198,7 @@ pub struct RestUserGroup {
     pub uuid: String,
     /// `SCIM` for groups an identity provider provisioned, else `LOCAL`.
     pub owner: &'static str,
-    /// Description.
+    /// Free text, `""` when unset.
     pub description: String,
     /// The account (organization) the group belongs to.
     #[serde(rename = "accountUUID")]
@@ -150,9 +207,9 @@ pub struct RestUserGroup {
     pub account_name: String,
     /// SAML federation values: Roster federates no groups, always empty.
     pub federated_attribute_values: Vec<String>,
-    /// Creation time.
+    /// Creation time (RFC 3339).
     pub created_at: String,
-    /// Last update.
+    /// Last update (RFC 3339).
     pub updated_at: String,
 }
 
@@ -162,11 +219,11 @@ pub struct RestUserGroup {
 pub struct RestUserWithGroups {
     /// The user's UUID in the account.
     pub uid: String,
-    /// Email.
+    /// The person's email: the same in every account.
     pub email: String,
-    /// Given name.
+    /// Given name (`""` when unset).
     pub name: String,
-    /// Family name.
+    /// Family name (`""` when unset).
     pub surname: String,
     /// Never a secret: always `null` (Roster keeps only an Argon2id hash, never shown).
     pub password: Option<String>,
@@ -186,13 +243,13 @@ pub struct RestUserWithGroups {
     pub user_type: &'static str,
     /// Roster has no Dynatrace Community Support link: always `false`.
     pub dcs_active: bool,
-    /// When the password was last set, `null` when never.
+    /// When the password was last set (RFC 3339), `null` when never.
     pub password_changed_at: Option<String>,
     /// Sign-in statistics.
     pub user_login_metadata: RestUserLoginMetadata,
-    /// Creation time.
+    /// Creation time (RFC 3339).
     pub created_at: String,
-    /// Last update.
+    /// Last update (RFC 3339).
     pub updated_at: String,
     /// The user's groups in the account.
     pub groups: Vec<RestUserGroup>,
@@ -243,36 +300,41 @@ fn rest_user(
         },
         dcs_active: false,
         password_changed_at: u.password_changed_at.map(time),
-        user_login_metadata: RestUserLoginMetadata {
-            successful_login_counter: u.login.successful_login_counter,
-            failed_login_counter: u.login.failed_login_counter,
-            last_successful_login: u.login.last_successful_login.map(time),
-            last_failed_login: u.login.last_failed_login.map(time),
-            reset_password_token_sent_at: u.login.reset_password_token_sent_at.map(time),
-            last_successful_basic_authentication: None,
-            created_at: time(u.created_at),
-            updated_at: time(u.updated_at),
-        },
+        user_login_metadata: login_metadata(u),
         created_at: time(u.created_at),
         updated_at: time(u.updated_at),
-        groups: groups
-            .iter()
-            .map(|g| RestUserGroup {
-                group_name: g.name.clone(),
-                uuid: g.uuid.clone(),
-                owner: if g.external_id.is_some() {
-                    "SCIM"
-                } else {
-                    "LOCAL"
-                },
-                description: g.description.clone(),
-                account_uuid: org.account_uuid.clone(),
-                account_name: org.name.clone(),
-                federated_attribute_values: Vec::new(),
-                created_at: time(g.created_at),
-                updated_at: time(g.updated_at),
-            })
-            .collect(),
+        groups: groups.iter().map(|g| rest_group(g, org)).collect(),
+    }
+}
+
+fn login_metadata(u: &UserRecord) -> RestUserLoginMetadata {
+    RestUserLoginMetadata {
+        successful_login_counter: u.login.successful_login_counter,
+        failed_login_counter: u.login.failed_login_counter,
+        last_successful_login: u.login.last_successful_login.map(time),
+        last_failed_login: u.login.last_failed_login.map(time),
+        reset_password_token_sent_at: u.login.reset_password_token_sent_at.map(time),
+        last_successful_basic_authentication: None,
+        created_at: time(u.created_at),
+        updated_at: time(u.updated_at),
+    }
+}
+
+fn rest_group(g: &Group, org: &Organization) -> RestUserGroup {
+    RestUserGroup {
+        group_name: g.name.clone(),
+        uuid: g.uuid.clone(),
+        owner: if g.external_id.is_some() {
+            "SCIM"
+        } else {
+            "LOCAL"
+        },
+        description: g.description.clone(),
+        account_uuid: org.account_uuid.clone(),
+        account_name: org.name.clone(),
+        federated_attribute_values: Vec::new(),
+        created_at: time(g.created_at),
+        updated_at: time(g.updated_at),
     }
 }
 
@@ -332,92 +394,48 @@ async fn user_groups<S: Store>(
     Ok(out)
 }
 
-/// `/v1/accounts/:accountUuid/users/:email`: DELETE removes the person from the account
-/// (seed 002). `?dryRun=true` reports instead.
-pub struct User;
-
-impl Endpoint for User {
-    const ROUTE: &'static str = "/v1/accounts/:accountUuid/users/:email";
-    const ALLOW: &'static str = "DELETE";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "DELETE" => Some(Requirement::of(Permission::new(
-                Resource::MdmUser,
-                Action::Remove,
-            ))),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        delete(req, store, ctx).await.unwrap_or_else(|e| e)
+crate::endpoint! {
+    /// `/v1/accounts/:accountUuid/users/:email`: DELETE removes the person from the
+    /// account (seed 002). `?dryRun=true` reports instead.
+    pub struct UserRoute {
+        route: "/v1/accounts/:accountUuid/users/:email",
+        error: Error,
+        DELETE need(MdmUser, Remove) => delete_user,
     }
 }
 
-async fn delete<S: Store>(
+/// What a DELETE acts on: the account, the person's user there, where the person
+/// stands before the removal, and the user's groups in the account.
+struct Target {
+    org: Organization,
+    user: UserRecord,
+    before: Vec<Account>,
+    groups: Vec<Group>,
+}
+
+/// DELETE: the seed's "Remove user", or its dry run.
+async fn delete_user<S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
-) -> Result<ApiResponse, ApiResponse> {
-    let caller = crate::admit::<User, S>(req, store, ctx)
-        .await
-        .map_err(refusal)?;
-    let dry_run = params::flag(req, "dryRun")
-        .map_err(|e| exception(StatusCode::BAD_REQUEST, &e.to_string()))?
-        .unwrap_or(false);
-    let account = req.param("accountUuid").unwrap_or_default();
-    let org = orgs::resolve_account(store, &account)
-        .await
-        .and_then(|o| auth::visible(&caller, o))
-        .map_err(domain_error)?;
-    let email = req.param("email").unwrap_or_default();
-    let user = users::find_by_email(store, &org, &email)
-        .await
-        .map_err(domain_error)?
-        .ok_or_else(not_found)?;
-    // The owner-account rule applies to a removal this request would start; one already
-    // under way is finished whatever it is.
-    let before = if user.is_live() {
-        accounts(store, &user.email).await.map_err(domain_error)?
-    } else {
-        Vec::new()
-    };
-    let refused = owner_rule_refuses(&before, &org);
+) -> Result<ApiResponse, Error> {
+    let caller = crate::admit::<UserRoute, S>(req, store, ctx).await?;
+    let dry_run = params::flag(req, "dryRun")?.unwrap_or(false);
+    let target = find_target(req, store, &caller).await?;
+    let refused = owner_rule_refuses(&target.before, &target.org);
     let policy = RemovalPolicy::dynatrace().by(caller.actor());
-    let groups = user_groups(store, &org, &user.groups)
-        .await
-        .map_err(domain_error)?;
     if dry_run {
-        let plan = removal::plan(store, &org, &user.id, &policy, ctx.now)
-            .await
-            .map_err(removal_error)?;
-        let mut blockers = Vec::new();
-        if refused {
-            blockers.push(json!({ "code": 400, "message": CANNOT_DELETE_MESSAGE }));
-        }
-        if plan.blockers.contains(&removal::Blocker::PendingDeletion) {
-            blockers.push(json!({ "code": 409, "message": "The user is being removed" }));
-        }
-        let last = before.iter().all(|a| a.org.id == org.id);
-        return Ok(json(
-            StatusCode::OK,
-            &json!({
-                "dryRun": true,
-                "removable": blockers.is_empty(),
-                "removesPerson": last,
-                "wouldRemove": plan.would_remove,
-                "blockers": blockers,
-                "users": [rest_user(&plan.user, &org, &groups, &before)],
-            }),
-        ));
+        return dry_run_answer(store, ctx, &target, &policy, refused).await;
     }
     if refused {
-        return Err(exception(StatusCode::BAD_REQUEST, CANNOT_DELETE_MESSAGE));
+        return Err(Error::OwnerAccount);
     }
-    match removal::remove_user(store, &org, &user.id, &policy, ctx.now).await {
-        Ok(Outcome::Finished(r)) => {
-            let after = accounts(store, &r.user.email).await.map_err(domain_error)?;
+    let Target {
+        org, user, groups, ..
+    } = target;
+    match removal::remove_user(store, &org, &user.id, &policy, ctx.now).await? {
+        Outcome::Finished(r) => {
+            let after = accounts(store, &r.user.email).await?;
             Ok(json(
                 StatusCode::OK,
                 &serde_json::to_value([rest_user(&r.user, &org, &groups, &after)])
@@ -425,10 +443,64 @@ async fn delete<S: Store>(
             ))
         }
         // The Dynatrace policy is synchronous; kept total.
-        Ok(Outcome::InProgress { .. }) => {
-            eprintln!("roster: 500 on dynatrace: a synchronous removal answered in progress");
-            Err(internal())
-        }
-        Err(e) => Err(removal_error(e)),
+        Outcome::InProgress { .. } => Err(Error::UnexpectedInProgress),
     }
+}
+
+/// The account (404 when unknown or not the caller's to see), the user with the path's
+/// email in it, and the person's accounts. The owner-account rule applies to a removal
+/// this request would start; one already under way is finished whatever it is.
+async fn find_target<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    caller: &Caller,
+) -> Result<Target, Error> {
+    let account = req.param("accountUuid").unwrap_or_default();
+    let org = auth::visible(caller, orgs::resolve_account(store, &account).await?)?;
+    let email = req.param("email").unwrap_or_default();
+    let user = users::find_by_email(store, &org, &email)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let before = if user.is_live() {
+        accounts(store, &user.email).await?
+    } else {
+        Vec::new()
+    };
+    let groups = user_groups(store, &org, &user.groups).await?;
+    Ok(Target {
+        org,
+        user,
+        before,
+        groups,
+    })
+}
+
+/// `?dryRun=true`: what the removal would do, and what refuses it.
+async fn dry_run_answer<S: Store>(
+    store: &S,
+    ctx: &Ctx,
+    t: &Target,
+    policy: &RemovalPolicy,
+    refused: bool,
+) -> Result<ApiResponse, Error> {
+    let plan = removal::plan(store, &t.org, &t.user.id, policy, ctx.now).await?;
+    let mut blockers = Vec::new();
+    if refused {
+        blockers.push(json!({ "code": 400, "message": CANNOT_DELETE_MESSAGE }));
+    }
+    if plan.blockers.contains(&removal::Blocker::PendingDeletion) {
+        blockers.push(json!({ "code": 409, "message": "The user is being removed" }));
+    }
+    let last = t.before.iter().all(|a| a.org.id == t.org.id);
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "dryRun": true,
+            "removable": blockers.is_empty(),
+            "removesPerson": last,
+            "wouldRemove": plan.would_remove,
+            "blockers": blockers,
+            "users": [rest_user(&plan.user, &t.org, &t.groups, &t.before)],
+        }),
+    ))
 }

@@ -178,31 +178,31 @@ routes! {
         "SCIM discovery: one schema by URN (RFC 7644 section 4).";
     "cas-user" => cas::UserRoute, Cas,
         "DELETE deletes a disabled user now with all their devices and information (seed 001, Cloud Access Service).";
-    "dynatrace-user" => dynatrace::User, Dynatrace,
+    "dynatrace-user" => dynatrace::UserRoute, Dynatrace,
         "DELETE removes a person from a Dynatrace account (seed 002).";
-    "apim-user" => apim::User, Apim,
+    "apim-user" => apim::UserRoute, Apim,
         "GET an API Management user (with asyncId: poll its removal); DELETE removes it (seed 004).";
-    "apim-operation-result" => apim::OperationResult, Apim,
+    "apim-operation-result" => apim::OperationResultRoute, Apim,
         "GET polls an API Management removal (Azure-AsyncOperation), advancing it by one batch (seed 004).";
-    "wso2-users" => wso2::Users, Wso2,
+    "wso2-users" => wso2::UsersRoute, Wso2,
         "WSO2 (seed 003): POST adds a user, GET lists all, PUT ?username= updates, DELETE ?username= removes (also /mdm-admin/users/: Spin ignores one trailing slash).";
-    "wso2-users-view" => wso2::UsersView, Wso2,
+    "wso2-users-view" => wso2::UsersViewRoute, Wso2,
         "WSO2 (seed 003): GET ?username= one user's details.";
-    "wso2-users-email-invitation" => wso2::UsersEmailInvitation, Wso2,
+    "wso2-users-email-invitation" => wso2::UsersEmailInvitationRoute, Wso2,
         "WSO2 (seed 003): POST a JSON array of usernames to invite them to enroll.";
-    "wso2-users-devices" => wso2::UsersDevices, Wso2,
+    "wso2-users-devices" => wso2::UsersDevicesRoute, Wso2,
         "WSO2 (seed 003): GET ?username= the user's devices (a bare array).";
-    "wso2-users-roles" => wso2::UsersRoles, Wso2,
+    "wso2-users-roles" => wso2::UsersRolesRoute, Wso2,
         "WSO2 (seed 003): GET ?username= the user's roles.";
-    "wso2-users-count" => wso2::UsersCount, Wso2,
+    "wso2-users-count" => wso2::UsersCountRoute, Wso2,
         "WSO2 (seed 003): GET the number of users (a bare integer).";
-    "wso2-users-view-users" => wso2::UsersViewUsers, Wso2,
+    "wso2-users-view-users" => wso2::UsersViewUsersRoute, Wso2,
         "WSO2 (seed 003): GET ?username= details of users whose username contains the text.";
-    "wso2-users-by-username" => wso2::UsersByUsername, Wso2,
+    "wso2-users-by-username" => wso2::UsersByUsernameRoute, Wso2,
         "WSO2 (seed 003): GET ?username= names of users whose username contains the text.";
-    "wso2-users-change-password" => wso2::UsersChangePassword, Wso2,
+    "wso2-users-change-password" => wso2::UsersChangePasswordRoute, Wso2,
         "WSO2 (seed 003): POST changes a password (base64) after checking the old one.";
-    "wso2-users-reset-password" => wso2::UsersResetPassword, Wso2,
+    "wso2-users-reset-password" => wso2::UsersResetPasswordRoute, Wso2,
         "WSO2 (seed 003): POST sets a password (base64) without the old one.";
 }
 

@@ -178,7 +178,7 @@ fn dynatrace_leaves_the_owner_account_last() {
     let ua = user(&s, &a, "kim", IdentitySource::Local, UserStatus::Active);
     let ub = user(&s, &b, "kim", IdentitySource::Local, UserStatus::Disabled);
     let del = |o: &Organization, email: &str| {
-        block_on(dynatrace::User::handle(
+        block_on(dynatrace::UserRoute::handle(
             &req(
                 Method::DELETE,
                 &[("accountUuid", &o.account_uuid), ("email", email)],
@@ -238,7 +238,7 @@ fn apim_removal_finishes_through_polls() {
     ];
     let mut p = base.to_vec();
     p.push(("userId", u.id.as_str()));
-    let get = block_on(apim::User::handle(
+    let get = block_on(apim::UserRoute::handle(
         &req(Method::GET, &p, "api-version=2024-05-01", &[]),
         &s,
         &ctx(),
@@ -246,13 +246,13 @@ fn apim_removal_finishes_through_polls() {
     assert_eq!(get.status(), 200);
     let etag = get.headers()["etag"].to_str().unwrap().to_owned();
     assert_eq!(body(&get)["type"], "Microsoft.ApiManagement/service/users");
-    let missing = block_on(apim::User::handle(
+    let missing = block_on(apim::UserRoute::handle(
         &req(Method::DELETE, &p, "api-version=2024-05-01", &[]),
         &s,
         &ctx(),
     ));
     assert_eq!(missing.status(), 428);
-    let stale = block_on(apim::User::handle(
+    let stale = block_on(apim::UserRoute::handle(
         &req(
             Method::DELETE,
             &p,
@@ -264,7 +264,7 @@ fn apim_removal_finishes_through_polls() {
     ));
     assert_eq!(stale.status(), 412);
     assert_eq!(body(&stale)["error"]["code"], "PreconditionFailed");
-    let first = block_on(apim::User::handle(
+    let first = block_on(apim::UserRoute::handle(
         &req(
             Method::DELETE,
             &p,
@@ -291,7 +291,7 @@ fn apim_removal_finishes_through_polls() {
     op_params.push(("operationId", &op_id));
     let mut statuses = Vec::new();
     for _ in 0..10 {
-        let r = block_on(apim::OperationResult::handle(
+        let r = block_on(apim::OperationResultRoute::handle(
             &req(Method::GET, &op_params, "api-version=2024-05-01", &[]),
             &s,
             &Ctx::new(Some("secret".into()), NOW.plus_millis(10_000)),
@@ -309,7 +309,7 @@ fn apim_removal_finishes_through_polls() {
         "{statuses:?}"
     );
     assert!(statuses.len() >= 2, "{statuses:?}");
-    let again = block_on(apim::User::handle(
+    let again = block_on(apim::UserRoute::handle(
         &req(
             Method::DELETE,
             &p,

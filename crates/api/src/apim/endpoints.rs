@@ -1,98 +1,74 @@
 //! The API Management routes: a user (GET, DELETE, and the `Location` polls) and an
-//! operation result (the `Azure-AsyncOperation` polls).
+//! operation result (the `Azure-AsyncOperation` polls). Handlers fail with
+//! [`super::Error`].
 
-use super::{
-    Service, USER_TYPE, accepted, arm_error, enter, invalid_parameter, operation_not_found,
-    removal_error, user_not_found,
-};
-use crate::Endpoint;
-use crate::auth::Requirement;
+use super::{Error, Service, USER_TYPE, accepted, enter};
 use crate::params::{self, json};
 use crate::request::{ApiRequest, ApiResponse, Ctx};
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use roster_domain::ids::ObjectId;
 use roster_domain::model::{Group, IdentitySource, RemovalMode, User as UserRecord, UserStatus};
 use roster_domain::operations::{self, Operation, OperationStatus};
-use roster_domain::permissions::{Action, Permission, Resource};
 use roster_domain::removal::{self, Outcome, Plan, RemovalError, RemovalPolicy};
 use roster_domain::{DomainError, Store, audit, groups, users};
 use serde_json::json;
 
-fn need(resource: Resource, action: Action) -> Option<Requirement> {
-    Some(Requirement::of(Permission::new(resource, action)))
-}
-
-/// `…/service/:serviceName/users/:userId`: GET returns the user with its `ETag` (or,
-/// with `asyncId`, polls that removal: 202 while in progress, then `asyncCode`);
-/// DELETE removes it (seed 004).
-pub struct User;
-
-impl Endpoint for User {
-    const ROUTE: &'static str = "/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.ApiManagement/service/:serviceName/users/:userId";
-    const ALLOW: &'static str = "GET, DELETE";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::MdmUser, Action::Read),
-            "DELETE" => need(Resource::MdmUser, Action::Remove),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        async {
-            let (caller, svc) = enter::<Self, S>(req, store, ctx).await?;
-            if req.method == Method::DELETE {
-                return delete(req, store, ctx, &caller, &svc).await;
-            }
-            if req.query_param("asyncId").is_some() {
-                return location_poll(req, store, ctx, &svc).await;
-            }
-            get(req, store, ctx, &svc).await
-        }
-        .await
-        .unwrap_or_else(|e| e)
+crate::endpoint! {
+    /// `…/service/:serviceName/users/:userId`: GET returns the user with its `ETag` (or,
+    /// with `asyncId`, polls that removal: 202 while in progress, then `asyncCode`);
+    /// DELETE removes it (seed 004).
+    pub struct UserRoute {
+        route: "/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.ApiManagement/service/:serviceName/users/:userId",
+        error: Error,
+        GET need(MdmUser, Read) => get_user,
+        DELETE need(MdmUser, Remove) => delete_user,
     }
 }
 
-/// `…/service/:serviceName/tenant/operationResults/:operationId`: GET polls a removal
-/// (advancing it by one batch) and answers ARM's asynchronous-operation status.
-pub struct OperationResult;
-
-impl Endpoint for OperationResult {
-    const ROUTE: &'static str = "/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.ApiManagement/service/:serviceName/tenant/operationResults/:operationId";
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::Operation, Action::Read),
-            _ => None,
-        }
+crate::endpoint! {
+    /// `…/service/:serviceName/tenant/operationResults/:operationId`: GET polls a
+    /// removal (advancing it by one batch) and answers ARM's asynchronous-operation
+    /// status.
+    pub struct OperationResultRoute {
+        route: "/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.ApiManagement/service/:serviceName/tenant/operationResults/:operationId",
+        error: Error,
+        GET need(Operation, Read) => get_operation_result,
     }
+}
 
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        async {
-            let (_, svc) = enter::<Self, S>(req, store, ctx).await?;
-            let id = ObjectId::parse("operationId", &req.param("operationId").unwrap_or_default())
-                .map_err(|_| operation_not_found())?;
-            let op = removal::poll(store, &svc.org, &id, ctx.now)
-                .await
-                .map_err(|e| match e {
-                    RemovalError::NotFound => operation_not_found(),
-                    other => removal_error(other),
-                })?;
-            let mut resp = json(StatusCode::OK, &operation_body(&svc, &op));
-            if op.status == OperationStatus::InProgress {
-                resp.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from(super::RETRY_AFTER_SECONDS),
-                );
-            }
-            Ok(resp)
-        }
+/// GET of an operation result: its status, with `Retry-After` while in progress.
+async fn get_operation_result<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (_, svc) = enter::<OperationResultRoute, S>(req, store, ctx).await?;
+    let id = ObjectId::parse("operationId", &req.param("operationId").unwrap_or_default())
+        .map_err(|_| Error::OperationNotFound)?;
+    let op = poll(store, &svc, &id, ctx).await?;
+    let mut resp = json(StatusCode::OK, &operation_body(&svc, &op));
+    if op.status == OperationStatus::InProgress {
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(super::RETRY_AFTER_SECONDS),
+        );
+    }
+    Ok(resp)
+}
+
+/// Advances the removal `id` by one batch; an unknown operation is the operation's 404.
+async fn poll<S: Store>(
+    store: &S,
+    svc: &Service,
+    id: &ObjectId,
+    ctx: &Ctx,
+) -> Result<Operation, Error> {
+    removal::poll(store, &svc.org, id, ctx.now)
         .await
-        .unwrap_or_else(|e| e)
-    }
+        .map_err(|e| match e {
+            RemovalError::NotFound => Error::OperationNotFound,
+            other => other.into(),
+        })
 }
 
 /// ARM's asynchronous-operation status body.
@@ -164,33 +140,30 @@ pub fn user_body(svc: &Service, u: &UserRecord, groups: &[Group]) -> serde_json:
     })
 }
 
-async fn get<S: Store>(
-    req: &ApiRequest,
-    store: &S,
-    ctx: &Ctx,
-    svc: &Service,
-) -> Result<ApiResponse, ApiResponse> {
+/// GET: the user with its `ETag`, or with `asyncId` a `Location` poll.
+async fn get_user<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<ApiResponse, Error> {
+    let (_, svc) = enter::<UserRoute, S>(req, store, ctx).await?;
+    if req.query_param("asyncId").is_some() {
+        return location_poll(req, store, ctx, &svc).await;
+    }
     let id = ObjectId::parse("userId", &req.param("userId").unwrap_or_default())
-        .map_err(|_| user_not_found())?;
+        .map_err(|_| Error::UserNotFound)?;
     let user = match users::get(store, &svc.org, &id).await {
         Ok(u) => u,
         Err(DomainError::NotFound { .. }) => {
             // A softly removed user whose window ended is purged on access.
             let _ = removal::purge_if_expired(store, &svc.org, &id, ctx.now).await;
-            return Err(user_not_found());
+            return Err(Error::UserNotFound);
         }
-        Err(e) => return Err(removal_error(RemovalError::Domain(e))),
+        Err(e) => return Err(e.into()),
     };
     let mut found = Vec::new();
     for name in &user.groups {
-        if let Some(g) = groups::find(store, &svc.org, name)
-            .await
-            .map_err(|e| removal_error(RemovalError::Domain(e)))?
-        {
+        if let Some(g) = groups::find(store, &svc.org, name).await? {
             found.push(g);
         }
     }
-    let mut resp = json(StatusCode::OK, &user_body(svc, &user, &found));
+    let mut resp = json(StatusCode::OK, &user_body(&svc, &user, &found));
     resp.headers_mut()
         .insert(header::ETAG, crate::mdm::etag(user.version));
     Ok(resp)
@@ -202,37 +175,39 @@ async fn location_poll<S: Store>(
     store: &S,
     ctx: &Ctx,
     svc: &Service,
-) -> Result<ApiResponse, ApiResponse> {
+) -> Result<ApiResponse, Error> {
     let code = match req.query_param("asyncCode").as_deref() {
         None | Some("204") => StatusCode::NO_CONTENT,
         Some("200") => StatusCode::OK,
         Some(other) => {
             return Err(invalid_parameter(
                 "asyncCode",
-                &format!("The asyncCode '{other}' is invalid: use 200 or 204."),
+                format!("The asyncCode '{other}' is invalid: use 200 or 204."),
             ));
         }
     };
     let op_id = ObjectId::parse("asyncId", &req.query_param("asyncId").unwrap_or_default())
-        .map_err(|_| operation_not_found())?;
+        .map_err(|_| Error::OperationNotFound)?;
     let user_id = ObjectId::parse("userId", &req.param("userId").unwrap_or_default())
-        .map_err(|_| operation_not_found())?;
+        .map_err(|_| Error::OperationNotFound)?;
     // The operation must be this user's removal.
     match operations::get(store, &svc.org.id, &op_id).await {
         Ok(op) if op.subject == audit::pseudonym(&svc.org, &user_id) => {}
-        Ok(_) | Err(DomainError::NotFound { .. }) => return Err(operation_not_found()),
-        Err(e) => return Err(removal_error(RemovalError::Domain(e))),
+        Ok(_) | Err(DomainError::NotFound { .. }) => return Err(Error::OperationNotFound),
+        Err(e) => return Err(e.into()),
     }
-    let op = removal::poll(store, &svc.org, &op_id, ctx.now)
-        .await
-        .map_err(|e| match e {
-            RemovalError::NotFound => operation_not_found(),
-            other => removal_error(other),
-        })?;
+    let op = poll(store, svc, &op_id, ctx).await?;
     if op.status == OperationStatus::Succeeded {
         return Ok(params::empty(code));
     }
     Ok(accepted(req, svc, &user_id, &op.id))
+}
+
+fn invalid_parameter(name: &str, message: String) -> Error {
+    Error::InvalidParameter {
+        name: name.to_owned(),
+        message,
+    }
 }
 
 /// What `If-Match` asks for: `None` for `*`, else the version it names. A value that
@@ -251,20 +226,20 @@ fn expected_version(raw: &str) -> Option<u64> {
     )
 }
 
-fn flag(req: &ApiRequest, name: &str) -> Result<bool, ApiResponse> {
+fn flag(req: &ApiRequest, name: &str) -> Result<bool, Error> {
     params::flag(req, name)
         .map(|v| v.unwrap_or(false))
         .map_err(|_| {
             invalid_parameter(
                 name,
-                &format!("The value of query parameter '{name}' is invalid: use true or false."),
+                format!("The value of query parameter '{name}' is invalid: use true or false."),
             )
         })
 }
 
 /// Validates `appType` (`portal`, the default, or `developerPortal`; any case). Roster
 /// has one portal, so it changes nothing else.
-fn app_type(req: &ApiRequest) -> Result<(), ApiResponse> {
+fn app_type(req: &ApiRequest) -> Result<(), Error> {
     match req.query_param("appType") {
         None => Ok(()),
         Some(v)
@@ -274,7 +249,7 @@ fn app_type(req: &ApiRequest) -> Result<(), ApiResponse> {
         }
         Some(v) => Err(invalid_parameter(
             "appType",
-            &format!("The appType '{v}' is invalid: use portal or developerPortal."),
+            format!("The appType '{v}' is invalid: use portal or developerPortal."),
         )),
     }
 }
@@ -305,20 +280,15 @@ fn plan_body(svc: &Service, plan: &Plan) -> serde_json::Value {
     })
 }
 
-async fn delete<S: Store>(
+/// DELETE: removes the user (204, or 202 while dependents remain), or its dry run.
+async fn delete_user<S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
-    caller: &crate::auth::Caller,
-    svc: &Service,
-) -> Result<ApiResponse, ApiResponse> {
+) -> Result<ApiResponse, Error> {
+    let (caller, svc) = enter::<UserRoute, S>(req, store, ctx).await?;
     if !req.headers.contains_key(header::IF_MATCH) {
-        return Err(arm_error(
-            StatusCode::PRECONDITION_REQUIRED,
-            "PreconditionRequired",
-            "The If-Match header is required: send the ETag from GET, or * to delete unconditionally.",
-            Some("If-Match"),
-        ));
+        return Err(Error::PreconditionRequired);
     }
     let expected = req
         .header("if-match")
@@ -330,7 +300,7 @@ async fn delete<S: Store>(
     let Ok(user_id) = ObjectId::parse("userId", &req.param("userId").unwrap_or_default()) else {
         // No user can have this id: nothing to delete.
         return if dry_run {
-            Err(user_not_found())
+            Err(Error::UserNotFound)
         } else {
             Ok(params::empty(StatusCode::NO_CONTENT))
         };
@@ -340,18 +310,16 @@ async fn delete<S: Store>(
         ..RemovalPolicy::apim(delete_subscriptions, notify).by(caller.actor())
     };
     if dry_run {
-        let plan = removal::plan(store, &svc.org, &user_id, &policy, ctx.now)
-            .await
-            .map_err(removal_error)?;
-        return Ok(json(StatusCode::OK, &plan_body(svc, &plan)));
+        let plan = removal::plan(store, &svc.org, &user_id, &policy, ctx.now).await?;
+        return Ok(json(StatusCode::OK, &plan_body(&svc, &plan)));
     }
     match removal::remove_user(store, &svc.org, &user_id, &policy, ctx.now).await {
         Ok(Outcome::Finished(_)) => Ok(params::empty(StatusCode::NO_CONTENT)),
         Ok(Outcome::InProgress { operation, .. }) => {
-            Ok(accepted(req, svc, &user_id, &operation.id))
+            Ok(accepted(req, &svc, &user_id, &operation.id))
         }
         // ARM: deleting a resource that does not exist (any more) succeeds with 204.
         Err(RemovalError::NotFound) => Ok(params::empty(StatusCode::NO_CONTENT)),
-        Err(e) => Err(removal_error(e)),
+        Err(e) => Err(e.into()),
     }
 }

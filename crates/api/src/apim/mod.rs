@@ -12,19 +12,19 @@
 //!   `Azure-AsyncOperation` when the user has more dependents than the organization's
 //!   `removalBatch`; each poll of either URL advances the removal by one batch. A
 //!   DELETE of an absent user answers 204 (ARM's rule for idempotent deletes).
-//! - Errors are ARM `ErrorResponse`s, built in [`arm_error`] from one mapping per
-//!   failure kind ([`refusal`], [`auth_failure`], [`removal_error`]).
+//! - Errors are ARM `ErrorResponse`s: every failure is an [`Error`], answered in
+//!   [`Error::into_response`](crate::SurfaceError::into_response) alone.
 //!
 //! `docs/seeds.md` lists every answer.
 
 pub mod endpoints;
 
-pub use endpoints::{OperationResult, User};
+pub use endpoints::{OperationResultRoute, UserRoute};
 
 use crate::auth::{self, AuthFailure, Caller};
 use crate::params::{self, json};
 use crate::request::{ApiRequest, ApiResponse, Ctx};
-use crate::{Endpoint, Refusal};
+use crate::{Endpoint, Refusal, SurfaceError};
 use http::{HeaderValue, StatusCode, header};
 use roster_domain::ids::ObjectId;
 use roster_domain::model::{ApimBinding, Organization};
@@ -70,22 +70,137 @@ pub fn arm_error(
     )
 }
 
-/// 404 `ResourceNotFound` for a user.
-pub fn user_not_found() -> ApiResponse {
+/// Every way a request on this surface fails. [`SurfaceError::into_response`] is the
+/// one mapping to ARM `ErrorResponse`s, and logs the cause of every 500.
+#[derive(Debug)]
+pub enum Error {
+    /// Before the route ran: the method (405 `MethodNotAllowed` with `Allow`), or the
+    /// caller (401 with `WWW-Authenticate: Bearer`, 403, 429; 404 for a missing
+    /// organization, as the service is in the path).
+    Refused(Refusal),
+    /// No `api-version` (400 `MissingApiVersionParameter`).
+    MissingApiVersion,
+    /// An `api-version` not in [`SUPPORTED_API_VERSIONS`] (400
+    /// `InvalidApiVersionParameter`); the version as given.
+    InvalidApiVersion(String),
+    /// A subscription id that is no UUID (400 `InvalidSubscriptionId`); as given.
+    InvalidSubscriptionId(String),
+    /// No service by these names, or another organization's (404 `ResourceNotFound`).
+    ServiceNotFound {
+        /// The path's `serviceName`, as given.
+        service: String,
+        /// The path's `resourceGroupName`, as given.
+        group: String,
+    },
+    /// A query parameter is invalid (400 `InvalidParameter`, the parameter as `target`).
+    InvalidParameter {
+        /// The parameter, answered as the error's `target`.
+        name: String,
+        /// The whole `message`, naming the parameter and what it accepts.
+        message: String,
+    },
+    /// DELETE without `If-Match` (428 `PreconditionRequired`).
+    PreconditionRequired,
+    /// No such user (404 `ResourceNotFound`).
+    UserNotFound,
+    /// No such operation, or not this user's removal (404 `ResourceNotFound`).
+    OperationNotFound,
+    /// The removal engine refused (412, 409) or failed.
+    Removal(RemovalError),
+    /// A store failure or a record that did not decode (500); a missing entity is the
+    /// user's 404, an invalid value 400 `InvalidParameter`.
+    Domain(DomainError),
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        Self::Refused(r)
+    }
+}
+
+impl From<RemovalError> for Error {
+    fn from(e: RemovalError) -> Self {
+        Self::Removal(e)
+    }
+}
+
+impl From<DomainError> for Error {
+    fn from(e: DomainError) -> Self {
+        Self::Domain(e)
+    }
+}
+
+impl SurfaceError for Error {
+    fn into_response(self) -> ApiResponse {
+        match self {
+            Error::Refused(Refusal::MethodNotAllowed(allow)) => {
+                let mut resp = arm_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "MethodNotAllowed",
+                    &format!("The requested method is not allowed; this resource allows {allow}."),
+                    None,
+                );
+                resp.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+                resp
+            }
+            Error::Refused(Refusal::Auth(a)) => auth_failure(a),
+            Error::MissingApiVersion => arm_error(
+                StatusCode::BAD_REQUEST,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+                Some("api-version"),
+            ),
+            Error::InvalidApiVersion(v) => arm_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidApiVersionParameter",
+                &format!(
+                    "The api-version '{v}' is invalid. The supported versions are '{}'.",
+                    SUPPORTED_API_VERSIONS.join(",")
+                ),
+                Some("api-version"),
+            ),
+            Error::InvalidSubscriptionId(subscription) => arm_error(
+                StatusCode::BAD_REQUEST,
+                "InvalidSubscriptionId",
+                &format!(
+                    "The provided subscription identifier '{subscription}' is malformed or invalid."
+                ),
+                Some("subscriptionId"),
+            ),
+            Error::ServiceNotFound { service, group } => arm_error(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFound",
+                &format!(
+                    "The Resource 'Microsoft.ApiManagement/service/{service}' under resource group '{group}' was not found."
+                ),
+                None,
+            ),
+            Error::InvalidParameter { name, message } => invalid_parameter(&name, &message),
+            Error::PreconditionRequired => arm_error(
+                StatusCode::PRECONDITION_REQUIRED,
+                "PreconditionRequired",
+                "The If-Match header is required: send the ETag from GET, or * to delete unconditionally.",
+                Some("If-Match"),
+            ),
+            Error::UserNotFound => user_not_found(),
+            Error::OperationNotFound => arm_error(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFound",
+                "Operation not found.",
+                None,
+            ),
+            Error::Removal(e) => removal_error(e),
+            Error::Domain(e) => domain_error(e),
+        }
+    }
+}
+
+fn user_not_found() -> ApiResponse {
     arm_error(
         StatusCode::NOT_FOUND,
         "ResourceNotFound",
         "User not found.",
-        None,
-    )
-}
-
-/// 404 `ResourceNotFound` for an operation.
-pub fn operation_not_found() -> ApiResponse {
-    arm_error(
-        StatusCode::NOT_FOUND,
-        "ResourceNotFound",
-        "Operation not found.",
         None,
     )
 }
@@ -99,8 +214,7 @@ fn internal() -> ApiResponse {
     )
 }
 
-/// 400 `InvalidParameter` naming the parameter.
-pub fn invalid_parameter(name: &str, message: &str) -> ApiResponse {
+fn invalid_parameter(name: &str, message: &str) -> ApiResponse {
     arm_error(
         StatusCode::BAD_REQUEST,
         "InvalidParameter",
@@ -109,29 +223,11 @@ pub fn invalid_parameter(name: &str, message: &str) -> ApiResponse {
     )
 }
 
-/// The one mapping of refusals before the route runs.
-pub fn refusal(r: Refusal) -> ApiResponse {
-    match r {
-        Refusal::MethodNotAllowed(allow) => {
-            let mut resp = arm_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "MethodNotAllowed",
-                &format!("The requested method is not allowed; this resource allows {allow}."),
-                None,
-            );
-            resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
-            resp
-        }
-        Refusal::Auth(a) => auth_failure(a),
-    }
-}
-
 /// ARM's authentication and authorization answers: 401 `AuthenticationFailed` (no
 /// token) and `InvalidAuthenticationToken` (a bad one), both with
 /// `WWW-Authenticate: Bearer`; 403 `AuthorizationFailed`; 429 `TooManyRequests`;
 /// 500 `InternalServerError`.
-pub fn auth_failure(a: AuthFailure) -> ApiResponse {
+fn auth_failure(a: AuthFailure) -> ApiResponse {
     let unauthorized = |code: &str, message: &str| {
         let mut resp = arm_error(StatusCode::UNAUTHORIZED, code, message, None);
         resp.headers_mut()
@@ -169,11 +265,13 @@ pub fn auth_failure(a: AuthFailure) -> ApiResponse {
     }
 }
 
-/// The one mapping of removal (and domain) failures.
-pub fn removal_error(e: RemovalError) -> ApiResponse {
+fn removal_error(e: RemovalError) -> ApiResponse {
     match e {
         RemovalError::NotFound => user_not_found(),
-        RemovalError::Refused(b) => blocker_error(b),
+        RemovalError::Refused(b) => {
+            let (status, code, message, target) = blocker(b);
+            arm_error(status, code, &message, target)
+        }
         RemovalError::Domain(d) => domain_error(d),
     }
 }
@@ -214,11 +312,6 @@ pub fn blocker(b: Blocker) -> (StatusCode, &'static str, String, Option<&'static
     }
 }
 
-fn blocker_error(b: Blocker) -> ApiResponse {
-    let (status, code, message, target) = blocker(b);
-    arm_error(status, code, &message, target)
-}
-
 fn domain_error(e: DomainError) -> ApiResponse {
     match e {
         DomainError::NotFound { .. } => user_not_found(),
@@ -234,7 +327,7 @@ fn domain_error(e: DomainError) -> ApiResponse {
 /// asked for.
 #[derive(Debug, Clone)]
 pub struct Service {
-    /// The organization.
+    /// The organization bound to the service, visible to the caller.
     pub org: Organization,
     /// Its binding (the canonical spelling of the path's names).
     pub binding: ApimBinding,
@@ -264,32 +357,18 @@ impl Service {
     }
 }
 
-/// Checks `api-version`: 400 `MissingApiVersionParameter` when absent,
-/// `InvalidApiVersionParameter` when not supported.
-pub fn api_version(req: &ApiRequest) -> Result<&'static str, ApiResponse> {
-    let Some(v) = req.query_param("api-version").filter(|v| !v.is_empty()) else {
-        return Err(arm_error(
-            StatusCode::BAD_REQUEST,
-            "MissingApiVersionParameter",
-            "The api-version query parameter (?api-version=) is required for all requests.",
-            Some("api-version"),
-        ));
-    };
+/// Checks `api-version`: absent ([`Error::MissingApiVersion`]) or not supported
+/// ([`Error::InvalidApiVersion`]).
+pub fn api_version(req: &ApiRequest) -> Result<&'static str, Error> {
+    let v = req
+        .query_param("api-version")
+        .filter(|v| !v.is_empty())
+        .ok_or(Error::MissingApiVersion)?;
     SUPPORTED_API_VERSIONS
         .iter()
         .find(|s| **s == v)
         .copied()
-        .ok_or_else(|| {
-            arm_error(
-                StatusCode::BAD_REQUEST,
-                "InvalidApiVersionParameter",
-                &format!(
-                    "The api-version '{v}' is invalid. The supported versions are '{}'.",
-                    SUPPORTED_API_VERSIONS.join(",")
-                ),
-                Some("api-version"),
-            )
-        })
+        .ok_or(Error::InvalidApiVersion(v))
 }
 
 /// The prologue of every route of this surface: the method (405), the caller (401,
@@ -300,46 +379,24 @@ pub async fn enter<E: Endpoint, S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
-) -> Result<(Caller, Service), ApiResponse> {
-    let caller = crate::admit::<E, S>(req, store, ctx)
-        .await
-        .map_err(refusal)?;
+) -> Result<(Caller, Service), Error> {
+    let caller = crate::admit::<E, S>(req, store, ctx).await?;
     let api_version = api_version(req)?;
     let subscription = req.param("subscriptionId").unwrap_or_default();
     if orgs::parse_uuid("subscriptionId", &subscription).is_err() {
-        return Err(arm_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidSubscriptionId",
-            &format!(
-                "The provided subscription identifier '{subscription}' is malformed or invalid."
-            ),
-            Some("subscriptionId"),
-        ));
+        return Err(Error::InvalidSubscriptionId(subscription));
     }
     let group = req.param("resourceGroupName").unwrap_or_default();
     let service = req.param("serviceName").unwrap_or_default();
-    let missing = || {
-        arm_error(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFound",
-            &format!(
-                "The Resource 'Microsoft.ApiManagement/service/{service}' under resource group '{group}' was not found."
-            ),
-            None,
-        )
-    };
-    let org = match orgs::resolve_apim(store, &subscription, &group, &service)
+    let org = orgs::resolve_apim(store, &subscription, &group, &service)
         .await
-        .and_then(|o| auth::visible(&caller, o))
-    {
-        Ok(o) => o,
-        Err(DomainError::NotFound { .. } | DomainError::Invalid(_)) => return Err(missing()),
-        Err(e) => {
-            crate::log_internal("apim", &e);
-            return Err(internal());
-        }
+        .and_then(|o| auth::visible(&caller, o));
+    let found = match org {
+        Ok(o) => o.apim.clone().map(|binding| (o, binding)),
+        Err(DomainError::NotFound { .. } | DomainError::Invalid(_)) => None,
+        Err(e) => return Err(e.into()),
     };
-    let binding = org.apim.clone().ok_or_else(missing)?;
+    let (org, binding) = found.ok_or(Error::ServiceNotFound { service, group })?;
     Ok((
         caller,
         Service {

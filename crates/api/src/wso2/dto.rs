@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 pub struct AddUserRequest {
     /// The username, optionally `PRIMARY/`-qualified.
     pub username: String,
-    /// Given name.
+    /// Given name; absent: none.
     pub firstname: Option<String>,
-    /// Family name.
+    /// Family name; absent: none.
     pub lastname: Option<String>,
     /// Email (required: every Roster user has one, unique per organization).
     pub email_address: String,
@@ -36,7 +36,7 @@ pub struct UpdateUserRequest {
     pub firstname: Option<String>,
     /// New family name (`""` clears it).
     pub lastname: Option<String>,
-    /// New email.
+    /// New email (unique in the organization: another user's answers 409).
     pub email_address: Option<String>,
     /// The user's complete set of roles (replacing the current ones; `[]` clears them).
     pub roles: Option<Vec<String>>,
@@ -72,13 +72,13 @@ pub struct ResetPasswordRequest {
 pub struct UserResponse {
     /// Username (without a user-store domain).
     pub username: String,
-    /// Given name.
+    /// Given name, left out when empty.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub firstname: String,
-    /// Family name.
+    /// Family name, left out when empty.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub lastname: String,
-    /// Email.
+    /// Email, left out when empty.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub email_address: String,
 }
@@ -115,7 +115,7 @@ pub struct EnrolmentInfoResponse {
 /// A device property; a property without a value shows only its name (`{"name":"SERIAL"}`).
 #[derive(Debug, Serialize)]
 pub struct PropertyResponse {
-    /// Name.
+    /// The property's key (`SERIAL`, `DEVICE_INFO`, …).
     pub name: String,
     /// Value, left out when empty.
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -128,16 +128,16 @@ pub struct PropertyResponse {
 pub struct DeviceResponse {
     /// The device's id (Roster's 24-hex id, a string).
     pub id: String,
-    /// Name.
+    /// The device's display name.
     pub name: String,
-    /// Platform type.
+    /// Platform type, e.g. `android`, `ios`.
     #[serde(rename = "type")]
     pub device_type: String,
-    /// Description.
+    /// Free text, `""` when unset.
     pub description: String,
-    /// Hardware identifier.
+    /// The hardware identifier the device enrolled with.
     pub device_identifier: String,
-    /// Enrolment.
+    /// Ownership, status and times of the enrolment.
     pub enrolment_info: EnrolmentInfoResponse,
     /// Properties in their stored order (`DEVICE_INFO` among them when the device
     /// reported it).
@@ -180,7 +180,7 @@ pub struct BlockerResponse {
     /// The blocker (`activeDevices`, `pendingEnrollmentTokens`, …) and its count.
     #[serde(flatten)]
     pub blocker: roster_domain::removal::Blocker,
-    /// In prose.
+    /// The blocker in prose (what [`blocker_message`](super::blocker_message) says).
     pub message: String,
 }
 
@@ -190,13 +190,13 @@ pub struct BlockerResponse {
 pub struct PlanResponse {
     /// Always `true`: nothing was changed.
     pub dry_run: bool,
-    /// The user.
+    /// The user's username as stored (without a user-store domain).
     pub username: String,
     /// Whether the removal would proceed now.
     pub removable: bool,
     /// `permanent`, or `soft` under the organization's retention policy.
     pub mode: RemovalMode,
-    /// What would go with the user.
+    /// How many records of each kind would go with the user.
     pub would_remove: Counts,
     /// What refuses it (empty when removable).
     pub blockers: Vec<BlockerResponse>,

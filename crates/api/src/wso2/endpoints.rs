@@ -1,18 +1,18 @@
-//! The WSO2 routes, one struct (one component) per path of seed 003.
+//! The WSO2 routes, one struct (one component) per path of seed 003, each declared with
+//! [`endpoint!`](crate::endpoint); handlers fail with [`super::Error`].
 
 use super::dto::*;
 use super::{
-    Failure, Outcome, bare, content, dry_run, enter, index_query, json_body, message, need,
-    password, respond, search_query, username, username_query,
+    Error, bare, content, dry_run, enter, index_query, json_body, message, password, search_query,
+    username, username_query,
 };
-use crate::Endpoint;
-use crate::auth::{Caller, Requirement};
+use crate::auth::Caller;
 use crate::request::{ApiRequest, ApiResponse, Ctx};
-use http::{Method, StatusCode};
+use http::StatusCode;
 use roster_domain::ids::Username;
 use roster_domain::model::{Organization, User};
 use roster_domain::permissions::{Action, Permission, Resource};
-use roster_domain::removal::{self, Outcome as Removal, RemovalPolicy, remove_user};
+use roster_domain::removal::{self, Outcome as Removal, Plan, RemovalPolicy};
 use roster_domain::{DomainError, Store, ValidationError};
 use roster_domain::{count, devices, enrollment, groups, users};
 
@@ -25,11 +25,11 @@ async fn find_user<S: Store>(
     org: &Organization,
     raw: &str,
     name: &Username,
-) -> Result<User, Failure> {
+) -> Result<User, Error> {
     users::find_by_username(store, org, name.as_str())
         .await
-        .map_err(|e| Failure::Domain(e, raw.to_owned()))?
-        .ok_or_else(|| Failure::NoSuchUser(raw.to_owned()))
+        .map_err(|e| Error::Domain(e, raw.to_owned()))?
+        .ok_or_else(|| Error::NoSuchUser(raw.to_owned()))
 }
 
 /// Every user of the organization whose username contains `needle` (lowercase; `None`
@@ -38,7 +38,7 @@ async fn users_matching<S: Store>(
     store: &S,
     org: &Organization,
     needle: Option<&str>,
-) -> Result<Vec<User>, Failure> {
+) -> Result<Vec<User>, Error> {
     let needle = needle.filter(|n| !n.is_empty());
     let mut query = users::ListQuery {
         after: 0,
@@ -50,9 +50,7 @@ async fn users_matching<S: Store>(
     };
     let mut out = Vec::new();
     loop {
-        let page = users::list(store, org, &query)
-            .await
-            .map_err(|e| Failure::Domain(e, String::new()))?;
+        let page = users::list(store, org, &query).await?;
         out.extend(
             page.users
                 .into_iter()
@@ -80,7 +78,7 @@ async fn plan_roles<S: Store>(
     org: &Organization,
     caller: &Caller,
     raw: &[String],
-) -> Result<(Vec<String>, Vec<String>), Failure> {
+) -> Result<(Vec<String>, Vec<String>), Error> {
     if raw.len() > groups::MAX_GROUPS_PER_USER {
         return Err(ValidationError::new("roles", "must have at most 64 entries").into());
     }
@@ -94,10 +92,7 @@ async fn plan_roles<S: Store>(
         {
             continue;
         }
-        let exists = groups::find(store, org, &name)
-            .await
-            .map_err(|e| Failure::Domain(e, String::new()))?
-            .is_some();
+        let exists = groups::find(store, org, &name).await?.is_some();
         if !exists {
             let create = Permission::new(Resource::Group, Action::Create);
             if !caller.allows(create) {
@@ -123,8 +118,8 @@ async fn assign_roles<S: Store>(
     (names, missing): (Vec<String>, Vec<String>),
     raw_name: &str,
     ctx: &Ctx,
-) -> Result<(), Failure> {
-    let domain = |e| Failure::Domain(e, raw_name.to_owned());
+) -> Result<(), Error> {
+    let domain = |e| Error::Domain(e, raw_name.to_owned());
     for name in missing {
         match groups::create(store, org, name, String::new(), ctx.now).await {
             Ok(_) | Err(DomainError::Conflict { .. }) => {}
@@ -137,43 +132,28 @@ async fn assign_roles<S: Store>(
     Ok(())
 }
 
-/// `/mdm-admin/users` (and `/mdm-admin/users/`: Spin ignores one trailing slash):
-/// POST adds a user (201), GET lists every user (200), PUT `?username=` updates one
-/// (201), DELETE `?username=` removes one (200; `dryRun=true` only reports).
-pub struct Users;
-
-impl Endpoint for Users {
-    const ROUTE: &'static str = "/mdm-admin/users";
-    const ALLOW: &'static str = "GET, POST, PUT, DELETE";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::MdmUser, Action::Read),
-            "POST" => need(Resource::MdmUser, Action::Create),
-            "PUT" => need(Resource::MdmUser, Action::Update),
-            "DELETE" => need(Resource::MdmUser, Action::Remove),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        respond(
-            async {
-                let (org, caller) = enter::<Self, S>(req, store, ctx).await?;
-                match req.method {
-                    Method::GET => list_all(store, &org).await,
-                    Method::POST => add(req, store, ctx, &org, &caller).await,
-                    Method::PUT => update(req, store, ctx, &org, &caller).await,
-                    _ => remove(req, store, ctx, &org, &caller).await,
-                }
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/mdm-admin/users` (and `/mdm-admin/users/`: Spin ignores one trailing slash):
+    /// POST adds a user (201), GET lists every user (200), PUT `?username=` updates one
+    /// (201), DELETE `?username=` removes one (200; `dryRun=true` only reports).
+    pub struct UsersRoute {
+        route: "/mdm-admin/users",
+        error: Error,
+        GET need(MdmUser, Read) => list_users,
+        POST need(MdmUser, Create) => add_user,
+        PUT need(MdmUser, Update) => update_user,
+        DELETE need(MdmUser, Remove) => remove_user,
     }
 }
 
-async fn list_all<S: Store>(store: &S, org: &Organization) -> Outcome {
-    let all = users_matching(store, org, None).await?;
+/// GET: every user, sorted by username.
+async fn list_users<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<UsersRoute, S>(req, store, ctx).await?;
+    let all = users_matching(store, &org, None).await?;
     let out: Vec<UserResponse> = all.iter().map(UserResponse::from).collect();
     Ok(content(
         StatusCode::OK,
@@ -185,13 +165,9 @@ async fn list_all<S: Store>(store: &S, org: &Organization) -> Outcome {
     ))
 }
 
-async fn add<S: Store>(
-    req: &ApiRequest,
-    store: &S,
-    ctx: &Ctx,
-    org: &Organization,
-    caller: &Caller,
-) -> Outcome {
+/// POST: adds the user of WSO2's user JSON, with its roles.
+async fn add_user<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<ApiResponse, Error> {
+    let (org, caller) = enter::<UsersRoute, S>(req, store, ctx).await?;
     let body: AddUserRequest = json_body(req)?;
     let name = username("username", &body.username)?;
     let mut new = users::NewUser::parse(
@@ -203,12 +179,12 @@ async fn add<S: Store>(
     if let Some(encoded) = &body.password {
         new = new.with_password("password", &password("password", encoded)?)?;
     }
-    let roles = plan_roles(store, org, caller, body.roles.as_deref().unwrap_or(&[])).await?;
-    let user = users::create(store, org, new, ctx.now)
+    let roles = plan_roles(store, &org, &caller, body.roles.as_deref().unwrap_or(&[])).await?;
+    let user = users::create(store, &org, new, ctx.now)
         .await
-        .map_err(|e| Failure::Domain(e, body.username.clone()))?;
+        .map_err(|e| Error::Domain(e, body.username.clone()))?;
     if !roles.0.is_empty() {
-        assign_roles(store, org, &user, roles, &body.username, ctx).await?;
+        assign_roles(store, &org, &user, roles, &body.username, ctx).await?;
     }
     Ok(message(
         StatusCode::CREATED,
@@ -219,13 +195,13 @@ async fn add<S: Store>(
     ))
 }
 
-async fn update<S: Store>(
+/// PUT `?username=`: updates the user's names, email and (when given) roles.
+async fn update_user<S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
-    org: &Organization,
-    caller: &Caller,
-) -> Outcome {
+) -> Result<ApiResponse, Error> {
+    let (org, caller) = enter::<UsersRoute, S>(req, store, ctx).await?;
     let (raw, name) = username_query(req)?;
     let body: UpdateUserRequest = json_body(req)?;
     if let Some(given) = &body.username
@@ -242,16 +218,16 @@ async fn update<S: Store>(
         body.firstname.as_deref(),
         body.lastname.as_deref(),
     )?;
-    let user = find_user(store, org, &raw, &name).await?;
+    let user = find_user(store, &org, &raw, &name).await?;
     let roles = match &body.roles {
-        Some(r) => Some(plan_roles(store, org, caller, r).await?),
+        Some(r) => Some(plan_roles(store, &org, &caller, r).await?),
         None => None,
     };
-    let user = users::update(store, org, &user.id, None, changes, ctx.now)
+    let user = users::update(store, &org, &user.id, None, changes, ctx.now)
         .await
-        .map_err(|e| Failure::Domain(e, raw.clone()))?;
+        .map_err(|e| Error::Domain(e, raw.clone()))?;
     if let Some(roles) = roles {
-        assign_roles(store, org, &user, roles, &raw, ctx).await?;
+        assign_roles(store, &org, &user, roles, &raw, ctx).await?;
     }
     Ok(message(
         StatusCode::CREATED,
@@ -259,46 +235,26 @@ async fn update<S: Store>(
     ))
 }
 
-async fn remove<S: Store>(
+/// DELETE `?username=`: removes the user, or with `dryRun=true` reports what it would
+/// do.
+async fn remove_user<S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
-    org: &Organization,
-    caller: &Caller,
-) -> Outcome {
+) -> Result<ApiResponse, Error> {
+    let (org, caller) = enter::<UsersRoute, S>(req, store, ctx).await?;
     let (raw, name) = username_query(req)?;
     let dry = dry_run(req)?;
-    let user = find_user(store, org, &raw, &name).await?;
+    let user = find_user(store, &org, &raw, &name).await?;
     let policy = RemovalPolicy::wso2().by(caller.actor());
-    let removal_failure = |e| Failure::Removal(e, raw.clone());
+    let removal_failure = |e| Error::Removal(e, raw.clone());
     if dry {
-        let plan = removal::plan(store, org, &user.id, &policy, ctx.now)
+        let plan = removal::plan(store, &org, &user.id, &policy, ctx.now)
             .await
             .map_err(removal_failure)?;
-        let removable = plan.blockers.is_empty();
-        let out = PlanResponse {
-            dry_run: true,
-            username: plan.user.username.clone(),
-            removable,
-            mode: plan.mode,
-            would_remove: plan.would_remove,
-            blockers: plan
-                .blockers
-                .iter()
-                .map(|b| BlockerResponse {
-                    blocker: *b,
-                    message: super::blocker_message(*b),
-                })
-                .collect(),
-        };
-        let text = if removable {
-            format!("User by username: {raw} can be removed. Nothing was changed (dry run).")
-        } else {
-            format!("User by username: {raw} cannot be removed. Nothing was changed (dry run).")
-        };
-        return Ok(content(StatusCode::OK, &text, &out));
+        return Ok(plan_answer(&raw, plan));
     }
-    match remove_user(store, org, &user.id, &policy, ctx.now)
+    match removal::remove_user(store, &org, &user.id, &policy, ctx.now)
         .await
         .map_err(removal_failure)?
     {
@@ -315,351 +271,320 @@ async fn remove<S: Store>(
     }
 }
 
-/// `/mdm-admin/users/view?username=`: GET one user.
-pub struct UsersView;
+/// A dry run's answer for the user named `raw` (as given).
+fn plan_answer(raw: &str, plan: Plan) -> ApiResponse {
+    let removable = plan.blockers.is_empty();
+    let out = PlanResponse {
+        dry_run: true,
+        username: plan.user.username.clone(),
+        removable,
+        mode: plan.mode,
+        would_remove: plan.would_remove,
+        blockers: plan
+            .blockers
+            .iter()
+            .map(|b| BlockerResponse {
+                blocker: *b,
+                message: super::blocker_message(*b),
+            })
+            .collect(),
+    };
+    let text = if removable {
+        format!("User by username: {raw} can be removed. Nothing was changed (dry run).")
+    } else {
+        format!("User by username: {raw} cannot be removed. Nothing was changed (dry run).")
+    };
+    content(StatusCode::OK, &text, &out)
+}
 
-impl Endpoint for UsersView {
-    const ROUTE: &'static str = "/mdm-admin/users/view";
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::MdmUser, Action::Read),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        respond(
-            async {
-                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
-                let (raw, name) = username_query(req)?;
-                let user = find_user(store, &org, &raw, &name).await?;
-                Ok(content(
-                    StatusCode::OK,
-                    "User information was retrieved successfully.",
-                    &UserResponse::from(&user),
-                ))
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/mdm-admin/users/view?username=`: GET one user.
+    pub struct UsersViewRoute {
+        route: "/mdm-admin/users/view",
+        error: Error,
+        GET need(MdmUser, Read) => view_user,
     }
 }
 
-/// `/mdm-admin/users/email-invitation`: POST a JSON array of usernames; each gets an
-/// enrollment token and an invitation in the organization's outbox (the mailer
-/// delivers it). Every username must exist, or nobody is invited.
-pub struct UsersEmailInvitation;
+/// GET `?username=`: the user.
+async fn view_user<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<UsersViewRoute, S>(req, store, ctx).await?;
+    let (raw, name) = username_query(req)?;
+    let user = find_user(store, &org, &raw, &name).await?;
+    Ok(content(
+        StatusCode::OK,
+        "User information was retrieved successfully.",
+        &UserResponse::from(&user),
+    ))
+}
 
-impl Endpoint for UsersEmailInvitation {
-    const ROUTE: &'static str = "/mdm-admin/users/email-invitation";
-    const ALLOW: &'static str = "POST";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "POST" => need(Resource::MdmUser, Action::Invite),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        respond(
-            async {
-                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
-                let raw: Vec<String> = json_body(req)?;
-                if raw.is_empty() || raw.len() > super::MAX_INVITATIONS {
-                    return Err(ValidationError::new(
-                        "body",
-                        format!(
-                            "must be an array of 1 to {} usernames",
-                            super::MAX_INVITATIONS
-                        ),
-                    )
-                    .into());
-                }
-                // Check every name before inviting anyone.
-                let mut invitees: Vec<(String, User)> = Vec::new();
-                for (i, r) in raw.iter().enumerate() {
-                    let name = username(&format!("body[{i}]"), r)?;
-                    let user = find_user(store, &org, r, &name).await?;
-                    if !invitees.iter().any(|(_, u)| u.id == user.id) {
-                        invitees.push((r.clone(), user));
-                    }
-                }
-                let ttl = enrollment::parse_ttl("expiresIn", None)?;
-                for (r, user) in invitees {
-                    match enrollment::invite(store, &org, &user.username, ttl, ctx.now)
-                        .await
-                        .map_err(|e| Failure::Domain(e, r.clone()))?
-                    {
-                        enrollment::Invited::Yes { .. } => {}
-                        // Removed since the check above.
-                        enrollment::Invited::NotFound => return Err(Failure::NoSuchUser(r)),
-                    }
-                }
-                Ok(message(
-                    StatusCode::OK,
-                    "Email invitation was successfully sent to user.",
-                ))
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/mdm-admin/users/email-invitation`: POST a JSON array of usernames; each gets an
+    /// enrollment token and an invitation in the organization's outbox (the mailer
+    /// delivers it). Every username must exist, or nobody is invited.
+    pub struct UsersEmailInvitationRoute {
+        route: "/mdm-admin/users/email-invitation",
+        error: Error,
+        POST need(MdmUser, Invite) => invite_users,
     }
 }
 
-/// `/mdm-admin/users/devices?username=`: GET the user's devices as a bare array of the
-/// seed's device JSON; `start` (0-based) and `length` (0 or absent: all) page it.
-pub struct UsersDevices;
-
-impl Endpoint for UsersDevices {
-    const ROUTE: &'static str = "/mdm-admin/users/devices";
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::Device, Action::Read),
-            _ => None,
+/// POST: invites every user named, once each.
+async fn invite_users<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<UsersEmailInvitationRoute, S>(req, store, ctx).await?;
+    let raw: Vec<String> = json_body(req)?;
+    let invitees = invitees(store, &org, &raw).await?;
+    let ttl = enrollment::parse_ttl("expiresIn", None)?;
+    for (r, user) in invitees {
+        match enrollment::invite(store, &org, &user.username, ttl, ctx.now)
+            .await
+            .map_err(|e| Error::Domain(e, r.clone()))?
+        {
+            enrollment::Invited::Yes { .. } => {}
+            // Removed since the check in `invitees`.
+            enrollment::Invited::NotFound => return Err(Error::NoSuchUser(r)),
         }
     }
+    Ok(message(
+        StatusCode::OK,
+        "Email invitation was successfully sent to user.",
+    ))
+}
 
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        respond(
-            async {
-                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
-                let (raw, name) = username_query(req)?;
-                let start = index_query(req, "start")?.unwrap_or(0);
-                let length = index_query(req, "length")?
-                    .filter(|n| *n > 0)
-                    .unwrap_or(usize::MAX);
-                let user = find_user(store, &org, &raw, &name).await?;
-                let list = devices::list(store, &org, &user.id)
-                    .await
-                    .map_err(|e| Failure::Domain(e, raw.clone()))?;
-                let out: Vec<DeviceResponse> = list
-                    .iter()
-                    .skip(start)
-                    .take(length)
-                    .map(|d| DeviceResponse::new(d, &user.username))
-                    .collect();
-                Ok(bare(StatusCode::OK, &out))
-            }
-            .await,
+/// The users an invitation names (1 to [`MAX_INVITATIONS`](super::MAX_INVITATIONS)),
+/// each with the name as given, duplicates once: every name is checked before anyone
+/// is invited.
+async fn invitees<S: Store>(
+    store: &S,
+    org: &Organization,
+    raw: &[String],
+) -> Result<Vec<(String, User)>, Error> {
+    if raw.is_empty() || raw.len() > super::MAX_INVITATIONS {
+        return Err(ValidationError::new(
+            "body",
+            format!(
+                "must be an array of 1 to {} usernames",
+                super::MAX_INVITATIONS
+            ),
         )
+        .into());
+    }
+    let mut invitees: Vec<(String, User)> = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        let name = username(&format!("body[{i}]"), r)?;
+        let user = find_user(store, org, r, &name).await?;
+        if !invitees.iter().any(|(_, u)| u.id == user.id) {
+            invitees.push((r.clone(), user));
+        }
+    }
+    Ok(invitees)
+}
+
+crate::endpoint! {
+    /// `/mdm-admin/users/devices?username=`: GET the user's devices as a bare array of
+    /// the seed's device JSON; `start` (0-based) and `length` (0 or absent: all) page it.
+    pub struct UsersDevicesRoute {
+        route: "/mdm-admin/users/devices",
+        error: Error,
+        GET need(Device, Read) => list_devices,
     }
 }
 
-/// `/mdm-admin/users/roles?username=`: GET the user's roles, as the seed shapes them
-/// (`[["marketing"]]`: one array holding the names).
-pub struct UsersRoles;
+/// GET `?username=&start=&length=`: one page of the user's devices.
+async fn list_devices<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<UsersDevicesRoute, S>(req, store, ctx).await?;
+    let (raw, name) = username_query(req)?;
+    let start = index_query(req, "start")?.unwrap_or(0);
+    let length = index_query(req, "length")?
+        .filter(|n| *n > 0)
+        .unwrap_or(usize::MAX);
+    let user = find_user(store, &org, &raw, &name).await?;
+    let list = devices::list(store, &org, &user.id)
+        .await
+        .map_err(|e| Error::Domain(e, raw.clone()))?;
+    let out: Vec<DeviceResponse> = list
+        .iter()
+        .skip(start)
+        .take(length)
+        .map(|d| DeviceResponse::new(d, &user.username))
+        .collect();
+    Ok(bare(StatusCode::OK, &out))
+}
 
-impl Endpoint for UsersRoles {
-    const ROUTE: &'static str = "/mdm-admin/users/roles";
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::MdmUser, Action::Read),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        respond(
-            async {
-                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
-                let (raw, name) = username_query(req)?;
-                let user = find_user(store, &org, &raw, &name).await?;
-                Ok(content(
-                    StatusCode::OK,
-                    &format!("User roles obtained for user {raw}"),
-                    &[&user.groups],
-                ))
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/mdm-admin/users/roles?username=`: GET the user's roles, as the seed shapes them
+    /// (`[["marketing"]]`: one array holding the names).
+    pub struct UsersRolesRoute {
+        route: "/mdm-admin/users/roles",
+        error: Error,
+        GET need(MdmUser, Read) => list_roles,
     }
 }
 
-/// `/mdm-admin/users/count`: GET the number of users, a bare integer (O(1) reads).
-pub struct UsersCount;
+/// GET `?username=`: the user's role names.
+async fn list_roles<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<UsersRolesRoute, S>(req, store, ctx).await?;
+    let (raw, name) = username_query(req)?;
+    let user = find_user(store, &org, &raw, &name).await?;
+    Ok(content(
+        StatusCode::OK,
+        &format!("User roles obtained for user {raw}"),
+        &[&user.groups],
+    ))
+}
 
-impl Endpoint for UsersCount {
-    const ROUTE: &'static str = "/mdm-admin/users/count";
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::MdmUser, Action::Read),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        respond(
-            async {
-                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
-                let n = count::total(store, &org.id)
-                    .await
-                    .map_err(|e| Failure::Domain(e, String::new()))?;
-                Ok(bare(StatusCode::OK, &n))
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/mdm-admin/users/count`: GET the number of users, a bare integer (O(1) reads).
+    pub struct UsersCountRoute {
+        route: "/mdm-admin/users/count",
+        error: Error,
+        GET need(MdmUser, Read) => count_users,
     }
 }
 
-/// `/mdm-admin/users/view-users?username=`: GET the details of every user whose
-/// username contains the text (case-insensitive).
-pub struct UsersViewUsers;
+/// GET: the organization's user count.
+async fn count_users<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<UsersCountRoute, S>(req, store, ctx).await?;
+    let n = count::total(store, &org.id).await?;
+    Ok(bare(StatusCode::OK, &n))
+}
 
-impl Endpoint for UsersViewUsers {
-    const ROUTE: &'static str = "/mdm-admin/users/view-users";
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::MdmUser, Action::Read),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        respond(
-            async {
-                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
-                let needle = search_query(req)?;
-                let found = users_matching(store, &org, Some(&needle)).await?;
-                let out: Vec<UserResponse> = found.iter().map(UserResponse::from).collect();
-                Ok(content(
-                    StatusCode::OK,
-                    &format!(
-                        "All users by username were successfully retrieved. Obtained user count: {}",
-                        out.len()
-                    ),
-                    &out,
-                ))
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/mdm-admin/users/view-users?username=`: GET the details of every user whose
+    /// username contains the text (case-insensitive).
+    pub struct UsersViewUsersRoute {
+        route: "/mdm-admin/users/view-users",
+        error: Error,
+        GET need(MdmUser, Read) => view_users,
     }
 }
 
-/// `/mdm-admin/users/users-by-username?username=`: GET the usernames that contain the
-/// text (case-insensitive), names only.
-pub struct UsersByUsername;
+/// GET `?username=`: the matching users.
+async fn view_users<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<UsersViewUsersRoute, S>(req, store, ctx).await?;
+    let needle = search_query(req)?;
+    let found = users_matching(store, &org, Some(&needle)).await?;
+    let out: Vec<UserResponse> = found.iter().map(UserResponse::from).collect();
+    Ok(search_answer(&out))
+}
 
-impl Endpoint for UsersByUsername {
-    const ROUTE: &'static str = "/mdm-admin/users/users-by-username";
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::MdmUser, Action::Read),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        respond(
-            async {
-                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
-                let needle = search_query(req)?;
-                let found = users_matching(store, &org, Some(&needle)).await?;
-                let out: Vec<&str> = found.iter().map(|u| u.username.as_str()).collect();
-                Ok(content(
-                    StatusCode::OK,
-                    &format!(
-                        "All users by username were successfully retrieved. Obtained user count: {}",
-                        out.len()
-                    ),
-                    &out,
-                ))
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/mdm-admin/users/users-by-username?username=`: GET the usernames that contain
+    /// the text (case-insensitive), names only.
+    pub struct UsersByUsernameRoute {
+        route: "/mdm-admin/users/users-by-username",
+        error: Error,
+        GET need(MdmUser, Read) => list_usernames,
     }
 }
 
-/// `/mdm-admin/users/change-password`: POST `{username, oldPassword, newPassword}`
-/// (passwords base64). A wrong old password and a user without one get the same 400.
-pub struct UsersChangePassword;
+/// GET `?username=`: the matching usernames.
+async fn list_usernames<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<UsersByUsernameRoute, S>(req, store, ctx).await?;
+    let needle = search_query(req)?;
+    let found = users_matching(store, &org, Some(&needle)).await?;
+    let out: Vec<&str> = found.iter().map(|u| u.username.as_str()).collect();
+    Ok(search_answer(&out))
+}
 
-impl Endpoint for UsersChangePassword {
-    const ROUTE: &'static str = "/mdm-admin/users/change-password";
-    const ALLOW: &'static str = "POST";
+/// The answer of both username searches: what they found, and how many.
+fn search_answer<T: serde::Serialize>(found: &[T]) -> ApiResponse {
+    content(
+        StatusCode::OK,
+        &format!(
+            "All users by username were successfully retrieved. Obtained user count: {}",
+            found.len()
+        ),
+        &found,
+    )
+}
 
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "POST" => need(Resource::MdmUser, Action::Update),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        respond(
-            async {
-                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
-                let body: ChangePasswordRequest = json_body(req)?;
-                let name = username("username", &body.username)?;
-                let old = password("oldPassword", &body.old_password)?;
-                let new = password("newPassword", &body.new_password)?;
-                let user = find_user(store, &org, &body.username, &name).await?;
-                users::change_password(store, &org, &user.id, &old, &new, ctx.now)
-                    .await
-                    .map_err(|e| match e {
-                        users::PasswordChangeError::Refused => Failure::PasswordRefused,
-                        users::PasswordChangeError::Domain(d) => {
-                            Failure::Domain(d, body.username.clone())
-                        }
-                    })?;
-                Ok(message(
-                    StatusCode::CREATED,
-                    &format!(
-                        "User password by username: {} was successfully changed.",
-                        body.username
-                    ),
-                ))
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/mdm-admin/users/change-password`: POST `{username, oldPassword, newPassword}`
+    /// (passwords base64). A wrong old password and a user without one get the same 400.
+    pub struct UsersChangePasswordRoute {
+        route: "/mdm-admin/users/change-password",
+        error: Error,
+        POST need(MdmUser, Update) => change_password,
     }
 }
 
-/// `/mdm-admin/users/reset-password`: POST `{username, newPassword}` (base64; an
-/// `oldPassword` is accepted and ignored) sets the password without the old one.
-pub struct UsersResetPassword;
+/// POST: sets the new password if the old one matches.
+async fn change_password<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<UsersChangePasswordRoute, S>(req, store, ctx).await?;
+    let body: ChangePasswordRequest = json_body(req)?;
+    let name = username("username", &body.username)?;
+    let old = password("oldPassword", &body.old_password)?;
+    let new = password("newPassword", &body.new_password)?;
+    let user = find_user(store, &org, &body.username, &name).await?;
+    users::change_password(store, &org, &user.id, &old, &new, ctx.now)
+        .await
+        .map_err(|e| match e {
+            users::PasswordChangeError::Refused => Error::PasswordRefused,
+            users::PasswordChangeError::Domain(d) => Error::Domain(d, body.username.clone()),
+        })?;
+    Ok(password_changed(&body.username))
+}
 
-impl Endpoint for UsersResetPassword {
-    const ROUTE: &'static str = "/mdm-admin/users/reset-password";
-    const ALLOW: &'static str = "POST";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "POST" => need(Resource::MdmUser, Action::Update),
-            _ => None,
-        }
+crate::endpoint! {
+    /// `/mdm-admin/users/reset-password`: POST `{username, newPassword}` (base64; an
+    /// `oldPassword` is accepted and ignored) sets the password without the old one.
+    pub struct UsersResetPasswordRoute {
+        route: "/mdm-admin/users/reset-password",
+        error: Error,
+        POST need(MdmUser, Update) => reset_password,
     }
+}
 
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        respond(
-            async {
-                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
-                let body: ResetPasswordRequest = json_body(req)?;
-                let name = username("username", &body.username)?;
-                let new = password("newPassword", &body.new_password)?;
-                let user = find_user(store, &org, &body.username, &name).await?;
-                users::reset_password(store, &org, &user.id, &new, ctx.now)
-                    .await
-                    .map_err(|e| Failure::Domain(e, body.username.clone()))?;
-                Ok(message(
-                    StatusCode::CREATED,
-                    &format!(
-                        "User password by username: {} was successfully changed.",
-                        body.username
-                    ),
-                ))
-            }
-            .await,
-        )
-    }
+/// POST: sets the new password.
+async fn reset_password<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<UsersResetPasswordRoute, S>(req, store, ctx).await?;
+    let body: ResetPasswordRequest = json_body(req)?;
+    let name = username("username", &body.username)?;
+    let new = password("newPassword", &body.new_password)?;
+    let user = find_user(store, &org, &body.username, &name).await?;
+    users::reset_password(store, &org, &user.id, &new, ctx.now)
+        .await
+        .map_err(|e| Error::Domain(e, body.username.clone()))?;
+    Ok(password_changed(&body.username))
+}
+
+/// The answer of both password routes (the seed says "changed" for a reset too).
+fn password_changed(raw: &str) -> ApiResponse {
+    message(
+        StatusCode::CREATED,
+        &format!("User password by username: {raw} was successfully changed."),
+    )
 }

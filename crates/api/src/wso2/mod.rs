@@ -5,8 +5,9 @@
 //! "responseContent":…}` (`responseContent` only when there is content), except the
 //! two the seed answers bare: the user count (an integer) and a user's devices (an
 //! array). Every failure — refusals of the prologue, invalid input, domain and removal
-//! errors — becomes an answer in [`failure`] and nowhere else; `docs/wso2.md` lists
-//! them all.
+//! errors — is an [`Error`], answered in
+//! [`Error::into_response`](crate::SurfaceError::into_response) and nowhere else;
+//! `docs/wso2.md` lists them all.
 //!
 //! User-store domains: WSO2 qualifies names with a user-store domain (`PRIMARY/kim`).
 //! Roster has one user store per organization, the primary one: `PRIMARY/` (any case)
@@ -17,18 +18,18 @@ pub mod dto;
 pub mod endpoints;
 
 pub use endpoints::{
-    Users, UsersByUsername, UsersChangePassword, UsersCount, UsersDevices, UsersEmailInvitation,
-    UsersResetPassword, UsersRoles, UsersView, UsersViewUsers,
+    UsersByUsernameRoute, UsersChangePasswordRoute, UsersCountRoute, UsersDevicesRoute,
+    UsersEmailInvitationRoute, UsersResetPasswordRoute, UsersRolesRoute, UsersRoute,
+    UsersViewRoute, UsersViewUsersRoute,
 };
 
-use crate::auth::{self, Caller, Requirement};
+use crate::auth::{self, Caller};
 use crate::request::{ApiRequest, ApiResponse, Body, Ctx, JsonError, MAX_JSON_DEPTH, parse_json};
-use crate::{Endpoint, Refusal};
+use crate::{Endpoint, Refusal, SurfaceError};
 use auth::AuthFailure;
 use http::{HeaderValue, StatusCode, header};
 use roster_domain::ids::{self, Username};
 use roster_domain::model::Organization;
-use roster_domain::permissions::{Action, Permission, Resource};
 use roster_domain::removal::{Blocker, RemovalError};
 use roster_domain::{DomainError, Entity, Store, ValidationError};
 use serde::Serialize;
@@ -84,10 +85,11 @@ pub fn bare<T: Serialize>(status: StatusCode, body: &T) -> ApiResponse {
     json_response(status, serde_json::to_vec(body).unwrap_or_default())
 }
 
-/// Everything a WSO2 route can fail with; [`failure`] turns each into its answer.
+/// Every way a request on this surface fails. [`SurfaceError::into_response`] is the
+/// one mapping to the seed's envelope, and logs the cause of every 500.
 #[derive(Debug)]
-pub enum Failure {
-    /// The prologue refused the request (405, 401, 429, 403, or no organization).
+pub enum Error {
+    /// The prologue refused the request (405, 401, 429, 403, or no organization: 400).
     Refused(Refusal),
     /// The body is too large (413), too deep or not JSON of the route's shape (400).
     Body(JsonError),
@@ -97,15 +99,41 @@ pub enum Failure {
     NoSuchUser(String),
     /// The old password does not match, or the user has none (400, one answer).
     PasswordRefused,
-    /// A domain error while acting on the user named as given.
+    /// A domain error while acting on the user named as given (empty when the request
+    /// names no user: a listing, a count, a role lookup).
     Domain(DomainError, String),
     /// A removal error while removing the user named as given.
     Removal(RemovalError, String),
 }
 
-impl From<ValidationError> for Failure {
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        Error::Refused(r)
+    }
+}
+
+impl From<AuthFailure> for Error {
+    fn from(a: AuthFailure) -> Self {
+        Error::Refused(Refusal::Auth(a))
+    }
+}
+
+impl From<JsonError> for Error {
+    fn from(e: JsonError) -> Self {
+        Error::Body(e)
+    }
+}
+
+impl From<ValidationError> for Error {
     fn from(e: ValidationError) -> Self {
-        Failure::Invalid(e)
+        Error::Invalid(e)
+    }
+}
+
+/// A domain error on no user in particular.
+impl From<DomainError> for Error {
+    fn from(e: DomainError) -> Self {
+        Error::Domain(e, String::new())
     }
 }
 
@@ -139,49 +167,90 @@ pub fn blocker_message(b: Blocker) -> String {
     }
 }
 
-/// The one mapping of every failure to this surface's answer.
-pub fn failure(f: Failure) -> ApiResponse {
-    let internal = || {
-        message(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal error. The request can be retried.",
-        )
-    };
-    match f {
-        Failure::Refused(Refusal::MethodNotAllowed(allow)) => {
-            let mut resp = message(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
-            resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
-            resp
+impl SurfaceError for Error {
+    fn into_response(self) -> ApiResponse {
+        match self {
+            Error::Refused(Refusal::MethodNotAllowed(allow)) => {
+                let mut resp = message(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
+                resp.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+                resp
+            }
+            Error::Refused(Refusal::Auth(a)) => auth_failure(a),
+            Error::Body(e) => body_error(e),
+            Error::Invalid(e) => invalid(&e),
+            Error::NoSuchUser(name) => no_such_user(&name),
+            Error::PasswordRefused => {
+                message(StatusCode::BAD_REQUEST, "Old password does not match.")
+            }
+            Error::Domain(e, name) => domain_error(e, &name),
+            Error::Removal(e, name) => match e {
+                RemovalError::NotFound => no_such_user(&name),
+                RemovalError::Refused(b) => message(
+                    StatusCode::CONFLICT,
+                    &format!(
+                        "User by username: {name} cannot be removed: {}.",
+                        blocker_message(b)
+                    ),
+                ),
+                RemovalError::Domain(d) => domain_error(d, &name),
+            },
         }
-        Failure::Refused(Refusal::Auth(a)) => match a {
-            AuthFailure::NoToken => message(StatusCode::UNAUTHORIZED, "No auth token"),
-            AuthFailure::Unauthorized => message(StatusCode::UNAUTHORIZED, "Unauthorized"),
-            AuthFailure::Forbidden { permission } => message(
-                StatusCode::FORBIDDEN,
-                &format!("Forbidden: requires {permission}"),
-            ),
-            AuthFailure::RateLimited(_) => {
-                message(StatusCode::TOO_MANY_REQUESTS, "Too many requests")
-            }
-            AuthFailure::NoOrganization => failure(Failure::Invalid(ValidationError::new(
-                "X-Roster-Organization",
-                "a global token must name an organization it may act on (id or slug)",
-            ))),
-            AuthFailure::Store(e) => {
-                crate::log_internal("wso2", &e);
-                internal()
-            }
-        },
-        Failure::Body(JsonError::TooLarge) => message(
+    }
+}
+
+fn internal() -> ApiResponse {
+    message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Internal error. The request can be retried.",
+    )
+}
+
+fn invalid(e: &ValidationError) -> ApiResponse {
+    message(
+        StatusCode::BAD_REQUEST,
+        &format!("Invalid {}: {}", wso2_field(&e.field), e.reason),
+    )
+}
+
+fn no_such_user(name: &str) -> ApiResponse {
+    message(
+        StatusCode::NOT_FOUND,
+        &format!("User by username: {name} does not exist."),
+    )
+}
+
+fn auth_failure(a: AuthFailure) -> ApiResponse {
+    match a {
+        AuthFailure::NoToken => message(StatusCode::UNAUTHORIZED, "No auth token"),
+        AuthFailure::Unauthorized => message(StatusCode::UNAUTHORIZED, "Unauthorized"),
+        AuthFailure::Forbidden { permission } => message(
+            StatusCode::FORBIDDEN,
+            &format!("Forbidden: requires {permission}"),
+        ),
+        AuthFailure::RateLimited(_) => message(StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+        AuthFailure::NoOrganization => invalid(&ValidationError::new(
+            "X-Roster-Organization",
+            "a global token must name an organization it may act on (id or slug)",
+        )),
+        AuthFailure::Store(e) => {
+            crate::log_internal("wso2", &e);
+            internal()
+        }
+    }
+}
+
+fn body_error(e: JsonError) -> ApiResponse {
+    match e {
+        JsonError::TooLarge => message(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("Request body exceeds {} bytes", crate::MAX_BODY_BYTES),
         ),
-        Failure::Body(JsonError::TooDeep) => message(
+        JsonError::TooDeep => message(
             StatusCode::BAD_REQUEST,
             &format!("Invalid JSON body: nested deeper than {MAX_JSON_DEPTH} levels"),
         ),
-        Failure::Body(JsonError::Invalid { field, reason }) => {
+        JsonError::Invalid { field, reason } => {
             // An element of a top-level array is `body[i]`.
             let text = match field.as_str() {
                 "" | "." => format!("Invalid JSON body: {reason}"),
@@ -190,56 +259,38 @@ pub fn failure(f: Failure) -> ApiResponse {
             };
             message(StatusCode::BAD_REQUEST, &text)
         }
-        Failure::Invalid(e) => message(
-            StatusCode::BAD_REQUEST,
-            &format!("Invalid {}: {}", wso2_field(&e.field), e.reason),
-        ),
-        Failure::NoSuchUser(name) => message(
+    }
+}
+
+/// A domain error while acting on the user named `name` (as given).
+fn domain_error(e: DomainError, name: &str) -> ApiResponse {
+    match e {
+        DomainError::Invalid(v) => invalid(&v),
+        DomainError::NotFound {
+            entity: Entity::User,
+        } => no_such_user(name),
+        DomainError::NotFound { entity } => message(
             StatusCode::NOT_FOUND,
-            &format!("User by username: {name} does not exist."),
+            &format!("The {} does not exist.", wso2_entity(entity)),
         ),
-        Failure::PasswordRefused => {
-            message(StatusCode::BAD_REQUEST, "Old password does not match.")
+        DomainError::Conflict { field: "username" } => message(
+            StatusCode::CONFLICT,
+            &format!(
+                "User by username: {name} already exists. Therefore, request made to add user was refused."
+            ),
+        ),
+        DomainError::Conflict { field } => message(
+            StatusCode::CONFLICT,
+            &format!("{} is already in use by another user.", wso2_field(field)),
+        ),
+        DomainError::PreconditionFailed { .. } => message(
+            StatusCode::CONFLICT,
+            &format!("User by username: {name} was modified concurrently. Retry the request."),
+        ),
+        e @ (DomainError::Corrupt { .. } | DomainError::Store(_)) => {
+            crate::log_internal("wso2", &e);
+            internal()
         }
-        Failure::Domain(e, name) => match e {
-            DomainError::Invalid(v) => failure(Failure::Invalid(v)),
-            DomainError::NotFound {
-                entity: Entity::User,
-            } => failure(Failure::NoSuchUser(name)),
-            DomainError::NotFound { entity } => message(
-                StatusCode::NOT_FOUND,
-                &format!("The {} does not exist.", wso2_entity(entity)),
-            ),
-            DomainError::Conflict { field: "username" } => message(
-                StatusCode::CONFLICT,
-                &format!(
-                    "User by username: {name} already exists. Therefore, request made to add user was refused."
-                ),
-            ),
-            DomainError::Conflict { field } => message(
-                StatusCode::CONFLICT,
-                &format!("{} is already in use by another user.", wso2_field(field)),
-            ),
-            DomainError::PreconditionFailed { .. } => message(
-                StatusCode::CONFLICT,
-                &format!("User by username: {name} was modified concurrently. Retry the request."),
-            ),
-            e @ (DomainError::Corrupt { .. } | DomainError::Store(_)) => {
-                crate::log_internal("wso2", &e);
-                internal()
-            }
-        },
-        Failure::Removal(e, name) => match e {
-            RemovalError::NotFound => failure(Failure::NoSuchUser(name)),
-            RemovalError::Refused(b) => message(
-                StatusCode::CONFLICT,
-                &format!(
-                    "User by username: {name} cannot be removed: {}.",
-                    blocker_message(b)
-                ),
-            ),
-            RemovalError::Domain(d) => failure(Failure::Domain(d, name)),
-        },
     }
 }
 
@@ -256,34 +307,17 @@ fn wso2_entity(e: Entity) -> &'static str {
     }
 }
 
-/// A handler's result: the answer, or the failure [`failure`] answers.
-pub type Outcome = Result<ApiResponse, Failure>;
-
-/// The answer either way.
-pub fn respond(r: Outcome) -> ApiResponse {
-    r.unwrap_or_else(failure)
-}
-
-/// The prologue of every WSO2 route: the method (405), the caller (401, 429, 403),
+/// The prologue of every WSO2 route, after the method: the caller (401, 429, 403),
 /// then the organization it acts on ([`auth::home_org`]: an organization token's own;
 /// a global token names it in `X-Roster-Organization`, else 400).
 pub async fn enter<E: Endpoint, S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
-) -> Result<(Organization, Caller), Failure> {
-    let caller = crate::admit::<E, S>(req, store, ctx)
-        .await
-        .map_err(Failure::Refused)?;
-    let org = auth::home_org(&caller, store, req)
-        .await
-        .map_err(|a| Failure::Refused(Refusal::Auth(a)))?;
+) -> Result<(Organization, Caller), Error> {
+    let caller = crate::admit::<E, S>(req, store, ctx).await?;
+    let org = auth::home_org(&caller, store, req).await?;
     Ok((org, caller))
-}
-
-/// Builds a [`Requirement`] for a permission any token may hold.
-pub fn need(resource: Resource, action: Action) -> Option<Requirement> {
-    Some(Requirement::of(Permission::new(resource, action)))
 }
 
 /// Strips the `PRIMARY/` user-store domain (any case) from `raw`; another domain is
@@ -307,7 +341,7 @@ pub fn username(field: &str, raw: &str) -> Result<Username, ValidationError> {
 }
 
 /// The required `username` query parameter: as given (for messages) and parsed.
-pub fn username_query(req: &ApiRequest) -> Result<(String, Username), Failure> {
+pub fn username_query(req: &ApiRequest) -> Result<(String, Username), Error> {
     let raw = req
         .query_param("username")
         .ok_or_else(|| ValidationError::new("username", "the query parameter is required"))?;
@@ -318,7 +352,7 @@ pub fn username_query(req: &ApiRequest) -> Result<(String, Username), Failure> {
 /// The text a search route (`view-users`, `users-by-username`) looks for in usernames:
 /// the required `username` query parameter without its `PRIMARY/` domain, lowercased.
 /// Empty matches every user.
-pub fn search_query(req: &ApiRequest) -> Result<String, Failure> {
+pub fn search_query(req: &ApiRequest) -> Result<String, Error> {
     let raw = req
         .query_param("username")
         .ok_or_else(|| ValidationError::new("username", "the query parameter is required"))?;
@@ -331,22 +365,20 @@ pub fn search_query(req: &ApiRequest) -> Result<String, Failure> {
 }
 
 /// Parses an optional non-negative integer query parameter.
-pub fn index_query(req: &ApiRequest, name: &str) -> Result<Option<usize>, Failure> {
+pub fn index_query(req: &ApiRequest, name: &str) -> Result<Option<usize>, Error> {
     req.query_param(name)
         .map(|raw| {
             raw.parse::<u32>()
                 .ok()
                 .and_then(|n| usize::try_from(n).ok())
-                .ok_or_else(|| {
-                    Failure::Invalid(ValidationError::new(name, "must be a non-negative integer"))
-                })
+                .ok_or_else(|| ValidationError::new(name, "must be a non-negative integer").into())
         })
         .transpose()
 }
 
 /// Parses the optional `dryRun` query parameter with the seed surfaces' shared flag
 /// parser (`true` or `false` in any case; absent: `false`).
-pub fn dry_run(req: &ApiRequest) -> Result<bool, Failure> {
+pub fn dry_run(req: &ApiRequest) -> Result<bool, Error> {
     Ok(crate::params::flag(req, "dryRun")?.unwrap_or(false))
 }
 
@@ -370,35 +402,31 @@ pub fn password(field: &str, encoded: &str) -> Result<String, ValidationError> {
 /// writes them, and as WSO2's lenient Gson reader accepts) into JSON strings. Anything
 /// that is already JSON comes back unchanged; nothing else is relaxed.
 pub fn quote_bare_names(input: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let is_start = |b: u8| b.is_ascii_alphabetic() || b == b'_' || b == b'$';
-    let is_part = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
-    // The byte ranges of bare names: found first, quoted after.
-    let mut names: Vec<(usize, usize)> = Vec::new();
-    let (mut i, mut in_string, mut name_may_follow) = (0, false, false);
+    let names = bare_names(input);
+    if names.is_empty() {
+        return std::borrow::Cow::Borrowed(input);
+    }
+    std::borrow::Cow::Owned(quote_ranges(input, &names))
+}
+
+/// The byte ranges of the bare member names in `input`: a name (letters, digits, `_`,
+/// `$`; not starting with a digit) right after `{` or `,` (white space between) and
+/// followed by `:`. Strings are skipped whole.
+fn bare_names(input: &[u8]) -> Vec<(usize, usize)> {
+    let mut names = Vec::new();
+    let (mut i, mut name_may_follow) = (0, false);
     while let Some(&b) = input.get(i) {
-        if in_string {
-            match b {
-                b'\\' => i += 1,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            i += 1;
-            continue;
-        }
         match b {
             b'"' => {
-                in_string = true;
+                i = string_end(input, i);
                 name_may_follow = false;
+                continue;
             }
             b'{' | b',' => name_may_follow = true,
             b if b.is_ascii_whitespace() => {}
-            b if name_may_follow && is_start(b) => {
-                let end = input[i..]
-                    .iter()
-                    .position(|&c| !is_part(c))
-                    .map_or(input.len(), |n| i + n);
-                let after = input[end..].iter().find(|c| !c.is_ascii_whitespace());
-                if after == Some(&b':') {
+            b if name_may_follow && is_name_start(b) => {
+                let end = name_end(input, i);
+                if next_non_space(input, end) == Some(b':') {
                     names.push((i, end));
                 }
                 i = end;
@@ -409,12 +437,52 @@ pub fn quote_bare_names(input: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         }
         i += 1;
     }
-    if names.is_empty() {
-        return std::borrow::Cow::Borrowed(input);
+    names
+}
+
+fn is_name_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b == b'$'
+}
+
+fn is_name_part(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+}
+
+/// Where the name starting at `start` ends (exclusive).
+fn name_end(input: &[u8], start: usize) -> usize {
+    input[start..]
+        .iter()
+        .position(|&c| !is_name_part(c))
+        .map_or(input.len(), |n| start + n)
+}
+
+/// Just past the string whose opening `"` is at `start` (escapes skipped); past the end
+/// when it is not closed.
+fn string_end(input: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while let Some(&b) = input.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
     }
-    let mut out = Vec::with_capacity(input.len() + 2 * names.len());
+    i
+}
+
+/// The first byte at or after `from` that is not white space.
+fn next_non_space(input: &[u8], from: usize) -> Option<u8> {
+    input[from..]
+        .iter()
+        .copied()
+        .find(|c| !c.is_ascii_whitespace())
+}
+
+/// `input` with each of the (ordered, disjoint) `ranges` put in double quotes.
+fn quote_ranges(input: &[u8], ranges: &[(usize, usize)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() + 2 * ranges.len());
     let mut copied = 0;
-    for (start, end) in names {
+    for &(start, end) in ranges {
         out.extend_from_slice(&input[copied..start]);
         out.push(b'"');
         out.extend_from_slice(&input[start..end]);
@@ -422,21 +490,21 @@ pub fn quote_bare_names(input: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         copied = end;
     }
     out.extend_from_slice(&input[copied..]);
-    std::borrow::Cow::Owned(out)
+    out
 }
 
 /// Decodes a JSON body into `T` with the shared parser (64 KiB, 32 levels, the field
 /// at fault named; request DTOs refuse unknown fields), after making bare member names
 /// JSON strings (see [`quote_bare_names`]).
-pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Failure> {
-    match &req.body {
+pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Error> {
+    let parsed = match &req.body {
         Body::Bytes(b) => match quote_bare_names(b) {
             std::borrow::Cow::Borrowed(_) => parse_json(&req.body),
             std::borrow::Cow::Owned(quoted) => parse_json(&Body::Bytes(quoted)),
         },
         Body::TooLarge => parse_json(&req.body),
-    }
-    .map_err(Failure::Body)
+    };
+    Ok(parsed?)
 }
 
 #[cfg(test)]
@@ -612,55 +680,53 @@ mod tests {
     fn every_failure_is_an_envelope() {
         let cases = [
             (
-                Failure::Body(JsonError::TooLarge),
+                Error::Body(JsonError::TooLarge),
                 StatusCode::PAYLOAD_TOO_LARGE,
             ),
-            (Failure::Body(JsonError::TooDeep), StatusCode::BAD_REQUEST),
-            (Failure::PasswordRefused, StatusCode::BAD_REQUEST),
-            (Failure::NoSuchUser("kim".into()), StatusCode::NOT_FOUND),
+            (Error::Body(JsonError::TooDeep), StatusCode::BAD_REQUEST),
+            (Error::PasswordRefused, StatusCode::BAD_REQUEST),
+            (Error::NoSuchUser("kim".into()), StatusCode::NOT_FOUND),
             (
-                Failure::Domain(DomainError::Conflict { field: "username" }, "kim".into()),
+                Error::Domain(DomainError::Conflict { field: "username" }, "kim".into()),
                 StatusCode::CONFLICT,
             ),
             (
-                Failure::Domain(DomainError::Conflict { field: "email" }, "kim".into()),
+                Error::Domain(DomainError::Conflict { field: "email" }, "kim".into()),
                 StatusCode::CONFLICT,
             ),
             (
-                Failure::Domain(
+                Error::Domain(
                     DomainError::Store(roster_domain::StoreError::new("down")),
                     "kim".into(),
                 ),
                 StatusCode::INTERNAL_SERVER_ERROR,
             ),
             (
-                Failure::Removal(RemovalError::NotFound, "kim".into()),
+                Error::Removal(RemovalError::NotFound, "kim".into()),
                 StatusCode::NOT_FOUND,
             ),
             (
-                Failure::Removal(
+                Error::Removal(
                     RemovalError::Refused(Blocker::PendingDeletion),
                     "kim".into(),
                 ),
                 StatusCode::CONFLICT,
             ),
             (
-                Failure::Refused(Refusal::Auth(AuthFailure::NoOrganization)),
+                Error::Refused(Refusal::Auth(AuthFailure::NoOrganization)),
                 StatusCode::BAD_REQUEST,
             ),
         ];
         for (f, status) in cases {
-            let r = failure(f);
+            let r = f.into_response();
             assert_eq!(r.status(), status);
             let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap_or_default();
             assert_eq!(v["statusCode"], status.as_u16(), "{v}");
             assert!(v["messageFromServer"].is_string(), "{v}");
             assert!(v.get("responseContent").is_none(), "{v}");
         }
-        let r = failure(Failure::Domain(
-            DomainError::Conflict { field: "email" },
-            "kim".into(),
-        ));
+        let r =
+            Error::Domain(DomainError::Conflict { field: "email" }, "kim".into()).into_response();
         assert!(text(&r).contains("emailAddress"), "{}", text(&r));
     }
 }
