@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET polls an API Management removal (Azure-AsyncOperation), advancing it by one batch (seed 004).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::apim::OperationResult>(req).await
+    roster_spin::serve::<roster_api::apim::OperationResultRoute>(req).await
 }

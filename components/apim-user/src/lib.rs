@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET an API Management user (with asyncId: poll its removal); DELETE removes it (seed 004).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::apim::User>(req).await
+    roster_spin::serve::<roster_api::apim::UserRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// DELETE removes a person from a Dynatrace account (seed 002).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::dynatrace::User>(req).await
+    roster_spin::serve::<roster_api::dynatrace::UserRoute>(req).await
 }

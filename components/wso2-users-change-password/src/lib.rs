@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// WSO2 (seed 003): POST changes a password (base64) after checking the old one.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::wso2::UsersChangePassword>(req).await
+    roster_spin::serve::<roster_api::wso2::UsersChangePasswordRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// WSO2 (seed 003): GET the number of users (a bare integer).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::wso2::UsersCount>(req).await
+    roster_spin::serve::<roster_api::wso2::UsersCountRoute>(req).await
 }

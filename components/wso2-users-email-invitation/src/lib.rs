@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// WSO2 (seed 003): POST a JSON array of usernames to invite them to enroll.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::wso2::UsersEmailInvitation>(req).await
+    roster_spin::serve::<roster_api::wso2::UsersEmailInvitationRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// WSO2 (seed 003): POST sets a password (base64) without the old one.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::wso2::UsersResetPassword>(req).await
+    roster_spin::serve::<roster_api::wso2::UsersResetPasswordRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// WSO2 (seed 003): GET ?username= details of users whose username contains the text.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::wso2::UsersViewUsers>(req).await
+    roster_spin::serve::<roster_api::wso2::UsersViewUsersRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// WSO2 (seed 003): POST adds a user, GET lists all, PUT ?username= updates, DELETE ?username= removes (also /mdm-admin/users/: Spin ignores one trailing slash).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::wso2::Users>(req).await
+    roster_spin::serve::<roster_api::wso2::UsersRoute>(req).await
 }
