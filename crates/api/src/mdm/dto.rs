@@ -521,6 +521,21 @@ pub struct MessageResponse {
     pub created_at: String,
 }
 
+impl From<&roster_domain::outbox::Message> for MessageResponse {
+    fn from(m: &roster_domain::outbox::Message) -> Self {
+        Self {
+            number: m.number,
+            kind: m.kind,
+            user_id: m.user_id.to_string(),
+            to: m.to.clone(),
+            enrollment_token_id: m.enrollment_token_id.as_ref().map(ToString::to_string),
+            device_id: m.device_id.as_ref().map(ToString::to_string),
+            device_identifier: m.device_identifier.clone(),
+            created_at: m.created_at.to_rfc3339(),
+        }
+    }
+}
+
 /// `GET …/mdm/outbox`: one page.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
