@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTokenRequest {
-    /// A label.
+    /// A label for people: 1 to 256 characters.
     pub name: String,
     /// Grants: catalogue permissions, `mdm.global.<resource>.*`, or `*`.
     pub permissions: Vec<String>,
@@ -28,7 +28,8 @@ pub struct CreateTokenRequest {
     /// The user who owns it (organization tokens only): revoked when that user is
     /// removed.
     pub owner_user_id: Option<String>,
-    /// Requests per minute, overriding the organization's policy.
+    /// Requests per minute, overriding the organization's policy (absent: the
+    /// policy's).
     pub rate_limit_per_minute: Option<i64>,
 }
 
@@ -36,25 +37,25 @@ pub struct CreateTokenRequest {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
-    /// 24-hex id.
+    /// 24 hex digits (the `tokenId` of paths).
     pub id: String,
-    /// Label.
+    /// The label given at creation.
     pub name: String,
     /// The organization it is scoped to; `null` for a global token.
     pub organization_id: Option<String>,
-    /// Grants.
+    /// Its grants: catalogue permissions, `mdm.global.<resource>.*`, or `*`.
     pub permissions: Vec<String>,
-    /// Owner user.
+    /// The user whose removal revokes it, if any.
     pub owner_user_id: Option<String>,
-    /// Rate limit override.
+    /// Its own requests per minute; `null` follows the organization's policy.
     pub rate_limit_per_minute: Option<u32>,
     /// `active`, `expired` or `revoked`.
     pub state: &'static str,
-    /// Creation time.
+    /// RFC 3339.
     pub created_at: String,
-    /// Expiry.
+    /// RFC 3339; `null` for a token that never expires.
     pub expires_at: Option<String>,
-    /// Revocation time.
+    /// RFC 3339; `null` unless revoked.
     pub revoked_at: Option<String>,
     /// The secret: present only in the answer to the creation.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -508,7 +509,7 @@ async fn purge_users<S: Store>(
 pub struct CreateSubscriptionRequest {
     /// `/apis`, `/apis/<apiId>` or `/products/<productId>`.
     pub scope: String,
-    /// Display name.
+    /// A label for people (absent: none).
     pub display_name: Option<String>,
 }
 
