@@ -107,18 +107,7 @@ async fn create_token<S: Store>(
         body.owner_user_id.as_deref(),
         body.rate_limit_per_minute,
     )?;
-    // No escalation: a token grants at most what its creator holds.
-    if let Some((index, grant)) = new
-        .grants
-        .iter()
-        .enumerate()
-        .find(|(_, g)| !g.within(caller.grants()))
-    {
-        return Err(Error::Escalation {
-            index,
-            grant: *grant,
-        });
-    }
+    no_escalation(&new, caller)?;
     let created = tokens::create(store, org, new, caller.token_id(), ctx.now).await?;
     let location = match org {
         Some(o) => format!("/v1/organizations/{}/tokens/{}", o.id, created.token.id),
@@ -126,6 +115,23 @@ async fn create_token<S: Store>(
     };
     let body = TokenResponse::new(&created.token, ctx.now, Some(created.secret));
     Ok(with_location(ok(StatusCode::CREATED, &body), &location))
+}
+
+/// A token grants at most what its creator holds: the first grant beyond the caller's
+/// own is refused.
+fn no_escalation(new: &NewToken, caller: &Caller) -> Result<(), Error> {
+    let beyond = new
+        .grants
+        .iter()
+        .enumerate()
+        .find(|(_, g)| !g.within(caller.grants()));
+    match beyond {
+        Some((index, grant)) => Err(Error::Escalation {
+            index,
+            grant: *grant,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// One page of the tokens of `org` (`None`: the global ones).
@@ -421,28 +427,11 @@ async fn remove_users<S: Store>(
 ) -> Result<ApiResponse, Error> {
     let (org, caller) = enter::<UserRemovalsRoute, S>(req, store, ctx).await?;
     let body: BulkRemovalRequest = json_body(req)?;
-    if body.ids.is_empty() || body.ids.len() > MAX_BULK {
-        return Err(ValidationError::new("ids", "must hold 1 to 100 user ids").into());
-    }
-    let ids = body
-        .ids
-        .iter()
-        .enumerate()
-        .map(|(i, raw)| ObjectId::parse(&format!("ids[{i}]"), raw))
-        .collect::<Result<Vec<_>, _>>()?;
+    let ids = bulk_ids(&body.ids)?;
     let policy = RemovalPolicy::canonical().by(caller.actor());
     let mut results = Vec::new();
     for id in &ids {
-        let result = if body.dry_run {
-            removal::plan(store, &org, id, &policy, ctx.now)
-                .await
-                .map(|p| plan_response(&p))
-        } else {
-            removal::remove_user(store, &org, id, &policy, ctx.now)
-                .await
-                .map(|o| removed_response(id, &o))
-        };
-        results.push(bulk_entry(id, result));
+        results.push(remove_one(store, &org, id, &policy, body.dry_run, ctx).await);
     }
     Ok(ok(
         StatusCode::OK,
@@ -450,10 +439,37 @@ async fn remove_users<S: Store>(
     ))
 }
 
+/// A bulk removal's ids: 1 to [`MAX_BULK`], each an id (`ids[i]` names a bad one).
+fn bulk_ids(raw: &[String]) -> Result<Vec<ObjectId>, ValidationError> {
+    if raw.is_empty() || raw.len() > MAX_BULK {
+        return Err(ValidationError::new("ids", "must hold 1 to 100 user ids"));
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(i, id)| ObjectId::parse(&format!("ids[{i}]"), id))
+        .collect()
+}
+
 /// One user's entry in a bulk removal's `results`, in the envelope's shape: the
-/// removal's data, or the error that user would get alone — except that any failure
-/// of the store or the domain reads as internal (5000).
-fn bulk_entry(id: &ObjectId, result: Result<serde_json::Value, RemovalError>) -> serde_json::Value {
+/// removal's (or dry run's) data, or the error that user would get alone — except
+/// that any failure of the store or the domain reads as internal (5000).
+async fn remove_one<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+    policy: &RemovalPolicy,
+    dry_run: bool,
+    ctx: &Ctx,
+) -> serde_json::Value {
+    let result = if dry_run {
+        removal::plan(store, org, id, policy, ctx.now)
+            .await
+            .map(|p| plan_response(&p))
+    } else {
+        removal::remove_user(store, org, id, policy, ctx.now)
+            .await
+            .map(|o| removed_response(id, &o))
+    };
     let error = match result {
         Ok(v) => return serde_json::json!({ "id": id, "status": true, "data": v }),
         Err(RemovalError::Domain(d)) => Error::Internal(d),

@@ -289,11 +289,22 @@ async fn enroll_device<S: Store>(
     let (org, _) = enter::<UserDevicesRoute, S>(req, store, ctx).await?;
     let user = path_user(store, &org, req).await?;
     let body: EnrollDeviceRequest = json_body(req)?;
+    let d = devices::enroll(store, &org, &user.id, new_device(body)?, ctx.now).await?;
+    let location = format!(
+        "/v1/organizations/{}/mdm/users/{}/devices/{}",
+        org.id, user.id, d.id
+    );
+    let body = DeviceResponse::new(&d, &user.username);
+    Ok(with_location(ok(StatusCode::CREATED, &body), &location))
+}
+
+/// Validates an enrollment body; absent enrolment info means `BYOD`, `ACTIVE`.
+fn new_device(body: EnrollDeviceRequest) -> Result<devices::NewDevice, ValidationError> {
     let info = body.enrolment_info.unwrap_or(EnrolmentInfoRequest {
         ownership: None,
         status: None,
     });
-    let new = devices::NewDevice::parse(
+    devices::NewDevice::parse(
         &body.name,
         &body.device_type,
         body.description.as_deref(),
@@ -301,14 +312,7 @@ async fn enroll_device<S: Store>(
         info.ownership.unwrap_or(Ownership::Byod),
         info.status.unwrap_or(DeviceStatus::Active),
         body.properties,
-    )?;
-    let d = devices::enroll(store, &org, &user.id, new, ctx.now).await?;
-    let location = format!(
-        "/v1/organizations/{}/mdm/users/{}/devices/{}",
-        org.id, user.id, d.id
-    );
-    let body = DeviceResponse::new(&d, &user.username);
-    Ok(with_location(ok(StatusCode::CREATED, &body), &location))
+    )
 }
 
 crate::endpoint! {
