@@ -25,14 +25,14 @@ pub use endpoints::{
     UsersCountRoute, UsersRoute,
 };
 
-use crate::auth::{self, AuthFailure, Caller, Requirement};
+use crate::auth::{self, AuthFailure, Caller};
 use crate::request::{ApiRequest, ApiResponse, Body, Ctx, JsonError};
 use crate::{Endpoint, Refusal, SurfaceError};
 use http::{HeaderValue, StatusCode, header};
 use roster_domain::ids::{self, ObjectId, OrgRef};
 use roster_domain::model::Organization;
 use roster_domain::model::{ApimBinding, RemovalMode, UserStatus};
-use roster_domain::permissions::{Action, Grant, Permission, Resource};
+use roster_domain::permissions::{Grant, Permission};
 use roster_domain::removal::{Blocker, Outcome, Plan, RemovalError, RestoreError};
 use roster_domain::users::PasswordChangeError;
 use roster_domain::{DomainError, Store, ValidationError};
@@ -430,12 +430,6 @@ pub async fn enter<E: Endpoint, S: Store>(
     let reference = path_param(req, "organizationId", OrgRef::parse)?;
     let org = auth::scoped_org(&caller, store, &reference).await?;
     Ok((org, caller))
-}
-
-/// Builds a [`Requirement`] for a permission any token may hold (SCIM's routes use
-/// it; the canonical ones declare theirs with [`crate::endpoint!`]).
-pub fn need(resource: Resource, action: Action) -> Option<Requirement> {
-    Some(Requirement::of(Permission::new(resource, action)))
 }
 
 /// Parses the path parameter `name` with `parse`; a missing parameter is invalid too.
