@@ -102,61 +102,61 @@ macro_rules! routes {
 // Component id => endpoint type, surface,
 //     summary (spin.toml's comment and the component handler's doc).
 routes! {
-    "organizations" => mdm::Organizations, Mdm,
+    "organizations" => mdm::OrganizationsRoute, Mdm,
         "POST creates an organization, GET lists them (global admin).";
-    "organization" => mdm::Organization, Mdm,
+    "organization" => mdm::OrganizationRoute, Mdm,
         "GET or PATCH an organization by id or slug.";
-    "mdm-users" => mdm::Users, Mdm,
+    "mdm-users" => mdm::UsersRoute, Mdm,
         "POST creates a user; GET lists users.";
-    "mdm-user" => mdm::User, Mdm,
+    "mdm-user" => mdm::UserRoute, Mdm,
         "GET a user; PUT replaces, PATCH merges; DELETE removes it (seed 000).";
-    "mdm-user-devices" => mdm::UserDevices, Mdm,
+    "mdm-user-devices" => mdm::UserDevicesRoute, Mdm,
         "GET lists the user's devices; POST enrolls one.";
-    "mdm-user-device" => mdm::UserDevice, Mdm,
+    "mdm-user-device" => mdm::UserDeviceRoute, Mdm,
         "GET, PATCH (status) or DELETE a device.";
-    "mdm-user-enrollment-tokens" => mdm::EnrollmentTokens, Mdm,
+    "mdm-user-enrollment-tokens" => mdm::EnrollmentTokensRoute, Mdm,
         "GET lists the user's enrollment tokens; POST issues one.";
-    "mdm-user-enrollment-token" => mdm::EnrollmentToken, Mdm,
+    "mdm-user-enrollment-token" => mdm::EnrollmentTokenRoute, Mdm,
         "DELETE revokes an enrollment token.";
-    "mdm-users-count" => mdm::UsersCount, Mdm,
+    "mdm-users-count" => mdm::UsersCountRoute, Mdm,
         "GET the number of users in O(1) reads.";
-    "mdm-user-status" => mdm::UserStatus, Mdm,
+    "mdm-user-status" => mdm::UserStatusRoute, Mdm,
         "POST enables or disables a user.";
-    "mdm-groups" => mdm::Groups, Mdm,
+    "mdm-groups" => mdm::GroupsRoute, Mdm,
         "GET lists groups; POST creates one.";
-    "mdm-group" => mdm::Group, Mdm,
+    "mdm-group" => mdm::GroupRoute, Mdm,
         "GET or DELETE a group.";
-    "mdm-user-groups" => mdm::UserGroups, Mdm,
+    "mdm-user-groups" => mdm::UserGroupsRoute, Mdm,
         "GET a user's groups; PUT replaces them.";
-    "mdm-user-password" => mdm::UserPassword, Mdm,
+    "mdm-user-password" => mdm::UserPasswordRoute, Mdm,
         "POST changes a user's password (old + new).";
-    "mdm-user-password-reset" => mdm::UserPasswordReset, Mdm,
+    "mdm-user-password-reset" => mdm::UserPasswordResetRoute, Mdm,
         "POST resets a user's password (administrator).";
-    "mdm-invitations" => mdm::Invitations, Mdm,
+    "mdm-invitations" => mdm::InvitationsRoute, Mdm,
         "POST invites users by username: an enrollment token and an outbox message each.";
-    "mdm-outbox" => mdm::Outbox, Mdm,
+    "mdm-outbox" => mdm::OutboxRoute, Mdm,
         "GET pending outbox messages; POST acknowledges delivered ones.";
-    "tokens" => mdm::GlobalTokens, Mdm,
+    "tokens" => mdm::GlobalTokensRoute, Mdm,
         "GET lists global API tokens; POST creates one (global tokens only).";
-    "token" => mdm::GlobalToken, Mdm,
+    "token" => mdm::GlobalTokenRoute, Mdm,
         "GET one global API token; DELETE revokes it.";
-    "org-tokens" => mdm::OrgTokens, Mdm,
+    "org-tokens" => mdm::OrgTokensRoute, Mdm,
         "GET lists the organization's API tokens; POST creates one.";
-    "org-token" => mdm::OrgToken, Mdm,
+    "org-token" => mdm::OrgTokenRoute, Mdm,
         "GET one of the organization's API tokens; DELETE revokes it.";
-    "audit" => mdm::Audit, Mdm,
+    "audit" => mdm::AuditRoute, Mdm,
         "GET the organization's audit log.";
-    "operation" => mdm::Operation, Mdm,
+    "operation" => mdm::OperationRoute, Mdm,
         "GET polls a removal operation, advancing it.";
-    "mdm-user-restore" => mdm::UserRestore, Mdm,
+    "mdm-user-restore" => mdm::UserRestoreRoute, Mdm,
         "POST restores a softly removed user.";
-    "mdm-user-removals" => mdm::UserRemovals, Mdm,
+    "mdm-user-removals" => mdm::UserRemovalsRoute, Mdm,
         "POST removes many users (seed 000's rules), a result per user.";
-    "mdm-users-purge" => mdm::UsersPurge, Mdm,
+    "mdm-users-purge" => mdm::UsersPurgeRoute, Mdm,
         "POST purges softly removed users whose retention ended.";
-    "mdm-user-subscriptions" => mdm::UserSubscriptions, Mdm,
+    "mdm-user-subscriptions" => mdm::UserSubscriptionsRoute, Mdm,
         "GET lists a user's API subscriptions; POST adds one.";
-    "mdm-user-subscription" => mdm::UserSubscription, Mdm,
+    "mdm-user-subscription" => mdm::UserSubscriptionRoute, Mdm,
         "PATCH a subscription's state; DELETE removes it.";
     "scim-users" => scim::service::UsersRoute, Scim,
         "SCIM Users: GET lists (filter, sort, paging), POST creates a user (RFC 7644).";

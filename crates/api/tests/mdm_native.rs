@@ -5,7 +5,7 @@
 
 use futures::executor::block_on;
 use http::Method;
-use roster_api::mdm::{Organizations, User, UserDevices, Users};
+use roster_api::mdm::{OrganizationsRoute, UserDevicesRoute, UserRoute, UsersRoute};
 use roster_api::{ApiRequest, Body, Ctx, Endpoint};
 use roster_domain::{MemoryStore, Timestamp};
 use serde_json::{Value, json};
@@ -36,7 +36,7 @@ fn json_of(resp: &http::Response<Vec<u8>>) -> Value {
 fn create_then_remove_through_the_endpoints() {
     let store = MemoryStore::from_env();
     block_on(async {
-        let r = Organizations::handle(
+        let r = OrganizationsRoute::handle(
             &req(
                 Method::POST,
                 &[],
@@ -49,7 +49,7 @@ fn create_then_remove_through_the_endpoints() {
         assert_eq!(r.status(), 201);
         // Spin lower-cases header names: parameters are matched case-insensitively.
         let org = [("organizationid", "acme")];
-        let r = Users::handle(
+        let r = UsersRoute::handle(
             &req(
                 Method::POST,
                 &org,
@@ -62,7 +62,7 @@ fn create_then_remove_through_the_endpoints() {
         assert_eq!(r.status(), 201);
         let id = json_of(&r)["data"]["id"].as_str().unwrap().to_owned();
         let params = [("organizationid", "acme"), ("mdmuserid", id.as_str())];
-        let d = UserDevices::handle(
+        let d = UserDevicesRoute::handle(
             &req(
                 Method::POST,
                 &params,
@@ -73,7 +73,7 @@ fn create_then_remove_through_the_endpoints() {
         )
         .await;
         assert_eq!(d.status(), 201);
-        let refused = User::handle(&req(Method::DELETE, &params, None), &store, &ctx()).await;
+        let refused = UserRoute::handle(&req(Method::DELETE, &params, None), &store, &ctx()).await;
         assert_eq!(refused.status(), 400);
         assert_eq!(json_of(&refused)["error"]["code"], 5054);
     });
@@ -85,9 +85,10 @@ fn the_body_limit_answers_413_and_405_lists_allow() {
     block_on(async {
         let mut r = req(Method::POST, &[], None);
         r.body = Body::TooLarge;
-        let resp = Organizations::handle(&r, &store, &ctx()).await;
+        let resp = OrganizationsRoute::handle(&r, &store, &ctx()).await;
         assert_eq!(resp.status(), 413);
-        let resp = Organizations::handle(&req(Method::DELETE, &[], None), &store, &ctx()).await;
+        let resp =
+            OrganizationsRoute::handle(&req(Method::DELETE, &[], None), &store, &ctx()).await;
         assert_eq!(resp.status(), 405);
         assert_eq!(resp.headers()["allow"], "GET, POST");
     });
@@ -98,7 +99,7 @@ fn an_unset_admin_token_authorizes_nobody() {
     let store = MemoryStore::from_env();
     let ctx = Ctx::new(None, Timestamp(0));
     block_on(async {
-        let resp = Organizations::handle(
+        let resp = OrganizationsRoute::handle(
             &req(
                 Method::POST,
                 &[],

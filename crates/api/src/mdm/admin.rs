@@ -1,19 +1,16 @@
 //! The canonical surface's administration routes: API tokens, the audit log,
-//! operations, and the removal engine's extras (restore, bulk removal, purge), plus
-//! users' subscriptions.
+//! operations, the removal engine's extras (restore, bulk removal, purge), and users'
+//! subscriptions. Declared with [`crate::endpoint!`], one handler per method; every
+//! failure is a [`super::Error`].
 
-use super::{
-    blocker, collapse, domain_error, enter, enter_global, error, invalid, json_body, need,
-    need_global, object_id, ok, plan_response, removal_error, removed_response, with_location,
-};
-use crate::Endpoint;
-use crate::auth::{Caller, Requirement};
+use super::{Error, enter, json_body, object_id, ok, plan_response, removed_response};
+use super::{with_etag, with_location};
+use crate::auth::Caller;
 use crate::request::{ApiRequest, ApiResponse, Ctx};
-use http::{Method, StatusCode};
+use http::StatusCode;
 use roster_domain::ids::ObjectId;
 use roster_domain::model::{Organization, Subscription, SubscriptionState};
-use roster_domain::permissions::{Action, Resource};
-use roster_domain::removal::{self, RemovalError, RemovalPolicy, RestoreError};
+use roster_domain::removal::{self, RemovalError, RemovalPolicy};
 use roster_domain::tokens::{self, ApiToken, NewToken};
 use roster_domain::{Store, ValidationError, audit, operations, subscriptions};
 use serde::{Deserialize, Serialize};
@@ -22,7 +19,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTokenRequest {
-    /// A label.
+    /// A label for people: 1 to 256 characters.
     pub name: String,
     /// Grants: catalogue permissions, `mdm.global.<resource>.*`, or `*`.
     pub permissions: Vec<String>,
@@ -31,7 +28,8 @@ pub struct CreateTokenRequest {
     /// The user who owns it (organization tokens only): revoked when that user is
     /// removed.
     pub owner_user_id: Option<String>,
-    /// Requests per minute, overriding the organization's policy.
+    /// Requests per minute, overriding the organization's policy (absent: the
+    /// policy's).
     pub rate_limit_per_minute: Option<i64>,
 }
 
@@ -39,25 +37,25 @@ pub struct CreateTokenRequest {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
-    /// 24-hex id.
+    /// 24 hex digits (the `tokenId` of paths).
     pub id: String,
-    /// Label.
+    /// The label given at creation.
     pub name: String,
     /// The organization it is scoped to; `null` for a global token.
     pub organization_id: Option<String>,
-    /// Grants.
+    /// Its grants: catalogue permissions, `mdm.global.<resource>.*`, or `*`.
     pub permissions: Vec<String>,
-    /// Owner user.
+    /// The user whose removal revokes it, if any.
     pub owner_user_id: Option<String>,
-    /// Rate limit override.
+    /// Its own requests per minute; `null` follows the organization's policy.
     pub rate_limit_per_minute: Option<u32>,
     /// `active`, `expired` or `revoked`.
     pub state: &'static str,
-    /// Creation time.
+    /// RFC 3339.
     pub created_at: String,
-    /// Expiry.
+    /// RFC 3339; `null` for a token that never expires.
     pub expires_at: Option<String>,
-    /// Revocation time.
+    /// RFC 3339; `null` unless revoked.
     pub revoked_at: Option<String>,
     /// The secret: present only in the answer to the creation.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -92,13 +90,15 @@ pub struct TokenPageResponse {
     pub next_cursor: Option<String>,
 }
 
+/// Creates a token in `org` (`None`: a global one) granting at most what the caller
+/// holds.
 async fn create_token<S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
     caller: &Caller,
     org: Option<&Organization>,
-) -> Result<ApiResponse, ApiResponse> {
+) -> Result<ApiResponse, Error> {
     let body: CreateTokenRequest = json_body(req)?;
     let new = NewToken::parse(
         &body.name,
@@ -106,24 +106,9 @@ async fn create_token<S: Store>(
         body.expires_in,
         body.owner_user_id.as_deref(),
         body.rate_limit_per_minute,
-    )
-    .map_err(|e| invalid(&e))?;
-    // No escalation: a token grants at most what its creator holds.
-    if let Some((i, g)) = new
-        .grants
-        .iter()
-        .enumerate()
-        .find(|(_, g)| !g.within(caller.grants()))
-    {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            super::codes::FORBIDDEN,
-            &format!("Forbidden: permissions[{i}] ({g}) exceeds the caller's own"),
-        ));
-    }
-    let created = tokens::create(store, org, new, caller.token_id(), ctx.now)
-        .await
-        .map_err(domain_error)?;
+    )?;
+    no_escalation(&new, caller)?;
+    let created = tokens::create(store, org, new, caller.token_id(), ctx.now).await?;
     let location = match org {
         Some(o) => format!("/v1/organizations/{}/tokens/{}", o.id, created.token.id),
         None => format!("/v1/tokens/{}", created.token.id),
@@ -132,16 +117,32 @@ async fn create_token<S: Store>(
     Ok(with_location(ok(StatusCode::CREATED, &body), &location))
 }
 
+/// A token grants at most what its creator holds: the first grant beyond the caller's
+/// own is refused.
+fn no_escalation(new: &NewToken, caller: &Caller) -> Result<(), Error> {
+    let beyond = new
+        .grants
+        .iter()
+        .enumerate()
+        .find(|(_, g)| !g.within(caller.grants()));
+    match beyond {
+        Some((index, grant)) => Err(Error::Escalation {
+            index,
+            grant: *grant,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// One page of the tokens of `org` (`None`: the global ones).
 async fn list_tokens<S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
     org: Option<&ObjectId>,
-) -> Result<ApiResponse, ApiResponse> {
+) -> Result<ApiResponse, Error> {
     let q = super::list_query(req)?;
-    let (list, next) = tokens::list(store, org, q.after, q.limit)
-        .await
-        .map_err(domain_error)?;
+    let (list, next) = tokens::list(store, org, q.after, q.limit).await?;
     Ok(ok(
         StatusCode::OK,
         &TokenPageResponse {
@@ -154,189 +155,182 @@ async fn list_tokens<S: Store>(
     ))
 }
 
+/// The token the path's `tokenId` names in `org` (`None`: a global one); `revoke`
+/// revokes it first.
 async fn one_token<S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
     org: Option<&ObjectId>,
-) -> Result<ApiResponse, ApiResponse> {
+    revoke: bool,
+) -> Result<ApiResponse, Error> {
     let id = object_id(req, "tokenId")?;
-    let t = if req.method == Method::DELETE {
-        tokens::revoke(store, org, &id, ctx.now).await
+    let t = if revoke {
+        tokens::revoke(store, org, &id, ctx.now).await?
     } else {
-        tokens::get(store, org, &id).await
-    }
-    .map_err(domain_error)?;
+        tokens::get(store, org, &id).await?
+    };
     Ok(ok(StatusCode::OK, &TokenResponse::new(&t, ctx.now, None)))
 }
 
-/// `/v1/tokens`: GET lists global tokens, POST creates one (global tokens only).
-pub struct GlobalTokens;
-
-impl Endpoint for GlobalTokens {
-    const ROUTE: &'static str = "/v1/tokens";
-    const ALLOW: &'static str = "GET, POST";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need_global(Resource::Token, Action::Read),
-            "POST" => need_global(Resource::Token, Action::Create),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        collapse(
-            async {
-                let caller = enter_global::<Self, S>(req, store, ctx).await?;
-                if req.method == Method::GET {
-                    return list_tokens(req, store, ctx, None).await;
-                }
-                create_token(req, store, ctx, &caller, None).await
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/v1/tokens`: GET lists global tokens, POST creates one (global tokens only).
+    pub struct GlobalTokensRoute {
+        route: "/v1/tokens",
+        error: Error,
+        GET need_global(Token, Read) => list_global_tokens,
+        POST need_global(Token, Create) => create_global_token,
     }
 }
 
-/// `/v1/tokens/:tokenId`: GET one global token, DELETE revokes it.
-pub struct GlobalToken;
+async fn list_global_tokens<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    crate::admit::<GlobalTokensRoute, S>(req, store, ctx).await?;
+    list_tokens(req, store, ctx, None).await
+}
 
-impl Endpoint for GlobalToken {
-    const ROUTE: &'static str = "/v1/tokens/:tokenId";
-    const ALLOW: &'static str = "GET, DELETE";
+async fn create_global_token<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let caller = crate::admit::<GlobalTokensRoute, S>(req, store, ctx).await?;
+    create_token(req, store, ctx, &caller, None).await
+}
 
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need_global(Resource::Token, Action::Read),
-            "DELETE" => need_global(Resource::Token, Action::Remove),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        collapse(
-            async {
-                enter_global::<Self, S>(req, store, ctx).await?;
-                one_token(req, store, ctx, None).await
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/v1/tokens/:tokenId`: GET one global token, DELETE revokes it.
+    pub struct GlobalTokenRoute {
+        route: "/v1/tokens/:tokenId",
+        error: Error,
+        GET need_global(Token, Read) => get_global_token,
+        DELETE need_global(Token, Remove) => revoke_global_token,
     }
 }
 
-/// `/v1/organizations/:organizationId/tokens`: GET lists the organization's tokens,
-/// POST creates one.
-pub struct OrgTokens;
+async fn get_global_token<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    crate::admit::<GlobalTokenRoute, S>(req, store, ctx).await?;
+    one_token(req, store, ctx, None, false).await
+}
 
-impl Endpoint for OrgTokens {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/tokens";
-    const ALLOW: &'static str = "GET, POST";
+async fn revoke_global_token<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    crate::admit::<GlobalTokenRoute, S>(req, store, ctx).await?;
+    one_token(req, store, ctx, None, true).await
+}
 
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::Token, Action::Read),
-            "POST" => need(Resource::Token, Action::Create),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        collapse(
-            async {
-                let (org, caller) = enter::<Self, S>(req, store, ctx).await?;
-                if req.method == Method::GET {
-                    return list_tokens(req, store, ctx, Some(&org.id)).await;
-                }
-                create_token(req, store, ctx, &caller, Some(&org)).await
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/tokens`: GET lists the organization's tokens,
+    /// POST creates one.
+    pub struct OrgTokensRoute {
+        route: "/v1/organizations/:organizationId/tokens",
+        error: Error,
+        GET need(Token, Read) => list_org_tokens,
+        POST need(Token, Create) => create_org_token,
     }
 }
 
-/// `/v1/organizations/:organizationId/tokens/:tokenId`: GET one, DELETE revokes it.
-pub struct OrgToken;
+async fn list_org_tokens<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<OrgTokensRoute, S>(req, store, ctx).await?;
+    list_tokens(req, store, ctx, Some(&org.id)).await
+}
 
-impl Endpoint for OrgToken {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/tokens/:tokenId";
-    const ALLOW: &'static str = "GET, DELETE";
+async fn create_org_token<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, caller) = enter::<OrgTokensRoute, S>(req, store, ctx).await?;
+    create_token(req, store, ctx, &caller, Some(&org)).await
+}
 
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::Token, Action::Read),
-            "DELETE" => need(Resource::Token, Action::Remove),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        collapse(
-            async {
-                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
-                one_token(req, store, ctx, Some(&org.id)).await
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/tokens/:tokenId`: GET one, DELETE revokes it.
+    pub struct OrgTokenRoute {
+        route: "/v1/organizations/:organizationId/tokens/:tokenId",
+        error: Error,
+        GET need(Token, Read) => get_org_token,
+        DELETE need(Token, Remove) => revoke_org_token,
     }
 }
 
-/// `/v1/organizations/:organizationId/audit`: GET the audit log (`limit`, `cursor`,
-/// `userId` to see one user's events).
-pub struct Audit;
+async fn get_org_token<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<OrgTokenRoute, S>(req, store, ctx).await?;
+    one_token(req, store, ctx, Some(&org.id), false).await
+}
 
-impl Endpoint for Audit {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/audit";
-    const ALLOW: &'static str = "GET";
+async fn revoke_org_token<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<OrgTokenRoute, S>(req, store, ctx).await?;
+    one_token(req, store, ctx, Some(&org.id), true).await
+}
 
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::Audit, Action::Read),
-            _ => None,
-        }
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/audit`: GET the audit log (`limit`, `cursor`,
+    /// `userId` to see one user's events).
+    pub struct AuditRoute {
+        route: "/v1/organizations/:organizationId/audit",
+        error: Error,
+        GET need(Audit, Read) => list_audit,
     }
+}
 
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        collapse(
-            async {
-                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
-                let q = super::list_query(req)?;
-                let subject = req
-                    .query_param("userId")
-                    .map(|u| ObjectId::parse("userId", &u))
-                    .transpose()
-                    .map_err(|e| invalid(&e))?
-                    .map(|u| audit::pseudonym(&org, &u));
-                let (events, next) =
-                    audit::list(store, &org.id, q.after, q.limit, subject.as_deref())
-                        .await
-                        .map_err(domain_error)?;
-                let events: Vec<serde_json::Value> = events
-                    .iter()
-                    .map(|e| {
-                        serde_json::json!({
-                            "number": e.number,
-                            "at": e.at.to_rfc3339(),
-                            "action": e.action,
-                            "surface": e.surface,
-                            "actor": e.actor,
-                            "subject": e.subject,
-                            "operationId": e.operation_id,
-                            "details": e.details,
-                        })
-                    })
-                    .collect();
-                Ok(ok(
-                    StatusCode::OK,
-                    &serde_json::json!({
-                        "events": events,
-                        "nextCursor": next.map(super::encode_cursor),
-                    }),
-                ))
-            }
-            .await,
-        )
-    }
+async fn list_audit<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<AuditRoute, S>(req, store, ctx).await?;
+    let q = super::list_query(req)?;
+    let subject = req
+        .query_param("userId")
+        .map(|u| ObjectId::parse("userId", &u))
+        .transpose()?
+        .map(|u| audit::pseudonym(&org, &u));
+    let (events, next) = audit::list(store, &org.id, q.after, q.limit, subject.as_deref()).await?;
+    let events: Vec<serde_json::Value> = events.iter().map(event_response).collect();
+    Ok(ok(
+        StatusCode::OK,
+        &serde_json::json!({
+            "events": events,
+            "nextCursor": next.map(super::encode_cursor),
+        }),
+    ))
+}
+
+/// An audit event as returned.
+fn event_response(e: &audit::AuditEvent) -> serde_json::Value {
+    serde_json::json!({
+        "number": e.number,
+        "at": e.at.to_rfc3339(),
+        "action": e.action,
+        "surface": e.surface,
+        "actor": e.actor,
+        "subject": e.subject,
+        "operationId": e.operation_id,
+        "details": e.details,
+    })
 }
 
 /// An operation as returned.
@@ -358,87 +352,57 @@ pub fn operation_response(op: &operations::Operation) -> serde_json::Value {
     })
 }
 
-/// `/v1/organizations/:organizationId/operations/:operationId`: GET polls a removal
-/// operation, advancing it by one batch while work remains.
-pub struct Operation;
-
-impl Endpoint for Operation {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/operations/:operationId";
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::Operation, Action::Read),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        collapse(
-            async {
-                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
-                let id = object_id(req, "operationId")?;
-                let op = removal::poll(store, &org, &id, ctx.now)
-                    .await
-                    .map_err(removal_error)?;
-                Ok(ok(StatusCode::OK, &operation_response(&op)))
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/operations/:operationId`: GET polls a removal
+    /// operation, advancing it by one batch while work remains.
+    pub struct OperationRoute {
+        route: "/v1/organizations/:organizationId/operations/:operationId",
+        error: Error,
+        GET need(Operation, Read) => poll_operation,
     }
 }
 
-/// `…/mdm/users/:mdmUserId/restore`: POST restores a softly removed user.
-pub struct UserRestore;
+async fn poll_operation<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<OperationRoute, S>(req, store, ctx).await?;
+    let id = object_id(req, "operationId")?;
+    let op = removal::poll(store, &org, &id, ctx.now).await?;
+    Ok(ok(StatusCode::OK, &operation_response(&op)))
+}
 
-impl Endpoint for UserRestore {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/mdm/users/:mdmUserId/restore";
-    const ALLOW: &'static str = "POST";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "POST" => need(Resource::MdmUser, Action::Update),
-            _ => None,
-        }
+crate::endpoint! {
+    /// `…/mdm/users/:mdmUserId/restore`: POST restores a softly removed user.
+    pub struct UserRestoreRoute {
+        route: "/v1/organizations/:organizationId/mdm/users/:mdmUserId/restore",
+        error: Error,
+        POST need(MdmUser, Update) => restore_user,
     }
+}
 
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        collapse(
-            async {
-                let (org, caller) = enter::<Self, S>(req, store, ctx).await?;
-                let id = object_id(req, "mdmUserId")?;
-                let user = removal::restore(store, &org, &id, &caller.actor(), ctx.now)
-                    .await
-                    .map_err(|e| match e {
-                        RestoreError::NotFound => error(
-                            StatusCode::NOT_FOUND,
-                            super::codes::NOT_FOUND,
-                            "Entity not found",
-                        ),
-                        RestoreError::Conflict { field } => error(
-                            StatusCode::CONFLICT,
-                            super::codes::CONFLICT,
-                            &format!("{field} is already in use"),
-                        ),
-                        RestoreError::Domain(d) => domain_error(d),
-                    })?;
-                Ok(super::with_etag(
-                    ok(StatusCode::OK, &super::dto::UserResponse::from(&user)),
-                    user.version,
-                ))
-            }
-            .await,
-        )
-    }
+async fn restore_user<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, caller) = enter::<UserRestoreRoute, S>(req, store, ctx).await?;
+    let id = object_id(req, "mdmUserId")?;
+    let user = removal::restore(store, &org, &id, &caller.actor(), ctx.now).await?;
+    Ok(with_etag(
+        ok(StatusCode::OK, &super::dto::UserResponse::from(&user)),
+        user.version,
+    ))
 }
 
 /// `POST …/mdm/users/removals`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkRemovalRequest {
-    /// The users to remove (1 to 100 ids).
+    /// The users to remove (1 to [`MAX_BULK`] ids).
     pub ids: Vec<String>,
-    /// Report only.
+    /// Report what each removal would do instead (each entry a dry run's answer).
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -446,79 +410,77 @@ pub struct BulkRemovalRequest {
 /// Most users one bulk removal takes.
 pub const MAX_BULK: usize = 100;
 
-/// `…/mdm/users/removals`: POST removes many users under seed 000's rules, with a
-/// result per user (`removed`, or the error it would get alone).
-pub struct UserRemovals;
-
-impl Endpoint for UserRemovals {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/mdm/users/removals";
-    const ALLOW: &'static str = "POST";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "POST" => need(Resource::MdmUser, Action::Remove),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        collapse(
-            async {
-                let (org, caller) = enter::<Self, S>(req, store, ctx).await?;
-                let body: BulkRemovalRequest = json_body(req)?;
-                if body.ids.is_empty() || body.ids.len() > MAX_BULK {
-                    return Err(invalid(&ValidationError::new(
-                        "ids",
-                        "must hold 1 to 100 user ids",
-                    )));
-                }
-                let mut ids = Vec::new();
-                for (i, raw) in body.ids.iter().enumerate() {
-                    ids.push(ObjectId::parse(&format!("ids[{i}]"), raw).map_err(|e| invalid(&e))?);
-                }
-                let policy = RemovalPolicy::canonical().by(caller.actor());
-                let mut results = Vec::new();
-                for id in &ids {
-                    let result = if body.dry_run {
-                        removal::plan(store, &org, id, &policy, ctx.now)
-                            .await
-                            .map(|p| plan_response(&p))
-                    } else {
-                        removal::remove_user(store, &org, id, &policy, ctx.now)
-                            .await
-                            .map(|o| removed_response(id, &o))
-                    };
-                    results.push(match result {
-                        Ok(v) => serde_json::json!({ "id": id, "status": true, "data": v }),
-                        Err(e) => {
-                            let (code, message) = bulk_error(e);
-                            serde_json::json!({
-                                "id": id,
-                                "status": false,
-                                "error": { "code": code, "message": message },
-                            })
-                        }
-                    });
-                }
-                Ok(ok(
-                    StatusCode::OK,
-                    &serde_json::json!({ "results": results }),
-                ))
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `…/mdm/users/removals`: POST removes many users under seed 000's rules, with a
+    /// result per user (`removed`, or the error it would get alone).
+    pub struct UserRemovalsRoute {
+        route: "/v1/organizations/:organizationId/mdm/users/removals",
+        error: Error,
+        POST need(MdmUser, Remove) => remove_users,
     }
 }
 
-fn bulk_error(e: RemovalError) -> (u32, String) {
-    match e {
-        RemovalError::NotFound => (super::codes::NOT_FOUND, "Entity not found".into()),
-        RemovalError::Refused(b) => {
-            let (_, code, message) = blocker(b);
-            (code, message)
-        }
-        RemovalError::Domain(_) => (super::codes::INTERNAL, "Internal error".into()),
+async fn remove_users<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, caller) = enter::<UserRemovalsRoute, S>(req, store, ctx).await?;
+    let body: BulkRemovalRequest = json_body(req)?;
+    let ids = bulk_ids(&body.ids)?;
+    let policy = RemovalPolicy::canonical().by(caller.actor());
+    let mut results = Vec::new();
+    for id in &ids {
+        results.push(remove_one(store, &org, id, &policy, body.dry_run, ctx).await);
     }
+    Ok(ok(
+        StatusCode::OK,
+        &serde_json::json!({ "results": results }),
+    ))
+}
+
+/// A bulk removal's ids: 1 to [`MAX_BULK`], each an id (`ids[i]` names a bad one).
+fn bulk_ids(raw: &[String]) -> Result<Vec<ObjectId>, ValidationError> {
+    if raw.is_empty() || raw.len() > MAX_BULK {
+        return Err(ValidationError::new("ids", "must hold 1 to 100 user ids"));
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(i, id)| ObjectId::parse(&format!("ids[{i}]"), id))
+        .collect()
+}
+
+/// One user's entry in a bulk removal's `results`, in the envelope's shape: the
+/// removal's (or dry run's) data, or the error that user would get alone — except
+/// that any failure of the store or the domain reads as internal (5000).
+async fn remove_one<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+    policy: &RemovalPolicy,
+    dry_run: bool,
+    ctx: &Ctx,
+) -> serde_json::Value {
+    let result = if dry_run {
+        removal::plan(store, org, id, policy, ctx.now)
+            .await
+            .map(|p| plan_response(&p))
+    } else {
+        removal::remove_user(store, org, id, policy, ctx.now)
+            .await
+            .map(|o| removed_response(id, &o))
+    };
+    let error = match result {
+        Ok(v) => return serde_json::json!({ "id": id, "status": true, "data": v }),
+        Err(RemovalError::Domain(d)) => Error::Internal(d),
+        Err(e) => Error::from(e),
+    };
+    let (_, code, message) = error.answer();
+    serde_json::json!({
+        "id": id,
+        "status": false,
+        "error": { "code": code, "message": message },
+    })
 }
 
 /// `POST …/mdm/users/purge`.
@@ -529,46 +491,32 @@ pub struct PurgeRequest {
     pub limit: Option<i64>,
 }
 
-/// `…/mdm/users/purge`: POST purges softly removed users whose retention window
-/// ended (for a scheduler; call again while `more` is true).
-pub struct UsersPurge;
-
-impl Endpoint for UsersPurge {
-    const ROUTE: &'static str = "/v1/organizations/:organizationId/mdm/users/purge";
-    const ALLOW: &'static str = "POST";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "POST" => need(Resource::MdmUser, Action::Remove),
-            _ => None,
-        }
+crate::endpoint! {
+    /// `…/mdm/users/purge`: POST purges softly removed users whose retention window
+    /// ended (for a scheduler; call again while `more` is true).
+    pub struct UsersPurgeRoute {
+        route: "/v1/organizations/:organizationId/mdm/users/purge",
+        error: Error,
+        POST need(MdmUser, Remove) => purge_users,
     }
+}
 
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        collapse(
-            async {
-                let (org, caller) = enter::<Self, S>(req, store, ctx).await?;
-                let body: PurgeRequest = super::optional_json(req)?;
-                let limit = match body.limit {
-                    None => 100,
-                    Some(n) => usize::try_from(n)
-                        .ok()
-                        .filter(|n| (1..=1000).contains(n))
-                        .ok_or_else(|| {
-                            invalid(&ValidationError::new(
-                                "limit",
-                                "must be an integer from 1 to 1000",
-                            ))
-                        })?,
-                };
-                let report = removal::purge_expired(store, &org, limit, &caller.actor(), ctx.now)
-                    .await
-                    .map_err(removal_error)?;
-                Ok(ok(StatusCode::OK, &report))
-            }
-            .await,
-        )
-    }
+async fn purge_users<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, caller) = enter::<UsersPurgeRoute, S>(req, store, ctx).await?;
+    let body: PurgeRequest = super::optional_json(req)?;
+    let limit = match body.limit {
+        None => 100,
+        Some(n) => usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ValidationError::new("limit", "must be an integer from 1 to 1000"))?,
+    };
+    let report = removal::purge_expired(store, &org, limit, &caller.actor(), ctx.now).await?;
+    Ok(ok(StatusCode::OK, &report))
 }
 
 /// `POST …/subscriptions`.
@@ -577,7 +525,7 @@ impl Endpoint for UsersPurge {
 pub struct CreateSubscriptionRequest {
     /// `/apis`, `/apis/<apiId>` or `/products/<productId>`.
     pub scope: String,
-    /// Display name.
+    /// A label for people (absent: none).
     pub display_name: Option<String>,
 }
 
@@ -600,90 +548,88 @@ fn subscription_response(s: &Subscription) -> serde_json::Value {
     })
 }
 
-/// `…/mdm/users/:mdmUserId/subscriptions`: GET lists the user's API subscriptions,
-/// POST adds one.
-pub struct UserSubscriptions;
-
-impl Endpoint for UserSubscriptions {
-    const ROUTE: &'static str =
-        "/v1/organizations/:organizationId/mdm/users/:mdmUserId/subscriptions";
-    const ALLOW: &'static str = "GET, POST";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "GET" => need(Resource::Subscription, Action::Read),
-            "POST" => need(Resource::Subscription, Action::Create),
-            _ => None,
-        }
-    }
-
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        collapse(
-            async {
-                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
-                let user_id = object_id(req, "mdmUserId")?;
-                if req.method == Method::GET {
-                    let list = subscriptions::list(store, &org, &user_id)
-                        .await
-                        .map_err(domain_error)?;
-                    let out: Vec<_> = list.iter().map(subscription_response).collect();
-                    return Ok(ok(StatusCode::OK, &out));
-                }
-                let body: CreateSubscriptionRequest = json_body(req)?;
-                let (scope, name) = subscriptions::parse(&body.scope, body.display_name.as_deref())
-                    .map_err(|e| invalid(&e))?;
-                let s = subscriptions::create(store, &org, &user_id, scope, name, ctx.now)
-                    .await
-                    .map_err(domain_error)?;
-                let location = format!(
-                    "/v1/organizations/{}/mdm/users/{}/subscriptions/{}",
-                    org.id, user_id, s.id
-                );
-                Ok(with_location(
-                    ok(StatusCode::CREATED, &subscription_response(&s)),
-                    &location,
-                ))
-            }
-            .await,
-        )
+crate::endpoint! {
+    /// `…/mdm/users/:mdmUserId/subscriptions`: GET lists the user's API subscriptions,
+    /// POST adds one.
+    pub struct UserSubscriptionsRoute {
+        route: "/v1/organizations/:organizationId/mdm/users/:mdmUserId/subscriptions",
+        error: Error,
+        GET need(Subscription, Read) => list_subscriptions,
+        POST need(Subscription, Create) => create_subscription,
     }
 }
 
-/// `…/subscriptions/:subscriptionId`: PATCH changes the state, DELETE removes it.
-pub struct UserSubscription;
+async fn list_subscriptions<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<UserSubscriptionsRoute, S>(req, store, ctx).await?;
+    let user_id = object_id(req, "mdmUserId")?;
+    let list = subscriptions::list(store, &org, &user_id).await?;
+    let out: Vec<_> = list.iter().map(subscription_response).collect();
+    Ok(ok(StatusCode::OK, &out))
+}
 
-impl Endpoint for UserSubscription {
-    const ROUTE: &'static str =
-        "/v1/organizations/:organizationId/mdm/users/:mdmUserId/subscriptions/:subscriptionId";
-    const ALLOW: &'static str = "PATCH, DELETE";
+async fn create_subscription<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, _) = enter::<UserSubscriptionsRoute, S>(req, store, ctx).await?;
+    let user_id = object_id(req, "mdmUserId")?;
+    let body: CreateSubscriptionRequest = json_body(req)?;
+    let (scope, name) = subscriptions::parse(&body.scope, body.display_name.as_deref())?;
+    let s = subscriptions::create(store, &org, &user_id, scope, name, ctx.now).await?;
+    let location = format!(
+        "/v1/organizations/{}/mdm/users/{}/subscriptions/{}",
+        org.id, user_id, s.id
+    );
+    Ok(with_location(
+        ok(StatusCode::CREATED, &subscription_response(&s)),
+        &location,
+    ))
+}
 
-    fn requirement(method: &str) -> Option<Requirement> {
-        match method {
-            "PATCH" => need(Resource::Subscription, Action::Update),
-            "DELETE" => need(Resource::Subscription, Action::Remove),
-            _ => None,
-        }
+crate::endpoint! {
+    /// `…/subscriptions/:subscriptionId`: PATCH changes the state, DELETE removes it.
+    pub struct UserSubscriptionRoute {
+        route: "/v1/organizations/:organizationId/mdm/users/:mdmUserId/subscriptions/:subscriptionId",
+        error: Error,
+        PATCH need(Subscription, Update) => patch_subscription,
+        DELETE need(Subscription, Remove) => delete_subscription,
     }
+}
 
-    async fn handle<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> ApiResponse {
-        collapse(
-            async {
-                let (org, _) = enter::<Self, S>(req, store, ctx).await?;
-                let user_id = object_id(req, "mdmUserId")?;
-                let id = object_id(req, "subscriptionId")?;
-                if req.method == Method::DELETE {
-                    subscriptions::delete(store, &org, &user_id, &id)
-                        .await
-                        .map_err(domain_error)?;
-                    return Ok(ok(StatusCode::OK, &serde_json::json!({ "delete": id })));
-                }
-                let body: PatchSubscriptionRequest = json_body(req)?;
-                let s = subscriptions::set_state(store, &org, &user_id, &id, body.state)
-                    .await
-                    .map_err(domain_error)?;
-                Ok(ok(StatusCode::OK, &subscription_response(&s)))
-            }
-            .await,
-        )
-    }
+/// The organization, user id and subscription id a subscription route's path names.
+async fn subscription_path<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<(Organization, ObjectId, ObjectId), Error> {
+    let (org, _) = enter::<UserSubscriptionRoute, S>(req, store, ctx).await?;
+    let user_id = object_id(req, "mdmUserId")?;
+    let id = object_id(req, "subscriptionId")?;
+    Ok((org, user_id, id))
+}
+
+async fn patch_subscription<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, user_id, id) = subscription_path(req, store, ctx).await?;
+    let body: PatchSubscriptionRequest = json_body(req)?;
+    let s = subscriptions::set_state(store, &org, &user_id, &id, body.state).await?;
+    Ok(ok(StatusCode::OK, &subscription_response(&s)))
+}
+
+async fn delete_subscription<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let (org, user_id, id) = subscription_path(req, store, ctx).await?;
+    subscriptions::delete(store, &org, &user_id, &id).await?;
+    Ok(ok(StatusCode::OK, &serde_json::json!({ "delete": id })))
 }

@@ -1,5 +1,6 @@
-//! The numeric error codes of the canonical surface (documented in `docs/api.md`).
-//! 3001, 4001, 4002, 5054 and 5055 are seed 000's; the rest follow its style.
+//! The numeric error codes of the canonical surface (documented in `docs/api.md`),
+//! answered by [`super::Error`]. 3001, 4001, 4002, 5054 and 5055 are seed 000's; the
+//! rest follow its style.
 
 /// 400: a field or path parameter failed validation.
 pub const VALIDATION: u32 = 1001;

@@ -11,14 +11,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateOrganizationRequest {
-    /// Display name.
+    /// Display name: 1 to 256 characters.
     pub name: String,
-    /// Unique slug.
+    /// `[a-zA-Z0-9-]{3,64}`, unique, stored lowercase; never 24 hex digits (that
+    /// reads as an id in paths).
     pub slug: String,
     /// Other names the organization answers to.
     #[serde(default)]
     pub aliases: Option<AliasesRequest>,
-    /// Policy settings.
+    /// Policy settings; absent ones take the defaults.
     #[serde(default)]
     pub policy: Option<PolicyRequest>,
 }
@@ -40,7 +41,7 @@ pub struct AliasesRequest {
 pub struct ApimBindingDto {
     /// The Azure subscription id (a UUID).
     pub subscription_id: String,
-    /// The resource group name.
+    /// The Azure resource group holding the service.
     pub resource_group_name: String,
     /// The API Management service name.
     pub service_name: String,
@@ -72,15 +73,15 @@ where
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrganizationResponse {
-    /// 24-hex id.
+    /// 24 hex digits; paths accept it or the slug.
     pub id: String,
-    /// Slug.
+    /// Lowercase, unique.
     pub slug: String,
-    /// Name.
+    /// Display name.
     pub name: String,
     /// Other names it answers to.
     pub aliases: AliasesResponse,
-    /// Policy settings.
+    /// Retention, rate limit and removal batch, defaults filled in.
     pub policy: roster_domain::model::OrgPolicy,
     /// Creation time (RFC 3339).
     pub created_at: String,
@@ -123,19 +124,20 @@ impl From<&Organization> for OrganizationResponse {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateUserRequest {
-    /// Unique username.
+    /// 1 to 64 letters, digits and `. _ @ + -`; unique per organization,
+    /// case-insensitively; cannot change later.
     pub username: String,
-    /// Unique email.
+    /// At most 254 characters; unique per organization, case-insensitively.
     pub email: String,
-    /// Given name.
+    /// Given name, up to 256 characters (absent: empty).
     pub first_name: Option<String>,
-    /// Family name.
+    /// Family name, up to 256 characters (absent: empty).
     pub last_name: Option<String>,
     /// An initial password (8 to 256 characters); stored only as an Argon2id hash.
     pub password: Option<String>,
-    /// Company.
+    /// Up to 256 characters (absent: empty).
     pub company: Option<String>,
-    /// ISO 3166-1 alpha-2 country code.
+    /// ISO 3166-1 alpha-2, any case, stored uppercase (absent: empty).
     pub country_code: Option<String>,
 }
 
@@ -143,33 +145,33 @@ pub struct CreateUserRequest {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserResponse {
-    /// 24-hex id.
+    /// 24 hex digits (the `mdmUserId` of paths).
     pub id: String,
-    /// UUID.
+    /// A random UUID fixed at creation; CAS names the user by it (seed 001's `userId`).
     pub uuid: String,
-    /// Username.
+    /// As given at creation (uniqueness ignores case).
     pub username: String,
-    /// Email.
+    /// As given (uniqueness ignores case).
     pub email: String,
-    /// Given name.
+    /// Given name, or empty.
     pub first_name: String,
-    /// Family name.
+    /// Family name, or empty.
     pub last_name: String,
     /// `active`, `disabled` or `pending_deletion`.
     pub status: &'static str,
     /// `local`, `scim` or `directory`.
     pub source: roster_domain::model::IdentitySource,
-    /// Group names.
+    /// Names of the groups the user is a member of.
     pub groups: Vec<String>,
-    /// Company.
+    /// Company, or empty.
     pub company: String,
     /// ISO 3166-1 alpha-2 country code, or empty.
     pub country_code: String,
-    /// When the password was last set, if one is set.
+    /// When the password was last set (RFC 3339); `null` when none is set.
     pub password_changed_at: Option<String>,
-    /// Creation time.
+    /// RFC 3339.
     pub created_at: String,
-    /// Last update.
+    /// RFC 3339.
     pub updated_at: String,
 }
 
@@ -208,18 +210,19 @@ pub struct EnrolmentInfoRequest {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnrollDeviceRequest {
-    /// Display name.
+    /// Display name: 1 to 256 characters.
     pub name: String,
-    /// Platform type.
+    /// Platform, e.g. `android` or `ios`: 1 to 256 characters.
     #[serde(rename = "type")]
     pub device_type: String,
-    /// Description.
+    /// Up to 256 characters (absent: empty).
     pub description: Option<String>,
-    /// Hardware identifier.
+    /// The hardware identifier (IMEI, serial, …): 1 to 256 characters.
     pub device_identifier: String,
-    /// Enrolment info.
+    /// Ownership and status (absent: `BYOD`, `ACTIVE`).
     pub enrolment_info: Option<EnrolmentInfoRequest>,
-    /// Properties.
+    /// At most 64 name–value pairs (names up to 64 characters, values up to 4096),
+    /// kept as given (seed 003's `properties`).
     #[serde(default)]
     pub properties: Vec<Property>,
 }
@@ -236,15 +239,15 @@ pub struct UpdateDeviceRequest {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnrolmentInfoResponse {
-    /// Ownership.
+    /// `BYOD`, `COPE` or `COD`.
     pub ownership: Ownership,
-    /// Status.
+    /// `ACTIVE`, `INACTIVE` or `REMOVED`.
     pub status: DeviceStatus,
     /// The owner's username.
     pub owner: String,
-    /// Enrolment time.
+    /// RFC 3339.
     pub date_of_enrolment: String,
-    /// Last update.
+    /// RFC 3339.
     pub date_of_last_update: String,
 }
 
@@ -252,20 +255,20 @@ pub struct EnrolmentInfoResponse {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceResponse {
-    /// 24-hex id.
+    /// 24 hex digits (the `deviceId` of paths).
     pub id: String,
-    /// Name.
+    /// Display name.
     pub name: String,
-    /// Type.
+    /// Platform, as enrolled.
     #[serde(rename = "type")]
     pub device_type: String,
-    /// Description.
+    /// Description, or empty.
     pub description: String,
-    /// Hardware identifier.
+    /// The hardware identifier.
     pub device_identifier: String,
-    /// Enrolment info.
+    /// Ownership, status, owner and dates.
     pub enrolment_info: EnrolmentInfoResponse,
-    /// Properties.
+    /// Name–value pairs, as enrolled.
     pub properties: Vec<Property>,
 }
 
@@ -302,15 +305,15 @@ pub struct IssueEnrollmentTokenRequest {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnrollmentTokenResponse {
-    /// 24-hex id.
+    /// 24 hex digits (the `tokenId` of paths).
     pub id: String,
-    /// The user it enrolls for.
+    /// The id of the user it enrolls a device for.
     pub user_id: String,
     /// `pending`, `used`, `revoked` or `expired`.
     pub status: &'static str,
-    /// Issue time.
+    /// RFC 3339.
     pub created_at: String,
-    /// Expiry time.
+    /// RFC 3339.
     pub expires_at: String,
 }
 
@@ -333,13 +336,13 @@ impl EnrollmentTokenResponse {
 pub struct PatchUserRequest {
     /// New email (unique per organization).
     pub email: Option<String>,
-    /// New given name.
+    /// New given name, up to 256 characters.
     pub first_name: Option<String>,
-    /// New family name.
+    /// New family name, up to 256 characters.
     pub last_name: Option<String>,
-    /// New company.
+    /// New company, up to 256 characters (empty clears it).
     pub company: Option<String>,
-    /// New country code.
+    /// New ISO 3166-1 alpha-2 code (empty clears it).
     pub country_code: Option<String>,
 }
 
@@ -383,13 +386,13 @@ pub struct UserPageResponse {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatchOrganizationRequest {
-    /// New display name.
+    /// New display name: 1 to 256 characters.
     pub name: Option<String>,
-    /// New slug (unique).
+    /// New slug (unique; the old one is freed).
     pub slug: Option<String>,
-    /// New aliases.
+    /// Alias changes: absent ones stay, `apim: null` unbinds.
     pub aliases: Option<AliasesRequest>,
-    /// Policy changes.
+    /// Policy changes: absent ones stay.
     pub policy: Option<PolicyRequest>,
 }
 
@@ -407,9 +410,9 @@ pub struct OrganizationPageResponse {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateGroupRequest {
-    /// Unique name (case-insensitive).
+    /// 1 to 64 characters, no `/`; unique per organization (case-insensitive).
     pub name: String,
-    /// Description.
+    /// Up to 256 characters (absent: empty).
     pub description: Option<String>,
 }
 
@@ -417,17 +420,17 @@ pub struct CreateGroupRequest {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupResponse {
-    /// 24-hex id.
+    /// 24 hex digits (the `groupId` of paths).
     pub id: String,
-    /// UUID.
+    /// A random UUID fixed at creation.
     pub uuid: String,
-    /// Name.
+    /// Unique per organization; what users' `groups` list.
     pub name: String,
-    /// Description.
+    /// Description, or empty.
     pub description: String,
-    /// Creation time.
+    /// RFC 3339.
     pub created_at: String,
-    /// Last update.
+    /// RFC 3339.
     pub updated_at: String,
 }
 
@@ -448,7 +451,7 @@ impl From<&roster_domain::model::Group> for GroupResponse {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetUserGroupsRequest {
-    /// Group names.
+    /// Names of existing groups (at most 64); the user leaves every other group.
     pub groups: Vec<String>,
 }
 
@@ -456,9 +459,9 @@ pub struct SetUserGroupsRequest {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChangePasswordRequest {
-    /// The current password.
+    /// The current password (wrong, or none set: the same 400, 2001).
     pub old_password: String,
-    /// The new password.
+    /// 8 to 256 characters; stored only as an Argon2id hash.
     pub new_password: String,
 }
 
@@ -466,7 +469,7 @@ pub struct ChangePasswordRequest {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResetPasswordRequest {
-    /// The new password.
+    /// 8 to 256 characters; stored only as an Argon2id hash.
     pub new_password: String,
 }
 
@@ -474,9 +477,9 @@ pub struct ResetPasswordRequest {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InviteRequest {
-    /// Usernames to invite (at most 100).
+    /// 1 to 100 usernames; unknown ones are reported, not refused.
     pub usernames: Vec<String>,
-    /// Lifetime of each enrollment token in seconds (default 7 days).
+    /// Lifetime of each enrollment token in seconds (1 to 90 days; default 7 days).
     pub expires_in: Option<i64>,
 }
 
@@ -488,10 +491,10 @@ pub struct InvitationResult {
     pub username: String,
     /// `invited` or `not_found`.
     pub status: &'static str,
-    /// The issued enrollment token.
+    /// The enrollment token issued (when `invited`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enrollment_token_id: Option<String>,
-    /// The queued outbox message's number.
+    /// The outbox message's number (when `invited`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_number: Option<i64>,
 }
@@ -500,13 +503,13 @@ pub struct InvitationResult {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageResponse {
-    /// Number (acknowledge with it).
+    /// Its position in the outbox; acknowledge with it.
     pub number: i64,
     /// `invitation`, `device_retire` or `account_closed`.
     pub kind: roster_domain::outbox::MessageKind,
-    /// Recipient user id.
+    /// The id of the user it is addressed to.
     pub user_id: String,
-    /// Recipient address.
+    /// The user's email address at the time it was queued.
     pub to: String,
     /// The enrollment token an invitation carries.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -517,8 +520,23 @@ pub struct MessageResponse {
     /// That device's hardware identifier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_identifier: Option<String>,
-    /// Queue time.
+    /// When it was queued (RFC 3339).
     pub created_at: String,
+}
+
+impl From<&roster_domain::outbox::Message> for MessageResponse {
+    fn from(m: &roster_domain::outbox::Message) -> Self {
+        Self {
+            number: m.number,
+            kind: m.kind,
+            user_id: m.user_id.to_string(),
+            to: m.to.clone(),
+            enrollment_token_id: m.enrollment_token_id.as_ref().map(ToString::to_string),
+            device_id: m.device_id.as_ref().map(ToString::to_string),
+            device_identifier: m.device_identifier.clone(),
+            created_at: m.created_at.to_rfc3339(),
+        }
+    }
 }
 
 /// `GET …/mdm/outbox`: one page.
@@ -544,14 +562,14 @@ pub struct AcknowledgeRequest {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutUserRequest {
-    /// Email (unique per organization).
+    /// At most 254 characters; unique per organization, case-insensitively.
     pub email: String,
-    /// Given name.
+    /// Given name, up to 256 characters (absent: empty).
     pub first_name: Option<String>,
-    /// Family name.
+    /// Family name, up to 256 characters (absent: empty).
     pub last_name: Option<String>,
-    /// Company (absent: empty).
+    /// Up to 256 characters (absent: empty).
     pub company: Option<String>,
-    /// Country code (absent: empty).
+    /// ISO 3166-1 alpha-2 (absent: empty).
     pub country_code: Option<String>,
 }

@@ -1,9 +1,12 @@
-//! The canonical surface (seed 000's style): `/v1/organizations…/mdm/…`.
+//! The canonical surface (seed 000's style): `/v1/organizations…/mdm/…`, the API
+//! tokens, the audit log and the removal engine's extras.
 //!
 //! Envelope: `{"status":true,"data":…}` on success and
 //! `{"status":false,"error":{"code":N,"message":"…"}}` on failure. Every code is in
-//! [`codes`] and documented in `docs/api.md`; domain errors become HTTP answers in
-//! [`domain_error`] and [`removal_error`] and nowhere else.
+//! [`codes`] and documented in `docs/api.md`. Every failure is an [`Error`] (handlers
+//! return `Result<ApiResponse, Error>` and use `?`); [`Error`]'s `into_response` is
+//! the one place a failure becomes an answer. Each route is declared with
+//! [`crate::endpoint!`] in [`endpoints`] or [`admin`], one handler per method.
 
 pub mod admin;
 pub mod codes;
@@ -11,24 +14,27 @@ pub mod dto;
 pub mod endpoints;
 
 pub use admin::{
-    Audit, GlobalToken, GlobalTokens, Operation, OrgToken, OrgTokens, UserRemovals, UserRestore,
-    UserSubscription, UserSubscriptions, UsersPurge,
+    AuditRoute, GlobalTokenRoute, GlobalTokensRoute, OperationRoute, OrgTokenRoute, OrgTokensRoute,
+    UserRemovalsRoute, UserRestoreRoute, UserSubscriptionRoute, UserSubscriptionsRoute,
+    UsersPurgeRoute,
 };
 pub use endpoints::{
-    EnrollmentToken, EnrollmentTokens, Group, Groups, Invitations, Organization, Organizations,
-    Outbox, User, UserDevice, UserDevices, UserGroups, UserPassword, UserPasswordReset, UserStatus,
-    Users, UsersCount,
+    EnrollmentTokenRoute, EnrollmentTokensRoute, GroupRoute, GroupsRoute, InvitationsRoute,
+    OrganizationRoute, OrganizationsRoute, OutboxRoute, UserDeviceRoute, UserDevicesRoute,
+    UserGroupsRoute, UserPasswordResetRoute, UserPasswordRoute, UserRoute, UserStatusRoute,
+    UsersCountRoute, UsersRoute,
 };
 
-use crate::auth::{self, AuthFailure, Caller, Requirement};
+use crate::auth::{self, AuthFailure, Caller};
 use crate::request::{ApiRequest, ApiResponse, Body, Ctx, JsonError};
-use crate::{Endpoint, Refusal};
+use crate::{Endpoint, Refusal, SurfaceError};
 use http::{HeaderValue, StatusCode, header};
-use roster_domain::ids::{ObjectId, OrgRef};
-use roster_domain::model::Organization as Org;
-use roster_domain::model::{ApimBinding, RemovalMode};
-use roster_domain::permissions::{Action, Permission, Resource};
-use roster_domain::removal::{Blocker, Outcome, Plan, RemovalError};
+use roster_domain::ids::{self, ObjectId, OrgRef};
+use roster_domain::model::Organization;
+use roster_domain::model::{ApimBinding, RemovalMode, UserStatus};
+use roster_domain::permissions::{Grant, Permission};
+use roster_domain::removal::{Blocker, Outcome, Plan, RemovalError, RestoreError};
+use roster_domain::users::PasswordChangeError;
 use roster_domain::{DomainError, Store, ValidationError};
 use roster_domain::{orgs, users};
 use serde::Serialize;
@@ -37,78 +43,216 @@ use serde::de::DeserializeOwned;
 /// A success: `{"status":true,"data":data}` with `status`.
 pub fn ok<T: Serialize>(status: StatusCode, data: &T) -> ApiResponse {
     let body = serde_json::json!({ "status": true, "data": data });
-    json_response(status, &body)
+    crate::params::json(status, &body)
 }
 
-/// A failure: `{"status":false,"error":{"code":code,"message":message}}` with `status`.
-pub fn error(status: StatusCode, code: u32, message: &str) -> ApiResponse {
-    let body =
-        serde_json::json!({ "status": false, "error": { "code": code, "message": message } });
-    json_response(status, &body)
+/// Every way a request on the canonical surface fails. The `From` conversions sort
+/// the domain's errors into these; [`SurfaceError::into_response`] answers them all.
+#[derive(Debug)]
+pub enum Error {
+    /// The route does not serve the method (405, 1005; `Allow` lists what it does).
+    MethodNotAllowed(&'static str),
+    /// No bearer token (401, 4002 "No auth token", seed 000).
+    NoToken,
+    /// The token is unknown, expired or revoked (401, 4001 "Unauthorized", seed 000).
+    Unauthorized,
+    /// The token lacks the route's permission, or the route is global-only (403, 4003).
+    Forbidden(Permission),
+    /// A new token would grant more than its creator holds: `permissions[index]` is
+    /// `grant` (403, 4003).
+    Escalation {
+        /// Its position in the request's `permissions`.
+        index: usize,
+        /// The grant beyond the caller's own.
+        grant: Grant,
+    },
+    /// The token's requests for this minute are used up (429, 4029).
+    RateLimited,
+    /// A field, path or query parameter, or header is invalid (400, 1001, naming it).
+    Invalid(ValidationError),
+    /// The body is not JSON for the route (400, 1002) or is too large (413, 1003).
+    Json(JsonError),
+    /// A wrong old password, or a user without one: one answer (400, 2001).
+    PasswordRefused,
+    /// The entity does not exist or is not visible (404, 3001 "Entity not found").
+    NotFound,
+    /// The unique field is taken (409, 3002).
+    Conflict(&'static str),
+    /// `If-Match` does not match the current version (412, 3003).
+    PreconditionFailed,
+    /// A guard of the removal policy refuses: seed 000's codes, as [`blocker`] says.
+    Blocked(Blocker),
+    /// The store failed or a record did not decode (500, 5000; the cause is logged).
+    Internal(DomainError),
 }
 
-fn json_response(status: StatusCode, body: &serde_json::Value) -> ApiResponse {
-    let mut resp = http::Response::new(body.to_string().into_bytes());
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
-/// 405 with the `Allow` header.
-pub fn method_not_allowed(allow: &'static str) -> ApiResponse {
-    let mut resp = error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        codes::METHOD_NOT_ALLOWED,
-        "Method not allowed",
-    );
-    resp.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
-    resp
-}
-
-/// 400 naming the invalid field.
-pub fn invalid(e: &ValidationError) -> ApiResponse {
-    error(StatusCode::BAD_REQUEST, codes::VALIDATION, &e.to_string())
-}
-
-/// The one mapping of domain errors to this surface's answers.
-pub fn domain_error(e: DomainError) -> ApiResponse {
-    match e {
-        DomainError::Invalid(v) => invalid(&v),
-        DomainError::NotFound { .. } => {
-            error(StatusCode::NOT_FOUND, codes::NOT_FOUND, "Entity not found")
-        }
-        DomainError::Conflict { field } => error(
-            StatusCode::CONFLICT,
-            codes::CONFLICT,
-            &format!("{field} is already in use"),
-        ),
-        DomainError::PreconditionFailed { .. } => precondition_failed(),
-        e @ (DomainError::Corrupt { .. } | DomainError::Store(_)) => {
-            crate::log_internal("mdm", &e);
-            internal()
+impl Error {
+    /// Status, code and message of the answer: the one table behind
+    /// [`SurfaceError::into_response`] and a bulk removal's entries. Logs the cause of
+    /// a 500.
+    fn answer(&self) -> (StatusCode, u32, String) {
+        match self {
+            Error::MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                codes::METHOD_NOT_ALLOWED,
+                "Method not allowed".into(),
+            ),
+            Error::NoToken => (
+                StatusCode::UNAUTHORIZED,
+                codes::NO_AUTH_TOKEN,
+                "No auth token".into(),
+            ),
+            Error::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                codes::UNAUTHORIZED,
+                "Unauthorized".into(),
+            ),
+            Error::Forbidden(permission) => (
+                StatusCode::FORBIDDEN,
+                codes::FORBIDDEN,
+                format!("Forbidden: requires {permission}"),
+            ),
+            Error::Escalation { index, grant } => (
+                StatusCode::FORBIDDEN,
+                codes::FORBIDDEN,
+                format!("Forbidden: permissions[{index}] ({grant}) exceeds the caller's own"),
+            ),
+            Error::RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                codes::RATE_LIMITED,
+                "Too many requests".into(),
+            ),
+            Error::Invalid(e) => (StatusCode::BAD_REQUEST, codes::VALIDATION, e.to_string()),
+            Error::Json(e @ JsonError::TooLarge) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                codes::BODY_TOO_LARGE,
+                e.message(),
+            ),
+            Error::Json(e) => (StatusCode::BAD_REQUEST, codes::INVALID_JSON, e.message()),
+            Error::PasswordRefused => (
+                StatusCode::BAD_REQUEST,
+                codes::PASSWORD_REFUSED,
+                "Password change refused".into(),
+            ),
+            Error::NotFound => (
+                StatusCode::NOT_FOUND,
+                codes::NOT_FOUND,
+                "Entity not found".into(),
+            ),
+            Error::Conflict(field) => (
+                StatusCode::CONFLICT,
+                codes::CONFLICT,
+                format!("{field} is already in use"),
+            ),
+            Error::PreconditionFailed => blocker(Blocker::PreconditionFailed),
+            Error::Blocked(b) => blocker(*b),
+            Error::Internal(cause) => {
+                crate::log_internal("mdm", cause);
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    codes::INTERNAL,
+                    "Internal error".into(),
+                )
+            }
         }
     }
 }
 
-/// The one mapping of removal refusals to this surface's answers (seed 000).
-pub fn removal_error(e: RemovalError) -> ApiResponse {
-    match e {
-        RemovalError::NotFound => {
-            error(StatusCode::NOT_FOUND, codes::NOT_FOUND, "Entity not found")
+impl SurfaceError for Error {
+    fn into_response(self) -> ApiResponse {
+        let (status, code, message) = self.answer();
+        let body =
+            serde_json::json!({ "status": false, "error": { "code": code, "message": message } });
+        let mut resp = crate::params::json(status, &body);
+        if let Error::MethodNotAllowed(allow) = self {
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
         }
-        RemovalError::Refused(b) => {
-            let (status, code, message) = blocker(b);
-            error(status, code, &message)
-        }
-        RemovalError::Domain(d) => domain_error(d),
+        resp
     }
 }
 
-/// Status, code and message of a refused removal (also listed by dry runs).
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::MethodNotAllowed(allow) => Error::MethodNotAllowed(allow),
+            Refusal::Auth(a) => a.into(),
+        }
+    }
+}
+
+impl From<AuthFailure> for Error {
+    fn from(a: AuthFailure) -> Self {
+        match a {
+            AuthFailure::NoToken => Error::NoToken,
+            AuthFailure::Unauthorized => Error::Unauthorized,
+            AuthFailure::Forbidden { permission } => Error::Forbidden(permission),
+            AuthFailure::RateLimited(_) => Error::RateLimited,
+            // Not reached (every canonical path names its organization); kept total.
+            AuthFailure::NoOrganization => Error::Invalid(ValidationError::new(
+                "X-Roster-Organization",
+                "a global token must name the organization (id or slug)",
+            )),
+            AuthFailure::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ValidationError> for Error {
+    fn from(e: ValidationError) -> Self {
+        Error::Invalid(e)
+    }
+}
+
+impl From<JsonError> for Error {
+    fn from(e: JsonError) -> Self {
+        Error::Json(e)
+    }
+}
+
+impl From<DomainError> for Error {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(v) => Error::Invalid(v),
+            DomainError::NotFound { .. } => Error::NotFound,
+            DomainError::Conflict { field } => Error::Conflict(field),
+            DomainError::PreconditionFailed { .. } => Error::PreconditionFailed,
+            e @ (DomainError::Corrupt { .. } | DomainError::Store(_)) => Error::Internal(e),
+        }
+    }
+}
+
+impl From<RemovalError> for Error {
+    fn from(e: RemovalError) -> Self {
+        match e {
+            RemovalError::NotFound => Error::NotFound,
+            RemovalError::Refused(b) => Error::Blocked(b),
+            RemovalError::Domain(d) => d.into(),
+        }
+    }
+}
+
+impl From<RestoreError> for Error {
+    fn from(e: RestoreError) -> Self {
+        match e {
+            RestoreError::NotFound => Error::NotFound,
+            RestoreError::Conflict { field } => Error::Conflict(field),
+            RestoreError::Domain(d) => d.into(),
+        }
+    }
+}
+
+impl From<PasswordChangeError> for Error {
+    fn from(e: PasswordChangeError) -> Self {
+        match e {
+            PasswordChangeError::Refused => Error::PasswordRefused,
+            PasswordChangeError::Domain(d) => d.into(),
+        }
+    }
+}
+
+/// Status, code and message of a refused removal: the answer to a removal it blocks,
+/// and an entry of a dry run's `blockers` (seed 000's 5054 and 5055, then ours).
 pub fn blocker(b: Blocker) -> (StatusCode, u32, String) {
     match b {
         Blocker::ActiveDevices { .. } => (
@@ -150,14 +294,11 @@ pub fn blocker(b: Blocker) -> (StatusCode, u32, String) {
 }
 
 /// Parses the optional `dryRun` query parameter (`true` or `false`).
-pub fn dry_run(req: &ApiRequest) -> Result<bool, ApiResponse> {
+pub fn dry_run(req: &ApiRequest) -> Result<bool, Error> {
     match req.query_param("dryRun").as_deref() {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
-        Some(_) => Err(invalid(&ValidationError::new(
-            "dryRun",
-            "must be true or false",
-        ))),
+        Some(_) => Err(ValidationError::new("dryRun", "must be true or false").into()),
     }
 }
 
@@ -276,95 +417,19 @@ pub fn user_changes(
     Ok(c)
 }
 
-fn precondition_failed() -> ApiResponse {
-    error(
-        StatusCode::PRECONDITION_FAILED,
-        codes::PRECONDITION_FAILED,
-        "If-Match does not match the current ETag",
-    )
-}
-
-fn internal() -> ApiResponse {
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        codes::INTERNAL,
-        "Internal error",
-    )
-}
-
-/// The one mapping of refusals (method, token, rate limit, permission) to this
-/// surface's answers.
-pub fn refusal(r: Refusal) -> ApiResponse {
-    match r {
-        Refusal::MethodNotAllowed(allow) => method_not_allowed(allow),
-        Refusal::Auth(a) => auth_failure(a),
-    }
-}
-
-/// Seed 000's 401 answers, and this surface's 403, 429 and 500.
-pub fn auth_failure(a: AuthFailure) -> ApiResponse {
-    match a {
-        AuthFailure::NoToken => error(
-            StatusCode::UNAUTHORIZED,
-            codes::NO_AUTH_TOKEN,
-            "No auth token",
-        ),
-        AuthFailure::Unauthorized => error(
-            StatusCode::UNAUTHORIZED,
-            codes::UNAUTHORIZED,
-            "Unauthorized",
-        ),
-        AuthFailure::Forbidden { permission } => error(
-            StatusCode::FORBIDDEN,
-            codes::FORBIDDEN,
-            &format!("Forbidden: requires {permission}"),
-        ),
-        AuthFailure::RateLimited(_) => error(
-            StatusCode::TOO_MANY_REQUESTS,
-            codes::RATE_LIMITED,
-            "Too many requests",
-        ),
-        AuthFailure::NoOrganization => invalid(&ValidationError::new(
-            "X-Roster-Organization",
-            "a global token must name the organization (id or slug)",
-        )),
-        AuthFailure::Store(e) => domain_error(e),
-    }
-}
-
-/// The prologue of a global route: the method (405), then the caller (401, 429, 403).
-pub async fn enter_global<E: Endpoint, S: Store>(
-    req: &ApiRequest,
-    store: &S,
-    ctx: &Ctx,
-) -> Result<Caller, ApiResponse> {
-    crate::admit::<E, S>(req, store, ctx).await.map_err(refusal)
-}
-
-/// The prologue of every organization-scoped route: the method (405), the caller
+/// The prologue of every organization-scoped route `E`: the method (405), the caller
 /// (401, 429, 403), then the `organizationId` parameter (400) and the organization as
-/// the caller may see it (404 — also for another organization's token).
+/// the caller may see it (404 — also for another organization's token). Global routes
+/// call [`crate::admit`] alone.
 pub async fn enter<E: Endpoint, S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
-) -> Result<(Org, Caller), ApiResponse> {
-    let caller = enter_global::<E, S>(req, store, ctx).await?;
+) -> Result<(Organization, Caller), Error> {
+    let caller = crate::admit::<E, S>(req, store, ctx).await?;
     let reference = path_param(req, "organizationId", OrgRef::parse)?;
-    let org = auth::scoped_org(&caller, store, &reference)
-        .await
-        .map_err(domain_error)?;
+    let org = auth::scoped_org(&caller, store, &reference).await?;
     Ok((org, caller))
-}
-
-/// Builds a [`Requirement`] for a permission any token may hold.
-pub fn need(resource: Resource, action: Action) -> Option<Requirement> {
-    Some(Requirement::of(Permission::new(resource, action)))
-}
-
-/// Builds a [`Requirement`] only global tokens meet.
-pub fn need_global(resource: Resource, action: Action) -> Option<Requirement> {
-    Some(Requirement::global(Permission::new(resource, action)))
 }
 
 /// Parses the path parameter `name` with `parse`; a missing parameter is invalid too.
@@ -372,29 +437,20 @@ pub fn path_param<T>(
     req: &ApiRequest,
     name: &str,
     parse: impl FnOnce(&str, &str) -> Result<T, ValidationError>,
-) -> Result<T, ApiResponse> {
+) -> Result<T, Error> {
     let raw = req.param(name).unwrap_or_default();
-    parse(name, &raw).map_err(|e| invalid(&e))
+    Ok(parse(name, &raw)?)
 }
 
 /// Parses an `ObjectId` path parameter such as `mdmUserId`.
-pub fn object_id(req: &ApiRequest, name: &str) -> Result<ObjectId, ApiResponse> {
+pub fn object_id(req: &ApiRequest, name: &str) -> Result<ObjectId, Error> {
     path_param(req, name, ObjectId::parse)
 }
 
 /// Decodes a JSON body into `T`; the error names the offending field. Unknown fields
 /// are refused (request DTOs deny them).
-pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiResponse> {
-    crate::request::parse_json(&req.body).map_err(|e| match e {
-        JsonError::TooLarge => error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            codes::BODY_TOO_LARGE,
-            &e.message(),
-        ),
-        JsonError::TooDeep | JsonError::Invalid { .. } => {
-            error(StatusCode::BAD_REQUEST, codes::INVALID_JSON, &e.message())
-        }
-    })
+pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Error> {
+    Ok(crate::request::parse_json(&req.body)?)
 }
 
 /// The ETag of a record version: `"<version>"`.
@@ -404,7 +460,7 @@ pub fn etag(version: u64) -> HeaderValue {
 }
 
 /// The version an `If-Match` header demands: `Ok(None)` when absent or `*`.
-pub fn if_match(req: &ApiRequest) -> Result<Option<u64>, ApiResponse> {
+pub fn if_match(req: &ApiRequest) -> Result<Option<u64>, Error> {
     let Some(raw) = req.header("if-match") else {
         return Ok(None);
     };
@@ -416,12 +472,7 @@ pub fn if_match(req: &ApiRequest) -> Result<Option<u64>, ApiResponse> {
         .trim_matches('"')
         .parse::<u64>()
         .map(Some)
-        .map_err(|_| {
-            invalid(&ValidationError::new(
-                "If-Match",
-                "must be an ETag from this API or *",
-            ))
-        })
+        .map_err(|_| ValidationError::new("If-Match", "must be an ETag from this API or *").into())
 }
 
 /// Largest `limit` a list accepts.
@@ -452,60 +503,18 @@ pub fn decode_cursor(raw: &str) -> Option<i64> {
         .filter(|n| *n >= 0)
 }
 
-/// Parses `limit`, `cursor`, `status` and `group` of a user listing.
-pub fn list_query(req: &ApiRequest) -> Result<roster_domain::users::ListQuery, ApiResponse> {
-    let limit = match req.query_param("limit") {
-        None => DEFAULT_LIMIT,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                invalid(&ValidationError::new(
-                    "limit",
-                    "must be an integer from 1 to 200",
-                ))
-            })?,
-    };
-    let after = match req.query_param("cursor") {
-        None => 0,
-        Some(raw) => decode_cursor(&raw).ok_or_else(|| {
-            invalid(&ValidationError::new(
-                "cursor",
-                "is not a cursor from this API",
-            ))
-        })?,
-    };
-    let status = match req.query_param("status").as_deref() {
-        None => None,
-        Some("active") => Some(roster_domain::model::UserStatus::Active),
-        Some("disabled") => Some(roster_domain::model::UserStatus::Disabled),
-        Some("pending_deletion") => Some(roster_domain::model::UserStatus::PendingDeletion),
-        Some("deleted") => Some(roster_domain::model::UserStatus::Deleted),
-        Some(_) => {
-            return Err(invalid(&ValidationError::new(
-                "status",
-                "must be active, disabled, pending_deletion or deleted",
-            )));
-        }
-    };
-    let group = req
-        .query_param("group")
-        .map(|g| roster_domain::ids::text("group", &g, roster_domain::ids::MAX_IDENT_LEN))
-        .transpose()
-        .map_err(|e| invalid(&e))?;
-    let q = req
-        .query_param("q")
-        .map(|q| {
-            let q = roster_domain::ids::text("q", &q, roster_domain::ids::MAX_IDENT_LEN)?;
-            if q.is_empty() {
-                return Err(ValidationError::new("q", "must not be empty"));
-            }
-            Ok(q)
-        })
-        .transpose()
-        .map_err(|e| invalid(&e))?;
-    Ok(roster_domain::users::ListQuery {
+/// Parses `limit`, `cursor`, `status`, `group` and `q` of a listing (routes that
+/// filter nothing ignore the filters).
+pub fn list_query(req: &ApiRequest) -> Result<users::ListQuery, Error> {
+    let limit = limit(req)?;
+    let after = cursor(req)?;
+    let status = status_filter(req)?;
+    let group = text_filter(req, "group")?;
+    let q = text_filter(req, "q")?;
+    if q.as_deref() == Some("") {
+        return Err(ValidationError::new("q", "must not be empty").into());
+    }
+    Ok(users::ListQuery {
         after,
         limit,
         status,
@@ -514,12 +523,48 @@ pub fn list_query(req: &ApiRequest) -> Result<roster_domain::users::ListQuery, A
     })
 }
 
-/// A handler's result: the answer either way.
-pub type Answer = Result<ApiResponse, ApiResponse>;
+/// `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
+fn limit(req: &ApiRequest) -> Result<usize, ValidationError> {
+    let Some(raw) = req.query_param("limit") else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    raw.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_LIMIT).contains(n))
+        .ok_or_else(|| ValidationError::new("limit", "must be an integer from 1 to 200"))
+}
 
-/// The answer, success or failure.
-pub fn collapse(r: Answer) -> ApiResponse {
-    r.unwrap_or_else(|e| e)
+/// `cursor`: the position after which the page starts (0 when absent).
+fn cursor(req: &ApiRequest) -> Result<i64, ValidationError> {
+    let Some(raw) = req.query_param("cursor") else {
+        return Ok(0);
+    };
+    decode_cursor(&raw)
+        .ok_or_else(|| ValidationError::new("cursor", "is not a cursor from this API"))
+}
+
+/// `status`: one of the four user statuses.
+fn status_filter(req: &ApiRequest) -> Result<Option<UserStatus>, ValidationError> {
+    Ok(match req.query_param("status").as_deref() {
+        None => None,
+        Some("active") => Some(UserStatus::Active),
+        Some("disabled") => Some(UserStatus::Disabled),
+        Some("pending_deletion") => Some(UserStatus::PendingDeletion),
+        Some("deleted") => Some(UserStatus::Deleted),
+        Some(_) => {
+            return Err(ValidationError::new(
+                "status",
+                "must be active, disabled, pending_deletion or deleted",
+            ));
+        }
+    })
+}
+
+/// A text query parameter of at most [`ids::MAX_IDENT_LEN`] characters.
+fn text_filter(req: &ApiRequest, name: &str) -> Result<Option<String>, ValidationError> {
+    req.query_param(name)
+        .map(|v| ids::text(name, &v, ids::MAX_IDENT_LEN))
+        .transpose()
 }
 
 /// Adds a `Location` header.
@@ -539,7 +584,7 @@ pub fn with_etag(mut resp: ApiResponse, version: u64) -> ApiResponse {
 /// An absent or empty body reads as `{}` for routes whose fields are all optional.
 pub fn optional_json<T: serde::de::DeserializeOwned + Default>(
     req: &ApiRequest,
-) -> Result<T, ApiResponse> {
+) -> Result<T, Error> {
     match &req.body {
         Body::Bytes(b) if b.iter().all(u8::is_ascii_whitespace) => Ok(T::default()),
         _ => json_body(req),
