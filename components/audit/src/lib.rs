@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET the organization's audit log.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::Audit>(req).await
+    roster_spin::serve::<roster_api::mdm::AuditRoute>(req).await
 }

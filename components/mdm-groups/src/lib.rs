@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET lists groups; POST creates one.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::Groups>(req).await
+    roster_spin::serve::<roster_api::mdm::GroupsRoute>(req).await
 }

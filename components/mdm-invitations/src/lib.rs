@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// POST invites users by username: an enrollment token and an outbox message each.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::Invitations>(req).await
+    roster_spin::serve::<roster_api::mdm::InvitationsRoute>(req).await
 }

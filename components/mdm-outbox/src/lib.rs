@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET pending outbox messages; POST acknowledges delivered ones.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::Outbox>(req).await
+    roster_spin::serve::<roster_api::mdm::OutboxRoute>(req).await
 }

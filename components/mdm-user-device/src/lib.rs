@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET, PATCH (status) or DELETE a device.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::UserDevice>(req).await
+    roster_spin::serve::<roster_api::mdm::UserDeviceRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET lists the user's devices; POST enrolls one.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::UserDevices>(req).await
+    roster_spin::serve::<roster_api::mdm::UserDevicesRoute>(req).await
 }

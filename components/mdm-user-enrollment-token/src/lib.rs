@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// DELETE revokes an enrollment token.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::EnrollmentToken>(req).await
+    roster_spin::serve::<roster_api::mdm::EnrollmentTokenRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET lists the user's enrollment tokens; POST issues one.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::EnrollmentTokens>(req).await
+    roster_spin::serve::<roster_api::mdm::EnrollmentTokensRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET a user's groups; PUT replaces them.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::UserGroups>(req).await
+    roster_spin::serve::<roster_api::mdm::UserGroupsRoute>(req).await
 }

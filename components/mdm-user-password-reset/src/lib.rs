@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// POST resets a user's password (administrator).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::UserPasswordReset>(req).await
+    roster_spin::serve::<roster_api::mdm::UserPasswordResetRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// POST changes a user's password (old + new).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::UserPassword>(req).await
+    roster_spin::serve::<roster_api::mdm::UserPasswordRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// POST removes many users (seed 000's rules), a result per user.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::UserRemovals>(req).await
+    roster_spin::serve::<roster_api::mdm::UserRemovalsRoute>(req).await
 }

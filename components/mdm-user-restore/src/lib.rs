@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// POST restores a softly removed user.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::UserRestore>(req).await
+    roster_spin::serve::<roster_api::mdm::UserRestoreRoute>(req).await
 }

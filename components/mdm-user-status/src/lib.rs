@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// POST enables or disables a user.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::UserStatus>(req).await
+    roster_spin::serve::<roster_api::mdm::UserStatusRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// PATCH a subscription's state; DELETE removes it.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::UserSubscription>(req).await
+    roster_spin::serve::<roster_api::mdm::UserSubscriptionRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET lists a user's API subscriptions; POST adds one.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::UserSubscriptions>(req).await
+    roster_spin::serve::<roster_api::mdm::UserSubscriptionsRoute>(req).await
 }

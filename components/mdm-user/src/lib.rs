@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET a user; PUT replaces, PATCH merges; DELETE removes it (seed 000).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::User>(req).await
+    roster_spin::serve::<roster_api::mdm::UserRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET the number of users in O(1) reads.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::UsersCount>(req).await
+    roster_spin::serve::<roster_api::mdm::UsersCountRoute>(req).await
 }

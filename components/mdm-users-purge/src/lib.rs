@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// POST purges softly removed users whose retention ended.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::UsersPurge>(req).await
+    roster_spin::serve::<roster_api::mdm::UsersPurgeRoute>(req).await
 }

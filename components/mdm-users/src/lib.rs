@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// POST creates a user; GET lists users.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::Users>(req).await
+    roster_spin::serve::<roster_api::mdm::UsersRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET polls a removal operation, advancing it.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::Operation>(req).await
+    roster_spin::serve::<roster_api::mdm::OperationRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET one of the organization's API tokens; DELETE revokes it.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::OrgToken>(req).await
+    roster_spin::serve::<roster_api::mdm::OrgTokenRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET lists the organization's API tokens; POST creates one.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::OrgTokens>(req).await
+    roster_spin::serve::<roster_api::mdm::OrgTokensRoute>(req).await
 }

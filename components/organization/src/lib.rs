@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET or PATCH an organization by id or slug.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::Organization>(req).await
+    roster_spin::serve::<roster_api::mdm::OrganizationRoute>(req).await
 }

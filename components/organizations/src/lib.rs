@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// POST creates an organization, GET lists them (global admin).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::Organizations>(req).await
+    roster_spin::serve::<roster_api::mdm::OrganizationsRoute>(req).await
 }

@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET one global API token; DELETE revokes it.
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::GlobalToken>(req).await
+    roster_spin::serve::<roster_api::mdm::GlobalTokenRoute>(req).await
 }

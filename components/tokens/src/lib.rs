@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// GET lists global API tokens; POST creates one (global tokens only).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::GlobalTokens>(req).await
+    roster_spin::serve::<roster_api::mdm::GlobalTokensRoute>(req).await
 }
