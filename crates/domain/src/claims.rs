@@ -14,10 +14,10 @@
 //! absent and both "win" on SQLite).
 //!
 //! A record that changes its unique values (a user's username or email, a group's name,
-//! an organization's slug) moves its claims with [`ClaimChange`]: the new claims are
+//! an organization's slug) moves its claims with `ClaimChange`: the new claims are
 //! taken before the record names them, the old ones released after it stops naming
 //! them, and the caller names what happens to claims taken for a write that did not
-//! happen ([`UnwrittenClaims`]).
+//! happen (`UnwrittenClaims`).
 
 use crate::error::DomainError;
 use crate::store::{Store, StoreError, decode_counter, encode_counter_like, swap_checked};

@@ -426,7 +426,8 @@ pub struct OrgChanges {
     pub account_uuid: Option<String>,
     /// New APIM binding (`Some(None)` unbinds).
     pub apim: Option<Option<ApimBinding>>,
-    /// Policy changes.
+    /// Changes of the organization's policy (retention, rate limit, removal batch),
+    /// each applied only if given.
     pub policy: PolicyChanges,
 }
 

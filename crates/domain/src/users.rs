@@ -1,4 +1,14 @@
-//! Users: create (username and email unique per organization under concurrency) and get.
+//! Users: create (username, email, further emails, external id and UUID unique per
+//! organization under concurrency, through [`crate::claims`]), read (by id, username,
+//! any email, UUID or external id), list and skip in creation order, search, change
+//! (a PATCH as one conditional write that moves the claims), and passwords (change,
+//! reset).
+//!
+//! A user is indexed by its sequence number (`users/seq/{n}`, the [`IndexEntry`]), its
+//! claims and its search entry, and owns the dependent lists that
+//! [`dependent_lists`] names. A claim left by a create or change that stopped half-way
+//! is recognised as abandoned and taken over ([`ABANDONED_CLAIM_MS`]). Removal is the
+//! [`crate::removal`] engine's.
 
 use crate::claims::{self, Claim, ClaimChange, UnwrittenClaims, Write};
 use crate::count;
@@ -43,7 +53,7 @@ pub struct NewUser {
     pub source: IdentitySource,
     /// An initial password's Argon2id hash, if one was given.
     pub password_hash: Option<String>,
-    /// Company.
+    /// Company name, free text (at most 256 characters; may be empty).
     pub company: String,
     /// ISO 3166-1 alpha-2 country code (uppercase) or empty.
     pub country_code: String,
@@ -515,7 +525,7 @@ impl UserChanges {
 /// ([`DomainError::PreconditionFailed`] otherwise). A user being removed or removed
 /// cannot be changed (`NotFound`). A new username, email or external id is claimed
 /// first (`Conflict` naming the field if taken) and the old one released after the
-/// write; a stop in between leaves a claim that [`abandoned`] recognises and frees.
+/// write; a stop in between leaves a claim that `abandoned` recognises and frees.
 pub async fn update<S: Store>(
     store: &S,
     org: &Organization,
@@ -714,7 +724,7 @@ pub enum PasswordChangeError {
     /// The old password is wrong, or the user has none: deliberately one answer.
     #[error("password change refused")]
     Refused,
-    /// Anything else.
+    /// The store failed or a record did not decode.
     #[error(transparent)]
     Domain(#[from] DomainError),
 }

@@ -2,8 +2,8 @@
 //! per surface.
 //!
 //! 1. **Mark** (`engine.rs`, `begin`). The user record is swapped to `pending_deletion`
-//!    with a [`RemovalJournal`] (a conditional write: of concurrent removals exactly one
-//!    marks). The journal holds everything later requests need to finish the removal
+//!    with a [`RemovalJournal`](crate::model::RemovalJournal) (a conditional write:
+//!    of concurrent removals exactly one marks). The journal holds everything later requests need to finish the removal
 //!    as it was asked for: mode (permanent or soft), notify, the reserved audit event
 //!    and trash numbers, and a short lease naming the request at work. A request that
 //!    finds the user already marked takes the lease over, or (asynchronous surfaces,

@@ -145,7 +145,8 @@ pub(super) fn guards_read_lists(policy: &RemovalPolicy) -> bool {
 pub struct Plan {
     /// The user as stored now.
     pub user: User,
-    /// How the removal would end (see [`mode_for`]).
+    /// How the removal would end: permanent for the purge or without a retention
+    /// window, soft otherwise.
     pub mode: RemovalMode,
     /// What would go with the user.
     pub would_remove: Counts,

@@ -38,7 +38,7 @@ pub async fn purge_if_expired<S: Store>(
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PurgeReport {
-    /// Users purged.
+    /// Softly removed users whose window had ended, purged by this call.
     pub purged: u64,
     /// Softly removed users looked at whose window has not ended.
     pub waiting: u64,
