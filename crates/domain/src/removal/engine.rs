@@ -459,15 +459,13 @@ async fn record_notice_base<S: Store>(
     journal: &RemovalJournal,
     base: i64,
 ) -> Result<i64, DomainError> {
-    let updated = records::update(store, &keys::user(&org.id, user_id), |u: &mut User| match u
-        .removal
-        .as_mut()
-    {
-        Some(j) if j.operation_id == journal.operation_id && j.notice_base.is_none() => {
+    let op = &journal.operation_id;
+    let updated = update_journal(store, org, user_id, op, |j| {
+        let first = j.notice_base.is_none();
+        if first {
             j.notice_base = Some(base);
-            Ok::<_, DomainError>(true)
         }
-        _ => Ok(false),
+        first
     })
     .await?;
     Ok(match updated {
@@ -789,19 +787,34 @@ async fn set_lease<S: Store>(
     op: &ObjectId,
     until: Timestamp,
 ) -> Result<(), DomainError> {
+    update_journal(store, org, user_id, op, |j| {
+        let changes = j.lease_until != until;
+        j.lease_until = until;
+        changes
+    })
+    .await?;
+    Ok(())
+}
+
+/// Changes the journal of the removal `op` on the user's record with `change` (which
+/// answers whether it changed anything: only then is the record written), provided
+/// the user still carries that removal.
+async fn update_journal<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    op: &ObjectId,
+    mut change: impl FnMut(&mut RemovalJournal) -> bool,
+) -> Result<Updated<User>, DomainError> {
     records::update(
         store,
         &keys::user(&org.id, user_id),
         |u: &mut User| match u.removal.as_mut() {
-            Some(j) if &j.operation_id == op && j.lease_until != until => {
-                j.lease_until = until;
-                Ok::<_, DomainError>(true)
-            }
+            Some(j) if &j.operation_id == op => Ok::<_, DomainError>(change(j)),
             _ => Ok(false),
         },
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// The operation record of a removal, written when first needed.

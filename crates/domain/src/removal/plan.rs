@@ -178,32 +178,16 @@ pub async fn plan<S: Store>(
         .await
         .map_err(not_found)?;
     let deps = read_lists(store, &org.id, user_id, false).await?;
-    let mut blockers = if user.status == UserStatus::PendingDeletion {
+    // A user already being removed passed the guards when its removal marked it.
+    let blockers = if user.status == UserStatus::PendingDeletion {
         vec![Blocker::PendingDeletion]
     } else {
-        Vec::new()
+        blockers(store, org, &user, &deps, policy, now).await?
     };
-    blockers.extend(blockers_for(store, org, &user, &deps, policy, now).await?);
     Ok(Plan {
         would_remove: deps.counts(user.groups.len()),
         mode: mode_for(org, policy),
         user,
         blockers,
     })
-}
-
-/// The guards' blockers, except for a user already being removed (whose removal
-/// passed them when it marked the user).
-async fn blockers_for<S: Store>(
-    store: &S,
-    org: &Organization,
-    user: &User,
-    deps: &DependentIds,
-    policy: &RemovalPolicy,
-    now: Timestamp,
-) -> Result<Vec<Blocker>, DomainError> {
-    if user.status == UserStatus::PendingDeletion {
-        return Ok(Vec::new());
-    }
-    blockers(store, org, user, deps, policy, now).await
 }
