@@ -75,37 +75,12 @@ pub async fn purge_expired<S: Store>(
         .zip(store.get_many(&entry_keys).await?)
     {
         report.scanned += 1;
-        let mut done = true;
-        if let Some(bytes) = value {
-            let e: TrashEntry = records::decode(key, &bytes)?;
-            let user = match crate::users::get_any(store, org, &e.user_id).await {
-                Ok(u) => Some(u),
-                Err(DomainError::NotFound { .. }) => None,
-                Err(err) => return Err(err.into()),
-            };
-            let ours = user.as_ref().is_some_and(|u| {
-                u.status == UserStatus::Deleted
-                    && u.deletion.as_ref().is_some_and(|d| d.trash_seq == n)
-            });
-            if ours {
-                if now >= e.purge_after {
-                    remove_user(
-                        store,
-                        org,
-                        &e.user_id,
-                        &RemovalPolicy::purge().by(actor),
-                        now,
-                    )
-                    .await?;
-                    report.purged += 1;
-                } else {
-                    report.waiting += 1;
-                    done = false;
-                }
-            } else {
-                store.delete(key).await?;
+        let done = match value {
+            Some(bytes) => {
+                settle_entry(store, org, n, key, &bytes, actor, now, &mut report).await?
             }
-        }
+            None => true,
+        };
         if done && settled {
             settled_prefix = n;
         } else {
@@ -113,18 +88,66 @@ pub async fn purge_expired<S: Store>(
         }
     }
     if settled_prefix > head {
-        // Advance the head (a conditional swap: concurrent purges never move it back).
-        // Written in the key's own integer encoding, so `increment(head, 0)` keeps
-        // working on every backend; what the swap reports does not matter.
-        let (cas, raw) = store.cas(&head_key).await?;
-        let seen = raw
-            .as_deref()
-            .and_then(crate::store::decode_counter)
-            .unwrap_or(0);
-        if seen < settled_prefix {
-            let value = crate::store::encode_counter_like(raw.as_deref(), settled_prefix);
-            let _ = store.swap(cas, &value).await?;
-        }
+        advance_head(store, &head_key, settled_prefix).await?;
     }
     Ok(report)
+}
+
+/// Settles trash entry `n` (at `key`): purges its user if the window ended, deletes an
+/// entry no softly removed user names any more (restored, purged, or replaced), and
+/// leaves one whose window has not ended. Returns whether the entry is settled (the
+/// queue's head may move past it).
+#[allow(clippy::too_many_arguments)]
+async fn settle_entry<S: Store>(
+    store: &S,
+    org: &Organization,
+    n: i64,
+    key: &str,
+    bytes: &[u8],
+    actor: &str,
+    now: Timestamp,
+    report: &mut PurgeReport,
+) -> Result<bool, RemovalError> {
+    let e: TrashEntry = records::decode(key, bytes)?;
+    let user = match crate::users::get_any(store, org, &e.user_id).await {
+        Ok(u) => Some(u),
+        Err(DomainError::NotFound { .. }) => None,
+        Err(err) => return Err(err.into()),
+    };
+    let ours = user.as_ref().is_some_and(|u| {
+        u.status == UserStatus::Deleted && u.deletion.as_ref().is_some_and(|d| d.trash_seq == n)
+    });
+    if !ours {
+        store.delete(key).await?;
+        return Ok(true);
+    }
+    if now < e.purge_after {
+        report.waiting += 1;
+        return Ok(false);
+    }
+    let policy = RemovalPolicy::purge().by(actor);
+    remove_user(store, org, &e.user_id, &policy, now).await?;
+    report.purged += 1;
+    Ok(true)
+}
+
+/// Moves the trash queue's head to `settled` (a conditional swap: concurrent purges
+/// never move it back). Written in the key's own integer encoding, so
+/// `increment(head, 0)` keeps working on every backend; what the swap reports does not
+/// matter.
+async fn advance_head<S: Store>(
+    store: &S,
+    head_key: &str,
+    settled: i64,
+) -> Result<(), RemovalError> {
+    let (cas, raw) = store.cas(head_key).await?;
+    let seen = raw
+        .as_deref()
+        .and_then(crate::store::decode_counter)
+        .unwrap_or(0);
+    if seen < settled {
+        let value = crate::store::encode_counter_like(raw.as_deref(), settled);
+        let _ = store.swap(cas, &value).await?;
+    }
+    Ok(())
 }

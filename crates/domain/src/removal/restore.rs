@@ -9,7 +9,7 @@ use crate::count;
 use crate::error::DomainError;
 use crate::ids::ObjectId;
 use crate::keys;
-use crate::model::{Organization, User, UserStatus};
+use crate::model::{Organization, SoftDeletion, User, UserStatus};
 use crate::records::{self, Updated};
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -58,6 +58,26 @@ pub async fn restore<S: Store>(
     actor: &str,
     now: Timestamp,
 ) -> Result<User, RestoreError> {
+    let (u, deletion) = restorable(store, org, user_id, actor, now).await?;
+    retake_claims(store, org, &u, now).await?;
+    rejoin_indexes(store, org, user_id, &u, &deletion, now).await?;
+    let restored = reinstate_record(store, org, user_id, &deletion, now).await?;
+    store
+        .delete(&keys::trash_entry(&org.id, deletion.trash_seq))
+        .await?;
+    announce(store, org, user_id, &restored, actor, now).await?;
+    Ok(restored)
+}
+
+/// The softly removed user and its deletion, if it can be restored: `NotFound` for no
+/// such user, one that is not softly removed, or one whose window ended (purged here).
+async fn restorable<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(User, SoftDeletion), RestoreError> {
     let u = crate::users::get_any(store, org, user_id)
         .await
         .map_err(|e| match e {
@@ -75,8 +95,21 @@ pub async fn restore<S: Store>(
         remove_user(store, org, user_id, &RemovalPolicy::purge().by(actor), now).await?;
         return Err(RestoreError::NotFound);
     }
+    Ok((u, deletion))
+}
+
+/// Claims the user's unique values again, in [`crate::users::user_claims`] order
+/// (taking over abandoned claims like a create). If another user took one meanwhile,
+/// the claims won so far are released and the restore answers `Conflict` naming the
+/// field; nothing else has changed.
+async fn retake_claims<S: Store>(
+    store: &S,
+    org: &Organization,
+    u: &User,
+    now: Timestamp,
+) -> Result<(), RestoreError> {
     let mut won = Vec::new();
-    for (field, key) in crate::users::user_claims(org, &u) {
+    for (field, key) in crate::users::user_claims(org, u) {
         if crate::users::claim_for(store, org, &key, u.seq, now).await? {
             won.push(key);
         } else {
@@ -86,11 +119,25 @@ pub async fn restore<S: Store>(
             return Err(RestoreError::Conflict { field });
         }
     }
+    Ok(())
+}
+
+/// Puts the user back where it is found and counted: the identity index, its search
+/// entry, the count (once per soft removal, keyed by its trash number), and its lists
+/// reopened.
+async fn rejoin_indexes<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    u: &User,
+    deletion: &SoftDeletion,
+    now: Timestamp,
+) -> Result<(), DomainError> {
     crate::identity::join(store, &u.email, &org.id, user_id, now).await?;
     store
         .set(
             &keys::user_search(&org.id, u.seq),
-            crate::users::search_text(&u).as_bytes(),
+            crate::users::search_text(u).as_bytes(),
         )
         .await?;
     count::apply(
@@ -101,6 +148,18 @@ pub async fn restore<S: Store>(
     )
     .await?;
     reopen_lists(store, &org.id, user_id).await?;
+    Ok(())
+}
+
+/// The record gets back the status it had before the removal (a new version); a record
+/// already reinstated is answered as it is.
+async fn reinstate_record<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    deletion: &SoftDeletion,
+    now: Timestamp,
+) -> Result<User, RestoreError> {
     let updated = records::update(store, &keys::user(&org.id, user_id), |x: &mut User| {
         if x.status != UserStatus::Deleted {
             return Ok::<_, DomainError>(false);
@@ -112,13 +171,22 @@ pub async fn restore<S: Store>(
         Ok(true)
     })
     .await?;
-    let restored = match updated {
-        Updated::Written(x) | Updated::Unchanged(x) => x,
-        Updated::Missing => return Err(RestoreError::NotFound),
-    };
-    store
-        .delete(&keys::trash_entry(&org.id, deletion.trash_seq))
-        .await?;
+    match updated {
+        Updated::Written(x) | Updated::Unchanged(x) => Ok(x),
+        Updated::Missing => Err(RestoreError::NotFound),
+    }
+}
+
+/// The user shows among its groups' members again (their representations change), and
+/// the restore is audited.
+async fn announce<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    restored: &User,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(), DomainError> {
     crate::groups::touch_named(store, org, &restored.groups, now).await?;
     audit::record(
         store,
@@ -135,5 +203,5 @@ pub async fn restore<S: Store>(
         },
     )
     .await?;
-    Ok(restored)
+    Ok(())
 }
