@@ -12,7 +12,14 @@
 //! decimal text on Redis), so later increments keep working. Claim keys are never
 //! deleted, only released back to 0 (deleting one could let two claimers both see it
 //! absent and both "win" on SQLite).
+//!
+//! A record that changes its unique values (a user's username or email, a group's name,
+//! an organization's slug) moves its claims with `ClaimChange`: the new claims are
+//! taken before the record names them, the old ones released after it stops naming
+//! them, and the caller names what happens to claims taken for a write that did not
+//! happen (`UnwrittenClaims`).
 
+use crate::error::DomainError;
 use crate::store::{Store, StoreError, decode_counter, encode_counter_like, swap_checked};
 
 /// The result of [`try_claim`].
@@ -90,6 +97,105 @@ pub async fn holder<S: Store>(store: &S, key: &str) -> Result<Option<i64>, Store
         .as_deref()
         .and_then(decode_counter)
         .filter(|v| *v != 0))
+}
+
+/// What happens to the claims a [`ClaimChange`] took when the record is not written (a
+/// value already taken, a lost race, a record gone). Either way a claim never outlives
+/// its use unnoticed: the holder number it carries is the record's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UnwrittenClaims {
+    /// Leave them held. A retry of the same change (or a concurrent change of the same
+    /// record) reuses them; if nothing ends up naming them, the next claimant sees them
+    /// abandoned and takes them over (users: `users::abandoned`; organizations:
+    /// `orgs::claim_alias`). For records whose claimants take abandoned claims over.
+    Leave,
+    /// Give them back before answering: best effort when a value is taken or a claim
+    /// fails (the conflict or failure is the answer), checked when the write reports it
+    /// did not happen. A write that *fails* still leaves them, since it may have
+    /// written (a read-back that failed, on Redis) and the record must never name a
+    /// value without its claim. For groups, whose claimants never take a claim over.
+    Release,
+}
+
+/// What the record write of a [`ClaimChange`] reported.
+pub(crate) enum Write<T, R> {
+    /// The record was written; `T` is what the caller needs of it.
+    Written(T),
+    /// The record was not written (`R` says why: a lost race, a missing record).
+    NotWritten(R),
+}
+
+/// A record's move from the unique values it holds (`old`) to those it will hold
+/// (`new`), each `(field, claim key)` as the entity's claims function lists them.
+pub(crate) struct ClaimChange<'a> {
+    /// The record's sequence number: the holder of its claims.
+    pub(crate) holder: i64,
+    /// The claims the record holds now.
+    pub(crate) old: &'a [(&'static str, String)],
+    /// The claims the record will hold once written.
+    pub(crate) new: &'a [(&'static str, String)],
+    /// What happens to claims taken for a write that does not happen.
+    pub(crate) unwritten: UnwrittenClaims,
+}
+
+impl ClaimChange<'_> {
+    /// Takes each claim in `new` that is not in `old` with `claim` (in `new`'s order;
+    /// `false`: the value is taken, answered as [`DomainError::Conflict`] naming the
+    /// field), then runs `write`; once it reports the record written, releases each
+    /// claim in `old` that is not in `new` and that `keep` does not keep for the written
+    /// record (in `old`'s order). Claims taken for a write that does not happen go as
+    /// [`Self::unwritten`] says.
+    pub(crate) async fn apply<S: Store, T, R>(
+        &self,
+        store: &S,
+        claim: impl AsyncFn(&str) -> Result<bool, DomainError>,
+        write: impl AsyncFnOnce() -> Result<Write<T, R>, DomainError>,
+        keep: impl Fn(&T, &str) -> bool,
+    ) -> Result<Write<T, R>, DomainError> {
+        let mut taken: Vec<&str> = Vec::new();
+        for (field, key) in self.new {
+            if self.old.iter().any(|(_, o)| o == key) {
+                continue;
+            }
+            let refused = match claim(key).await {
+                Ok(true) => {
+                    taken.push(key);
+                    continue;
+                }
+                Ok(false) => DomainError::Conflict { field },
+                Err(e) => e,
+            };
+            if self.unwritten == UnwrittenClaims::Release {
+                // Best effort: the refusal is the answer.
+                let _ = self.release(store, &taken).await;
+            }
+            return Err(refused);
+        }
+        match write().await? {
+            Write::Written(t) => {
+                for (_, key) in self.old {
+                    if !self.new.iter().any(|(_, n)| n == key) && !keep(&t, key) {
+                        release(store, key, self.holder).await?;
+                    }
+                }
+                Ok(Write::Written(t))
+            }
+            Write::NotWritten(r) => {
+                if self.unwritten == UnwrittenClaims::Release {
+                    self.release(store, &taken).await?;
+                }
+                Ok(Write::NotWritten(r))
+            }
+        }
+    }
+
+    /// Releases `keys`, in order, stopping at the first failure.
+    async fn release<S: Store>(&self, store: &S, keys: &[&str]) -> Result<(), DomainError> {
+        for key in keys {
+            release(store, key, self.holder).await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

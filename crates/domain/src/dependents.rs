@@ -1,4 +1,6 @@
-//! The per-user lists of dependents (device ids, enrollment token ids).
+//! The lists of dependents' ids a record keeps: a user's devices, enrollment tokens,
+//! outbox messages, owned API tokens and subscriptions
+//! ([`crate::users::dependent_lists`]), and a group's members.
 //!
 //! A list is created with its user, so every change to it is a conditional swap. A
 //! removal *closes* the list (one swap) before purging what it names: an enrollment

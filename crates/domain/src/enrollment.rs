@@ -103,7 +103,7 @@ pub async fn revoke<S: Store>(
 pub enum Invited {
     /// A token was issued and an invitation queued.
     Yes {
-        /// The token.
+        /// The issued token (pending until used, revoked or expired).
         token: Box<EnrollmentToken>,
         /// The queued message.
         message: Box<crate::outbox::Message>,

@@ -5,7 +5,7 @@
 //! surface shows) and each group's member list (user ids, so deleting a group or
 //! removing a user touches only the lists involved, never a scan).
 
-use crate::claims::{self, Claim};
+use crate::claims::{self, Claim, ClaimChange, UnwrittenClaims, Write};
 use crate::dependents::{self, Appended};
 use crate::error::{DomainError, Entity, ValidationError};
 use crate::ids::{self, ObjectId};
@@ -437,72 +437,54 @@ pub async fn update<S: Store>(
         if let Some(e) = &changes.external_id {
             after.external_id.clone_from(e);
         }
-        let old_claims = group_claims(org, &read);
-        let new_claims = group_claims(org, &after);
-        let mut taken = Vec::new();
-        let release_taken = async |taken: &[String]| -> Result<(), DomainError> {
-            for key in taken {
-                claims::release(store, key, read.seq).await?;
-            }
-            Ok(())
-        };
         after.version = read.version + 1;
         after.updated_at = now;
-        let claimed = async {
-            for (field, key) in &new_claims {
-                if old_claims.iter().any(|(_, k)| k == key) {
-                    continue;
+        let old_claims = group_claims(org, &read);
+        let new_claims = group_claims(org, &after);
+        // Claims taken for a change that is not written are given back (a claim left
+        // behind would block the value until this group claimed it again). A failure
+        // of the write itself may come after the record was written (a read-back that
+        // failed, on Redis): the claims stay, so the group never holds a name without
+        // its claim; a retry of the same change uses them.
+        let change = ClaimChange {
+            holder: read.seq,
+            old: &old_claims,
+            new: &new_claims,
+            unwritten: UnwrittenClaims::Release,
+        };
+        let claim =
+            async |key: &str| Ok(claims::try_claim(store, key, read.seq).await? == Claim::Won);
+        let write = async || {
+            let written = records::update(store, &keys::group(&org.id, id), |g: &mut Group| {
+                if g.version != read.version {
+                    return Ok::<_, DomainError>(false);
                 }
-                match claims::try_claim(store, key, read.seq).await? {
-                    Claim::Won => taken.push(key.clone()),
-                    Claim::Held(_) => return Err(DomainError::Conflict { field }),
-                }
-            }
-            Ok(())
-        }
-        .await;
-        if let Err(e) = claimed {
-            // Best effort: a claim left behind blocks the value until this group
-            // claims it again (a retry of the same change).
-            let _ = release_taken(&taken).await;
-            return Err(e);
-        }
-        // A failure from here on may come after the record was written (a read-back
-        // that failed, on Redis): the claims stay, so the group never holds a name
-        // without its claim; a retry of the same change uses them.
-        let written = records::update(store, &keys::group(&org.id, id), |g: &mut Group| {
-            if g.version != read.version {
-                return Ok::<_, DomainError>(false);
-            }
-            *g = after.clone();
-            Ok(true)
-        })
-        .await?;
-        match written {
-            Updated::Written(g) => {
-                for (_, key) in &old_claims {
-                    let kept = new_claims.iter().any(|(_, k)| k == key);
-                    // The old name's claim goes when the rename completes.
-                    let renaming = g
-                        .renamed_from
-                        .as_deref()
-                        .is_some_and(|old| *key == name_key(org, old));
-                    if !kept && !renaming {
-                        claims::release(store, key, read.seq).await?;
-                    }
-                }
+                *g = after.clone();
+                Ok(true)
+            })
+            .await?;
+            Ok(match written {
+                Updated::Written(g) => Write::Written(g),
+                other => Write::NotWritten(other),
+            })
+        };
+        // The old name's claim goes when the rename completes.
+        let renaming = |g: &Group, key: &str| {
+            g.renamed_from
+                .as_deref()
+                .is_some_and(|old| *key == name_key(org, old))
+        };
+        match change.apply(store, claim, write, renaming).await? {
+            Write::Written(g) => {
                 if g.renamed_from.is_some() {
                     finish_rename(store, org, &g, now).await?;
                     return get(store, org, id).await;
                 }
                 return Ok(g);
             }
-            Updated::Missing => {
-                release_taken(&taken).await?;
-                return Err(group_not_found());
-            }
-            // Changed since read: give back what we claimed and start over.
-            Updated::Unchanged(_) => release_taken(&taken).await?,
+            Write::NotWritten(Updated::Missing) => return Err(group_not_found()),
+            // Changed since read: what we claimed was given back; start over.
+            Write::NotWritten(_) => {}
         }
     }
     Err(crate::store::StoreError::new("too much contention updating the group").into())

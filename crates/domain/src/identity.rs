@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 /// One organization's user with the email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
-    /// The organization.
+    /// The organization in which the person is a user.
     pub org: ObjectId,
     /// The user there.
     pub user: ObjectId,

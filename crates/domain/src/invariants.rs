@@ -28,6 +28,36 @@ fn claim_value(bytes: &[u8]) -> Option<i64> {
     crate::store::decode_counter(bytes)
 }
 
+/// The keys under `o/{id}/` sorted by what they are, with the users and user index
+/// entries decoded (what [`Checker::scan_org`] finds).
+#[derive(Default)]
+struct OrgKeys {
+    users: BTreeMap<ObjectId, User>,
+    entries: BTreeMap<i64, IndexEntry>,
+    devices: Vec<String>,
+    tokens: Vec<String>,
+    claims: Vec<String>,
+    groups: Vec<String>,
+    group_claims: Vec<String>,
+    group_entries: BTreeSet<i64>,
+    /// (user id, key) of each dependent list.
+    lists: Vec<(String, String)>,
+    /// (sequence number, key) of each search entry.
+    search: Vec<(i64, String)>,
+    messages: Vec<String>,
+    subscriptions: Vec<String>,
+    operations: Vec<String>,
+    trash: Vec<String>,
+}
+
+/// Users the count must cover: `live` ones, and `pending` removals that still count
+/// theirs (a removal uncounts its user in its last steps).
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    live: i64,
+    pending: i64,
+}
+
 struct Checker<'a> {
     data: &'a BTreeMap<String, Vec<u8>>,
     out: Vec<Violation>,
@@ -63,7 +93,28 @@ impl Checker<'_> {
             .map(|(k, _)| k)
     }
 
+    /// Every invariant of one organization's keys, family by family; the order of the
+    /// families (and, within each, of the keys) is the order of the reports.
     fn org(&mut self, org: &Organization) {
+        self.org_is_indexed_and_holds_its_slug(org);
+        let keys = self.scan_org(&org.id);
+        self.index_entries_point_at_users(&org.id, &keys);
+        let tally = self.users_are_indexed_claimed_and_listed(org, &keys);
+        self.user_claims_have_index_entries(&keys);
+        self.dependents_belong_to_listed_users(&org.id, &keys);
+        self.operations_in_progress_have_removals(&keys);
+        self.trash_entries_name_removed_users(&org.id, &keys);
+        self.lists_belong_to_users(&keys);
+        self.search_entries_match_users(&org.id, &keys);
+        self.invitations_are_listed(&org.id, &keys);
+        self.groups_are_indexed_claimed_and_listed(org, &keys);
+        self.group_claims_have_index_entries(&keys);
+        self.count_matches_users(&org.id, tally);
+    }
+
+    /// The organization is named by its index entry `orgs/seq/{n}` and holds its slug
+    /// claim.
+    fn org_is_indexed_and_holds_its_slug(&mut self, org: &Organization) {
         let id = &org.id;
         let seq_owner = self
             .data
@@ -75,22 +126,14 @@ impl Checker<'_> {
         if self.claim(&keys::org_slug_claim(&org.slug)) != org.seq {
             self.report(&keys::org(id), "organization does not hold its slug claim");
         }
+    }
+
+    /// One pass over `o/{id}/`, sorting the keys by what they are and decoding the
+    /// users and index entries (an undecodable one is reported here, in key order).
+    fn scan_org(&mut self, id: &ObjectId) -> OrgKeys {
         let prefix = format!("o/{id}/");
         let all: Vec<String> = self.keys_under(&prefix).cloned().collect();
-        let mut users: BTreeMap<ObjectId, User> = BTreeMap::new();
-        let mut entries: BTreeMap<i64, IndexEntry> = BTreeMap::new();
-        let mut device_keys = Vec::new();
-        let mut token_keys = Vec::new();
-        let mut claims = Vec::new();
-        let mut group_keys = Vec::new();
-        let mut group_claims = Vec::new();
-        let mut group_entries: BTreeSet<i64> = BTreeSet::new();
-        let mut lists: Vec<(String, String)> = Vec::new();
-        let mut search = Vec::new();
-        let mut message_keys = Vec::new();
-        let mut subscription_keys = Vec::new();
-        let mut operation_keys = Vec::new();
-        let mut trash_keys = Vec::new();
+        let mut k = OrgKeys::default();
         for key in &all {
             let rest = &key[prefix.len()..];
             let parts: Vec<&str> = rest.split('/').collect();
@@ -100,213 +143,250 @@ impl Checker<'_> {
                     uid,
                     "devices" | "enrollment-tokens" | "outbox" | "api-tokens" | "subscriptions",
                 ] => {
-                    lists.push((uid.to_string(), key.clone()));
+                    k.lists.push((uid.to_string(), key.clone()));
                 }
                 ["user", _] => {
                     if let Some(u) = self.json::<User>(key) {
-                        users.insert(u.id.clone(), u);
+                        k.users.insert(u.id.clone(), u);
                     }
                 }
                 ["users", "seq", n] => {
                     if let (Ok(n), Some(e)) = (n.parse::<i64>(), self.json::<IndexEntry>(key)) {
-                        entries.insert(n, e);
+                        k.entries.insert(n, e);
                     }
                 }
-                ["users", "name" | "email" | "external" | "uuid", _] => claims.push(key.clone()),
-                ["subscription", _] => subscription_keys.push(key.clone()),
-                ["operation", _] => operation_keys.push(key.clone()),
-                ["trash", n] if n.parse::<i64>().is_ok() => trash_keys.push(key.clone()),
+                ["users", "name" | "email" | "external" | "uuid", _] => k.claims.push(key.clone()),
+                ["subscription", _] => k.subscriptions.push(key.clone()),
+                ["operation", _] => k.operations.push(key.clone()),
+                ["trash", n] if n.parse::<i64>().is_ok() => k.trash.push(key.clone()),
                 ["users", "search", n] => {
                     if let Ok(n) = n.parse::<i64>() {
-                        search.push((n, key.clone()));
+                        k.search.push((n, key.clone()));
                     }
                 }
-                ["device", _] => device_keys.push(key.clone()),
-                ["group", _] => group_keys.push(key.clone()),
-                ["groups", "name" | "external", _] => group_claims.push(key.clone()),
+                ["device", _] => k.devices.push(key.clone()),
+                ["group", _] => k.groups.push(key.clone()),
+                ["groups", "name" | "external", _] => k.group_claims.push(key.clone()),
                 ["groups", "seq", n] => {
                     if let Ok(n) = n.parse::<i64>() {
-                        group_entries.insert(n);
+                        k.group_entries.insert(n);
                     }
                 }
-                ["outbox", n] if n.parse::<i64>().is_ok() => message_keys.push(key.clone()),
-                ["enrollment-token", _] => token_keys.push(key.clone()),
+                ["outbox", n] if n.parse::<i64>().is_ok() => k.messages.push(key.clone()),
+                ["enrollment-token", _] => k.tokens.push(key.clone()),
                 _ => {}
             }
         }
-        // Index entries point at users; users are in their index and hold their claims.
-        for (n, e) in &entries {
-            match users.get(&e.id) {
+        k
+    }
+
+    /// Every user index entry `users/seq/{n}` names a user whose sequence number is n.
+    fn index_entries_point_at_users(&mut self, id: &ObjectId, k: &OrgKeys) {
+        for (n, e) in &k.entries {
+            match k.users.get(&e.id) {
                 Some(u) if u.seq == *n => {}
                 _ => self.report(&keys::user_seq(id, *n), "index entry points at no user"),
             }
         }
-        let mut live = 0i64;
-        let mut pending = 0i64;
-        for u in users.values() {
+    }
+
+    /// Every user is in the user index; a softly removed one is in the trash queue; a
+    /// live one holds its claims, is in the identity index, and has its device and
+    /// enrollment-token lists, each naming only records that exist. Returns the live
+    /// users and the pending removals still counted, for [`Self::count_matches_users`].
+    fn users_are_indexed_claimed_and_listed(&mut self, org: &Organization, k: &OrgKeys) -> Tally {
+        let id = &org.id;
+        let mut tally = Tally::default();
+        for u in k.users.values() {
             let key = keys::user(id, &u.id);
-            if entries.get(&u.seq).map(|e| &e.id) != Some(&u.id) {
+            if k.entries.get(&u.seq).map(|e| &e.id) != Some(&u.id) {
                 self.report(&key, "user missing from the user index");
             }
             if u.status == UserStatus::PendingDeletion {
                 if u.removal.as_ref().is_some_and(|j| j.counted) {
-                    pending += 1;
+                    tally.pending += 1;
                 }
                 continue;
             }
             if u.status == UserStatus::Deleted {
-                let queued = u.deletion.as_ref().is_some_and(|d| {
-                    self.json::<crate::removal::TrashEntry>(&keys::trash_entry(id, d.trash_seq))
-                        .is_some_and(|e| e.user_id == u.id)
-                });
-                if !queued {
-                    self.report(&key, "softly removed user missing from the trash queue");
-                }
+                self.removed_user_is_queued(id, u, &key);
                 continue;
             }
-            live += 1;
-            for (field, claim_key) in crate::users::user_claims(org, u) {
-                if self.claim(&claim_key) != u.seq {
-                    self.report(&key, format!("user does not hold its {field} claim"));
-                }
+            tally.live += 1;
+            self.live_user_holds_its_claims_and_identity(org, u, &key);
+            self.live_user_has_its_lists(id, u);
+        }
+        tally
+    }
+
+    /// A softly removed user has its entry in the trash queue.
+    fn removed_user_is_queued(&mut self, id: &ObjectId, u: &User, key: &str) {
+        let queued = u.deletion.as_ref().is_some_and(|d| {
+            self.json::<crate::removal::TrashEntry>(&keys::trash_entry(id, d.trash_seq))
+                .is_some_and(|e| e.user_id == u.id)
+        });
+        if !queued {
+            self.report(key, "softly removed user missing from the trash queue");
+        }
+    }
+
+    /// A live user holds each of its unique-value claims and is a member of its email's
+    /// identity entry.
+    fn live_user_holds_its_claims_and_identity(&mut self, org: &Organization, u: &User, key: &str) {
+        for (field, claim_key) in crate::users::user_claims(org, u) {
+            if self.claim(&claim_key) != u.seq {
+                self.report(key, format!("user does not hold its {field} claim"));
             }
-            let identity = crate::identity::key_of(&u.email);
-            let joined = self.data.get(&identity).is_some_and(|v| {
-                serde_json::from_slice::<crate::identity::Memberships>(v)
-                    .is_ok_and(|m| m.members.iter().any(|x| &x.org == id && x.user == u.id))
-            });
-            if !joined {
-                self.report(&key, "user missing from the identity index");
-            }
-            for (list_key, kind) in [
-                (keys::user_devices(id, &u.id), "device"),
-                (keys::user_tokens(id, &u.id), "enrollment token"),
-            ] {
-                match self.json::<DependentList>(&list_key) {
-                    None => {
-                        self.report(&list_key, format!("{kind} list of a live user is missing"))
-                    }
-                    Some(list) => {
-                        for d in &list.ids {
-                            let rec = if kind == "device" {
-                                keys::device(id, d)
-                            } else {
-                                keys::enrollment_token(id, d)
-                            };
-                            if !self.data.contains_key(&rec) {
-                                self.report(
-                                    &list_key,
-                                    format!("lists {kind} {d}, which does not exist"),
-                                );
-                            }
+        }
+        let identity = crate::identity::key_of(&u.email);
+        let joined = self.data.get(&identity).is_some_and(|v| {
+            serde_json::from_slice::<crate::identity::Memberships>(v)
+                .is_ok_and(|m| m.members.iter().any(|x| x.org == org.id && x.user == u.id))
+        });
+        if !joined {
+            self.report(key, "user missing from the identity index");
+        }
+    }
+
+    /// A live user's device and enrollment-token lists exist and name only records
+    /// that exist.
+    fn live_user_has_its_lists(&mut self, id: &ObjectId, u: &User) {
+        for (list_key, kind) in [
+            (keys::user_devices(id, &u.id), "device"),
+            (keys::user_tokens(id, &u.id), "enrollment token"),
+        ] {
+            match self.json::<DependentList>(&list_key) {
+                None => self.report(&list_key, format!("{kind} list of a live user is missing")),
+                Some(list) => {
+                    for d in &list.ids {
+                        let rec = if kind == "device" {
+                            keys::device(id, d)
+                        } else {
+                            keys::enrollment_token(id, d)
+                        };
+                        if !self.data.contains_key(&rec) {
+                            self.report(
+                                &list_key,
+                                format!("lists {kind} {d}, which does not exist"),
+                            );
                         }
                     }
                 }
             }
         }
-        for key in claims {
-            let n = self.claim(&key);
-            if n != 0 && !entries.contains_key(&n) {
-                self.report(&key, "claim held by a sequence number with no index entry");
+    }
+
+    /// A held user claim (username, email, external id, UUID) names a sequence number
+    /// that has an index entry.
+    fn user_claims_have_index_entries(&mut self, k: &OrgKeys) {
+        for key in &k.claims {
+            let n = self.claim(key);
+            if n != 0 && !k.entries.contains_key(&n) {
+                self.report(key, "claim held by a sequence number with no index entry");
             }
         }
-        for key in device_keys {
-            if let Some(d) = self.json::<Device>(&key) {
-                self.owned(
-                    &key,
-                    id,
-                    &d.user_id,
-                    &d.id,
-                    keys::user_devices(id, &d.user_id),
-                    &users,
-                );
+    }
+
+    /// Devices, enrollment tokens and subscriptions belong to a user that exists and
+    /// are in that user's list of them.
+    fn dependents_belong_to_listed_users(&mut self, id: &ObjectId, k: &OrgKeys) {
+        for key in &k.devices {
+            if let Some(d) = self.json::<Device>(key) {
+                let list = keys::user_devices(id, &d.user_id);
+                self.owned(key, &d.user_id, &d.id, list, &k.users);
             }
         }
-        for key in token_keys {
-            if let Some(t) = self.json::<EnrollmentToken>(&key) {
-                self.owned(
-                    &key,
-                    id,
-                    &t.user_id,
-                    &t.id,
-                    keys::user_tokens(id, &t.user_id),
-                    &users,
-                );
+        for key in &k.tokens {
+            if let Some(t) = self.json::<EnrollmentToken>(key) {
+                let list = keys::user_tokens(id, &t.user_id);
+                self.owned(key, &t.user_id, &t.id, list, &k.users);
             }
         }
-        for key in subscription_keys {
-            if let Some(x) = self.json::<crate::model::Subscription>(&key) {
-                self.owned(
-                    &key,
-                    id,
-                    &x.user_id,
-                    &x.id,
-                    keys::user_subscriptions(id, &x.user_id),
-                    &users,
-                );
+        for key in &k.subscriptions {
+            if let Some(x) = self.json::<crate::model::Subscription>(key) {
+                let list = keys::user_subscriptions(id, &x.user_id);
+                self.owned(key, &x.user_id, &x.id, list, &k.users);
             }
         }
-        for key in operation_keys {
-            let Some(op) = self.json::<crate::operations::Operation>(&key) else {
+    }
+
+    /// An operation in progress names a user whose removal journal is that operation.
+    fn operations_in_progress_have_removals(&mut self, k: &OrgKeys) {
+        for key in &k.operations {
+            let Some(op) = self.json::<crate::operations::Operation>(key) else {
                 continue;
             };
             if op.status == crate::operations::OperationStatus::InProgress {
                 let running = op
                     .user_id
                     .as_ref()
-                    .and_then(|u| users.get(u))
+                    .and_then(|u| k.users.get(u))
                     .is_some_and(|u| u.removal.as_ref().is_some_and(|j| j.operation_id == op.id));
                 if !running {
-                    self.report(&key, "operation in progress for no removal");
+                    self.report(key, "operation in progress for no removal");
                 }
             }
         }
-        for key in trash_keys {
-            let Some(e) = self.json::<crate::removal::TrashEntry>(&key) else {
+    }
+
+    /// A trash entry names a user whose soft deletion (or removal under way) is that
+    /// entry.
+    fn trash_entries_name_removed_users(&mut self, id: &ObjectId, k: &OrgKeys) {
+        for key in &k.trash {
+            let Some(e) = self.json::<crate::removal::TrashEntry>(key) else {
                 continue;
             };
-            let named = users.get(&e.user_id).is_some_and(|u| {
+            let named = k.users.get(&e.user_id).is_some_and(|u| {
                 u.deletion
                     .as_ref()
-                    .is_some_and(|d| keys::trash_entry(id, d.trash_seq) == key)
+                    .is_some_and(|d| keys::trash_entry(id, d.trash_seq) == *key)
                     || u.removal.as_ref().is_some_and(|j| {
-                        j.trash_seq.is_some_and(|t| keys::trash_entry(id, t) == key)
+                        j.trash_seq
+                            .is_some_and(|t| keys::trash_entry(id, t) == *key)
                     })
             });
             if !named {
-                self.report(&key, "trash entry points at no softly removed user");
+                self.report(key, "trash entry points at no softly removed user");
             }
         }
-        let user_ids: BTreeSet<&str> = users.keys().map(ObjectId::as_str).collect();
-        for (uid, key) in lists {
+    }
+
+    /// A user's dependent list belongs to a user that exists.
+    fn lists_belong_to_users(&mut self, k: &OrgKeys) {
+        let user_ids: BTreeSet<&str> = k.users.keys().map(ObjectId::as_str).collect();
+        for (uid, key) in &k.lists {
             if !user_ids.contains(uid.as_str()) {
-                self.report(&key, "list of a user that does not exist");
+                self.report(key, "list of a user that does not exist");
             }
         }
-        // Search entries belong to users and hold their current text.
-        let by_seq: BTreeMap<i64, &User> = users.values().map(|u| (u.seq, u)).collect();
-        for (n, key) in search {
-            match by_seq.get(&n) {
-                None => self.report(&key, "search entry of no user"),
+    }
+
+    /// Search entries belong to users and hold their current text; every live user has
+    /// one.
+    fn search_entries_match_users(&mut self, id: &ObjectId, k: &OrgKeys) {
+        let by_seq: BTreeMap<i64, &User> = k.users.values().map(|u| (u.seq, u)).collect();
+        for (n, key) in &k.search {
+            match by_seq.get(n) {
+                None => self.report(key, "search entry of no user"),
                 Some(u) => {
                     // Exactly the user's text, or (an update stopped half-way) the new
                     // and old texts, one of which is the user's.
                     let text = crate::users::search_text(u);
                     let entry = self
                         .data
-                        .get(&key)
+                        .get(key)
                         .map(|v| String::from_utf8_lossy(v).into_owned())
                         .unwrap_or_default();
                     if !entry
                         .split(crate::users::RECORD_SEPARATOR)
                         .any(|part| part == text)
                     {
-                        self.report(&key, "search entry does not match its user");
+                        self.report(key, "search entry does not match its user");
                     }
                 }
             }
         }
-        for u in users.values() {
+        for u in k.users.values() {
             if u.is_live() && !self.data.contains_key(&keys::user_search(id, u.seq)) {
                 self.report(
                     &keys::user(id, &u.id),
@@ -314,74 +394,104 @@ impl Checker<'_> {
                 );
             }
         }
-        // A pending message must be in its user's outbox list, or a removal would leave
-        // the address behind. (A listed number whose message is gone is harmless.)
-        for key in message_keys {
-            let Some(m) = self.json::<crate::outbox::Message>(&key) else {
+    }
+
+    /// A pending invitation is in its user's outbox list, or a removal would leave the
+    /// address behind. (A listed number whose message is gone is harmless; removal
+    /// notices outlive their user's list by design.)
+    fn invitations_are_listed(&mut self, id: &ObjectId, k: &OrgKeys) {
+        for key in &k.messages {
+            let Some(m) = self.json::<crate::outbox::Message>(key) else {
                 continue;
             };
-            // Removal notices outlive their user's list by design.
             if m.kind != crate::outbox::MessageKind::Invitation {
                 continue;
             }
             let listed = self
                 .json::<DependentList>(&keys::user_outbox(id, &m.user_id))
-                .is_some_and(|l| crate::outbox::message_keys(id, &l.ids).contains(&key));
+                .is_some_and(|l| crate::outbox::message_keys(id, &l.ids).contains(key));
             if !listed {
-                self.report(&key, "message missing from its user's outbox list");
+                self.report(key, "message missing from its user's outbox list");
             }
         }
-        for key in group_keys {
-            let Some(g) = self.json::<crate::model::Group>(&key) else {
+    }
+
+    /// A group is in the group index, holds its claims, and its member list names
+    /// exactly the live users whose `groups` name it (by its name, or during a rename by
+    /// the previous one).
+    fn groups_are_indexed_claimed_and_listed(&mut self, org: &Organization, k: &OrgKeys) {
+        let id = &org.id;
+        for key in &k.groups {
+            let Some(g) = self.json::<crate::model::Group>(key) else {
                 continue;
             };
             let indexed = self
                 .json::<IndexEntry>(&keys::group_seq(id, g.seq))
                 .is_some_and(|e| e.id == g.id);
             if !indexed {
-                self.report(&key, "group missing from the group index");
+                self.report(key, "group missing from the group index");
             }
             for (field, claim_key) in crate::groups::group_claims(org, &g) {
                 if self.claim(&claim_key) != g.seq {
-                    self.report(&key, format!("group does not hold its {field} claim"));
+                    self.report(key, format!("group does not hold its {field} claim"));
                 }
             }
-            // While a rename is in flight, members may still hold the previous name.
-            let names: Vec<String> = std::iter::once(&g.name)
-                .chain(g.renamed_from.as_ref())
-                .map(|n| n.to_lowercase())
-                .collect();
-            let named = |u: &User| u.groups.iter().any(|n| names.contains(&n.to_lowercase()));
-            let members_key = keys::group_members(id, &g.id);
-            let Some(list) = self.json::<DependentList>(&members_key) else {
-                self.report(&members_key, "member list of a group is missing");
-                continue;
-            };
-            for m in &list.ids {
-                let member = users.get(m).is_some_and(named);
-                if !member {
-                    self.report(&members_key, format!("lists {m}, which is not a member"));
-                }
-            }
-            let listed: BTreeSet<&ObjectId> = list.ids.iter().collect();
-            for u in users.values() {
-                if u.is_live() && named(u) && !listed.contains(&u.id) {
-                    self.report(
-                        &keys::user(id, &u.id),
-                        format!("member of {} but missing from its list", g.name),
-                    );
-                }
+            self.group_members_are_listed(id, &g, &k.users);
+        }
+    }
+
+    /// The member list of `g` names exactly its live members.
+    fn group_members_are_listed(
+        &mut self,
+        id: &ObjectId,
+        g: &crate::model::Group,
+        users: &BTreeMap<ObjectId, User>,
+    ) {
+        // While a rename is in flight, members may still hold the previous name.
+        let names: Vec<String> = std::iter::once(&g.name)
+            .chain(g.renamed_from.as_ref())
+            .map(|n| n.to_lowercase())
+            .collect();
+        let named = |u: &User| u.groups.iter().any(|n| names.contains(&n.to_lowercase()));
+        let members_key = keys::group_members(id, &g.id);
+        let Some(list) = self.json::<DependentList>(&members_key) else {
+            self.report(&members_key, "member list of a group is missing");
+            return;
+        };
+        for m in &list.ids {
+            let member = users.get(m).is_some_and(named);
+            if !member {
+                self.report(&members_key, format!("lists {m}, which is not a member"));
             }
         }
-        for key in group_claims {
-            let n = self.claim(&key);
-            if n != 0 && !group_entries.contains(&n) {
+        let listed: BTreeSet<&ObjectId> = list.ids.iter().collect();
+        for u in users.values() {
+            if u.is_live() && named(u) && !listed.contains(&u.id) {
                 self.report(
-                    &key,
+                    &keys::user(id, &u.id),
+                    format!("member of {} but missing from its list", g.name),
+                );
+            }
+        }
+    }
+
+    /// A held group claim (name, external id) names a sequence number that has a group
+    /// index entry.
+    fn group_claims_have_index_entries(&mut self, k: &OrgKeys) {
+        for key in &k.group_claims {
+            let n = self.claim(key);
+            if n != 0 && !k.group_entries.contains(&n) {
+                self.report(
+                    key,
                     "claim held by a sequence number with no group index entry",
                 );
             }
         }
+    }
+
+    /// Every count shard exists, and their sum is at least the live users and at most
+    /// the live users plus the removals under way that still count theirs.
+    fn count_matches_users(&mut self, id: &ObjectId, tally: Tally) {
         let shard_keys: Vec<String> = (0..keys::COUNT_SHARDS)
             .map(|s| keys::user_count_shard(id, s))
             .collect();
@@ -392,6 +502,7 @@ impl Checker<'_> {
                 None => self.report(k, "count shard missing"),
             }
         }
+        let Tally { live, pending } = tally;
         if total < live || total > live + pending {
             self.report(
                 &shard_keys[0],
@@ -460,10 +571,11 @@ impl Checker<'_> {
         }
     }
 
+    /// The dependent record at `key` (`id`, of `user_id`) belongs to a user that exists
+    /// and is in that user's list `list_key`.
     fn owned(
         &mut self,
         key: &str,
-        _org: &ObjectId,
         user_id: &ObjectId,
         id: &ObjectId,
         list_key: String,

@@ -4,15 +4,30 @@
 //! natively against [`store::MemoryStore`], which has the exact semantics of Spin's
 //! key-value store (including compare-and-swap being an upsert on absent keys).
 //!
-//! - [`orgs`], [`users`], [`devices`], [`enrollment`]: the entities' operations;
-//! - [`claims`]: uniqueness that holds under concurrency without transactions;
-//! - [`count`]: exact O(1) counts;
-//! - [`removal`]: the removal engine, with a policy per API surface;
+//! The entities and their operations:
+//! - [`orgs`], [`users`], [`groups`], [`devices`], [`enrollment`], [`subscriptions`]:
+//!   create, read, change and delete each, with [`model`] their stored records and
+//!   [`ids`] the validated identifiers and names they are built from;
+//! - [`password`]: password hashing and checking for users that sign in;
+//! - [`removal`]: the removal engine (a journaled state machine, a policy per API
+//!   surface), with soft removal, restore and purge, and [`operations`] the pollable
+//!   record of a removal that finishes asynchronously;
 //! - [`tokens`], [`permissions`], [`ratelimit`]: API tokens, what they may do, and
 //!   how often;
-//! - [`audit`], [`operations`]: the audit log and pollable removals;
-//! - [`identity`]: a person's memberships across organizations (Dynatrace accounts);
-//! - [`keys`]: the key layout, in one place.
+//! - [`audit`], [`outbox`]: the audit log, and messages (invitations, notices)
+//!   waiting for a mailer;
+//! - [`identity`]: a person's memberships across organizations (Dynatrace accounts).
+//!
+//! The mechanisms they share:
+//! - [`store`]: the port (and the in-memory store with each Spin backend's
+//!   semantics), [`records`] JSON records with conditional updates over it, and
+//!   [`keys`] the key layout, in one place;
+//! - [`claims`]: uniqueness that holds under concurrency without transactions, and
+//!   moving a record's claims when its unique values change;
+//! - [`count`]: exact O(1) counts; [`dependents`]: the closable id lists that tie
+//!   dependents to their user or group;
+//! - [`invariants`]: the checker of every index and claim over a store snapshot;
+//! - [`error`], [`time`]: the error types and timestamps.
 
 #![deny(missing_docs)]
 

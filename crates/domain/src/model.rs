@@ -13,7 +13,7 @@ pub struct Organization {
     pub id: ObjectId,
     /// Unique, lowercase, URL-friendly name.
     pub slug: String,
-    /// Display name.
+    /// Display name, shown as given (not unique: the slug is).
     pub name: String,
     /// Sequence number (position in the organization index).
     pub seq: i64,
@@ -227,7 +227,9 @@ pub struct User {
     pub first_name: String,
     /// Family name.
     pub last_name: String,
-    /// Lifecycle state.
+    /// Where the user is in its lifecycle: active or disabled (live), `pending_deletion`
+    /// while a removal is at work ([`User::removal`]), `deleted` once softly removed
+    /// ([`User::deletion`]).
     pub status: UserStatus,
     /// Where the record is mastered.
     pub source: IdentitySource,
@@ -305,7 +307,7 @@ pub enum DeviceStatus {
     Active,
     /// Enrolled but not currently managed.
     Inactive,
-    /// Unenrolled.
+    /// Unenrolled (or retired by a soft removal of its user); never blocks a removal.
     Removed,
 }
 
@@ -313,11 +315,11 @@ pub enum DeviceStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnrolmentInfo {
-    /// Ownership model.
+    /// Who owns the device: the user (BYOD) or the company (COPE, COD).
     pub ownership: Ownership,
-    /// Enrolment state.
+    /// Enrolment state; only ACTIVE devices block the canonical surface's removal.
     pub status: DeviceStatus,
-    /// Enrolment time.
+    /// When the device was enrolled (never changes).
     pub date_of_enrolment: Timestamp,
     /// Last change of the enrolment.
     pub date_of_last_update: Timestamp,
@@ -326,9 +328,9 @@ pub struct EnrolmentInfo {
 /// A name/value property of a device (seed 003's `properties`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Property {
-    /// Property name.
+    /// The property's key, as the client sent it.
     pub name: String,
-    /// Property value.
+    /// Its value, as the client sent it.
     pub value: String,
 }
 
@@ -351,9 +353,9 @@ pub struct Device {
     pub description: String,
     /// The hardware identifier.
     pub device_identifier: String,
-    /// Enrolment details.
+    /// Ownership, enrolment state and its dates.
     pub enrolment_info: EnrolmentInfo,
-    /// Extra properties.
+    /// Client-defined name/value pairs, kept and echoed back as given.
     #[serde(default)]
     pub properties: Vec<Property>,
     /// Incremented on every write.
@@ -385,9 +387,10 @@ pub struct EnrollmentToken {
     pub user_id: ObjectId,
     /// Stored state (an expired pending token reads as expired, see [`EnrollmentToken::is_pending`]).
     pub status: TokenStatus,
-    /// Issue time.
+    /// When it was issued.
     pub created_at: Timestamp,
-    /// Expiry time.
+    /// When it stops being usable: the issue time plus the lifetime asked for (a
+    /// pending token reads as expired from then on).
     pub expires_at: Timestamp,
 }
 
@@ -469,9 +472,10 @@ pub struct Subscription {
     pub user_id: ObjectId,
     /// What it grants access to, e.g. `/products/starter`.
     pub scope: String,
-    /// Display name.
+    /// Display name, shown as given.
     pub display_name: String,
-    /// State.
+    /// Where the subscription stands. A removal that must keep subscriptions is refused
+    /// while any is not cancelled ([`crate::removal::Subscriptions::RefuseIfAny`]).
     pub state: SubscriptionState,
     /// Creation time.
     pub created_at: Timestamp,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub enum OperationStatus {
     /// Work remains; polling advances it.
     InProgress,
-    /// Finished.
+    /// The removal is complete: the user is gone or softly removed.
     Succeeded,
 }
 
@@ -25,7 +25,7 @@ pub enum OperationStatus {
 pub struct Operation {
     /// Its id (the user's removal journal names it).
     pub id: ObjectId,
-    /// The organization.
+    /// The organization of the removed user (operations are keyed under it).
     pub org_id: ObjectId,
     /// The user being removed; cleared when the operation succeeds (then only
     /// `subject`, the audit pseudonym, names it) — for a removal that clients poll, once
@@ -46,7 +46,7 @@ pub struct Operation {
     pub processed: u64,
     /// When it started.
     pub created_at: Timestamp,
-    /// Last progress.
+    /// When a request last advanced it.
     pub updated_at: Timestamp,
 }
 

@@ -8,7 +8,7 @@
 //! stops naming it, so a stop in between leaves a claim that the next claimant sees is
 //! abandoned (its holder no longer names it) and takes over.
 
-use crate::claims::{self, Claim};
+use crate::claims::{self, Claim, ClaimChange, UnwrittenClaims, Write};
 use crate::count;
 use crate::error::{DomainError, Entity, ValidationError};
 use crate::ids::{self, ObjectId, OrgRef, Slug};
@@ -426,7 +426,8 @@ pub struct OrgChanges {
     pub account_uuid: Option<String>,
     /// New APIM binding (`Some(None)` unbinds).
     pub apim: Option<Option<ApimBinding>>,
-    /// Policy changes.
+    /// Changes of the organization's policy (retention, rate limit, removal batch),
+    /// each applied only if given.
     pub policy: PolicyChanges,
 }
 
@@ -472,24 +473,27 @@ pub async fn update<S: Store>(
         }
         let old_claims = alias_claims(&before);
         let new_claims = alias_claims(&after);
-        for (field, k) in &new_claims {
-            if !old_claims.iter().any(|(_, o)| o == k) && !claim_alias(store, k, before.seq).await?
-            {
-                return Err(DomainError::Conflict { field });
-            }
-        }
-        after.version += 1;
-        after.updated_at = now;
-        if records::swap(store, &key, cas, &after).await? {
-            for (_, k) in &old_claims {
-                if !new_claims.iter().any(|(_, n)| n == k) {
-                    claims::release(store, k, before.seq).await?;
-                }
-            }
-            return Ok(after);
-        }
         // Lost a race: retry. Claims taken for this attempt are kept for the retry; if
         // nothing ends up naming them, `claim_alias` sees them abandoned.
+        let change = ClaimChange {
+            holder: before.seq,
+            old: &old_claims,
+            new: &new_claims,
+            unwritten: UnwrittenClaims::Leave,
+        };
+        let write = async || {
+            after.version += 1;
+            after.updated_at = now;
+            Ok(if records::swap(store, &key, cas, &after).await? {
+                Write::Written(after)
+            } else {
+                Write::NotWritten(())
+            })
+        };
+        let claim = async |k: &str| claim_alias(store, k, before.seq).await;
+        if let Write::Written(after) = change.apply(store, claim, write, |_, _| false).await? {
+            return Ok(after);
+        }
     }
     Err(crate::store::StoreError::new("too much contention updating the organization").into())
 }

@@ -89,7 +89,7 @@ pub fn digest_of(secret: &str) -> String {
 /// A validated request to create a token.
 #[derive(Debug, Clone)]
 pub struct NewToken {
-    /// Label.
+    /// A label the creator chooses, shown in token listings (not unique).
     pub name: String,
     /// Grants (at least one).
     pub grants: Vec<Grant>,

@@ -1,6 +1,16 @@
-//! Users: create (username and email unique per organization under concurrency) and get.
+//! Users: create (username, email, further emails, external id and UUID unique per
+//! organization under concurrency, through [`crate::claims`]), read (by id, username,
+//! any email, UUID or external id), list and skip in creation order, search, change
+//! (a PATCH as one conditional write that moves the claims), and passwords (change,
+//! reset).
+//!
+//! A user is indexed by its sequence number (`users/seq/{n}`, the [`IndexEntry`]), its
+//! claims and its search entry, and owns the dependent lists that
+//! [`dependent_lists`] names. A claim left by a create or change that stopped half-way
+//! is recognised as abandoned and taken over ([`ABANDONED_CLAIM_MS`]). Removal is the
+//! [`crate::removal`] engine's.
 
-use crate::claims::{self, Claim};
+use crate::claims::{self, Claim, ClaimChange, UnwrittenClaims, Write};
 use crate::count;
 use crate::dependents;
 use crate::error::{DomainError, Entity, ValidationError};
@@ -43,7 +53,7 @@ pub struct NewUser {
     pub source: IdentitySource,
     /// An initial password's Argon2id hash, if one was given.
     pub password_hash: Option<String>,
-    /// Company.
+    /// Company name, free text (at most 256 characters; may be empty).
     pub company: String,
     /// ISO 3166-1 alpha-2 country code (uppercase) or empty.
     pub country_code: String,
@@ -515,7 +525,7 @@ impl UserChanges {
 /// ([`DomainError::PreconditionFailed`] otherwise). A user being removed or removed
 /// cannot be changed (`NotFound`). A new username, email or external id is claimed
 /// first (`Conflict` naming the field if taken) and the old one released after the
-/// write; a stop in between leaves a claim that [`abandoned`] recognises and frees.
+/// write; a stop in between leaves a claim that `abandoned` recognises and frees.
 pub async fn update<S: Store>(
     store: &S,
     org: &Organization,
@@ -552,49 +562,29 @@ pub async fn update<S: Store>(
         }
         let old_claims = user_claims(org, &before);
         let new_claims = user_claims(org, &after);
-        for (field, k) in &new_claims {
-            if !old_claims.iter().any(|(_, o)| o == k)
-                && !claim(store, org, k, before.seq, now).await?
-            {
-                return Err(DomainError::Conflict { field });
-            }
-        }
-        let email_moved = !before.email.eq_ignore_ascii_case(&after.email);
-        if email_moved {
-            crate::identity::join(store, &after.email, &org.id, id, now).await?;
-        }
-        after.version += 1;
-        after.updated_at = now;
-        if after.password_hash != before.password_hash {
-            after.password_changed_at = Some(now);
-        }
-        // The search entry holds both texts while the record changes, so a stop in
-        // between leaves an entry that still finds the user by its current values
-        // (search re-checks each hit against the record).
-        let text_changes = search_text(&after) != search_text(&before);
-        let search_key = keys::user_search(&org.id, after.seq);
-        if text_changes {
-            let both = format!(
-                "{}{RECORD_SEPARATOR}{}",
-                search_text(&after),
-                search_text(&before)
-            );
-            store.set(&search_key, both.as_bytes()).await?;
-        }
         // Lost a race (not written): re-read and retry. A claim taken for this attempt
         // is kept (the retry, or a concurrent update of the same user, may use it); if
         // nothing ends up using it, `abandoned` frees it for the next claimant.
-        if records::swap(store, &key, cas, &after).await? {
-            if text_changes {
-                store
-                    .set(&search_key, search_text(&after).as_bytes())
-                    .await?;
+        let change = ClaimChange {
+            holder: before.seq,
+            old: &old_claims,
+            new: &new_claims,
+            unwritten: UnwrittenClaims::Leave,
+        };
+        let email_moved = !before.email.eq_ignore_ascii_case(&after.email);
+        let write = async || {
+            if email_moved {
+                crate::identity::join(store, &after.email, &org.id, id, now).await?;
             }
-            for (_, k) in &old_claims {
-                if !new_claims.iter().any(|(_, n)| n == k) {
-                    claims::release(store, k, before.seq).await?;
-                }
+            after.version += 1;
+            after.updated_at = now;
+            if after.password_hash != before.password_hash {
+                after.password_changed_at = Some(now);
             }
+            write_with_search(store, org, &key, cas, &before, after).await
+        };
+        let claim = async |k: &str| claim(store, org, k, before.seq, now).await;
+        if let Write::Written(after) = change.apply(store, claim, write, |_, _| false).await? {
             if email_moved {
                 crate::identity::leave(store, &before.email, &org.id, id).await?;
             }
@@ -602,6 +592,39 @@ pub async fn update<S: Store>(
         }
     }
     Err(crate::store::StoreError::new("too much contention updating the user").into())
+}
+
+/// Swaps the changed record `after` in (conditional on `cas`), keeping the search entry
+/// findable throughout: while the record changes, the entry holds both texts, so a stop
+/// in between leaves an entry that still finds the user by its current values (search
+/// re-checks each hit against the record); once written, it holds the new text alone.
+async fn write_with_search<S: Store>(
+    store: &S,
+    org: &Organization,
+    key: &str,
+    cas: S::Cas,
+    before: &User,
+    after: User,
+) -> Result<Write<User, ()>, DomainError> {
+    let text_changes = search_text(&after) != search_text(before);
+    let search_key = keys::user_search(&org.id, after.seq);
+    if text_changes {
+        let both = format!(
+            "{}{RECORD_SEPARATOR}{}",
+            search_text(&after),
+            search_text(before)
+        );
+        store.set(&search_key, both.as_bytes()).await?;
+    }
+    if !records::swap(store, key, cas, &after).await? {
+        return Ok(Write::NotWritten(()));
+    }
+    if text_changes {
+        store
+            .set(&search_key, search_text(&after).as_bytes())
+            .await?;
+    }
+    Ok(Write::Written(after))
 }
 
 /// Most index slots one list request reads before it answers with what it has: the
@@ -701,7 +724,7 @@ pub enum PasswordChangeError {
     /// The old password is wrong, or the user has none: deliberately one answer.
     #[error("password change refused")]
     Refused,
-    /// Anything else.
+    /// The store failed or a record did not decode.
     #[error(transparent)]
     Domain(#[from] DomainError),
 }

@@ -2,18 +2,15 @@
 //! a retry either finishes the removal or answers "in progress" with an operation that
 //! polls can find and drive to the end.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::helpers::{NOW, device};
 use futures::executor::block_on;
-use roster_domain::model::{DeviceStatus, OrgPolicy, Organization, Ownership};
+use roster_domain::model::{DeviceStatus, OrgPolicy, Organization};
 use roster_domain::operations::{self, OperationStatus};
 use roster_domain::removal::{self, Outcome, RemovalPolicy, remove_user};
 use roster_domain::store::MemoryCas;
-use roster_domain::{MemoryStore, Store, StoreError, Swap, Timestamp};
+use roster_domain::{MemoryStore, Store, StoreError, Swap};
 use roster_domain::{devices, orgs, users};
 use std::sync::atomic::{AtomicU64, Ordering};
-
-const NOW: Timestamp = Timestamp(1_795_331_760_000);
 
 /// A store whose calls all fail from the `from`-th on: a request that crashed (a trap
 /// kills the instance; nothing after it runs, not even the lease release).
@@ -98,17 +95,9 @@ async fn user_with_devices(
     .await
     .unwrap();
     for i in 0..n {
-        let d = devices::NewDevice::parse(
-            "Pixel",
-            "android",
-            None,
-            &format!("imei-{i}"),
-            Ownership::Byod,
-            DeviceStatus::Active,
-            vec![],
-        )
-        .unwrap();
-        devices::enroll(s, o, &u.id, d, NOW).await.unwrap();
+        devices::enroll(s, o, &u.id, device(i, DeviceStatus::Active), NOW)
+            .await
+            .unwrap();
     }
     u.id
 }

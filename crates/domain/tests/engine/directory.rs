@@ -1,23 +1,11 @@
 //! Native tests of the domain against the in-memory store (Spin's semantics).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::helpers::{NOW, device, org};
 use futures::executor::block_on;
-use roster_domain::model::{DeviceStatus, Ownership};
+use roster_domain::model::DeviceStatus;
 use roster_domain::removal::{Blocker, Outcome, RemovalError, RemovalPolicy, Removed, remove_user};
-use roster_domain::{DomainError, MemoryStore, Store, Timestamp};
+use roster_domain::{DomainError, MemoryStore, Store};
 use roster_domain::{count, devices, enrollment, groups, orgs, users};
-
-const NOW: Timestamp = Timestamp(1_795_331_760_000);
-
-fn org(store: &MemoryStore) -> roster_domain::model::Organization {
-    block_on(orgs::create(
-        store,
-        orgs::NewOrganization::parse("Acme", "acme").unwrap(),
-        NOW,
-    ))
-    .unwrap()
-}
 
 fn finished(o: Outcome) -> Removed {
     match o {
@@ -32,19 +20,6 @@ fn new_user(name: &str) -> users::NewUser {
         &format!("{name}@example.com"),
         Some("Kim"),
         Some("Lee"),
-    )
-    .unwrap()
-}
-
-fn device(status: DeviceStatus) -> devices::NewDevice {
-    devices::NewDevice::parse(
-        "Pixel",
-        "android",
-        None,
-        "imei-1",
-        Ownership::Byod,
-        status,
-        vec![],
     )
     .unwrap()
 }
@@ -93,7 +68,7 @@ fn canonical_removal_refuses_active_devices_and_pending_tokens() {
     let o = org(&s);
     block_on(async {
         let kim = users::create(&s, &o, new_user("kim"), NOW).await.unwrap();
-        let d = devices::enroll(&s, &o, &kim.id, device(DeviceStatus::Active), NOW)
+        let d = devices::enroll(&s, &o, &kim.id, device(1, DeviceStatus::Active), NOW)
             .await
             .unwrap();
         let policy = RemovalPolicy::canonical();
@@ -147,7 +122,7 @@ fn enrollment_after_removal_started_is_refused() {
         s.clear_faults();
         let u = users::get(&s, &o, &kim.id).await.unwrap();
         assert_eq!(u.status.as_str(), "pending_deletion");
-        let e = devices::enroll(&s, &o, &kim.id, device(DeviceStatus::Active), NOW).await;
+        let e = devices::enroll(&s, &o, &kim.id, device(1, DeviceStatus::Active), NOW).await;
         assert!(matches!(e, Err(DomainError::NotFound { .. })));
     });
 }
@@ -212,7 +187,7 @@ async fn setup_user(
 ) -> roster_domain::ids::ObjectId {
     let u = users::create(s, o, new_user(name), NOW).await.unwrap();
     for _ in 0..3 {
-        devices::enroll(s, o, &u.id, device(DeviceStatus::Inactive), NOW)
+        devices::enroll(s, o, &u.id, device(1, DeviceStatus::Inactive), NOW)
             .await
             .unwrap();
     }

@@ -2,23 +2,19 @@
 //! asynchronous path with polls; notices, audit events, owned tokens and
 //! subscriptions; and every mode interrupted at every store call.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
+use crate::helpers::{DAY, NOW, consistent, device};
 use futures::executor::block_on;
+use roster_domain::MemoryStore;
 use roster_domain::ids::ObjectId;
-use roster_domain::model::{DeviceStatus, Organization, Ownership, RemovalMode, UserStatus};
+use roster_domain::model::{DeviceStatus, Organization, RemovalMode, UserStatus};
 use roster_domain::operations::OperationStatus;
 use roster_domain::outbox::MessageKind;
 use roster_domain::removal::{
     self, Blocker, Outcome, RemovalError, RemovalPolicy, RestoreError, remove_user,
 };
-use roster_domain::{MemoryStore, Timestamp};
 use roster_domain::{
     audit, count, devices, enrollment, orgs, outbox, subscriptions, tokens, users,
 };
-
-const NOW: Timestamp = Timestamp(1_795_331_760_000);
-const DAY: i64 = 24 * 3600 * 1000;
 
 fn org_with(s: &MemoryStore, retention: Option<i64>, batch: Option<i64>) -> Organization {
     block_on(async {
@@ -50,17 +46,9 @@ fn new_user(name: &str) -> users::NewUser {
 async fn user_with(s: &MemoryStore, o: &Organization, name: &str, devices_n: usize) -> ObjectId {
     let u = users::create(s, o, new_user(name), NOW).await.unwrap();
     for i in 0..devices_n {
-        let d = devices::NewDevice::parse(
-            "Pixel",
-            "android",
-            None,
-            &format!("imei-{i}"),
-            Ownership::Byod,
-            DeviceStatus::Inactive,
-            vec![],
-        )
-        .unwrap();
-        devices::enroll(s, o, &u.id, d, NOW).await.unwrap();
+        devices::enroll(s, o, &u.id, device(i, DeviceStatus::Inactive), NOW)
+            .await
+            .unwrap();
     }
     enrollment::issue(s, o, &u.id, 3600, NOW).await.unwrap();
     let (scope, name) = subscriptions::parse("/products/starter", None).unwrap();
@@ -77,14 +65,6 @@ async fn user_with(s: &MemoryStore, o: &Organization, name: &str, devices_n: usi
     .unwrap();
     tokens::create(s, Some(o), t, None, NOW).await.unwrap();
     u.id
-}
-
-fn consistent(s: &MemoryStore, at: &str) {
-    assert_eq!(
-        roster_domain::invariants::check(&s.snapshot()),
-        vec![],
-        "{at}"
-    );
 }
 
 fn no_trace(s: &MemoryStore, name: &str, at: &str) {

@@ -2,25 +2,12 @@
 //! changes, renames (also interrupted at every store call), versions, and further
 //! email addresses of users.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
+use crate::helpers::{NOW, consistent, org};
 use futures::executor::block_on;
 use roster_domain::groups::{self, GroupChanges, NewGroup};
-use roster_domain::invariants::check;
 use roster_domain::removal::{RemovalPolicy, remove_user};
-use roster_domain::{DomainError, Entity, MemoryStore, Timestamp};
-use roster_domain::{ids, orgs, users};
-
-const NOW: Timestamp = Timestamp(1_795_331_760_000);
-
-fn org(store: &MemoryStore) -> roster_domain::model::Organization {
-    block_on(orgs::create(
-        store,
-        orgs::NewOrganization::parse("Acme", "acme").unwrap(),
-        NOW,
-    ))
-    .unwrap()
-}
+use roster_domain::{DomainError, Entity, MemoryStore};
+use roster_domain::{ids, users};
 
 fn new_user(name: &str) -> users::NewUser {
     users::NewUser::parse(name, &format!("{name}@example.com"), None, None).unwrap()
@@ -32,10 +19,6 @@ fn new_group(name: &str, external: Option<&str>) -> NewGroup {
         description: String::new(),
         external_id: external.map(str::to_owned),
     }
-}
-
-fn assert_consistent(s: &MemoryStore) {
-    assert_eq!(check(&s.snapshot()), vec![]);
 }
 
 #[test]
@@ -67,7 +50,7 @@ fn external_ids_are_unique_and_findable() {
         groups::create_with(&s, &o, new_group("Other", None), NOW)
             .await
             .unwrap();
-        assert_consistent(&s);
+        consistent(&s, "");
         // Changing the external id frees the old one.
         let g2 = groups::update(
             &s,
@@ -97,7 +80,7 @@ fn external_ids_are_unique_and_findable() {
         groups::create_with(&s, &o, new_group("staff", Some("G-2")), NOW)
             .await
             .unwrap();
-        assert_consistent(&s);
+        consistent(&s, "");
     });
 }
 
@@ -126,7 +109,7 @@ fn members_are_added_and_removed_one_at_a_time_idempotently() {
             groups::member_ids(&s, &o, &g.id).await.unwrap(),
             vec![kim.id.clone()]
         );
-        assert_consistent(&s);
+        consistent(&s, "");
 
         let ghost = ids::ObjectId::generate(NOW);
         let missing = groups::add_member(&s, &o, &g.id, &ghost, NOW).await;
@@ -159,7 +142,7 @@ fn members_are_added_and_removed_one_at_a_time_idempotently() {
         assert_eq!(groups::get(&s, &o, &g.id).await.unwrap().version, 3);
         assert!(users::get(&s, &o, &kim.id).await.unwrap().groups.is_empty());
         assert!(groups::member_ids(&s, &o, &g.id).await.unwrap().is_empty());
-        assert_consistent(&s);
+        consistent(&s, "");
     });
 }
 
@@ -182,7 +165,7 @@ fn a_user_is_in_at_most_64_groups() {
             .unwrap();
         let refused = groups::add_member(&s, &o, &last.id, &kim.id, NOW).await;
         assert!(matches!(refused, Err(DomainError::Invalid(ref v)) if v.field == "members"));
-        assert_consistent(&s);
+        consistent(&s, "");
     });
 }
 
@@ -249,7 +232,7 @@ fn a_rename_moves_the_name_and_members_follow() {
         );
         let dup = groups::create(&s, &o, "crew".into(), String::new(), NOW).await;
         assert!(matches!(dup, Err(DomainError::Conflict { field: "name" })));
-        assert_consistent(&s);
+        consistent(&s, "");
     });
 }
 
@@ -307,7 +290,7 @@ fn a_rename_stopped_at_any_store_call_is_completed_by_a_retry() {
                 .await
                 .unwrap();
         });
-        assert_eq!(check(&s.snapshot()), vec![], "stopped at call {n}");
+        consistent(&s, &format!("stopped at call {n}"));
         n += 1;
     }
 }
@@ -346,7 +329,7 @@ fn membership_changes_from_every_side_record_new_group_versions() {
             .await
             .unwrap();
         assert!(groups::get(&s, &o, &g.id).await.is_err());
-        assert_consistent(&s);
+        consistent(&s, "");
     });
 }
 
@@ -412,7 +395,7 @@ fn further_emails_are_claimed_searched_and_freed() {
         users::update(&s, &o, &lee.id, None, changes, NOW)
             .await
             .unwrap();
-        assert_consistent(&s);
+        consistent(&s, "");
         // Too many addresses.
         let changes = users::UserChanges {
             other_emails: Some(
@@ -433,7 +416,7 @@ fn further_emails_are_claimed_searched_and_freed() {
         let mut again = new_user("zed");
         again.email = ids::Email::parse("e", "kim.home@example.org").unwrap();
         users::create(&s, &o, again, NOW).await.unwrap();
-        assert_consistent(&s);
+        consistent(&s, "");
     });
 }
 
@@ -482,5 +465,5 @@ fn attributes_over_the_limit_are_refused_at_create() {
     );
     let refused = block_on(users::create(&s, &o, new, NOW));
     assert!(matches!(refused, Err(DomainError::Invalid(ref v)) if v.field == "attributes"));
-    assert_consistent(&s);
+    consistent(&s, "");
 }

@@ -1,0 +1,889 @@
+//! The engine proper: a removal begun (step 1, the mark) and run (steps 2 to 4), each
+//! step a function named for what it does. The store calls and their order are the
+//! removal's contract with crash recovery (every step idempotent, the user record the
+//! journal until the last one), so a step never reorders what it writes.
+
+use super::batches::Work;
+use super::plan::{DependentIds, blockers, guards_read_lists, mode_for, read_lists};
+use super::{
+    Blocker, Counts, LEASE_MS, OnInProgress, RemovalError, RemovalOutcome, RemovalPolicy, Removed,
+    Subscriptions, TrashEntry,
+};
+use crate::audit::{self, AuditEvent};
+use crate::claims;
+use crate::count;
+use crate::dependents::DependentList;
+use crate::error::DomainError;
+use crate::ids::ObjectId;
+use crate::keys;
+use crate::model::{Organization, RemovalJournal, RemovalMode, SoftDeletion, User, UserStatus};
+use crate::operations::{self, Operation, OperationStatus};
+use crate::outbox::{self, Message, MessageKind};
+use crate::records::{self, Updated};
+use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
+
+/// Where [`begin`] leaves a removal this request may work on.
+pub(super) struct Begun {
+    journal: RemovalJournal,
+    /// The user before the removal (for a resumed removal: the pending record).
+    before: User,
+    /// Whether this request marked the user (rather than resuming a removal).
+    performed: bool,
+}
+
+/// What [`begin`] found.
+pub(super) enum Start {
+    /// This request holds the lease: run the removal.
+    Go(Begun),
+    /// Another request holds the lease; nothing was done (polls answer the operation).
+    Busy(RemovalJournal, User),
+}
+
+/// Removes a user of `org` under `policy`, or continues a removal in progress.
+///
+/// Returns [`RemovalOutcome::Finished`] when the user is gone (or softly removed), or,
+/// for asynchronous policies, [`RemovalOutcome::InProgress`] with the operation to
+/// poll. A failure of the store leaves a state the next call (or a poll) completes.
+pub async fn remove_user<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    policy: &RemovalPolicy,
+    now: Timestamp,
+) -> Result<RemovalOutcome, RemovalError> {
+    match Box::pin(begin(store, org, user_id, policy, None, now)).await? {
+        Start::Busy(journal, user) => Ok(RemovalOutcome::InProgress {
+            operation: operation_of(store, org, &journal, &user, now).await?,
+            user,
+        }),
+        Start::Go(begun) => drive(store, org, user_id, policy, begun, now).await,
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Step 1: mark.
+
+/// The audit event and trash numbers a removal reserves while marking the user, kept
+/// across the attempts of one [`begin`] so that a lost swap does not reserve twice.
+#[derive(Default)]
+struct Reserved {
+    audit_seq: Option<i64>,
+    trash_seq: Option<i64>,
+}
+
+/// Step 1: marks the user `pending_deletion` with a fresh journal, or takes the lease
+/// of a removal in progress. With `expect_operation` (a poll), only the removal of that
+/// operation is taken up; any other state of the user is `NotFound`.
+///
+/// Guarantees: of concurrent marks exactly one writes (a conditional swap of the user
+/// record); nothing but the audit and trash reservations is written before the mark.
+pub(super) async fn begin<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    policy: &RemovalPolicy,
+    expect_operation: Option<&ObjectId>,
+    now: Timestamp,
+) -> Result<Start, RemovalError> {
+    let user_key = keys::user(&org.id, user_id);
+    let mut reserved = Reserved::default();
+    for _ in 0..records::CAS_ATTEMPTS {
+        let (cas, current) = store.cas(&user_key).await?;
+        let u = read_user_for(&user_key, current, expect_operation)?;
+        let started = match u.status {
+            UserStatus::PendingDeletion => {
+                take_lease(store, org, policy, expect_operation, &user_key, cas, u, now).await?
+            }
+            UserStatus::Deleted if !policy.permanent => {
+                purge_if_window_ended(store, org, user_id, &u, now).await?;
+                return Err(RemovalError::NotFound);
+            }
+            UserStatus::Active | UserStatus::Disabled | UserStatus::Deleted => {
+                mark(
+                    store,
+                    org,
+                    policy,
+                    (user_id, &user_key),
+                    cas,
+                    u,
+                    &mut reserved,
+                    now,
+                )
+                .await?
+            }
+        };
+        if let Some(start) = started {
+            return Ok(start);
+        }
+    }
+    Err(DomainError::Store(StoreError::new("too much contention marking the user")).into())
+}
+
+/// Decodes the user record read by [`begin`]: absent, or (for a poll) carrying another
+/// removal than `expect_operation`'s, is `NotFound`.
+fn read_user_for(
+    user_key: &str,
+    current: Option<Vec<u8>>,
+    expect_operation: Option<&ObjectId>,
+) -> Result<User, RemovalError> {
+    let Some(bytes) = current else {
+        return Err(RemovalError::NotFound);
+    };
+    let u: User = records::decode(user_key, &bytes)?;
+    if let Some(op) = expect_operation
+        && u.removal.as_ref().map(|j| &j.operation_id) != Some(op)
+    {
+        // The operation being polled is over (or was never this user's).
+        return Err(RemovalError::NotFound);
+    }
+    Ok(u)
+}
+
+/// A softly removed user touched by a removal that is not the purge: purged if its
+/// retention window has ended (either way the removal answers `NotFound`).
+async fn purge_if_window_ended<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    u: &User,
+    now: Timestamp,
+) -> Result<(), RemovalError> {
+    if u.deletion.as_ref().is_some_and(|d| now >= d.purge_after) {
+        remove_user(store, org, user_id, &RemovalPolicy::purge(), now).await?;
+    }
+    Ok(())
+}
+
+/// A user already `pending_deletion`: refuses (policies that refuse a removal in
+/// progress), answers [`Start::Busy`] (asynchronous policies while another request
+/// holds the lease and its operation is recorded), or takes the lease over.
+///
+/// Guarantees: "in progress" always names an operation a poll can find; otherwise
+/// this request renews the lease with a conditional swap (`None`: it lost the swap and
+/// [`begin`] reads again).
+#[allow(clippy::too_many_arguments)]
+async fn take_lease<S: Store>(
+    store: &S,
+    org: &Organization,
+    policy: &RemovalPolicy,
+    expect_operation: Option<&ObjectId>,
+    user_key: &str,
+    cas: S::Cas,
+    u: User,
+    now: Timestamp,
+) -> Result<Option<Start>, RemovalError> {
+    let Some(mut journal) = u.removal.clone() else {
+        return Err(DomainError::Corrupt {
+            key: user_key.to_owned(),
+            reason: "pending_deletion without a removal journal".into(),
+        }
+        .into());
+    };
+    if journal.lease_until > now {
+        if policy.on_in_progress == OnInProgress::Refuse {
+            return Err(RemovalError::Refused(Blocker::PendingDeletion));
+        }
+        // "In progress" names the operation to poll, so it is answered only once that
+        // operation is recorded: a request that stopped between the mark and the
+        // operation's first write left nothing a poll could find, and this one takes
+        // the removal over instead (every step is idempotent). A poll already read the
+        // operation.
+        if policy.asynchronous
+            && (expect_operation.is_some()
+                || operation_recorded(store, org, &journal.operation_id).await?)
+        {
+            return Ok(Some(Start::Busy(journal, u)));
+        }
+    }
+    journal.lease_until = now.plus_millis(LEASE_MS);
+    let mut next = u.clone();
+    next.removal = Some(journal.clone());
+    if records::swap(store, user_key, cas, &next).await? {
+        return Ok(Some(Start::Go(Begun {
+            journal,
+            before: u,
+            performed: false,
+        })));
+    }
+    Ok(None)
+}
+
+/// A user not yet being removed (or a softly removed one, for the purge): checks the
+/// policy's guards, reserves the audit event and trash numbers, and swaps the record to
+/// `pending_deletion` with a new journal holding the lease.
+///
+/// Guarantees: a refused removal writes nothing but reads; the mark is conditional on
+/// the record read (`None`: lost the swap, [`begin`] reads again and reuses the
+/// reservations).
+#[allow(clippy::too_many_arguments)]
+async fn mark<S: Store>(
+    store: &S,
+    org: &Organization,
+    policy: &RemovalPolicy,
+    (user_id, user_key): (&ObjectId, &str),
+    cas: S::Cas,
+    u: User,
+    reserved: &mut Reserved,
+    now: Timestamp,
+) -> Result<Option<Start>, RemovalError> {
+    if u.is_live() {
+        refuse_if_guarded(store, org, user_id, &u, policy, now).await?;
+    }
+    let journal = new_journal(store, org, policy, &u, reserved, now).await?;
+    let mut next = u.clone();
+    next.status = UserStatus::PendingDeletion;
+    next.version += 1;
+    next.updated_at = now;
+    next.removal = Some(journal.clone());
+    if records::swap(store, user_key, cas, &next).await? {
+        return Ok(Some(Start::Go(Begun {
+            journal,
+            before: u,
+            performed: true,
+        })));
+    }
+    Ok(None)
+}
+
+/// The policy's guards on a live user before it is marked: the first blocker refuses
+/// the removal. Reads the dependent lists only for guards that need them.
+async fn refuse_if_guarded<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    u: &User,
+    policy: &RemovalPolicy,
+    now: Timestamp,
+) -> Result<(), RemovalError> {
+    let deps = if guards_read_lists(policy) {
+        read_lists(store, &org.id, user_id, false).await?
+    } else {
+        DependentIds::none()
+    };
+    match blockers(store, org, u, &deps, policy, now)
+        .await?
+        .into_iter()
+        .next()
+    {
+        Some(b) => Err(RemovalError::Refused(b)),
+        None => Ok(()),
+    }
+}
+
+/// The journal of a removal about to be marked: a new operation id, the mode, and the
+/// audit event number (reserved once) and trash number (reserved once for a soft
+/// removal; a purge names the trash entry of the soft removal it finishes).
+async fn new_journal<S: Store>(
+    store: &S,
+    org: &Organization,
+    policy: &RemovalPolicy,
+    u: &User,
+    reserved: &mut Reserved,
+    now: Timestamp,
+) -> Result<RemovalJournal, DomainError> {
+    let mode = mode_for(org, policy);
+    let audit_seq = match reserved.audit_seq {
+        Some(n) => n,
+        None => *reserved
+            .audit_seq
+            .insert(audit::reserve(store, &org.id).await?),
+    };
+    let trash_seq = if mode == RemovalMode::Soft {
+        Some(match reserved.trash_seq {
+            Some(n) => n,
+            None => *reserved
+                .trash_seq
+                .insert(store.increment(&keys::trash_counter(&org.id), 1).await?),
+        })
+    } else {
+        u.deletion.as_ref().map(|d| d.trash_seq)
+    };
+    Ok(RemovalJournal {
+        operation_id: ObjectId::generate(now),
+        started_at: now,
+        surface: policy.surface.to_owned(),
+        mode,
+        notify: policy.notify,
+        status_before: u.status,
+        audit_seq,
+        actor: policy.actor.clone(),
+        lease_until: now.plus_millis(LEASE_MS),
+        notice_base: None,
+        counted: u.is_live(),
+        trash_seq,
+        delete_subscriptions: policy.subscriptions == Subscriptions::Cascade,
+    })
+}
+
+/// Whether the operation `id` has been written (polls can find it).
+async fn operation_recorded<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+) -> Result<bool, DomainError> {
+    match operations::get(store, &org.id, id).await {
+        Ok(_) => Ok(true),
+        Err(DomainError::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Steps 2 to 4.
+
+/// Runs a begun removal; on a store failure, gives the lease back (best effort) so the
+/// next request does not wait for it.
+pub(super) async fn drive<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    policy: &RemovalPolicy,
+    begun: Begun,
+    now: Timestamp,
+) -> Result<RemovalOutcome, RemovalError> {
+    let op_id = begun.journal.operation_id.clone();
+    let result = run(store, org, user_id, policy, begun, now).await;
+    if let Err(RemovalError::Domain(_)) = &result {
+        let _ = set_lease(store, org, user_id, &op_id, Timestamp(0)).await;
+    }
+    result
+}
+
+/// Steps 2 to 4 of a begun removal: close the lists, record the operation, reserve the
+/// notices, purge the dependents (as far as the budget goes), finish.
+async fn run<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    policy: &RemovalPolicy,
+    begun: Begun,
+    now: Timestamp,
+) -> Result<RemovalOutcome, RemovalError> {
+    let Begun {
+        mut journal,
+        before,
+        performed,
+    } = begun;
+    let deps = close_lists(
+        store, org, user_id, policy, &before, &journal, performed, now,
+    )
+    .await?;
+    let counts = deps.counts(before.groups.len());
+    let op = record_operation(store, org, &journal, &before, &counts, now).await?;
+    reserve_notice_numbers(store, org, user_id, &mut journal, deps.devices.len()).await?;
+    let purged = purge_dependents(store, org, policy, &journal, &deps, now).await?;
+    if let Some(done) = purged.unfinished {
+        let op = pause(store, org, user_id, &journal, op, done, now).await?;
+        return Ok(RemovalOutcome::InProgress {
+            user: before,
+            operation: op,
+        });
+    }
+    finish(
+        store, org, user_id, journal, before, &deps, counts, op, performed, now,
+    )
+    .await
+}
+
+/// Step 2: closes the user's dependent lists (nothing can be added to them any more)
+/// and, when this request just marked a live user, checks the guards again on what the
+/// lists hold; if one blocks now, the mark is undone ([`unmark`]) and the removal
+/// refused.
+#[allow(clippy::too_many_arguments)]
+async fn close_lists<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    policy: &RemovalPolicy,
+    before: &User,
+    journal: &RemovalJournal,
+    performed: bool,
+    now: Timestamp,
+) -> Result<DependentIds, RemovalError> {
+    let deps = read_lists(store, &org.id, user_id, true).await?;
+    if performed && before.is_live() {
+        let refused = blockers(store, org, before, &deps, policy, now).await?;
+        if let Some(b) = refused.into_iter().next() {
+            unmark(store, org, before, journal, now).await?;
+            return Err(RemovalError::Refused(b));
+        }
+    }
+    Ok(deps)
+}
+
+/// Reads (or makes) the removal's operation and, the first time, writes it with the
+/// total of dependents to purge: from here on polls can find it.
+async fn record_operation<S: Store>(
+    store: &S,
+    org: &Organization,
+    journal: &RemovalJournal,
+    before: &User,
+    counts: &Counts,
+    now: Timestamp,
+) -> Result<Operation, DomainError> {
+    let mut op = operation_of(store, org, journal, before, now).await?;
+    if op.total == 0 {
+        op.total = u64::try_from(counts.total()).unwrap_or(u64::MAX);
+        operations::put(store, &op).await?;
+    }
+    Ok(op)
+}
+
+/// Reserves the notices' outbox numbers once per removal: one per device (its retire
+/// notice), one for `notify` (the account-closed notice). The first request to record
+/// a reservation in the journal wins; a concurrent helper uses it instead of its own.
+async fn reserve_notice_numbers<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    journal: &mut RemovalJournal,
+    devices: usize,
+) -> Result<(), DomainError> {
+    let notices = devices + usize::from(journal.notify);
+    if journal.notice_base.is_none() && notices > 0 {
+        let n = i64::try_from(notices).unwrap_or(i64::MAX);
+        let end = store.increment(&keys::outbox_counter(&org.id), n).await?;
+        journal.notice_base =
+            Some(record_notice_base(store, org, user_id, journal, end - n + 1).await?);
+    }
+    Ok(())
+}
+
+/// Records the reserved notice numbers in the journal (first writer wins; a concurrent
+/// helper's reservation is used instead of ours).
+async fn record_notice_base<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    journal: &RemovalJournal,
+    base: i64,
+) -> Result<i64, DomainError> {
+    let op = &journal.operation_id;
+    let updated = update_journal(store, org, user_id, op, |j| {
+        let first = j.notice_base.is_none();
+        if first {
+            j.notice_base = Some(base);
+        }
+        first
+    })
+    .await?;
+    Ok(match updated {
+        Updated::Unchanged(u) | Updated::Written(u) => {
+            u.removal.and_then(|j| j.notice_base).unwrap_or(base)
+        }
+        Updated::Missing => base,
+    })
+}
+
+/// What [`purge_dependents`] got through.
+struct Purged {
+    /// `Some(n)`: the budget ran out after `n` dependents, work remains.
+    unfinished: Option<usize>,
+}
+
+/// Step 3: purges the dependents in the order devices, enrollment tokens, API tokens,
+/// subscriptions, messages, within the organization's `removalBatch` for asynchronous
+/// policies (unbounded otherwise).
+async fn purge_dependents<S: Store>(
+    store: &S,
+    org: &Organization,
+    policy: &RemovalPolicy,
+    journal: &RemovalJournal,
+    deps: &DependentIds,
+    now: Timestamp,
+) -> Result<Purged, DomainError> {
+    let budget = if policy.asynchronous {
+        usize::try_from(org.policy.removal_batch).unwrap_or(usize::MAX)
+    } else {
+        usize::MAX
+    };
+    let mut work = Work {
+        store,
+        org,
+        journal,
+        budget,
+        done: 0,
+        now,
+    };
+    let complete = work.devices(&deps.devices).await?
+        && work.tokens(&deps.tokens).await?
+        && work.api_tokens(&deps.api_tokens).await?
+        && work.subscriptions(&deps.subscriptions).await?
+        && work.messages(&deps.messages).await?;
+    Ok(Purged {
+        unfinished: (!complete).then_some(work.done),
+    })
+}
+
+/// Stops an unfinished removal for a poll to continue: the operation records the
+/// progress (`done` more dependents), and the lease is given back at once.
+async fn pause<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    journal: &RemovalJournal,
+    mut op: Operation,
+    done: usize,
+    now: Timestamp,
+) -> Result<Operation, DomainError> {
+    op.processed = op
+        .processed
+        .saturating_add(u64::try_from(done).unwrap_or(0))
+        .min(op.total);
+    op.updated_at = now;
+    operations::put(store, &op).await?;
+    set_lease(store, org, user_id, &journal.operation_id, Timestamp(0)).await?;
+    Ok(op)
+}
+
+/// Step 4: with every dependent purged, the user's remaining traces go (group
+/// memberships, the account-closed notice, the audit event, claims and indexes), the
+/// operation is recorded as succeeded, and last the user record is deleted (permanent)
+/// or becomes `deleted` with its trash entry (soft).
+///
+/// Guarantees: until the record's last write, the user stays `pending_deletion` with
+/// its journal, so a stop anywhere here is finished by the next attempt.
+#[allow(clippy::too_many_arguments)]
+async fn finish<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    journal: RemovalJournal,
+    before: User,
+    deps: &DependentIds,
+    counts: Counts,
+    mut op: Operation,
+    performed: bool,
+    now: Timestamp,
+) -> Result<RemovalOutcome, RemovalError> {
+    let user = as_pending(&before);
+    leave_groups(store, org, user_id, &journal, &user, now).await?;
+    let devices = deps.devices.len();
+    queue_account_closed_notice(store, org, user_id, &journal, &user, devices, now).await?;
+    write_audit_event(store, org, &journal, user_id, counts).await?;
+    release_claims_and_indexes(store, org, user_id, &journal, &user).await?;
+    // The operation is recorded as finished (still naming the user, so a poll that
+    // comes before the last write below finishes it), then the user record goes, then
+    // the operation forgets the user.
+    op.status = OperationStatus::Succeeded;
+    op.processed = op.total;
+    op.updated_at = now;
+    operations::put(store, &op).await?;
+    match journal.mode {
+        RemovalMode::Permanent => delete_user_record(store, org, user_id, &journal, &user).await?,
+        RemovalMode::Soft => keep_soft_removed(store, org, user_id, &journal, now).await?,
+    }
+    // Best effort: the removal is complete; should this write fail, the operation keeps
+    // naming the user's id until the next poll clears it.
+    op.user_id = None;
+    let _ = operations::put(store, &op).await;
+    let mut shown = before;
+    if let UserStatus::PendingDeletion = shown.status {
+        shown.status = journal.status_before;
+    }
+    Ok(RemovalOutcome::Finished(Removed {
+        user: shown,
+        mode: journal.mode,
+        operation: op,
+        counts,
+        performed,
+    }))
+}
+
+/// The user as the journal's record has it (`pending_deletion`), whichever record the
+/// removal began from.
+fn as_pending(before: &User) -> User {
+    match before.status {
+        UserStatus::PendingDeletion => before.clone(),
+        _ => {
+            let mut u = before.clone();
+            u.status = UserStatus::PendingDeletion;
+            u
+        }
+    }
+}
+
+/// A permanent removal leaves every group; a softly removed user keeps its memberships
+/// (for a restore) but is no longer shown among the members: the groups'
+/// representations change.
+async fn leave_groups<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    journal: &RemovalJournal,
+    user: &User,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    if journal.mode == RemovalMode::Permanent {
+        crate::groups::leave_all(store, org, user_id, &user.groups, now).await
+    } else {
+        crate::groups::touch_named(store, org, &user.groups, now).await
+    }
+}
+
+/// With `notify`, queues the account-closed notice under the number reserved for it
+/// (the one after the devices' retire notices); written idempotently.
+async fn queue_account_closed_notice<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    journal: &RemovalJournal,
+    user: &User,
+    devices: usize,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    if journal.notify
+        && let Some(base) = journal.notice_base
+    {
+        let n = base + i64::try_from(devices).unwrap_or(0);
+        outbox::put_notice(
+            store,
+            &org.id,
+            &Message {
+                number: n,
+                kind: MessageKind::AccountClosed,
+                user_id: user_id.clone(),
+                to: user.email.clone(),
+                enrollment_token_id: None,
+                device_id: None,
+                device_identifier: None,
+                created_at: now,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Writes the removal's audit event under its reserved number (so a repeat writes the
+/// same event): the action by mode and surface, the counts as details, the user only as
+/// its pseudonym.
+async fn write_audit_event<S: Store>(
+    store: &S,
+    org: &Organization,
+    journal: &RemovalJournal,
+    user_id: &ObjectId,
+    counts: Counts,
+) -> Result<(), DomainError> {
+    let action = match (journal.mode, journal.surface.as_str()) {
+        (RemovalMode::Soft, _) => "user.soft_removed",
+        (RemovalMode::Permanent, "purge") => "user.purged",
+        (RemovalMode::Permanent, _) => "user.removed",
+    };
+    let details = serde_json::to_value(counts)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    audit::write(
+        store,
+        &org.id,
+        &AuditEvent {
+            number: journal.audit_seq,
+            at: journal.started_at,
+            action: action.to_owned(),
+            surface: journal.surface.clone(),
+            actor: journal.actor.clone(),
+            subject: audit::pseudonym(org, user_id),
+            operation_id: Some(journal.operation_id.clone()),
+            details,
+        },
+    )
+    .await
+}
+
+/// Frees what makes the user findable: its unique claims, its identity membership, its
+/// place in the count (once, keyed by the operation) and its search entry.
+async fn release_claims_and_indexes<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    journal: &RemovalJournal,
+    user: &User,
+) -> Result<(), DomainError> {
+    for (_, key) in crate::users::user_claims(org, user) {
+        claims::release(store, &key, user.seq).await?;
+    }
+    crate::identity::leave(store, &user.email, &org.id, user_id).await?;
+    if journal.counted {
+        count::apply(store, &org.id, &format!("-{}", journal.operation_id), -1).await?;
+    }
+    store.delete(&keys::user_search(&org.id, user.seq)).await?;
+    Ok(())
+}
+
+/// The last writes of a permanent removal: the lists (and the trash entry of a soft
+/// removal being purged), the index entry, and last the user record (the journal).
+async fn delete_user_record<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    journal: &RemovalJournal,
+    user: &User,
+) -> Result<(), DomainError> {
+    let mut last: Vec<String> = crate::users::dependent_lists(&org.id, user_id).to_vec();
+    if let Some(t) = journal.trash_seq {
+        last.push(keys::trash_entry(&org.id, t));
+    }
+    store.delete_many(&last).await?;
+    store.delete(&keys::user_seq(&org.id, user.seq)).await?;
+    store.delete(&keys::user(&org.id, user_id)).await?;
+    Ok(())
+}
+
+/// The last writes of a soft removal: the trash entry, then the record becomes
+/// `deleted` (restorable until `purge_after`), if it still carries this removal.
+async fn keep_soft_removed<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    journal: &RemovalJournal,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    let trash_seq = journal.trash_seq.unwrap_or(0);
+    let purge_after = now.plus_millis(i64::from(org.policy.retention_days) * 24 * 3600 * 1000);
+    records::write(
+        store,
+        &keys::trash_entry(&org.id, trash_seq),
+        &TrashEntry {
+            user_id: user_id.clone(),
+            purge_after,
+        },
+    )
+    .await?;
+    records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
+        let ours = u
+            .removal
+            .as_ref()
+            .is_some_and(|j| j.operation_id == journal.operation_id);
+        if !ours {
+            return Ok::<_, DomainError>(false);
+        }
+        u.status = UserStatus::Deleted;
+        u.removal = None;
+        u.deletion = Some(SoftDeletion {
+            deleted_at: now,
+            purge_after,
+            status_before: journal.status_before,
+            trash_seq,
+        });
+        u.version += 1;
+        u.updated_at = now;
+        Ok(true)
+    })
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------
+// Shared by the steps.
+
+/// Sets the lease of the removal `op` to `until` (`Timestamp(0)`: gives it back), if
+/// the user still carries that removal and the lease differs.
+async fn set_lease<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    op: &ObjectId,
+    until: Timestamp,
+) -> Result<(), DomainError> {
+    update_journal(store, org, user_id, op, |j| {
+        let changes = j.lease_until != until;
+        j.lease_until = until;
+        changes
+    })
+    .await?;
+    Ok(())
+}
+
+/// Changes the journal of the removal `op` on the user's record with `change` (which
+/// answers whether it changed anything: only then is the record written), provided
+/// the user still carries that removal.
+async fn update_journal<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    op: &ObjectId,
+    mut change: impl FnMut(&mut RemovalJournal) -> bool,
+) -> Result<Updated<User>, DomainError> {
+    records::update(
+        store,
+        &keys::user(&org.id, user_id),
+        |u: &mut User| match u.removal.as_mut() {
+            Some(j) if &j.operation_id == op => Ok::<_, DomainError>(change(j)),
+            _ => Ok(false),
+        },
+    )
+    .await
+}
+
+/// The operation record of a removal, written when first needed.
+async fn operation_of<S: Store>(
+    store: &S,
+    org: &Organization,
+    journal: &RemovalJournal,
+    user: &User,
+    now: Timestamp,
+) -> Result<Operation, DomainError> {
+    match operations::get(store, &org.id, &journal.operation_id).await {
+        Ok(op) => Ok(op),
+        Err(DomainError::NotFound { .. }) => Ok(Operation {
+            id: journal.operation_id.clone(),
+            org_id: org.id.clone(),
+            user_id: Some(user.id.clone()),
+            subject: audit::pseudonym(org, &user.id),
+            surface: journal.surface.clone(),
+            mode: journal.mode,
+            status: OperationStatus::InProgress,
+            total: 0,
+            processed: 0,
+            created_at: journal.started_at,
+            updated_at: now,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Undoes a mark whose re-check refused: reopens the lists, restores the status.
+async fn unmark<S: Store>(
+    store: &S,
+    org: &Organization,
+    before: &User,
+    journal: &RemovalJournal,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    reopen_lists(store, &org.id, &before.id).await?;
+    records::update(store, &keys::user(&org.id, &before.id), |u: &mut User| {
+        let ours = u
+            .removal
+            .as_ref()
+            .is_some_and(|j| j.operation_id == journal.operation_id);
+        if u.status != UserStatus::PendingDeletion || !ours {
+            return Ok::<_, DomainError>(false);
+        }
+        u.status = journal.status_before;
+        u.removal = None;
+        u.version += 1;
+        u.updated_at = now;
+        Ok(true)
+    })
+    .await?;
+    Ok(())
+}
+
+/// Reopens the user's dependent lists (an unmarked removal, a restore).
+pub(super) async fn reopen_lists<S: Store>(
+    store: &S,
+    org: &ObjectId,
+    user: &ObjectId,
+) -> Result<(), DomainError> {
+    for key in crate::users::dependent_lists(org, user) {
+        records::update(store, &key, |l: &mut DependentList| {
+            let changed = l.closed;
+            l.closed = false;
+            Ok::<_, DomainError>(changed)
+        })
+        .await?;
+    }
+    Ok(())
+}

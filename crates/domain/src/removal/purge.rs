@@ -1,0 +1,153 @@
+//! The purge of soft removals whose retention window ended: on touch
+//! ([`purge_if_expired`]) and by walking the trash queue ([`purge_expired`], for a
+//! scheduler).
+
+use super::engine::remove_user;
+use super::{RemovalError, RemovalPolicy, TrashEntry};
+use crate::error::DomainError;
+use crate::ids::ObjectId;
+use crate::keys;
+use crate::model::{Organization, UserStatus};
+use crate::records;
+use crate::store::Store;
+use crate::time::Timestamp;
+use serde::Serialize;
+
+/// Purges `user_id` if it is softly removed and its window has ended; returns whether
+/// it did. Called when a request touches a user that reads as removed.
+pub async fn purge_if_expired<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    now: Timestamp,
+) -> Result<bool, RemovalError> {
+    let u = match crate::users::get_any(store, org, user_id).await {
+        Ok(u) => u,
+        Err(DomainError::NotFound { .. }) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let expired = u.status == UserStatus::Deleted
+        && u.deletion.as_ref().is_some_and(|d| now >= d.purge_after);
+    if expired {
+        remove_user(store, org, user_id, &RemovalPolicy::purge(), now).await?;
+    }
+    Ok(expired)
+}
+
+/// What one call of [`purge_expired`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PurgeReport {
+    /// Softly removed users whose window had ended, purged by this call.
+    pub purged: u64,
+    /// Softly removed users looked at whose window has not ended.
+    pub waiting: u64,
+    /// Trash entries looked at.
+    pub scanned: u64,
+    /// Whether entries remain beyond those looked at (call again).
+    pub more: bool,
+}
+
+/// Purges softly removed users whose window ended, walking the trash queue from where
+/// the last purge stopped, at most `limit` entries. For a scheduler; idempotent.
+pub async fn purge_expired<S: Store>(
+    store: &S,
+    org: &Organization,
+    limit: usize,
+    actor: &str,
+    now: Timestamp,
+) -> Result<PurgeReport, RemovalError> {
+    let head_key = keys::trash_head(&org.id);
+    let head = store.increment(&head_key, 0).await?;
+    let top = records::read_counter(store, &keys::trash_counter(&org.id)).await?;
+    let end = (head + i64::try_from(limit).unwrap_or(1000)).min(top);
+    let entry_keys: Vec<String> = (head + 1..=end)
+        .map(|n| keys::trash_entry(&org.id, n))
+        .collect();
+    let mut report = PurgeReport {
+        more: end < top,
+        ..PurgeReport::default()
+    };
+    let mut settled_prefix = head;
+    let mut settled = true;
+    for ((n, key), value) in (head + 1..=end)
+        .zip(&entry_keys)
+        .zip(store.get_many(&entry_keys).await?)
+    {
+        report.scanned += 1;
+        let done = match value {
+            Some(bytes) => {
+                settle_entry(store, org, n, key, &bytes, actor, now, &mut report).await?
+            }
+            None => true,
+        };
+        if done && settled {
+            settled_prefix = n;
+        } else {
+            settled = false;
+        }
+    }
+    if settled_prefix > head {
+        advance_head(store, &head_key, settled_prefix).await?;
+    }
+    Ok(report)
+}
+
+/// Settles trash entry `n` (at `key`): purges its user if the window ended, deletes an
+/// entry no softly removed user names any more (restored, purged, or replaced), and
+/// leaves one whose window has not ended. Returns whether the entry is settled (the
+/// queue's head may move past it).
+#[allow(clippy::too_many_arguments)]
+async fn settle_entry<S: Store>(
+    store: &S,
+    org: &Organization,
+    n: i64,
+    key: &str,
+    bytes: &[u8],
+    actor: &str,
+    now: Timestamp,
+    report: &mut PurgeReport,
+) -> Result<bool, RemovalError> {
+    let e: TrashEntry = records::decode(key, bytes)?;
+    let user = match crate::users::get_any(store, org, &e.user_id).await {
+        Ok(u) => Some(u),
+        Err(DomainError::NotFound { .. }) => None,
+        Err(err) => return Err(err.into()),
+    };
+    let ours = user.as_ref().is_some_and(|u| {
+        u.status == UserStatus::Deleted && u.deletion.as_ref().is_some_and(|d| d.trash_seq == n)
+    });
+    if !ours {
+        store.delete(key).await?;
+        return Ok(true);
+    }
+    if now < e.purge_after {
+        report.waiting += 1;
+        return Ok(false);
+    }
+    let policy = RemovalPolicy::purge().by(actor);
+    remove_user(store, org, &e.user_id, &policy, now).await?;
+    report.purged += 1;
+    Ok(true)
+}
+
+/// Moves the trash queue's head to `settled` (a conditional swap: concurrent purges
+/// never move it back). Written in the key's own integer encoding, so
+/// `increment(head, 0)` keeps working on every backend; what the swap reports does not
+/// matter.
+async fn advance_head<S: Store>(
+    store: &S,
+    head_key: &str,
+    settled: i64,
+) -> Result<(), RemovalError> {
+    let (cas, raw) = store.cas(head_key).await?;
+    let seen = raw
+        .as_deref()
+        .and_then(crate::store::decode_counter)
+        .unwrap_or(0);
+    if seen < settled {
+        let value = crate::store::encode_counter_like(raw.as_deref(), settled);
+        let _ = store.swap(cas, &value).await?;
+    }
+    Ok(())
+}

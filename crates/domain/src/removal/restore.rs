@@ -1,0 +1,207 @@
+//! Restore: a softly removed user back within its retention window, with its claims,
+//! identity, count, search entry and open lists.
+
+use super::engine::{remove_user, reopen_lists};
+use super::{RemovalError, RemovalPolicy};
+use crate::audit::{self, AuditEvent};
+use crate::claims;
+use crate::count;
+use crate::error::DomainError;
+use crate::ids::ObjectId;
+use crate::keys;
+use crate::model::{Organization, SoftDeletion, User, UserStatus};
+use crate::records::{self, Updated};
+use crate::store::Store;
+use crate::time::Timestamp;
+
+/// Why a restore did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// No softly removed user with this id (never was, already purged, or expired).
+    #[error("no restorable user")]
+    NotFound,
+    /// Another user took the username, email or external id meanwhile.
+    #[error("{field} is already in use")]
+    Conflict {
+        /// The API name of the field whose value is taken (`username`, `email`,
+        /// `externalId`, ...), as [`crate::users::user_claims`] names it.
+        field: &'static str,
+    },
+    /// The store failed; repeating the request completes the restore.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+}
+
+impl From<crate::store::StoreError> for RestoreError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Domain(e.into())
+    }
+}
+
+impl From<RemovalError> for RestoreError {
+    fn from(e: RemovalError) -> Self {
+        match e {
+            RemovalError::Domain(d) => Self::Domain(d),
+            _ => Self::NotFound,
+        }
+    }
+}
+
+/// Restores a softly removed user within the retention window: its claims, identity,
+/// count and search entry come back, its lists reopen, its status is what it was.
+/// Devices stay retired and enrollment tokens revoked. An expired user is purged
+/// instead (`NotFound`).
+pub async fn restore<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    actor: &str,
+    now: Timestamp,
+) -> Result<User, RestoreError> {
+    let (u, deletion) = restorable(store, org, user_id, actor, now).await?;
+    retake_claims(store, org, &u, now).await?;
+    rejoin_indexes(store, org, user_id, &u, &deletion, now).await?;
+    let restored = reinstate_record(store, org, user_id, &deletion, now).await?;
+    store
+        .delete(&keys::trash_entry(&org.id, deletion.trash_seq))
+        .await?;
+    announce(store, org, user_id, &restored, actor, now).await?;
+    Ok(restored)
+}
+
+/// The softly removed user and its deletion, if it can be restored: `NotFound` for no
+/// such user, one that is not softly removed, or one whose window ended (purged here).
+async fn restorable<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(User, SoftDeletion), RestoreError> {
+    let u = crate::users::get_any(store, org, user_id)
+        .await
+        .map_err(|e| match e {
+            DomainError::NotFound { .. } => RestoreError::NotFound,
+            other => RestoreError::Domain(other),
+        })?;
+    let Some(deletion) = u
+        .deletion
+        .clone()
+        .filter(|_| u.status == UserStatus::Deleted)
+    else {
+        return Err(RestoreError::NotFound);
+    };
+    if now >= deletion.purge_after {
+        remove_user(store, org, user_id, &RemovalPolicy::purge().by(actor), now).await?;
+        return Err(RestoreError::NotFound);
+    }
+    Ok((u, deletion))
+}
+
+/// Claims the user's unique values again, in [`crate::users::user_claims`] order
+/// (taking over abandoned claims like a create). If another user took one meanwhile,
+/// the claims won so far are released and the restore answers `Conflict` naming the
+/// field; nothing else has changed.
+async fn retake_claims<S: Store>(
+    store: &S,
+    org: &Organization,
+    u: &User,
+    now: Timestamp,
+) -> Result<(), RestoreError> {
+    let mut won = Vec::new();
+    for (field, key) in crate::users::user_claims(org, u) {
+        if crate::users::claim_for(store, org, &key, u.seq, now).await? {
+            won.push(key);
+        } else {
+            for k in &won {
+                claims::release(store, k, u.seq).await?;
+            }
+            return Err(RestoreError::Conflict { field });
+        }
+    }
+    Ok(())
+}
+
+/// Puts the user back where it is found and counted: the identity index, its search
+/// entry, the count (once per soft removal, keyed by its trash number), and its lists
+/// reopened.
+async fn rejoin_indexes<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    u: &User,
+    deletion: &SoftDeletion,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    crate::identity::join(store, &u.email, &org.id, user_id, now).await?;
+    store
+        .set(
+            &keys::user_search(&org.id, u.seq),
+            crate::users::search_text(u).as_bytes(),
+        )
+        .await?;
+    count::apply(
+        store,
+        &org.id,
+        &format!("+restore/{user_id}/{}", deletion.trash_seq),
+        1,
+    )
+    .await?;
+    reopen_lists(store, &org.id, user_id).await?;
+    Ok(())
+}
+
+/// The record gets back the status it had before the removal (a new version); a record
+/// already reinstated is answered as it is.
+async fn reinstate_record<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    deletion: &SoftDeletion,
+    now: Timestamp,
+) -> Result<User, RestoreError> {
+    let updated = records::update(store, &keys::user(&org.id, user_id), |x: &mut User| {
+        if x.status != UserStatus::Deleted {
+            return Ok::<_, DomainError>(false);
+        }
+        x.status = deletion.status_before;
+        x.deletion = None;
+        x.version += 1;
+        x.updated_at = now;
+        Ok(true)
+    })
+    .await?;
+    match updated {
+        Updated::Written(x) | Updated::Unchanged(x) => Ok(x),
+        Updated::Missing => Err(RestoreError::NotFound),
+    }
+}
+
+/// The user shows among its groups' members again (their representations change), and
+/// the restore is audited.
+async fn announce<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    restored: &User,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    crate::groups::touch_named(store, org, &restored.groups, now).await?;
+    audit::record(
+        store,
+        &org.id,
+        AuditEvent {
+            number: 0,
+            at: now,
+            action: "user.restored".into(),
+            surface: "mdm".into(),
+            actor: actor.to_owned(),
+            subject: audit::pseudonym(org, user_id),
+            operation_id: None,
+            details: serde_json::Map::new(),
+        },
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! The domain's integration tests, one binary: the directory's entities and
+//! uniqueness, group membership, and the removal engine (synchronous, soft, restore,
+//! purge, asynchronous with polls, and interrupted or crashed at every store call),
+//! all natively against the in-memory store (Spin's semantics, `ROSTER_KV` choosing the
+//! backend).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod async_removal;
+mod directory;
+mod helpers;
+mod membership;
+mod removal;
