@@ -21,7 +21,7 @@ use crate::{Refusal, SurfaceError};
 use http::{HeaderValue, StatusCode, header};
 use roster_domain::ValidationError;
 use roster_domain::model::{IdentitySource, RemovalMode, User as UserRecord};
-use roster_domain::removal::{self, Blocker, Outcome, Plan, RemovalError, RemovalPolicy};
+use roster_domain::removal::{self, Blocker, Plan, RemovalError, RemovalOutcome, RemovalPolicy};
 use roster_domain::{DomainError, Store, orgs, users};
 use serde_json::json;
 
@@ -329,7 +329,7 @@ async fn delete_user<S: Store>(
         .await
         .map_err(refused)?
     {
-        Outcome::Finished(r) => Ok(json(
+        RemovalOutcome::Finished(r) => Ok(json(
             StatusCode::OK,
             &json!({
                 "userId": user.uuid,
@@ -339,6 +339,6 @@ async fn delete_user<S: Store>(
             }),
         )),
         // The CAS policy is synchronous; an unfinished removal is someone else's.
-        Outcome::InProgress { .. } => Err(Error::PendingDeletion),
+        RemovalOutcome::InProgress { .. } => Err(Error::PendingDeletion),
     }
 }

@@ -22,7 +22,7 @@ use crate::request::{ApiRequest, ApiResponse, Ctx};
 use crate::{Refusal, SurfaceError};
 use http::{HeaderValue, StatusCode, header};
 use roster_domain::model::{Group, IdentitySource, Organization, User as UserRecord, UserStatus};
-use roster_domain::removal::{self, Outcome, RemovalError, RemovalPolicy};
+use roster_domain::removal::{self, RemovalError, RemovalOutcome, RemovalPolicy};
 use roster_domain::{
     DomainError, Store, Timestamp, ValidationError, groups, identity, orgs, users,
 };
@@ -434,7 +434,7 @@ async fn delete_user<S: Store>(
         org, user, groups, ..
     } = target;
     match removal::remove_user(store, &org, &user.id, &policy, ctx.now).await? {
-        Outcome::Finished(r) => {
+        RemovalOutcome::Finished(r) => {
             let after = accounts(store, &r.user.email).await?;
             Ok(json(
                 StatusCode::OK,
@@ -443,7 +443,7 @@ async fn delete_user<S: Store>(
             ))
         }
         // The Dynatrace policy is synchronous; kept total.
-        Outcome::InProgress { .. } => Err(Error::UnexpectedInProgress),
+        RemovalOutcome::InProgress { .. } => Err(Error::UnexpectedInProgress),
     }
 }
 

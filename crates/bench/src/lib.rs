@@ -199,7 +199,7 @@ impl Measured {
 /// What happened to one scenario at one size.
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // a dozen rows per size; boxing buys nothing
-pub enum Outcome {
+pub enum ScenarioOutcome {
     /// Measured through the host (a), natively (b), and the empty component (c) in
     /// the same rounds.
     Ran {
@@ -218,7 +218,7 @@ pub struct Row {
     /// The scenario.
     pub scenario: Scenario,
     /// What happened.
-    pub outcome: Outcome,
+    pub outcome: ScenarioOutcome,
 }
 
 /// Everything measured at one size.
@@ -263,13 +263,13 @@ impl SizeReport {
 
     /// (a) and (b) of scenario `kind`, when it ran.
     pub fn ran(&self, kind: Kind) -> Option<(&Measured, &Measured)> {
-        let Outcome::Ran { host, native, .. } = &self.row(kind)?.outcome;
+        let ScenarioOutcome::Ran { host, native, .. } = &self.row(kind)?.outcome;
         Some((host, native))
     }
 
     /// (c) as measured alongside scenario `kind`.
     pub fn empty_with(&self, kind: Kind) -> Option<&Measured> {
-        let Outcome::Ran { empty, .. } = &self.row(kind)?.outcome;
+        let ScenarioOutcome::Ran { empty, .. } = &self.row(kind)?.outcome;
         Some(empty)
     }
 }
@@ -541,7 +541,7 @@ fn empty_run() -> Run {
     Run::new(Via::Http, None, Arc::new(|_| empty_call()), usize::MAX)
 }
 
-async fn run_scenario(env: &Env, cfg: &Config, s: &Scenario) -> anyhow::Result<Outcome> {
+async fn run_scenario(env: &Env, cfg: &Config, s: &Scenario) -> anyhow::Result<ScenarioOutcome> {
     let kind = s.kind;
     let component = kind
         .component()
@@ -569,7 +569,7 @@ async fn run_scenario(env: &Env, cfg: &Config, s: &Scenario) -> anyhow::Result<O
     let (Some(empty), Some(host), Some(native)) = (ms.next(), ms.next(), ms.next()) else {
         anyhow::bail!("a measurement is missing");
     };
-    Ok(Outcome::Ran {
+    Ok(ScenarioOutcome::Ran {
         host,
         native,
         empty,

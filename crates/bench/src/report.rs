@@ -2,7 +2,7 @@
 //! design's targets, each marked met, missed, or not measurable in this run.
 
 use crate::scenarios::Kind;
-use crate::{Measured, Outcome, Report, SizeReport, size_label};
+use crate::{Measured, Report, ScenarioOutcome, SizeReport, size_label};
 use std::fmt::Write as _;
 
 /// Largest acceptable `.wasm`, bytes: the 600 KB, in decimal kilobytes.
@@ -183,7 +183,7 @@ fn size_section(out: &mut String, s: &SizeReport, concurrency: usize) {
     );
     for row in &s.rows {
         match &row.outcome {
-            Outcome::Ran {
+            ScenarioOutcome::Ran {
                 host,
                 native,
                 empty,

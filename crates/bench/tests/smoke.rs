@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use roster_bench::scenarios::Kind;
-use roster_bench::{Config, Outcome, Report, Seeder, seed};
+use roster_bench::{Config, Report, ScenarioOutcome, Seeder, seed};
 use roster_host::KvBackend as _;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -85,7 +85,7 @@ async fn smoke_runs_and_scales_as_designed() {
         );
         for row in &size.rows {
             match &row.outcome {
-                Outcome::Ran {
+                ScenarioOutcome::Ran {
                     host,
                     native,
                     empty,

@@ -9,7 +9,7 @@ use http::{HeaderValue, StatusCode, header};
 use roster_domain::ids::ObjectId;
 use roster_domain::model::{Group, IdentitySource, RemovalMode, User as UserRecord, UserStatus};
 use roster_domain::operations::{self, Operation, OperationStatus};
-use roster_domain::removal::{self, Outcome, Plan, RemovalError, RemovalPolicy};
+use roster_domain::removal::{self, Plan, RemovalError, RemovalOutcome, RemovalPolicy};
 use roster_domain::{DomainError, Store, audit, groups, users};
 use serde_json::json;
 
@@ -314,8 +314,8 @@ async fn delete_user<S: Store>(
         return Ok(json(StatusCode::OK, &plan_body(&svc, &plan)));
     }
     match removal::remove_user(store, &svc.org, &user_id, &policy, ctx.now).await {
-        Ok(Outcome::Finished(_)) => Ok(params::empty(StatusCode::NO_CONTENT)),
-        Ok(Outcome::InProgress { operation, .. }) => {
+        Ok(RemovalOutcome::Finished(_)) => Ok(params::empty(StatusCode::NO_CONTENT)),
+        Ok(RemovalOutcome::InProgress { operation, .. }) => {
             Ok(accepted(req, &svc, &user_id, &operation.id))
         }
         // ARM: deleting a resource that does not exist (any more) succeeds with 204.

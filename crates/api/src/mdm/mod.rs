@@ -33,7 +33,7 @@ use roster_domain::ids::{self, ObjectId, OrgRef};
 use roster_domain::model::Organization;
 use roster_domain::model::{ApimBinding, RemovalMode, UserStatus};
 use roster_domain::permissions::{Grant, Permission};
-use roster_domain::removal::{Blocker, Outcome, Plan, RemovalError, RestoreError};
+use roster_domain::removal::{Blocker, Plan, RemovalError, RemovalOutcome, RestoreError};
 use roster_domain::users::PasswordChangeError;
 use roster_domain::{DomainError, Store, ValidationError};
 use roster_domain::{orgs, users};
@@ -324,14 +324,14 @@ pub fn plan_response(plan: &Plan) -> serde_json::Value {
 
 /// Seed 000's removal answer `{"delete": id}`; a soft removal adds when the user can
 /// be restored until.
-pub fn removed_response(id: &ObjectId, outcome: &Outcome) -> serde_json::Value {
+pub fn removed_response(id: &ObjectId, outcome: &RemovalOutcome) -> serde_json::Value {
     match outcome {
-        Outcome::Finished(r) if r.mode == RemovalMode::Soft => serde_json::json!({
+        RemovalOutcome::Finished(r) if r.mode == RemovalMode::Soft => serde_json::json!({
             "delete": id,
             "restorable": true,
         }),
-        Outcome::Finished(_) => serde_json::json!({ "delete": id }),
-        Outcome::InProgress { operation, .. } => serde_json::json!({
+        RemovalOutcome::Finished(_) => serde_json::json!({ "delete": id }),
+        RemovalOutcome::InProgress { operation, .. } => serde_json::json!({
             "delete": id,
             "operationId": operation.id,
         }),

@@ -12,7 +12,7 @@ use http::StatusCode;
 use roster_domain::ids::Username;
 use roster_domain::model::{Organization, User};
 use roster_domain::permissions::{Action, Permission, Resource};
-use roster_domain::removal::{self, Outcome as Removal, Plan, RemovalPolicy};
+use roster_domain::removal::{self, Plan, RemovalOutcome, RemovalPolicy};
 use roster_domain::{DomainError, Store, ValidationError};
 use roster_domain::{count, devices, enrollment, groups, users};
 
@@ -258,12 +258,12 @@ async fn remove_user<S: Store>(
         .await
         .map_err(removal_failure)?
     {
-        Removal::Finished(_) => Ok(message(
+        RemovalOutcome::Finished(_) => Ok(message(
             StatusCode::OK,
             &format!("User by username: {raw} was successfully removed."),
         )),
         // The WSO2 policy is synchronous; kept total for a policy that is not.
-        Removal::InProgress { operation, .. } => Ok(content(
+        RemovalOutcome::InProgress { operation, .. } => Ok(content(
             StatusCode::ACCEPTED,
             &format!("User by username: {raw} is being removed."),
             &serde_json::json!({ "operationId": operation.id }),

@@ -299,10 +299,6 @@ pub enum RemovalOutcome {
     },
 }
 
-/// The former name of [`RemovalOutcome`], kept only because roster-api still uses it
-/// (`removal::Outcome`); its owner switches to `RemovalOutcome` and this goes.
-pub use RemovalOutcome as Outcome;
-
 /// A soft removal waiting for its purge: `o/{org}/trash/{n}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -6,7 +6,7 @@ use crate::helpers::{NOW, device};
 use futures::executor::block_on;
 use roster_domain::model::{DeviceStatus, OrgPolicy, Organization};
 use roster_domain::operations::{self, OperationStatus};
-use roster_domain::removal::{self, Outcome, RemovalPolicy, remove_user};
+use roster_domain::removal::{self, RemovalOutcome, RemovalPolicy, remove_user};
 use roster_domain::store::MemoryCas;
 use roster_domain::{MemoryStore, Store, StoreError, Swap};
 use roster_domain::{devices, orgs, users};
@@ -112,7 +112,7 @@ fn a_crashed_asynchronous_removal_is_always_pollable_to_the_end() {
         let kim = block_on(user_with_devices(&s, &o, 5));
         s.clear_faults();
         let first = block_on(remove_user(&s, &o, &kim, &policy, NOW)).unwrap();
-        assert!(matches!(first, Outcome::InProgress { .. }));
+        assert!(matches!(first, RemovalOutcome::InProgress { .. }));
         s.calls()
     };
     assert!(calls > 10, "the first request makes {calls} calls");
@@ -132,8 +132,8 @@ fn a_crashed_asynchronous_removal_is_always_pollable_to_the_end() {
         // A retry at once, while the crashed request's lease still holds.
         let retry = block_on(remove_user(&s, &o, &kim, &policy, NOW)).unwrap();
         let op = match retry {
-            Outcome::Finished(r) => r.operation,
-            Outcome::InProgress { operation, .. } => {
+            RemovalOutcome::Finished(r) => r.operation,
+            RemovalOutcome::InProgress { operation, .. } => {
                 // The operation it names is recorded: a poll finds it.
                 assert_eq!(
                     block_on(operations::get(&s, &o.id, &operation.id))
@@ -193,8 +193,8 @@ async fn delete_then_poll<A: Store, B: Store>(
             remove_user(first, o, kim, &policy, now).await
         };
         match r {
-            Ok(Outcome::Finished(r)) => break r.operation.id,
-            Ok(Outcome::InProgress { operation, .. }) => break operation.id,
+            Ok(RemovalOutcome::Finished(r)) => break r.operation.id,
+            Ok(RemovalOutcome::InProgress { operation, .. }) => break operation.id,
             Err(_) => failed = true,
         }
     };

@@ -3,14 +3,16 @@
 use crate::helpers::{NOW, device, org};
 use futures::executor::block_on;
 use roster_domain::model::DeviceStatus;
-use roster_domain::removal::{Blocker, Outcome, RemovalError, RemovalPolicy, Removed, remove_user};
+use roster_domain::removal::{
+    Blocker, RemovalError, RemovalOutcome, RemovalPolicy, Removed, remove_user,
+};
 use roster_domain::{DomainError, MemoryStore, Store};
 use roster_domain::{count, devices, enrollment, groups, orgs, users};
 
-fn finished(o: Outcome) -> Removed {
+fn finished(o: RemovalOutcome) -> Removed {
     match o {
-        Outcome::Finished(r) => r,
-        Outcome::InProgress { .. } => panic!("the removal did not finish"),
+        RemovalOutcome::Finished(r) => r,
+        RemovalOutcome::InProgress { .. } => panic!("the removal did not finish"),
     }
 }
 

@@ -10,7 +10,7 @@ use roster_domain::model::{DeviceStatus, Organization, RemovalMode, UserStatus};
 use roster_domain::operations::OperationStatus;
 use roster_domain::outbox::MessageKind;
 use roster_domain::removal::{
-    self, Blocker, Outcome, RemovalError, RemovalPolicy, RestoreError, remove_user,
+    self, Blocker, RemovalError, RemovalOutcome, RemovalPolicy, RestoreError, remove_user,
 };
 use roster_domain::{
     audit, count, devices, enrollment, orgs, outbox, subscriptions, tokens, users,
@@ -84,7 +84,7 @@ fn soft_removal_hides_frees_and_restores() {
         let out = remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW)
             .await
             .unwrap();
-        let Outcome::Finished(r) = out else {
+        let RemovalOutcome::Finished(r) = out else {
             panic!("sync")
         };
         assert_eq!(r.mode, RemovalMode::Soft);
@@ -206,7 +206,7 @@ fn asynchronous_removal_advances_by_batches_and_polls_complete_it() {
     block_on(async {
         let id = user_with(&s, &o, "kim", 25).await;
         let policy = RemovalPolicy::apim(true, true);
-        let Outcome::InProgress { operation, .. } =
+        let RemovalOutcome::InProgress { operation, .. } =
             remove_user(&s, &o, &id, &policy, NOW).await.unwrap()
         else {
             panic!("25 devices exceed a batch of 10");
@@ -339,8 +339,8 @@ fn interrupted(
             let now = NOW.plus_millis(attempt * 200);
             let done = match &op {
                 None => match remove_user(&s, &o, &id, policy, now).await {
-                    Ok(Outcome::Finished(_)) | Err(RemovalError::NotFound) => true,
-                    Ok(Outcome::InProgress { operation, .. }) => {
+                    Ok(RemovalOutcome::Finished(_)) | Err(RemovalError::NotFound) => true,
+                    Ok(RemovalOutcome::InProgress { operation, .. }) => {
                         op = Some(operation.id);
                         false
                     }
@@ -369,7 +369,7 @@ fn calls_of(policy: &RemovalPolicy, retention: Option<i64>) -> u64 {
     let id = block_on(user_with(&s, &o, "kim", 6));
     s.clear_faults();
     block_on(async {
-        if let Outcome::InProgress { operation, .. } =
+        if let RemovalOutcome::InProgress { operation, .. } =
             remove_user(&s, &o, &id, policy, NOW).await.unwrap()
         {
             while removal::poll(&s, &o, &operation.id, NOW)

@@ -780,10 +780,10 @@ async fn delete_user<S: Store>(
         ..RemovalPolicy::scim().by(scope.caller.actor())
     };
     match removal::remove_user(store, &scope.org, &id, &policy, ctx.now).await? {
-        removal::Outcome::Finished(_) => Ok(empty(StatusCode::NO_CONTENT)),
+        removal::RemovalOutcome::Finished(_) => Ok(empty(StatusCode::NO_CONTENT)),
         // The SCIM policy is synchronous; should the engine ever answer so, the
         // removal continues on the next request.
-        removal::Outcome::InProgress { .. } => Ok(empty(StatusCode::ACCEPTED)),
+        removal::RemovalOutcome::InProgress { .. } => Ok(empty(StatusCode::ACCEPTED)),
     }
 }
 
