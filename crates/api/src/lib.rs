@@ -101,8 +101,25 @@ pub fn respond<E: SurfaceError>(result: Result<ApiResponse, E>) -> ApiResponse {
 /// Declares an [`Endpoint`]: the route, the surface's [`SurfaceError`], and each method
 /// once, with what it requires and the function that serves it:
 ///
-/// ```ignore
-/// endpoint! {
+/// ```
+/// use roster_api::{ApiRequest, ApiResponse, Ctx, Endpoint, Refusal, SurfaceError};
+///
+/// /// A surface's one error type (here: only the refusals before a route runs).
+/// struct Error(Refusal);
+/// impl From<Refusal> for Error {
+///     fn from(r: Refusal) -> Self {
+///         Error(r)
+///     }
+/// }
+/// impl SurfaceError for Error {
+///     fn into_response(self) -> ApiResponse {
+///         let mut resp = ApiResponse::new(Vec::new());
+///         *resp.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
+///         resp
+///     }
+/// }
+///
+/// roster_api::endpoint! {
 ///     /// `/v1/organizations/:organizationId`: GET; PATCH renames.
 ///     pub struct OrganizationRoute {
 ///         route: "/v1/organizations/:organizationId",
@@ -111,6 +128,26 @@ pub fn respond<E: SurfaceError>(result: Result<ApiResponse, E>) -> ApiResponse {
 ///         PATCH need(Organization, Update) => patch_organization,
 ///     }
 /// }
+///
+/// async fn get_organization<S: roster_domain::Store>(
+///     _: &ApiRequest, _: &S, _: &Ctx,
+/// ) -> Result<ApiResponse, Error> {
+///     Ok(ApiResponse::new(b"{}".to_vec()))
+/// }
+/// # async fn patch_organization<S: roster_domain::Store>(
+/// #     r: &ApiRequest, s: &S, c: &Ctx,
+/// # ) -> Result<ApiResponse, Error> {
+/// #     get_organization(r, s, c).await
+/// # }
+///
+/// assert_eq!(OrganizationRoute::ALLOW, "GET, PATCH");
+/// assert!(OrganizationRoute::requirement("PATCH").is_some());
+/// assert!(OrganizationRoute::requirement("DELETE").is_none());
+/// let store = roster_domain::MemoryStore::default();
+/// let ctx = Ctx::new(None, roster_domain::Timestamp(0));
+/// let req = ApiRequest::new(http::Method::DELETE);
+/// let resp = futures::executor::block_on(OrganizationRoute::handle(&req, &store, &ctx));
+/// assert_eq!(resp.status(), http::StatusCode::METHOD_NOT_ALLOWED);
 /// ```
 ///
 /// `need(Resource, Action)` any token may hold; `need_global(Resource, Action)` only
