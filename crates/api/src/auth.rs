@@ -27,7 +27,8 @@ pub const ORGANIZATION_HEADER: &str = "x-roster-organization";
 /// What a route requires of the caller for one method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Requirement {
-    /// The permission.
+    /// The permission the caller's token must grant (`resource.action`, e.g.
+    /// `mdm.global.mdmUser.remove`; docs/auth.md lists them).
     pub permission: Permission,
     /// Only global tokens qualify (organization tokens get 403 whatever they carry).
     pub global_only: bool,

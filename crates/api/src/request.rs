@@ -15,7 +15,7 @@ pub enum Body {
 /// An HTTP request, reduced to what the surfaces need.
 #[derive(Debug, Clone)]
 pub struct ApiRequest {
-    /// The method.
+    /// The method, as sent (routes answer 405 for one they do not declare).
     pub method: Method,
     /// Path parameters by route name (Spin's `spin-path-match-<name>` headers), raw.
     pub params: Vec<(String, String)>,
@@ -23,7 +23,7 @@ pub struct ApiRequest {
     pub query: String,
     /// All request headers.
     pub headers: HeaderMap,
-    /// The body.
+    /// The body, read up to [`crate::MAX_BODY_BYTES`].
     pub body: Body,
 }
 

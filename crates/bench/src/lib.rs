@@ -215,7 +215,7 @@ pub enum ScenarioOutcome {
 /// One scenario at one size.
 #[derive(Debug, Clone)]
 pub struct Row {
-    /// The scenario.
+    /// The scenario measured (its kind, component and request).
     pub scenario: Scenario,
     /// What happened.
     pub outcome: ScenarioOutcome,

@@ -120,7 +120,7 @@ pub const SCENARIOS: &[Scenario] = &[
 /// A request, in the terms both transports need.
 #[derive(Debug, Clone)]
 pub struct Call {
-    /// The method.
+    /// The method, sent as is over HTTP and natively.
     pub method: Method,
     /// The path, without the query.
     pub path: String,

@@ -42,9 +42,11 @@ impl KvError {
 pub struct KvEntry {
     /// The store label.
     pub store: String,
-    /// The key.
+    /// The key, as the component wrote it (UTF-8; Spin stores it as SQLite TEXT or a
+    /// Redis key unprefixed).
     pub key: String,
-    /// The value.
+    /// The value's bytes exactly as stored (an `increment` counter is 8 little-endian
+    /// bytes on SQLite, decimal text on Redis).
     pub value: Vec<u8>,
 }
 

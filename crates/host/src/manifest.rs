@@ -51,7 +51,7 @@ pub enum Route {
 /// An `[[trigger.http]]` entry.
 #[derive(Debug, Clone)]
 pub struct HttpTrigger {
-    /// The route.
+    /// A pattern (`:name` segments, a trailing `/...` wildcard) or `private`.
     pub route: Route,
     /// The id of the component that handles the route.
     pub component: String,
