@@ -4,8 +4,6 @@
 //! (200+ devices) polled through both URLs, concurrent deletions, and fault injection at
 //! every key-value call of a removal and its polls.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_tests::{App, Reply};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;

@@ -3,8 +3,6 @@
 //! (`RestUserWithGroups[]` with every field of the seed's model), 400 and 404, every
 //! refusal in `ExceptionMessage` shape, dry runs, and concurrent removals.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_tests::{App, Reply};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;

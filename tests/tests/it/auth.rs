@@ -4,8 +4,6 @@
 //! health route in spin.toml (roster-host's `/.well-known/spin/health` is the host's,
 //! as Spin's is), so there is no exception.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use roster_api::routes::{RouteSpec, Surface, catalogue};
 use roster_host::manifest::Route;
 use roster_tests::{App, Reply};

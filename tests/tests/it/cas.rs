@@ -2,8 +2,6 @@
 //! every documented status (200, 403, 404, 405, 409, 429), the seed's request example,
 //! dry runs, and concurrent deletions of one user.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_tests::{App, Reply};
 use serde_json::{Value, json};
 use std::sync::Arc;

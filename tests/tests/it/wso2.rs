@@ -3,8 +3,6 @@
 //! auth answers in the WSO2 envelope, roles as groups, removal, and a round trip
 //! between the WSO2 and canonical surfaces.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use base64::Engine;
 use roster_tests::{App, Reply};
 use serde_json::{Value, json};

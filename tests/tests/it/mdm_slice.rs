@@ -2,8 +2,6 @@
 //! enrollment tokens on the canonical surface, and seed 000's removal end to end,
 //! through the real .wasm components served by roster-host over loopback HTTP.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_tests::{App, assert_error};
 use serde_json::{Value, json};
 

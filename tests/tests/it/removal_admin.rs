@@ -2,8 +2,6 @@
 //! soft removal with restore and purge, the audit log, subscriptions, owned tokens,
 //! organization aliases and policy, and two concurrent removals of one user.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_tests::{App, assert_error};
 use serde_json::{Value, json};
 

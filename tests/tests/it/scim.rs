@@ -5,8 +5,6 @@
 //! identity providers' request shapes, and the authentication answers. Every test ends
 //! with the storage invariants checker.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_tests::{App, Reply};
 use serde_json::{Value, json};
 
