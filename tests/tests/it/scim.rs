@@ -335,12 +335,11 @@ async fn a_scim_user_is_a_user_of_every_surface() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn creation_is_validated_and_unique_values_are_409() {
+async fn creation_refuses_taken_unique_values_with_409() {
     let app = App::start().await;
     let org = app.org("scim-valid").await;
     let users = format!("{}/Users", base(&org));
     create_user(&app, &org, user_body("taken")).await;
-
     // uniqueness: userName (any case), email, externalId.
     let mut dup = user_body("TAKEN");
     dup["emails"] = json!([{ "value": "other@example.com" }]);
@@ -428,6 +427,15 @@ async fn creation_is_validated_and_unique_values_are_409() {
         let detail = r.body["detail"].as_str().unwrap();
         assert!(detail.contains(mentions), "{body}: {detail}");
     }
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creation_refuses_bodies_that_are_not_a_user() {
+    let app = App::start().await;
+    let org = app.org("scim-valid").await;
+    let users = format!("{}/Users", base(&org));
+    create_user(&app, &org, user_body("taken")).await;
     // Not JSON, not an object, another media type, too large.
     let r = app
         .send(
@@ -459,7 +467,15 @@ async fn creation_is_validated_and_unique_values_are_409() {
     heavy["title"] = json!("x".repeat(17 * 1024));
     let r = scim(&app, "POST", &users, Some(heavy)).await;
     assert_scim_error(&r, 400, Some("invalidValue"));
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creation_accepts_application_json_and_an_email_username() {
+    let app = App::start().await;
+    let org = app.org("scim-valid").await;
+    let users = format!("{}/Users", base(&org));
+    create_user(&app, &org, user_body("taken")).await;
     // application/json is accepted too; a userName that is an email address is the
     // email when no emails are given.
     let r = app
@@ -477,6 +493,13 @@ async fn creation_is_validated_and_unique_values_are_409() {
         json!([{ "value": "Sam@Example.com", "primary": true }])
     );
     assert_eq!(r.body["active"], true);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creation_sets_a_write_only_password() {
+    let app = App::start().await;
+    let org = app.org("scim-valid").await;
     // The password is write-only, and set.
     let mut with_pw = user_body("pw");
     with_pw["password"] = json!("correct horse battery staple");
@@ -491,6 +514,13 @@ async fn creation_is_validated_and_unique_values_are_409() {
         )
         .await;
     assert_eq!(c.status, 200, "{}", c.text);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creation_of_a_disabled_user() {
+    let app = App::start().await;
+    let org = app.org("scim-valid").await;
     // Created disabled.
     let mut off = user_body("off");
     off["active"] = json!(false);
@@ -1077,11 +1107,10 @@ async fn filters_that_need_a_scan_or_are_malformed_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sorting_paging_and_projection() {
+async fn paging_in_creation_order() {
     let app = App::start().await;
     let org = app.org("scim-page").await;
     population(&app, &org).await;
-
     // Plain paging: creation order, 1-based startIndex, every user once.
     let mut seen = Vec::new();
     let mut start = 1;
@@ -1105,6 +1134,14 @@ async fn sorting_paging_and_projection() {
         seen,
         ["alice", "bob", "carol", "dave", "Eve.Smith", "frank"]
     );
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_bounds_and_coercions() {
+    let app = App::start().await;
+    let org = app.org("scim-page").await;
+    population(&app, &org).await;
     // count=0: the total only; out of range start: nothing; bounds and coercions.
     let zero = list(&app, &org, "Users", "count=0").await;
     assert_eq!(
@@ -1141,6 +1178,14 @@ async fn sorting_paging_and_projection() {
         let r = scim(&app, "GET", &format!("{}/Users?{bad}", base(&org)), None).await;
         assert_scim_error(&r, 400, Some("invalidValue"));
     }
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_filtered() {
+    let app = App::start().await;
+    let org = app.org("scim-page").await;
+    population(&app, &org).await;
     // Filtered paging.
     let page = list(
         &app,
@@ -1157,7 +1202,14 @@ async fn sorting_paging_and_projection() {
         .map(|r| r["userName"].as_str().unwrap())
         .collect();
     assert_eq!(got, ["bob", "dave"]);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sorting_with_and_without_a_filter() {
+    let app = App::start().await;
+    let org = app.org("scim-page").await;
+    population(&app, &org).await;
     // sortBy / sortOrder, with and without a filter.
     let sorted = |body: &Value| -> Vec<String> {
         body["Resources"]
@@ -1221,7 +1273,14 @@ async fn sorting_paging_and_projection() {
     .await;
     assert_eq!(sorted(&desc), ["frank", "Eve.Smith", "dave"]);
     assert_eq!(desc["totalResults"], 6);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projection_with_attributes_and_excluded_attributes() {
+    let app = App::start().await;
+    let org = app.org("scim-page").await;
+    population(&app, &org).await;
     // attributes / excludedAttributes.
     let only = list(
         &app,
@@ -1603,11 +1662,10 @@ fn sample(def: &Value, path: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn discovery_documents_match_the_behaviour() {
+async fn discovery_service_provider_config_matches_the_behaviour() {
     let app = App::start().await;
     let org = app.org("scim-discovery").await;
     let b = base(&org);
-
     // ServiceProviderConfig, and each flag held to the behaviour.
     let spc = scim(&app, "GET", &format!("{b}/ServiceProviderConfig"), None).await;
     assert_eq!(spc.status, 200, "{}", spc.text);
@@ -1662,7 +1720,14 @@ async fn discovery_documents_match_the_behaviour() {
     )
     .await;
     assert_eq!(sorted["Resources"][0]["userName"], "u204@example.com");
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_resource_types_and_schemas() {
+    let app = App::start().await;
+    let org = app.org("scim-discovery").await;
+    let b = base(&org);
     // ResourceTypes and Schemas, listed and by id (a URN through the path, encoded or
     // not, any case).
     let rts = scim(&app, "GET", &format!("{b}/ResourceTypes"), None)
@@ -1728,9 +1793,17 @@ async fn discovery_documents_match_the_behaviour() {
     )
     .await;
     assert_scim_error(&filtered, 403, None);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_listed_attributes_are_accepted_and_only_those() {
+    let app = App::start().await;
+    let org = app.org("scim-discovery").await;
+    let b = base(&org);
     // Every attribute the User and enterprise schemas list is accepted by filters and
     // PATCH (or refused for its mutability, never as unknown); the same for Group.
+    let schemas = scim(&app, "GET", &format!("{b}/Schemas"), None).await.body;
     let victim = create_user(&app, &org, user_body("victim")).await;
     let vpath = format!("{b}/Users/{}", victim["id"].as_str().unwrap());
     let group = create_group(&app, &org, "Probe", &[]).await;
