@@ -333,14 +333,21 @@ async fn two_hundred_devices_are_removed_through_both_polling_urls() {
     app.assert_consistent();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parameters_preconditions_and_arm_errors() {
-    let app = Arc::new(App::start().await);
-    let org = bound_org(&app, "apim-errors", "Rg1", "apimService1", 100).await;
-    let id = user(&app, &org, "lee").await;
-    let sub = subscribe(&app, &org, &id).await;
-    let url = |q: &str| user_url(SERVICE, &id, q);
+/// What the error tests start from: an organization bound to apimService1 (resource
+/// group "Rg1"), its user lee, and a live subscription of lee's: (org, user id,
+/// subscription id).
+async fn lee_subscribed(app: &App) -> (String, String, String) {
+    let org = bound_org(app, "apim-errors", "Rg1", "apimService1", 100).await;
+    let id = user(app, &org, "lee").await;
+    let sub = subscribe(app, &org, &id).await;
+    (org, id, sub)
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arm_errors_for_the_version_the_path_if_match_and_the_query() {
+    let app = Arc::new(App::start().await);
+    let (_org, id, _sub) = lee_subscribed(&app).await;
+    let url = |q: &str| user_url(SERVICE, &id, q);
     // api-version.
     assert_arm(
         &delete(&app, &url(""), Some("*")).await,
@@ -366,7 +373,7 @@ async fn parameters_preconditions_and_arm_errors() {
         r.body["id"],
         json!(format!("{}/users/{id}", SERVICE.replace("rg1", "Rg1")))
     );
-    let etag = r.header("etag").unwrap().to_owned();
+    assert!(r.header("etag").is_some(), "{}", r.text);
 
     // If-Match: required (428), must match (412), a foreign value never matches.
     assert_arm(
@@ -398,6 +405,20 @@ async fn parameters_preconditions_and_arm_errors() {
     assert_eq!(r.body["error"]["target"], "appType");
     let r = delete(&app, &url(&format!("{V}&dryRun=perhaps")), Some("*")).await;
     assert_eq!(r.body["error"]["target"], "dryRun", "{}", r.text);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_subscription_blocks_the_removal() {
+    let app = Arc::new(App::start().await);
+    let (_org, id, _sub) = lee_subscribed(&app).await;
+    let url = |q: &str| user_url(SERVICE, &id, q);
+    let etag = app
+        .call("GET", &url(V), None)
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
     // A live subscription blocks without deleteSubscriptions=true; the dry run says so.
     let r = delete(&app, &url(&format!("{V}&appType=portal")), Some(&etag)).await;
     assert_arm(&r, 409, "UserHasSubscriptions");
@@ -415,7 +436,14 @@ async fn parameters_preconditions_and_arm_errors() {
         [&json!("PreconditionFailed"), &json!("UserHasSubscriptions")]
     );
     assert_eq!(dry.body["properties"]["removable"], false);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arm_errors_for_authentication_and_authorization() {
+    let app = Arc::new(App::start().await);
+    let (org, id, _sub) = lee_subscribed(&app).await;
+    let url = |q: &str| user_url(SERVICE, &id, q);
     // Authentication and authorization.
     let r = app
         .send("DELETE", &url(V), None, &[("if-match", "*")], None)
@@ -475,7 +503,13 @@ async fn parameters_preconditions_and_arm_errors() {
     let r = app.call("PUT", &url(V), None).await;
     assert_arm(&r, 405, "MethodNotAllowed");
     assert_eq!(r.header("allow"), Some("GET, DELETE"));
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_users_get_404_and_their_deletion_204() {
+    let app = Arc::new(App::start().await);
+    let (org, id, _sub) = lee_subscribed(&app).await;
     // Unknown users: GET 404; DELETE 204 (ARM: deleting what is absent succeeds).
     let ghost = user_url(SERVICE, "5931a75ae4bbd512288c680b", V);
     assert_arm(
@@ -502,7 +536,20 @@ async fn parameters_preconditions_and_arm_errors() {
         app.call("GET", &canonical(&org, &id), None).await.status,
         200
     );
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_the_subscription_lets_the_user_go() {
+    let app = Arc::new(App::start().await);
+    let (org, id, sub) = lee_subscribed(&app).await;
+    let url = |q: &str| user_url(SERVICE, &id, q);
+    let etag = app
+        .call("GET", &url(V), None)
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
     // Cancel the subscription: now the user goes (synchronously: 204).
     let r = app
         .call(
