@@ -149,9 +149,47 @@ async fn user_id(app: &App, org: &str, username: &str) -> String {
         .to_owned()
 }
 
-/// Every sample of seed 003, in an order whose store holds what each sample implies.
+/// The store seed 003's samples imply: admin (no names), foo, kim added through the
+/// seed's own "Adding a user" request (role "Marketing"), jim (the searches) and tom (the
+/// invitation).
+async fn seed_003_store(app: &App, org: &str) {
+    canonical_user(app, org, "admin", None, None, "admin@example.com").await;
+    canonical_user(app, org, "foo", Some("foo"), Some("bar"), "foo@gmail.com").await;
+    let add = wso2(
+        app,
+        "POST",
+        "/mdm-admin/users/",
+        org,
+        Some(r#"{ "username":"PRIMARY/kim", "firstname":"Kim", "lastname":"Bar", "emailAddress":"kim@gmail.com", "roles":[ "Marketing" ] }"#),
+    )
+    .await;
+    assert_eq!(add.status, 201, "{}", add.text);
+    canonical_user(app, org, "jim", Some("Jim"), Some("Bar"), "jim@gmail.com").await;
+    canonical_user(app, org, "tom", Some("Tom"), None, "tom@gmail.com").await;
+}
+
+/// Seed 003's "Sending enrollment invitations" and "Getting device details of a user"
+/// requests, as the samples run them before the password, update and delete samples:
+/// returns kim's id and the enrolled device.
+async fn seed_003_invited_and_enrolled(app: &App, org: &str) -> (String, Value) {
+    let invite = wso2(
+        app,
+        "POST",
+        "/mdm-admin/users/email-invitation",
+        org,
+        Some(r#"[ "jim", "tom", "kim" ]"#),
+    )
+    .await;
+    assert_eq!(invite.status, 200, "{}", invite.text);
+    let kim = user_id(app, org, "kim").await;
+    let enrolled = enroll_seed_device(app, org, &kim).await;
+    (kim, enrolled)
+}
+
+/// Seed 003's samples, in the seed's order; each part runs on the store the samples
+/// before it leave (`seed_003_store`, `seed_003_invited_and_enrolled`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_003_samples_replayed() {
+async fn seed_003_adding_a_user_and_reading_it_back() {
     let app = App::start().await;
     let org = app.org("wso2-seed").await;
     // The users the listing sample implies besides kim: admin (no names) and foo.
@@ -217,11 +255,14 @@ async fn seed_003_samples_replayed() {
     .await;
     assert_envelope(&roles, 200, "User roles obtained for user kim");
     assert_eq!(roles.body["responseContent"], json!([["Marketing"]]));
+    app.assert_consistent();
+}
 
-    // The searches imply jim; the invitation implies tom.
-    canonical_user(&app, &org, "jim", Some("Jim"), Some("Bar"), "jim@gmail.com").await;
-    canonical_user(&app, &org, "tom", Some("Tom"), None, "tom@gmail.com").await;
-
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_003_searching_users_by_username() {
+    let app = App::start().await;
+    let org = app.org("wso2-seed").await;
+    seed_003_store(&app, &org).await;
     // Getting user details by searching via the user name: the seed's example URL
     // (`username=i`: "the users having the letter I in their user names").
     let found = wso2(
@@ -290,7 +331,14 @@ async fn seed_003_samples_replayed() {
         i.text,
         r#"{"statusCode":200,"messageFromServer":"All users by username were successfully retrieved. Obtained user count: 3","responseContent":["admin","jim","kim"]}"#
     );
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_003_invitations_device_details_and_the_count() {
+    let app = App::start().await;
+    let org = app.org("wso2-seed").await;
+    seed_003_store(&app, &org).await;
     // Sending enrollment invitations.
     let invite = wso2(
         &app,
@@ -366,7 +414,15 @@ async fn seed_003_samples_replayed() {
     assert_eq!(count.status, 200);
     assert_eq!(count.text, "5");
     assert_eq!(count.header("content-type"), Some("application/json"));
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_003_resetting_and_changing_the_password() {
+    let app = App::start().await;
+    let org = app.org("wso2-seed").await;
+    seed_003_store(&app, &org).await;
+    seed_003_invited_and_enrolled(&app, &org).await;
     // Resetting the user password: the seed's body (bare member names, as WSO2's Gson
     // reader accepts) is parsed, but its password "hello" is below Roster's 8-character
     // minimum: refused, naming the field. The same body with a password the policy
@@ -424,7 +480,28 @@ async fn seed_003_samples_replayed() {
     )
     .await;
     assert_failure(&again, 400, "Old password does not match.");
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_003_updating_and_deleting_a_user() {
+    let app = App::start().await;
+    let org = app.org("wso2-seed").await;
+    seed_003_store(&app, &org).await;
+    let (kim, enrolled) = seed_003_invited_and_enrolled(&app, &org).await;
+    // kim has the password the password samples leave.
+    let reset = wso2(
+        &app,
+        "POST",
+        "/mdm-admin/users/reset-password",
+        &org,
+        Some(&format!(
+            r#"{{"username":"kim","newPassword":"{}"}}"#,
+            b64("kim$12bar")
+        )),
+    )
+    .await;
+    assert_eq!(reset.status, 201, "{}", reset.text);
     // Updating user details: the seed's JSON (roles become exactly ["admin"]).
     let update = wso2(
         &app,
@@ -587,13 +664,12 @@ const ROUTES: [(&str, &str); 13] = [
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auth_answers_in_the_wso2_envelope() {
+async fn auth_without_a_usable_token_or_organization() {
     let app = App::start().await;
     let a = app.org("wso2-org-a").await;
     let b = app.org("wso2-org-b").await;
     canonical_user(&app, &a, "kim", Some("Kim"), None, "kim@a.example").await;
     canonical_user(&app, &b, "bea", None, None, "bea@b.example").await;
-
     for (method, path) in ROUTES {
         let none = app.send(method, path, None, &[], None).await;
         assert_failure(&none, 401, "No auth token");
@@ -607,7 +683,16 @@ async fn auth_answers_in_the_wso2_envelope() {
         let unknown = wso2(&app, method, path, "no-such-org", None).await;
         assert_failure(&unknown, 400, "X-Roster-Organization");
     }
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_an_organization_token_acts_on_its_own_organization() {
+    let app = App::start().await;
+    let a = app.org("wso2-org-a").await;
+    let b = app.org("wso2-org-b").await;
+    canonical_user(&app, &a, "kim", Some("Kim"), None, "kim@a.example").await;
+    canonical_user(&app, &b, "bea", None, None, "bea@b.example").await;
     // An organization token acts on its own organization, without the header.
     let reader = org_token(&app, &a, &["mdm.global.mdmUser.read"], json!({})).await;
     let list = app
@@ -667,7 +752,16 @@ async fn auth_answers_in_the_wso2_envelope() {
         let r = app.send("GET", path, Some(&reader), &[], None).await;
         assert_eq!(r.status, 200, "{path}: {}", r.text);
     }
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_a_foreign_token_never_sees_another_organization() {
+    let app = App::start().await;
+    let a = app.org("wso2-org-a").await;
+    let b = app.org("wso2-org-b").await;
+    canonical_user(&app, &a, "kim", Some("Kim"), None, "kim@a.example").await;
+    canonical_user(&app, &b, "bea", None, None, "bea@b.example").await;
     // A token of another organization never sees this one's users, even when it names
     // this organization in the header: the same answers as for users that do not exist.
     let other = org_token(&app, &b, &["*"], json!({})).await;
@@ -726,7 +820,16 @@ async fn auth_answers_in_the_wso2_envelope() {
     // kim is still there for its own organization.
     let view = wso2(&app, "GET", "/mdm-admin/users/view?username=kim", &a, None).await;
     assert_envelope(&view, 200, "User information was retrieved successfully.");
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_rate_limits_answer_429_in_the_envelope() {
+    let app = App::start().await;
+    let a = app.org("wso2-org-a").await;
+    let b = app.org("wso2-org-b").await;
+    canonical_user(&app, &a, "kim", Some("Kim"), None, "kim@a.example").await;
+    canonical_user(&app, &b, "bea", None, None, "bea@b.example").await;
     // Rate limits answer 429 in the envelope, with Retry-After.
     let slow = org_token(&app, &a, &["*"], json!({"rateLimitPerMinute": 1})).await;
     let first = app
@@ -739,7 +842,16 @@ async fn auth_answers_in_the_wso2_envelope() {
     assert_failure(&second, 429, "Too many requests");
     assert!(second.header("retry-after").is_some());
     assert_eq!(second.header("x-ratelimit-limit"), Some("1"));
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_a_route_does_not_serve_answer_405_in_the_envelope() {
+    let app = App::start().await;
+    let a = app.org("wso2-org-a").await;
+    let b = app.org("wso2-org-b").await;
+    canonical_user(&app, &a, "kim", Some("Kim"), None, "kim@a.example").await;
+    canonical_user(&app, &b, "bea", None, None, "bea@b.example").await;
     // Methods a route does not serve: 405 with Allow, in the envelope.
     let r = wso2(&app, "PATCH", "/mdm-admin/users", &a, None).await;
     assert_failure(&r, 405, "Method not allowed");
@@ -751,7 +863,7 @@ async fn auth_answers_in_the_wso2_envelope() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn errors_in_the_wso2_envelope() {
+async fn errors_adding_a_user_name_the_field() {
     let app = App::start().await;
     let org = app.org("wso2-errors").await;
     canonical_user(&app, &org, "kim", Some("Kim"), Some("Bar"), "kim@gmail.com").await;
@@ -851,7 +963,14 @@ async fn errors_in_the_wso2_envelope() {
         .call("GET", &format!("/v1/organizations/{org}/mdm/groups"), None)
         .await;
     assert_eq!(groups.body["data"], json!([]), "{}", groups.text);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_for_bodies_too_deep_or_too_large() {
+    let app = App::start().await;
+    let org = app.org("wso2-errors").await;
+    canonical_user(&app, &org, "kim", Some("Kim"), Some("Bar"), "kim@gmail.com").await;
     let deep = wso2(
         &app,
         "POST",
@@ -870,7 +989,14 @@ async fn errors_in_the_wso2_envelope() {
     let big = format!(r#"{{"username":"{}"}}"#, "a".repeat(70 * 1024));
     let r = wso2(&app, "POST", "/mdm-admin/users", &org, Some(&big)).await;
     assert_failure(&r, 413, "Request body exceeds 65536 bytes");
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_in_query_parameters() {
+    let app = App::start().await;
+    let org = app.org("wso2-errors").await;
+    canonical_user(&app, &org, "kim", Some("Kim"), Some("Bar"), "kim@gmail.com").await;
     // Query parameters.
     for path in [
         "/mdm-admin/users/view",
@@ -922,7 +1048,14 @@ async fn errors_in_the_wso2_envelope() {
     )
     .await;
     assert_failure(&r, 400, "Invalid username: names the user store OTHER");
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_unknown_users_are_404_everywhere() {
+    let app = App::start().await;
+    let org = app.org("wso2-errors").await;
+    canonical_user(&app, &org, "kim", Some("Kim"), Some("Bar"), "kim@gmail.com").await;
     // Unknown users: 404 everywhere.
     for (method, path, body) in [
         ("GET", "/mdm-admin/users/view?username=ghost", None),
@@ -953,7 +1086,14 @@ async fn errors_in_the_wso2_envelope() {
         let r = wso2(&app, method, path, &org, body).await;
         assert_failure(&r, 404, "User by username: ghost does not exist.");
     }
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_in_updates() {
+    let app = App::start().await;
+    let org = app.org("wso2-errors").await;
+    canonical_user(&app, &org, "kim", Some("Kim"), Some("Bar"), "kim@gmail.com").await;
     // Updates: the body's username must be the query's; fields are validated.
     let r = wso2(
         &app,
@@ -996,7 +1136,14 @@ async fn errors_in_the_wso2_envelope() {
     )
     .await;
     assert_failure(&r, 400, "password");
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_in_password_changes() {
+    let app = App::start().await;
+    let org = app.org("wso2-errors").await;
+    canonical_user(&app, &org, "kim", Some("Kim"), Some("Bar"), "kim@gmail.com").await;
     // Passwords: invalid base64 or UTF-8 names the field; a wrong old password and a
     // user without a password get one answer.
     let change = |old: &str, new: &str| {
@@ -1073,7 +1220,14 @@ async fn errors_in_the_wso2_envelope() {
     .await;
     assert_failure(&r, 400, "oldPassword");
     assert!(!r.text.contains("argon2"));
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_in_invitations() {
+    let app = App::start().await;
+    let org = app.org("wso2-errors").await;
+    canonical_user(&app, &org, "kim", Some("Kim"), Some("Bar"), "kim@gmail.com").await;
     // Invitations: the body is an array of 1 to 100 usernames that all exist; nobody is
     // invited when one does not.
     let invite = |body: &'static str| {
