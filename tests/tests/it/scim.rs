@@ -728,7 +728,7 @@ async fn patch_add_remove_replace_with_and_without_paths() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn etags_if_match_and_if_none_match() {
+async fn etags_of_users_if_match_and_if_none_match() {
     let app = App::start().await;
     let org = app.org("scim-etag").await;
     let u = create_user(&app, &org, user_body("etag")).await;
@@ -834,7 +834,13 @@ async fn etags_if_match_and_if_none_match() {
         .to_owned();
     let r = scim_with(&app, "DELETE", &path, &[("if-match", &current)], None).await;
     assert_eq!(r.status, 204);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etags_of_groups_follow_member_changes() {
+    let app = App::start().await;
+    let org = app.org("scim-etag").await;
     // Groups have versions too, bumped by member changes.
     let kim = create_user(&app, &org, user_body("kim")).await;
     let g = create_group(&app, &org, "Etags", &[]).await;
@@ -1339,41 +1345,19 @@ async fn projection_with_attributes_and_excluded_attributes() {
     app.assert_consistent();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn groups_and_the_membership_every_surface_shows() {
-    let app = App::start().await;
-    let org = app.org("scim-groups").await;
-    let groups_path = format!("{}/Groups", base(&org));
-    let a = create_user(&app, &org, user_body("ann")).await;
-    let b = create_user(&app, &org, user_body("ben")).await;
-    let c = create_user(&app, &org, user_body("cat")).await;
-    let (ida, idb, idc) = (
-        a["id"].as_str().unwrap().to_owned(),
-        b["id"].as_str().unwrap().to_owned(),
-        c["id"].as_str().unwrap().to_owned(),
-    );
-    let canonical_groups = async |id: &str| -> Vec<String> {
-        let r = app
-            .call(
-                "GET",
-                &format!("/v1/organizations/{org}/mdm/users/{id}/groups"),
-                None,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        r.body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|g| g["name"].as_str().unwrap().to_owned())
-            .collect()
-    };
-
-    // Create with members and an external id.
+/// ann, ben and cat, with the group "Tour Guides" (external id G-1) created over SCIM
+/// with ann and ben as members: the three ids, and the creation's reply.
+async fn tour_guides(app: &App, org: &str) -> ([String; 3], Reply) {
+    let mut ids = Vec::new();
+    for name in ["ann", "ben", "cat"] {
+        let u = create_user(app, org, user_body(name)).await;
+        ids.push(u["id"].as_str().unwrap().to_owned());
+    }
+    let [ida, idb, idc]: [String; 3] = ids.try_into().unwrap();
     let r = scim(
-        &app,
+        app,
         "POST",
-        &groups_path,
+        &format!("{}/Groups", base(org)),
         Some(json!({
             "schemas": [GROUP_URN],
             "displayName": "Tour Guides",
@@ -1382,6 +1366,34 @@ async fn groups_and_the_membership_every_surface_shows() {
         })),
     )
     .await;
+    ([ida, idb, idc], r)
+}
+
+/// The groups the canonical surface lists for a user.
+async fn canonical_groups(app: &App, org: &str, id: &str) -> Vec<String> {
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/organizations/{org}/mdm/users/{id}/groups"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_created_shown_refused_and_filtered() {
+    let app = App::start().await;
+    let org = app.org("scim-groups").await;
+    let groups_path = format!("{}/Groups", base(&org));
+    let ([ida, idb, idc], r) = tour_guides(&app, &org).await;
+    // Created with members and an external id.
     assert_eq!(r.status, 201, "{}", r.text);
     let gid = r.body["id"].as_str().unwrap().to_owned();
     let gpath = format!("{groups_path}/{gid}");
@@ -1407,7 +1419,7 @@ async fn groups_and_the_membership_every_surface_shows() {
             .unwrap()
             .ends_with(&format!("/Users/{ida}"))
     );
-    assert_eq!(canonical_groups(&ida).await, ["Tour Guides"]);
+    assert_eq!(canonical_groups(&app, &org, &ida).await, ["Tour Guides"]);
     // The user shows its groups (readOnly).
     let u = scim(&app, "GET", &format!("{}/Users/{ida}", base(&org)), None).await;
     assert_eq!(u.body["groups"][0]["value"], json!(gid));
@@ -1485,7 +1497,18 @@ async fn groups_and_the_membership_every_surface_shows() {
     )
     .await;
     assert!(lean.body.get("members").is_none());
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_membership_changes_show_on_every_surface() {
+    let app = App::start().await;
+    let org = app.org("scim-groups").await;
+    let groups_path = format!("{}/Groups", base(&org));
+    let ([ida, idb, idc], r) = tour_guides(&app, &org).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let gid = r.body["id"].as_str().unwrap().to_owned();
+    let gpath = format!("{groups_path}/{gid}");
     // PATCH: Okta's add; Entra's remove with a value; remove through a value filter;
     // replace all members.
     let run = async |ops: Value| scim(&app, "PATCH", &gpath, Some(patch(ops))).await;
@@ -1495,13 +1518,13 @@ async fn groups_and_the_membership_every_surface_shows() {
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["members"].as_array().unwrap().len(), 3);
-    assert_eq!(canonical_groups(&idc).await, ["Tour Guides"]);
+    assert_eq!(canonical_groups(&app, &org, &idc).await, ["Tour Guides"]);
     let r = run(json!([{ "op": "Remove", "path": "members", "value": [{ "value": idb }] }])).await;
     assert_eq!(r.body["members"].as_array().unwrap().len(), 2);
-    assert!(canonical_groups(&idb).await.is_empty());
+    assert!(canonical_groups(&app, &org, &idb).await.is_empty());
     let r = run(json!([{ "op": "remove", "path": format!("members[value eq \"{ida}\"]") }])).await;
     assert_eq!(r.body["members"].as_array().unwrap().len(), 1);
-    assert!(canonical_groups(&ida).await.is_empty());
+    assert!(canonical_groups(&app, &org, &ida).await.is_empty());
     let r = run(json!([{ "op": "replace", "path": "members", "value": [{ "value": ida }, { "value": idb }] }])).await;
     let members: Vec<&str> = r.body["members"]
         .as_array()
@@ -1510,7 +1533,7 @@ async fn groups_and_the_membership_every_surface_shows() {
         .map(|m| m["value"].as_str().unwrap())
         .collect();
     assert_eq!(members, [ida.as_str(), idb.as_str()]);
-    assert!(canonical_groups(&idc).await.is_empty());
+    assert!(canonical_groups(&app, &org, &idc).await.is_empty());
     let r = run(json!([{ "op": "add", "path": "members", "value": [{ "value": "5931a75ae4bbd512288c680b" }] }])).await;
     assert_scim_error(&r, 400, Some("invalidValue"));
     let r = run(json!([{ "op": "replace", "path": "displayName", "value": "" }])).await;
@@ -1521,7 +1544,7 @@ async fn groups_and_the_membership_every_surface_shows() {
         run(json!([{ "op": "Replace", "value": { "id": gid, "displayName": "Guides" } }])).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["displayName"], "Guides");
-    assert_eq!(canonical_groups(&ida).await, ["Guides"]);
+    assert_eq!(canonical_groups(&app, &org, &ida).await, ["Guides"]);
     let u = scim(&app, "GET", &format!("{}/Users/{idb}", base(&org)), None).await;
     assert_eq!(u.body["groups"][0]["display"], "Guides");
     assert_eq!(
@@ -1560,7 +1583,7 @@ async fn groups_and_the_membership_every_surface_shows() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.body.get("externalId").is_none());
     assert_eq!(r.body["members"].as_array().unwrap().len(), 1);
-    assert!(canonical_groups(&ida).await.is_empty());
+    assert!(canonical_groups(&app, &org, &ida).await.is_empty());
 
     // Listing groups: paging and sorting.
     let all = list(
@@ -1904,12 +1927,11 @@ async fn discovery_listed_attributes_are_accepted_and_only_those() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn authentication_and_authorization_answer_in_the_scim_shape() {
+async fn auth_tokens_and_other_organizations_answer_in_the_scim_shape() {
     let app = App::start().await;
     let org = app.org("scim-auth").await;
     let other = app.org("scim-other").await;
     let users = format!("{}/Users", base(&org));
-
     let r = app.send("GET", &users, None, &[], None).await;
     assert_scim_error(&r, 401, None);
     assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
@@ -1978,7 +2000,14 @@ async fn authentication_and_authorization_answer_in_the_scim_shape() {
         )
         .await;
     assert_scim_error(&r, 404, None);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_missing_permissions_are_403_naming_the_permission() {
+    let app = App::start().await;
+    let org = app.org("scim-auth").await;
+    let users = format!("{}/Users", base(&org));
     // Missing permissions: 403 naming the permission.
     let reader = token(&app, &org, &["mdm.global.mdmUser.read"], None).await;
     let r = app
@@ -2032,7 +2061,14 @@ async fn authentication_and_authorization_answer_in_the_scim_shape() {
         403,
         None,
     );
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_not_served_are_405_with_allow() {
+    let app = App::start().await;
+    let org = app.org("scim-auth").await;
+    let users = format!("{}/Users", base(&org));
     // 405 with Allow.
     let r = scim(&app, "DELETE", &users, None).await;
     assert_scim_error(&r, 405, None);
@@ -2045,7 +2081,14 @@ async fn authentication_and_authorization_answer_in_the_scim_shape() {
     )
     .await;
     assert_eq!(r.header("allow"), Some("GET"));
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_429_with_retry_after() {
+    let app = App::start().await;
+    let org = app.org("scim-auth").await;
+    let users = format!("{}/Users", base(&org));
     // 429 with Retry-After.
     let slow = token(&app, &org, &["mdm.global.mdmUser.read"], Some(2)).await;
     for _ in 0..2 {
