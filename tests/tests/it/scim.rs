@@ -528,6 +528,20 @@ async fn creation_of_a_disabled_user() {
     app.assert_consistent();
 }
 
+/// babs's first PATCH: add with a path; add without a path (several attributes, an
+/// extension); a further (home) address.
+fn babs_additions() -> Value {
+    json!([
+    { "op": "add", "path": "nickName", "value": "Babs" },
+    { "op": "add", "value": {
+        "title": "Tour Guide",
+        "phoneNumbers": [{ "value": "555-555-5555", "type": "work" }],
+        ENTERPRISE: { "employeeNumber": "701984" }
+    } },
+    { "op": "add", "path": "emails", "value": [{ "value": "babs@home.example", "type": "home" }] }
+    ])
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patch_add_remove_replace_with_and_without_paths() {
     let app = App::start().await;
@@ -535,18 +549,8 @@ async fn patch_add_remove_replace_with_and_without_paths() {
     let u = create_user(&app, &org, user_body("babs")).await;
     let path = format!("{}/Users/{}", base(&org), u["id"].as_str().unwrap());
     let run = async |ops: Value| scim(&app, "PATCH", &path, Some(patch(ops))).await;
-
     // add with a path; add without a path (several attributes, an extension).
-    let r = run(json!([
-        { "op": "add", "path": "nickName", "value": "Babs" },
-        { "op": "add", "value": {
-            "title": "Tour Guide",
-            "phoneNumbers": [{ "value": "555-555-5555", "type": "work" }],
-            ENTERPRISE: { "employeeNumber": "701984" }
-        } },
-        { "op": "add", "path": "emails", "value": [{ "value": "babs@home.example", "type": "home" }] }
-    ]))
-    .await;
+    let r = run(babs_additions()).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["nickName"], "Babs");
     assert_eq!(r.body["title"], "Tour Guide");
@@ -646,7 +650,19 @@ async fn patch_add_remove_replace_with_and_without_paths() {
         names(&app, &org, "userName eq \"barbara\"").await,
         ["barbara"]
     );
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_errors_leave_the_user_as_it_was() {
+    let app = App::start().await;
+    let org = app.org("scim-patch").await;
+    let u = create_user(&app, &org, user_body("babs")).await;
+    let path = format!("{}/Users/{}", base(&org), u["id"].as_str().unwrap());
+    let run = async |ops: Value| scim(&app, "PATCH", &path, Some(patch(ops))).await;
+    // On a user with attributes of every kind (an extension, a further address).
+    let r = run(babs_additions()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
     // Errors, each leaving the user as it was.
     let before = scim(&app, "GET", &path, None).await;
     for (ops, status, scim_type) in [
@@ -710,6 +726,16 @@ async fn patch_add_remove_replace_with_and_without_paths() {
     assert_scim_error(&r, 400, Some("invalidSyntax"));
     let after = scim(&app, "GET", &path, None).await;
     assert_eq!(before.body, after.body, "failed patches change nothing");
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_sets_a_usable_password() {
+    let app = App::start().await;
+    let org = app.org("scim-patch").await;
+    let u = create_user(&app, &org, user_body("babs")).await;
+    let path = format!("{}/Users/{}", base(&org), u["id"].as_str().unwrap());
+    let run = async |ops: Value| scim(&app, "PATCH", &path, Some(patch(ops))).await;
     // A password set by PATCH is usable.
     let r = run(json!([{ "op": "replace", "path": "password", "value": "a long new passphrase" }]))
         .await;
