@@ -1397,7 +1397,18 @@ async fn roles_are_groups() {
     )
     .await;
     assert_eq!(roles.body["responseContent"], json!([[]]));
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_a_caller_may_not_create_are_refused() {
+    let app = App::start().await;
+    let org = app.org("wso2-roles").await;
+    let groups_path = format!("/v1/organizations/{org}/mdm/groups");
+    let r = app
+        .call("POST", &groups_path, Some(json!({"name": "marketing"})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
     // A caller without mdm.global.group.create cannot create roles by naming them.
     let token = org_token(&app, &org, &["mdm.global.mdmUser.*"], json!({})).await;
     let r = app
