@@ -509,6 +509,12 @@ async fn tokens_are_shown_once_scoped_revocable_and_never_escalate() {
         )
         .await;
     assert_eq!(after.status, 401, "{}", after.text);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_tokens_are_minted_by_the_admin_and_scoped() {
+    let app = App::start().await;
     // Global tokens: created by the admin on /v1/tokens, listed there.
     let g = app
         .call(
