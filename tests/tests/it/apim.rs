@@ -15,19 +15,11 @@ const SERVICE: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resou
 
 /// An organization bound to `SUB/rg/service` with the given removal batch.
 async fn bound_org(app: &App, slug: &str, rg: &str, service: &str, batch: u32) -> String {
-    let r = app
-        .call(
-            "POST",
-            "/v1/organizations",
-            Some(json!({
+    app.org_with(json!({
                 "name": slug, "slug": slug,
                 "aliases": {"apim": {"subscriptionId": SUB, "resourceGroupName": rg, "serviceName": service}},
                 "policy": {"removalBatch": batch},
-            })),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["data"]["id"].as_str().unwrap().to_owned()
+            })).await
 }
 
 fn canonical(org: &str, id: &str) -> String {
@@ -454,21 +446,7 @@ async fn arm_errors_for_authentication_and_authorization() {
     assert_arm(&r, 401, "InvalidAuthenticationToken");
     let token = |perms: Value, rate: Option<u32>, on: String| {
         let app = app.clone();
-        async move {
-            let mut body = json!({"name": "t", "permissions": perms});
-            if let Some(r) = rate {
-                body["rateLimitPerMinute"] = json!(r);
-            }
-            let r = app
-                .call(
-                    "POST",
-                    &format!("/v1/organizations/{on}/tokens"),
-                    Some(body),
-                )
-                .await;
-            assert_eq!(r.status, 201, "{}", r.text);
-            r.body["data"]["secret"].as_str().unwrap().to_owned()
-        }
+        async move { app.org_token(&on, perms, rate).await }
     };
     let reader = token(json!(["mdm.global.mdmUser.read"]), None, org.clone()).await;
     assert_eq!(
@@ -605,20 +583,8 @@ async fn concurrent_deletions_perform_once() {
             }
             assert!(done, "round {round}");
         }
-        let audit = app
-            .call(
-                "GET",
-                &format!("/v1/organizations/{org}/audit?userId={id}"),
-                None,
-            )
-            .await;
-        let removals = audit.body["data"]["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["action"] == "user.removed")
-            .count();
-        assert_eq!(removals, 1, "round {round}: {}", audit.text);
+        let (removals, audit) = app.removals_in_audit(&org, &id).await;
+        assert_eq!(removals, 1, "round {round}: {audit}");
         assert_eq!(
             app.call("GET", &canonical(&org, &id), None).await.status,
             404

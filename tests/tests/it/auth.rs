@@ -123,17 +123,11 @@ async fn token(
 }
 
 async fn world(app: &App) -> World {
-    let r = app
-        .call(
-            "POST",
-            "/v1/organizations",
-            Some(json!({"name": "A", "slug": "org-a", "aliases": {"apim": {
+    let org = app
+        .org_with(json!({"name": "A", "slug": "org-a", "aliases": {"apim": {
                 "subscriptionId": "00000000-0000-0000-0000-000000000000",
-                "resourceGroupName": "rg1", "serviceName": "apimService1"}}})),
-        )
+                "resourceGroupName": "rg1", "serviceName": "apimService1"}}}))
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let org = r.body["data"]["id"].as_str().unwrap().to_owned();
     let other = app.org("org-b").await;
     let id = app.user(&org, "kim").await;
     let user = app
@@ -363,15 +357,9 @@ async fn every_route_refuses_every_bad_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_answer_429_with_headers_per_token() {
     let app = App::start().await;
-    let r = app
-        .call(
-            "POST",
-            "/v1/organizations",
-            Some(json!({"name": "Slow", "slug": "slow", "policy": {"rateLimitPerMinute": 3}})),
-        )
+    let org = app
+        .org_with(json!({"name": "Slow", "slug": "slow", "policy": {"rateLimitPerMinute": 3}}))
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let org = r.body["data"]["id"].as_str().unwrap().to_owned();
     let (_, a) = token(&app, &org, &["*"], None).await;
     let (_, b) = token(&app, &org, &["*"], None).await;
     let count = format!("/v1/organizations/{org}/mdm/users/count");

@@ -362,21 +362,8 @@ async fn concurrent_deletions_of_one_user_delete_it_once() {
                 other => panic!("round {round}: {other} {}", r.text),
             }
         }
-        let audit = f
-            .app
-            .call(
-                "GET",
-                &format!("/v1/organizations/{}/audit?userId={id}", f.org),
-                None,
-            )
-            .await;
-        let removals = audit.body["data"]["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["action"] == "user.removed")
-            .count();
-        assert_eq!(removals, 1, "{}", audit.text);
+        let (removals, audit) = f.app.removals_in_audit(&f.org, &id).await;
+        assert_eq!(removals, 1, "{audit}");
         assert_eq!(f.app.call("GET", &f.canonical(&id), None).await.status, 404);
     }
     f.app.assert_consistent();

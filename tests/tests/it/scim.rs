@@ -2132,15 +2132,9 @@ async fn rate_limits_are_429_with_retry_after() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removal_with_soft_delete_is_still_404_and_frees_the_username() {
     let app = App::start().await;
-    let r = app
-        .call(
-            "POST",
-            "/v1/organizations",
-            Some(json!({ "name": "Soft", "slug": "scim-soft", "policy": { "retentionDays": 30 } })),
-        )
+    let org = app
+        .org_with(json!({ "name": "Soft", "slug": "scim-soft", "policy": { "retentionDays": 30 } }))
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let org = r.body["data"]["id"].as_str().unwrap().to_owned();
     let kim = create_user(&app, &org, user_body("kim")).await;
     let g = create_group(&app, &org, "Crew", &[kim["id"].as_str().unwrap()]).await;
     let path = format!("{}/Users/{}", base(&org), kim["id"].as_str().unwrap());

@@ -1732,15 +1732,9 @@ async fn removal_dry_run_and_cascade() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soft_removal_under_retention() {
     let app = App::start().await;
-    let r = app
-        .call(
-            "POST",
-            "/v1/organizations",
-            Some(json!({"name": "soft", "slug": "wso2-soft", "policy": {"retentionDays": 7}})),
-        )
+    let org = app
+        .org_with(json!({"name": "soft", "slug": "wso2-soft", "policy": {"retentionDays": 7}}))
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let org = r.body["data"]["id"].as_str().unwrap().to_owned();
     let kim = canonical_user(&app, &org, "kim", None, None, "kim@example.com").await;
     let plan = wso2(
         &app,
