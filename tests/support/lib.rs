@@ -173,13 +173,9 @@ impl App {
         r.body["data"]["id"].as_str().unwrap().to_owned()
     }
 
-    /// Mints a token of `org` with `permissions` (and a rate limit per minute) and returns
-    /// its secret.
-    pub async fn org_token(&self, org: &str, permissions: Value, rate: Option<u32>) -> String {
-        let mut body = serde_json::json!({"name": "t", "permissions": permissions});
-        if let Some(r) = rate {
-            body["rateLimitPerMinute"] = serde_json::json!(r);
-        }
+    /// Mints a token of `org` from a whole body (name, permissions, limits, owner) and
+    /// returns its id and its secret.
+    pub async fn token_with(&self, org: &str, body: Value) -> (String, String) {
         let r = self
             .call(
                 "POST",
@@ -188,7 +184,20 @@ impl App {
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.text);
-        r.body["data"]["secret"].as_str().unwrap().to_owned()
+        (
+            r.body["data"]["id"].as_str().unwrap().to_owned(),
+            r.body["data"]["secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Mints a token of `org` with `permissions` (and a rate limit per minute) and returns
+    /// its secret.
+    pub async fn org_token(&self, org: &str, permissions: Value, rate: Option<u32>) -> String {
+        let mut body = serde_json::json!({"name": "t", "permissions": permissions});
+        if let Some(r) = rate {
+            body["rateLimitPerMinute"] = serde_json::json!(r);
+        }
+        self.token_with(org, body).await.1
     }
 
     /// How many `user.removed` events the audit log holds for a user, and the log's text.

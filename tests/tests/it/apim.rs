@@ -325,6 +325,13 @@ async fn two_hundred_devices_are_removed_through_both_polling_urls() {
     app.assert_consistent();
 }
 
+/// The ETag a GET of `url` answers with.
+async fn etag_of(app: &App, url: &str) -> String {
+    let r = app.call("GET", url, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.header("etag").unwrap().to_owned()
+}
+
 /// What the error tests start from: an organization bound to apimService1 (resource
 /// group "Rg1"), its user lee, and a live subscription of lee's: (org, user id,
 /// subscription id).
@@ -405,12 +412,7 @@ async fn a_live_subscription_blocks_the_removal() {
     let app = Arc::new(App::start().await);
     let (_org, id, _sub) = lee_subscribed(&app).await;
     let url = |q: &str| user_url(SERVICE, &id, q);
-    let etag = app
-        .call("GET", &url(V), None)
-        .await
-        .header("etag")
-        .unwrap()
-        .to_owned();
+    let etag = etag_of(&app, &url(V)).await;
     // A live subscription blocks without deleteSubscriptions=true; the dry run says so.
     let r = delete(&app, &url(&format!("{V}&appType=portal")), Some(&etag)).await;
     assert_arm(&r, 409, "UserHasSubscriptions");
@@ -522,12 +524,7 @@ async fn cancelling_the_subscription_lets_the_user_go() {
     let app = Arc::new(App::start().await);
     let (org, id, sub) = lee_subscribed(&app).await;
     let url = |q: &str| user_url(SERVICE, &id, q);
-    let etag = app
-        .call("GET", &url(V), None)
-        .await
-        .header("etag")
-        .unwrap()
-        .to_owned();
+    let etag = etag_of(&app, &url(V)).await;
     // Cancel the subscription: now the user goes (synchronously: 204).
     let r = app
         .call(

@@ -108,18 +108,7 @@ async fn token(
     if let Some(e) = expires_in {
         body["expiresIn"] = json!(e);
     }
-    let r = app
-        .call(
-            "POST",
-            &format!("/v1/organizations/{org}/tokens"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    (
-        r.body["data"]["id"].as_str().unwrap().to_owned(),
-        r.body["data"]["secret"].as_str().unwrap().to_owned(),
-    )
+    app.token_with(org, body).await
 }
 
 async fn world(app: &App) -> World {

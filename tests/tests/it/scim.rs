@@ -160,15 +160,7 @@ async fn token(app: &App, org: &str, permissions: &[&str], rate: Option<u32>) ->
     if let Some(r) = rate {
         body["rateLimitPerMinute"] = json!(r);
     }
-    let r = app
-        .call(
-            "POST",
-            &format!("/v1/organizations/{org}/tokens"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["data"]["secret"].as_str().unwrap().to_owned()
+    app.token_with(org, body).await.1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -91,15 +91,7 @@ async fn org_token(app: &App, org: &str, permissions: &[&str], extra: Value) -> 
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());
     }
-    let r = app
-        .call(
-            "POST",
-            &format!("/v1/organizations/{org}/tokens"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["data"]["secret"].as_str().unwrap().to_owned()
+    app.token_with(org, body).await.1
 }
 
 const SEED_DEVICE: &str = r#"[ { "id": 1, "name": "titan_umts", "type": "android", "description": "titan_umts", "deviceIdentifier": "359298055243973", "enrolmentInfo": { "id": 1, "dateOfEnrolment": 1457160869352, "dateOfLastUpdate": 1457160869352, "ownership": "BYOD", "status": "ACTIVE", "owner": "admin" }, "properties": [ { "name": "IMEI", "value": "359298055243973" }, { "name": "IMSI", "value": "413025702363929" }, { "name": "DEVICE_MODEL", "value": "XT1064" }, { "name": "OS_VERSION", "value": "6.0" }, { "name": "VENDOR", "value": "motorola" }, { "name": "SERIAL" }, { "name": "DEVICE_INFO", "value": "[{\"name\":\"IMEI\",\"value\":\"359298055243973\"},{\"name\":\"IMSI\",\"value\":\"413025702363929\"},{\"name\":\"DEVICE_MODEL\",\"value\":\"XT1064\"},{\"name\":\"VENDOR\",\"value\":\"motorola\"},{\"name\":\"OS_VERSION\",\"value\":\"6.0\"},{\"name\":\"DEVICE_NAME\",\"value\":\"titan_umts\"},{\"name\":\"BATTERY_LEVEL\",\"value\":\"88\"},{\"name\":\"INTERNAL_TOTAL_MEMORY\",\"value\":\"5.51\"},{\"name\":\"INTERNAL_AVAILABLE_MEMORY\",\"value\":\"0.43\"},{\"name\":\"EXTERNAL_TOTAL_MEMORY\",\"value\":\"0.0\"},{\"name\":\"EXTERNAL_AVAILABLE_MEMORY\",\"value\":\"0.0\"},{\"name\":\"OPERATOR\",\"value\":\"Dialog\"}]" }, { "name": "DEVICE_NAME", "value": "titan_umts" }, { "name": "GCM_TOKEN" } ] } ]"#;
