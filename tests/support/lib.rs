@@ -162,15 +162,60 @@ impl App {
 
     /// Creates an organization and returns its id.
     pub async fn org(&self, slug: &str) -> String {
+        self.org_with(serde_json::json!({"name": slug, "slug": slug}))
+            .await
+    }
+
+    /// Creates an organization from a whole body (policy, aliases) and returns its id.
+    pub async fn org_with(&self, body: Value) -> String {
+        let r = self.call("POST", "/v1/organizations", Some(body)).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Mints a token of `org` from a whole body (name, permissions, limits, owner) and
+    /// returns its id and its secret.
+    pub async fn token_with(&self, org: &str, body: Value) -> (String, String) {
         let r = self
             .call(
                 "POST",
-                "/v1/organizations",
-                Some(serde_json::json!({"name": slug, "slug": slug})),
+                &format!("/v1/organizations/{org}/tokens"),
+                Some(body),
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.text);
-        r.body["data"]["id"].as_str().unwrap().to_owned()
+        (
+            r.body["data"]["id"].as_str().unwrap().to_owned(),
+            r.body["data"]["secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Mints a token of `org` with `permissions` (and a rate limit per minute) and returns
+    /// its secret.
+    pub async fn org_token(&self, org: &str, permissions: Value, rate: Option<u32>) -> String {
+        let mut body = serde_json::json!({"name": "t", "permissions": permissions});
+        if let Some(r) = rate {
+            body["rateLimitPerMinute"] = serde_json::json!(r);
+        }
+        self.token_with(org, body).await.1
+    }
+
+    /// How many `user.removed` events the audit log holds for a user, and the log's text.
+    pub async fn removals_in_audit(&self, org: &str, id: &str) -> (usize, String) {
+        let audit = self
+            .call(
+                "GET",
+                &format!("/v1/organizations/{org}/audit?userId={id}"),
+                None,
+            )
+            .await;
+        let removals = audit.body["data"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "user.removed")
+            .count();
+        (removals, audit.text)
     }
 
     /// Creates a user and returns its id.

@@ -4,8 +4,6 @@
 //! (200+ devices) polled through both URLs, concurrent deletions, and fault injection at
 //! every key-value call of a removal and its polls.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_tests::{App, Reply};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -17,19 +15,11 @@ const SERVICE: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resou
 
 /// An organization bound to `SUB/rg/service` with the given removal batch.
 async fn bound_org(app: &App, slug: &str, rg: &str, service: &str, batch: u32) -> String {
-    let r = app
-        .call(
-            "POST",
-            "/v1/organizations",
-            Some(json!({
+    app.org_with(json!({
                 "name": slug, "slug": slug,
                 "aliases": {"apim": {"subscriptionId": SUB, "resourceGroupName": rg, "serviceName": service}},
                 "policy": {"removalBatch": batch},
-            })),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["data"]["id"].as_str().unwrap().to_owned()
+            })).await
 }
 
 fn canonical(org: &str, id: &str) -> String {
@@ -335,14 +325,28 @@ async fn two_hundred_devices_are_removed_through_both_polling_urls() {
     app.assert_consistent();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parameters_preconditions_and_arm_errors() {
-    let app = Arc::new(App::start().await);
-    let org = bound_org(&app, "apim-errors", "Rg1", "apimService1", 100).await;
-    let id = user(&app, &org, "lee").await;
-    let sub = subscribe(&app, &org, &id).await;
-    let url = |q: &str| user_url(SERVICE, &id, q);
+/// The ETag a GET of `url` answers with.
+async fn etag_of(app: &App, url: &str) -> String {
+    let r = app.call("GET", url, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.header("etag").unwrap().to_owned()
+}
 
+/// What the error tests start from: an organization bound to apimService1 (resource
+/// group "Rg1"), its user lee, and a live subscription of lee's: (org, user id,
+/// subscription id).
+async fn lee_subscribed(app: &App) -> (String, String, String) {
+    let org = bound_org(app, "apim-errors", "Rg1", "apimService1", 100).await;
+    let id = user(app, &org, "lee").await;
+    let sub = subscribe(app, &org, &id).await;
+    (org, id, sub)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arm_errors_for_the_version_the_path_if_match_and_the_query() {
+    let app = Arc::new(App::start().await);
+    let (_org, id, _sub) = lee_subscribed(&app).await;
+    let url = |q: &str| user_url(SERVICE, &id, q);
     // api-version.
     assert_arm(
         &delete(&app, &url(""), Some("*")).await,
@@ -368,7 +372,7 @@ async fn parameters_preconditions_and_arm_errors() {
         r.body["id"],
         json!(format!("{}/users/{id}", SERVICE.replace("rg1", "Rg1")))
     );
-    let etag = r.header("etag").unwrap().to_owned();
+    assert!(r.header("etag").is_some(), "{}", r.text);
 
     // If-Match: required (428), must match (412), a foreign value never matches.
     assert_arm(
@@ -400,6 +404,15 @@ async fn parameters_preconditions_and_arm_errors() {
     assert_eq!(r.body["error"]["target"], "appType");
     let r = delete(&app, &url(&format!("{V}&dryRun=perhaps")), Some("*")).await;
     assert_eq!(r.body["error"]["target"], "dryRun", "{}", r.text);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_subscription_blocks_the_removal() {
+    let app = Arc::new(App::start().await);
+    let (_org, id, _sub) = lee_subscribed(&app).await;
+    let url = |q: &str| user_url(SERVICE, &id, q);
+    let etag = etag_of(&app, &url(V)).await;
     // A live subscription blocks without deleteSubscriptions=true; the dry run says so.
     let r = delete(&app, &url(&format!("{V}&appType=portal")), Some(&etag)).await;
     assert_arm(&r, 409, "UserHasSubscriptions");
@@ -417,7 +430,14 @@ async fn parameters_preconditions_and_arm_errors() {
         [&json!("PreconditionFailed"), &json!("UserHasSubscriptions")]
     );
     assert_eq!(dry.body["properties"]["removable"], false);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arm_errors_for_authentication_and_authorization() {
+    let app = Arc::new(App::start().await);
+    let (org, id, _sub) = lee_subscribed(&app).await;
+    let url = |q: &str| user_url(SERVICE, &id, q);
     // Authentication and authorization.
     let r = app
         .send("DELETE", &url(V), None, &[("if-match", "*")], None)
@@ -428,21 +448,7 @@ async fn parameters_preconditions_and_arm_errors() {
     assert_arm(&r, 401, "InvalidAuthenticationToken");
     let token = |perms: Value, rate: Option<u32>, on: String| {
         let app = app.clone();
-        async move {
-            let mut body = json!({"name": "t", "permissions": perms});
-            if let Some(r) = rate {
-                body["rateLimitPerMinute"] = json!(r);
-            }
-            let r = app
-                .call(
-                    "POST",
-                    &format!("/v1/organizations/{on}/tokens"),
-                    Some(body),
-                )
-                .await;
-            assert_eq!(r.status, 201, "{}", r.text);
-            r.body["data"]["secret"].as_str().unwrap().to_owned()
-        }
+        async move { app.org_token(&on, perms, rate).await }
     };
     let reader = token(json!(["mdm.global.mdmUser.read"]), None, org.clone()).await;
     assert_eq!(
@@ -477,7 +483,13 @@ async fn parameters_preconditions_and_arm_errors() {
     let r = app.call("PUT", &url(V), None).await;
     assert_arm(&r, 405, "MethodNotAllowed");
     assert_eq!(r.header("allow"), Some("GET, DELETE"));
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_users_get_404_and_their_deletion_204() {
+    let app = Arc::new(App::start().await);
+    let (org, id, _sub) = lee_subscribed(&app).await;
     // Unknown users: GET 404; DELETE 204 (ARM: deleting what is absent succeeds).
     let ghost = user_url(SERVICE, "5931a75ae4bbd512288c680b", V);
     assert_arm(
@@ -504,7 +516,15 @@ async fn parameters_preconditions_and_arm_errors() {
         app.call("GET", &canonical(&org, &id), None).await.status,
         200
     );
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_the_subscription_lets_the_user_go() {
+    let app = Arc::new(App::start().await);
+    let (org, id, sub) = lee_subscribed(&app).await;
+    let url = |q: &str| user_url(SERVICE, &id, q);
+    let etag = etag_of(&app, &url(V)).await;
     // Cancel the subscription: now the user goes (synchronously: 204).
     let r = app
         .call(
@@ -560,20 +580,8 @@ async fn concurrent_deletions_perform_once() {
             }
             assert!(done, "round {round}");
         }
-        let audit = app
-            .call(
-                "GET",
-                &format!("/v1/organizations/{org}/audit?userId={id}"),
-                None,
-            )
-            .await;
-        let removals = audit.body["data"]["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["action"] == "user.removed")
-            .count();
-        assert_eq!(removals, 1, "round {round}: {}", audit.text);
+        let (removals, audit) = app.removals_in_audit(&org, &id).await;
+        assert_eq!(removals, 1, "round {round}: {audit}");
         assert_eq!(
             app.call("GET", &canonical(&org, &id), None).await.status,
             404

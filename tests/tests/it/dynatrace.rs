@@ -3,8 +3,6 @@
 //! (`RestUserWithGroups[]` with every field of the seed's model), 400 and 404, every
 //! refusal in `ExceptionMessage` shape, dry runs, and concurrent removals.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_tests::{App, Reply};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -274,21 +272,7 @@ async fn every_refusal_is_an_exception_message() {
     assert_exception(&r, 401, "Authentication failed: the token is not valid");
     let token = |perms: Value, rate: Option<u32>, on: String| {
         let app = &app;
-        async move {
-            let mut body = json!({"name": "t", "permissions": perms});
-            if let Some(r) = rate {
-                body["rateLimitPerMinute"] = json!(r);
-            }
-            let r = app
-                .call(
-                    "POST",
-                    &format!("/v1/organizations/{on}/tokens"),
-                    Some(body),
-                )
-                .await;
-            assert_eq!(r.status, 201, "{}", r.text);
-            r.body["data"]["secret"].as_str().unwrap().to_owned()
-        }
+        async move { app.org_token(&on, perms, rate).await }
     };
     let reader = token(json!(["mdm.global.mdmUser.read"]), None, org.clone()).await;
     let r = app.send("DELETE", &target, Some(&reader), &[], None).await;
@@ -365,20 +349,8 @@ async fn concurrent_removals_remove_once() {
                 other => panic!("round {round}: {other} {}", r.text),
             }
         }
-        let audit = app
-            .call(
-                "GET",
-                &format!("/v1/organizations/{org}/audit?userId={id}"),
-                None,
-            )
-            .await;
-        let removals = audit.body["data"]["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["action"] == "user.removed")
-            .count();
-        assert_eq!(removals, 1, "{}", audit.text);
+        let (removals, audit) = app.removals_in_audit(&org, &id).await;
+        assert_eq!(removals, 1, "{audit}");
     }
     app.assert_consistent();
 }

@@ -2,8 +2,6 @@
 //! soft removal with restore and purge, the audit log, subscriptions, owned tokens,
 //! organization aliases and policy, and two concurrent removals of one user.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_tests::{App, assert_error};
 use serde_json::{Value, json};
 
@@ -174,15 +172,9 @@ async fn soft_removal_restore_purge_and_the_audit_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_brings_the_user_back() {
     let app = App::start().await;
-    let r = app
-        .call(
-            "POST",
-            "/v1/organizations",
-            Some(json!({"name": "Acme", "slug": "acme", "policy": {"retentionDays": 1}})),
-        )
+    let org = app
+        .org_with(json!({"name": "Acme", "slug": "acme", "policy": {"retentionDays": 1}}))
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let org = r.body["data"]["id"].as_str().unwrap().to_owned();
     let id = app.user(&org, "kim").await;
     let user = format!("{}/mdm/users/{id}", base(&org));
     assert_eq!(app.call("DELETE", &user, None).await.status, 200);

@@ -2,8 +2,6 @@
 //! fails (or traps the component), for every N, answers 500, and the next DELETE
 //! completes it: the user is then fully gone and the invariants checker finds nothing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_tests::{App, assert_error};
 use serde_json::json;
 

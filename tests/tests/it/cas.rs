@@ -2,8 +2,6 @@
 //! every documented status (200, 403, 404, 405, 409, 429), the seed's request example,
 //! dry runs, and concurrent deletions of one user.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_tests::{App, Reply};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -364,21 +362,8 @@ async fn concurrent_deletions_of_one_user_delete_it_once() {
                 other => panic!("round {round}: {other} {}", r.text),
             }
         }
-        let audit = f
-            .app
-            .call(
-                "GET",
-                &format!("/v1/organizations/{}/audit?userId={id}", f.org),
-                None,
-            )
-            .await;
-        let removals = audit.body["data"]["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["action"] == "user.removed")
-            .count();
-        assert_eq!(removals, 1, "{}", audit.text);
+        let (removals, audit) = f.app.removals_in_audit(&f.org, &id).await;
+        assert_eq!(removals, 1, "{audit}");
         assert_eq!(f.app.call("GET", &f.canonical(&id), None).await.status, 404);
     }
     f.app.assert_consistent();

@@ -1,8 +1,6 @@
 //! The canonical endpoints run natively against the in-memory store: the same code the
 //! components run, without wasm.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use futures::executor::block_on;
 use http::Method;
 use roster_api::mdm::{OrganizationsRoute, UserDevicesRoute, UserRoute, UsersRoute};
@@ -10,26 +8,11 @@ use roster_api::{ApiRequest, Body, Ctx, Endpoint};
 use roster_domain::{MemoryStore, Timestamp};
 use serde_json::{Value, json};
 
-fn ctx() -> Ctx {
-    Ctx::new(Some("secret".into()), Timestamp(1_795_331_760_000))
-}
+use crate::common::{self, ctx, json_of};
 
+/// A request without a query string.
 fn req(method: Method, params: &[(&str, &str)], body: Option<Value>) -> ApiRequest {
-    let mut r = ApiRequest::new(method);
-    r.params = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    r.headers
-        .insert("authorization", "Bearer secret".parse().unwrap());
-    if let Some(b) = body {
-        r.body = Body::Bytes(b.to_string().into_bytes());
-    }
-    r
-}
-
-fn json_of(resp: &http::Response<Vec<u8>>) -> Value {
-    serde_json::from_slice(resp.body()).unwrap()
+    common::req(method, params, "", body)
 }
 
 #[test]

@@ -2,22 +2,16 @@
 //! sources only the domain can create today (SCIM, directory), the owner-account rule
 //! across organizations, and the asynchronous API Management removal driven by polls.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use futures::executor::block_on;
 use http::Method;
 use roster_api::{ApiRequest, Ctx, Endpoint, apim, cas, dynatrace};
 use roster_domain::model::{
     ApimBinding, DeviceStatus, IdentitySource, OrgPolicy, Organization, Ownership, UserStatus,
 };
-use roster_domain::{MemoryStore, Timestamp, devices, orgs, users};
+use roster_domain::{MemoryStore, devices, orgs, users};
 use serde_json::Value;
 
-const NOW: Timestamp = Timestamp(1_795_331_760_000);
-
-fn ctx() -> Ctx {
-    Ctx::new(Some("secret".into()), NOW)
-}
+use crate::common::{NOW, ctx};
 
 fn req(
     method: Method,

@@ -2,8 +2,6 @@
 //! enrollment tokens on the canonical surface, and seed 000's removal end to end,
 //! through the real .wasm components served by roster-host over loopback HTTP.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_tests::{App, assert_error};
 use serde_json::{Value, json};
 
@@ -162,7 +160,7 @@ async fn authentication_answers_as_seed_000() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn users_create_get_and_validate() {
+async fn users_create_and_get() {
     let app = App::start().await;
     let org = app.org("users-org").await;
     let r = app
@@ -192,7 +190,14 @@ async fn users_create_get_and_validate() {
         .call("GET", &format!("{}/{id}", users("users-org")), None)
         .await;
     assert_eq!(by_slug.status, 200);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_refuse_duplicates_and_bad_bodies() {
+    let app = App::start().await;
+    let org = app.org("users-org").await;
+    app.user(&org, "kim").await;
     let dup = app
         .call(
             "POST",
@@ -272,7 +277,14 @@ async fn users_create_get_and_validate() {
         )
         .await;
     assert_error(&huge, 413, 1003);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_refuse_bad_ids_unknown_users_and_methods() {
+    let app = App::start().await;
+    let org = app.org("users-org").await;
+    let id = app.user(&org, "kim").await;
     let bad_id = app
         .call("GET", &format!("{}/not-an-id", users(&org)), None)
         .await;
@@ -296,6 +308,14 @@ async fn users_create_get_and_validate() {
         .await;
     assert_error(&post, 405, 1005);
     assert_eq!(post.header("allow"), Some("GET, PUT, PATCH, DELETE"));
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_put_replaces_every_mutable_field() {
+    let app = App::start().await;
+    let org = app.org("users-org").await;
+    let id = app.user(&org, "kim").await;
     // PUT replaces every mutable field: absent names become empty.
     let put = app
         .call(

@@ -1,7 +1,5 @@
 //! `roster-host check`: the invariants checker over a store file.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_host::KvBackend as _;
 use roster_host::kv::SqliteBackend;
 use std::process::Command;

@@ -1,8 +1,6 @@
 //! Paging through the host while users are created and removed between pages: no user
 //! is repeated, none that existed throughout is skipped, in listing and in search.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_tests::App;
 use std::collections::BTreeSet;
 

@@ -4,8 +4,6 @@
 //! `cargo build --target wasm32-wasip2 --release -p fixture-echo -p fixture-kv-probe -p fixture-trap`
 //! (a no-op when they are fresh).
 
-#![allow(clippy::unwrap_used)]
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;

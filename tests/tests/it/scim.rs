@@ -5,8 +5,6 @@
 //! identity providers' request shapes, and the authentication answers. Every test ends
 //! with the storage invariants checker.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use roster_tests::{App, Reply};
 use serde_json::{Value, json};
 
@@ -162,15 +160,7 @@ async fn token(app: &App, org: &str, permissions: &[&str], rate: Option<u32>) ->
     if let Some(r) = rate {
         body["rateLimitPerMinute"] = json!(r);
     }
-    let r = app
-        .call(
-            "POST",
-            &format!("/v1/organizations/{org}/tokens"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["data"]["secret"].as_str().unwrap().to_owned()
+    app.token_with(org, body).await.1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -337,12 +327,11 @@ async fn a_scim_user_is_a_user_of_every_surface() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn creation_is_validated_and_unique_values_are_409() {
+async fn creation_refuses_taken_unique_values_with_409() {
     let app = App::start().await;
     let org = app.org("scim-valid").await;
     let users = format!("{}/Users", base(&org));
     create_user(&app, &org, user_body("taken")).await;
-
     // uniqueness: userName (any case), email, externalId.
     let mut dup = user_body("TAKEN");
     dup["emails"] = json!([{ "value": "other@example.com" }]);
@@ -430,6 +419,15 @@ async fn creation_is_validated_and_unique_values_are_409() {
         let detail = r.body["detail"].as_str().unwrap();
         assert!(detail.contains(mentions), "{body}: {detail}");
     }
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creation_refuses_bodies_that_are_not_a_user() {
+    let app = App::start().await;
+    let org = app.org("scim-valid").await;
+    let users = format!("{}/Users", base(&org));
+    create_user(&app, &org, user_body("taken")).await;
     // Not JSON, not an object, another media type, too large.
     let r = app
         .send(
@@ -461,7 +459,15 @@ async fn creation_is_validated_and_unique_values_are_409() {
     heavy["title"] = json!("x".repeat(17 * 1024));
     let r = scim(&app, "POST", &users, Some(heavy)).await;
     assert_scim_error(&r, 400, Some("invalidValue"));
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creation_accepts_application_json_and_an_email_username() {
+    let app = App::start().await;
+    let org = app.org("scim-valid").await;
+    let users = format!("{}/Users", base(&org));
+    create_user(&app, &org, user_body("taken")).await;
     // application/json is accepted too; a userName that is an email address is the
     // email when no emails are given.
     let r = app
@@ -479,6 +485,13 @@ async fn creation_is_validated_and_unique_values_are_409() {
         json!([{ "value": "Sam@Example.com", "primary": true }])
     );
     assert_eq!(r.body["active"], true);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creation_sets_a_write_only_password() {
+    let app = App::start().await;
+    let org = app.org("scim-valid").await;
     // The password is write-only, and set.
     let mut with_pw = user_body("pw");
     with_pw["password"] = json!("correct horse battery staple");
@@ -493,11 +506,32 @@ async fn creation_is_validated_and_unique_values_are_409() {
         )
         .await;
     assert_eq!(c.status, 200, "{}", c.text);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creation_of_a_disabled_user() {
+    let app = App::start().await;
+    let org = app.org("scim-valid").await;
     // Created disabled.
     let mut off = user_body("off");
     off["active"] = json!(false);
     assert_eq!(create_user(&app, &org, off).await["active"], false);
     app.assert_consistent();
+}
+
+/// babs's first PATCH: add with a path; add without a path (several attributes, an
+/// extension); a further (home) address.
+fn babs_additions() -> Value {
+    json!([
+    { "op": "add", "path": "nickName", "value": "Babs" },
+    { "op": "add", "value": {
+        "title": "Tour Guide",
+        "phoneNumbers": [{ "value": "555-555-5555", "type": "work" }],
+        ENTERPRISE: { "employeeNumber": "701984" }
+    } },
+    { "op": "add", "path": "emails", "value": [{ "value": "babs@home.example", "type": "home" }] }
+    ])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -507,18 +541,8 @@ async fn patch_add_remove_replace_with_and_without_paths() {
     let u = create_user(&app, &org, user_body("babs")).await;
     let path = format!("{}/Users/{}", base(&org), u["id"].as_str().unwrap());
     let run = async |ops: Value| scim(&app, "PATCH", &path, Some(patch(ops))).await;
-
     // add with a path; add without a path (several attributes, an extension).
-    let r = run(json!([
-        { "op": "add", "path": "nickName", "value": "Babs" },
-        { "op": "add", "value": {
-            "title": "Tour Guide",
-            "phoneNumbers": [{ "value": "555-555-5555", "type": "work" }],
-            ENTERPRISE: { "employeeNumber": "701984" }
-        } },
-        { "op": "add", "path": "emails", "value": [{ "value": "babs@home.example", "type": "home" }] }
-    ]))
-    .await;
+    let r = run(babs_additions()).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["nickName"], "Babs");
     assert_eq!(r.body["title"], "Tour Guide");
@@ -618,7 +642,19 @@ async fn patch_add_remove_replace_with_and_without_paths() {
         names(&app, &org, "userName eq \"barbara\"").await,
         ["barbara"]
     );
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_errors_leave_the_user_as_it_was() {
+    let app = App::start().await;
+    let org = app.org("scim-patch").await;
+    let u = create_user(&app, &org, user_body("babs")).await;
+    let path = format!("{}/Users/{}", base(&org), u["id"].as_str().unwrap());
+    let run = async |ops: Value| scim(&app, "PATCH", &path, Some(patch(ops))).await;
+    // On a user with attributes of every kind (an extension, a further address).
+    let r = run(babs_additions()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
     // Errors, each leaving the user as it was.
     let before = scim(&app, "GET", &path, None).await;
     for (ops, status, scim_type) in [
@@ -682,6 +718,16 @@ async fn patch_add_remove_replace_with_and_without_paths() {
     assert_scim_error(&r, 400, Some("invalidSyntax"));
     let after = scim(&app, "GET", &path, None).await;
     assert_eq!(before.body, after.body, "failed patches change nothing");
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_sets_a_usable_password() {
+    let app = App::start().await;
+    let org = app.org("scim-patch").await;
+    let u = create_user(&app, &org, user_body("babs")).await;
+    let path = format!("{}/Users/{}", base(&org), u["id"].as_str().unwrap());
+    let run = async |ops: Value| scim(&app, "PATCH", &path, Some(patch(ops))).await;
     // A password set by PATCH is usable.
     let r = run(json!([{ "op": "replace", "path": "password", "value": "a long new passphrase" }]))
         .await;
@@ -700,7 +746,7 @@ async fn patch_add_remove_replace_with_and_without_paths() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn etags_if_match_and_if_none_match() {
+async fn etags_of_users_if_match_and_if_none_match() {
     let app = App::start().await;
     let org = app.org("scim-etag").await;
     let u = create_user(&app, &org, user_body("etag")).await;
@@ -806,7 +852,13 @@ async fn etags_if_match_and_if_none_match() {
         .to_owned();
     let r = scim_with(&app, "DELETE", &path, &[("if-match", &current)], None).await;
     assert_eq!(r.status, 204);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etags_of_groups_follow_member_changes() {
+    let app = App::start().await;
+    let org = app.org("scim-etag").await;
     // Groups have versions too, bumped by member changes.
     let kim = create_user(&app, &org, user_body("kim")).await;
     let g = create_group(&app, &org, "Etags", &[]).await;
@@ -1079,11 +1131,10 @@ async fn filters_that_need_a_scan_or_are_malformed_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sorting_paging_and_projection() {
+async fn paging_in_creation_order() {
     let app = App::start().await;
     let org = app.org("scim-page").await;
     population(&app, &org).await;
-
     // Plain paging: creation order, 1-based startIndex, every user once.
     let mut seen = Vec::new();
     let mut start = 1;
@@ -1107,6 +1158,14 @@ async fn sorting_paging_and_projection() {
         seen,
         ["alice", "bob", "carol", "dave", "Eve.Smith", "frank"]
     );
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_bounds_and_coercions() {
+    let app = App::start().await;
+    let org = app.org("scim-page").await;
+    population(&app, &org).await;
     // count=0: the total only; out of range start: nothing; bounds and coercions.
     let zero = list(&app, &org, "Users", "count=0").await;
     assert_eq!(
@@ -1143,6 +1202,14 @@ async fn sorting_paging_and_projection() {
         let r = scim(&app, "GET", &format!("{}/Users?{bad}", base(&org)), None).await;
         assert_scim_error(&r, 400, Some("invalidValue"));
     }
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_filtered() {
+    let app = App::start().await;
+    let org = app.org("scim-page").await;
+    population(&app, &org).await;
     // Filtered paging.
     let page = list(
         &app,
@@ -1159,7 +1226,14 @@ async fn sorting_paging_and_projection() {
         .map(|r| r["userName"].as_str().unwrap())
         .collect();
     assert_eq!(got, ["bob", "dave"]);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sorting_with_and_without_a_filter() {
+    let app = App::start().await;
+    let org = app.org("scim-page").await;
+    population(&app, &org).await;
     // sortBy / sortOrder, with and without a filter.
     let sorted = |body: &Value| -> Vec<String> {
         body["Resources"]
@@ -1223,7 +1297,14 @@ async fn sorting_paging_and_projection() {
     .await;
     assert_eq!(sorted(&desc), ["frank", "Eve.Smith", "dave"]);
     assert_eq!(desc["totalResults"], 6);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projection_with_attributes_and_excluded_attributes() {
+    let app = App::start().await;
+    let org = app.org("scim-page").await;
+    population(&app, &org).await;
     // attributes / excludedAttributes.
     let only = list(
         &app,
@@ -1282,41 +1363,19 @@ async fn sorting_paging_and_projection() {
     app.assert_consistent();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn groups_and_the_membership_every_surface_shows() {
-    let app = App::start().await;
-    let org = app.org("scim-groups").await;
-    let groups_path = format!("{}/Groups", base(&org));
-    let a = create_user(&app, &org, user_body("ann")).await;
-    let b = create_user(&app, &org, user_body("ben")).await;
-    let c = create_user(&app, &org, user_body("cat")).await;
-    let (ida, idb, idc) = (
-        a["id"].as_str().unwrap().to_owned(),
-        b["id"].as_str().unwrap().to_owned(),
-        c["id"].as_str().unwrap().to_owned(),
-    );
-    let canonical_groups = async |id: &str| -> Vec<String> {
-        let r = app
-            .call(
-                "GET",
-                &format!("/v1/organizations/{org}/mdm/users/{id}/groups"),
-                None,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        r.body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|g| g["name"].as_str().unwrap().to_owned())
-            .collect()
-    };
-
-    // Create with members and an external id.
+/// ann, ben and cat, with the group "Tour Guides" (external id G-1) created over SCIM
+/// with ann and ben as members: the three ids, and the creation's reply.
+async fn tour_guides(app: &App, org: &str) -> ([String; 3], Reply) {
+    let mut ids = Vec::new();
+    for name in ["ann", "ben", "cat"] {
+        let u = create_user(app, org, user_body(name)).await;
+        ids.push(u["id"].as_str().unwrap().to_owned());
+    }
+    let [ida, idb, idc]: [String; 3] = ids.try_into().unwrap();
     let r = scim(
-        &app,
+        app,
         "POST",
-        &groups_path,
+        &format!("{}/Groups", base(org)),
         Some(json!({
             "schemas": [GROUP_URN],
             "displayName": "Tour Guides",
@@ -1325,6 +1384,34 @@ async fn groups_and_the_membership_every_surface_shows() {
         })),
     )
     .await;
+    ([ida, idb, idc], r)
+}
+
+/// The groups the canonical surface lists for a user.
+async fn canonical_groups(app: &App, org: &str, id: &str) -> Vec<String> {
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/organizations/{org}/mdm/users/{id}/groups"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_created_shown_refused_and_filtered() {
+    let app = App::start().await;
+    let org = app.org("scim-groups").await;
+    let groups_path = format!("{}/Groups", base(&org));
+    let ([ida, idb, idc], r) = tour_guides(&app, &org).await;
+    // Created with members and an external id.
     assert_eq!(r.status, 201, "{}", r.text);
     let gid = r.body["id"].as_str().unwrap().to_owned();
     let gpath = format!("{groups_path}/{gid}");
@@ -1350,7 +1437,7 @@ async fn groups_and_the_membership_every_surface_shows() {
             .unwrap()
             .ends_with(&format!("/Users/{ida}"))
     );
-    assert_eq!(canonical_groups(&ida).await, ["Tour Guides"]);
+    assert_eq!(canonical_groups(&app, &org, &ida).await, ["Tour Guides"]);
     // The user shows its groups (readOnly).
     let u = scim(&app, "GET", &format!("{}/Users/{ida}", base(&org)), None).await;
     assert_eq!(u.body["groups"][0]["value"], json!(gid));
@@ -1428,7 +1515,18 @@ async fn groups_and_the_membership_every_surface_shows() {
     )
     .await;
     assert!(lean.body.get("members").is_none());
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_membership_changes_show_on_every_surface() {
+    let app = App::start().await;
+    let org = app.org("scim-groups").await;
+    let groups_path = format!("{}/Groups", base(&org));
+    let ([ida, idb, idc], r) = tour_guides(&app, &org).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let gid = r.body["id"].as_str().unwrap().to_owned();
+    let gpath = format!("{groups_path}/{gid}");
     // PATCH: Okta's add; Entra's remove with a value; remove through a value filter;
     // replace all members.
     let run = async |ops: Value| scim(&app, "PATCH", &gpath, Some(patch(ops))).await;
@@ -1438,13 +1536,13 @@ async fn groups_and_the_membership_every_surface_shows() {
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["members"].as_array().unwrap().len(), 3);
-    assert_eq!(canonical_groups(&idc).await, ["Tour Guides"]);
+    assert_eq!(canonical_groups(&app, &org, &idc).await, ["Tour Guides"]);
     let r = run(json!([{ "op": "Remove", "path": "members", "value": [{ "value": idb }] }])).await;
     assert_eq!(r.body["members"].as_array().unwrap().len(), 2);
-    assert!(canonical_groups(&idb).await.is_empty());
+    assert!(canonical_groups(&app, &org, &idb).await.is_empty());
     let r = run(json!([{ "op": "remove", "path": format!("members[value eq \"{ida}\"]") }])).await;
     assert_eq!(r.body["members"].as_array().unwrap().len(), 1);
-    assert!(canonical_groups(&ida).await.is_empty());
+    assert!(canonical_groups(&app, &org, &ida).await.is_empty());
     let r = run(json!([{ "op": "replace", "path": "members", "value": [{ "value": ida }, { "value": idb }] }])).await;
     let members: Vec<&str> = r.body["members"]
         .as_array()
@@ -1453,7 +1551,7 @@ async fn groups_and_the_membership_every_surface_shows() {
         .map(|m| m["value"].as_str().unwrap())
         .collect();
     assert_eq!(members, [ida.as_str(), idb.as_str()]);
-    assert!(canonical_groups(&idc).await.is_empty());
+    assert!(canonical_groups(&app, &org, &idc).await.is_empty());
     let r = run(json!([{ "op": "add", "path": "members", "value": [{ "value": "5931a75ae4bbd512288c680b" }] }])).await;
     assert_scim_error(&r, 400, Some("invalidValue"));
     let r = run(json!([{ "op": "replace", "path": "displayName", "value": "" }])).await;
@@ -1464,7 +1562,7 @@ async fn groups_and_the_membership_every_surface_shows() {
         run(json!([{ "op": "Replace", "value": { "id": gid, "displayName": "Guides" } }])).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["displayName"], "Guides");
-    assert_eq!(canonical_groups(&ida).await, ["Guides"]);
+    assert_eq!(canonical_groups(&app, &org, &ida).await, ["Guides"]);
     let u = scim(&app, "GET", &format!("{}/Users/{idb}", base(&org)), None).await;
     assert_eq!(u.body["groups"][0]["display"], "Guides");
     assert_eq!(
@@ -1503,7 +1601,7 @@ async fn groups_and_the_membership_every_surface_shows() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.body.get("externalId").is_none());
     assert_eq!(r.body["members"].as_array().unwrap().len(), 1);
-    assert!(canonical_groups(&ida).await.is_empty());
+    assert!(canonical_groups(&app, &org, &ida).await.is_empty());
 
     // Listing groups: paging and sorting.
     let all = list(
@@ -1605,11 +1703,10 @@ fn sample(def: &Value, path: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn discovery_documents_match_the_behaviour() {
+async fn discovery_service_provider_config_matches_the_behaviour() {
     let app = App::start().await;
     let org = app.org("scim-discovery").await;
     let b = base(&org);
-
     // ServiceProviderConfig, and each flag held to the behaviour.
     let spc = scim(&app, "GET", &format!("{b}/ServiceProviderConfig"), None).await;
     assert_eq!(spc.status, 200, "{}", spc.text);
@@ -1664,7 +1761,14 @@ async fn discovery_documents_match_the_behaviour() {
     )
     .await;
     assert_eq!(sorted["Resources"][0]["userName"], "u204@example.com");
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_resource_types_and_schemas() {
+    let app = App::start().await;
+    let org = app.org("scim-discovery").await;
+    let b = base(&org);
     // ResourceTypes and Schemas, listed and by id (a URN through the path, encoded or
     // not, any case).
     let rts = scim(&app, "GET", &format!("{b}/ResourceTypes"), None)
@@ -1730,9 +1834,17 @@ async fn discovery_documents_match_the_behaviour() {
     )
     .await;
     assert_scim_error(&filtered, 403, None);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_listed_attributes_are_accepted_and_only_those() {
+    let app = App::start().await;
+    let org = app.org("scim-discovery").await;
+    let b = base(&org);
     // Every attribute the User and enterprise schemas list is accepted by filters and
     // PATCH (or refused for its mutability, never as unknown); the same for Group.
+    let schemas = scim(&app, "GET", &format!("{b}/Schemas"), None).await.body;
     let victim = create_user(&app, &org, user_body("victim")).await;
     let vpath = format!("{b}/Users/{}", victim["id"].as_str().unwrap());
     let group = create_group(&app, &org, "Probe", &[]).await;
@@ -1833,12 +1945,11 @@ async fn discovery_documents_match_the_behaviour() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn authentication_and_authorization_answer_in_the_scim_shape() {
+async fn auth_tokens_and_other_organizations_answer_in_the_scim_shape() {
     let app = App::start().await;
     let org = app.org("scim-auth").await;
     let other = app.org("scim-other").await;
     let users = format!("{}/Users", base(&org));
-
     let r = app.send("GET", &users, None, &[], None).await;
     assert_scim_error(&r, 401, None);
     assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
@@ -1907,7 +2018,14 @@ async fn authentication_and_authorization_answer_in_the_scim_shape() {
         )
         .await;
     assert_scim_error(&r, 404, None);
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_missing_permissions_are_403_naming_the_permission() {
+    let app = App::start().await;
+    let org = app.org("scim-auth").await;
+    let users = format!("{}/Users", base(&org));
     // Missing permissions: 403 naming the permission.
     let reader = token(&app, &org, &["mdm.global.mdmUser.read"], None).await;
     let r = app
@@ -1961,7 +2079,14 @@ async fn authentication_and_authorization_answer_in_the_scim_shape() {
         403,
         None,
     );
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_not_served_are_405_with_allow() {
+    let app = App::start().await;
+    let org = app.org("scim-auth").await;
+    let users = format!("{}/Users", base(&org));
     // 405 with Allow.
     let r = scim(&app, "DELETE", &users, None).await;
     assert_scim_error(&r, 405, None);
@@ -1974,7 +2099,14 @@ async fn authentication_and_authorization_answer_in_the_scim_shape() {
     )
     .await;
     assert_eq!(r.header("allow"), Some("GET"));
+    app.assert_consistent();
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_429_with_retry_after() {
+    let app = App::start().await;
+    let org = app.org("scim-auth").await;
+    let users = format!("{}/Users", base(&org));
     // 429 with Retry-After.
     let slow = token(&app, &org, &["mdm.global.mdmUser.read"], Some(2)).await;
     for _ in 0..2 {
@@ -1992,15 +2124,9 @@ async fn authentication_and_authorization_answer_in_the_scim_shape() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removal_with_soft_delete_is_still_404_and_frees_the_username() {
     let app = App::start().await;
-    let r = app
-        .call(
-            "POST",
-            "/v1/organizations",
-            Some(json!({ "name": "Soft", "slug": "scim-soft", "policy": { "retentionDays": 30 } })),
-        )
+    let org = app
+        .org_with(json!({ "name": "Soft", "slug": "scim-soft", "policy": { "retentionDays": 30 } }))
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let org = r.body["data"]["id"].as_str().unwrap().to_owned();
     let kim = create_user(&app, &org, user_body("kim")).await;
     let g = create_group(&app, &org, "Crew", &[kim["id"].as_str().unwrap()]).await;
     let path = format!("{}/Users/{}", base(&org), kim["id"].as_str().unwrap());

@@ -2,39 +2,14 @@
 //! large organizations (cheap to build here), and a group PATCH interrupted at every
 //! store call, then completed by a retry.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use futures::executor::block_on;
 use http::Method;
+use roster_api::Endpoint;
 use roster_api::scim::service::{GroupRoute, UsersRoute};
-use roster_api::{ApiRequest, Body, Ctx, Endpoint};
-use roster_domain::{MemoryStore, Timestamp, groups, invariants, orgs, users};
-use serde_json::{Value, json};
+use roster_domain::{MemoryStore, groups, invariants, orgs, users};
+use serde_json::json;
 
-const NOW: Timestamp = Timestamp(1_795_331_760_000);
-
-fn ctx() -> Ctx {
-    Ctx::new(Some("secret".into()), NOW)
-}
-
-fn req(method: Method, params: &[(&str, &str)], query: &str, body: Option<Value>) -> ApiRequest {
-    let mut r = ApiRequest::new(method);
-    r.params = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    r.query = query.to_owned();
-    r.headers
-        .insert("authorization", "Bearer secret".parse().unwrap());
-    if let Some(b) = body {
-        r.body = Body::Bytes(b.to_string().into_bytes());
-    }
-    r
-}
-
-fn json_of(resp: &http::Response<Vec<u8>>) -> Value {
-    serde_json::from_slice(resp.body()).unwrap()
-}
+use crate::common::{NOW, ctx, json_of, req};
 
 fn org(store: &MemoryStore) -> roster_domain::model::Organization {
     block_on(orgs::create(

@@ -4,8 +4,6 @@
 //! health route in spin.toml (roster-host's `/.well-known/spin/health` is the host's,
 //! as Spin's is), so there is no exception.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use roster_api::routes::{RouteSpec, Surface, catalogue};
 use roster_host::manifest::Route;
 use roster_tests::{App, Reply};
@@ -110,32 +108,15 @@ async fn token(
     if let Some(e) = expires_in {
         body["expiresIn"] = json!(e);
     }
-    let r = app
-        .call(
-            "POST",
-            &format!("/v1/organizations/{org}/tokens"),
-            Some(body),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    (
-        r.body["data"]["id"].as_str().unwrap().to_owned(),
-        r.body["data"]["secret"].as_str().unwrap().to_owned(),
-    )
+    app.token_with(org, body).await
 }
 
 async fn world(app: &App) -> World {
-    let r = app
-        .call(
-            "POST",
-            "/v1/organizations",
-            Some(json!({"name": "A", "slug": "org-a", "aliases": {"apim": {
+    let org = app
+        .org_with(json!({"name": "A", "slug": "org-a", "aliases": {"apim": {
                 "subscriptionId": "00000000-0000-0000-0000-000000000000",
-                "resourceGroupName": "rg1", "serviceName": "apimService1"}}})),
-        )
+                "resourceGroupName": "rg1", "serviceName": "apimService1"}}}))
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let org = r.body["data"]["id"].as_str().unwrap().to_owned();
     let other = app.org("org-b").await;
     let id = app.user(&org, "kim").await;
     let user = app
@@ -365,15 +346,9 @@ async fn every_route_refuses_every_bad_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_answer_429_with_headers_per_token() {
     let app = App::start().await;
-    let r = app
-        .call(
-            "POST",
-            "/v1/organizations",
-            Some(json!({"name": "Slow", "slug": "slow", "policy": {"rateLimitPerMinute": 3}})),
-        )
+    let org = app
+        .org_with(json!({"name": "Slow", "slug": "slow", "policy": {"rateLimitPerMinute": 3}}))
         .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let org = r.body["data"]["id"].as_str().unwrap().to_owned();
     let (_, a) = token(&app, &org, &["*"], None).await;
     let (_, b) = token(&app, &org, &["*"], None).await;
     let count = format!("/v1/organizations/{org}/mdm/users/count");
@@ -511,6 +486,12 @@ async fn tokens_are_shown_once_scoped_revocable_and_never_escalate() {
         )
         .await;
     assert_eq!(after.status, 401, "{}", after.text);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_tokens_are_minted_by_the_admin_and_scoped() {
+    let app = App::start().await;
     // Global tokens: created by the admin on /v1/tokens, listed there.
     let g = app
         .call(

@@ -4,8 +4,6 @@
 //! (JSON when it has a JSON content type), and the store's invariants hold after every
 //! request. `PROPTEST_CASES` raises the case count.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use futures::executor::block_on;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use proptest::prelude::*;

@@ -1,0 +1,40 @@
+//! What the native API tests share: the clock, the admin context and request builders.
+
+use http::Method;
+use roster_api::{ApiRequest, Body, Ctx};
+use roster_domain::Timestamp;
+use serde_json::Value;
+
+/// The instant every native test runs at.
+pub const NOW: Timestamp = Timestamp(1_795_331_760_000);
+
+/// A context whose admin token is `secret`, at [`NOW`].
+pub fn ctx() -> Ctx {
+    Ctx::new(Some("secret".into()), NOW)
+}
+
+/// A request carrying the admin token, with path parameters, a query and a JSON body.
+pub fn req(
+    method: Method,
+    params: &[(&str, &str)],
+    query: &str,
+    body: Option<Value>,
+) -> ApiRequest {
+    let mut r = ApiRequest::new(method);
+    r.params = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    r.query = query.to_owned();
+    r.headers
+        .insert("authorization", "Bearer secret".parse().unwrap());
+    if let Some(b) = body {
+        r.body = Body::Bytes(b.to_string().into_bytes());
+    }
+    r
+}
+
+/// A response body parsed as JSON.
+pub fn json_of(resp: &http::Response<Vec<u8>>) -> Value {
+    serde_json::from_slice(resp.body()).unwrap()
+}

@@ -1,0 +1,15 @@
+//! roster-api's native tests, one binary: the endpoints run against the in-memory store,
+//! the same code the components run, without wasm.
+//!
+//! - `mdm_native`: the canonical endpoints.
+//! - `scim_native`: SCIM bounds on large organizations, writes stopped at every store call.
+//! - `seeds_native`: seeds 001, 002 and 004.
+//! - `fuzz_requests`: a proptest run over every route of the catalogue.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+mod fuzz_requests;
+mod mdm_native;
+mod scim_native;
+mod seeds_native;

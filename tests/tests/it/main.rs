@@ -1,0 +1,18 @@
+//! The integration tests, one binary: the real `.wasm` components through roster-host over
+//! loopback HTTP (shared support in `tests/support`, the `roster_tests` library). Every
+//! test starts its own `App` (its own host, store and, with `ROSTER_KV=redis`, its own
+//! redis-server), so the tests run side by side in one process; every test ends with the
+//! invariants checker.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod apim;
+mod auth;
+mod cas;
+mod dynatrace;
+mod mdm_slice;
+mod paging;
+mod removal_admin;
+mod removal_faults;
+mod scim;
+mod wso2;
