@@ -443,97 +443,14 @@ impl Engine {
             return Ok(());
         };
         match sub {
-            None if a.multi_valued => {
-                let new_items = normalize_multi(a, v, &name)?;
-                if kind == PatchOpKind::Replace {
-                    let mut items: Vec<Value> = Vec::new();
-                    for item in new_items {
-                        merge_or_push(a, &mut items, item, &name)?;
-                    }
-                    let all: Vec<usize> = (0..items.len()).collect();
-                    settle_primary(a, &mut items, &all, &name)?;
-                    set_ci(container, a.name, Value::Array(items));
-                } else {
-                    let mut items = match remove_ci(container, a.name) {
-                        Some(Value::Array(items)) => items,
-                        Some(Value::Null) | None => Vec::new(),
-                        Some(other) => vec![other],
-                    };
-                    let mut touched = Vec::new();
-                    for item in new_items {
-                        touched.push(merge_or_push(a, &mut items, item, &name)?);
-                    }
-                    settle_primary(a, &mut items, &touched, &name)?;
-                    set_ci(container, a.name, Value::Array(items));
-                }
-                Ok(())
+            None if a.multi_valued && kind == PatchOpKind::Replace => {
+                replace_all_values(container, a, v, &name)
             }
-            None if a.kind == AttrType::Complex => {
-                let new = normalize_value(a, v, &name)?;
-                match new {
-                    Value::Object(fields) => {
-                        let mut current = match remove_ci(container, a.name) {
-                            Some(Value::Object(o)) => o,
-                            _ => Map::new(),
-                        };
-                        let merged = merge_fields(a, &mut current, fields, &name);
-                        container.insert(a.name.to_owned(), Value::Object(current));
-                        merged
-                    }
-                    _ => {
-                        check_immutable_cleared(a, get_ci(container, a.name), &name)?;
-                        remove_ci(container, a.name);
-                        Ok(())
-                    }
-                }
-            }
-            None => {
-                let new = normalize_value(a, v, &name)?;
-                if a.mutability == Mutability::Immutable
-                    && let Some(cur) = get_ci(container, a.name).filter(|c| present(c))
-                    && !values_equal(a, cur, &new)
-                {
-                    return Err(ScimError::mutability(format!(
-                        "\"{name}\" is immutable and already has a value"
-                    )));
-                }
-                set_ci(container, a.name, new);
-                Ok(())
-            }
-            Some(s) => {
-                let new = normalize_value(s, v, &name)?;
-                if a.multi_valued {
-                    let Some(Value::Array(items)) = get_ci_mut(container, a.name) else {
-                        return Err(ScimError::no_target(format!(
-                            "\"{}\" has no values to set \"{}\" on",
-                            a.name, s.name
-                        )));
-                    };
-                    if items.is_empty() {
-                        return Err(ScimError::no_target(format!(
-                            "\"{}\" has no values to set \"{}\" on",
-                            a.name, s.name
-                        )));
-                    }
-                    let all: Vec<usize> = (0..items.len()).collect();
-                    for item in items.iter_mut() {
-                        set_sub(s, item, new.clone(), &name)?;
-                    }
-                    settle_primary(a, items, &all, &name)
-                } else {
-                    let obj = match get_ci_mut(container, a.name) {
-                        Some(o @ Value::Object(_)) => o,
-                        _ => {
-                            set_ci(container, a.name, Value::Object(Map::new()));
-                            match get_ci_mut(container, a.name) {
-                                Some(o) => o,
-                                None => return Ok(()),
-                            }
-                        }
-                    };
-                    set_sub(s, obj, new, &name)
-                }
-            }
+            None if a.multi_valued => add_values(container, a, v, &name),
+            None if a.kind == AttrType::Complex => merge_complex(container, a, v, &name),
+            None => set_simple(container, a, v, &name),
+            Some(s) if a.multi_valued => set_sub_on_every_value(container, a, s, v, &name),
+            Some(s) => set_sub_on_single_value(container, a, s, v, &name),
         }
     }
 
@@ -758,6 +675,150 @@ impl Engine {
                 settle_primary(a, items, &touched, name)
             }
         }
+    }
+}
+
+/// `replace` on a whole multi-valued attribute (RFC 7644 §3.5.2.3: "the attribute
+/// and all values are replaced"): the values of `v`, without duplicates, at most one
+/// primary.
+fn replace_all_values(
+    container: &mut Map<String, Value>,
+    a: &'static Attribute,
+    v: &Value,
+    name: &str,
+) -> Res {
+    let new_items = normalize_multi(a, v, name)?;
+    let mut items: Vec<Value> = Vec::new();
+    for item in new_items {
+        merge_or_push(a, &mut items, item, name)?;
+    }
+    let all: Vec<usize> = (0..items.len()).collect();
+    settle_primary(a, &mut items, &all, name)?;
+    set_ci(container, a.name, Value::Array(items));
+    Ok(())
+}
+
+/// `add` to a multi-valued attribute (RFC 7644 §3.5.2.1: "a new value is added"):
+/// values already present are merged into or kept, not duplicated; a new primary
+/// clears the old one.
+fn add_values(
+    container: &mut Map<String, Value>,
+    a: &'static Attribute,
+    v: &Value,
+    name: &str,
+) -> Res {
+    let new_items = normalize_multi(a, v, name)?;
+    let mut items = take_values(container, a);
+    let mut touched = Vec::new();
+    for item in new_items {
+        touched.push(merge_or_push(a, &mut items, item, name)?);
+    }
+    settle_primary(a, &mut items, &touched, name)?;
+    set_ci(container, a.name, Value::Array(items));
+    Ok(())
+}
+
+/// Removes `a` from `container` and returns its values as a list: none when absent
+/// or null, one when stored as a single value.
+fn take_values(container: &mut Map<String, Value>, a: &'static Attribute) -> Vec<Value> {
+    match remove_ci(container, a.name) {
+        Some(Value::Array(items)) => items,
+        Some(Value::Null) | None => Vec::new(),
+        Some(other) => vec![other],
+    }
+}
+
+/// `add`/`replace` on a single-valued complex attribute (RFC 7644 §3.5.2.3: the
+/// given sub-attributes replace or add, the others "are left unchanged"); a null
+/// value unassigns it, unless it is immutable and has a value.
+fn merge_complex(
+    container: &mut Map<String, Value>,
+    a: &'static Attribute,
+    v: &Value,
+    name: &str,
+) -> Res {
+    match normalize_value(a, v, name)? {
+        Value::Object(fields) => {
+            let mut current = match remove_ci(container, a.name) {
+                Some(Value::Object(o)) => o,
+                _ => Map::new(),
+            };
+            let merged = merge_fields(a, &mut current, fields, name);
+            container.insert(a.name.to_owned(), Value::Object(current));
+            merged
+        }
+        _ => {
+            check_immutable_cleared(a, get_ci(container, a.name), name)?;
+            remove_ci(container, a.name);
+            Ok(())
+        }
+    }
+}
+
+/// `add`/`replace` on a single-valued simple attribute (RFC 7644 §3.5.2.1 and
+/// §3.5.2.3: the value is replaced), refusing to change an immutable one that has a
+/// value.
+fn set_simple(
+    container: &mut Map<String, Value>,
+    a: &'static Attribute,
+    v: &Value,
+    name: &str,
+) -> Res {
+    let new = normalize_value(a, v, name)?;
+    if a.mutability == Mutability::Immutable
+        && let Some(cur) = get_ci(container, a.name).filter(|c| present(c))
+        && !values_equal(a, cur, &new)
+    {
+        return Err(ScimError::mutability(format!(
+            "\"{name}\" is immutable and already has a value"
+        )));
+    }
+    set_ci(container, a.name, new);
+    Ok(())
+}
+
+/// `attr.sub` without a filter on a multi-valued attribute: sets `sub` on every
+/// value (`noTarget` when there is none), at most one primary.
+fn set_sub_on_every_value(
+    container: &mut Map<String, Value>,
+    a: &'static Attribute,
+    s: &'static Attribute,
+    v: &Value,
+    name: &str,
+) -> Res {
+    let new = normalize_value(s, v, name)?;
+    let items = match get_ci_mut(container, a.name) {
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        _ => {
+            return Err(ScimError::no_target(format!(
+                "\"{}\" has no values to set \"{}\" on",
+                a.name, s.name
+            )));
+        }
+    };
+    let all: Vec<usize> = (0..items.len()).collect();
+    for item in items.iter_mut() {
+        set_sub(s, item, new.clone(), name)?;
+    }
+    settle_primary(a, items, &all, name)
+}
+
+/// `attr.sub` on a single-valued complex attribute: sets `sub`, creating the
+/// complex value when there is none (or it is not an object).
+fn set_sub_on_single_value(
+    container: &mut Map<String, Value>,
+    a: &'static Attribute,
+    s: &'static Attribute,
+    v: &Value,
+    name: &str,
+) -> Res {
+    let new = normalize_value(s, v, name)?;
+    if !get_ci(container, a.name).is_some_and(Value::is_object) {
+        set_ci(container, a.name, Value::Object(Map::new()));
+    }
+    match get_ci_mut(container, a.name) {
+        Some(obj) => set_sub(s, obj, new, name),
+        None => Ok(()),
     }
 }
 
