@@ -575,101 +575,17 @@ impl Engine {
         items: &mut Vec<Value>,
         name: &str,
     ) -> Res {
-        let matched: Vec<usize> = (0..items.len())
-            .filter(|&i| items.get(i).is_some_and(|v| filter.matches_value(v)))
-            .collect();
+        let matched = matching_indices(filter, items);
         match kind {
-            PatchOpKind::Remove => {
-                match sub {
-                    None => {
-                        let mut i = 0;
-                        items.retain(|_| {
-                            let keep = !matched.contains(&i);
-                            i += 1;
-                            keep
-                        });
-                    }
-                    Some(s) => {
-                        for &i in &matched {
-                            if let Some(item) = items.get_mut(i) {
-                                clear_sub(s, item, name)?;
-                            }
-                        }
-                    }
-                }
-                Ok(())
-            }
+            PatchOpKind::Remove => remove_matched(sub, &matched, items, name),
             PatchOpKind::Add | PatchOpKind::Replace => {
                 let Some(v) = value else {
                     return Err(ScimError::invalid_value("missing \"value\""));
                 };
                 let touched = if matched.is_empty() {
-                    if kind == PatchOpKind::Replace {
-                        return Err(ScimError::no_target(format!(
-                            "no value of \"{}\" matches the filter \"{filter:#}\"",
-                            a.name
-                        )));
-                    }
-                    if !a.multi_valued && !items.is_empty() {
-                        return Err(ScimError::no_target(format!(
-                            "\"{}\" does not match the filter",
-                            a.name
-                        )));
-                    }
-                    let Some(mut fields) = eq_template(filter) else {
-                        return Err(ScimError::no_target(format!(
-                            "no value of \"{}\" matches the filter, and it is not a conjunction of eq comparisons to create one from",
-                            a.name
-                        )));
-                    };
-                    match sub {
-                        None => match normalize_value(a, v, name)? {
-                            Value::Object(given) => fields.extend(given),
-                            _ => {
-                                return Err(ScimError::invalid_value(format!(
-                                    "\"{name}\" needs an object value"
-                                )));
-                            }
-                        },
-                        Some(s) => {
-                            let new = normalize_value(s, v, name)?;
-                            fields.insert(s.name.to_owned(), new);
-                        }
-                    }
-                    // Through merge_or_push: a value naming an existing identity
-                    // merges into it rather than duplicating it.
-                    vec![merge_or_push(a, items, Value::Object(fields), name)?]
+                    vec![add_from_filter(kind, a, sub, filter, v, items, name)?]
                 } else {
-                    match sub {
-                        None => {
-                            let new = match normalize_value(a, v, name)? {
-                                Value::Object(o) => o,
-                                _ => {
-                                    return Err(ScimError::invalid_value(format!(
-                                        "\"{name}\" needs an object value"
-                                    )));
-                                }
-                            };
-                            for &i in &matched {
-                                let Some(Value::Object(cur)) = items.get_mut(i) else {
-                                    continue;
-                                };
-                                if kind == PatchOpKind::Replace {
-                                    *cur = replacement(a, cur, &new, name)?;
-                                } else {
-                                    merge_fields(a, cur, new.clone(), name)?;
-                                }
-                            }
-                        }
-                        Some(s) => {
-                            let new = normalize_value(s, v, name)?;
-                            for &i in &matched {
-                                if let Some(item) = items.get_mut(i) {
-                                    set_sub(s, item, new.clone(), name)?;
-                                }
-                            }
-                        }
-                    }
+                    write_matched(kind, a, sub, v, &matched, items, name)?;
                     matched
                 };
                 settle_primary(a, items, &touched, name)
@@ -820,6 +736,186 @@ fn set_sub_on_single_value(
         Some(obj) => set_sub(s, obj, new, name),
         None => Ok(()),
     }
+}
+
+/// The indices, in order, of the values in `items` that `filter` matches.
+fn matching_indices(filter: &Filter, items: &[Value]) -> Vec<usize> {
+    (0..items.len())
+        .filter(|&i| items.get(i).is_some_and(|v| filter.matches_value(v)))
+        .collect()
+}
+
+/// `remove` through a filter (RFC 7644 §3.5.2.2: "the values matched by the filter
+/// are removed"): the `matched` values go, or with `attr[filter].sub` only their
+/// `sub`, refused when immutable and set.
+fn remove_matched(
+    sub: Option<&'static Attribute>,
+    matched: &[usize],
+    items: &mut Vec<Value>,
+    name: &str,
+) -> Res {
+    match sub {
+        None => {
+            let mut i = 0;
+            items.retain(|_| {
+                let keep = !matched.contains(&i);
+                i += 1;
+                keep
+            });
+        }
+        Some(s) => {
+            for &i in matched {
+                if let Some(item) = items.get_mut(i) {
+                    clear_sub(s, item, name)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `add` through a filter that matches nothing: the value the filter describes, with
+/// `v` written over it, joins `items` (merged into a value with the same identity,
+/// not duplicated); its index. Refusals as [`unmatched_template`].
+fn add_from_filter(
+    kind: PatchOpKind,
+    a: &'static Attribute,
+    sub: Option<&'static Attribute>,
+    filter: &Filter,
+    v: &Value,
+    items: &mut Vec<Value>,
+    name: &str,
+) -> Res<usize> {
+    let template = unmatched_template(kind, a, filter, items)?;
+    let created = created_value(a, sub, template, v, name)?;
+    // Through merge_or_push: a value naming an existing identity
+    // merges into it rather than duplicating it.
+    merge_or_push(a, items, Value::Object(created), name)
+}
+
+/// The value an unmatched filter describes (see [`eq_template`]), or `noTarget`:
+/// always for `replace` (RFC 7644 §3.5.2.3: "no record match was made"), for a
+/// single-valued attribute that has a value, and for a filter that is not a
+/// conjunction of `eq`.
+fn unmatched_template(
+    kind: PatchOpKind,
+    a: &'static Attribute,
+    filter: &Filter,
+    items: &[Value],
+) -> Res<Map<String, Value>> {
+    if kind == PatchOpKind::Replace {
+        return Err(ScimError::no_target(format!(
+            "no value of \"{}\" matches the filter \"{filter:#}\"",
+            a.name
+        )));
+    }
+    if !a.multi_valued && !items.is_empty() {
+        return Err(ScimError::no_target(format!(
+            "\"{}\" does not match the filter",
+            a.name
+        )));
+    }
+    eq_template(filter).ok_or_else(|| {
+        ScimError::no_target(format!(
+            "no value of \"{}\" matches the filter, and it is not a conjunction of eq comparisons to create one from",
+            a.name
+        ))
+    })
+}
+
+/// `template` with the normalized `v` written over it: its sub-attributes for
+/// `attr[filter]` (an object is required), or as `sub` for `attr[filter].sub`.
+fn created_value(
+    a: &'static Attribute,
+    sub: Option<&'static Attribute>,
+    mut template: Map<String, Value>,
+    v: &Value,
+    name: &str,
+) -> Res<Map<String, Value>> {
+    match sub {
+        None => template.extend(object_value(a, v, name)?),
+        Some(s) => {
+            let new = normalize_value(s, v, name)?;
+            template.insert(s.name.to_owned(), new);
+        }
+    }
+    Ok(template)
+}
+
+/// `v` normalized as a whole value of complex attribute `a`; anything that does not
+/// normalize to an object (null included) is `invalidValue`.
+fn object_value(a: &'static Attribute, v: &Value, name: &str) -> Res<Map<String, Value>> {
+    match normalize_value(a, v, name)? {
+        Value::Object(o) => Ok(o),
+        _ => Err(ScimError::invalid_value(format!(
+            "\"{name}\" needs an object value"
+        ))),
+    }
+}
+
+/// `add`/`replace` through a filter that matched: `v` is written to every
+/// `matched` value, whole (`attr[filter]`) or as `sub` (`attr[filter].sub`).
+fn write_matched(
+    kind: PatchOpKind,
+    a: &'static Attribute,
+    sub: Option<&'static Attribute>,
+    v: &Value,
+    matched: &[usize],
+    items: &mut [Value],
+    name: &str,
+) -> Res {
+    match sub {
+        None => {
+            let new = object_value(a, v, name)?;
+            rewrite_matched(kind, a, &new, matched, items, name)
+        }
+        Some(s) => {
+            let new = normalize_value(s, v, name)?;
+            set_sub_on_matched(s, &new, matched, items, name)
+        }
+    }
+}
+
+/// `attr[filter]` with an object: `replace` swaps each matched value for `new`,
+/// keeping the immutable sub-attributes it omits (see [`replacement`]); `add` merges
+/// `new` into each (see [`merge_fields`]).
+fn rewrite_matched(
+    kind: PatchOpKind,
+    a: &'static Attribute,
+    new: &Map<String, Value>,
+    matched: &[usize],
+    items: &mut [Value],
+    name: &str,
+) -> Res {
+    for &i in matched {
+        let Some(Value::Object(cur)) = items.get_mut(i) else {
+            continue;
+        };
+        if kind == PatchOpKind::Replace {
+            *cur = replacement(a, cur, new, name)?;
+        } else {
+            merge_fields(a, cur, new.clone(), name)?;
+        }
+    }
+    Ok(())
+}
+
+/// `attr[filter].sub` (RFC 7644 §3.5.2.3: "the matching sub-attribute of all
+/// matching records is replaced"): sets `sub` on every matched value, respecting
+/// immutability.
+fn set_sub_on_matched(
+    s: &'static Attribute,
+    new: &Value,
+    matched: &[usize],
+    items: &mut [Value],
+    name: &str,
+) -> Res {
+    for &i in matched {
+        if let Some(item) = items.get_mut(i) {
+            set_sub(s, item, new.clone(), name)?;
+        }
+    }
+    Ok(())
 }
 
 /// Prunes one attribute value in place (null sub-attributes, empty complex values);
