@@ -549,11 +549,7 @@ impl Engine {
                 _ => Ok(()),
             };
         };
-        let mut items = match remove_ci(container, a.name) {
-            Some(Value::Array(items)) => items,
-            Some(Value::Null) | None => Vec::new(),
-            Some(other) => vec![other],
-        };
+        let mut items = take_values(container, a);
         let result = self.filtered_items(kind, a, sub, filter, value, &mut items, &name);
         let restored = if a.multi_valued {
             Value::Array(items)
