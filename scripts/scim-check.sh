@@ -19,6 +19,10 @@ python="${PYTHON:-python3}"
 venv=target/scim-venv
 requirements=scripts/scim-check-requirements.txt
 stamp="$venv/.requirements.sha256"
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "scim-check: scim2-tester needs Python 3.11 or newer; $python is $("$python" -V 2>&1)" >&2
+  exit 2
+fi
 want="$(sha256sum "$requirements" | cut -d' ' -f1)"
 
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
