@@ -1,7 +1,8 @@
 # Roster: two commands for a new machine with only rustup/cargo.
 #   make up    build every component and serve the app on 127.0.0.1:3000
 #   make test  every test (unit, integration through roster-host, host conformance), then
-#              the integration suite again over a real Redis (ROSTER_KV=redis)
+#              the integration suite again over a real Redis (ROSTER_KV=redis), then the
+#              independent SCIM checker scim2-tester (make scim-check)
 SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
@@ -10,7 +11,7 @@ LISTEN ?= 127.0.0.1:3000
 # A Spin runtime config for `make up`, e.g. RUNTIME_CONFIG=deploy/runtime-config.redis.toml.
 RUNTIME_CONFIG ?=
 
-.PHONY: up build test test-scripts lint sizes bench wasm-target redis
+.PHONY: up build test test-scripts scim-check lint sizes bench wasm-target redis python-venv
 
 ## Install the wasm32-wasip2 target when it is missing. rust-toolchain.toml names it, but
 ## rustup does not add it to an already installed toolchain with RUSTUP_AUTO_INSTALL=0.
@@ -23,6 +24,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 redis:
 	@command -v redis-server >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 
+## Install Debian's python3-venv when python3 cannot create a virtual environment with pip
+## (Debian splits venv's ensurepip out of python3; scim-check keeps one in target/scim-venv).
+python-venv:
+	@python3 -c 'import ensurepip, venv' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
+
 ## Build every component for wasm32-wasip2 (size-tuned release profile).
 build: wasm-target
 	$(CARGO) build --target $(WASM_TARGET) --release $(addprefix -p ,$(COMPONENTS))
@@ -34,10 +40,17 @@ up: build
 ## Every test. Components are built first; the host's own fixtures are built by its tests.
 ## Then the domain, API and integration suites again with Redis's semantics
 ## (ROSTER_KV=redis): the domain and API ones over the in-memory store's Redis flavour,
-## the integration one with each App on a fresh redis-server.
-test: build redis test-scripts
+## the integration one with each App on a fresh redis-server. Last, scim2-tester.
+test: build redis python-venv test-scripts
 	$(CARGO) test
 	ROSTER_KV=redis $(CARGO) test -p roster-domain -p roster-api -p roster-tests
+	./scripts/scim-check.sh
+
+## scim2-tester (PyPI, pinned in scripts/scim-check-requirements.txt, installed into
+## target/scim-venv) against one organization's SCIM base, the app under roster-host on a
+## free loopback port: fails on any ERROR. Results in target/scim-check/.
+scim-check: build python-venv
+	./scripts/scim-check.sh
 
 ## scripts/up.sh's Spin version check and flag pass-through, with a fake `spin` (dry run).
 test-scripts:
