@@ -993,3 +993,42 @@ async fn invitations_fill_the_outbox_and_removal_purges_it() {
     assert_error(&bad, 400, 1001);
     app.assert_consistent();
 }
+
+/// A user created without email: answered with `"email": null`, and an invitation to
+/// it is reported `not_deliverable` per user while the others are invited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_email_is_created_and_not_invited() {
+    let app = App::start().await;
+    let org = app.org("no-email-org").await;
+    let r = app
+        .call("POST", &users(&org), Some(json!({"username": "kiosk"})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["data"]["email"], Value::Null);
+    let id = r.body["data"]["id"].as_str().unwrap().to_owned();
+    let got = app
+        .call("GET", &format!("{}/{id}", users(&org)), None)
+        .await;
+    assert_eq!(got.body["data"]["email"], Value::Null);
+    app.user(&org, "ivy").await;
+    let base = format!("/v1/organizations/{org}/mdm");
+    let r = app
+        .call(
+            "POST",
+            &format!("{base}/invitations"),
+            Some(json!({"usernames": ["kiosk", "ivy"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["data"][0],
+        json!({"username": "kiosk", "status": "not_deliverable",
+               "reason": "the user has no email address"})
+    );
+    assert_eq!(r.body["data"][1]["status"], "invited");
+    let outbox = app.call("GET", &format!("{base}/outbox"), None).await;
+    let messages = outbox.body["data"]["messages"].as_array().unwrap().clone();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["to"], "ivy@example.com");
+    app.assert_consistent();
+}
