@@ -391,9 +391,9 @@ async fn creation_refuses_taken_unique_values_with_409() {
             "userName",
         ),
         (
-            json!({ "schemas": [USER_URN], "userName": "nomail" }),
+            json!({ "schemas": [USER_URN], "userName": "x", "emails": [{ "primary": true }] }),
             "invalidValue",
-            "emails",
+            "emails[0].value",
         ),
         (
             json!({ "schemas": [USER_URN], "userName": "x", "emails": [{ "value": "not-an-email" }] }),
