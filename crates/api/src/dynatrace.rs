@@ -3,7 +3,8 @@
 //!
 //! An account is an organization (found by its `accountUuid` alias); a person is the set
 //! of users with one email across organizations (the identity index, re-checked
-//! against each user record). Removing the person from an account removes that
+//! against each user record). A user without email is no person here: it is never
+//! found (404). Removing the person from an account removes that
 //! organization's user with all its dependents; when it was the person's last account
 //! the person is gone. The person's owner account (the oldest membership) is left
 //! last: removing them from it while other accounts remain answers 400 "Cannot delete
@@ -284,7 +285,7 @@ fn rest_user(
         .collect();
     RestUserWithGroups {
         uid: u.uuid.clone(),
-        email: u.email.clone(),
+        email: u.email.clone().unwrap_or_default(),
         name: u.first_name.clone(),
         surname: u.last_name.clone(),
         password: None,
@@ -367,7 +368,12 @@ pub async fn accounts<S: Store>(store: &S, email: &str) -> Result<Vec<Account>, 
             Err(DomainError::NotFound { .. }) => continue,
             Err(e) => return Err(e),
         };
-        if user.is_live() && user.email.eq_ignore_ascii_case(email) {
+        if user.is_live()
+            && user
+                .email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        {
             out.push(Account { org, user });
         }
     }
@@ -408,6 +414,8 @@ crate::endpoint! {
 /// stands before the removal, and the user's groups in the account.
 struct Target {
     org: Organization,
+    /// The person's email (the user's, as stored).
+    email: String,
     user: UserRecord,
     before: Vec<Account>,
     groups: Vec<Group>,
@@ -431,11 +439,15 @@ async fn delete_user<S: Store>(
         return Err(Error::OwnerAccount);
     }
     let Target {
-        org, user, groups, ..
+        org,
+        email,
+        user,
+        groups,
+        ..
     } = target;
     match removal::remove_user(store, &org, &user.id, &policy, ctx.now).await? {
         RemovalOutcome::Finished(r) => {
-            let after = accounts(store, &r.user.email).await?;
+            let after = accounts(store, &email).await?;
             Ok(json(
                 StatusCode::OK,
                 &serde_json::to_value([rest_user(&r.user, &org, &groups, &after)])
@@ -448,7 +460,8 @@ async fn delete_user<S: Store>(
 }
 
 /// The account (404 when unknown or not the caller's to see), the user with the path's
-/// email in it, and the person's accounts. The owner-account rule applies to a removal
+/// email in it (404 when none: a user without email is never found), and the person's
+/// accounts. The owner-account rule applies to a removal
 /// this request would start; one already under way is finished whatever it is.
 async fn find_target<S: Store>(
     req: &ApiRequest,
@@ -461,14 +474,16 @@ async fn find_target<S: Store>(
     let user = users::find_by_email(store, &org, &email)
         .await?
         .ok_or(Error::NotFound)?;
+    let email = user.email.clone().ok_or(Error::NotFound)?;
     let before = if user.is_live() {
-        accounts(store, &user.email).await?
+        accounts(store, &email).await?
     } else {
         Vec::new()
     };
     let groups = user_groups(store, &org, &user.groups).await?;
     Ok(Target {
         org,
+        email,
         user,
         before,
         groups,

@@ -347,7 +347,7 @@ impl Kind {
                     let name = format!("victim-{}-{tag}-{devices}-{i}", fx.run_tag);
                     let new = users::NewUser::parse(
                         &name,
-                        &format!("{name}@example.com"),
+                        Some(&format!("{name}@example.com")),
                         Some("Victim"),
                         Some("Bench"),
                     )?;

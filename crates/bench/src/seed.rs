@@ -246,7 +246,7 @@ async fn make_user<S: Store>(
     let last = LAST[((i / FIRST.len() as u64) % LAST.len() as u64) as usize];
     let new = users::NewUser::parse(
         &name,
-        &format!("{name}@example.com"),
+        Some(&format!("{name}@example.com")),
         Some(first),
         Some(last),
     )?;

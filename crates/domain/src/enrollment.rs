@@ -110,10 +110,14 @@ pub enum Invited {
     },
     /// No such user (or being removed).
     NotFound,
+    /// The user has no email address: not deliverable. No token was issued and
+    /// nothing queued.
+    NoEmail,
 }
 
 /// Invites users by username (seed 003's email invitation): for each, issues an
-/// enrollment token valid for `ttl_secs` and queues an invitation in the outbox.
+/// enrollment token valid for `ttl_secs` and queues an invitation in the outbox. A
+/// user without email gets neither ([`Invited::NoEmail`]: not deliverable).
 pub async fn invite<S: Store>(
     store: &S,
     org: &Organization,
@@ -124,6 +128,9 @@ pub async fn invite<S: Store>(
     let Some(user) = users::find_by_username(store, org, username).await? else {
         return Ok(Invited::NotFound);
     };
+    if user.email.is_none() {
+        return Ok(Invited::NoEmail);
+    }
     let token = match issue(store, org, &user.id, ttl_secs, now).await {
         Ok(t) => t,
         Err(DomainError::NotFound { .. }) => return Ok(Invited::NotFound),
@@ -141,6 +148,12 @@ pub async fn invite<S: Store>(
     {
         Ok(m) => m,
         Err(DomainError::NotFound { .. }) => return Ok(Invited::NotFound),
+        // The email was removed meanwhile: the token goes too (best effort; an
+        // unused token expires anyway).
+        Err(DomainError::Invalid(v)) if v == crate::outbox::not_deliverable() => {
+            let _ = revoke(store, org, &user.id, &token.id).await;
+            return Ok(Invited::NoEmail);
+        }
         Err(e) => return Err(e),
     };
     Ok(Invited::Yes {

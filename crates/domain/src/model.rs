@@ -216,11 +216,17 @@ pub struct User {
     pub seq: i64,
     /// Unique per organization (case-insensitive).
     pub username: String,
-    /// Unique per organization (case-insensitive).
-    pub email: String,
+    /// The primary email address, unique per organization (case-insensitive); optional
+    /// (service accounts, kiosk and shared-device users have none). A user without one
+    /// holds no email claim, is in no identity entry, and is sent no invitation or
+    /// notice. Records written before it was optional hold a string and decode as
+    /// `Some`; one without is stored without the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     /// Further email addresses (SCIM's non-primary `emails`), each unique in the
     /// organization like `email` (one claim namespace: no address belongs to two
-    /// users), at most [`MAX_OTHER_EMAILS`].
+    /// users), at most [`MAX_OTHER_EMAILS`]; only a user with a primary `email` has
+    /// any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_emails: Vec<String>,
     /// Given name.

@@ -58,7 +58,9 @@ fn list_id(n: i64) -> Option<ObjectId> {
     ObjectId::parse("number", &format!("{n:024x}")).ok()
 }
 
-/// Queues a message to `user`; returns it.
+/// Queues a message to `user`; returns it. A user without email cannot be sent one:
+/// [`DomainError::Invalid`] naming `email` (not deliverable), before anything is
+/// written.
 pub async fn enqueue<S: Store>(
     store: &S,
     org: &Organization,
@@ -67,12 +69,15 @@ pub async fn enqueue<S: Store>(
     enrollment_token_id: Option<ObjectId>,
     now: Timestamp,
 ) -> Result<Message, DomainError> {
+    let Some(to) = user.email.clone() else {
+        return Err(not_deliverable().into());
+    };
     let n = store.increment(&keys::outbox_counter(&org.id), 1).await?;
     let msg = Message {
         number: n,
         kind,
         user_id: user.id.clone(),
-        to: user.email.clone(),
+        to,
         enrollment_token_id,
         device_id: None,
         device_identifier: None,
@@ -91,6 +96,11 @@ pub async fn enqueue<S: Store>(
     }
     records::write(store, &keys::outbox_message(&org.id, n), &msg).await?;
     Ok(msg)
+}
+
+/// Why a message to a user without email is not queued.
+pub fn not_deliverable() -> crate::error::ValidationError {
+    crate::error::ValidationError::new("email", "the user has no email address: not deliverable")
 }
 
 /// Pending messages numbered after `after`, oldest first, at most `limit`; and where

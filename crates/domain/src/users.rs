@@ -40,10 +40,11 @@ pub struct IndexEntry {
 pub struct NewUser {
     /// Unique username.
     pub username: Username,
-    /// Unique email.
-    pub email: Email,
+    /// Unique email, if the user has one (service accounts, kiosk and shared-device
+    /// users have none).
+    pub email: Option<Email>,
     /// Further addresses, each unique like `email` (at most
-    /// [`crate::model::MAX_OTHER_EMAILS`]).
+    /// [`crate::model::MAX_OTHER_EMAILS`]); only with an `email`.
     pub other_emails: Vec<Email>,
     /// Given name.
     pub first_name: String,
@@ -66,16 +67,17 @@ pub struct NewUser {
 }
 
 impl NewUser {
-    /// Validates the raw fields (names are optional, empty when absent).
+    /// Validates the raw fields (email and names are optional; names are empty when
+    /// absent).
     pub fn parse(
         username: &str,
-        email: &str,
+        email: Option<&str>,
         first_name: Option<&str>,
         last_name: Option<&str>,
     ) -> Result<Self, ValidationError> {
         Ok(Self {
             username: Username::parse("username", username)?,
-            email: Email::parse("email", email)?,
+            email: email.map(|e| Email::parse("email", e)).transpose()?,
             other_emails: Vec::new(),
             first_name: ids::text("firstName", first_name.unwrap_or(""), ids::MAX_TEXT_LEN)?,
             last_name: ids::text("lastName", last_name.unwrap_or(""), ids::MAX_TEXT_LEN)?,
@@ -162,6 +164,17 @@ pub fn check_other_emails(field: &str, other: &[Email]) -> Result<(), Validation
     Ok(())
 }
 
+/// Further addresses need a primary one: a user without `email` has none.
+fn check_primary_for_others(has_email: bool, others: usize) -> Result<(), ValidationError> {
+    if !has_email && others > 0 {
+        return Err(ValidationError::new(
+            "email",
+            "a user with further email addresses needs a primary email",
+        ));
+    }
+    Ok(())
+}
+
 /// The claim key of an external id (case-exact).
 pub fn external_key(org: &Organization, external_id: &str) -> String {
     keys::external_id_claim(&org.id, &keys::digest(&org.salt, external_id))
@@ -173,20 +186,20 @@ pub fn uuid_key(org: &Organization, uuid: &str) -> String {
 }
 
 /// Every unique-value claim a live user holds, with the field each is for: username,
-/// email, UUID, external id when it has one, and each further email address (in the
-/// email namespace; an address equal to another of the user's is claimed once).
+/// email when it has one, UUID, external id when it has one, and each further email
+/// address (in the email namespace; an address equal to another of the user's is
+/// claimed once). A user without email claims no address.
 pub fn user_claims(org: &Organization, u: &User) -> Vec<(&'static str, String)> {
-    let (name_key, email_key) = claim_keys(org, &u.username, &u.email);
-    let mut out = vec![
-        ("username", name_key),
-        ("email", email_key),
-        ("uuid", uuid_key(org, &u.uuid)),
-    ];
+    let mut out = vec![("username", username_key(org, &u.username))];
+    if let Some(e) = &u.email {
+        out.push(("email", email_key(org, e)));
+    }
+    out.push(("uuid", uuid_key(org, &u.uuid)));
     if let Some(e) = &u.external_id {
         out.push(("externalId", external_key(org, e)));
     }
     for other in &u.other_emails {
-        let (_, key) = claim_keys(org, "", other);
+        let key = email_key(org, other);
         if !out.iter().any(|(_, k)| *k == key) {
             out.push(("email", key));
         }
@@ -194,17 +207,19 @@ pub fn user_claims(org: &Organization, u: &User) -> Vec<(&'static str, String)> 
     out
 }
 
-/// The claim keys of a user's username and email.
-pub fn claim_keys(org: &Organization, username: &str, email: &str) -> (String, String) {
-    (
-        keys::username_claim(
-            &org.id,
-            &keys::digest(&org.salt, &username.to_ascii_lowercase()),
-        ),
-        keys::email_claim(
-            &org.id,
-            &keys::digest(&org.salt, &email.to_ascii_lowercase()),
-        ),
+/// The claim key of a username (case-insensitive).
+pub fn username_key(org: &Organization, username: &str) -> String {
+    keys::username_claim(
+        &org.id,
+        &keys::digest(&org.salt, &username.to_ascii_lowercase()),
+    )
+}
+
+/// The claim key of an email address (case-insensitive).
+pub fn email_key(org: &Organization, email: &str) -> String {
+    keys::email_claim(
+        &org.id,
+        &keys::digest(&org.salt, &email.to_ascii_lowercase()),
     )
 }
 
@@ -275,6 +290,7 @@ pub async fn create<S: Store>(
 ) -> Result<User, DomainError> {
     check_attributes("attributes", &new.attributes)?;
     check_other_emails("emails", &new.other_emails)?;
+    check_primary_for_others(new.email.is_some(), new.other_emails.len())?;
     let seq = store.increment(&keys::user_seq_counter(&org.id), 1).await?;
     let id = ObjectId::generate(now);
     let entry_key = keys::user_seq(&org.id, seq);
@@ -293,7 +309,7 @@ pub async fn create<S: Store>(
         org_id: org.id.clone(),
         seq,
         username: new.username.as_str().to_owned(),
-        email: new.email.as_str().to_owned(),
+        email: new.email.as_ref().map(|e| e.as_str().to_owned()),
         other_emails: new
             .other_emails
             .iter()
@@ -323,7 +339,9 @@ pub async fn create<S: Store>(
                 return Err(DomainError::Conflict { field });
             }
         }
-        crate::identity::join(store, &user.email, &org.id, &id, now).await?;
+        if let Some(email) = &user.email {
+            crate::identity::join(store, email, &org.id, &id, now).await?;
+        }
         for key in dependent_lists(&org.id, &id) {
             dependents::create(store, &key).await?;
         }
@@ -373,7 +391,9 @@ async fn rollback<S: Store>(store: &S, org: &Organization, user: &User) -> Resul
     store
         .delete_many(&dependent_lists(&org.id, &user.id))
         .await?;
-    crate::identity::leave(store, &user.email, &org.id, &user.id).await?;
+    if let Some(email) = &user.email {
+        crate::identity::leave(store, email, &org.id, &user.id).await?;
+    }
     for (_, key) in user_claims(org, user).iter().rev() {
         claims::release(store, key, user.seq).await?;
     }
@@ -441,8 +461,9 @@ pub async fn get_live<S: Store>(
 pub struct UserChanges {
     /// New username (claimed before it is written; the old one is released after).
     pub username: Option<Username>,
-    /// New email (claimed before it is written; the old one is released after).
-    pub email: Option<Email>,
+    /// New email (claimed before it is written; the old one is released after);
+    /// `Some(None)` removes it (releasing its claim and identity membership).
+    pub email: Option<Option<Email>>,
     /// New further email addresses (replacing all of them; claimed like `email`).
     pub other_emails: Option<Vec<Email>>,
     /// New given name.
@@ -465,14 +486,17 @@ pub struct UserChanges {
 }
 
 impl UserChanges {
-    /// Validates the raw fields.
+    /// Validates the raw fields (a given `email` replaces the user's; see
+    /// [`UserChanges::email`] to remove it).
     pub fn parse(
         email: Option<&str>,
         first_name: Option<&str>,
         last_name: Option<&str>,
     ) -> Result<Self, ValidationError> {
         Ok(Self {
-            email: email.map(|e| Email::parse("email", e)).transpose()?,
+            email: email
+                .map(|e| Email::parse("email", e).map(Some))
+                .transpose()?,
             first_name: first_name
                 .map(|v| ids::text("firstName", v, ids::MAX_TEXT_LEN))
                 .transpose()?,
@@ -488,7 +512,7 @@ impl UserChanges {
             u.username = v.as_str().to_owned();
         }
         if let Some(v) = &self.email {
-            u.email = v.as_str().to_owned();
+            u.email = v.as_ref().map(|e| e.as_str().to_owned());
         }
         if let Some(v) = &self.other_emails {
             u.other_emails = v.iter().map(|e| e.as_str().to_owned()).collect();
@@ -560,6 +584,7 @@ pub async fn update<S: Store>(
         if after == before {
             return Ok(before);
         }
+        check_primary_for_others(after.email.is_some(), after.other_emails.len())?;
         let old_claims = user_claims(org, &before);
         let new_claims = user_claims(org, &after);
         // Lost a race (not written): re-read and retry. A claim taken for this attempt
@@ -571,10 +596,13 @@ pub async fn update<S: Store>(
             new: &new_claims,
             unwritten: UnwrittenClaims::Leave,
         };
-        let email_moved = !before.email.eq_ignore_ascii_case(&after.email);
+        // The identity index follows the primary email: joined under a new one before
+        // the write, left under the old one after it (none to join or leave when the
+        // email is added or removed).
+        let email_moved = !same_email(before.email.as_deref(), after.email.as_deref());
         let write = async || {
-            if email_moved {
-                crate::identity::join(store, &after.email, &org.id, id, now).await?;
+            if email_moved && let Some(email) = &after.email {
+                crate::identity::join(store, email, &org.id, id, now).await?;
             }
             after.version += 1;
             after.updated_at = now;
@@ -585,13 +613,22 @@ pub async fn update<S: Store>(
         };
         let claim = async |k: &str| claim(store, org, k, before.seq, now).await;
         if let Write::Written(after) = change.apply(store, claim, write, |_, _| false).await? {
-            if email_moved {
-                crate::identity::leave(store, &before.email, &org.id, id).await?;
+            if email_moved && let Some(email) = &before.email {
+                crate::identity::leave(store, email, &org.id, id).await?;
             }
             return Ok(after);
         }
     }
     Err(crate::store::StoreError::new("too much contention updating the user").into())
+}
+
+/// Whether two optional emails are the same address (case-insensitively).
+fn same_email(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        (None, None) => true,
+        _ => false,
+    }
 }
 
 /// Swaps the changed record `after` in (conditional on `cas`), keeping the search entry
@@ -834,11 +871,11 @@ pub async fn find_by_username<S: Store>(
     org: &Organization,
     username: &str,
 ) -> Result<Option<User>, DomainError> {
-    let (key, _) = claim_keys(org, username, "");
-    by_claim(store, org, &key).await
+    by_claim(store, org, &username_key(org, username)).await
 }
 
-/// Finds a user by (primary) email (case-insensitive).
+/// Finds a user by (primary) email (case-insensitive); a user without email is never
+/// found.
 pub async fn find_by_email<S: Store>(
     store: &S,
     org: &Organization,
@@ -846,7 +883,7 @@ pub async fn find_by_email<S: Store>(
 ) -> Result<Option<User>, DomainError> {
     Ok(find_by_any_email(store, org, email)
         .await?
-        .filter(|u| u.email.eq_ignore_ascii_case(email)))
+        .filter(|u| same_email(u.email.as_deref(), Some(email))))
 }
 
 /// Finds the user holding `email` (case-insensitive) as its email or as one of its
@@ -856,8 +893,7 @@ pub async fn find_by_any_email<S: Store>(
     org: &Organization,
     email: &str,
 ) -> Result<Option<User>, DomainError> {
-    let (_, key) = claim_keys(org, "", email);
-    by_claim(store, org, &key).await
+    by_claim(store, org, &email_key(org, email)).await
 }
 
 /// Finds a user by UUID (any case).
@@ -883,13 +919,13 @@ const FIELD_SEPARATOR: char = '\u{1f}';
 /// Separates the current text from the previous one while an update is in flight.
 pub const RECORD_SEPARATOR: char = '\u{1e}';
 
-/// The search entry of a user: lowercased username, email, first and last name, then
-/// each further email address.
+/// The search entry of a user: lowercased username, email (empty without one), first
+/// and last name, then each further email address.
 pub fn search_text(u: &User) -> String {
     let mut text = format!(
         "{}{FIELD_SEPARATOR}{}{FIELD_SEPARATOR}{} {}",
         u.username.to_lowercase(),
-        u.email.to_lowercase(),
+        u.email.as_deref().unwrap_or_default().to_lowercase(),
         u.first_name.to_lowercase(),
         u.last_name.to_lowercase()
     );

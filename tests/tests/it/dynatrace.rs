@@ -354,3 +354,43 @@ async fn concurrent_removals_remove_once() {
     }
     app.assert_consistent();
 }
+
+/// A user without email is no person: never found here, even by the address it had
+/// before the canonical API removed it; the other surfaces still see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_email_is_never_found() {
+    let app = App::start().await;
+    let org = app.org("dt-no-email").await;
+    let account = account_of(&app, &org).await;
+    let id = member(&app, &org, "kiosk", "ops").await;
+    let target = path(&account, "kiosk@example.com");
+    let r = app
+        .call("DELETE", &format!("{target}?dryRun=true"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/v1/organizations/{org}/mdm/users/{id}"),
+            Some(json!({"email": null})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["data"]["email"], Value::Null);
+    for p in [target.clone(), format!("{target}?dryRun=true")] {
+        assert_exception(
+            &app.call("DELETE", &p, None).await,
+            404,
+            "Could not find requested user or account",
+        );
+    }
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/organizations/{org}/mdm/users/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    app.assert_consistent();
+}

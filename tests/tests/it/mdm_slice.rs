@@ -327,6 +327,7 @@ async fn users_put_replaces_every_mutable_field() {
     assert_eq!(put.status, 200, "{}", put.text);
     assert_eq!(put.body["data"]["email"], "kim.lee@example.com");
     assert_eq!(put.body["data"]["lastName"], "");
+    // The email is optional: a PUT without it leaves the user without one.
     let put_missing = app
         .call(
             "PUT",
@@ -334,8 +335,17 @@ async fn users_put_replaces_every_mutable_field() {
             Some(json!({"firstName": "K"})),
         )
         .await;
-    assert_error(&put_missing, 400, 1002);
-    assert!(put_missing.text.contains("email"), "{}", put_missing.text);
+    assert_eq!(put_missing.status, 200, "{}", put_missing.text);
+    assert_eq!(put_missing.body["data"]["email"], Value::Null);
+    let bad = app
+        .call(
+            "PUT",
+            &format!("{}/{id}", users(&org)),
+            Some(json!({"email": "not an address"})),
+        )
+        .await;
+    assert_error(&bad, 400, 1001);
+    assert!(bad.text.contains("email"), "{}", bad.text);
     app.assert_consistent();
 }
 
@@ -991,5 +1001,44 @@ async fn invitations_fill_the_outbox_and_removal_purges_it() {
         )
         .await;
     assert_error(&bad, 400, 1001);
+    app.assert_consistent();
+}
+
+/// A user created without email: answered with `"email": null`, and an invitation to
+/// it is reported `not_deliverable` per user while the others are invited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_email_is_created_and_not_invited() {
+    let app = App::start().await;
+    let org = app.org("no-email-org").await;
+    let r = app
+        .call("POST", &users(&org), Some(json!({"username": "kiosk"})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["data"]["email"], Value::Null);
+    let id = r.body["data"]["id"].as_str().unwrap().to_owned();
+    let got = app
+        .call("GET", &format!("{}/{id}", users(&org)), None)
+        .await;
+    assert_eq!(got.body["data"]["email"], Value::Null);
+    app.user(&org, "ivy").await;
+    let base = format!("/v1/organizations/{org}/mdm");
+    let r = app
+        .call(
+            "POST",
+            &format!("{base}/invitations"),
+            Some(json!({"usernames": ["kiosk", "ivy"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["data"][0],
+        json!({"username": "kiosk", "status": "not_deliverable",
+               "reason": "the user has no email address"})
+    );
+    assert_eq!(r.body["data"][1]["status"], "invited");
+    let outbox = app.call("GET", &format!("{base}/outbox"), None).await;
+    let messages = outbox.body["data"]["messages"].as_array().unwrap().clone();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["to"], "ivy@example.com");
     app.assert_consistent();
 }

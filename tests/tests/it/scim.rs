@@ -391,9 +391,9 @@ async fn creation_refuses_taken_unique_values_with_409() {
             "userName",
         ),
         (
-            json!({ "schemas": [USER_URN], "userName": "nomail" }),
+            json!({ "schemas": [USER_URN], "userName": "x", "emails": [{ "primary": true }] }),
             "invalidValue",
-            "emails",
+            "emails[0].value",
         ),
         (
             json!({ "schemas": [USER_URN], "userName": "x", "emails": [{ "value": "not-an-email" }] }),
@@ -463,13 +463,14 @@ async fn creation_refuses_bodies_that_are_not_a_user() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn creation_accepts_application_json_and_an_email_username() {
+async fn creation_accepts_application_json_and_no_emails() {
     let app = App::start().await;
     let org = app.org("scim-valid").await;
     let users = format!("{}/Users", base(&org));
     create_user(&app, &org, user_body("taken")).await;
-    // application/json is accepted too; a userName that is an email address is the
-    // email when no emails are given.
+    // application/json is accepted too; `emails` is optional (RFC 7643 §4.1): a user
+    // created without has none (a userName that looks like an address is not taken
+    // for one), and its resource has no `emails`.
     let r = app
         .send(
             "POST",
@@ -480,11 +481,34 @@ async fn creation_accepts_application_json_and_an_email_username() {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(
-        r.body["emails"],
-        json!([{ "value": "Sam@Example.com", "primary": true }])
-    );
+    assert!(r.body.get("emails").is_none(), "{}", r.text);
     assert_eq!(r.body["active"], true);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let got = app
+        .send(
+            "GET",
+            &format!("{users}/{id}"),
+            Some(&app.admin_token),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert!(got.body.get("emails").is_none(), "{}", got.text);
+    // Another user may take that address, and one more may have none.
+    create_user(
+        &app,
+        &org,
+        json!({ "schemas": [USER_URN], "userName": "sam2",
+                "emails": [{ "value": "sam@example.com" }] }),
+    )
+    .await;
+    create_user(
+        &app,
+        &org,
+        json!({ "schemas": [USER_URN], "userName": "kiosk" }),
+    )
+    .await;
     app.assert_consistent();
 }
 

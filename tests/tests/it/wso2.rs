@@ -884,7 +884,12 @@ async fn errors_adding_a_user_name_the_field() {
         400,
         "phone",
     );
-    assert_failure(&post(r#"{"username":"ann"}"#).await, 400, "emailAddress");
+    // emailAddress is optional, but an empty one is no address.
+    assert_failure(
+        &post(r#"{"username":"ann","emailAddress":""}"#).await,
+        400,
+        "Invalid emailAddress",
+    );
     assert_failure(
         &post(r#"{"username":"ann","emailAddress":"not-an-email"}"#).await,
         400,

@@ -127,8 +127,10 @@ pub struct CreateUserRequest {
     /// 1 to 64 letters, digits and `. _ @ + -`; unique per organization,
     /// case-insensitively; cannot change later.
     pub username: String,
-    /// At most 254 characters; unique per organization, case-insensitively.
-    pub email: String,
+    /// At most 254 characters; unique per organization, case-insensitively. Optional
+    /// (absent or `null`: the user has no email, claims no address and is sent no
+    /// invitation or notice).
+    pub email: Option<String>,
     /// Given name, up to 256 characters (absent: empty).
     pub first_name: Option<String>,
     /// Family name, up to 256 characters (absent: empty).
@@ -151,8 +153,8 @@ pub struct UserResponse {
     pub uuid: String,
     /// As given at creation (uniqueness ignores case).
     pub username: String,
-    /// As given (uniqueness ignores case).
-    pub email: String,
+    /// As given (uniqueness ignores case); `null` when the user has none.
+    pub email: Option<String>,
     /// Given name, or empty.
     pub first_name: String,
     /// Family name, or empty.
@@ -334,8 +336,9 @@ impl EnrollmentTokenResponse {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatchUserRequest {
-    /// New email (unique per organization).
-    pub email: Option<String>,
+    /// New email (unique per organization); `null` removes it (releasing the address).
+    #[serde(default, deserialize_with = "double_option")]
+    pub email: Option<Option<String>>,
     /// New given name, up to 256 characters.
     pub first_name: Option<String>,
     /// New family name, up to 256 characters.
@@ -489,8 +492,12 @@ pub struct InviteRequest {
 pub struct InvitationResult {
     /// The username as given.
     pub username: String,
-    /// `invited` or `not_found`.
+    /// `invited`, `not_found` or `not_deliverable` (the user has no email address:
+    /// no token issued, nothing queued).
     pub status: &'static str,
+    /// Why the user was not invited, for `not_deliverable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
     /// The enrollment token issued (when `invited`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enrollment_token_id: Option<String>,
@@ -562,8 +569,9 @@ pub struct AcknowledgeRequest {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutUserRequest {
-    /// At most 254 characters; unique per organization, case-insensitively.
-    pub email: String,
+    /// At most 254 characters; unique per organization, case-insensitively (absent or
+    /// `null`: the user has no email, releasing any it had).
+    pub email: Option<String>,
     /// Given name, up to 256 characters (absent: empty).
     pub first_name: Option<String>,
     /// Family name, up to 256 characters (absent: empty).

@@ -140,7 +140,7 @@ async fn create_user<S: Store>(
 fn new_user(body: CreateUserRequest) -> Result<users::NewUser, ValidationError> {
     let new = users::NewUser::parse(
         &body.username,
-        &body.email,
+        body.email.as_deref(),
         body.first_name.as_deref(),
         body.last_name.as_deref(),
     )?;
@@ -192,9 +192,9 @@ async fn put_user<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<Ap
     let user_id = object_id(req, "mdmUserId")?;
     let expected = if_match(req)?;
     let body: PutUserRequest = json_body(req)?;
-    // Replace: every mutable field is given; names default to empty.
+    // Replace: every mutable field is given; names default to empty, the email to none.
     let changes = super::user_changes(
-        Some(&body.email),
+        Some(body.email.as_deref()),
         Some(body.first_name.as_deref().unwrap_or("")),
         Some(body.last_name.as_deref().unwrap_or("")),
         Some(body.company.as_deref().unwrap_or("")),
@@ -214,7 +214,7 @@ async fn patch_user<S: Store>(
     let expected = if_match(req)?;
     let body: PatchUserRequest = json_body(req)?;
     let changes = super::user_changes(
-        body.email.as_deref(),
+        body.email.as_ref().map(Option::as_deref),
         body.first_name.as_deref(),
         body.last_name.as_deref(),
         body.company.as_deref(),
@@ -701,19 +701,28 @@ async fn invite_users<S: Store>(
     Ok(ok(StatusCode::OK, &out))
 }
 
-/// One username's entry in the answer: `invited` (with the token and message) or
-/// `not_found`.
+/// One username's entry in the answer: `invited` (with the token and message),
+/// `not_found`, or `not_deliverable` (with the reason: the user has no email).
 fn invitation_result(username: String, invited: enrollment::Invited) -> InvitationResult {
     match invited {
         enrollment::Invited::Yes { token, message } => InvitationResult {
             username,
             status: "invited",
+            reason: None,
             enrollment_token_id: Some(token.id.to_string()),
             message_number: Some(message.number),
         },
         enrollment::Invited::NotFound => InvitationResult {
             username,
             status: "not_found",
+            reason: None,
+            enrollment_token_id: None,
+            message_number: None,
+        },
+        enrollment::Invited::NoEmail => InvitationResult {
+            username,
+            status: "not_deliverable",
+            reason: Some("the user has no email address"),
             enrollment_token_id: None,
             message_number: None,
         },

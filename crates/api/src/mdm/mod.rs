@@ -399,15 +399,21 @@ pub fn org_changes(
     })
 }
 
-/// Validates the canonical surface's user changes.
+/// Validates the canonical surface's user changes (`email`: `Some(None)` removes it).
 pub fn user_changes(
-    email: Option<&str>,
+    email: Option<Option<&str>>,
     first_name: Option<&str>,
     last_name: Option<&str>,
     company: Option<&str>,
     country_code: Option<&str>,
 ) -> Result<users::UserChanges, ValidationError> {
-    let mut c = users::UserChanges::parse(email, first_name, last_name)?;
+    let mut c = users::UserChanges::parse(None, first_name, last_name)?;
+    c.email = email
+        .map(|e| {
+            e.map(|e| roster_domain::ids::Email::parse("email", e))
+                .transpose()
+        })
+        .transpose()?;
     c.company = company
         .map(|v| users::parse_company("company", v))
         .transpose()?;

@@ -17,8 +17,10 @@ pub struct AddUserRequest {
     pub firstname: Option<String>,
     /// Family name; absent: none.
     pub lastname: Option<String>,
-    /// Email (required: every Roster user has one, unique per organization).
-    pub email_address: String,
+    /// Email, unique per organization; absent (or `null`): the user has none (the seed
+    /// shows such a user as `{"username":"admin"}`), is sent no invitation and is
+    /// never found by email.
+    pub email_address: Option<String>,
     /// Role (group) names; a role that does not exist is created (see `docs/wso2.md`).
     pub roles: Option<Vec<String>>,
     /// An initial password, base64-encoded like every WSO2 password; absent: the user
@@ -36,7 +38,8 @@ pub struct UpdateUserRequest {
     pub firstname: Option<String>,
     /// New family name (`""` clears it).
     pub lastname: Option<String>,
-    /// New email (unique in the organization: another user's answers 409).
+    /// New email (unique in the organization: another user's answers 409); `""`
+    /// removes it, like the names.
     pub email_address: Option<String>,
     /// The user's complete set of roles (replacing the current ones; `[]` clears them).
     pub roles: Option<Vec<String>>,
@@ -78,9 +81,9 @@ pub struct UserResponse {
     /// Family name, left out when empty.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub lastname: String,
-    /// Email, left out when empty.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub email_address: String,
+    /// Email, left out when the user has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_address: Option<String>,
 }
 
 impl From<&User> for UserResponse {

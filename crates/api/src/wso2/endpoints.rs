@@ -9,7 +9,7 @@ use super::{
 use crate::auth::Caller;
 use crate::request::{ApiRequest, ApiResponse, Ctx};
 use http::StatusCode;
-use roster_domain::ids::Username;
+use roster_domain::ids::{Email, Username};
 use roster_domain::model::{Organization, User};
 use roster_domain::permissions::{Action, Permission, Resource};
 use roster_domain::removal::{self, Plan, RemovalOutcome, RemovalPolicy};
@@ -172,7 +172,7 @@ async fn add_user<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<Ap
     let name = username("username", &body.username)?;
     let mut new = users::NewUser::parse(
         name.as_str(),
-        &body.email_address,
+        body.email_address.as_deref(),
         body.firstname.as_deref(),
         body.lastname.as_deref(),
     )?;
@@ -213,11 +213,14 @@ async fn update_user<S: Store>(
         )
         .into());
     }
-    let changes = users::UserChanges::parse(
-        body.email_address.as_deref(),
-        body.firstname.as_deref(),
-        body.lastname.as_deref(),
-    )?;
+    let mut changes =
+        users::UserChanges::parse(None, body.firstname.as_deref(), body.lastname.as_deref())?;
+    // `""` removes the email, like the names; another value replaces it.
+    changes.email = match body.email_address.as_deref() {
+        None => None,
+        Some("") => Some(None),
+        Some(e) => Some(Some(Email::parse("email", e)?)),
+    };
     let user = find_user(store, &org, &raw, &name).await?;
     let roles = match &body.roles {
         Some(r) => Some(plan_roles(store, &org, &caller, r).await?),
@@ -321,7 +324,8 @@ async fn view_user<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<A
 crate::endpoint! {
     /// `/mdm-admin/users/email-invitation`: POST a JSON array of usernames; each gets an
     /// enrollment token and an invitation in the organization's outbox (the mailer
-    /// delivers it). Every username must exist, or nobody is invited.
+    /// delivers it). Every username must exist and have an email address (one without
+    /// is not deliverable: 400), or nobody is invited.
     pub struct UsersEmailInvitationRoute {
         route: "/mdm-admin/users/email-invitation",
         error: Error,
@@ -347,6 +351,8 @@ async fn invite_users<S: Store>(
             enrollment::Invited::Yes { .. } => {}
             // Removed since the check in `invitees`.
             enrollment::Invited::NotFound => return Err(Error::NoSuchUser(r)),
+            // Its email removed since the check in `invitees`.
+            enrollment::Invited::NoEmail => return Err(Error::NotDeliverable(r)),
         }
     }
     Ok(message(
@@ -356,8 +362,8 @@ async fn invite_users<S: Store>(
 }
 
 /// The users an invitation names (1 to [`MAX_INVITATIONS`](super::MAX_INVITATIONS)),
-/// each with the name as given, duplicates once: every name is checked before anyone
-/// is invited.
+/// each with the name as given, duplicates once: every name is checked (it exists, and
+/// has an email to be invited at) before anyone is invited.
 async fn invitees<S: Store>(
     store: &S,
     org: &Organization,
@@ -377,6 +383,9 @@ async fn invitees<S: Store>(
     for (i, r) in raw.iter().enumerate() {
         let name = username(&format!("body[{i}]"), r)?;
         let user = find_user(store, org, r, &name).await?;
+        if user.email.is_none() {
+            return Err(Error::NotDeliverable(r.clone()));
+        }
         if !invitees.iter().any(|(_, u)| u.id == user.id) {
             invitees.push((r.clone(), user));
         }

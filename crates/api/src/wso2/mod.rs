@@ -97,6 +97,9 @@ pub enum Error {
     Invalid(ValidationError),
     /// No user by this username in the organization (404); the name as given.
     NoSuchUser(String),
+    /// The user named (as given) has no email address: an invitation to it is not
+    /// deliverable (400).
+    NotDeliverable(String),
     /// The old password does not match, or the user has none (400, one answer).
     PasswordRefused,
     /// A domain error while acting on the user named as given (empty when the request
@@ -180,6 +183,13 @@ impl SurfaceError for Error {
             Error::Body(e) => body_error(e),
             Error::Invalid(e) => invalid(&e),
             Error::NoSuchUser(name) => no_such_user(&name),
+            Error::NotDeliverable(name) => message(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "User by username: {name} has no emailAddress: the invitation is not \
+                     deliverable."
+                ),
+            ),
             Error::PasswordRefused => {
                 message(StatusCode::BAD_REQUEST, "Old password does not match.")
             }
@@ -686,6 +696,7 @@ mod tests {
             (Error::Body(JsonError::TooDeep), StatusCode::BAD_REQUEST),
             (Error::PasswordRefused, StatusCode::BAD_REQUEST),
             (Error::NoSuchUser("kim".into()), StatusCode::NOT_FOUND),
+            (Error::NotDeliverable("kim".into()), StatusCode::BAD_REQUEST),
             (
                 Error::Domain(DomainError::Conflict { field: "username" }, "kim".into()),
                 StatusCode::CONFLICT,

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod email_optional_native;
 mod fuzz_requests;
 mod mdm_native;
 mod scim_native;

@@ -59,7 +59,7 @@ fn user(
 ) -> roster_domain::model::User {
     let mut new = users::NewUser::parse(
         name,
-        &format!("{name}@example.com"),
+        Some(&format!("{name}@example.com")),
         Some("Kim"),
         Some("Lee"),
     )

@@ -371,7 +371,8 @@ async fn run<S: Store>(
     .await?;
     let counts = deps.counts(before.groups.len());
     let op = record_operation(store, org, &journal, &before, &counts, now).await?;
-    reserve_notice_numbers(store, org, user_id, &mut journal, deps.devices.len()).await?;
+    let notices = deps.devices.len() + usize::from(sends_account_closed(&journal, &before));
+    reserve_notice_numbers(store, org, user_id, &mut journal, notices).await?;
     let purged = purge_dependents(store, org, policy, &journal, &deps, now).await?;
     if let Some(done) = purged.unfinished {
         let op = pause(store, org, user_id, &journal, op, done, now).await?;
@@ -430,17 +431,24 @@ async fn record_operation<S: Store>(
     Ok(op)
 }
 
-/// Reserves the notices' outbox numbers once per removal: one per device (its retire
-/// notice), one for `notify` (the account-closed notice). The first request to record
-/// a reservation in the journal wins; a concurrent helper uses it instead of its own.
+/// Whether the removal queues an account-closed notice: asked for (`notify`) and the
+/// user has an address to send it to. For a user without email the notice is not
+/// deliverable: nothing is queued or reserved, and the audit event says so.
+fn sends_account_closed(journal: &RemovalJournal, user: &User) -> bool {
+    journal.notify && user.email.is_some()
+}
+
+/// Reserves the notices' outbox numbers once per removal (`notices` of them: one per
+/// device for its retire notice, one for the account-closed notice when it is sent).
+/// The first request to record a reservation in the journal wins; a concurrent helper
+/// uses it instead of its own.
 async fn reserve_notice_numbers<S: Store>(
     store: &S,
     org: &Organization,
     user_id: &ObjectId,
     journal: &mut RemovalJournal,
-    devices: usize,
+    notices: usize,
 ) -> Result<(), DomainError> {
-    let notices = devices + usize::from(journal.notify);
     if journal.notice_base.is_none() && notices > 0 {
         let n = i64::try_from(notices).unwrap_or(i64::MAX);
         let end = store.increment(&keys::outbox_counter(&org.id), n).await?;
@@ -561,7 +569,7 @@ async fn finish<S: Store>(
     leave_groups(store, org, user_id, &journal, &user, now).await?;
     let devices = deps.devices.len();
     queue_account_closed_notice(store, org, user_id, &journal, &user, devices, now).await?;
-    write_audit_event(store, org, &journal, user_id, counts).await?;
+    write_audit_event(store, org, &journal, user_id, &user, counts).await?;
     release_claims_and_indexes(store, org, user_id, &journal, &user).await?;
     // The operation is recorded as finished (still naming the user, so a poll that
     // comes before the last write below finishes it), then the user record goes, then
@@ -622,8 +630,9 @@ async fn leave_groups<S: Store>(
     }
 }
 
-/// With `notify`, queues the account-closed notice under the number reserved for it
-/// (the one after the devices' retire notices); written idempotently.
+/// With `notify` and an address to send it to, queues the account-closed notice under
+/// the number reserved for it (the one after the devices' retire notices); written
+/// idempotently.
 async fn queue_account_closed_notice<S: Store>(
     store: &S,
     org: &Organization,
@@ -633,7 +642,8 @@ async fn queue_account_closed_notice<S: Store>(
     devices: usize,
     now: Timestamp,
 ) -> Result<(), DomainError> {
-    if journal.notify
+    if sends_account_closed(journal, user)
+        && let Some(email) = &user.email
         && let Some(base) = journal.notice_base
     {
         let n = base + i64::try_from(devices).unwrap_or(0);
@@ -644,7 +654,7 @@ async fn queue_account_closed_notice<S: Store>(
                 number: n,
                 kind: MessageKind::AccountClosed,
                 user_id: user_id.clone(),
-                to: user.email.clone(),
+                to: email.clone(),
                 enrollment_token_id: None,
                 device_id: None,
                 device_identifier: None,
@@ -657,13 +667,15 @@ async fn queue_account_closed_notice<S: Store>(
 }
 
 /// Writes the removal's audit event under its reserved number (so a repeat writes the
-/// same event): the action by mode and surface, the counts as details, the user only as
-/// its pseudonym.
+/// same event): the action by mode and surface, the counts as details (with
+/// `"accountClosedNotice": "not_deliverable"` when `notify` was asked for a user
+/// without email), the user only as its pseudonym.
 async fn write_audit_event<S: Store>(
     store: &S,
     org: &Organization,
     journal: &RemovalJournal,
     user_id: &ObjectId,
+    user: &User,
     counts: Counts,
 ) -> Result<(), DomainError> {
     let action = match (journal.mode, journal.surface.as_str()) {
@@ -671,10 +683,16 @@ async fn write_audit_event<S: Store>(
         (RemovalMode::Permanent, "purge") => "user.purged",
         (RemovalMode::Permanent, _) => "user.removed",
     };
-    let details = serde_json::to_value(counts)
+    let mut details = serde_json::to_value(counts)
         .ok()
         .and_then(|v| v.as_object().cloned())
         .unwrap_or_default();
+    if journal.notify && !sends_account_closed(journal, user) {
+        details.insert(
+            "accountClosedNotice".into(),
+            serde_json::Value::String("not_deliverable".into()),
+        );
+    }
     audit::write(
         store,
         &org.id,
@@ -704,7 +722,9 @@ async fn release_claims_and_indexes<S: Store>(
     for (_, key) in crate::users::user_claims(org, user) {
         claims::release(store, &key, user.seq).await?;
     }
-    crate::identity::leave(store, &user.email, &org.id, user_id).await?;
+    if let Some(email) = &user.email {
+        crate::identity::leave(store, email, &org.id, user_id).await?;
+    }
     if journal.counted {
         count::apply(store, &org.id, &format!("-{}", journal.operation_id), -1).await?;
     }

@@ -133,7 +133,9 @@ async fn rejoin_indexes<S: Store>(
     deletion: &SoftDeletion,
     now: Timestamp,
 ) -> Result<(), DomainError> {
-    crate::identity::join(store, &u.email, &org.id, user_id, now).await?;
+    if let Some(email) = &u.email {
+        crate::identity::join(store, email, &org.id, user_id, now).await?;
+    }
     store
         .set(
             &keys::user_search(&org.id, u.seq),

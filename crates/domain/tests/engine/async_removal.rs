@@ -89,7 +89,7 @@ async fn user_with_devices(
     let u = users::create(
         s,
         o,
-        users::NewUser::parse("kim", "kim@example.com", None, None).unwrap(),
+        users::NewUser::parse("kim", Some("kim@example.com"), None, None).unwrap(),
         NOW,
     )
     .await

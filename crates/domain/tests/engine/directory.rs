@@ -1,6 +1,6 @@
 //! Native tests of the domain against the in-memory store (Spin's semantics).
 
-use crate::helpers::{NOW, device, org};
+use crate::helpers::{NOW, consistent, device, org};
 use futures::executor::block_on;
 use roster_domain::model::DeviceStatus;
 use roster_domain::removal::{
@@ -19,7 +19,7 @@ fn finished(o: RemovalOutcome) -> Removed {
 fn new_user(name: &str) -> users::NewUser {
     users::NewUser::parse(
         name,
-        &format!("{name}@example.com"),
+        Some(&format!("{name}@example.com")),
         Some("Kim"),
         Some("Lee"),
     )
@@ -36,7 +36,7 @@ fn usernames_and_emails_are_unique_case_insensitively_and_freed_by_removal() {
             .await
             .unwrap_err();
         assert!(matches!(dup, DomainError::Conflict { field: "username" }));
-        let other = users::NewUser::parse("kim2", "KIM@example.com", None, None).unwrap();
+        let other = users::NewUser::parse("kim2", Some("KIM@example.com"), None, None).unwrap();
         let dup = users::create(&s, &o, other, NOW).await.unwrap_err();
         assert!(matches!(dup, DomainError::Conflict { field: "email" }));
         assert_eq!(count::total(&s, &o.id).await.unwrap(), 1);
@@ -249,7 +249,7 @@ fn email_changes_move_the_claim_and_stale_claims_heal() {
         users::create(
             &s,
             &o,
-            users::NewUser::parse("a", "kim@example.com", None, None).unwrap(),
+            users::NewUser::parse("a", Some("kim@example.com"), None, None).unwrap(),
             NOW,
         )
         .await
@@ -257,7 +257,7 @@ fn email_changes_move_the_claim_and_stale_claims_heal() {
         let taken = users::create(
             &s,
             &o,
-            users::NewUser::parse("b", "Kimberly@example.com", None, None).unwrap(),
+            users::NewUser::parse("b", Some("Kimberly@example.com"), None, None).unwrap(),
             NOW,
         )
         .await;
@@ -275,10 +275,9 @@ fn email_changes_move_the_claim_and_stale_claims_heal() {
             s.clear_faults();
             // The update may have failed before or after its write: what counts is
             // whether the user now has the email.
-            let has_it =
-                users::get(&s, &o, &kim.id).await.unwrap().email == format!("k{n}@example.com");
             let email = format!("k{n}@example.com");
-            let other = users::NewUser::parse(&format!("o{n}"), &email, None, None).unwrap();
+            let has_it = users::get(&s, &o, &kim.id).await.unwrap().email == Some(email.clone());
+            let other = users::NewUser::parse(&format!("o{n}"), Some(&email), None, None).unwrap();
             let created = users::create(&s, &o, other, NOW).await;
             assert_eq!(
                 has_it,
@@ -529,4 +528,215 @@ fn a_slug_move_stopped_half_way_frees_the_old_slug() {
             .unwrap();
         assert_eq!(roster_domain::invariants::check(&s.snapshot()), vec![]);
     });
+}
+
+fn new_user_without_email(name: &str) -> users::NewUser {
+    users::NewUser::parse(name, None, Some("Kim"), None).unwrap()
+}
+
+/// The keys of the organization's email claims.
+fn email_claims(s: &MemoryStore, o: &roster_domain::model::Organization) -> Vec<String> {
+    let prefix = format!("o/{}/users/email/", o.id);
+    s.snapshot()
+        .into_keys()
+        .filter(|k| k.starts_with(&prefix))
+        .collect()
+}
+
+/// The identity memberships recorded for `email` that name a user who has it (a stop
+/// in an email change may leave a stale one, which readers skip).
+async fn members(s: &MemoryStore, o: &roster_domain::model::Organization, email: &str) -> usize {
+    let m = roster_domain::identity::memberships(s, email)
+        .await
+        .unwrap();
+    let mut n = 0;
+    for x in m.members {
+        let u = users::get_any(s, o, &x.user).await.unwrap();
+        if u.email.as_deref() == Some(email) {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn a_user_without_email_claims_no_address_and_can_gain_and_lose_one() {
+    let s = MemoryStore::from_env();
+    let o = org(&s);
+    block_on(async {
+        let kiosk = users::create(&s, &o, new_user_without_email("kiosk"), NOW)
+            .await
+            .unwrap();
+        assert_eq!(kiosk.email, None);
+        // Two users without email do not collide, claim nothing and are searchable.
+        users::create(&s, &o, new_user_without_email("kiosk2"), NOW)
+            .await
+            .unwrap();
+        assert_eq!(email_claims(&s, &o), Vec::<String>::new());
+        consistent(&s, "two users without email");
+        let search = users::ListQuery {
+            after: 0,
+            limit: 50,
+            status: None,
+            group: None,
+            q: Some("KIOSK2".into()),
+        };
+        let found = users::list(&s, &o, &search).await.unwrap().users;
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].username, "kiosk2");
+        // Further addresses need a primary one.
+        let mut others = new_user_without_email("kiosk3");
+        others.other_emails =
+            vec![roster_domain::ids::Email::parse("e", "k3@example.com").unwrap()];
+        assert!(matches!(
+            users::create(&s, &o, others, NOW).await,
+            Err(DomainError::Invalid(ref v)) if v.field == "email"
+        ));
+        // An invitation is not deliverable: no token, nothing queued.
+        let inv = enrollment::invite(&s, &o, "kiosk", 60, NOW).await.unwrap();
+        assert!(matches!(inv, enrollment::Invited::NoEmail));
+        let (msgs, _) = roster_domain::outbox::pending(&s, &o, 0, 10).await.unwrap();
+        assert!(msgs.is_empty());
+        assert!(
+            enrollment::list(&s, &o, &kiosk.id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Adding an email claims it and joins the identity index.
+        let add = users::UserChanges::parse(Some("kiosk@example.com"), None, None).unwrap();
+        let with = users::update(&s, &o, &kiosk.id, None, add, NOW)
+            .await
+            .unwrap();
+        assert_eq!(with.email.as_deref(), Some("kiosk@example.com"));
+        assert_eq!(email_claims(&s, &o).len(), 1);
+        assert_eq!(members(&s, &o, "kiosk@example.com").await, 1);
+        let taken = users::create(
+            &s,
+            &o,
+            users::NewUser::parse("x", Some("KIOSK@example.com"), None, None).unwrap(),
+            NOW,
+        )
+        .await;
+        assert!(matches!(
+            taken,
+            Err(DomainError::Conflict { field: "email" })
+        ));
+        consistent(&s, "email added");
+        // Removing it releases the claim and the membership; the address is free.
+        let remove = users::UserChanges {
+            email: Some(None),
+            ..users::UserChanges::default()
+        };
+        let without = users::update(&s, &o, &kiosk.id, None, remove, NOW)
+            .await
+            .unwrap();
+        assert_eq!(without.email, None);
+        assert_eq!(members(&s, &o, "kiosk@example.com").await, 0);
+        assert!(
+            users::find_by_email(&s, &o, "kiosk@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        consistent(&s, "email removed");
+        let other = users::NewUser::parse("x", Some("kiosk@example.com"), None, None).unwrap();
+        let x = users::create(&s, &o, other, NOW).await.unwrap();
+        // A removal of a user without email releases what it holds and nothing else.
+        remove_user(&s, &o, &kiosk.id, &RemovalPolicy::canonical(), NOW)
+            .await
+            .unwrap();
+        consistent(&s, "removed");
+        assert_eq!(
+            users::find_by_email(&s, &o, "kiosk@example.com")
+                .await
+                .unwrap()
+                .map(|u| u.id),
+            Some(x.id)
+        );
+        assert_eq!(count::total(&s, &o.id).await.unwrap(), 2);
+    });
+}
+
+/// A user without email created, given an email and relieved of it again, each
+/// interrupted at every store call: the store stays consistent and exactly one user
+/// holds an address afterwards.
+#[test]
+fn email_less_creates_and_email_additions_and_removals_survive_a_stop_at_every_call() {
+    // Create without email: a retry after the claim is abandoned succeeds.
+    let create_calls = {
+        let s = MemoryStore::from_env();
+        let o = org(&s);
+        s.clear_faults();
+        block_on(users::create(&s, &o, new_user_without_email("kim"), NOW)).unwrap();
+        s.calls()
+    };
+    for n in 1..=create_calls {
+        let s = MemoryStore::from_env();
+        let o = org(&s);
+        s.fail_nth(n);
+        let first = block_on(users::create(&s, &o, new_user_without_email("kim"), NOW));
+        s.clear_faults();
+        consistent(&s, &format!("create, call {n}"));
+        if first.is_err() {
+            let later = NOW.plus_millis(31_000);
+            block_on(users::create(&s, &o, new_user_without_email("kim"), later))
+                .unwrap_or_else(|e| panic!("create, call {n}: {e}"));
+        }
+        assert_eq!(block_on(count::total(&s, &o.id)).unwrap(), 1, "call {n}");
+        assert_eq!(email_claims(&s, &o), Vec::<String>::new(), "call {n}");
+    }
+    // Adding an email, then removing it, each stopped at call n.
+    let add = || users::UserChanges::parse(Some("kim@example.com"), None, None).unwrap();
+    let remove = || users::UserChanges {
+        email: Some(None),
+        ..users::UserChanges::default()
+    };
+    for (what, start_with_email, change) in [
+        ("add", false, &add as &dyn Fn() -> users::UserChanges),
+        ("remove", true, &remove),
+    ] {
+        let setup = |s: &MemoryStore, o: &roster_domain::model::Organization| {
+            let new = if start_with_email {
+                new_user("kim")
+            } else {
+                new_user_without_email("kim")
+            };
+            block_on(users::create(s, o, new, NOW)).unwrap()
+        };
+        let calls = {
+            let s = MemoryStore::from_env();
+            let o = org(&s);
+            let kim = setup(&s, &o);
+            s.clear_faults();
+            block_on(users::update(&s, &o, &kim.id, None, change(), NOW)).unwrap();
+            s.calls()
+        };
+        assert!(calls >= 4, "{what}: {calls} calls");
+        for n in 1..=calls {
+            let s = MemoryStore::from_env();
+            let o = org(&s);
+            let kim = setup(&s, &o);
+            s.fail_nth(n);
+            let _ = block_on(users::update(&s, &o, &kim.id, None, change(), NOW));
+            s.clear_faults();
+            let at = format!("{what}, call {n}");
+            consistent(&s, &at);
+            // Whether or not the change was written, exactly one of kim and a new
+            // user holds the address.
+            let has_it = block_on(users::get(&s, &o, &kim.id))
+                .unwrap()
+                .email
+                .is_some();
+            let other = users::NewUser::parse("o", Some("kim@example.com"), None, None).unwrap();
+            let created = block_on(users::create(&s, &o, other, NOW));
+            assert_eq!(has_it, created.is_err(), "{at}: exactly one holds it");
+            consistent(&s, &format!("{at}, after the other create"));
+            assert_eq!(
+                block_on(members(&s, &o, "kim@example.com")),
+                1,
+                "{at}: one identity membership"
+            );
+        }
+    }
 }

@@ -10,7 +10,7 @@ use roster_domain::{DomainError, Entity, MemoryStore};
 use roster_domain::{ids, users};
 
 fn new_user(name: &str) -> users::NewUser {
-    users::NewUser::parse(name, &format!("{name}@example.com"), None, None).unwrap()
+    users::NewUser::parse(name, Some(&format!("{name}@example.com")), None, None).unwrap()
 }
 
 fn new_group(name: &str, external: Option<&str>) -> NewGroup {
@@ -342,12 +342,13 @@ fn further_emails_are_claimed_searched_and_freed() {
         new.other_emails = vec![ids::Email::parse("e", "Kim.Home@Example.org").unwrap()];
         let kim = users::create(&s, &o, new, NOW).await.unwrap();
         // Another user cannot take it, as primary or as further address.
-        let mut lee = users::NewUser::parse("lee", "kim.home@example.org", None, None).unwrap();
+        let mut lee =
+            users::NewUser::parse("lee", Some("kim.home@example.org"), None, None).unwrap();
         assert!(matches!(
             users::create(&s, &o, lee.clone(), NOW).await,
             Err(DomainError::Conflict { field: "email" })
         ));
-        lee.email = ids::Email::parse("e", "lee@example.com").unwrap();
+        lee.email = Some(ids::Email::parse("e", "lee@example.com").unwrap());
         lee.other_emails = vec![ids::Email::parse("e", "KIM@example.com").unwrap()];
         assert!(matches!(
             users::create(&s, &o, lee.clone(), NOW).await,
@@ -414,7 +415,7 @@ fn further_emails_are_claimed_searched_and_freed() {
             .await
             .unwrap();
         let mut again = new_user("zed");
-        again.email = ids::Email::parse("e", "kim.home@example.org").unwrap();
+        again.email = Some(ids::Email::parse("e", "kim.home@example.org").unwrap());
         users::create(&s, &o, again, NOW).await.unwrap();
         consistent(&s, "");
     });

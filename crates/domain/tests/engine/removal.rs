@@ -36,15 +36,33 @@ fn org_with(s: &MemoryStore, retention: Option<i64>, batch: Option<i64>) -> Orga
 fn new_user(name: &str) -> users::NewUser {
     users::NewUser::parse(
         name,
-        &format!("{name}@example.com"),
+        Some(&format!("{name}@example.com")),
         Some(&format!("Given{name}")),
         Some(&format!("Family{name}")),
     )
     .unwrap()
 }
 
+/// A user like [`new_user`] without an email address.
+fn new_user_without_email(name: &str) -> users::NewUser {
+    let mut u = new_user(name);
+    u.email = None;
+    u
+}
+
 async fn user_with(s: &MemoryStore, o: &Organization, name: &str, devices_n: usize) -> ObjectId {
-    let u = users::create(s, o, new_user(name), NOW).await.unwrap();
+    user_from(s, o, new_user(name), devices_n).await
+}
+
+/// A user created from `new` with `devices_n` devices, an enrollment token, a
+/// subscription and an owned API token.
+async fn user_from(
+    s: &MemoryStore,
+    o: &Organization,
+    new: users::NewUser,
+    devices_n: usize,
+) -> ObjectId {
+    let u = users::create(s, o, new, NOW).await.unwrap();
     for i in 0..devices_n {
         devices::enroll(s, o, &u.id, device(i, DeviceStatus::Inactive), NOW)
             .await
@@ -323,10 +341,11 @@ fn interrupted(
     n: u64,
     policy: &RemovalPolicy,
     retention: Option<i64>,
+    new: fn(&str) -> users::NewUser,
 ) -> (MemoryStore, Organization, ObjectId) {
     let s = MemoryStore::from_env();
     let o = org_with(&s, retention, Some(4));
-    let id = block_on(user_with(&s, &o, "kim", 6));
+    let id = block_on(user_from(&s, &o, new("kim"), 6));
     block_on(async {
         s.fail_nth(n);
         let mut op: Option<ObjectId> = None;
@@ -363,10 +382,14 @@ fn interrupted(
 }
 
 /// The store calls of an undisturbed removal under `policy`, polls included.
-fn calls_of(policy: &RemovalPolicy, retention: Option<i64>) -> u64 {
+fn calls_of(
+    policy: &RemovalPolicy,
+    retention: Option<i64>,
+    new: fn(&str) -> users::NewUser,
+) -> u64 {
     let s = MemoryStore::from_env();
     let o = org_with(&s, retention, Some(4));
-    let id = block_on(user_with(&s, &o, "kim", 6));
+    let id = block_on(user_from(&s, &o, new("kim"), 6));
     s.clear_faults();
     block_on(async {
         if let RemovalOutcome::InProgress { operation, .. } =
@@ -385,16 +408,36 @@ fn calls_of(policy: &RemovalPolicy, retention: Option<i64>) -> u64 {
 
 #[test]
 fn every_mode_interrupted_at_every_call_completes() {
-    let cases: [(&str, RemovalPolicy, Option<i64>); 3] = [
-        ("async", RemovalPolicy::apim(true, true), None),
-        ("soft", RemovalPolicy::wso2(), Some(30)),
-        ("permanent", RemovalPolicy::dynatrace(), None),
+    type Case = (
+        &'static str,
+        RemovalPolicy,
+        Option<i64>,
+        fn(&str) -> users::NewUser,
+    );
+    let cases: [Case; 5] = [
+        ("async", RemovalPolicy::apim(true, true), None, new_user),
+        ("soft", RemovalPolicy::wso2(), Some(30), new_user),
+        ("permanent", RemovalPolicy::dynatrace(), None, new_user),
+        // A user without email: nothing of an address to release, and `notify` has
+        // no notice to queue.
+        (
+            "async, no email",
+            RemovalPolicy::apim(true, true),
+            None,
+            new_user_without_email,
+        ),
+        (
+            "soft, no email",
+            RemovalPolicy::wso2(),
+            Some(30),
+            new_user_without_email,
+        ),
     ];
-    for (name, policy, retention) in cases {
-        let calls = calls_of(&policy, retention);
+    for (name, policy, retention, new) in cases {
+        let calls = calls_of(&policy, retention, new);
         assert!(calls > 20, "{name}: {calls} calls");
         for n in 1..=calls {
-            let (s, o, id) = interrupted(n, &policy, retention);
+            let (s, o, id) = interrupted(n, &policy, retention, new);
             let at = format!("{name}, call {n}");
             consistent(&s, &at);
             let left = block_on(users::get_any(&s, &o, &id));
@@ -403,8 +446,56 @@ fn every_mode_interrupted_at_every_call_completes() {
                 None => assert!(left.is_err(), "{at}: the user is still there"),
             }
             assert_eq!(block_on(count::total(&s, &o.id)).unwrap(), 0, "{at}");
-            // The username is free again.
+            // The username (and any email) is free again.
             block_on(users::create(&s, &o, new_user("kim"), NOW)).unwrap();
         }
     }
+}
+
+/// `notify` for a user without email: the account-closed notice is not deliverable, so
+/// nothing is queued (the devices' retire notices are) and the audit event says so; a
+/// user with email still gets it, and its event has no such mark.
+#[test]
+fn notify_for_a_user_without_email_queues_nothing_and_the_audit_says_not_deliverable() {
+    let s = MemoryStore::from_env();
+    let o = org_with(&s, None, None);
+    block_on(async {
+        let policy = RemovalPolicy::apim(true, true);
+        let lee = user_from(&s, &o, new_user_without_email("lee"), 2).await;
+        let kim = user_with(&s, &o, "kim", 0).await;
+        for id in [&lee, &kim] {
+            let out = remove_user(&s, &o, id, &policy, NOW).await.unwrap();
+            assert!(matches!(out, RemovalOutcome::Finished(_)));
+        }
+        consistent(&s, "after both removals");
+        let (msgs, _) = outbox::pending(&s, &o, 0, 100).await.unwrap();
+        let kinds = |user: &ObjectId, kind| {
+            msgs.iter()
+                .filter(|m| &m.user_id == user && m.kind == kind)
+                .count()
+        };
+        assert_eq!(kinds(&lee, MessageKind::DeviceRetire), 2);
+        assert_eq!(kinds(&lee, MessageKind::AccountClosed), 0);
+        assert_eq!(kinds(&kim, MessageKind::AccountClosed), 1);
+        // The reserved numbers are used without a gap: two retire notices, then kim's.
+        let numbers: Vec<i64> = msgs.iter().map(|m| m.number).collect();
+        assert_eq!(numbers, vec![1, 2, 3], "{msgs:?}");
+        let mark = |id: &ObjectId| {
+            let id = id.clone();
+            let s = &s;
+            let o = &o;
+            async move {
+                let (events, _) = audit::list(s, &o.id, 0, 10, Some(&audit::pseudonym(o, &id)))
+                    .await
+                    .unwrap();
+                assert_eq!(events.len(), 1);
+                events[0].details.get("accountClosedNotice").cloned()
+            }
+        };
+        assert_eq!(
+            mark(&lee).await,
+            Some(serde_json::Value::String("not_deliverable".into()))
+        );
+        assert_eq!(mark(&kim).await, None);
+    });
 }

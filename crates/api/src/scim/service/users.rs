@@ -94,8 +94,12 @@ fn value_of(v: &Value) -> Option<&str> {
 
 /// The user's `emails`: as last written over SCIM, with the primary value (the one
 /// marked primary, else the first) being the domain email whatever surface changed
-/// it last; a user without stored `emails` shows its email as the primary one.
+/// it last; a user without stored `emails` shows its email as the primary one. A user
+/// without email has none (whatever was stored: another surface removed it).
 fn emails_of(u: &User) -> Vec<Value> {
+    let Some(email) = u.email.as_deref() else {
+        return Vec::new();
+    };
     let mut items: Vec<Value> = u
         .attributes
         .get("emails")
@@ -112,17 +116,17 @@ fn emails_of(u: &User) -> Vec<Value> {
                 && !o
                     .get("value")
                     .and_then(Value::as_str)
-                    .is_some_and(|v| v.eq_ignore_ascii_case(&u.email))
+                    .is_some_and(|v| v.eq_ignore_ascii_case(email))
             {
-                o.insert("value".into(), Value::String(u.email.clone()));
+                o.insert("value".into(), Value::String(email.to_owned()));
             }
             let mut n = 0;
             items.retain(|v| {
                 n += 1;
-                n - 1 == i || !value_of(v).is_some_and(|x| x.eq_ignore_ascii_case(&u.email))
+                n - 1 == i || !value_of(v).is_some_and(|x| x.eq_ignore_ascii_case(email))
             });
         }
-        None => items.push(json!({ "value": u.email, "primary": true })),
+        None => items.push(json!({ "value": email, "primary": true })),
     }
     items
 }
@@ -157,7 +161,10 @@ pub(crate) fn user_doc(u: &User, member_of: &[Group], base: &wire::Base) -> Valu
         }
     }
     doc.insert("active".into(), json!(u.status == UserStatus::Active));
-    doc.insert("emails".into(), Value::Array(emails_of(u)));
+    let emails = emails_of(u);
+    if !emails.is_empty() {
+        doc.insert("emails".into(), Value::Array(emails));
+    }
     if !member_of.is_empty() {
         doc.insert("groups".into(), groups_of(member_of, base));
     }
@@ -292,7 +299,7 @@ fn check_schemas(obj: &Map<String, Value>, rt: &'static ResourceType) -> Result<
 #[derive(Debug)]
 struct UserDraft {
     username: Username,
-    email: Email,
+    email: Option<Email>,
     other_emails: Vec<Email>,
     first_name: String,
     last_name: String,
@@ -330,7 +337,7 @@ fn draft(doc: &Value) -> Result<UserDraft, Error> {
     };
     let first_name = name_part("givenName")?;
     let last_name = name_part("familyName")?;
-    let (email, other_emails) = addresses(obj, user_name)?;
+    let (email, other_emails) = addresses(obj)?;
     let active = match get_ci(obj, "active") {
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => *b,
@@ -353,9 +360,10 @@ fn draft(doc: &Value) -> Result<UserDraft, Error> {
     })
 }
 
-/// The domain email (the `emails` value marked primary, else the first, else the
-/// userName when it is an address) and the further addresses, each once.
-fn addresses(obj: &Map<String, Value>, user_name: &str) -> Result<(Email, Vec<Email>), Error> {
+/// The domain email (the `emails` value marked primary, else the first; none without
+/// `emails`, as RFC 7643 §4.1 makes `userName` the only required attribute) and the
+/// further addresses, each once.
+fn addresses(obj: &Map<String, Value>) -> Result<(Option<Email>, Vec<Email>), Error> {
     let items: &[Value] = match get_ci(obj, "emails") {
         Some(Value::Array(a)) => a,
         _ => &[],
@@ -376,14 +384,9 @@ fn addresses(obj: &Map<String, Value>, user_name: &str) -> Result<(Email, Vec<Em
             primary = addresses.iter().position(|a| a.folded() == e.folded());
         }
     }
-    let email = match primary.or((!addresses.is_empty()).then_some(0)) {
-        Some(i) => addresses.remove(i),
-        None => Email::parse("emails", user_name).map_err(|_| {
-            ScimError::invalid_value(
-                "emails: a user needs an email address; give emails, or a userName that is one",
-            )
-        })?,
-    };
+    let email = primary
+        .or((!addresses.is_empty()).then_some(0))
+        .map(|i| addresses.remove(i));
     users::check_other_emails("emails", &addresses)?;
     Ok((email, addresses))
 }
@@ -500,7 +503,7 @@ async fn create_user<S: Store>(
     let draft = draft(&doc_from_body(&body, &USER)?)?;
     let mut new = users::NewUser::parse(
         draft.username.as_str(),
-        draft.email.as_str(),
+        draft.email.as_ref().map(Email::as_str),
         Some(&draft.first_name),
         Some(&draft.last_name),
     )?;
