@@ -505,13 +505,16 @@ crate::endpoint! {
 }
 
 /// POST: `/Groups/.search` arrives here, because Spin's router reads the path segment
-/// `.search` as a `:groupId` (`docs/scim.md`, "Routing"); on a group it is 405.
+/// `.search` as a `:groupId` (`docs/scim.md`, "Routing"); on a group it is 405 (after
+/// authentication).
 async fn post_group<S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
 ) -> Result<ApiResponse, Error> {
     if req.param("groupId").as_deref() != Some(".search") {
+        // Authenticated first, as on every SCIM path, so 401/403 keep their order.
+        enter::<GroupRoute, S>(req, store, ctx).await?;
         return Err(crate::Refusal::MethodNotAllowed(super::users::RESOURCE_ALLOW).into());
     }
     search_groups(req, store, ctx).await

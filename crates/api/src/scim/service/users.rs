@@ -779,9 +779,12 @@ crate::endpoint! {
 pub(crate) const RESOURCE_ALLOW: &str = "GET, PUT, PATCH, DELETE";
 
 /// POST: `/Users/.search` arrives here, because Spin's router reads the path segment
-/// `.search` as a `:userId` (`docs/scim.md`, "Routing"); on a user it is 405.
+/// `.search` as a `:userId` (`docs/scim.md`, "Routing"); on a user it is 405 (after
+/// authentication).
 async fn post_user<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<ApiResponse, Error> {
     if req.param("userId").as_deref() != Some(".search") {
+        // Authenticated first, as on every SCIM path, so 401/403 keep their order.
+        enter::<UserRoute, S>(req, store, ctx).await?;
         return Err(crate::Refusal::MethodNotAllowed(RESOURCE_ALLOW).into());
     }
     search_users(req, store, ctx).await
