@@ -1,6 +1,6 @@
 //! HTTP route matching with Spin's semantics (Spin's `crates/routes`, built on `routefinder`
 //! 0.5.4, the version every released Spin from v3.0.0 to v4.0.2 locks; 0.6 consumes
-//! repeated slashes where 0.5.4 does not, so this host pins 0.5.4 exactly).
+//! repeated slashes, and none, where 0.5.4 needs exactly one, so this host pins 0.5.4).
 //!
 //! Precedence follows `routefinder`: exact segments beat `:name` segments, which beat a
 //! trailing wildcard (`/...`); among wildcards the longest prefix wins. A single trailing slash
@@ -210,6 +210,9 @@ mod tests {
         assert_eq!(comp(&r, "/scim//users/7").as_deref(), Some("wild"));
         assert_eq!(comp(&r, "/scim/users//7").as_deref(), Some("wild"));
         assert_eq!(comp(&r, "/scim/users/7").as_deref(), Some("param"));
+        // …and the `/` after an exact segment is required (0.6 would route
+        // `/scim/usersX` to `:id` with id `X`).
+        assert_eq!(comp(&r, "/scim/usersX").as_deref(), Some("wild"));
     }
 
     #[test]
