@@ -7,7 +7,7 @@
 
 use spin_sdk::http::{IncomingRequest, IntoResponse};
 
-/// SCIM Users: GET lists (filter, sort, paging), POST creates a user (RFC 7644).
+/// SCIM Users: GET lists (filter, sort, index or cursor paging), POST creates a user (RFC 7644).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
     roster_spin::serve::<roster_api::scim::service::UsersRoute>(req).await

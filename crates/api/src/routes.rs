@@ -159,13 +159,13 @@ routes! {
     "mdm-user-subscription" => mdm::UserSubscriptionRoute, Mdm,
         "PATCH a subscription's state; DELETE removes it.";
     "scim-users" => scim::service::UsersRoute, Scim,
-        "SCIM Users: GET lists (filter, sort, paging), POST creates a user (RFC 7644).";
+        "SCIM Users: GET lists (filter, sort, index or cursor paging), POST creates a user (RFC 7644).";
     "scim-user" => scim::service::UserRoute, Scim,
-        "SCIM User: GET, PUT, PATCH, DELETE (RFC 7644).";
+        "SCIM User: GET, PUT, PATCH, DELETE; POST /Users/.search lists (RFC 7644).";
     "scim-groups" => scim::service::GroupsRoute, Scim,
-        "SCIM Groups: GET lists (filter, sort, paging), POST creates a group (RFC 7644).";
+        "SCIM Groups: GET lists (filter, sort, index or cursor paging), POST creates a group (RFC 7644).";
     "scim-group" => scim::service::GroupRoute, Scim,
-        "SCIM Group: GET, PUT, PATCH (members), DELETE (RFC 7644).";
+        "SCIM Group: GET, PUT, PATCH (members), DELETE; POST /Groups/.search lists (RFC 7644).";
     "scim-service-provider-config" => scim::service::ServiceProviderConfigRoute, Scim,
         "SCIM discovery: the ServiceProviderConfig (RFC 7644 section 4).";
     "scim-resource-types" => scim::service::ResourceTypesRoute, Scim,
@@ -176,6 +176,10 @@ routes! {
         "SCIM discovery: the schemas (RFC 7644 section 4).";
     "scim-schema" => scim::service::SchemaRoute, Scim,
         "SCIM discovery: one schema by URN (RFC 7644 section 4).";
+    "scim-me" => scim::service::MeRoute, Scim,
+        "SCIM /Me: 501 for every method, in the SCIM error shape (RFC 7644 section 3.11).";
+    "scim-unknown" => scim::service::UnknownRoute, Scim,
+        "SCIM: any other path under the base answers a SCIM 404 error naming it (RFC 7644 section 3.12).";
     "cas-user" => cas::UserRoute, Cas,
         "DELETE deletes a disabled user now with all their devices and information (seed 001, Cloud Access Service).";
     "dynatrace-user" => dynatrace::UserRoute, Dynatrace,

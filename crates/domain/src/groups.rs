@@ -216,6 +216,19 @@ pub async fn find_by_external_id<S: Store>(
 /// The ids of the organization's groups, in creation order: the group index only, read
 /// 1000 entries per store call (no group record is read).
 pub async fn ids<S: Store>(store: &S, org: &Organization) -> Result<Vec<ObjectId>, DomainError> {
+    Ok(index(store, org)
+        .await?
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect())
+}
+
+/// The group index: each group's creation sequence number and id, in creation order,
+/// read 1000 entries per store call (no group record is read).
+pub async fn index<S: Store>(
+    store: &S,
+    org: &Organization,
+) -> Result<Vec<(i64, ObjectId)>, DomainError> {
     let top = records::read_counter(store, &keys::group_seq_counter(&org.id)).await?;
     let mut out = Vec::new();
     let mut cursor = 0;
@@ -224,9 +237,11 @@ pub async fn ids<S: Store>(store: &S, org: &Organization) -> Result<Vec<ObjectId
         let entry_keys: Vec<String> = (cursor + 1..=end)
             .map(|n| keys::group_seq(&org.id, n))
             .collect();
-        for (key, value) in entry_keys.iter().zip(store.get_many(&entry_keys).await?) {
+        for (n, (key, value)) in
+            (cursor + 1..=end).zip(entry_keys.iter().zip(store.get_many(&entry_keys).await?))
+        {
             if let Some(bytes) = value {
-                out.push(records::decode::<IndexEntry>(key, &bytes)?.id);
+                out.push((n, records::decode::<IndexEntry>(key, &bytes)?.id));
             }
         }
         cursor = end;

@@ -1,4 +1,6 @@
-//! HTTP route matching with Spin's semantics (Spin's `crates/routes`, built on `routefinder`).
+//! HTTP route matching with Spin's semantics (Spin's `crates/routes`, built on `routefinder`
+//! 0.5.4, the version every released Spin from v3.0.0 to v4.0.2 locks; 0.6 consumes
+//! repeated slashes, and none, where 0.5.4 needs exactly one, so this host pins 0.5.4).
 //!
 //! Precedence follows `routefinder`: exact segments beat `:name` segments, which beat a
 //! trailing wildcard (`/...`); among wildcards the longest prefix wins. A single trailing slash
@@ -178,6 +180,39 @@ mod tests {
         assert_eq!(comp(&r, "/users/42/x").as_deref(), Some("wild"));
         assert_eq!(comp(&r, "/other").as_deref(), Some("root"));
         assert_eq!(comp(&r, "/").as_deref(), Some("root"));
+    }
+
+    /// routefinder splits patterns at `.` as well as `/`: the pattern `/users/.search`
+    /// becomes `Exact("users.")`, `Exact("search")` and matches the path
+    /// `/users.search`, never `/users/.search`, which the `:id` route takes (with id
+    /// `.search`) ahead of any wildcard. SCIM's `POST /Users/.search` is served by the
+    /// `/Users/:userId` route for that reason.
+    #[test]
+    fn a_dot_segment_is_a_parameter_not_a_literal() {
+        let r = router(&[
+            ("/scim/...", "wild"),
+            ("/scim/users/:id", "param"),
+            ("/scim/users/.search", "literal"),
+        ]);
+        let m = r.route("/scim/users/.search").expect("match");
+        assert_eq!(m.component, "param");
+        assert_eq!(m.named, vec![("id".into(), ".search".into())]);
+        assert_eq!(comp(&r, "/scim/users.search").as_deref(), Some("literal"));
+        assert_eq!(comp(&r, "/scim/users/.search/x").as_deref(), Some("wild"));
+        assert_eq!(comp(&r, "/scim/.search").as_deref(), Some("wild"));
+    }
+
+    /// routefinder 0.5.4 matches one `/` per separator: a doubled slash is no route's
+    /// but the wildcard's (0.6 would send `/scim//users/7` to `:id`).
+    #[test]
+    fn a_doubled_slash_falls_to_the_wildcard() {
+        let r = router(&[("/scim/...", "wild"), ("/scim/users/:id", "param")]);
+        assert_eq!(comp(&r, "/scim//users/7").as_deref(), Some("wild"));
+        assert_eq!(comp(&r, "/scim/users//7").as_deref(), Some("wild"));
+        assert_eq!(comp(&r, "/scim/users/7").as_deref(), Some("param"));
+        // …and the `/` after an exact segment is required (0.6 would route
+        // `/scim/usersX` to `:id` with id `X`).
+        assert_eq!(comp(&r, "/scim/usersX").as_deref(), Some("wild"));
     }
 
     #[test]

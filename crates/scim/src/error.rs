@@ -7,7 +7,8 @@ use std::fmt;
 
 use super::ERROR_URN;
 
-/// The `scimType` error keywords of RFC 7644 §3.12 (Table 9).
+/// The `scimType` error keywords of RFC 7644 §3.12 (Table 9), and RFC 9865's
+/// `invalidCursor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScimType {
     /// `invalidFilter`: the filter syntax was invalid or names an unknown attribute.
@@ -30,11 +31,14 @@ pub enum ScimType {
     InvalidVers,
     /// `sensitive`: the request carried sensitive information in its URI.
     Sensitive,
+    /// `invalidCursor` (RFC 9865 §2): the `cursor` is not one this service issued
+    /// for the resource type and ordering asked for.
+    InvalidCursor,
 }
 
 impl ScimType {
-    /// Every keyword, in RFC order.
-    pub const ALL: [ScimType; 10] = [
+    /// Every keyword, in RFC order (RFC 7644's, then RFC 9865's).
+    pub const ALL: [ScimType; 11] = [
         ScimType::InvalidFilter,
         ScimType::TooMany,
         ScimType::Uniqueness,
@@ -45,6 +49,7 @@ impl ScimType {
         ScimType::InvalidValue,
         ScimType::InvalidVers,
         ScimType::Sensitive,
+        ScimType::InvalidCursor,
     ];
 
     /// The exact wire string (e.g. `"invalidFilter"`).
@@ -60,6 +65,7 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
         }
     }
 

@@ -281,6 +281,14 @@ async fn every_route_refuses_every_bad_token() {
     for r in catalogue() {
         let path = path_for(&r, &w).replace("/accounts//", &format!("/accounts/{account}/"));
         for (method, need) in &r.requirements {
+            // The SCIM resource routes serve POST only as `/Users/.search` and
+            // `/Groups/.search` (docs/scim.md, "Routing").
+            let path = match (*method, r.component) {
+                ("POST", "scim-user" | "scim-group") => {
+                    format!("{}/.search", path.rsplit_once('/').unwrap().0)
+                }
+                _ => path.clone(),
+            };
             let under = if need.permission.to_string() == "mdm.global.audit.read" {
                 "outbox-only"
             } else {
@@ -288,7 +296,7 @@ async fn every_route_refuses_every_bad_token() {
             };
             let cases = [
                 (Bad::Missing, None),
-                (Bad::Wrong, Some("rst_".to_owned() + &"0".repeat(64))),
+                (Bad::Wrong, Some(format!("rst_{}", "0".repeat(64)))),
                 (Bad::Wrong, Some("not-a-token".to_owned())),
                 (Bad::Expired, Some(w.tokens["expired"].clone())),
                 (Bad::Revoked, Some(w.tokens["revoked"].clone())),

@@ -1775,7 +1775,19 @@ async fn discovery_service_provider_config_matches_the_behaviour() {
             Some("{}".into()),
         )
         .await;
-    assert_eq!(bulk.status, 404, "bulk is not served");
+    assert_scim_error(&bulk, 404, None);
+    assert!(bulk.body["detail"].as_str().unwrap().contains("/Bulk"));
+    // Both pagination methods (RFC 9865 §3), each held to the behaviour below
+    // (`cursor_paging_through_hundreds_of_users_while_more_are_added`).
+    assert_eq!(
+        spc["pagination"],
+        json!({ "cursor": true, "index": true, "defaultPaginationMethod": "index",
+                "defaultPageSize": 100, "maxPageSize": 200 })
+    );
+    let default = list(&app, &org, "Users", "").await;
+    assert_eq!(default["itemsPerPage"], 100, "defaultPageSize");
+    assert_eq!(default["startIndex"], 1, "index is the default method");
+    assert!(default.get("nextCursor").is_none());
     // Sorting is bounded: 205 users sort; the bound is stated when exceeded (see docs).
     let sorted = list(
         &app,
@@ -2441,5 +2453,271 @@ async fn arbitrary_filters_are_answered_200_or_400() {
             }
         }
     }
+    app.assert_consistent();
+}
+
+const SEARCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+fn user_names(body: &Value) -> Vec<String> {
+    body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_paths_and_me_answer_scim_errors_for_every_method() {
+    let app = App::start().await;
+    let org = app.org("scim-unknown").await;
+    let b = base(&org);
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+        for path in [
+            "/Widgets",
+            "/Users/abc/extra",
+            "/",
+            "/.search",
+            "/Groups/x/y/z",
+        ] {
+            let r = scim(&app, method, &format!("{b}{path}"), Some(json!({}))).await;
+            assert_scim_error(&r, 404, None);
+            let detail = r.body["detail"].as_str().unwrap();
+            assert!(
+                detail.contains(&format!("/scim/v2{path}")),
+                "{method} {path}: {detail}"
+            );
+        }
+        let me = scim(&app, method, &format!("{b}/Me"), Some(json!({}))).await;
+        assert_scim_error(&me, 501, None);
+    }
+    // Authentication and permission come first, in the SCIM shape.
+    let r = app
+        .send("GET", &format!("{b}/Widgets"), None, &[], None)
+        .await;
+    assert_scim_error(&r, 401, None);
+    assert!(r.header("www-authenticate").is_some());
+    let groups_only = token(&app, &org, &["mdm.global.group.read"], None).await;
+    for path in ["/Widgets", "/Me"] {
+        let r = app
+            .send("GET", &format!("{b}{path}"), Some(&groups_only), &[], None)
+            .await;
+        assert_scim_error(&r, 403, None);
+    }
+    // Another method is 405 with Allow, in the SCIM shape.
+    let r = scim(&app, "OPTIONS", &format!("{b}/Widgets"), None).await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, POST, PUT, PATCH, DELETE"));
+    // An unknown organization is its 404.
+    let r = scim(
+        &app,
+        "GET",
+        &format!("{}/Widgets", base("no-such-org")),
+        None,
+    )
+    .await;
+    assert_scim_error(&r, 404, None);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_answers_exactly_what_the_get_answers() {
+    let app = App::start().await;
+    let org = app.org("scim-search").await;
+    population(&app, &org).await;
+    let b = base(&org);
+    let alice = list(
+        &app,
+        &org,
+        "Users",
+        &format!("filter={}", enc("userName eq \"alice\"")),
+    )
+    .await;
+    let alice_id = alice["Resources"][0]["id"].as_str().unwrap().to_owned();
+    create_group(&app, &org, "Search Staff", &[&alice_id]).await;
+    create_group(&app, &org, "Search Ops", &[]).await;
+    let cases: Vec<(&str, String, Value)> = vec![
+        ("Users", String::new(), json!({})),
+        (
+            "Users",
+            format!(
+                "filter={}&sortBy=userName&sortOrder=descending&startIndex=2&count=2&attributes=userName,emails",
+                enc("emails co \"example\"")
+            ),
+            json!({ "filter": "emails co \"example\"", "sortBy": "userName",
+                    "sortOrder": "descending", "startIndex": 2, "count": 2,
+                    "attributes": ["userName", "emails"] }),
+        ),
+        (
+            "Users",
+            "cursor=&count=4&excludedAttributes=emails".into(),
+            json!({ "cursor": "", "count": 4, "excludedAttributes": ["emails"] }),
+        ),
+        (
+            "Groups",
+            format!("filter={}", enc(&format!("members eq \"{alice_id}\""))),
+            json!({ "filter": format!("members eq \"{alice_id}\"") }),
+        ),
+        (
+            "Groups",
+            "cursor=&count=1&attributes=displayName".into(),
+            json!({ "cursor": "", "count": 1, "attributes": ["displayName"] }),
+        ),
+    ];
+    for (resource, query, mut body) in cases {
+        let get = list(&app, &org, resource, &query).await;
+        body["schemas"] = json!([SEARCH_URN]);
+        let post = scim(&app, "POST", &format!("{b}/{resource}/.search"), Some(body)).await;
+        assert_eq!(post.status, 200, "{resource} {query}: {}", post.text);
+        assert_eq!(post.body, get, "{resource} {query}");
+        assert!(
+            get["totalResults"].as_u64().unwrap() > 0,
+            "{resource} {query}"
+        );
+    }
+    // Follow a Groups cursor through .search.
+    let mut body = json!({ "schemas": [SEARCH_URN], "cursor": "", "count": 1 });
+    let mut seen = Vec::new();
+    loop {
+        let r = scim(
+            &app,
+            "POST",
+            &format!("{b}/Groups/.search"),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        seen.push(
+            r.body["Resources"][0]["displayName"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        match r.body.get("nextCursor") {
+            Some(c) => body["cursor"] = c.clone(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["Search Staff", "Search Ops"]);
+    // A request that is no SearchRequest is 400 naming its fault.
+    let r = scim(
+        &app,
+        "POST",
+        &format!("{b}/Users/.search"),
+        Some(json!({ "filter": "userName eq \"a\"" })),
+    )
+    .await;
+    assert_scim_error(&r, 400, Some("invalidSyntax"));
+    assert!(r.body["detail"].as_str().unwrap().contains("schemas"));
+    let r = scim(
+        &app,
+        "POST",
+        &format!("{b}/Users/.search"),
+        Some(json!({ "schemas": [SEARCH_URN], "count": "x" })),
+    )
+    .await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    // .search needs read permission, and POST on a user is still 405.
+    let groups_only = token(&app, &org, &["mdm.global.group.read"], None).await;
+    let r = app
+        .send(
+            "POST",
+            &format!("{b}/Users/.search"),
+            Some(&groups_only),
+            &[],
+            Some(json!({ "schemas": [SEARCH_URN] }).to_string()),
+        )
+        .await;
+    assert_scim_error(&r, 403, None);
+    let r = scim(
+        &app,
+        "POST",
+        &format!("{b}/Users/{alice_id}"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(r.status, 405, "{}", r.text);
+    assert_eq!(r.header("allow"), Some("GET, PUT, PATCH, DELETE"));
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursor_paging_through_hundreds_of_users_while_more_are_added() {
+    let app = App::start().await;
+    let org = app.org("scim-cursor").await;
+    let mut expected = Vec::new();
+    for i in 0..240 {
+        let name = format!("c{i:03}");
+        create_user(&app, &org, json!({ "schemas": [USER_URN], "userName": name, "emails": [{"value": format!("{name}@example.com")}] })).await;
+        expected.push(name);
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let mut cursor = String::new();
+    let mut pages = 0;
+    loop {
+        let page = list(
+            &app,
+            &org,
+            "Users",
+            &format!("cursor={}&count=50&attributes=userName", enc(&cursor)),
+        )
+        .await;
+        assert!(page.get("startIndex").is_none(), "{page}");
+        assert!(page.get("previousCursor").is_none(), "{page}");
+        seen.extend(user_names(&page));
+        pages += 1;
+        // Users added while paging come after every position already returned.
+        let name = format!("late{pages}");
+        create_user(&app, &org, json!({ "schemas": [USER_URN], "userName": name, "emails": [{"value": format!("{name}@example.com")}] })).await;
+        expected.push(name);
+        match page.get("nextCursor") {
+            Some(c) => {
+                cursor = c.as_str().unwrap().to_owned();
+                assert!(
+                    cursor
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)),
+                    "RFC 9865: unreserved characters only: {cursor}"
+                );
+            }
+            None => break,
+        }
+        assert!(pages < 12, "paging does not end");
+    }
+    // Every user once, none skipped, the late ones included (the last one was created
+    // after the final page).
+    expected.pop();
+    assert_eq!(seen, expected);
+    // Invalid cursors: 400 invalidCursor, in the SCIM shape, for GET and .search.
+    for bad in ["nonsense", "Gs1", "Us", "Us%2D1"] {
+        let r = scim(
+            &app,
+            "GET",
+            &format!("{}/Users?cursor={bad}", base(&org)),
+            None,
+        )
+        .await;
+        assert_scim_error(&r, 400, Some("invalidCursor"));
+    }
+    let r = scim(
+        &app,
+        "POST",
+        &format!("{}/Users/.search", base(&org)),
+        Some(json!({ "schemas": [SEARCH_URN], "cursor": "Go1" })),
+    )
+    .await;
+    assert_scim_error(&r, 400, Some("invalidCursor"));
+    let r = scim(
+        &app,
+        "GET",
+        &format!("{}/Users?cursor=&startIndex=3", base(&org)),
+        None,
+    )
+    .await;
+    assert_scim_error(&r, 400, Some("invalidValue"));
+    // count over maxPageSize is capped.
+    let big = list(&app, &org, "Users", "cursor=&count=5000").await;
+    assert_eq!(big["itemsPerPage"], 200);
+    assert!(big.get("nextCursor").is_some());
     app.assert_consistent();
 }

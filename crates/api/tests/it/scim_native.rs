@@ -5,7 +5,10 @@
 use futures::executor::block_on;
 use http::Method;
 use roster_api::Endpoint;
-use roster_api::scim::service::{GroupRoute, UsersRoute};
+use roster_api::scim::service::{
+    GroupRoute, GroupsRoute, MeRoute, ServiceProviderConfigRoute, UnknownRoute, UserRoute,
+    UsersRoute,
+};
 use roster_domain::{MemoryStore, groups, invariants, orgs, users};
 use serde_json::json;
 
@@ -201,4 +204,393 @@ fn a_user_put_stopped_at_any_store_call_is_completed_by_a_retry() {
         assert_eq!(invariants::check(&store.snapshot()), vec![], "call {n}");
         n += 1;
     }
+}
+
+/// The user names of a list answer, in order.
+fn names(body: &serde_json::Value) -> Vec<String> {
+    body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn cursor_paging_visits_every_user_once_while_users_are_added() {
+    let store = MemoryStore::from_env();
+    let o = org(&store);
+    block_on(async {
+        for i in 0..300 {
+            users::create(&store, &o, new_user(&format!("u{i:04}")), NOW)
+                .await
+                .unwrap();
+        }
+        let list = async |query: &str| {
+            let r = UsersRoute::handle(
+                &req(Method::GET, &[("organizationid", "acme")], query, None),
+                &store,
+                &ctx(),
+            )
+            .await;
+            (r.status().as_u16(), json_of(&r))
+        };
+        let mut seen: Vec<String> = Vec::new();
+        let mut cursor = String::new();
+        let mut pages = 0;
+        loop {
+            let (status, body) = list(&format!("cursor={cursor}&count=37")).await;
+            assert_eq!(status, 200, "{body}");
+            assert!(body.get("startIndex").is_none(), "{body}");
+            assert_eq!(
+                body["itemsPerPage"],
+                body["Resources"].as_array().unwrap().len()
+            );
+            seen.extend(names(&body));
+            pages += 1;
+            // Users added while paging: after every position already returned.
+            if pages <= 3 {
+                users::create(&store, &o, new_user(&format!("v{pages}")), NOW)
+                    .await
+                    .unwrap();
+            }
+            // One removed ahead of the cursor vanishes without shifting anything.
+            if pages == 2 {
+                let gone = users::find_by_username(&store, &o, "u0200")
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let policy = roster_domain::removal::RemovalPolicy::scim();
+                roster_domain::removal::remove_user(&store, &o, &gone.id, &policy, NOW)
+                    .await
+                    .unwrap();
+            }
+            match body.get("nextCursor") {
+                Some(next) => cursor = next.as_str().unwrap().to_owned(),
+                None => break,
+            }
+            assert!(pages < 20, "paging does not end");
+        }
+        let mut expected: Vec<String> = (0..300)
+            .filter(|i| *i != 200)
+            .map(|i| format!("u{i:04}"))
+            .collect();
+        expected.extend(["v1", "v2", "v3"].map(String::from));
+        assert_eq!(seen, expected);
+        // A cursor this service did not issue, or one for Groups, is invalidCursor.
+        for bad in ["zzz", "Gs1", "Us", "Uo5", "Us-1"] {
+            let (status, body) = list(&format!("cursor={bad}")).await;
+            assert_eq!(
+                (status, body["scimType"].clone()),
+                (400, json!("invalidCursor")),
+                "{bad}: {body}"
+            );
+            assert_eq!(
+                body["schemas"],
+                json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+            );
+        }
+        let (status, body) = list("cursor=&startIndex=2").await;
+        assert_eq!(
+            (status, body["scimType"].clone()),
+            (400, json!("invalidValue"))
+        );
+        // count over the maximum is capped; a filtered cursor walks the filtered set.
+        let (status, body) = list("cursor=&count=5000").await;
+        assert_eq!((status, body["itemsPerPage"].clone()), (200, json!(200)));
+        let mut seen = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let (status, body) = list(&format!(
+                "filter=userName%20sw%20%22u01%22&cursor={cursor}&count=30"
+            ))
+            .await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["totalResults"], 100);
+            seen.extend(names(&body));
+            match body.get("nextCursor") {
+                Some(next) => cursor = next.as_str().unwrap().to_owned(),
+                None => break,
+            }
+        }
+        assert_eq!(
+            seen,
+            (100..200).map(|i| format!("u{i:04}")).collect::<Vec<_>>()
+        );
+        // Sorted, by offset: the same order as the index pages.
+        let (_, first) = list(
+            "filter=userName%20sw%20%22u01%22&sortBy=userName&sortOrder=descending&cursor=&count=3",
+        )
+        .await;
+        assert_eq!(names(&first), ["u0199", "u0198", "u0197"]);
+        let next = first["nextCursor"].as_str().unwrap();
+        let (_, second) = list(&format!("filter=userName%20sw%20%22u01%22&sortBy=userName&sortOrder=descending&cursor={next}&count=3")).await;
+        assert_eq!(names(&second), ["u0196", "u0195", "u0194"]);
+        // An unsorted cursor on a sorted listing is refused.
+        let (status, body) = list("sortBy=userName&cursor=Us1").await;
+        assert_eq!(
+            (status, body["scimType"].clone()),
+            (400, json!("invalidCursor"))
+        );
+    });
+}
+
+#[test]
+fn search_answers_what_the_get_answers() {
+    let store = MemoryStore::from_env();
+    let o = org(&store);
+    block_on(async {
+        for i in 0..12 {
+            users::create(&store, &o, new_user(&format!("s{i:02}")), NOW)
+                .await
+                .unwrap();
+        }
+        for g in ["g1", "g2", "g3"] {
+            groups::create(&store, &o, g.into(), String::new(), NOW)
+                .await
+                .unwrap();
+        }
+        let get = UsersRoute::handle(
+            &req(
+                Method::GET,
+                &[("organizationid", "acme")],
+                "filter=userName%20sw%20%22s%22&sortBy=userName&sortOrder=descending&count=4&startIndex=2&attributes=userName",
+                None,
+            ),
+            &store,
+            &ctx(),
+        )
+        .await;
+        let search_body = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "userName sw \"s\"", "sortBy": "userName", "sortOrder": "descending",
+            "count": 4, "startIndex": 2, "attributes": ["userName"],
+        });
+        let post = UserRoute::handle(
+            &req(
+                Method::POST,
+                &[("organizationid", "acme"), ("userid", ".search")],
+                "",
+                Some(search_body.clone()),
+            ),
+            &store,
+            &ctx(),
+        )
+        .await;
+        assert_eq!(get.status(), 200);
+        assert_eq!(post.status(), 200);
+        assert_eq!(json_of(&post), json_of(&get));
+        assert_eq!(names(&json_of(&post)), ["s10", "s09", "s08", "s07"]);
+        // Cursor paging through .search.
+        let mut body = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "count": 5, "cursor": "",
+        });
+        let mut seen = Vec::new();
+        loop {
+            let r = UserRoute::handle(
+                &req(
+                    Method::POST,
+                    &[("organizationid", "acme"), ("userid", ".search")],
+                    "",
+                    Some(body.clone()),
+                ),
+                &store,
+                &ctx(),
+            )
+            .await;
+            let page = json_of(&r);
+            seen.extend(names(&page));
+            match page.get("nextCursor") {
+                Some(c) => body["cursor"] = c.clone(),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 12);
+        // Groups: .search equals the GET, cursor included.
+        let get = GroupsRoute::handle(
+            &req(
+                Method::GET,
+                &[("organizationid", "acme")],
+                "cursor=&count=2",
+                None,
+            ),
+            &store,
+            &ctx(),
+        )
+        .await;
+        let post = GroupRoute::handle(
+            &req(
+                Method::POST,
+                &[("organizationid", "acme"), ("groupid", ".search")],
+                "",
+                Some(json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                    "count": 2, "cursor": "",
+                })),
+            ),
+            &store,
+            &ctx(),
+        )
+        .await;
+        let (get, post) = (json_of(&get), json_of(&post));
+        assert_eq!(get, post);
+        assert_eq!(get["totalResults"], 3);
+        let next = get["nextCursor"].as_str().unwrap();
+        let rest = GroupsRoute::handle(
+            &req(
+                Method::GET,
+                &[("organizationid", "acme")],
+                &format!("cursor={next}&count=2"),
+                None,
+            ),
+            &store,
+            &ctx(),
+        )
+        .await;
+        let rest = json_of(&rest);
+        assert_eq!(rest["Resources"][0]["displayName"], "g3");
+        assert!(rest.get("nextCursor").is_none(), "{rest}");
+        // A Users cursor on Groups is invalidCursor.
+        let r = GroupsRoute::handle(
+            &req(
+                Method::GET,
+                &[("organizationid", "acme")],
+                "cursor=Us1",
+                None,
+            ),
+            &store,
+            &ctx(),
+        )
+        .await;
+        assert_eq!(json_of(&r)["scimType"], "invalidCursor");
+        // A bad SearchRequest names what is wrong.
+        for (bad, needle) in [
+            (json!({"schemas": ["urn:x"]}), "SearchRequest"),
+            (
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "colour": 1}),
+                "colour",
+            ),
+            (
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "count": "5"}),
+                "count",
+            ),
+            (
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "attributes": [1]}),
+                "attributes[0]",
+            ),
+        ] {
+            let r = UserRoute::handle(
+                &req(
+                    Method::POST,
+                    &[("organizationid", "acme"), ("userid", ".search")],
+                    "",
+                    Some(bad),
+                ),
+                &store,
+                &ctx(),
+            )
+            .await;
+            let body = json_of(&r);
+            assert_eq!(r.status(), 400, "{body}");
+            assert!(body["detail"].as_str().unwrap().contains(needle), "{body}");
+        }
+        // POST on a user is 405, listing the methods a user has.
+        let u = users::find_by_username(&store, &o, "s01")
+            .await
+            .unwrap()
+            .unwrap();
+        let r = UserRoute::handle(
+            &req(
+                Method::POST,
+                &[("organizationid", "acme"), ("userid", u.id.as_str())],
+                "",
+                Some(json!({})),
+            ),
+            &store,
+            &ctx(),
+        )
+        .await;
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.headers()["allow"], "GET, PUT, PATCH, DELETE");
+    });
+}
+
+#[test]
+fn unknown_paths_and_me_answer_scim_errors() {
+    let store = MemoryStore::from_env();
+    org(&store);
+    block_on(async {
+        for method in [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ] {
+            let mut r = req(method.clone(), &[("organizationid", "acme")], "", None);
+            r.headers
+                .insert("spin-path-info", "/Widgets/7".parse().unwrap());
+            let resp = UnknownRoute::handle(&r, &store, &ctx()).await;
+            assert_eq!(resp.status(), 404, "{method}");
+            assert_eq!(resp.headers()["content-type"], "application/scim+json");
+            let body = json_of(&resp);
+            assert_eq!(
+                body["schemas"],
+                json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+            );
+            assert_eq!(body["status"], "404");
+            let detail = body["detail"].as_str().unwrap();
+            assert!(detail.contains("/scim/v2/Widgets/7"), "{detail}");
+
+            let resp = MeRoute::handle(
+                &req(method.clone(), &[("organizationid", "acme")], "", None),
+                &store,
+                &ctx(),
+            )
+            .await;
+            assert_eq!(resp.status(), 501, "{method}");
+            let body = json_of(&resp);
+            assert_eq!(
+                body["schemas"],
+                json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+            );
+            assert_eq!(body["status"], "501");
+        }
+        // Authentication comes first, in the SCIM shape.
+        let mut r = req(Method::GET, &[("organizationid", "acme")], "", None);
+        r.headers.remove("authorization");
+        let resp = UnknownRoute::handle(&r, &store, &ctx()).await;
+        assert_eq!(resp.status(), 401);
+        assert_eq!(
+            json_of(&resp)["schemas"],
+            json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
+        );
+        // Another organization's path is the organization's 404.
+        let resp = MeRoute::handle(
+            &req(Method::GET, &[("organizationid", "nope")], "", None),
+            &store,
+            &ctx(),
+        )
+        .await;
+        assert_eq!(resp.status(), 404);
+    });
+}
+
+#[test]
+fn service_provider_config_advertises_both_pagination_methods() {
+    let store = MemoryStore::from_env();
+    org(&store);
+    let r = block_on(ServiceProviderConfigRoute::handle(
+        &req(Method::GET, &[("organizationid", "acme")], "", None),
+        &store,
+        &ctx(),
+    ));
+    assert_eq!(
+        json_of(&r)["pagination"],
+        json!({
+            "cursor": true, "index": true, "defaultPaginationMethod": "index",
+            "defaultPageSize": 100, "maxPageSize": 200,
+        })
+    );
 }

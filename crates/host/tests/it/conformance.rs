@@ -223,11 +223,10 @@ async fn private_and_unrouted_paths_are_404() {
         get(a, "/.well-known/spin/health").await,
         (200, "OK".to_owned())
     );
-    // routefinder matches an exact segment as a prefix when a parameter or wildcard follows,
-    // so `/echo-private` routes to `/echo/:name` with name `-private`, as with Spin's router.
-    let v = json(a, "/echo-private").await;
-    assert_eq!(header(&v, "spin-matched-route"), "/echo/:name");
-    assert_eq!(header(&v, "spin-path-match-name"), "-private");
+    // Spin's router (routefinder 0.5.4) needs the `/` between `echo` and `:name`:
+    // `/echo-private` matches no route (routefinder 0.6 would route it to `/echo/:name`
+    // with name `-private`; Spin does not).
+    assert_eq!(get(a, "/echo-private").await, (404, String::new()));
     assert!(!app.host.routes().iter().any(|(c, _)| c == "echo-private"));
 }
 

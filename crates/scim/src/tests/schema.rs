@@ -29,7 +29,8 @@ fn scim_types_render_their_rfc_wire_strings() {
             "noTarget",
             "invalidValue",
             "invalidVers",
-            "sensitive"
+            "sensitive",
+            "invalidCursor"
         ]
     );
     assert_eq!(ScimType::NoTarget.to_string(), "noTarget");

@@ -4,7 +4,7 @@
 //! is refused with 403 as §4 asks.
 
 use super::wire::{Base, enter, respond};
-use super::{Error, MAX_RESULTS};
+use super::{DEFAULT_COUNT, Error, MAX_RESULTS};
 use crate::Endpoint;
 use crate::request::{ApiRequest, ApiResponse, Ctx};
 use http::StatusCode;
@@ -15,8 +15,9 @@ use serde_json::{Value, json};
 
 /// The `ServiceProviderConfig` resource, with `meta.location` under `base`: PATCH,
 /// filtering (at most [`MAX_RESULTS`] results per page), sorting, ETags and password
-/// changes are supported; bulk is not; authentication is an organization's API token
-/// as an OAuth bearer token.
+/// changes are supported; bulk is not; lists page by index and by cursor (RFC 9865
+/// §3; index by default, cursors never expire so no `cursorTimeout`); authentication
+/// is an organization's API token as an OAuth bearer token.
 pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
@@ -26,6 +27,13 @@ pub fn service_provider_config(base: &str) -> Value {
         "changePassword": { "supported": true },
         "sort": { "supported": true },
         "etag": { "supported": true },
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": DEFAULT_COUNT,
+            "maxPageSize": MAX_RESULTS,
+        },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",

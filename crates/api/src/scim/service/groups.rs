@@ -9,8 +9,8 @@
 use super::query::{self, Access};
 use super::users::{Change, doc_from_body, sort_refused, sorted};
 use super::wire::{
-    self, Conditions, ListParams, Scope, body_json, empty, enter, enter_resource, keeps, respond,
-    with_resource_headers,
+    self, Conditions, ListParams, Position, Scope, body_json, empty, enter, enter_resource, keeps,
+    respond, with_resource_headers,
 };
 use super::{Error, MAX_CANDIDATES, MAX_SORTED};
 use crate::request::{ApiRequest, ApiResponse, Ctx};
@@ -285,8 +285,7 @@ async fn create_group<S: Store>(
     answer(store, &scope, req, StatusCode::CREATED, &g).await
 }
 
-/// GET: without a filter, a page of the group index in creation order; with one, the
-/// candidates its plan selects, filtered in memory.
+/// GET: the list its query asks for ([`list`]).
 async fn list_groups<S: Store>(
     req: &ApiRequest,
     store: &S,
@@ -294,6 +293,30 @@ async fn list_groups<S: Store>(
 ) -> Result<ApiResponse, Error> {
     let scope = enter::<GroupsRoute, S>(req, store, ctx).await?;
     let params = ListParams::parse(req, &GROUP)?;
+    list(store, &scope, &params).await
+}
+
+/// POST `/Groups/.search` (RFC 7644 §3.4.3), which Spin routes to `/Groups/:groupId`
+/// (see [`GroupRoute`]): the body's `SearchRequest`, answered as the GET with the same
+/// parameters.
+async fn search_groups<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let scope = enter::<GroupRoute, S>(req, store, ctx).await?;
+    let params = ListParams::from_search(&body_json(req)?, &GROUP)?;
+    list(store, &scope, &params).await
+}
+
+/// A list: without a filter, a page of the group index in creation order (by cursor:
+/// the index entries after the cursor's sequence number); with one, the candidates its
+/// plan selects, filtered in memory.
+async fn list<S: Store>(
+    store: &S,
+    scope: &Scope,
+    params: &ListParams,
+) -> Result<ApiResponse, Error> {
     let projection = Projection::new(
         &GROUP,
         params.attributes.as_deref(),
@@ -305,13 +328,15 @@ async fn list_groups<S: Store>(
         .as_deref()
         .map(|f| Filter::parse(f, &GROUP))
         .transpose()?;
-    let (total, page) = match &filter {
-        Some(f) => filtered_groups(store, &scope, &params, f).await?,
-        None if params.sort.is_some() => sorted_groups(store, &scope, &params).await?,
+    let (total, page, next) = match &filter {
+        Some(f) => filtered_groups(store, scope, params, f).await?,
+        None if params.sort.is_some() => sorted_groups(store, scope, params).await?,
         None => {
-            let ids = groups::ids(store, org).await?;
-            let total = ids.len();
-            (total, groups::load(store, org, &params.page(ids)).await?)
+            let index = groups::index(store, org).await?;
+            let total = index.len();
+            let (ids, next) = params.window(index, |(seq, _)| *seq);
+            let ids: Vec<ObjectId> = ids.into_iter().map(|(_, id)| id).collect();
+            (total, groups::load(store, org, &ids).await?, next)
         }
     };
     let with_members = keeps(&projection, "members");
@@ -326,9 +351,12 @@ async fn list_groups<S: Store>(
     }
     Ok(respond(
         StatusCode::OK,
-        &wire::list_response(total, params.start_index, resources),
+        &params.response(&GROUP, total, resources, next),
     ))
 }
+
+/// The total, a page and where the next starts (cursor paging).
+type Listed = (usize, Vec<Group>, Option<Position>);
 
 /// Whether a list sorted by `params` needs the groups' members loaded.
 fn sorts_by_members(params: &ListParams) -> bool {
@@ -359,7 +387,7 @@ async fn filtered_groups<S: Store>(
     scope: &Scope,
     params: &ListParams,
     filter: &Filter,
-) -> Result<(usize, Vec<Group>), Error> {
+) -> Result<Listed, Error> {
     let plan = query::plan_or_refuse(filter, INDEXED, &[])?;
     let with_members = query::mentions(filter, "members") || sorts_by_members(params);
     let mut matched = Vec::new();
@@ -371,10 +399,8 @@ async fn filtered_groups<S: Store>(
     }
     let matched = sorted(matched, params.sort.as_ref());
     let total = matched.len();
-    Ok((
-        total,
-        params.page(matched).into_iter().map(|(g, _)| g).collect(),
-    ))
+    let (page, next) = params.window(matched, |(g, _)| g.seq);
+    Ok((total, page.into_iter().map(|(g, _)| g).collect(), next))
 }
 
 /// The total and the page of all groups sorted (400 `tooMany` beyond [`MAX_SORTED`]).
@@ -382,7 +408,7 @@ async fn sorted_groups<S: Store>(
     store: &S,
     scope: &Scope,
     params: &ListParams,
-) -> Result<(usize, Vec<Group>), Error> {
+) -> Result<Listed, Error> {
     let ids = groups::ids(store, &scope.org).await?;
     let total = ids.len();
     if total > MAX_SORTED {
@@ -395,10 +421,8 @@ async fn sorted_groups<S: Store>(
         all.push((g, doc));
     }
     let all = sorted(all, params.sort.as_ref());
-    Ok((
-        total,
-        params.page(all).into_iter().map(|(g, _)| g).collect(),
-    ))
+    let (page, next) = params.window(all, |(g, _)| g.seq);
+    Ok((total, page.into_iter().map(|(g, _)| g).collect(), next))
 }
 
 /// The groups a plan selects, each once, in creation order; more than
@@ -467,7 +491,8 @@ crate::endpoint! {
     /// `/v1/organizations/:organizationId/scim/v2/Groups/:groupId`: GET (304 on a
     /// matching `If-None-Match`), PUT replaces (name, external id, members), PATCH
     /// modifies (both conditional on `If-Match`), DELETE removes the group (members
-    /// leave it).
+    /// leave it); POST serves `/Groups/.search` (RFC 7644 §3.4.3), which Spin routes
+    /// here.
     pub struct GroupRoute {
         route: "/v1/organizations/:organizationId/scim/v2/Groups/:groupId",
         error: Error,
@@ -475,7 +500,24 @@ crate::endpoint! {
         PUT need(Group, Update) => put_group,
         PATCH need(Group, Update) => patch_group,
         DELETE need(Group, Remove) => delete_group,
+        POST need(Group, Read) => post_group,
     }
+}
+
+/// POST: `/Groups/.search` arrives here, because Spin's router reads the path segment
+/// `.search` as a `:groupId` (`docs/scim.md`, "Routing"); on a group it is 405 (after
+/// authentication).
+async fn post_group<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    if req.param("groupId").as_deref() != Some(".search") {
+        // Authenticated first, as on every SCIM path, so 401/403 keep their order.
+        enter::<GroupRoute, S>(req, store, ctx).await?;
+        return Err(crate::Refusal::MethodNotAllowed(super::users::RESOURCE_ALLOW).into());
+    }
+    search_groups(req, store, ctx).await
 }
 
 /// GET: the group, or 304 when `If-None-Match` names its version.

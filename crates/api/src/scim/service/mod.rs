@@ -5,12 +5,17 @@
 //! | route (under the base) | endpoint | methods |
 //! |---|---|---|
 //! | `/Users` | [`UsersRoute`] | GET (list, filter), POST |
-//! | `/Users/:userId` | [`UserRoute`] | GET, PUT, PATCH, DELETE |
+//! | `/Users/:userId` | [`UserRoute`] | GET, PUT, PATCH, DELETE; POST (`.search`) |
 //! | `/Groups` | [`GroupsRoute`] | GET (list, filter), POST |
-//! | `/Groups/:groupId` | [`GroupRoute`] | GET, PUT, PATCH, DELETE |
+//! | `/Groups/:groupId` | [`GroupRoute`] | GET, PUT, PATCH, DELETE; POST (`.search`) |
 //! | `/ServiceProviderConfig` | [`ServiceProviderConfigRoute`] | GET |
 //! | `/ResourceTypes`, `/ResourceTypes/:resourceTypeId` | [`ResourceTypesRoute`], [`ResourceTypeRoute`] | GET |
 //! | `/Schemas`, `/Schemas/:schemaId` | [`SchemasRoute`], [`SchemaRoute`] | GET |
+//! | `/Me` | [`MeRoute`] | every method: 501 |
+//! | `/...` (anything else) | [`UnknownRoute`] | every method: 404 |
+//!
+//! `POST /Users/.search` and `POST /Groups/.search` are served by [`UserRoute`] and
+//! [`GroupRoute`]: Spin's router reads `.search` as the `:userId` / `:groupId` segment.
 //!
 //! Built on the protocol crate ([`roster_scim`]): requests are validated and PATCHes
 //! applied there, against the one schema model the discovery documents render, and
@@ -24,6 +29,7 @@
 
 mod discovery;
 mod error;
+mod fallback;
 mod groups;
 mod query;
 mod users;
@@ -34,14 +40,15 @@ pub use discovery::{
     service_provider_config,
 };
 pub use error::Error;
+pub use fallback::{MeRoute, UnknownRoute};
 pub use groups::{GroupRoute, GroupsRoute};
 pub use users::{UserRoute, UsersRoute};
 
 /// The most resources one list response carries (`count` is capped to it); advertised
-/// as `filter.maxResults`.
+/// as `filter.maxResults` and `pagination.maxPageSize`.
 pub const MAX_RESULTS: usize = 200;
 
-/// `count` when a list request gives none.
+/// `count` when a list request gives none; advertised as `pagination.defaultPageSize`.
 pub const DEFAULT_COUNT: usize = 100;
 
 /// The most candidates a filter may select before it is evaluated (more is 400

@@ -11,8 +11,8 @@
 
 use super::query::{self, Access};
 use super::wire::{
-    self, Conditions, ListParams, Scope, body_json, empty, enter, enter_resource, respond,
-    with_resource_headers,
+    self, Conditions, ListParams, Position, Scope, body_json, empty, enter, enter_resource,
+    respond, with_resource_headers,
 };
 use super::{Error, MAX_CANDIDATES, MAX_SORTED};
 use crate::request::{ApiRequest, ApiResponse, Ctx};
@@ -483,7 +483,8 @@ async fn answer<S: Store>(
 
 crate::endpoint! {
     /// `/v1/organizations/:organizationId/scim/v2/Users`: GET lists (filter, sortBy,
-    /// startIndex, count, attributes), POST creates a user (identity source `scim`).
+    /// startIndex or cursor, count, attributes), POST creates a user (identity source
+    /// `scim`).
     pub struct UsersRoute {
         route: "/v1/organizations/:organizationId/scim/v2/Users",
         error: Error,
@@ -519,8 +520,7 @@ async fn create_user<S: Store>(
     answer(store, &scope, req, StatusCode::CREATED, &user).await
 }
 
-/// GET: without a filter, a page of the organization's users in creation order; with
-/// one, the candidates its plan selects, filtered in memory.
+/// GET: the list its query asks for ([`list`]).
 async fn list_users<S: Store>(
     req: &ApiRequest,
     store: &S,
@@ -528,23 +528,50 @@ async fn list_users<S: Store>(
 ) -> Result<ApiResponse, Error> {
     let scope = enter::<UsersRoute, S>(req, store, ctx).await?;
     let params = ListParams::parse(req, &USER)?;
+    list(store, &scope, &params).await
+}
+
+/// POST `/Users/.search` (RFC 7644 §3.4.3), which Spin routes to `/Users/:userId`
+/// (see [`UserRoute`]): the body's `SearchRequest`, answered as the GET with the same
+/// parameters.
+async fn search_users<S: Store>(
+    req: &ApiRequest,
+    store: &S,
+    ctx: &Ctx,
+) -> Result<ApiResponse, Error> {
+    let scope = enter::<UserRoute, S>(req, store, ctx).await?;
+    let params = ListParams::from_search(&body_json(req)?, &USER)?;
+    list(store, &scope, &params).await
+}
+
+/// A list: without a filter, a page of the organization's users in creation order;
+/// with one, the candidates its plan selects, filtered in memory; by `startIndex` or by
+/// `cursor`.
+async fn list<S: Store>(
+    store: &S,
+    scope: &Scope,
+    params: &ListParams,
+) -> Result<ApiResponse, Error> {
     let projection = Projection::new(
         &USER,
         params.attributes.as_deref(),
         params.excluded.as_deref(),
     );
     let mut names = GroupNames::new(store, &scope.org);
-    let (total, docs) = match &params.filter {
-        Some(text) => filtered_users(store, &scope, &mut names, &params, text).await?,
-        None if params.sort.is_some() => sorted_users(store, &scope, &mut names, &params).await?,
-        None => users_page(store, &scope, &mut names, &params).await?,
+    let (total, docs, next) = match &params.filter {
+        Some(text) => filtered_users(store, scope, &mut names, params, text).await?,
+        None if params.sort.is_some() => sorted_users(store, scope, &mut names, params).await?,
+        None => users_page(store, scope, &mut names, params).await?,
     };
     let resources: Vec<Value> = docs.iter().map(|d| projection.apply(d)).collect();
     Ok(respond(
         StatusCode::OK,
-        &wire::list_response(total, params.start_index, resources),
+        &params.response(&USER, total, resources, next),
     ))
 }
+
+/// The total, a page and where the next starts (cursor paging).
+type Listed = (usize, Vec<Value>, Option<Position>);
 
 /// The total and the page of the users `text` matches, sorted when asked.
 async fn filtered_users<S: Store>(
@@ -553,21 +580,20 @@ async fn filtered_users<S: Store>(
     names: &mut GroupNames<'_, S>,
     params: &ListParams,
     text: &str,
-) -> Result<(usize, Vec<Value>), Error> {
+) -> Result<Listed, Error> {
     let filter = Filter::parse(text, &USER)?;
     let plan = query::plan_or_refuse(&filter, INDEXED, SEARCHABLE)?;
     let mut matched = Vec::new();
     for u in candidates(store, &scope.org, &plan).await? {
         let doc = doc_of(scope, names, &u).await?;
         if filter.matches(&doc) {
-            matched.push(((), doc));
+            matched.push((u.seq, doc));
         }
     }
     let matched = sorted(matched, params.sort.as_ref());
-    Ok((
-        matched.len(),
-        params.page(matched).into_iter().map(|(_, d)| d).collect(),
-    ))
+    let total = matched.len();
+    let (page, next) = params.window(matched, |(seq, _)| *seq);
+    Ok((total, page.into_iter().map(|(_, d)| d).collect(), next))
 }
 
 /// The total and the page of all users sorted (400 `tooMany` beyond [`MAX_SORTED`]).
@@ -576,41 +602,61 @@ async fn sorted_users<S: Store>(
     scope: &Scope,
     names: &mut GroupNames<'_, S>,
     params: &ListParams,
-) -> Result<(usize, Vec<Value>), Error> {
+) -> Result<Listed, Error> {
     let total = live_count(store, &scope.org).await?;
     if total > MAX_SORTED {
         return Err(sort_refused(total).into());
     }
     let mut all = Vec::new();
     for u in page_of_users(store, &scope.org, 0, MAX_SORTED + 1).await? {
-        all.push(((), doc_of(scope, names, &u).await?));
+        all.push((u.seq, doc_of(scope, names, &u).await?));
     }
     let all = sorted(all, params.sort.as_ref());
-    Ok((
-        all.len(),
-        params.page(all).into_iter().map(|(_, d)| d).collect(),
-    ))
+    let total = all.len();
+    let (page, next) = params.window(all, |(seq, _)| *seq);
+    Ok((total, page.into_iter().map(|(_, d)| d).collect(), next))
 }
 
-/// The total and one page of users in creation order.
+/// The total and one page of users in creation order: by index, the users after the
+/// first `startIndex - 1` (a pass over the compact search entries up to there); by
+/// cursor, the users after the cursor's sequence number (only the page is read,
+/// however deep it is).
 async fn users_page<S: Store>(
     store: &S,
     scope: &Scope,
     names: &mut GroupNames<'_, S>,
     params: &ListParams,
-) -> Result<(usize, Vec<Value>), Error> {
+) -> Result<Listed, Error> {
     let org = &scope.org;
     let total = live_count(store, org).await?;
     let mut docs = Vec::new();
-    if params.count > 0 {
-        let skip = u64::try_from(params.start_index - 1).unwrap_or(u64::MAX);
-        if let Some(after) = users::skip(store, org, skip).await? {
-            for u in page_of_users(store, org, after, params.count).await? {
-                docs.push(doc_of(scope, names, &u).await?);
+    if params.count == 0 {
+        return Ok((total, docs, None));
+    }
+    let (found, next) = match params.cursor {
+        Some(at) => {
+            let after = match at {
+                Position::After(n) => n,
+                _ => 0,
+            };
+            let mut found = page_of_users(store, org, after, params.count + 1).await?;
+            let more = found.len() > params.count;
+            found.truncate(params.count);
+            let next = more.then(|| Position::After(found.last().map_or(after, |u| u.seq)));
+            (found, next)
+        }
+        None => {
+            let skip = u64::try_from(params.start_index - 1).unwrap_or(u64::MAX);
+            match users::skip(store, org, skip).await? {
+                Some(after) => (page_of_users(store, org, after, params.count).await?, None),
+                None => (Vec::new(), None),
             }
         }
+    };
+    for u in &found {
+        docs.push(doc_of(scope, names, u).await?);
     }
-    Ok((total, docs))
+    Ok((total, docs, next))
 }
 
 pub(crate) fn sort_refused(total: usize) -> ScimError {
@@ -718,7 +764,8 @@ fn opt(r: Result<Option<User>, DomainError>) -> Result<Vec<User>, Error> {
 crate::endpoint! {
     /// `/v1/organizations/:organizationId/scim/v2/Users/:userId`: GET (304 on a matching
     /// `If-None-Match`), PUT replaces, PATCH modifies (both conditional on `If-Match`),
-    /// DELETE removes the user (RFC 7644 §3.6: 204, then 404).
+    /// DELETE removes the user (RFC 7644 §3.6: 204, then 404); POST serves
+    /// `/Users/.search` (RFC 7644 §3.4.3), which Spin routes here.
     pub struct UserRoute {
         route: "/v1/organizations/:organizationId/scim/v2/Users/:userId",
         error: Error,
@@ -726,7 +773,24 @@ crate::endpoint! {
         PUT need(MdmUser, Update) => put_user,
         PATCH need(MdmUser, Update) => patch_user,
         DELETE need(MdmUser, Remove) => delete_user,
+        POST need(MdmUser, Read) => post_user,
     }
+}
+
+/// The methods `/Users/:userId` and `/Groups/:groupId` serve on a resource (their POST
+/// serves `.search` only).
+pub(crate) const RESOURCE_ALLOW: &str = "GET, PUT, PATCH, DELETE";
+
+/// POST: `/Users/.search` arrives here, because Spin's router reads the path segment
+/// `.search` as a `:userId` (`docs/scim.md`, "Routing"); on a user it is 405 (after
+/// authentication).
+async fn post_user<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<ApiResponse, Error> {
+    if req.param("userId").as_deref() != Some(".search") {
+        // Authenticated first, as on every SCIM path, so 401/403 keep their order.
+        enter::<UserRoute, S>(req, store, ctx).await?;
+        return Err(crate::Refusal::MethodNotAllowed(RESOURCE_ALLOW).into());
+    }
+    search_users(req, store, ctx).await
 }
 
 /// GET: the user, or 304 when `If-None-Match` names its version.

@@ -252,7 +252,87 @@ pub(crate) fn not_modified(location: &str, version: u64) -> ApiResponse {
     with_resource_headers(empty(StatusCode::NOT_MODIFIED), location, version)
 }
 
-/// The query parameters of a list request (RFC 7644 §3.4.2).
+/// Where a cursor (RFC 9865) resumes a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Position {
+    /// The first page (`cursor` given empty).
+    Start,
+    /// After the resource with this creation sequence number: a listing in creation
+    /// order (no `sortBy`) resumes at the next one still there, so resources added or
+    /// removed meanwhile shift nothing.
+    After(i64),
+    /// After this many resources of a sorted listing (`sortBy`): the sorted set is
+    /// built whole for every page (it is bounded by [`super::MAX_SORTED`] /
+    /// [`super::MAX_CANDIDATES`]) and resumed by offset.
+    Offset(usize),
+}
+
+/// The cursor text of `p` for listings of `rt`: the resource type's initial, `s`
+/// (sequence) or `o` (offset), and the number in hex, e.g. `Us1f4` — only RFC 3986
+/// unreserved characters, as RFC 9865 §2 asks.
+pub(crate) fn encode_cursor(rt: &roster_scim::ResourceType, p: Position) -> String {
+    let kind = rt.id.chars().next().unwrap_or('X');
+    match p {
+        Position::Start | Position::After(0) | Position::Offset(0) => String::new(),
+        Position::After(n) => format!("{kind}s{n:x}"),
+        Position::Offset(n) => format!("{kind}o{n:x}"),
+    }
+}
+
+/// The position a cursor names, for a listing of `rt` that is sorted or not: an empty
+/// cursor is the first page; anything this service did not issue for that resource
+/// type and ordering is 400 `invalidCursor` (RFC 9865 §2).
+pub(crate) fn decode_cursor(
+    raw: &str,
+    rt: &roster_scim::ResourceType,
+    sorted: bool,
+) -> Result<Position, ScimError> {
+    if raw.is_empty() {
+        return Ok(Position::Start);
+    }
+    let invalid = || {
+        let cut: String = raw.chars().take(64).collect();
+        ScimError::typed(
+            roster_scim::ScimType::InvalidCursor,
+            format!(
+                "cursor \"{cut}\" is not one this service issued for a {} {} listing; \
+                 send an empty cursor for the first page",
+                if sorted { "sorted" } else { "unsorted" },
+                rt.id
+            ),
+        )
+    };
+    let kind = rt.id.chars().next().unwrap_or('X');
+    let mut chars = raw.chars();
+    if chars.next() != Some(kind) {
+        return Err(invalid());
+    }
+    let mode = chars.next();
+    let digits = chars.as_str();
+    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid());
+    }
+    let n = u64::from_str_radix(digits, 16).map_err(|_| invalid())?;
+    match (mode, sorted) {
+        (Some('s'), false) => i64::try_from(n)
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Position::After)
+            .ok_or_else(invalid),
+        (Some('o'), true) => usize::try_from(n)
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Position::Offset)
+            .ok_or_else(invalid),
+        _ => Err(invalid()),
+    }
+}
+
+/// The `SearchRequest` message (RFC 7644 §3.4.3).
+pub(crate) const SEARCH_REQUEST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// The parameters of a list request (RFC 7644 §3.4.2, RFC 9865 §2), from the query of
+/// a GET or the `SearchRequest` body of a POST `.search`.
 #[derive(Debug, Clone)]
 pub(crate) struct ListParams {
     /// `filter`, when given and not blank.
@@ -268,46 +348,152 @@ pub(crate) struct ListParams {
     pub attributes: Option<String>,
     /// `excludedAttributes`.
     pub excluded: Option<String>,
+    /// `cursor` (RFC 9865): `None` pages by `startIndex`.
+    pub cursor: Option<Position>,
 }
 
-fn integer(req: &ApiRequest, name: &str) -> Result<Option<i64>, ScimError> {
-    req.query_param(name)
-        .map(|raw| {
-            raw.trim().parse::<i64>().map_err(|_| {
-                ScimError::invalid_value(format!("{name} must be an integer, not \"{raw}\""))
-            })
+fn integer(name: &str, raw: Option<String>) -> Result<Option<i64>, ScimError> {
+    raw.map(|raw| {
+        raw.trim().parse::<i64>().map_err(|_| {
+            ScimError::invalid_value(format!("{name} must be an integer, not \"{raw}\""))
         })
-        .transpose()
+    })
+    .transpose()
 }
 
 impl ListParams {
-    /// Parses and bounds the parameters for resources of `rt`.
+    /// Parses and bounds the query parameters of a GET for resources of `rt`.
     pub(crate) fn parse(
         req: &ApiRequest,
         rt: &'static roster_scim::ResourceType,
     ) -> Result<Self, ScimError> {
-        let start_index = integer(req, "startIndex")?
-            .map_or(1, |n| usize::try_from(n.max(1)).unwrap_or(usize::MAX));
-        let count = integer(req, "count")?.map_or(super::DEFAULT_COUNT, |n| {
+        Self::from_source(|name| req.query_param(name), rt)
+    }
+
+    /// Parses a `SearchRequest` body (RFC 7644 §3.4.3): `schemas` must be exactly
+    /// [`SEARCH_REQUEST_URN`]; `attributes` and `excludedAttributes` are arrays of
+    /// strings (or one comma-separated string), `startIndex` and `count` integers, the
+    /// other members strings; any other member is 400 `invalidSyntax` naming it.
+    pub(crate) fn from_search(
+        body: &Value,
+        rt: &'static roster_scim::ResourceType,
+    ) -> Result<Self, ScimError> {
+        let Some(obj) = body.as_object() else {
+            return Err(ScimError::invalid_syntax(
+                "a SearchRequest must be a JSON object",
+            ));
+        };
+        match roster_scim::get_ci(obj, "schemas") {
+            Some(Value::Array(a)) if a.len() == 1 && a[0].as_str() == Some(SEARCH_REQUEST_URN) => {}
+            _ => {
+                return Err(ScimError::invalid_syntax(format!(
+                    "\"schemas\" must be [\"{SEARCH_REQUEST_URN}\"]"
+                )));
+            }
+        }
+        let mut found: Vec<(&'static str, String)> = Vec::new();
+        for (k, v) in obj {
+            const STRINGS: [&str; 4] = ["filter", "sortBy", "sortOrder", "cursor"];
+            const LISTS: [&str; 2] = ["attributes", "excludedAttributes"];
+            const NUMBERS: [&str; 2] = ["startIndex", "count"];
+            if k.eq_ignore_ascii_case("schemas") {
+                continue;
+            }
+            let text = if let Some(name) = STRINGS.iter().find(|n| n.eq_ignore_ascii_case(k)) {
+                match v {
+                    Value::Null => continue,
+                    Value::String(s) => (*name, s.clone()),
+                    _ => {
+                        return Err(ScimError::invalid_value(format!("{name} must be a string")));
+                    }
+                }
+            } else if let Some(name) = LISTS.iter().find(|n| n.eq_ignore_ascii_case(k)) {
+                match v {
+                    Value::Null => continue,
+                    Value::String(s) => (*name, s.clone()),
+                    Value::Array(items) => {
+                        let mut names = Vec::new();
+                        for (i, item) in items.iter().enumerate() {
+                            let Some(s) = item.as_str() else {
+                                return Err(ScimError::invalid_value(format!(
+                                    "{name}[{i}] must be a string"
+                                )));
+                            };
+                            names.push(s);
+                        }
+                        (*name, names.join(","))
+                    }
+                    _ => {
+                        return Err(ScimError::invalid_value(format!(
+                            "{name} must be an array of strings"
+                        )));
+                    }
+                }
+            } else if let Some(name) = NUMBERS.iter().find(|n| n.eq_ignore_ascii_case(k)) {
+                match v {
+                    Value::Null => continue,
+                    Value::Number(n) if n.is_i64() || n.is_u64() => (*name, n.to_string()),
+                    _ => {
+                        return Err(ScimError::invalid_value(format!(
+                            "{name} must be an integer"
+                        )));
+                    }
+                }
+            } else {
+                let cut: String = k.chars().take(64).collect();
+                return Err(ScimError::invalid_syntax(format!(
+                    "a SearchRequest has no member \"{cut}\""
+                )));
+            };
+            found.push(text);
+        }
+        Self::from_source(
+            |name| {
+                found
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.clone())
+            },
+            rt,
+        )
+    }
+
+    fn from_source(
+        get: impl Fn(&str) -> Option<String>,
+        rt: &'static roster_scim::ResourceType,
+    ) -> Result<Self, ScimError> {
+        let start = integer("startIndex", get("startIndex"))?;
+        let start_index = start.map_or(1, |n| usize::try_from(n.max(1)).unwrap_or(usize::MAX));
+        let count = integer("count", get("count"))?.map_or(super::DEFAULT_COUNT, |n| {
             usize::try_from(n.max(0))
                 .unwrap_or(usize::MAX)
                 .min(super::MAX_RESULTS)
         });
-        let order = req.query_param("sortOrder");
-        let sort = match req.query_param("sortBy").filter(|s| !s.trim().is_empty()) {
+        let order = get("sortOrder");
+        let sort = match get("sortBy").filter(|s| !s.trim().is_empty()) {
             Some(by) => Some(SortBy::parse(&by, order.as_deref(), rt)?),
             None => {
                 roster_scim::SortOrder::parse(order.as_deref())?;
                 None
             }
         };
+        let cursor = match get("cursor") {
+            None => None,
+            Some(_) if start.is_some() => {
+                return Err(ScimError::invalid_value(
+                    "give cursor or startIndex, not both (RFC 9865 §2)",
+                ));
+            }
+            Some(raw) => Some(decode_cursor(raw.trim(), rt, sort.is_some())?),
+        };
         Ok(Self {
-            filter: req.query_param("filter").filter(|f| !f.trim().is_empty()),
+            filter: get("filter").filter(|f| !f.trim().is_empty()),
             start_index,
             count,
             sort,
-            attributes: req.query_param("attributes"),
-            excluded: req.query_param("excludedAttributes"),
+            attributes: get("attributes"),
+            excluded: get("excludedAttributes"),
+            cursor,
         })
     }
 
@@ -318,17 +504,59 @@ impl ListParams {
             .take(self.count)
             .collect()
     }
-}
 
-/// A `ListResponse` of one page.
-pub(crate) fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
-    serde_json::json!({
-        "schemas": [roster_scim::LIST_RESPONSE_URN],
-        "totalResults": total,
-        "itemsPerPage": resources.len(),
-        "startIndex": start_index,
-        "Resources": resources,
-    })
+    /// The page of `all` (the whole result set, in the listing's order; `seq` gives an
+    /// item's creation sequence number) these parameters ask for, and where the next
+    /// page starts when paging by cursor and more remain.
+    pub(crate) fn window<T>(
+        &self,
+        all: Vec<T>,
+        seq: impl Fn(&T) -> i64,
+    ) -> (Vec<T>, Option<Position>) {
+        let Some(at) = self.cursor else {
+            return (self.page(all), None);
+        };
+        if self.count == 0 {
+            return (Vec::new(), None);
+        }
+        let rest: Vec<T> = match at {
+            Position::Start => all,
+            Position::After(n) => all.into_iter().filter(|t| seq(t) > n).collect(),
+            Position::Offset(n) => all.into_iter().skip(n).collect(),
+        };
+        let more = rest.len() > self.count;
+        let page: Vec<T> = rest.into_iter().take(self.count).collect();
+        let next = more.then(|| match at {
+            Position::Offset(n) => Position::Offset(n + page.len()),
+            Position::Start if self.sort.is_some() => Position::Offset(page.len()),
+            _ => Position::After(page.last().map_or(0, &seq)),
+        });
+        (page, next)
+    }
+
+    /// The `ListResponse` of one page (`total` results in all): `startIndex` when
+    /// paging by index; when paging by cursor, `nextCursor` while more remain (its
+    /// absence is the end, RFC 9865 §2.2) and no `previousCursor` (not supported).
+    pub(crate) fn response(
+        &self,
+        rt: &roster_scim::ResourceType,
+        total: usize,
+        resources: Vec<Value>,
+        next: Option<Position>,
+    ) -> Value {
+        let mut body = serde_json::json!({
+            "schemas": [roster_scim::LIST_RESPONSE_URN],
+            "totalResults": total,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        });
+        match (self.cursor, next) {
+            (None, _) => body["startIndex"] = self.start_index.into(),
+            (Some(_), Some(n)) => body["nextCursor"] = encode_cursor(rt, n).into(),
+            (Some(_), None) => {}
+        }
+        body
+    }
 }
 
 /// The projection's parameters for a single-resource answer (GET, POST, PUT, PATCH).
