@@ -1849,11 +1849,40 @@ async fn discovery_listed_attributes_are_accepted_and_only_those() {
     let vpath = format!("{b}/Users/{}", victim["id"].as_str().unwrap());
     let group = create_group(&app, &org, "Probe", &[]).await;
     let gpath = format!("{b}/Groups/{}", group["id"].as_str().unwrap());
+    // The common attributes (RFC 7643 §3.1) are in no schema, and behave as §3.1
+    // describes them on both resource types.
+    for schema in schemas["Resources"].as_array().unwrap() {
+        for (name, _) in listed(schema, false) {
+            assert!(
+                !["id", "externalId", "meta", "schemas"].contains(&name.split('.').next().unwrap()),
+                "{} lists the common attribute {name}",
+                schema["id"]
+            );
+        }
+    }
+    let common = listed(
+        &json!({ "attributes": [
+            { "name": "id", "type": "string", "mutability": "readOnly" },
+            { "name": "externalId", "type": "string", "mutability": "readWrite" },
+            { "name": "meta", "type": "complex", "mutability": "readOnly", "subAttributes": [
+                { "name": "resourceType", "type": "string", "mutability": "readOnly" },
+                { "name": "created", "type": "dateTime", "mutability": "readOnly" },
+                { "name": "lastModified", "type": "dateTime", "mutability": "readOnly" },
+                { "name": "location", "type": "reference", "mutability": "readOnly" },
+                { "name": "version", "type": "string", "mutability": "readOnly" },
+            ] },
+        ] }),
+        false,
+    );
     let user_attrs: Vec<(String, Value)> = listed(&schemas["Resources"][0], false)
         .into_iter()
         .chain(listed(&schemas["Resources"][1], true))
+        .chain(common.clone())
         .collect();
-    let group_attrs = listed(&schemas["Resources"][2], false);
+    let group_attrs: Vec<(String, Value)> = listed(&schemas["Resources"][2], false)
+        .into_iter()
+        .chain(common)
+        .collect();
     assert!(user_attrs.len() > 40 && group_attrs.len() > 8);
     for (resource, path, attrs, anchor) in [
         ("Users", &vpath, &user_attrs, "userName eq \"victim\""),

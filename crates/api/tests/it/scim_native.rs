@@ -202,3 +202,116 @@ fn a_user_put_stopped_at_any_store_call_is_completed_by_a_retry() {
         n += 1;
     }
 }
+
+/// `active` can be unassigned (RFC 7644 §3.5.2.2: `remove` of a single-valued
+/// attribute; a POST or PUT without it): the user stays enabled and the resource
+/// omits `active` until a client assigns it, or another surface disables the user.
+#[test]
+fn active_can_be_unassigned_and_the_user_stays_enabled() {
+    use roster_api::scim::service::UserRoute;
+    use roster_domain::model::UserStatus;
+    let store = MemoryStore::from_env();
+    let o = org(&store);
+    let id = block_on(users::create(&store, &o, new_user("kim"), NOW))
+        .unwrap()
+        .id;
+    let params = [("organizationid", "acme"), ("userid", id.as_str())];
+    let call = |method: Method, body: Option<serde_json::Value>| {
+        let r = block_on(UserRoute::handle(
+            &req(method, &params, "", body),
+            &store,
+            &ctx(),
+        ));
+        assert_eq!(r.status(), 200, "{:?}", json_of(&r));
+        json_of(&r)
+    };
+    let patch = |op: serde_json::Value| {
+        call(
+            Method::PATCH,
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [op]
+            })),
+        )
+    };
+    let status = || block_on(users::get(&store, &o, &id)).unwrap().status;
+    assert_eq!(
+        call(Method::GET, None)["active"],
+        true,
+        "a user from elsewhere"
+    );
+    for (op, want, enabled) in [
+        (
+            json!({ "op": "replace", "path": "active", "value": false }),
+            Some(false),
+            false,
+        ),
+        (json!({ "op": "remove", "path": "active" }), None, true),
+        (
+            json!({ "op": "replace", "path": "title", "value": "Guide" }),
+            None,
+            true,
+        ),
+        (
+            json!({ "op": "add", "path": "active", "value": true }),
+            Some(true),
+            true,
+        ),
+        (json!({ "op": "remove", "path": "active" }), None, true),
+    ] {
+        let body = patch(op.clone());
+        assert_eq!(
+            body.get("active").and_then(|a| a.as_bool()),
+            want,
+            "{op}: {body}"
+        );
+        assert_eq!(call(Method::GET, None).get("active"), body.get("active"));
+        assert_eq!(status() == UserStatus::Active, enabled, "{op}");
+    }
+    // Another surface disabling the user shows, whatever SCIM last wrote.
+    block_on(users::update(
+        &store,
+        &o,
+        &id,
+        None,
+        users::UserChanges {
+            status: Some(UserStatus::Disabled),
+            ..users::UserChanges::default()
+        },
+        NOW,
+    ))
+    .unwrap();
+    assert_eq!(call(Method::GET, None)["active"], false);
+    // PUT without `active` unassigns it, and enables the user.
+    let body = call(
+        Method::PUT,
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "kim",
+            "emails": [{ "value": "kim@example.com" }]
+        })),
+    );
+    assert!(body.get("active").is_none(), "{body}");
+    assert_eq!(status(), UserStatus::Active);
+    // POST without `active`: the same.
+    let r = block_on(UsersRoute::handle(
+        &req(
+            Method::POST,
+            &[("organizationid", "acme")],
+            "",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "lee@example.com"
+            })),
+        ),
+        &store,
+        &ctx(),
+    ));
+    assert_eq!(r.status(), 201, "{:?}", json_of(&r));
+    assert!(json_of(&r).get("active").is_none());
+    let lee = block_on(users::find_by_username(&store, &o, "lee@example.com"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(lee.status, UserStatus::Active);
+    assert_eq!(invariants::check(&store.snapshot()), vec![]);
+}
