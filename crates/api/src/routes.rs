@@ -176,6 +176,8 @@ routes! {
         "SCIM discovery: the schemas (RFC 7644 section 4).";
     "scim-schema" => scim::service::SchemaRoute, Scim,
         "SCIM discovery: one schema by URN (RFC 7644 section 4).";
+    "scim-search" => scim::service::RootSearchRoute, Scim,
+        "SCIM POST /.search: one query over Users and Groups (RFC 7644 section 3.4.3).";
     "cas-user" => cas::UserRoute, Cas,
         "DELETE deletes a disabled user now with all their devices and information (seed 001, Cloud Access Service).";
     "dynatrace-user" => dynatrace::UserRoute, Dynatrace,

@@ -315,3 +315,102 @@ fn active_can_be_unassigned_and_the_user_stays_enabled() {
     assert_eq!(lee.status, UserStatus::Active);
     assert_eq!(invariants::check(&store.snapshot()), vec![]);
 }
+
+/// `POST /.search` at the base pages over Users then Groups: the page that crosses
+/// from one to the other, totals summed, a filter applied per resource type.
+#[test]
+fn root_search_pages_over_users_then_groups() {
+    use roster_api::scim::service::{RootSearchRoute, SEARCH_REQUEST_URN};
+    let store = MemoryStore::from_env();
+    let o = org(&store);
+    block_on(async {
+        for i in 0..3 {
+            users::create(&store, &o, new_user(&format!("u{i}")), NOW)
+                .await
+                .unwrap();
+        }
+        for name in ["g0", "g1"] {
+            groups::create_with(
+                &store,
+                &o,
+                groups::NewGroup {
+                    name: groups::parse_name("name", name).unwrap(),
+                    description: String::new(),
+                    external_id: Some(format!("e-{name}")),
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        }
+    });
+    let search = |body: serde_json::Value| {
+        let mut body = body;
+        body["schemas"] = json!([SEARCH_REQUEST_URN]);
+        let r = block_on(RootSearchRoute::handle(
+            &req(Method::POST, &[("organizationid", "acme")], "", Some(body)),
+            &store,
+            &ctx(),
+        ));
+        assert_eq!(r.status(), 200, "{:?}", json_of(&r));
+        let b = json_of(&r);
+        let names: Vec<String> = b["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                x.get("userName")
+                    .or(x.get("displayName"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("-")
+                    .to_owned()
+            })
+            .collect();
+        (b["totalResults"].as_u64().unwrap(), names)
+    };
+    assert_eq!(
+        search(json!({})),
+        (
+            5,
+            vec![
+                "u0".into(),
+                "u1".into(),
+                "u2".into(),
+                "g0".into(),
+                "g1".into()
+            ]
+        )
+    );
+    assert_eq!(
+        search(json!({ "startIndex": 3, "count": 2 })),
+        (5, vec!["u2".into(), "g0".into()])
+    );
+    assert_eq!(
+        search(json!({ "startIndex": 5, "count": 2 })),
+        (5, vec!["g1".into()])
+    );
+    assert_eq!(search(json!({ "startIndex": 9 })), (5, vec![]));
+    assert_eq!(search(json!({ "count": 0 })), (5, vec![]));
+    assert_eq!(
+        search(json!({ "filter": "externalId eq \"e-g1\"", "attributes": "displayName" })),
+        (1, vec!["g1".into()])
+    );
+    // Group has no userName: the filter matches no group.
+    assert_eq!(
+        search(json!({ "filter": "externalId eq \"e-g0\" or userName eq \"u1\"" })),
+        (1, vec!["u1".into()])
+    );
+    // A filter Users cannot serve without a scan is refused, as on /Users.
+    let r = block_on(RootSearchRoute::handle(
+        &req(
+            Method::POST,
+            &[("organizationid", "acme")],
+            "",
+            Some(json!({ "schemas": [SEARCH_REQUEST_URN], "filter": "displayName eq \"g1\"" })),
+        ),
+        &store,
+        &ctx(),
+    ));
+    assert_eq!(r.status(), 400);
+    assert_eq!(json_of(&r)["scimType"], "invalidFilter");
+}

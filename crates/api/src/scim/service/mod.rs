@@ -11,6 +11,7 @@
 //! | `/ServiceProviderConfig` | [`ServiceProviderConfigRoute`] | GET |
 //! | `/ResourceTypes`, `/ResourceTypes/:resourceTypeId` | [`ResourceTypesRoute`], [`ResourceTypeRoute`] | GET |
 //! | `/Schemas`, `/Schemas/:schemaId` | [`SchemasRoute`], [`SchemaRoute`] | GET |
+//! | `/.search` | [`RootSearchRoute`] | POST (Users and Groups at once) |
 //!
 //! Built on the protocol crate ([`roster_scim`]): requests are validated and PATCHes
 //! applied there, against the one schema model the discovery documents render, and
@@ -26,6 +27,7 @@ mod discovery;
 mod error;
 mod groups;
 mod query;
+mod search;
 mod users;
 mod wire;
 
@@ -35,6 +37,7 @@ pub use discovery::{
 };
 pub use error::Error;
 pub use groups::{GroupRoute, GroupsRoute};
+pub use search::{RootSearchRoute, SEARCH_REQUEST_URN};
 pub use users::{UserRoute, UsersRoute};
 
 /// The most resources one list response carries (`count` is capped to it); advertised

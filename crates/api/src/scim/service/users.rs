@@ -561,7 +561,7 @@ async fn list_users<S: Store>(
 }
 
 /// The total and the page of the users `text` matches, sorted when asked.
-async fn filtered_users<S: Store>(
+pub(crate) async fn filtered_users<S: Store>(
     store: &S,
     scope: &Scope,
     names: &mut GroupNames<'_, S>,
@@ -607,7 +607,7 @@ async fn sorted_users<S: Store>(
 }
 
 /// The total and one page of users in creation order.
-async fn users_page<S: Store>(
+pub(crate) async fn users_page<S: Store>(
     store: &S,
     scope: &Scope,
     names: &mut GroupNames<'_, S>,
