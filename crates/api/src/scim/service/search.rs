@@ -26,8 +26,13 @@ pub const SEARCH_REQUEST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Sear
 crate::endpoint! {
     /// `/v1/organizations/:organizationId/scim/v2/.search`: POST searches Users and
     /// Groups at once (RFC 7644 §3.4.3); Groups only for a caller that may read them.
+    ///
+    /// Spin's router (routefinder) splits route segments at `.` as well as `/`, and a
+    /// literal segment starting with `.` cannot be written: `…/v2/.search` would match
+    /// `…/v2.search`. So the route is `…/v2/:prefix.search`, whose `prefix` capture is
+    /// empty for `/.search`; any other `<prefix>.search` is answered 404 here.
     pub struct RootSearchRoute {
-        route: "/v1/organizations/:organizationId/scim/v2/.search",
+        route: "/v1/organizations/:organizationId/scim/v2/:prefix.search",
         error: Error,
         POST need(MdmUser, Read) => search_all,
     }
@@ -148,6 +153,14 @@ async fn search_all<S: Store>(
     ctx: &Ctx,
 ) -> Result<ApiResponse, Error> {
     let scope = enter::<RootSearchRoute, S>(req, store, ctx).await?;
+    if let Some(prefix) = req.param("prefix").filter(|p| !p.is_empty()) {
+        return Err(ScimError::new(
+            StatusCode::NOT_FOUND,
+            None,
+            format!("no resource \"{prefix}.search\" under the SCIM base; search at /.search"),
+        )
+        .into());
+    }
     let search = SearchRequest::parse(&body_json(req)?)?;
     let with_groups = scope
         .caller
