@@ -180,6 +180,8 @@ routes! {
         "SCIM /Me: 501 for every method, in the SCIM error shape (RFC 7644 section 3.11).";
     "scim-unknown" => scim::service::UnknownRoute, Scim,
         "SCIM: any other path under the base answers a SCIM 404 error naming it (RFC 7644 section 3.12).";
+    "scim-search" => scim::service::RootSearchRoute, Scim,
+        "SCIM POST /.search: one query over Users and Groups (RFC 7644 section 3.4.3).";
     "cas-user" => cas::UserRoute, Cas,
         "DELETE deletes a disabled user now with all their devices and information (seed 001, Cloud Access Service).";
     "dynatrace-user" => dynatrace::UserRoute, Dynatrace,

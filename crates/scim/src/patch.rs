@@ -21,7 +21,10 @@
 //!   re-adding a member merges into it instead of duplicating it.
 //! - replacing a whole value through a filter keeps the immutable sub-attributes it
 //!   omits (they cannot be unassigned) and refuses ones it changes.
-//! - `schemas` in a path-less value is ignored; instead, an extension object the
+//! - a path that is an extension schema's URN alone targets the extension object as
+//!   one complex attribute (RFC 7643 §3.3 keys it by that URN): `add` merges into
+//!   it, `replace` replaces it, `remove` drops it.
+//! - `schemas` in a path-less value (or in an extension object) is ignored; instead, an extension object the
 //!   patch creates adds its URN to `schemas`, and one it empties removes it.
 //!
 //! Interoperability, because real identity providers send these:
@@ -49,7 +52,7 @@ use super::datetime;
 use super::error::ScimError;
 use super::filter::{CompValue, CompareOp, Filter};
 use super::path::{AttrPath, PatchPath, excerpt};
-use super::schema::{AttrType, Attribute, Mutability, ResourceType, SCHEMAS_ATTRIBUTE};
+use super::schema::{AttrType, Attribute, Mutability, ResourceType, SCHEMAS_ATTRIBUTE, Schema};
 use super::value::{get_ci, get_ci_mut, parse_bool, present, remove_ci, set_ci, values_equal};
 
 /// The most operations one request may carry.
@@ -352,11 +355,51 @@ impl Engine {
                 )),
                 None => Err(ScimError::invalid_value("missing \"value\"")),
             },
-            (Some(p), kind) => match p.filter() {
-                None => self.apply_attr(root, kind, p.attr_path(), value),
-                Some(f) => self.apply_filtered(root, kind, p.attr_path(), f, value),
+            (Some(p), kind) => match (p.extension(), p.attr_path(), p.filter()) {
+                (Some(schema), _, _) => self.apply_extension(root, kind, schema, value),
+                (None, Some(a), None) => self.apply_attr(root, kind, a, value),
+                (None, Some(a), Some(f)) => self.apply_filtered(root, kind, a, f, value),
+                (None, None, _) => Err(ScimError::invalid_path("the path names nothing")),
             },
         }
+    }
+
+    /// An operation whose path is an extension's URN: the extension object as one
+    /// complex attribute (RFC 7644 §3.5.2.1–3). `add` merges the value's attributes
+    /// into it, `replace` replaces it with them, `remove` drops it; a JSON `null`
+    /// value unassigns it. A `schemas` member of the value is ignored (`schemas`
+    /// follows the extension objects present).
+    fn apply_extension(
+        &self,
+        root: &mut Map<String, Value>,
+        kind: PatchOpKind,
+        schema: &'static Schema,
+        value: Option<&Value>,
+    ) -> Res {
+        let obj = match (kind, value) {
+            (PatchOpKind::Remove, _) | (_, Some(Value::Null)) => {
+                remove_ci(root, schema.id);
+                return Ok(());
+            }
+            (_, Some(Value::Object(obj))) => obj,
+            _ => {
+                return Err(ScimError::invalid_value(format!(
+                    "\"{}\" must be an object of its schema's attributes",
+                    schema.id
+                )));
+            }
+        };
+        if kind == PatchOpKind::Replace {
+            remove_ci(root, schema.id);
+        }
+        for (k, v) in obj {
+            if k.eq_ignore_ascii_case(SCHEMAS_ATTRIBUTE.name) {
+                continue;
+            }
+            let p = AttrPath::parse(&format!("{}:{k}", schema.id), self.rt)?;
+            self.apply_attr(root, kind, &p, Some(v))?;
+        }
+        Ok(())
     }
 
     /// A path-less add/replace: every key of `obj` is an attribute (path) or a
@@ -376,6 +419,9 @@ impl Engine {
                 match v {
                     Value::Object(inner) => {
                         for (k, sv) in inner {
+                            if k.eq_ignore_ascii_case(SCHEMAS_ATTRIBUTE.name) {
+                                continue;
+                            }
                             let p = AttrPath::parse(&format!("{}:{k}", schema.id), self.rt)?;
                             self.apply_attr(root, kind, &p, Some(sv))?;
                         }

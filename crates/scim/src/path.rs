@@ -85,11 +85,14 @@ impl AttrPath {
             Some((a, s)) => (a, Some(s)),
             None => (rest, None),
         };
-        let attr = if !extension && name.eq_ignore_ascii_case(SCHEMAS_ATTRIBUTE.name) {
-            &SCHEMAS_ATTRIBUTE
+        let attr = if extension {
+            schema.attribute(name)
+        } else if name.eq_ignore_ascii_case(SCHEMAS_ATTRIBUTE.name) {
+            Some(&SCHEMAS_ATTRIBUTE)
         } else {
-            schema.attribute(name).ok_or_else(unknown)?
-        };
+            rt.core_attribute(name)
+        }
+        .ok_or_else(unknown)?;
         let sub = match sub_name {
             None => None,
             Some(s) => Some(attr.sub_attribute(s).ok_or_else(unknown)?),
@@ -274,13 +277,21 @@ fn split_urn<'t>(text: &'t str, rt: &'static ResourceType) -> Option<(&'static S
 }
 
 /// A PATCH operation's target (RFC 7644 §3.5.2): an attribute path
-/// (`name.givenName`, `urn:…:enterprise:2.0:User:manager`), or a value path selecting
+/// (`name.givenName`, `urn:…:enterprise:2.0:User:manager`), a value path selecting
 /// values of a complex attribute by filter, optionally narrowed to one
-/// sub-attribute (`emails[type eq "work"].value`).
+/// sub-attribute (`emails[type eq "work"].value`), or an extension schema's URN alone
+/// (`urn:…:enterprise:2.0:User`): the extension object, which RFC 7643 §3.3 stores
+/// under that URN, treated as one complex attribute.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatchPath {
-    path: AttrPath,
+    target: Target,
     filter: Option<Filter>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Target {
+    Attr(AttrPath),
+    Extension(&'static Schema),
 }
 
 impl PatchPath {
@@ -292,9 +303,19 @@ impl PatchPath {
                 "path longer than {MAX_PATH_LEN} bytes"
             )));
         }
+        if let Some(ext) = rt
+            .extensions
+            .iter()
+            .find(|e| e.schema.id.eq_ignore_ascii_case(text))
+        {
+            return Ok(PatchPath {
+                target: Target::Extension(ext.schema),
+                filter: None,
+            });
+        }
         let Some(open) = text.find('[') else {
             return Ok(PatchPath {
-                path: AttrPath::parse(text, rt)?,
+                target: Target::Attr(AttrPath::parse(text, rt)?),
                 filter: None,
             });
         };
@@ -328,15 +349,27 @@ impl PatchPath {
             }
         };
         Ok(PatchPath {
-            path,
+            target: Target::Attr(path),
             filter: Some(filter),
         })
     }
 
     /// The attribute path: with a value filter, the filtered attribute plus the
-    /// sub-attribute after `]`, if any.
-    pub fn attr_path(&self) -> &AttrPath {
-        &self.path
+    /// sub-attribute after `]`, if any. `None` when the path names an extension
+    /// ([`PatchPath::extension`]).
+    pub fn attr_path(&self) -> Option<&AttrPath> {
+        match &self.target {
+            Target::Attr(p) => Some(p),
+            Target::Extension(_) => None,
+        }
+    }
+
+    /// The extension schema, when the path is its URN alone.
+    pub fn extension(&self) -> Option<&'static Schema> {
+        match self.target {
+            Target::Extension(s) => Some(s),
+            Target::Attr(_) => None,
+        }
     }
 
     /// The value filter (`[…]`), if any; its comparisons are on sub-attributes of
@@ -349,14 +382,18 @@ impl PatchPath {
 impl fmt::Display for PatchPath {
     /// Canonical text, which [`PatchPath::parse`] reads back to an equal path.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = match &self.target {
+            Target::Extension(s) => return f.write_str(s.id),
+            Target::Attr(p) => p,
+        };
         match &self.filter {
-            None => write!(f, "{}", self.path),
+            None => write!(f, "{path}"),
             Some(filter) => {
-                self.path.fmt_attr(f)?;
+                path.fmt_attr(f)?;
                 f.write_str("[")?;
                 filter.fmt_in_value_path(f)?;
                 f.write_str("]")?;
-                if let Some(sub) = self.path.sub {
+                if let Some(sub) = path.sub {
                     write!(f, ".{}", sub.name)?;
                 }
                 Ok(())

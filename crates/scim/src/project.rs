@@ -26,7 +26,9 @@ enum Selector {
 /// Rules: `returned: always` attributes (`id`, `schemas`) are in every response and
 /// `returned: never` ones (`password`) in none; with `attributes`, only the named
 /// attributes (and named sub-attributes of complex ones) are returned besides the
-/// `always` ones; `returned: request` attributes only when named there;
+/// `always` ones; `returned: request` attributes only when named there, and
+/// `returned: request` sub-attributes when they or their attribute are named
+/// (`members.display` or `members`);
 /// `excludedAttributes` removes `default` and `request` attributes, also when
 /// `attributes` named them. Names may be URN-qualified, case differs freely, a bare
 /// schema URN names all of its attributes; names of unknown attributes select
@@ -94,7 +96,7 @@ impl Projection {
                 }
                 continue;
             }
-            if let Some(def) = self.rt.schema.attribute(k)
+            if let Some(def) = self.rt.core_attribute(k)
                 && let Some(pv) = self.project_attr(self.rt.schema, def, v)
             {
                 out.insert(def.name.to_owned(), pv);

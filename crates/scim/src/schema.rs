@@ -3,10 +3,14 @@
 //! rendered as the `/Schemas` and `/ResourceTypes` discovery resources, so discovery
 //! cannot disagree with behaviour.
 //!
-//! The common attributes `id`, `externalId` and `meta` (RFC 7643 §3.1) are listed in
-//! each core schema, as §3.1 allows, with the characteristics §3.1 gives them. The
-//! `schemas` attribute is described by [`SCHEMAS_ATTRIBUTE`]: resolvable in filters
-//! and projections, never listed in a schema.
+//! The common attributes `id`, `externalId` and `meta` (RFC 7643 §3.1: "not defined
+//! in any particular schema") are [`COMMON_ATTRIBUTES`], with the characteristics §3.1
+//! gives them: every resource type resolves them as core attributes (in filters,
+//! sorting, projections and PATCH paths; [`ResourceType::core_attribute`]), and no
+//! published schema lists them, as clients that build their types from `/Schemas`
+//! (scim2-client) would otherwise define `meta` twice. The `schemas` attribute is
+//! described by [`SCHEMAS_ATTRIBUTE`]: resolvable in filters and projections, never
+//! listed in a schema.
 
 use serde_json::{Map, Value, json};
 
@@ -341,6 +345,16 @@ impl ResourceType {
         std::iter::once(self.schema).chain(self.extensions.iter().map(|e| e.schema))
     }
 
+    /// The top-level attribute `name` (case-insensitive) addressed without a URN
+    /// prefix: a common attribute (RFC 7643 §3.1: `id`, `externalId`, `meta`), else an
+    /// attribute of the core schema.
+    pub fn core_attribute(&'static self, name: &str) -> Option<&'static Attribute> {
+        COMMON_ATTRIBUTES
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+            .or_else(|| self.schema.attribute(name))
+    }
+
     /// The schema (core or extension) whose URN is `urn` (case-insensitive).
     pub fn schema_by_urn(&'static self, urn: &str) -> Option<&'static Schema> {
         self.schemas().find(|s| s.id.eq_ignore_ascii_case(urn))
@@ -453,8 +467,6 @@ pub static USER_SCHEMA: Schema = Schema {
     name: "User",
     description: "User Account",
     attributes: &[
-        ID,
-        EXTERNAL_ID,
         string(
             "userName",
             "Unique identifier for the User, typically used to authenticate.",
@@ -561,7 +573,6 @@ pub static USER_SCHEMA: Schema = Schema {
             ],
         )
         .multi(),
-        META,
     ],
 };
 
@@ -611,8 +622,6 @@ pub static GROUP_SCHEMA: Schema = Schema {
     name: "Group",
     description: "Group",
     attributes: &[
-        ID,
-        EXTERNAL_ID,
         string("displayName", "A human-readable name for the Group.")
             .required()
             .unique(Uniqueness::Server),
@@ -632,18 +641,23 @@ pub static GROUP_SCHEMA: Schema = Schema {
                 .mutability(Immutable),
                 string(
                     "display",
-                    "The member's display name; maintained by the service provider.",
+                    "The member's display name; maintained by the service provider, returned when requested (attributes=members.display).",
                 )
-                .read_only(),
+                .read_only()
+                .returned(Returned::Request),
                 string("type", "The type of the member resource.")
                     .canonical(&["User", "Group"])
                     .mutability(Immutable),
             ],
         )
         .multi(),
-        META,
     ],
 };
+
+/// The common attributes every resource type has (RFC 7643 §3.1), resolved without a
+/// URN prefix (or with the core schema's) as if they were core attributes, and listed
+/// in no schema.
+pub static COMMON_ATTRIBUTES: [Attribute; 3] = [ID, EXTERNAL_ID, META];
 
 /// The `schemas` attribute every resource carries (RFC 7643 §3): its schema URNs.
 /// Resolvable as `schemas` in filters and projections; listed in no schema.

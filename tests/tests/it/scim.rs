@@ -509,6 +509,16 @@ async fn creation_accepts_application_json_and_no_emails() {
         json!({ "schemas": [USER_URN], "userName": "kiosk" }),
     )
     .await;
+
+    assert_eq!(
+        r.body["emails"],
+        json!([{ "value": "Sam@Example.com", "primary": true }])
+    );
+    assert!(
+        r.body.get("active").is_none(),
+        "no active given: unassigned (the user is enabled): {}",
+        r.text
+    );
     app.assert_consistent();
 }
 
@@ -1453,7 +1463,19 @@ async fn groups_created_shown_refused_and_filtered() {
         .map(|m| m["value"].as_str().unwrap())
         .collect();
     assert_eq!(members, [ida.as_str(), idb.as_str()]);
-    assert_eq!(r.body["members"][0]["display"], "ann");
+    // `display` is the server's (`returned: request`): only when asked for.
+    assert!(r.body["members"][0].get("display").is_none(), "{}", r.text);
+    let shown = scim(
+        &app,
+        "GET",
+        &format!("{gpath}?attributes=members.value,members.display"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        shown.body["members"][0],
+        json!({ "value": ida, "display": "ann" })
+    );
     assert_eq!(r.body["members"][0]["type"], "User");
     assert!(
         r.body["members"][0]["$ref"]
@@ -1885,11 +1907,40 @@ async fn discovery_listed_attributes_are_accepted_and_only_those() {
     let vpath = format!("{b}/Users/{}", victim["id"].as_str().unwrap());
     let group = create_group(&app, &org, "Probe", &[]).await;
     let gpath = format!("{b}/Groups/{}", group["id"].as_str().unwrap());
+    // The common attributes (RFC 7643 §3.1) are in no schema, and behave as §3.1
+    // describes them on both resource types.
+    for schema in schemas["Resources"].as_array().unwrap() {
+        for (name, _) in listed(schema, false) {
+            assert!(
+                !["id", "externalId", "meta", "schemas"].contains(&name.split('.').next().unwrap()),
+                "{} lists the common attribute {name}",
+                schema["id"]
+            );
+        }
+    }
+    let common = listed(
+        &json!({ "attributes": [
+            { "name": "id", "type": "string", "mutability": "readOnly" },
+            { "name": "externalId", "type": "string", "mutability": "readWrite" },
+            { "name": "meta", "type": "complex", "mutability": "readOnly", "subAttributes": [
+                { "name": "resourceType", "type": "string", "mutability": "readOnly" },
+                { "name": "created", "type": "dateTime", "mutability": "readOnly" },
+                { "name": "lastModified", "type": "dateTime", "mutability": "readOnly" },
+                { "name": "location", "type": "reference", "mutability": "readOnly" },
+                { "name": "version", "type": "string", "mutability": "readOnly" },
+            ] },
+        ] }),
+        false,
+    );
     let user_attrs: Vec<(String, Value)> = listed(&schemas["Resources"][0], false)
         .into_iter()
         .chain(listed(&schemas["Resources"][1], true))
+        .chain(common.clone())
         .collect();
-    let group_attrs = listed(&schemas["Resources"][2], false);
+    let group_attrs: Vec<(String, Value)> = listed(&schemas["Resources"][2], false)
+        .into_iter()
+        .chain(common)
+        .collect();
     assert!(user_attrs.len() > 40 && group_attrs.len() > 8);
     for (resource, path, attrs, anchor) in [
         ("Users", &vpath, &user_attrs, "userName eq \"victim\""),
@@ -2720,4 +2771,203 @@ async fn cursor_paging_through_hundreds_of_users_while_more_are_added() {
     assert_eq!(big["itemsPerPage"], 200);
     assert!(big.get("nextCursor").is_some());
     app.assert_consistent();
+}
+
+/// What scim2-tester checks beyond the basics: PATCH of the enterprise extension as a
+/// whole, `remove` of `active`, members compared as written, and `POST /.search` at
+/// the base over Users and Groups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extension_patch_active_removal_members_as_written_and_root_search() {
+    let app = App::start().await;
+    let org = app.org("scim-more").await;
+    let b = base(&org);
+    let ann = create_user(&app, &org, user_body("ann")).await;
+    let aid = ann["id"].as_str().unwrap().to_owned();
+    let apath = format!("{b}/Users/{aid}");
+    let bob = create_user(&app, &org, user_body("bob")).await;
+    let bid = bob["id"].as_str().unwrap().to_owned();
+
+    // The enterprise extension as one complex attribute (RFC 7643 §3.3).
+    let r = scim(
+        &app,
+        "PATCH",
+        &apath,
+        Some(patch(json!([{ "op": "add", "path": ENTERPRISE, "value": {
+            "schemas": [ENTERPRISE], "employeeNumber": "7", "manager": { "value": bid }
+        } }]))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body[ENTERPRISE]["employeeNumber"], "7");
+    assert_eq!(r.body[ENTERPRISE]["manager"]["value"], json!(bid));
+    assert_eq!(r.body["schemas"], json!([USER_URN, ENTERPRISE]));
+    let r = scim(
+        &app,
+        "PATCH",
+        &apath,
+        Some(patch(
+            json!([{ "op": "replace", "path": ENTERPRISE, "value": { "department": "Rides" } }]),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body[ENTERPRISE], json!({ "department": "Rides" }));
+    let r = scim(
+        &app,
+        "PATCH",
+        &apath,
+        Some(patch(json!([{ "op": "remove", "path": ENTERPRISE }]))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get(ENTERPRISE).is_none());
+    assert_eq!(r.body["schemas"], json!([USER_URN]));
+
+    // `remove` of `active` unassigns it; the user stays enabled.
+    let r = scim(
+        &app,
+        "PATCH",
+        &apath,
+        Some(patch(json!([{ "op": "remove", "path": "active" }]))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("active").is_none(), "{}", r.text);
+    assert!(
+        scim(&app, "GET", &apath, None)
+            .await
+            .body
+            .get("active")
+            .is_none()
+    );
+    let mdm = app
+        .call(
+            "GET",
+            &format!("/v1/organizations/{org}/mdm/users/{aid}"),
+            None,
+        )
+        .await;
+    assert_eq!(mdm.body["data"]["status"], "active", "{}", mdm.text);
+
+    // Members answered as written: `display` only on request.
+    let group = create_group(&app, &org, "Riders", &[]).await;
+    let gid = group["id"].as_str().unwrap().to_owned();
+    let written = json!([{ "value": aid, "$ref": format!("{b}/Users/{aid}"), "type": "User" }]);
+    let r = scim(
+        &app,
+        "PATCH",
+        &format!("{b}/Groups/{gid}"),
+        Some(patch(
+            json!([{ "op": "add", "path": "members", "value": written }]),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["members"].as_array().unwrap().len(), 1);
+    assert!(r.body["members"][0].get("display").is_none(), "{}", r.text);
+    assert_eq!(r.body["members"][0]["value"], json!(aid));
+    assert_eq!(r.body["members"][0]["type"], "User");
+
+    // POST /.search at the base: Users then Groups, paged over both.
+    let search = async |body: Value| {
+        let mut body = body;
+        body["schemas"] = json!(["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]);
+        scim(&app, "POST", &format!("{b}/.search"), Some(body)).await
+    };
+    let ids = |r: &Reply| -> Vec<String> {
+        r.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = search(json!({})).await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    assert_eq!(all.body["schemas"], json!([LIST_URN]));
+    assert_eq!(all.body["totalResults"], 3);
+    assert_eq!(ids(&all), [aid.clone(), bid.clone(), gid.clone()]);
+    assert_eq!(all.body["Resources"][2]["schemas"], json!([GROUP_URN]));
+    let page = search(json!({ "startIndex": 2, "count": 2, "attributes": ["id"] })).await;
+    assert_eq!(ids(&page), [bid.clone(), gid.clone()]);
+    assert_eq!(
+        (
+            page.body["startIndex"].clone(),
+            page.body["itemsPerPage"].clone()
+        ),
+        (json!(2), json!(2))
+    );
+    assert!(
+        page.body["Resources"][0].get("userName").is_none(),
+        "projected"
+    );
+    let last = search(json!({ "startIndex": 3, "count": 5 })).await;
+    assert_eq!(ids(&last), [gid.as_str()]);
+    assert_eq!(last.body["totalResults"], 3);
+    // A filter resolves per resource type; one naming an attribute a type lacks does
+    // not match that type.
+    let users_only = search(json!({ "filter": "userName sw \"a\"" })).await;
+    assert_eq!(ids(&users_only), [aid.as_str()]);
+    let groups_only = search(json!({ "filter": format!("members.value eq \"{aid}\"") })).await;
+    assert_eq!(ids(&groups_only), [gid.as_str()]);
+    let both = search(json!({ "filter": format!("id eq \"{bid}\" or id eq \"{gid}\"") })).await;
+    assert_eq!(ids(&both), [bid.clone(), gid.clone()]);
+    assert_scim_error(
+        &search(json!({ "filter": "nosuch eq 1" })).await,
+        400,
+        Some("invalidFilter"),
+    );
+    assert_scim_error(
+        &search(json!({ "filter": "userName eq" })).await,
+        400,
+        Some("invalidFilter"),
+    );
+    assert_scim_error(
+        &search(json!({ "sortBy": "id" })).await,
+        400,
+        Some("invalidValue"),
+    );
+    assert_scim_error(
+        &search(json!({ "count": "x" })).await,
+        400,
+        Some("invalidValue"),
+    );
+    let r = scim(
+        &app,
+        "POST",
+        &format!("{b}/.search"),
+        Some(json!({ "filter": "id pr" })),
+    )
+    .await;
+    assert_scim_error(&r, 400, Some("invalidSyntax"));
+    let r = scim(&app, "GET", &format!("{b}/.search"), None).await;
+    assert_eq!(r.status, 405, "{}", r.text);
+    // The route is `…/v2/:prefix.search` (Spin cannot route a literal `.search`
+    // segment): other prefixes are SCIM 404s, and the type endpoints are untouched.
+    let r = search_at(&app, &format!("{b}/Users.search")).await;
+    assert_scim_error(&r, 404, None);
+    let r = search_at(&app, &format!("{b}/Users")).await;
+    assert_ne!(r.status, 404, "{}", r.text);
+    // A token that may read users but not groups searches users only.
+    let reader = token(&app, &org, &["mdm.global.mdmUser.read"], None).await;
+    let r = app
+        .send(
+            "POST",
+            &format!("{b}/.search"),
+            Some(&reader),
+            &[("content-type", "application/scim+json")],
+            Some(
+                json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"] })
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["totalResults"], 2);
+    app.assert_consistent();
+}
+
+async fn search_at(app: &App, path: &str) -> Reply {
+    let body = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"] });
+    scim(app, "POST", path, Some(body)).await
 }

@@ -593,4 +593,215 @@ fn service_provider_config_advertises_both_pagination_methods() {
             "defaultPageSize": 100, "maxPageSize": 200,
         })
     );
+
+/// `active` can be unassigned (RFC 7644 §3.5.2.2: `remove` of a single-valued
+/// attribute; a POST or PUT without it): the user stays enabled and the resource
+/// omits `active` until a client assigns it, or another surface disables the user.
+#[test]
+fn active_can_be_unassigned_and_the_user_stays_enabled() {
+    use roster_api::scim::service::UserRoute;
+    use roster_domain::model::UserStatus;
+    let store = MemoryStore::from_env();
+    let o = org(&store);
+    let id = block_on(users::create(&store, &o, new_user("kim"), NOW))
+        .unwrap()
+        .id;
+    let params = [("organizationid", "acme"), ("userid", id.as_str())];
+    let call = |method: Method, body: Option<serde_json::Value>| {
+        let r = block_on(UserRoute::handle(
+            &req(method, &params, "", body),
+            &store,
+            &ctx(),
+        ));
+        assert_eq!(r.status(), 200, "{:?}", json_of(&r));
+        json_of(&r)
+    };
+    let patch = |op: serde_json::Value| {
+        call(
+            Method::PATCH,
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [op]
+            })),
+        )
+    };
+    let status = || block_on(users::get(&store, &o, &id)).unwrap().status;
+    assert_eq!(
+        call(Method::GET, None)["active"],
+        true,
+        "a user from elsewhere"
+    );
+    for (op, want, enabled) in [
+        (
+            json!({ "op": "replace", "path": "active", "value": false }),
+            Some(false),
+            false,
+        ),
+        (json!({ "op": "remove", "path": "active" }), None, true),
+        (
+            json!({ "op": "replace", "path": "title", "value": "Guide" }),
+            None,
+            true,
+        ),
+        (
+            json!({ "op": "add", "path": "active", "value": true }),
+            Some(true),
+            true,
+        ),
+        (json!({ "op": "remove", "path": "active" }), None, true),
+    ] {
+        let body = patch(op.clone());
+        assert_eq!(
+            body.get("active").and_then(|a| a.as_bool()),
+            want,
+            "{op}: {body}"
+        );
+        assert_eq!(call(Method::GET, None).get("active"), body.get("active"));
+        assert_eq!(status() == UserStatus::Active, enabled, "{op}");
+    }
+    // Another surface disabling the user shows, whatever SCIM last wrote.
+    block_on(users::update(
+        &store,
+        &o,
+        &id,
+        None,
+        users::UserChanges {
+            status: Some(UserStatus::Disabled),
+            ..users::UserChanges::default()
+        },
+        NOW,
+    ))
+    .unwrap();
+    assert_eq!(call(Method::GET, None)["active"], false);
+    // PUT without `active` unassigns it, and enables the user.
+    let body = call(
+        Method::PUT,
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "kim",
+            "emails": [{ "value": "kim@example.com" }]
+        })),
+    );
+    assert!(body.get("active").is_none(), "{body}");
+    assert_eq!(status(), UserStatus::Active);
+    // POST without `active`: the same.
+    let r = block_on(UsersRoute::handle(
+        &req(
+            Method::POST,
+            &[("organizationid", "acme")],
+            "",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "lee@example.com"
+            })),
+        ),
+        &store,
+        &ctx(),
+    ));
+    assert_eq!(r.status(), 201, "{:?}", json_of(&r));
+    assert!(json_of(&r).get("active").is_none());
+    let lee = block_on(users::find_by_username(&store, &o, "lee@example.com"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(lee.status, UserStatus::Active);
+    assert_eq!(invariants::check(&store.snapshot()), vec![]);
+}
+
+/// `POST /.search` at the base pages over Users then Groups: the page that crosses
+/// from one to the other, totals summed, a filter applied per resource type.
+#[test]
+fn root_search_pages_over_users_then_groups() {
+    use roster_api::scim::service::{RootSearchRoute, SEARCH_REQUEST_URN};
+    let store = MemoryStore::from_env();
+    let o = org(&store);
+    block_on(async {
+        for i in 0..3 {
+            users::create(&store, &o, new_user(&format!("u{i}")), NOW)
+                .await
+                .unwrap();
+        }
+        for name in ["g0", "g1"] {
+            groups::create_with(
+                &store,
+                &o,
+                groups::NewGroup {
+                    name: groups::parse_name("name", name).unwrap(),
+                    description: String::new(),
+                    external_id: Some(format!("e-{name}")),
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+        }
+    });
+    let search = |body: serde_json::Value| {
+        let mut body = body;
+        body["schemas"] = json!([SEARCH_REQUEST_URN]);
+        let r = block_on(RootSearchRoute::handle(
+            &req(Method::POST, &[("organizationid", "acme")], "", Some(body)),
+            &store,
+            &ctx(),
+        ));
+        assert_eq!(r.status(), 200, "{:?}", json_of(&r));
+        let b = json_of(&r);
+        let names: Vec<String> = b["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                x.get("userName")
+                    .or(x.get("displayName"))
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("-")
+                    .to_owned()
+            })
+            .collect();
+        (b["totalResults"].as_u64().unwrap(), names)
+    };
+    assert_eq!(
+        search(json!({})),
+        (
+            5,
+            vec![
+                "u0".into(),
+                "u1".into(),
+                "u2".into(),
+                "g0".into(),
+                "g1".into()
+            ]
+        )
+    );
+    assert_eq!(
+        search(json!({ "startIndex": 3, "count": 2 })),
+        (5, vec!["u2".into(), "g0".into()])
+    );
+    assert_eq!(
+        search(json!({ "startIndex": 5, "count": 2 })),
+        (5, vec!["g1".into()])
+    );
+    assert_eq!(search(json!({ "startIndex": 9 })), (5, vec![]));
+    assert_eq!(search(json!({ "count": 0 })), (5, vec![]));
+    assert_eq!(
+        search(json!({ "filter": "externalId eq \"e-g1\"", "attributes": "displayName" })),
+        (1, vec!["g1".into()])
+    );
+    // Group has no userName: the filter matches no group.
+    assert_eq!(
+        search(json!({ "filter": "externalId eq \"e-g0\" or userName eq \"u1\"" })),
+        (1, vec!["u1".into()])
+    );
+    // A filter Users cannot serve without a scan is refused, as on /Users.
+    let r = block_on(RootSearchRoute::handle(
+        &req(
+            Method::POST,
+            &[("organizationid", "acme")],
+            "",
+            Some(json!({ "schemas": [SEARCH_REQUEST_URN], "filter": "displayName eq \"g1\"" })),
+        ),
+        &store,
+        &ctx(),
+    ));
+    assert_eq!(r.status(), 400);
+    assert_eq!(json_of(&r)["scimType"], "invalidFilter");
 }

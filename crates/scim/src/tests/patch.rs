@@ -781,6 +781,79 @@ fn extension_objects_keep_schemas_in_step() {
     assert_eq!(cleared["schemas"], json!([crate::USER_URN]));
 }
 
+/// A path that is an extension's URN alone targets the extension object as one
+/// complex attribute (RFC 7644 §3.5.2.1–3, scim2-tester sends these): add merges,
+/// replace replaces, remove drops it and its URN from `schemas`; a `schemas` member
+/// of the value is ignored.
+#[test]
+fn an_extension_urn_path_targets_the_extension_object() {
+    let mut u = bjensen();
+    u.as_object_mut().unwrap().remove(ENTERPRISE_USER_URN);
+    u["schemas"] = json!([crate::USER_URN]);
+    let ext = ENTERPRISE_USER_URN;
+    let added = patch(
+        &u,
+        json!([{ "op": "add", "path": ext, "value": {
+            "schemas": [ext], "employeeNumber": "42", "manager": { "value": MANDY }
+        } }]),
+        &USER,
+    );
+    assert_eq!(
+        added[ext],
+        json!({ "employeeNumber": "42", "manager": { "value": MANDY } })
+    );
+    assert_eq!(added["schemas"], json!([crate::USER_URN, ext]));
+    let merged = patch(
+        &added,
+        json!([{ "op": "add", "path": ext.to_lowercase(), "value": { "department": "Rides" } }]),
+        &USER,
+    );
+    assert_eq!(merged[ext]["employeeNumber"], json!("42"), "add merges");
+    assert_eq!(merged[ext]["department"], json!("Rides"));
+    let replaced = patch(
+        &merged,
+        json!([{ "op": "replace", "path": ext, "value": { "schemas": [ext], "costCenter": "4130" } }]),
+        &USER,
+    );
+    assert_eq!(
+        replaced[ext],
+        json!({ "costCenter": "4130" }),
+        "replace replaces"
+    );
+    let removed = patch(&replaced, json!([{ "op": "remove", "path": ext }]), &USER);
+    assert!(removed.get(ext).is_none());
+    assert_eq!(removed["schemas"], json!([crate::USER_URN]));
+    assert_eq!(
+        patch(&u, json!([{ "op": "remove", "path": ext }]), &USER),
+        u,
+        "removing an absent extension changes nothing"
+    );
+    let nulled = patch(
+        &added,
+        json!([{ "op": "replace", "path": ext, "value": null }]),
+        &USER,
+    );
+    assert!(nulled.get(ext).is_none());
+    expect(
+        &u,
+        json!([{ "op": "add", "path": ext, "value": "x" }]),
+        &USER,
+        ScimType::InvalidValue,
+    );
+    expect(
+        &u,
+        json!([{ "op": "add", "path": ext, "value": { "nosuch": "x" } }]),
+        &USER,
+        ScimType::InvalidPath,
+    );
+    expect(
+        &tour_guides(),
+        json!([{ "op": "add", "path": ext, "value": { "department": "x" } }]),
+        &GROUP,
+        ScimType::InvalidPath,
+    );
+}
+
 // ---- identity-provider quirks ----
 
 #[test]

@@ -74,16 +74,36 @@ fn rfc_paths_parse_and_display_canonically() {
 #[test]
 fn parts_are_exposed() {
     let p = parse("emails[type eq \"work\"].value", &USER);
-    assert_eq!(p.attr_path().attribute().name, "emails");
-    assert_eq!(p.attr_path().sub_attribute().unwrap().name, "value");
+    assert_eq!(p.attr_path().unwrap().attribute().name, "emails");
+    assert_eq!(
+        p.attr_path().unwrap().sub_attribute().unwrap().name,
+        "value"
+    );
     assert_eq!(format!("{:#}", p.filter().unwrap()), "type eq \"work\"");
     let m = parse(&format!("{ENTERPRISE_USER_URN}:manager"), &USER);
-    assert!(m.attr_path().is_extension());
+    assert!(m.attr_path().unwrap().is_extension());
     assert!(m.filter().is_none());
-    assert_eq!(m.attr_path().schema().id, ENTERPRISE_USER_URN);
+    assert_eq!(m.attr_path().unwrap().schema().id, ENTERPRISE_USER_URN);
     assert_eq!(
         AttrPath::parse("name.givenName", &USER).unwrap(),
-        *parse("NAME.givenname", &USER).attr_path()
+        *parse("NAME.givenname", &USER).attr_path().unwrap()
+    );
+}
+
+/// An extension's URN alone is a PATCH path (RFC 7643 §3.3: the extension object is
+/// keyed by it): it names the extension, not an attribute, and prints back as the URN.
+#[test]
+fn an_extension_urn_alone_is_a_patch_path() {
+    let p = parse(&ENTERPRISE_USER_URN.to_uppercase(), &USER);
+    assert_eq!(p.extension().map(|s| s.id), Some(ENTERPRISE_USER_URN));
+    assert!(p.attr_path().is_none());
+    assert!(p.filter().is_none());
+    assert_eq!(p.to_string(), ENTERPRISE_USER_URN);
+    assert_eq!(parse(ENTERPRISE_USER_URN, &USER), p);
+    assert!(
+        parse(&format!("{ENTERPRISE_USER_URN}:manager"), &USER)
+            .extension()
+            .is_none()
     );
 }
 
@@ -100,7 +120,12 @@ fn bad_paths_are_typed() {
         ("userName[value eq \"x\"]", &USER),
         ("emails.value[type eq \"x\"]", &USER),
         ("[type eq \"x\"]", &USER),
-        (ENTERPRISE_USER_URN, &USER),
+        (ENTERPRISE_USER_URN, &GROUP),
+        ("urn:ietf:params:scim:schemas:core:2.0:User", &USER),
+        (
+            &format!("{ENTERPRISE_USER_URN}[employeeNumber eq \"1\"]"),
+            &USER,
+        ),
         (
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
             &GROUP,

@@ -154,6 +154,31 @@ fn returned_request_only_when_asked() {
     assert_eq!(out, json!({ "id": "1" }));
 }
 
+/// A group member's `display` is `returned: request` (the server derives it; clients
+/// that compare the members they wrote with the ones answered see only theirs): not
+/// in the default representation, returned when `members.display` or `members` is
+/// named.
+#[test]
+fn member_display_is_returned_on_request() {
+    let g = tour_guides();
+    let out = Projection::new(&GROUP, None, None).apply(&g);
+    for m in out["members"].as_array().unwrap() {
+        assert_eq!(keys(m), ["$ref", "type", "value"], "{m}");
+    }
+    let out = Projection::new(&GROUP, Some("members.display"), None).apply(&g);
+    assert_eq!(
+        out["members"],
+        json!([{ "display": "Babs Jensen" }, { "display": "Mandy Pepperidge" }])
+    );
+    let out = Projection::new(&GROUP, Some("displayName,members"), None).apply(&g);
+    assert_eq!(
+        out["members"], g["members"],
+        "the whole attribute, display included"
+    );
+    let out = Projection::new(&GROUP, Some("members"), Some("members.display")).apply(&g);
+    assert!(out["members"][0].get("display").is_none());
+}
+
 // ---- sorting ----
 
 fn user(user_name: &str) -> Value {

@@ -89,11 +89,19 @@ fn user_schema_document_carries_the_characteristics() {
     assert_eq!(user_name["uniqueness"], json!("server"));
     assert_eq!(user_name["caseExact"], json!(false));
     assert_eq!(user_name["type"], json!("string"));
-    let id = attr("id");
-    assert_eq!(id["mutability"], json!("readOnly"));
-    assert_eq!(id["returned"], json!("always"));
-    assert_eq!(id["caseExact"], json!(true));
-    assert_eq!(attr("externalId")["caseExact"], json!(true));
+    let listed = |name: &str| {
+        doc["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == json!(name))
+    };
+    for common in ["id", "externalId", "meta", "schemas"] {
+        assert!(
+            !listed(common),
+            "{common} is common (RFC 7643 §3.1), in no schema"
+        );
+    }
     let password = attr("password");
     assert_eq!(password["mutability"], json!("writeOnly"));
     assert_eq!(password["returned"], json!("never"));
@@ -117,10 +125,44 @@ fn user_schema_document_carries_the_characteristics() {
         &json!(["work", "home", "mobile", "fax", "pager", "other"])
     );
     assert_eq!(attr("groups")["mutability"], json!("readOnly"));
-    assert_eq!(attr("meta")["mutability"], json!("readOnly"));
     assert!(
         attr("name").get("referenceTypes").is_none(),
         "only references list referenceTypes"
+    );
+}
+
+/// The common attributes (RFC 7643 §3.1) resolve on every resource type, unprefixed
+/// or with the core schema's URN, with §3.1's characteristics, though no schema lists
+/// them.
+#[test]
+fn common_attributes_resolve_on_every_resource_type_and_are_listed_nowhere() {
+    for rt in [&USER, &GROUP] {
+        let id = rt.attribute("id").unwrap();
+        assert_eq!(id.mutability, Mutability::ReadOnly);
+        assert_eq!(id.returned, Returned::Always);
+        assert!(id.case_exact);
+        assert!(rt.attribute("externalId").unwrap().case_exact);
+        assert_eq!(
+            rt.attribute("meta").unwrap().mutability,
+            Mutability::ReadOnly
+        );
+        assert_eq!(
+            rt.attribute("META.LASTMODIFIED").unwrap().kind,
+            AttrType::DateTime
+        );
+        let core = rt.schema.id;
+        assert_eq!(rt.attribute(&format!("{core}:id")).unwrap().name, "id");
+        assert_eq!(rt.core_attribute("EXTERNALID").unwrap().name, "externalId");
+        for s in rt.schemas() {
+            for common in ["id", "externalId", "meta"] {
+                assert!(s.attribute(common).is_none(), "{} lists {common}", s.id);
+            }
+        }
+    }
+    assert!(
+        USER.attribute(&format!("{ENTERPRISE_USER_URN}:id"))
+            .is_none(),
+        "common attributes are not an extension's"
     );
 }
 

@@ -67,7 +67,7 @@ async fn membership<S: Store>(
 }
 
 /// The live members of a group, in list order.
-async fn members_of<S: Store>(
+pub(crate) async fn members_of<S: Store>(
     store: &S,
     org: &Organization,
     g: &Group,
@@ -382,7 +382,7 @@ async fn doc_for<S: Store>(
 }
 
 /// The total and the page of the groups `filter` matches, sorted when asked.
-async fn filtered_groups<S: Store>(
+pub(crate) async fn filtered_groups<S: Store>(
     store: &S,
     scope: &Scope,
     params: &ListParams,

@@ -12,6 +12,7 @@
 //! | `/ResourceTypes`, `/ResourceTypes/:resourceTypeId` | [`ResourceTypesRoute`], [`ResourceTypeRoute`] | GET |
 //! | `/Schemas`, `/Schemas/:schemaId` | [`SchemasRoute`], [`SchemaRoute`] | GET |
 //! | `/Me` | [`MeRoute`] | every method: 501 |
+//! | `/.search` | [`RootSearchRoute`] | POST (Users and Groups at once) |
 //! | `/...` (anything else) | [`UnknownRoute`] | every method: 404 |
 //!
 //! `POST /Users/.search` and `POST /Groups/.search` are served by [`UserRoute`] and
@@ -32,6 +33,7 @@ mod error;
 mod fallback;
 mod groups;
 mod query;
+mod search;
 mod users;
 mod wire;
 
@@ -42,6 +44,7 @@ pub use discovery::{
 pub use error::Error;
 pub use fallback::{MeRoute, UnknownRoute};
 pub use groups::{GroupRoute, GroupsRoute};
+pub use search::{RootSearchRoute, SEARCH_REQUEST_URN};
 pub use users::{UserRoute, UsersRoute};
 
 /// The most resources one list response carries (`count` is capped to it); advertised

@@ -1,7 +1,9 @@
 //! `/Users` and `/Users/:userId`: SCIM Users on the shared domain user.
 //!
 //! Mapping: `id` = the user id, `userName` ↔ `username`, `name.givenName` /
-//! `name.familyName` ↔ first / last name, `active` ↔ status (`active` / `disabled`),
+//! `name.familyName` ↔ first / last name, `active` ↔ status (`active` / `disabled`;
+//! an unassigned `active` leaves the user enabled and is remembered as `"active": null`
+//! in `attributes`, so the resource keeps omitting it while the user stays enabled),
 //! `externalId` ↔ the external id, the primary `emails` value (the one marked primary,
 //! else the first) ↔ `email` and the other values ↔ the further addresses (every
 //! address unique in the organization), `groups` (readOnly) ↔ the user's groups,
@@ -160,7 +162,9 @@ pub(crate) fn user_doc(u: &User, member_of: &[Group], base: &wire::Base) -> Valu
             }
         }
     }
-    doc.insert("active".into(), json!(u.status == UserStatus::Active));
+    if !active_unassigned(u) {
+        doc.insert("active".into(), json!(u.status == UserStatus::Active));
+    }
     let emails = emails_of(u);
     if !emails.is_empty() {
         doc.insert("emails".into(), Value::Array(emails));
@@ -180,6 +184,14 @@ pub(crate) fn user_doc(u: &User, member_of: &[Group], base: &wire::Base) -> Valu
     );
     doc.insert("schemas".into(), Value::Array(schemas));
     Value::Object(doc)
+}
+
+/// Whether the user's `active` is unassigned (RFC 7644 §3.5.2.2: removed, or never
+/// given by POST or PUT) while it is enabled: then the resource omits `active`. The
+/// state is the null `active` kept in `attributes`; a user some surface disabled shows
+/// `active: false` whatever SCIM last wrote.
+fn active_unassigned(u: &User) -> bool {
+    u.status == UserStatus::Active && u.attributes.get("active") == Some(&Value::Null)
 }
 
 /// `name`: as last written over SCIM, with the domain's first and last names.
@@ -239,8 +251,7 @@ pub(crate) fn doc_from_body(body: &Value, rt: &'static ResourceType) -> Result<V
         }
         let read_only = rt.schema_by_urn(k).is_none()
             && rt
-                .schema
-                .attribute(k)
+                .core_attribute(k)
                 .is_some_and(|a| a.mutability == Mutability::ReadOnly);
         if !read_only {
             value.insert(k.clone(), v.clone());
@@ -303,7 +314,8 @@ struct UserDraft {
     other_emails: Vec<Email>,
     first_name: String,
     last_name: String,
-    active: bool,
+    /// `None`: unassigned (the user is enabled).
+    active: Option<bool>,
     external_id: Option<String>,
     attributes: Map<String, Value>,
     password: Option<String>,
@@ -339,14 +351,18 @@ fn draft(doc: &Value) -> Result<UserDraft, Error> {
     let last_name = name_part("familyName")?;
     let (email, other_emails) = addresses(obj)?;
     let active = match get_ci(obj, "active") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => *b,
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
         Some(_) => return Err(ScimError::invalid_value("active must be a boolean").into()),
     };
     let external_id = string_at(obj, "externalId")?
         .map(|e| users::parse_external_id("externalId", e))
         .transpose()?;
     let password = string_at(obj, "password")?.map(str::to_owned);
+    let mut attributes = unmapped(obj)?;
+    if active.is_none() {
+        attributes.insert("active".into(), Value::Null);
+    }
     Ok(UserDraft {
         username,
         email,
@@ -355,7 +371,7 @@ fn draft(doc: &Value) -> Result<UserDraft, Error> {
         last_name,
         active,
         external_id,
-        attributes: unmapped(obj)?,
+        attributes,
         password,
     })
 }
@@ -428,11 +444,12 @@ fn hash_password(password: &str) -> Result<String, Error> {
     Ok(roster_domain::password::hash(password)?)
 }
 
-fn status_of(active: bool) -> UserStatus {
-    if active {
-        UserStatus::Active
-    } else {
+/// The status `active` gives: disabled only when it is `false`.
+fn status_of(active: Option<bool>) -> UserStatus {
+    if active == Some(false) {
         UserStatus::Disabled
+    } else {
+        UserStatus::Active
     }
 }
 
@@ -574,7 +591,7 @@ async fn list<S: Store>(
 type Listed = (usize, Vec<Value>, Option<Position>);
 
 /// The total and the page of the users `text` matches, sorted when asked.
-async fn filtered_users<S: Store>(
+pub(crate) async fn filtered_users<S: Store>(
     store: &S,
     scope: &Scope,
     names: &mut GroupNames<'_, S>,
@@ -621,7 +638,7 @@ async fn sorted_users<S: Store>(
 /// first `startIndex - 1` (a pass over the compact search entries up to there); by
 /// cursor, the users after the cursor's sequence number (only the page is read,
 /// however deep it is).
-async fn users_page<S: Store>(
+pub(crate) async fn users_page<S: Store>(
     store: &S,
     scope: &Scope,
     names: &mut GroupNames<'_, S>,

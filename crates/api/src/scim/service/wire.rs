@@ -559,6 +559,18 @@ impl ListParams {
     }
 }
 
+/// A `ListResponse` paged by index: `total` results in all, this page from `start_index`
+/// (1-based). The root `/.search` answers with it (it pages Users then Groups by index).
+pub(crate) fn list_response(total: usize, start_index: usize, resources: Vec<Value>) -> Value {
+    serde_json::json!({
+        "schemas": [roster_scim::LIST_RESPONSE_URN],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "startIndex": start_index,
+        "Resources": resources,
+    })
+}
+
 /// The projection's parameters for a single-resource answer (GET, POST, PUT, PATCH).
 pub(crate) fn projection(
     req: &ApiRequest,
