@@ -593,6 +593,7 @@ fn service_provider_config_advertises_both_pagination_methods() {
             "defaultPageSize": 100, "maxPageSize": 200,
         })
     );
+}
 
 /// `active` can be unassigned (RFC 7644 §3.5.2.2: `remove` of a single-valued
 /// attribute; a POST or PUT without it): the user stays enabled and the resource
