@@ -482,7 +482,8 @@ async fn creation_accepts_application_json_and_no_emails() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert!(r.body.get("emails").is_none(), "{}", r.text);
-    assert_eq!(r.body["active"], true);
+    // Sent without `active`: unassigned, so the resource omits it (the user is enabled).
+    assert!(r.body.get("active").is_none(), "{}", r.text);
     let id = r.body["id"].as_str().unwrap().to_owned();
     let got = app
         .send(
@@ -509,16 +510,6 @@ async fn creation_accepts_application_json_and_no_emails() {
         json!({ "schemas": [USER_URN], "userName": "kiosk" }),
     )
     .await;
-
-    assert_eq!(
-        r.body["emails"],
-        json!([{ "value": "Sam@Example.com", "primary": true }])
-    );
-    assert!(
-        r.body.get("active").is_none(),
-        "no active given: unassigned (the user is enabled): {}",
-        r.text
-    );
     app.assert_consistent();
 }
 
@@ -2524,13 +2515,7 @@ async fn unknown_paths_and_me_answer_scim_errors_for_every_method() {
     let org = app.org("scim-unknown").await;
     let b = base(&org);
     for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
-        for path in [
-            "/Widgets",
-            "/Users/abc/extra",
-            "/",
-            "/.search",
-            "/Groups/x/y/z",
-        ] {
+        for path in ["/Widgets", "/Users/abc/extra", "/", "/Groups/x/y/z"] {
             let r = scim(&app, method, &format!("{b}{path}"), Some(json!({}))).await;
             assert_scim_error(&r, 404, None);
             let detail = r.body["detail"].as_str().unwrap();
@@ -2541,6 +2526,13 @@ async fn unknown_paths_and_me_answer_scim_errors_for_every_method() {
         }
         let me = scim(&app, method, &format!("{b}/Me"), Some(json!({}))).await;
         assert_scim_error(&me, 501, None);
+        // `/.search` at the base is the root search: POST only, 405 in the SCIM shape
+        // for the other methods (POST is tested with the root search).
+        if method != "POST" {
+            let r = scim(&app, method, &format!("{b}/.search"), Some(json!({}))).await;
+            assert_scim_error(&r, 405, None);
+            assert_eq!(r.header("allow"), Some("POST"), "{method}");
+        }
     }
     // Authentication and permission come first, in the SCIM shape.
     let r = app
