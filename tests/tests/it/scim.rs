@@ -2924,6 +2924,17 @@ async fn extension_patch_active_removal_members_as_written_and_root_search() {
         400,
         Some("invalidValue"),
     );
+    // The root pages by index only, and reads a SearchRequest as /Users/.search does.
+    assert_scim_error(
+        &search(json!({ "cursor": "" })).await,
+        400,
+        Some("invalidValue"),
+    );
+    assert_scim_error(
+        &search(json!({ "nosuch": 1 })).await,
+        400,
+        Some("invalidSyntax"),
+    );
     let r = scim(
         &app,
         "POST",

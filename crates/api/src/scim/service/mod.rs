@@ -44,8 +44,9 @@ pub use discovery::{
 pub use error::Error;
 pub use fallback::{MeRoute, UnknownRoute};
 pub use groups::{GroupRoute, GroupsRoute};
-pub use search::{RootSearchRoute, SEARCH_REQUEST_URN};
+pub use search::RootSearchRoute;
 pub use users::{UserRoute, UsersRoute};
+pub use wire::SEARCH_REQUEST_URN;
 
 /// The most resources one list response carries (`count` is capped to it); advertised
 /// as `filter.maxResults` and `pagination.maxPageSize`.

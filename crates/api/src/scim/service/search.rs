@@ -9,19 +9,16 @@
 //! over the concatenation, Users (in creation order) first; `totalResults` is the sum.
 //! `sortBy` is refused (400 `invalidValue`): resource types share no ordering.
 
+use super::Error;
 use super::groups::{filtered_groups, group_doc, members_of};
 use super::users::{GroupNames, filtered_users, users_page};
 use super::wire::{self, ListParams, Scope, body_json, enter, keeps, respond};
-use super::{DEFAULT_COUNT, Error, MAX_RESULTS};
 use crate::request::{ApiRequest, ApiResponse, Ctx};
 use http::StatusCode;
 use roster_domain::permissions::{Action, Permission, Resource};
 use roster_domain::{Store, groups};
-use roster_scim::{Filter, GROUP, Projection, ScimError, USER, get_ci};
-use serde_json::{Map, Value};
-
-/// The `SearchRequest` message URN (RFC 7644 §3.4.3).
-pub const SEARCH_REQUEST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+use roster_scim::{Filter, GROUP, Projection, ScimError, USER};
+use serde_json::Value;
 
 crate::endpoint! {
     /// `/v1/organizations/:organizationId/scim/v2/.search`: POST searches Users and
@@ -38,112 +35,34 @@ crate::endpoint! {
     }
 }
 
-/// A `SearchRequest`'s parameters, each type-checked (400 `invalidValue` naming it).
-#[derive(Debug)]
-struct SearchRequest {
-    filter: Option<String>,
-    start_index: usize,
-    count: usize,
-    attributes: Option<String>,
-    excluded: Option<String>,
+/// The root search's parameters: a `SearchRequest` read as `/Users/.search` reads it
+/// ([`ListParams::from_search`]: the same members, types and bounds), without `sortBy`
+/// (resource types share no ordering) or `cursor` (the root pages by index): both 400
+/// `invalidValue`.
+fn search_params(body: &Value) -> Result<ListParams, ScimError> {
+    let params = ListParams::from_search(body, &USER)?;
+    if params.sort.is_some() {
+        return Err(ScimError::invalid_value(
+            "sortBy is not supported when searching every resource type: search \
+             /Users or /Groups",
+        ));
+    }
+    if params.cursor.is_some() {
+        return Err(ScimError::invalid_value(
+            "cursor is not supported when searching every resource type: page with \
+             startIndex, or search /Users or /Groups",
+        ));
+    }
+    Ok(params)
 }
 
-/// An optional string member, or a list of names given as an array of strings (or a
-/// comma-separated string), joined by commas.
-fn names(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, ScimError> {
-    match get_ci(obj, name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str().map(str::to_owned).ok_or_else(|| {
-                    ScimError::invalid_value(format!("{name} must be an array of strings"))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(|v| Some(v.join(","))),
-        Some(_) => Err(ScimError::invalid_value(format!(
-            "{name} must be an array of strings"
-        ))),
-    }
-}
-
-fn integer(obj: &Map<String, Value>, name: &str) -> Result<Option<i64>, ScimError> {
-    match get_ci(obj, name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-            .map(Some)
-            .ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer"))),
-        Some(_) => Err(ScimError::invalid_value(format!(
-            "{name} must be an integer"
-        ))),
-    }
-}
-
-impl SearchRequest {
-    /// Reads the body: `schemas` must list the SearchRequest URN (400
-    /// `invalidSyntax`); `startIndex` and `count` are bounded as in a list request.
-    fn parse(body: &Value) -> Result<Self, ScimError> {
-        let Value::Object(obj) = body else {
-            return Err(ScimError::invalid_syntax(
-                "a SearchRequest must be a JSON object",
-            ));
-        };
-        let listed = get_ci(obj, "schemas")
-            .and_then(Value::as_array)
-            .is_some_and(|s| {
-                s.iter().any(|u| {
-                    u.as_str()
-                        .is_some_and(|u| u.eq_ignore_ascii_case(SEARCH_REQUEST_URN))
-                })
-            });
-        if !listed {
-            return Err(ScimError::invalid_syntax(format!(
-                "\"schemas\" must contain \"{SEARCH_REQUEST_URN}\""
-            )));
-        }
-        if names(obj, "sortBy")?.is_some_and(|s| !s.trim().is_empty()) {
-            return Err(ScimError::invalid_value(
-                "sortBy is not supported when searching every resource type: search \
-                 /Users or /Groups",
-            ));
-        }
-        let filter = match get_ci(obj, "filter") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(f)) => Some(f.clone()).filter(|f| !f.trim().is_empty()),
-            Some(_) => return Err(ScimError::invalid_value("filter must be a string")),
-        };
-        let start_index = integer(obj, "startIndex")?
-            .map_or(1, |n| usize::try_from(n.max(1)).unwrap_or(usize::MAX));
-        let count = integer(obj, "count")?.map_or(DEFAULT_COUNT, |n| {
-            usize::try_from(n.max(0))
-                .unwrap_or(usize::MAX)
-                .min(MAX_RESULTS)
-        });
-        Ok(SearchRequest {
-            filter,
-            start_index,
-            count,
-            attributes: names(obj, "attributes")?,
-            excluded: names(obj, "excludedAttributes")?,
-        })
-    }
-
-    /// List parameters for one resource type: the filter, then the page from `start`
-    /// (1-based) of at most `count`.
-    fn params(&self, start: usize, count: usize) -> ListParams {
-        ListParams {
-            filter: self.filter.clone(),
-            start_index: start,
-            count,
-            sort: None,
-            attributes: self.attributes.clone(),
-            excluded: self.excluded.clone(),
-            cursor: None,
-        }
+/// `params` for one resource type's part of the page: from `start` (1-based), at most
+/// `count`.
+fn part(params: &ListParams, start: usize, count: usize) -> ListParams {
+    ListParams {
+        start_index: start,
+        count,
+        ..params.clone()
     }
 }
 
@@ -162,7 +81,7 @@ async fn search_all<S: Store>(
         )
         .into());
     }
-    let search = SearchRequest::parse(&body_json(req)?)?;
+    let search = search_params(&body_json(req)?)?;
     let with_groups = scope
         .caller
         .allows(Permission::new(Resource::Group, Action::Read));
@@ -186,7 +105,7 @@ async fn search_all<S: Store>(
     );
     let mut users_total = 0;
     if let Some(f) = &user_filter {
-        let params = search.params(search.start_index, search.count);
+        let params = part(&search, search.start_index, search.count);
         let mut names = GroupNames::new(store, &scope.org);
         let (total, docs, _) = match f {
             Some(_) => {
@@ -202,7 +121,7 @@ async fn search_all<S: Store>(
     if let (Some(f), true) = (&group_filter, with_groups) {
         // Groups continue the page where Users end.
         let start = search.start_index.saturating_sub(users_total).max(1);
-        let params = search.params(start, search.count - resources.len());
+        let params = part(&search, start, search.count - resources.len());
         let (total, page) = group_page(store, &scope, &params, f.as_ref()).await?;
         groups_total = total;
         let projection = Projection::new(

@@ -329,7 +329,7 @@ pub(crate) fn decode_cursor(
 }
 
 /// The `SearchRequest` message (RFC 7644 §3.4.3).
-pub(crate) const SEARCH_REQUEST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+pub const SEARCH_REQUEST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
 /// The parameters of a list request (RFC 7644 §3.4.2, RFC 9865 §2), from the query of
 /// a GET or the `SearchRequest` body of a POST `.search`.
