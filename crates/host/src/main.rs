@@ -59,7 +59,17 @@ fn check(args: CheckArgs) -> anyhow::Result<bool> {
             (
                 Box::new(
                     roster_host::kv::SqliteBackend::open_read_only(&args.db).map_err(|e| {
-                        anyhow::anyhow!("cannot open {}: {}", args.db.display(), e.0)
+                        // A host killed mid-transaction leaves a hot journal, which a
+                        // read-only open cannot roll back: the next writer does.
+                        let journal = format!("{}-journal", args.db.display());
+                        let hint = if std::path::Path::new(&journal).exists() {
+                            " (a host stopped mid-write left a journal beside it: start the \
+                             app on this file once, or stop the one serving it, then check \
+                             again)"
+                        } else {
+                            ""
+                        };
+                        anyhow::anyhow!("cannot open {}: {}{hint}", args.db.display(), e.0)
                     })?,
                 ),
                 args.db.display().to_string(),

@@ -806,3 +806,36 @@ fn root_search_pages_over_users_then_groups() {
     assert_eq!(r.status(), 400);
     assert_eq!(json_of(&r)["scimType"], "invalidFilter");
 }
+
+/// `count` and `startIndex` beyond `i64` are integers too: they saturate and are then
+/// bounded (count capped, an index past the end answers an empty page), while text that
+/// is no integer stays 400 `invalidValue`.
+#[test]
+fn integers_beyond_i64_saturate_and_non_integers_are_refused() {
+    let store = MemoryStore::from_env();
+    let o = org(&store);
+    block_on(users::create(&store, &o, new_user("kim"), NOW)).unwrap();
+    let list = |query: &str| {
+        let r = block_on(UsersRoute::handle(
+            &req(Method::GET, &[("organizationid", "acme")], query, None),
+            &store,
+            &ctx(),
+        ));
+        (r.status().as_u16(), json_of(&r))
+    };
+    let (status, body) = list("cursor=&count=99999999999999999999");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["itemsPerPage"], 1);
+    let (status, body) = list("startIndex=99999999999999999999");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["itemsPerPage"], 0);
+    assert_eq!(body["totalResults"], 1);
+    let (status, body) = list("count=-99999999999999999999");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["itemsPerPage"], 0);
+    for bad in ["count=1.5", "count=12x", "startIndex=-", "count=+"] {
+        let (status, body) = list(bad);
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["scimType"], "invalidValue", "{bad}");
+    }
+}

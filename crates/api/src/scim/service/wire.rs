@@ -352,10 +352,24 @@ pub(crate) struct ListParams {
     pub cursor: Option<Position>,
 }
 
+/// An integer parameter; one beyond `i64` saturates (`startIndex` and `count` are
+/// bounded afterwards, so a huge one reads as the largest), anything else that is not
+/// an optionally signed run of digits is 400 `invalidValue` naming it.
 fn integer(name: &str, raw: Option<String>) -> Result<Option<i64>, ScimError> {
     raw.map(|raw| {
-        raw.trim().parse::<i64>().map_err(|_| {
-            ScimError::invalid_value(format!("{name} must be an integer, not \"{raw}\""))
+        let text = raw.trim();
+        text.parse::<i64>().or_else(|_| {
+            let (negative, digits) = match text.strip_prefix('-') {
+                Some(d) => (true, d),
+                None => (false, text.strip_prefix('+').unwrap_or(text)),
+            };
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(if negative { i64::MIN } else { i64::MAX })
+            } else {
+                Err(ScimError::invalid_value(format!(
+                    "{name} must be an integer, not \"{raw}\""
+                )))
+            }
         })
     })
     .transpose()
