@@ -11,7 +11,7 @@ LISTEN ?= 127.0.0.1:3000
 # A Spin runtime config for `make up`, e.g. RUNTIME_CONFIG=deploy/runtime-config.redis.toml.
 RUNTIME_CONFIG ?=
 
-.PHONY: up build test test-scripts scim-check lint sizes bench wasm-target redis python-venv
+.PHONY: up build test test-scripts scim-check lint sizes bench wasm-target redis python-venv binaryen
 
 ## Install the wasm32-wasip2 target when it is missing. rust-toolchain.toml names it, but
 ## rustup does not add it to an already installed toolchain with RUSTUP_AUTO_INSTALL=0.
@@ -29,9 +29,16 @@ redis:
 python-venv:
 	@python3 -c 'import ensurepip, venv' 2>/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
 
-## Build every component for wasm32-wasip2 (size-tuned release profile).
-build: wasm-target
+## Install Debian's binaryen (wasm-opt) when it is not on PATH: `make build` shrinks
+## every component with it (`cargo xtask shrink`, docs/benchmarks.md "Component size").
+binaryen:
+	@command -v wasm-opt >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq binaryen; }
+
+## Build every component for wasm32-wasip2 (size-tuned release profile), then run
+## wasm-opt -Oz on each one's core module (skipped for those already shrunk).
+build: wasm-target binaryen
 	$(CARGO) build --target $(WASM_TARGET) --release $(addprefix -p ,$(COMPONENTS))
+	$(CARGO) xtask shrink
 
 ## Serve the app: `spin up` when a Spin CLI >= 3.0 is on PATH, otherwise roster-host.
 up: build
@@ -67,10 +74,14 @@ lint: wasm-target
 ## The benchmark (docs/benchmarks.md): seeds 1k, 100k and 1M users, measures every
 ## scenario through roster-host, natively and against an empty component. Needs several
 ## GB of disk under target/ for the 1M store. Override with BENCH_ARGS="--sizes 1k,100k".
+## It also measures the peer, scim2-server (PyPI, crates/bench/peer-requirements.txt,
+## installed into target/peer-venv); --no-peer skips it.
 BENCH_ARGS ?= --sizes 1k,100k,1m
-bench: build
+bench: build python-venv
 	$(CARGO) run --profile perf -p roster-bench -- $(BENCH_ARGS)
 
-## Print each component's .wasm size in bytes.
+## Print each component's .wasm size; fails when one is over SIZE_LIMIT bytes (issue 16:
+## 400 KB).
+SIZE_LIMIT ?= 409600
 sizes: build
-	@for c in $(COMPONENTS); do f=target/$(WASM_TARGET)/release/$${c//-/_}.wasm; printf '%-32s %8d bytes\n' $$c $$(stat -c %s $$f); done
+	$(CARGO) xtask sizes --max $(SIZE_LIMIT)

@@ -38,8 +38,8 @@ pub fn wasm_dir(root: &Path) -> PathBuf {
 }
 
 /// Builds every component of `components/` and the empty component for
-/// wasm32-wasip2 (size-tuned release profile), as `make build` does; a no-op when they
-/// are fresh.
+/// wasm32-wasip2 (size-tuned release profile) and shrinks them (`cargo xtask shrink`),
+/// as `make build` does; a no-op when they are fresh.
 pub fn build_components(root: &Path) -> anyhow::Result<()> {
     let mut cmd = std::process::Command::new(env!("CARGO"));
     cmd.current_dir(root).args([
@@ -56,6 +56,14 @@ pub fn build_components(root: &Path) -> anyhow::Result<()> {
     }
     let status = cmd.status().context("cannot run cargo")?;
     anyhow::ensure!(status.success(), "building the components failed");
+    // `make build`'s last step: wasm-opt on each component not yet shrunk (a no-op
+    // without wasm-opt; see crates/xtask/src/size.rs).
+    let status = std::process::Command::new(env!("CARGO"))
+        .current_dir(root)
+        .args(["xtask", "shrink"])
+        .status()
+        .context("cannot run cargo xtask shrink")?;
+    anyhow::ensure!(status.success(), "shrinking the components failed");
     Ok(())
 }
 

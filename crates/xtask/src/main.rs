@@ -7,6 +7,9 @@
 //!   `[component.<id>]` (the default key-value store, the `admin_token` variable, no
 //!   outbound hosts), with the first component carrying the one build command of all.
 //!
+//! `cargo xtask shrink` and `cargo xtask sizes [--max BYTES]`: see [`size`] (the
+//! post-build `wasm-opt` step of `make build`, and the size check of `make sizes`).
+//!
 //! `--check` writes nothing: it lists every file that differs from what it would write
 //! (and every component directory no route names) and exits 1, so `make lint` fails when
 //! spin.toml, the components and the catalogue disagree. Without `--check` it writes the
@@ -17,6 +20,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use roster_api::routes::{RouteSpec, catalogue};
+
+mod size;
+
+/// The package of the benchmark's empty component, built and shrunk with the routes'.
+const BENCH_EMPTY: &str = "bench-empty";
+
+/// Every component package `make build` builds: one per route, and the benchmark's empty
+/// one.
+fn components() -> Vec<String> {
+    let mut ids: Vec<String> = catalogue().iter().map(|r| r.component.to_owned()).collect();
+    ids.push(BENCH_EMPTY.to_owned());
+    ids
+}
 
 /// The first line of every generated component source: how to change it.
 const GENERATED: &str =
@@ -133,20 +149,32 @@ fn orphans(root: &Path, routes: &[RouteSpec]) -> Vec<PathBuf> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = root.canonicalize().unwrap_or(root);
     let check = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["gen"] => false,
         ["gen", "--check"] => true,
+        ["shrink"] => return size::shrink(&root, &components()),
+        ["sizes"] => return size::sizes(&root, &components(), None),
+        ["sizes", "--max", max] => match max.parse() {
+            Ok(max) => return size::sizes(&root, &components(), Some(max)),
+            Err(_) => {
+                eprintln!("xtask: --max takes a number of bytes, not {max:?}");
+                return ExitCode::from(2);
+            }
+        },
         _ => {
             eprintln!(
-                "usage: cargo xtask gen [--check]\n  writes components/ and spin.toml from \
-                 the route catalogue (crates/api/src/routes.rs); --check only reports \
-                 differences and exits 1 if there are any"
+                "usage: cargo xtask gen [--check] | shrink | sizes [--max BYTES]\n  \
+                 gen: writes components/ and spin.toml from the route catalogue \
+                 (crates/api/src/routes.rs); --check only reports differences and exits 1 if \
+                 there are any\n  shrink: runs wasm-opt -Oz (binaryen) on every built \
+                 component's core module, when wasm-opt is installed\n  sizes: prints every \
+                 built component's size; with --max, exits 1 when one is larger"
             );
             return ExitCode::from(2);
         }
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let root = root.canonicalize().unwrap_or(root);
     let routes = catalogue();
     let mut stale = Vec::new();
     for (path, content) in generated(&root, &routes) {
