@@ -25,6 +25,7 @@
 pub mod app;
 pub mod measure;
 pub mod native;
+pub mod peer;
 pub mod report;
 pub mod scenarios;
 pub mod seed;
@@ -85,6 +86,9 @@ pub struct Config {
     /// roster-host's own binary: when given, each size ends with a memory pass, the
     /// host alone in a child process under the same clients ([`HostMemory`]).
     pub host_binary: Option<PathBuf>,
+    /// Measure the peer ([`peer`]): scim2-server from a project-local venv, against
+    /// Roster's SCIM GET of one user at the first size.
+    pub peer: bool,
 }
 
 fn cores() -> usize {
@@ -111,6 +115,7 @@ impl Config {
             keep: false,
             build: true,
             host_binary: None,
+            peer: true,
         }
     }
 
@@ -128,6 +133,7 @@ impl Config {
             removals: 6,
             heavy_removals: 2,
             sample: 100,
+            peer: false,
             ..Self::full(Vec::new(), work_dir)
         }
     }
@@ -285,6 +291,9 @@ pub struct Report {
     pub components: Vec<(String, u64)>,
     /// The generated manifest.
     pub manifest: PathBuf,
+    /// Roster against scim2-server ([`peer`]), or why it was not measured; `None` when
+    /// not asked ([`Config::peer`]).
+    pub peer: Option<Result<peer::PeerComparison, String>>,
 }
 
 fn seed_size(cfg: &Config, db: &Path, users: u64) -> anyhow::Result<SeedStats> {
@@ -645,7 +654,12 @@ async fn host_memory(
     })
 }
 
-async fn run_size(cfg: &Config, manifest: &Path, users: u64) -> anyhow::Result<SizeReport> {
+async fn run_size(
+    cfg: &Config,
+    manifest: &Path,
+    users: u64,
+    peer: Option<&mut Option<Result<peer::PeerComparison, String>>>,
+) -> anyhow::Result<SizeReport> {
     let label = size_label(users);
     let state_dir = cfg.work_dir.join(format!("store-{label}"));
     let db = state_dir.join(roster_host::kv::DEFAULT_DB_FILE);
@@ -709,6 +723,17 @@ async fn run_size(cfg: &Config, manifest: &Path, users: u64) -> anyhow::Result<S
             outcome,
         });
     }
+    if let Some(slot) = peer {
+        progress(format!(
+            "{label}: against a peer, scim2-server {}",
+            peer::PEER_VERSION
+        ));
+        *slot = Some(
+            compare_with_peer(&env, cfg)
+                .await
+                .map_err(|e| format!("{e:#}")),
+        );
+    }
     let peak_rss_kib = if reset { app::peak_rss_kib() } else { None };
     let fx = env.fx.clone();
     drop(env);
@@ -754,8 +779,10 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
         .map(|(id, _, bytes)| (id, bytes))
         .collect();
     let mut sizes = Vec::new();
-    for &users in &cfg.sizes {
-        sizes.push(run_size(cfg, &manifest, users).await?);
+    let mut peer = None;
+    for (i, &users) in cfg.sizes.iter().enumerate() {
+        let slot = (cfg.peer && i == 0).then_some(&mut peer);
+        sizes.push(run_size(cfg, &manifest, users, slot).await?);
     }
     progress(format!("done in {:.0} s", started.elapsed().as_secs_f64()));
     Ok(Report {
@@ -763,5 +790,49 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
         sizes,
         components,
         manifest,
+        peer,
     })
+}
+
+/// The peer comparison ([`peer`]) at this size: starts scim2-server from its venv,
+/// creates one user there, and measures its `GET /v2/Users/{id}` against Roster's SCIM
+/// GET of one seeded user through roster-host (this size's store, on disk).
+async fn compare_with_peer(env: &Env, cfg: &Config) -> anyhow::Result<peer::PeerComparison> {
+    let root = app::workspace_root();
+    let exe = tokio::task::spawn_blocking(move || peer::ensure_venv(&root))
+        .await
+        .context("installing the peer panicked")??;
+    let server = peer::PeerServer::start(&exe).await?;
+    let peer_id = server.create_user(&env.client).await?;
+    let id = env
+        .fx
+        .sample
+        .first()
+        .context("no seeded user to read")?
+        .to_string();
+    let roster = peer::Target {
+        base: env.base.clone(),
+        bearer: env.bearer.clone(),
+        call: scenarios::Call::get(&format!(
+            "/v1/organizations/{}/scim/v2/Users/{id}",
+            env.fx.org.id
+        )),
+        id,
+    };
+    let peer = peer::Target {
+        base: server.base_url().into(),
+        bearer: server.token.clone().into(),
+        call: scenarios::Call::get(&format!("/Users/{peer_id}")),
+        id: peer_id,
+    };
+    Ok(peer::compare(
+        &env.client,
+        &roster,
+        &peer,
+        cfg.concurrency,
+        cfg.duration,
+        cfg.warmup,
+        cfg.rounds,
+    )
+    .await)
 }

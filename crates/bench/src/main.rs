@@ -59,6 +59,10 @@ struct Cli {
     /// Do not build the components first.
     #[arg(long)]
     no_build: bool,
+    /// Do not measure the peer (scim2-server from target/peer-venv, installed from
+    /// crates/bench/peer-requirements.txt on first use; needs python3 >= 3.11 with venv).
+    #[arg(long)]
+    no_peer: bool,
     /// Seed in this process instead of a child process (peak RSS then includes it).
     #[arg(long)]
     seed_in_process: bool,
@@ -152,6 +156,7 @@ fn main() -> anyhow::Result<()> {
     cfg.scenarios = cli.scenarios;
     cfg.keep = cli.keep;
     cfg.build = !cli.no_build;
+    cfg.peer = cfg.peer && !cli.no_peer;
     if let Some(t) = cli.seed_threads {
         cfg.seed_threads = t;
     }

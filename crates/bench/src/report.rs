@@ -497,6 +497,9 @@ pub fn markdown(r: &Report) -> String {
         size_section(&mut out, s, cfg.concurrency);
     }
     scaling_section(&mut out, r);
+    if let Some(peer) = &r.peer {
+        out.push_str(&crate::peer::markdown(peer));
+    }
     let _ = writeln!(out, "\n### Targets\n");
     for t in targets(r) {
         let verdict = match t.met {

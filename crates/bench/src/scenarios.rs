@@ -142,6 +142,12 @@ pub struct Call {
 }
 
 impl Call {
+    /// An authenticated `GET path` answered 200, without route parameters (for a server
+    /// other than roster-host's components, or over HTTP only).
+    pub fn get(path: &str) -> Self {
+        Self::new(Method::GET, path.to_owned(), 200)
+    }
+
     fn new(method: Method, path: String, expect: u16) -> Self {
         Self {
             method,
