@@ -6,7 +6,8 @@
 //!   and writes the component back with that section replaced. Everything else of the
 //!   component (its type, imports, exports, the small adapter modules) is kept byte for
 //!   byte, and the core module keeps its imports and exports, so the component's
-//!   interface is unchanged. A `<id>.wasm.shrunk` stamp (size and modification time of
+//!   interface is unchanged. The file is rewritten in place, so cargo's `deps/` copy
+//!   (hard-linked) is shrunk too and a fresh `cargo build` keeps it. A `<id>.wasm.shrunk` stamp (size and modification time of
 //!   the result) skips components already shrunk, so a rebuild that changed nothing costs
 //!   nothing. Without `wasm-opt` on `PATH` it says so and changes nothing (the components
 //!   then stay as cargo built them, e.g. after `spin build`).
@@ -167,9 +168,16 @@ fn shrink_one(path: &Path) -> Result<Option<(u64, u64)>, String> {
         return Err("not a component with a core module".into());
     };
     if after.len() < before.len() {
-        let tmp = path.with_extension("wasm.tmp");
-        std::fs::write(&tmp, &after).map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
+        // In place, not by rename: cargo hard-links `<id>.wasm` to `deps/<id>.wasm` and
+        // links it again on every build, so both names must hold the shrunk bytes (a
+        // fresh build then keeps them, and the stamp still matches).
+        std::fs::write(path, &after).map_err(|e| e.to_string())?;
+        if let Some(name) = path.file_name() {
+            let deps = path.with_file_name("deps").join(name);
+            if std::fs::metadata(&deps).is_ok_and(|m| m.len() != after.len() as u64) {
+                std::fs::write(&deps, &after).map_err(|e| e.to_string())?;
+            }
+        }
     }
     if let Some(s) = stamp_of(path) {
         std::fs::write(&stamp, s).map_err(|e| e.to_string())?;
