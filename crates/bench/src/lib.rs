@@ -729,7 +729,7 @@ async fn run_size(
             peer::PEER_VERSION
         ));
         *slot = Some(
-            compare_with_peer(&env, cfg)
+            compare_with_peer(&env, cfg, &state_dir)
                 .await
                 .map_err(|e| format!("{e:#}")),
         );
@@ -797,7 +797,11 @@ pub async fn run(cfg: &Config) -> anyhow::Result<Report> {
 /// The peer comparison ([`peer`]) at this size: starts scim2-server from its venv,
 /// creates one user there, and measures its `GET /v2/Users/{id}` against Roster's SCIM
 /// GET of one seeded user through roster-host (this size's store, on disk).
-async fn compare_with_peer(env: &Env, cfg: &Config) -> anyhow::Result<peer::PeerComparison> {
+async fn compare_with_peer(
+    env: &Env,
+    cfg: &Config,
+    store_dir: &Path,
+) -> anyhow::Result<peer::PeerComparison> {
     let root = app::workspace_root();
     let exe = tokio::task::spawn_blocking(move || peer::ensure_venv(&root))
         .await
@@ -825,14 +829,5 @@ async fn compare_with_peer(env: &Env, cfg: &Config) -> anyhow::Result<peer::Peer
         call: scenarios::Call::get(&format!("/Users/{peer_id}")),
         id: peer_id,
     };
-    Ok(peer::compare(
-        &env.client,
-        &roster,
-        &peer,
-        cfg.concurrency,
-        cfg.duration,
-        cfg.warmup,
-        cfg.rounds,
-    )
-    .await)
+    Ok(peer::compare(store_dir.to_path_buf(), &env.client, &roster, &peer, cfg).await)
 }

@@ -177,6 +177,9 @@ impl Side {
 pub struct PeerComparison {
     /// Concurrent clients of each slice.
     pub concurrency: usize,
+    /// Where Roster's store file is (the first size's store directory): on disk unless
+    /// `--work-dir` points at a tmpfs.
+    pub store_dir: PathBuf,
     /// Roster through roster-host, the store on disk.
     pub roster: Side,
     /// scim2-server.
@@ -224,18 +227,18 @@ async fn probe(client: &reqwest::Client, t: &Target) -> Option<String> {
     }
 }
 
-/// Measures `roster` and `peer` side by side: a probe of each, a warm-up of `warmup`
-/// each (one client), then `rounds` slices of `duration / rounds` with `concurrency`
-/// clients, alternating.
+/// Measures `roster` and `peer` side by side with `cfg`'s clients and times: a probe
+/// of each, a warm-up of `cfg.warmup` each (one client), then `cfg.rounds` slices of
+/// `cfg.duration / cfg.rounds` with `cfg.concurrency` clients, alternating.
 pub async fn compare(
+    store_dir: PathBuf,
     client: &reqwest::Client,
     roster: &Target,
     peer: &Target,
-    concurrency: usize,
-    duration: Duration,
-    warmup: Duration,
-    rounds: usize,
+    cfg: &crate::Config,
 ) -> PeerComparison {
+    let (concurrency, duration, warmup, rounds) =
+        (cfg.concurrency, cfg.duration, cfg.warmup, cfg.rounds);
     let mut sides = Vec::new();
     for t in [roster, peer] {
         sides.push(Side {
@@ -291,6 +294,7 @@ pub async fn compare(
     };
     PeerComparison {
         concurrency: slice.concurrency,
+        store_dir,
         roster,
         peer,
     }
@@ -311,8 +315,9 @@ pub fn markdown(peer: &Result<PeerComparison, String>) -> String {
     };
     out.push_str(&format!(
         "The same SCIM GET of one user, {} clients, same client, same run (scim2-server {PEER_VERSION}, \
-         in-memory store, one process; Roster through roster-host, store on disk).\n\n",
-        c.concurrency
+         in-memory store, one process; Roster through roster-host, its SQLite store in `{}`).\n\n",
+        c.concurrency,
+        c.store_dir.display()
     ));
     out.push_str("| server | request | requests/s | p50 ms | p99 ms | errors |\n");
     out.push_str("| --- | --- | ---: | ---: | ---: | ---: |\n");
@@ -364,6 +369,7 @@ mod tests {
     fn the_ratio_is_throughput_over_throughput_and_meets_at_three() {
         let c = PeerComparison {
             concurrency: 4,
+            store_dir: PathBuf::from("target/roster-bench/store-1k"),
             roster: side(3000, 1000, 0),
             peer: side(1000, 1000, 0),
         };
@@ -373,6 +379,7 @@ mod tests {
         assert!(md.contains("**3.0x** (target ≥ 3x): met"), "{md}");
         let slow = PeerComparison {
             concurrency: 4,
+            store_dir: PathBuf::from("target/roster-bench/store-1k"),
             roster: side(2900, 1000, 0),
             peer: side(1000, 1000, 0),
         };
@@ -384,6 +391,7 @@ mod tests {
     fn errors_or_no_peer_miss_the_target() {
         let c = PeerComparison {
             concurrency: 4,
+            store_dir: PathBuf::from("target/roster-bench/store-1k"),
             roster: side(9000, 1000, 0),
             peer: side(1000, 1000, 2),
         };
