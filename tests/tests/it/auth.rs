@@ -65,10 +65,13 @@ fn spin_toml_the_components_and_the_catalogue_agree() {
         );
         assert!(c.allowed_outbound_hosts.is_empty(), "{}", r.component);
     }
-    // Every route is documented.
+    // Every route is documented in prose (the Markdown pages: docs/openapi.json names
+    // every route by construction, so it proves nothing here).
     let docs: String = std::fs::read_dir(roster_tests::root().join("docs"))
         .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
         .collect();
     for r in &cat {
         let tail = r.route.rsplit('/').next().unwrap();
