@@ -218,7 +218,8 @@ def main() -> int:
         ]
         print("openapi-check: " + " ".join(c if "Bearer" not in c else "--header 'Authorization: Bearer …'" for c in cmd[1:]), flush=True)
         started = time.monotonic()
-        code = subprocess.run(cmd, cwd=ROOT).returncode
+        # In the output directory: schemathesis keeps its cache (.schemathesis/) where it runs.
+        code = subprocess.run(cmd, cwd=out).returncode
         print(f"openapi-check: schemathesis exited {code} after {time.monotonic() - started:.0f} s")
         return code
     except (SetupError, OSError) as e:
