@@ -11,7 +11,7 @@ LISTEN ?= 127.0.0.1:3000
 # A Spin runtime config for `make up`, e.g. RUNTIME_CONFIG=deploy/runtime-config.redis.toml.
 RUNTIME_CONFIG ?=
 
-.PHONY: up build test test-scripts scim-check lint sizes bench wasm-target redis python-venv binaryen
+.PHONY: up build test test-scripts scim-check openapi-check lint sizes bench wasm-target redis python-venv binaryen
 
 ## Install the wasm32-wasip2 target when it is missing. rust-toolchain.toml names it, but
 ## rustup does not add it to an already installed toolchain with RUSTUP_AUTO_INSTALL=0.
@@ -47,17 +47,28 @@ up: build
 ## Every test. Components are built first; the host's own fixtures are built by its tests.
 ## Then the domain, API and integration suites again with Redis's semantics
 ## (ROSTER_KV=redis): the domain and API ones over the in-memory store's Redis flavour,
-## the integration one with each App on a fresh redis-server. Last, scim2-tester.
+## the integration one with each App on a fresh redis-server. Last, scim2-tester, and
+## the OpenAPI description checked by openapi-spec-validator and schemathesis.
 test: build redis python-venv test-scripts
 	$(CARGO) test
 	ROSTER_KV=redis $(CARGO) test -p roster-domain -p roster-api -p roster-tests
 	./scripts/scim-check.sh
+	./scripts/openapi-check.sh
 
 ## scim2-tester (PyPI, pinned in scripts/scim-check-requirements.txt, installed into
 ## target/scim-venv) against one organization's SCIM base, the app under roster-host on a
 ## free loopback port: fails on any ERROR. Results in target/scim-check/.
 scim-check: build python-venv
 	./scripts/scim-check.sh
+
+## docs/openapi.json: valid OpenAPI 3.1 (openapi-spec-validator), then schemathesis over
+## every operation of the app's own GET /openapi.json under roster-host on a free loopback
+## port, with a seeded organization token (both pinned in
+## scripts/openapi-check-requirements.txt, installed into target/openapi-venv). Reports in
+## target/openapi-check/. OPENAPI_CHECK_ARGS=--validate-only skips schemathesis.
+OPENAPI_CHECK_ARGS ?=
+openapi-check: build python-venv
+	./scripts/openapi-check.sh $(OPENAPI_CHECK_ARGS)
 
 ## scripts/up.sh's Spin version check and flag pass-through, with a fake `spin` (dry run).
 test-scripts:

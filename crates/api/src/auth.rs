@@ -28,8 +28,10 @@ pub const ORGANIZATION_HEADER: &str = "x-roster-organization";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Requirement {
     /// The permission the caller's token must grant (`resource.action`, e.g.
-    /// `mdm.global.mdmUser.remove`; docs/auth.md lists them).
-    pub permission: Permission,
+    /// `mdm.global.mdmUser.remove`; docs/auth.md lists them); `None` only for a public
+    /// route, which reads nothing of the store and needs no token (`GET /openapi.json`,
+    /// [`Requirement::public`]).
+    pub permission: Option<Permission>,
     /// Only global tokens qualify (organization tokens get 403 whatever they carry).
     pub global_only: bool,
 }
@@ -38,7 +40,16 @@ impl Requirement {
     /// A permission any token may hold.
     pub const fn of(permission: Permission) -> Self {
         Self {
-            permission,
+            permission: Some(permission),
+            global_only: false,
+        }
+    }
+
+    /// No token needed: a public route that reads nothing of the store (the API
+    /// description). [`admit`] is never called for it.
+    pub const fn public() -> Self {
+        Self {
+            permission: None,
             global_only: false,
         }
     }
@@ -46,7 +57,7 @@ impl Requirement {
     /// A permission only global tokens may use.
     pub const fn global(permission: Permission) -> Self {
         Self {
-            permission,
+            permission: Some(permission),
             global_only: true,
         }
     }
@@ -210,10 +221,12 @@ pub async fn admit<S: Store>(
     if !verdict.allowed {
         return Err(AuthFailure::RateLimited(verdict));
     }
-    if !caller.allows(need.permission) || (need.global_only && caller.scope().is_some()) {
-        return Err(AuthFailure::Forbidden {
-            permission: need.permission,
-        });
+    // A public requirement admits any authenticated caller (public routes do not call
+    // this at all).
+    if let Some(permission) = need.permission
+        && (!caller.allows(permission) || (need.global_only && caller.scope().is_some()))
+    {
+        return Err(AuthFailure::Forbidden { permission });
     }
     Ok(caller)
 }

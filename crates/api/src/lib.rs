@@ -20,6 +20,8 @@
 //!   organization scope);
 //! - [`request`]: [`ApiRequest`], [`ApiResponse`], [`Body`], [`Ctx`] and bounded JSON
 //!   decoding ([`JsonError`]);
+//! - [`openapi`]: the OpenAPI 3.1 description, built from the catalogue and served
+//!   at `GET /openapi.json`;
 //! - [`params`]: small helpers the seed surfaces share (boolean flags, the request's
 //!   origin for absolute URLs).
 
@@ -30,6 +32,7 @@ pub mod auth;
 pub mod cas;
 pub mod dynatrace;
 pub mod mdm;
+pub mod openapi;
 pub mod params;
 pub mod request;
 pub mod routes;

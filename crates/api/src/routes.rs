@@ -21,6 +21,8 @@ pub enum Surface {
     Apim,
     /// SCIM 2.0.
     Scim,
+    /// The API's own description (`GET /openapi.json`): public, no token.
+    Meta,
 }
 
 /// One route: a line of [`catalogue`].
@@ -210,6 +212,8 @@ routes! {
         "WSO2 (seed 003): POST changes a password (base64) after checking the old one.";
     "wso2-users-reset-password" => wso2::UsersResetPasswordRoute, Wso2,
         "WSO2 (seed 003): POST sets a password (base64) without the old one.";
+    "openapi" => openapi::DocumentRoute, Meta,
+        "GET the OpenAPI 3.1 description of every route (docs/openapi.json); no token needed.";
 }
 
 #[cfg(test)]

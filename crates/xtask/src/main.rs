@@ -5,7 +5,10 @@
 //!   component that serves it inside Spin (`roster_spin::serve::<Endpoint>`);
 //! - `spin.toml`: the application header, then per route its `[[trigger.http]]` and its
 //!   `[component.<id>]` (the default key-value store, the `admin_token` variable, no
-//!   outbound hosts), with the first component carrying the one build command of all.
+//!   outbound hosts), with the first component carrying the one build command of all;
+//! - `docs/openapi.json`: the OpenAPI 3.1 description (`roster_api::openapi::render`:
+//!   paths, methods and permissions from the catalogue, the rest from
+//!   `crates/api/src/openapi/parts.json`), which the `openapi` component serves.
 //!
 //! `cargo xtask shrink` and `cargo xtask sizes [--max BYTES]`: see [`size`] (the
 //! post-build `wasm-opt` step of `make build`, and the size check of `make sizes`).
@@ -119,15 +122,20 @@ fn component_source(r: &RouteSpec) -> String {
     )
 }
 
-/// Every file the catalogue determines, with its content.
-fn generated(root: &Path, routes: &[RouteSpec]) -> Vec<(PathBuf, String)> {
+/// Every file the catalogue determines, with its content; errors when the OpenAPI
+/// description cannot be built (parts.json and the catalogue disagree).
+fn generated(root: &Path, routes: &[RouteSpec]) -> Result<Vec<(PathBuf, String)>, Vec<String>> {
     let mut files = vec![(root.join("spin.toml"), manifest(routes))];
     for r in routes {
         let dir = root.join("components").join(r.component);
         files.push((dir.join("Cargo.toml"), component_manifest(r)));
         files.push((dir.join("src/lib.rs"), component_source(r)));
     }
-    files
+    files.push((
+        root.join("docs/openapi.json"),
+        roster_api::openapi::render()?,
+    ));
+    Ok(files)
 }
 
 /// Component directories no route names.
@@ -177,7 +185,17 @@ fn main() -> ExitCode {
     };
     let routes = catalogue();
     let mut stale = Vec::new();
-    for (path, content) in generated(&root, &routes) {
+    let files = match generated(&root, &routes) {
+        Ok(files) => files,
+        Err(errors) => {
+            eprintln!("xtask: the OpenAPI description cannot be built:");
+            for e in errors {
+                eprintln!("  {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    for (path, content) in files {
         if std::fs::read_to_string(&path).ok().as_deref() == Some(content.as_str()) {
             continue;
         }

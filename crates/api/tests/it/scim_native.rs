@@ -839,3 +839,41 @@ fn integers_beyond_i64_saturate_and_non_integers_are_refused() {
         assert_eq!(body["scimType"], "invalidValue", "{bad}");
     }
 }
+
+/// Found by schemathesis (`make openapi-check`, unsupported_method): `/Users/.search`
+/// and `/Groups/.search` serve POST only, so any other method answers 405 `Allow: POST`
+/// in the SCIM shape (it answered 404, reading `.search` as a user id), after
+/// authentication like every SCIM path.
+#[test]
+fn search_paths_answer_405_for_other_methods() {
+    let store = MemoryStore::from_env();
+    org(&store);
+    block_on(async {
+        for method in [Method::GET, Method::PUT, Method::PATCH, Method::DELETE] {
+            let users = req(
+                method.clone(),
+                &[("organizationid", "acme"), ("userid", ".search")],
+                "",
+                Some(json!({})),
+            );
+            let groups = req(
+                method.clone(),
+                &[("organizationid", "acme"), ("groupid", ".search")],
+                "",
+                Some(json!({})),
+            );
+            for resp in [
+                UserRoute::handle(&users, &store, &ctx()).await,
+                GroupRoute::handle(&groups, &store, &ctx()).await,
+            ] {
+                assert_eq!(resp.status(), 405, "{method}");
+                assert_eq!(resp.headers()["allow"], "POST", "{method}");
+                assert_eq!(json_of(&resp)["status"], "405", "{method}");
+            }
+            let mut anonymous = users.clone();
+            anonymous.headers.remove("authorization");
+            let resp = UserRoute::handle(&anonymous, &store, &ctx()).await;
+            assert_eq!(resp.status(), 401, "{method}");
+        }
+    });
+}

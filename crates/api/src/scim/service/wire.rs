@@ -83,6 +83,9 @@ pub(crate) struct Scope {
     pub base: Base,
 }
 
+/// What `/Users/.search` and `/Groups/.search` serve.
+pub(crate) const SEARCH_ALLOW: &str = "POST";
+
 /// The prologue of every SCIM route: the method (405), the caller (401, 429, 403),
 /// then the organization the path names as the caller may see it (404, also for a
 /// malformed id and for another organization's token).
@@ -101,7 +104,10 @@ pub(crate) async fn enter<E: Endpoint, S: Store>(
 }
 
 /// The prologue of a single-resource route: [`enter`], then the resource id the path
-/// names as `param` (404 naming `entity` for anything that is no id).
+/// names as `param` (404 naming `entity` for anything that is no id). `.search` in
+/// its place is `/Users/.search` or `/Groups/.search`, which serves POST only (RFC 7644
+/// section 3.4.3): 405 with `Allow: POST` after authentication, as the POST of a real
+/// id answers 405 with the resource's methods.
 pub(crate) async fn enter_resource<E: Endpoint, S: Store>(
     req: &ApiRequest,
     store: &S,
@@ -110,8 +116,11 @@ pub(crate) async fn enter_resource<E: Endpoint, S: Store>(
     entity: Entity,
 ) -> Result<(Scope, ObjectId), Error> {
     let scope = enter::<E, S>(req, store, ctx).await?;
-    let id = ObjectId::parse(param, &req.param(param).unwrap_or_default())
-        .map_err(|_| Error::NotFound(entity))?;
+    let raw = req.param(param).unwrap_or_default();
+    if raw == ".search" {
+        return Err(crate::Refusal::MethodNotAllowed(SEARCH_ALLOW).into());
+    }
+    let id = ObjectId::parse(param, &raw).map_err(|_| Error::NotFound(entity))?;
     Ok((scope, id))
 }
 

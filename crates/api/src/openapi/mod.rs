@@ -1,0 +1,610 @@
+//! The OpenAPI 3.1 description of every route (issue 17), and the route serving it.
+//!
+//! [`document`] builds the description from two sources: the route catalogue
+//! ([`crate::routes::catalogue`]) gives every path, every method and what each requires
+//! (`x-permission`, `x-global-only`, the bearer security requirement), so those can
+//! never disagree with what the components serve; `parts.json` next to this file holds
+//! what the catalogue does not know — per operation its description, parameters,
+//! request body schema, success answers and documented error statuses, and per surface
+//! its envelope, error schema and content type. `cargo xtask gen` writes the result to
+//! `docs/openapi.json` (`make lint` checks it is current), and [`DocumentRoute`] serves
+//! that file at `GET /openapi.json` without a token.
+//!
+//! How Spin's routes become OpenAPI paths: `:name` becomes `{name}`; the SCIM catch-all
+//! `…/scim/v2/...` becomes `…/scim/v2/{path}` (one segment other than the served
+//! resource names: OpenAPI has no multi-segment parameter); routes served through a
+//! parameter for a literal path — `POST …/Users/.search` and `…/Groups/.search` by
+//! `…/Users/:userId` and `…/Groups/:groupId`, `POST …/.search` by `…/:prefix.search` —
+//! are described at the literal path (`path` in `parts.json`). Every path item names
+//! its component (`x-roster-component`) and Spin route (`x-spin-route`).
+
+use crate::auth::Requirement;
+use crate::routes::{RouteSpec, Surface, catalogue};
+use crate::{ApiRequest, ApiResponse, Ctx, Endpoint};
+use serde_json::{Map, Value, json};
+
+/// The hand-written parts of the description (schemas, parameters, answers per
+/// operation and per surface).
+pub const PARTS: &str = include_str!("parts.json");
+
+/// The description as `cargo xtask gen` last wrote it (`docs/openapi.json`), zlib
+/// compressed by build.rs (HTTP's `deflate` coding), served by [`DocumentRoute`].
+pub const SERVED_DEFLATE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json.zz"));
+
+/// The public route of the description itself.
+pub const ROUTE: &str = "/openapi.json";
+
+/// The OpenAPI path of a Spin route: `:name` → `{name}`, a trailing `/...` → `/{path}`.
+pub fn openapi_path(route: &str) -> String {
+    route
+        .split('/')
+        .map(|seg| match seg {
+            "..." => "{path}".to_owned(),
+            s if s.starts_with(':') => format!("{{{}}}", &s[1..]),
+            s => s.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The key of a surface in `parts.json`'s `surfaces` and `pathParameters`.
+pub fn surface_key(s: Surface) -> &'static str {
+    match s {
+        Surface::Mdm => "Mdm",
+        Surface::Wso2 => "Wso2",
+        Surface::Cas => "Cas",
+        Surface::Dynatrace => "Dynatrace",
+        Surface::Apim => "Apim",
+        Surface::Scim => "Scim",
+        Surface::Meta => "Meta",
+    }
+}
+
+/// The `operationId` of `method` on `component`: `getMdmUser`, `postScimSearch`.
+pub fn operation_id(component: &str, method: &str) -> String {
+    let mut out = method.to_ascii_lowercase();
+    for word in component.split('-') {
+        let mut chars = word.chars();
+        if let Some(c) = chars.next() {
+            out.push(c.to_ascii_uppercase());
+            out.extend(chars);
+        }
+    }
+    out
+}
+
+fn header_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/headers/{name}") })
+}
+
+fn rate_headers() -> Map<String, Value> {
+    let mut h = Map::new();
+    for (k, v) in [
+        ("X-RateLimit-Limit", "XRateLimitLimit"),
+        ("X-RateLimit-Remaining", "XRateLimitRemaining"),
+        ("X-RateLimit-Reset", "XRateLimitReset"),
+    ] {
+        h.insert(k.to_owned(), header_ref(v));
+    }
+    h
+}
+
+/// The header name of a `components/headers` key.
+fn header_name(key: &str) -> &str {
+    match key {
+        "AzureAsyncOperation" => "Azure-AsyncOperation",
+        "RetryAfter" => "Retry-After",
+        other => other,
+    }
+}
+
+/// One success answer of an operation from its `parts.json` shorthand: `data` (a schema
+/// wrapped in the surface's envelope), `body` (a schema answered as is), `headers`.
+fn success(parts: &Value, surface: &Value, surface_name: &str, code: &str, short: &Value) -> Value {
+    let mut headers = if surface_name == "Meta" {
+        Map::new()
+    } else {
+        rate_headers()
+    };
+    for h in short["headers"].as_array().into_iter().flatten() {
+        let key = h.as_str().unwrap_or_default();
+        headers.insert(header_name(key).to_owned(), header_ref(key));
+    }
+    let content_type = surface["content"].as_str().unwrap_or("application/json");
+    let schema = if let Some(data) = short.get("data") {
+        Some(match surface_name {
+            "Wso2" => json!({
+                "type": "object",
+                "required": ["statusCode", "messageFromServer", "responseContent"],
+                "properties": {
+                    "statusCode": { "const": code.parse::<u16>().unwrap_or(200) },
+                    "messageFromServer": { "type": "string" },
+                    "responseContent": data,
+                },
+            }),
+            _ => json!({
+                "type": "object",
+                "required": ["status", "data"],
+                "properties": { "status": { "const": true }, "data": data },
+            }),
+        })
+    } else if let Some(body) = short.get("body") {
+        Some(body.clone())
+    } else if surface_name == "Wso2" {
+        // WSO2 answers a message without content.
+        Some(json!({
+            "type": "object",
+            "required": ["statusCode", "messageFromServer"],
+            "properties": {
+                "statusCode": { "const": code.parse::<u16>().unwrap_or(200) },
+                "messageFromServer": { "type": "string" },
+            },
+        }))
+    } else {
+        None
+    };
+    let mut resp = Map::new();
+    resp.insert(
+        "description".into(),
+        parts["statusText"][code]
+            .as_str()
+            .unwrap_or("Answer")
+            .into(),
+    );
+    if !headers.is_empty() {
+        resp.insert("headers".into(), Value::Object(headers));
+    }
+    if let Some(schema) = schema {
+        resp.insert(
+            "content".into(),
+            json!({ content_type: { "schema": schema } }),
+        );
+    }
+    Value::Object(resp)
+}
+
+/// One error answer in the surface's error shape (a `components/responses` entry).
+fn error(parts: &Value, surface: &Value, surface_name: &str, code: u16) -> Value {
+    let content_type = surface["content"].as_str().unwrap_or("application/json");
+    let mut headers = rate_headers();
+    if code == 429 || (surface_name == "Apim" && code == 202) {
+        headers.insert("Retry-After".into(), header_ref("RetryAfter"));
+    }
+    if code == 405 {
+        headers.insert("Allow".into(), header_ref("Allow"));
+    }
+    let error = surface["error"].as_str().unwrap_or("MdmError");
+    json!({
+        "description": parts["statusText"][code.to_string()].as_str().unwrap_or("Error"),
+        "headers": headers,
+        "content": { content_type: {
+            "schema": { "$ref": format!("#/components/schemas/{error}") },
+        } },
+    })
+}
+
+/// The path parameters of `path` for a route of `surface` (references to
+/// `components/parameters`, added to `shared` on first use): the surface's own
+/// definition first (`path.Scim.userId`), then the shared one (`path.organizationId`).
+/// Errors name a parameter nobody defines.
+fn path_parameters(
+    parts: &Value,
+    surface: &str,
+    path: &str,
+    shared: &mut Map<String, Value>,
+) -> Result<Vec<Value>, String> {
+    let mut out = Vec::new();
+    for seg in path.split('/') {
+        let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+            continue;
+        };
+        let (key, def) = match parts["pathParameters"][surface].get(name) {
+            Some(def) => (format!("path.{surface}.{name}"), def),
+            None => (
+                format!("path.{name}"),
+                parts["pathParameters"]["*"]
+                    .get(name)
+                    .ok_or_else(|| format!("{path}: no definition of the path parameter {name}"))?,
+            ),
+        };
+        shared.entry(key.clone()).or_insert_with(|| {
+            let mut p = json!({ "name": name, "in": "path", "required": true });
+            if let (Value::Object(p), Value::Object(def)) = (&mut p, def) {
+                p.extend(def.clone());
+            }
+            p
+        });
+        out.push(json!({ "$ref": format!("#/components/parameters/{key}") }));
+    }
+    Ok(out)
+}
+
+/// What operations share, built while they are: error answers, one per surface and
+/// status (`Mdm404`), and path parameters.
+#[derive(Default)]
+struct Shared {
+    responses: Map<String, Value>,
+    parameters: Map<String, Value>,
+}
+
+fn operation(
+    parts: &Value,
+    r: &RouteSpec,
+    method: &str,
+    need: &Requirement,
+    spec: &Value,
+    path: &str,
+    shared: &mut Shared,
+) -> Result<Value, String> {
+    let surface_name = surface_key(r.surface);
+    let surface = &parts["surfaces"][surface_name];
+    let mut op = Map::new();
+    op.insert(
+        "operationId".into(),
+        operation_id(r.component, method).into(),
+    );
+    op.insert("tags".into(), json!([surface["tag"]]));
+    op.insert("summary".into(), r.summary.into());
+    if let Some(d) = spec.get("description") {
+        op.insert("description".into(), d.clone());
+    }
+    match need.permission {
+        Some(p) => {
+            op.insert("x-permission".into(), p.to_string().into());
+            op.insert("x-global-only".into(), need.global_only.into());
+            op.insert("security".into(), json!([{ "bearer": [] }]));
+        }
+        None => {
+            op.insert("security".into(), json!([]));
+        }
+    }
+    let mut params = path_parameters(parts, surface_name, path, &mut shared.parameters)?;
+    let refs = ["headerParameters", "queryParameters"]
+        .iter()
+        .flat_map(|k| surface[k].as_array().cloned().unwrap_or_default())
+        .chain(spec["parameters"].as_array().cloned().unwrap_or_default());
+    for name in refs {
+        let name = name.as_str().unwrap_or_default();
+        if parts["components"]["parameters"].get(name).is_none() {
+            return Err(format!("{path} {method}: no parameter {name}"));
+        }
+        params.push(json!({ "$ref": format!("#/components/parameters/{name}") }));
+    }
+    if !params.is_empty() {
+        op.insert("parameters".into(), Value::Array(params));
+    }
+    let has_body = spec.get("body").is_some();
+    if let Some(schema) = spec.get("body") {
+        let types: &[&str] = if r.surface == Surface::Scim {
+            &["application/scim+json", "application/json"]
+        } else {
+            &["application/json"]
+        };
+        let content: Map<String, Value> = types
+            .iter()
+            .map(|t| ((*t).to_owned(), json!({ "schema": schema })))
+            .collect();
+        op.insert(
+            "requestBody".into(),
+            json!({
+                "required": !spec["bodyOptional"].as_bool().unwrap_or(false),
+                "description": "JSON of at most 64 KiB (413), nested at most 32 levels.",
+                "content": content,
+            }),
+        );
+    }
+    let mut responses = Map::new();
+    for (code, short) in spec["responses"].as_object().into_iter().flatten() {
+        responses.insert(
+            code.clone(),
+            success(parts, surface, surface_name, code, short),
+        );
+    }
+    if need.permission.is_some() {
+        let mut codes: Vec<u16> = spec["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_u64().and_then(|c| u16::try_from(c).ok()))
+            .collect();
+        let unauthenticated = surface["unauthenticated"].as_u64().unwrap_or(401) as u16;
+        codes.extend([unauthenticated, 403, 429, 500]);
+        if has_body {
+            codes.push(413);
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        for code in codes {
+            let name = format!("{surface_name}{code}");
+            shared
+                .responses
+                .entry(name.clone())
+                .or_insert_with(|| error(parts, surface, surface_name, code));
+            responses.insert(
+                code.to_string(),
+                json!({ "$ref": format!("#/components/responses/{name}") }),
+            );
+        }
+    }
+    if responses.is_empty() {
+        return Err(format!("{path} {method}: no answer documented"));
+    }
+    op.insert("responses".into(), Value::Object(responses));
+    Ok(Value::Object(op))
+}
+
+/// The whole description, built from the catalogue and `parts.json`. Errors list every
+/// disagreement: a method of the catalogue `parts.json` does not describe, an operation
+/// of `parts.json` the catalogue does not serve, an undefined parameter.
+pub fn document() -> Result<Value, Vec<String>> {
+    let parts: Value = serde_json::from_str(PARTS)
+        .map_err(|e| vec![format!("crates/api/src/openapi/parts.json: {e}")])?;
+    let routes = catalogue();
+    let mut errors = Vec::new();
+    let mut paths: Map<String, Value> = Map::new();
+    let mut shared = Shared::default();
+    for r in &routes {
+        let specs = &parts["operations"][r.component];
+        for (method, need) in &r.requirements {
+            let Some(spec) = specs.get(*method) else {
+                errors.push(format!("{} {method}: not in parts.json", r.component));
+                continue;
+            };
+            let path = spec["path"]
+                .as_str()
+                .map_or_else(|| openapi_path(r.route), str::to_owned);
+            match operation(&parts, r, method, need, spec, &path, &mut shared) {
+                Ok(op) => {
+                    let item = paths.entry(path).or_insert_with(
+                        || json!({ "x-roster-component": r.component, "x-spin-route": r.route }),
+                    );
+                    item[method.to_ascii_lowercase()] = op;
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    for (component, methods) in parts["operations"].as_object().into_iter().flatten() {
+        let route = routes.iter().find(|r| r.component == component);
+        for method in methods.as_object().into_iter().flatten().map(|(m, _)| m) {
+            if !route.is_some_and(|r| r.requirements.iter().any(|(m, _)| m == method)) {
+                errors.push(format!(
+                    "parts.json describes {component} {method}, which no route serves"
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut components = parts["components"].clone();
+    components["responses"] = Value::Object(shared.responses);
+    if let Some(Value::Object(params)) = components.get_mut("parameters") {
+        params.extend(shared.parameters);
+    }
+    Ok(json!({
+        "openapi": "3.1.0",
+        "info": parts["info"],
+        "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
+        "servers": [{ "url": "/", "description": "The origin serving this description." }],
+        "tags": parts["tags"],
+        "paths": paths,
+        "components": components,
+    }))
+}
+
+/// The description as `cargo xtask gen` writes it to `docs/openapi.json`: compact JSON
+/// (it is served as is, and each component stays small), one trailing newline.
+pub fn render() -> Result<String, Vec<String>> {
+    document().map(|d| format!("{d}\n"))
+}
+
+/// Whether an `Accept-Encoding` value accepts `deflate` (listed without `q=0`).
+pub fn accepts_deflate(accept_encoding: &str) -> bool {
+    accept_encoding.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or_default();
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0))
+        });
+        (coding.eq_ignore_ascii_case("deflate") || coding == "*") && !refused
+    })
+}
+
+/// `GET /openapi.json`: the description, no token needed (it holds no data). Sent
+/// `Content-Encoding: deflate` when the request's `Accept-Encoding` accepts it (browsers,
+/// HTTP libraries), else inflated (e.g. plain `curl`); `Vary: Accept-Encoding` either way.
+pub struct DocumentRoute;
+
+impl Endpoint for DocumentRoute {
+    const ROUTE: &'static str = ROUTE;
+    const ALLOW: &'static str = "GET";
+
+    fn requirement(method: &str) -> Option<Requirement> {
+        (method == "GET").then(Requirement::public)
+    }
+
+    async fn handle<S: roster_domain::Store>(req: &ApiRequest, _: &S, _: &Ctx) -> ApiResponse {
+        if req.method != http::Method::GET {
+            // Another method: the canonical surface's 405 with `Allow: GET`.
+            return crate::respond::<crate::mdm::Error>(Err(crate::Refusal::MethodNotAllowed(
+                Self::ALLOW,
+            )
+            .into()));
+        }
+        let deflate = req.header("accept-encoding").is_some_and(accepts_deflate);
+        let body = if deflate {
+            SERVED_DEFLATE.to_vec()
+        } else {
+            // The build compressed it with the same library: inflating cannot fail.
+            miniz_oxide::inflate::decompress_to_vec_zlib(SERVED_DEFLATE).unwrap_or_default()
+        };
+        let mut resp = ApiResponse::new(body);
+        let headers = resp.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            http::header::VARY,
+            http::HeaderValue::from_static("accept-encoding"),
+        );
+        if deflate {
+            headers.insert(
+                http::header::CONTENT_ENCODING,
+                http::HeaderValue::from_static("deflate"),
+            );
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// `(component, METHOD)` → the permission the served description states (`None`:
+    /// public), read from `docs/openapi.json` as committed.
+    fn described() -> BTreeMap<(String, String), Option<(String, bool)>> {
+        let doc: Value =
+            serde_json::from_str(include_str!("../../../../docs/openapi.json")).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut out = BTreeMap::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let component = item["x-roster-component"].as_str().unwrap().to_owned();
+            for (method, op) in item.as_object().unwrap() {
+                if method.starts_with("x-") {
+                    continue;
+                }
+                let permission = op.get("x-permission").map(|p| {
+                    (
+                        p.as_str().unwrap().to_owned(),
+                        op["x-global-only"].as_bool().unwrap(),
+                    )
+                });
+                // A public operation has no security requirement; every other one needs
+                // the bearer token.
+                let security = if permission.is_some() {
+                    json!([{ "bearer": [] }])
+                } else {
+                    json!([])
+                };
+                assert_eq!(op["security"], security, "{method} {path}");
+                let key = (component.clone(), method.to_ascii_uppercase());
+                assert!(
+                    out.insert(key, permission).is_none(),
+                    "{method} of {component} described twice"
+                );
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_description_matches_the_catalogue_method_for_method() {
+        let expected: BTreeMap<(String, String), Option<(String, bool)>> = catalogue()
+            .iter()
+            .flat_map(|r| {
+                r.requirements.iter().map(|(m, need)| {
+                    (
+                        (r.component.to_owned(), (*m).to_owned()),
+                        need.permission.map(|p| (p.to_string(), need.global_only)),
+                    )
+                })
+            })
+            .collect();
+        assert_eq!(described(), expected);
+    }
+
+    #[test]
+    fn the_committed_description_is_what_the_generator_writes() {
+        let fresh = render().unwrap_or_else(|e| panic!("{e:#?}"));
+        assert!(
+            fresh == include_str!("../../../../docs/openapi.json"),
+            "docs/openapi.json is stale: run `cargo xtask gen`"
+        );
+    }
+
+    #[test]
+    fn every_path_parameter_of_every_operation_is_declared() {
+        let doc = document().unwrap();
+        let params = &doc["components"]["parameters"];
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if method.starts_with("x-") {
+                    continue;
+                }
+                let declared: Vec<String> = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| {
+                        let name = p["$ref"].as_str().unwrap().rsplit('/').next().unwrap();
+                        &params[name]
+                    })
+                    .filter(|p| p["in"] == "path")
+                    .map(|p| p["name"].as_str().unwrap().to_owned())
+                    .collect();
+                let templated: Vec<String> = path
+                    .split('/')
+                    .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+                    .map(str::to_owned)
+                    .collect();
+                assert_eq!(declared, templated, "{method} {path}");
+            }
+        }
+    }
+
+    #[test]
+    fn spin_routes_become_openapi_paths() {
+        assert_eq!(
+            openapi_path("/v1/organizations/:organizationId/mdm/users/:mdmUserId"),
+            "/v1/organizations/{organizationId}/mdm/users/{mdmUserId}"
+        );
+        assert_eq!(
+            openapi_path("/v1/organizations/:organizationId/scim/v2/..."),
+            "/v1/organizations/{organizationId}/scim/v2/{path}"
+        );
+        assert_eq!(operation_id("scim-user", "PATCH"), "patchScimUser");
+    }
+
+    #[test]
+    fn deflate_is_sent_only_where_accepted() {
+        assert!(accepts_deflate("gzip, deflate"));
+        assert!(accepts_deflate("br;q=1.0, DEFLATE;q=0.5"));
+        assert!(accepts_deflate("*"));
+        assert!(!accepts_deflate("gzip"));
+        assert!(!accepts_deflate("deflate;q=0"));
+        assert!(!accepts_deflate("identity"));
+    }
+
+    #[test]
+    fn the_route_serves_the_description_without_a_token() {
+        let store = roster_domain::MemoryStore::default();
+        let ctx = Ctx::new(Some("admin".into()), roster_domain::Timestamp(0));
+        let get = |encoding: Option<&str>| {
+            let mut req = ApiRequest::new(http::Method::GET);
+            if let Some(e) = encoding {
+                req.headers
+                    .insert("accept-encoding", http::HeaderValue::from_str(e).unwrap());
+            }
+            futures::executor::block_on(DocumentRoute::handle(&req, &store, &ctx))
+        };
+        let plain = get(None);
+        assert_eq!(plain.status(), http::StatusCode::OK);
+        assert!(plain.headers().get("content-encoding").is_none());
+        assert_eq!(
+            plain.body().as_slice(),
+            include_bytes!("../../../../docs/openapi.json")
+        );
+        let packed = get(Some("gzip, deflate"));
+        assert_eq!(packed.headers()["content-encoding"], "deflate");
+        assert_eq!(
+            miniz_oxide::inflate::decompress_to_vec_zlib(packed.body()).unwrap(),
+            plain.body().clone()
+        );
+        assert!(packed.body().len() * 5 < plain.body().len());
+    }
+}
