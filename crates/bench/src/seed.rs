@@ -225,6 +225,12 @@ impl Store for SeedStore<'_> {
         }
         Ok(())
     }
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        for (k, v) in pairs {
+            self.pick(k).set(k, v).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Counts of what one chunk made.
@@ -308,12 +314,16 @@ type Rows = Vec<(String, Vec<u8>)>;
 /// Rows inserted by one statement.
 const ROWS_PER_INSERT: usize = 64;
 
+/// An insert of `rows` rows. A key already written is left as it is: the only keys two
+/// chunks both write are search-index flags (`users/ng/…`), whose value is always the
+/// same (users of one search batch are seeded by different chunks, since sequence
+/// numbers come from the shared counter). Rows are counted as inserted.
 fn insert_sql(rows: usize) -> String {
     let values: Vec<String> = (0..rows)
         .map(|i| format!("('default', ?{}, ?{})", 2 * i + 1, 2 * i + 2))
         .collect();
     format!(
-        "INSERT INTO spin_key_value (store, key, value) VALUES {}",
+        "INSERT INTO spin_key_value (store, key, value) VALUES {} ON CONFLICT DO NOTHING",
         values.join(", ")
     )
 }
@@ -343,12 +353,11 @@ fn write_rows(path: &Path, rx: mpsc::Receiver<Rows>) -> anyhow::Result<u64> {
                     params.push(key);
                     params.push(value);
                 }
-                many.execute(params.as_slice())?;
+                rows += many.execute(params.as_slice())? as u64;
             }
             for (key, value) in chunks.remainder() {
-                one.execute(rusqlite::params![key, value])?;
+                rows += one.execute(rusqlite::params![key, value])? as u64;
             }
-            rows += batch.len() as u64;
         }
     }
     tx.commit()?;
