@@ -699,9 +699,12 @@ pub struct Page {
 }
 
 /// Lists users in creation (sequence) order. Reads the sequence counter, then index
-/// entries and user records in batches of `2 × limit` slots, up to
-/// [`LIST_SCAN_BUDGET`] slots: users created between pages appear after the last page,
-/// removed users simply vanish, so paging neither skips nor repeats a user.
+/// entries in windows of `2 × limit` slots (at least 50), up to [`LIST_SCAN_BUDGET`]
+/// slots, and the records of as many present slots as the page still needs (of the
+/// whole window with a status or group filter): a page of 50 without holes is three
+/// store calls, 100 index entries and 50 records. Users created between pages appear
+/// after the last page, removed users simply vanish, so paging neither skips nor
+/// repeats a user.
 pub async fn list<S: Store>(
     store: &S,
     org: &Organization,
@@ -713,6 +716,7 @@ pub async fn list<S: Store>(
     let top = records::read_counter(store, &keys::user_seq_counter(&org.id)).await?;
     let window = i64::try_from(q.limit.max(25) * 2).unwrap_or(400);
     let group = q.group.as_ref().map(|g| g.to_lowercase());
+    let filtered = q.status.is_some() || group.is_some();
     let mut users = Vec::new();
     let mut cursor = q.after;
     while cursor < top && cursor - q.after < LIST_SCAN_BUDGET {
@@ -728,24 +732,37 @@ pub async fn list<S: Store>(
                 slots.push((n, keys::user(&org.id, &e.id)));
             }
         }
-        let user_keys: Vec<String> = slots.iter().map(|(_, k)| k.clone()).collect();
-        let records = store.get_many(&user_keys).await?;
-        for ((n, key), value) in slots.iter().zip(records) {
-            let Some(bytes) = value else { continue };
-            let u: User = records::decode(key, &bytes)?;
-            let keep = u.seq == *n
-                && q.status
-                    .map_or(u.status != UserStatus::Deleted, |s| s == u.status)
-                && group
-                    .as_ref()
-                    .is_none_or(|g| u.groups.iter().any(|x| x.to_lowercase() == *g));
-            if keep {
-                users.push(u);
-                if users.len() == q.limit {
-                    return Ok(Page {
-                        users,
-                        next: (*n < top).then_some(*n),
-                    });
+        // Records are read only for the slots the page can still use: all of the
+        // window's when a filter may drop many, otherwise as many as the page lacks (a
+        // page of 50 reads 50 records, not the window's 100; more only past holes).
+        let mut rest = slots.as_slice();
+        while !rest.is_empty() {
+            let take = if filtered {
+                rest.len()
+            } else {
+                (q.limit - users.len()).clamp(1, rest.len())
+            };
+            let (chunk, tail) = rest.split_at(take);
+            rest = tail;
+            let user_keys: Vec<String> = chunk.iter().map(|(_, k)| k.clone()).collect();
+            let records = store.get_many(&user_keys).await?;
+            for ((n, key), value) in chunk.iter().zip(records) {
+                let Some(bytes) = value else { continue };
+                let u: User = records::decode(key, &bytes)?;
+                let keep = u.seq == *n
+                    && q.status
+                        .map_or(u.status != UserStatus::Deleted, |s| s == u.status)
+                    && group
+                        .as_ref()
+                        .is_none_or(|g| u.groups.iter().any(|x| x.to_lowercase() == *g));
+                if keep {
+                    users.push(u);
+                    if users.len() == q.limit {
+                        return Ok(Page {
+                            users,
+                            next: (*n < top).then_some(*n),
+                        });
+                    }
                 }
             }
         }

@@ -268,3 +268,102 @@ fn a_restore_interrupted_at_every_call_leaves_the_index_complete() {
     }
     assert_eq!(SEARCH_BATCH, 1_000);
 }
+
+/// A [`MemoryStore`] that also counts the keys its batch reads ask for.
+struct KeysRead<'a> {
+    inner: &'a MemoryStore,
+    keys: std::cell::Cell<usize>,
+}
+
+impl Store for KeysRead<'_> {
+    type Cas = roster_domain::store::MemoryCas;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, roster_domain::StoreError> {
+        self.inner.get(key).await
+    }
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), roster_domain::StoreError> {
+        self.inner.set(key, value).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), roster_domain::StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn exists(&self, key: &str) -> Result<bool, roster_domain::StoreError> {
+        self.inner.exists(key).await
+    }
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64, roster_domain::StoreError> {
+        self.inner.increment(key, delta).await
+    }
+    async fn cas(
+        &self,
+        key: &str,
+    ) -> Result<(Self::Cas, Option<Vec<u8>>), roster_domain::StoreError> {
+        self.inner.cas(key).await
+    }
+    async fn swap(
+        &self,
+        cas: Self::Cas,
+        value: &[u8],
+    ) -> Result<roster_domain::Swap, roster_domain::StoreError> {
+        self.inner.swap(cas, value).await
+    }
+    async fn get_many(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Option<Vec<u8>>>, roster_domain::StoreError> {
+        self.keys.set(self.keys.get() + keys.len());
+        self.inner.get_many(keys).await
+    }
+    async fn delete_many(&self, keys: &[String]) -> Result<(), roster_domain::StoreError> {
+        self.inner.delete_many(keys).await
+    }
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), roster_domain::StoreError> {
+        self.inner.set_many(pairs).await
+    }
+}
+
+#[test]
+fn a_list_page_reads_the_records_it_answers_and_no_more() {
+    let (s, o, all) = directory();
+    let counting = KeysRead {
+        inner: &s,
+        keys: std::cell::Cell::new(0),
+    };
+    let page_query = |after| users::ListQuery {
+        after,
+        limit: 50,
+        status: None,
+        group: None,
+        q: None,
+    };
+    s.clear_faults();
+    let page = block_on(users::list(&counting, &o, &page_query(1_000))).unwrap();
+    // The counter, 100 index entries, and the 50 records of the page.
+    assert_eq!(s.calls(), 3);
+    assert_eq!(counting.keys.get(), 100 + 50);
+    let names: Vec<&str> = page.users.iter().map(|u| u.username.as_str()).collect();
+    let want: Vec<&str> = all[1_000..1_050]
+        .iter()
+        .map(|u| u.username.as_str())
+        .collect();
+    assert_eq!(names, want);
+    assert_eq!(page.next, Some(1_050));
+    // Past holes (removed users leave no index entry) a page is still full and in
+    // order, in the same calls; a disabled user is listed.
+    for u in &all[1_050..1_060] {
+        block_on(remove_user(&s, &o, &u.id, &RemovalPolicy::canonical(), NOW)).unwrap();
+    }
+    let disabled = &all[1_060];
+    let changes = users::UserChanges {
+        status: Some(roster_domain::model::UserStatus::Disabled),
+        ..users::UserChanges::default()
+    };
+    block_on(users::update(&s, &o, &disabled.id, None, changes, NOW)).unwrap();
+    s.clear_faults();
+    let page = block_on(users::list(&s, &o, &page_query(1_050))).unwrap();
+    let names: Vec<&str> = page.users.iter().map(|u| u.username.as_str()).collect();
+    let want: Vec<&str> = all[1_060..1_110]
+        .iter()
+        .map(|u| u.username.as_str())
+        .collect();
+    assert_eq!(names, want);
+    assert_eq!(s.calls(), 3);
+}
