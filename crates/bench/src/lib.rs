@@ -27,6 +27,7 @@ pub mod measure;
 pub mod native;
 pub mod report;
 pub mod scenarios;
+pub mod search_report;
 pub mod seed;
 
 use anyhow::Context as _;

@@ -139,6 +139,9 @@ pub struct SeedStats {
     pub tokens: u64,
     /// Rows inserted into `spin_key_value`.
     pub rows: u64,
+    /// Of those, the search index's flags (`o/{org}/users/ng/…`): what the index costs
+    /// in rows.
+    pub index_rows: u64,
     /// Worker threads that built users.
     pub threads: usize,
     /// Wall time of the whole seeding, from an empty file to the commit.
@@ -365,6 +368,24 @@ fn write_rows(path: &Path, rx: mpsc::Receiver<Rows>) -> anyhow::Result<u64> {
     Ok(rows)
 }
 
+/// The rows of store `default` whose key starts with `prefix` (a range of the primary
+/// key: no table scan).
+fn count_under(path: &Path, prefix: &str) -> anyhow::Result<u64> {
+    let conn = rusqlite::Connection::open(path)?;
+    // Keys are ASCII here; the range ends just before the prefix with its last byte + 1.
+    let mut end = prefix.as_bytes().to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    let end = String::from_utf8(end)?;
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM spin_key_value WHERE store = 'default' AND key >= ?1 AND key < ?2",
+        rusqlite::params![prefix, end],
+        |row| row.get(0),
+    )?;
+    Ok(u64::try_from(n)?)
+}
+
 /// Creates (replacing any previous one) the SQLite key-value database at `path` with
 /// one organization of `n` users, using `threads` worker threads (at least one).
 pub fn seed(path: &Path, n: u64, threads: usize) -> anyhow::Result<SeedStats> {
@@ -453,11 +474,13 @@ pub fn seed(path: &Path, n: u64, threads: usize) -> anyhow::Result<SeedStats> {
         .join()
         .map_err(|_| anyhow::anyhow!("the writer thread panicked"))??;
     sent?;
+    let index_rows = count_under(path, &format!("o/{}/users/ng/", org.id))?;
     Ok(SeedStats {
         users: n,
         devices: made_devices.into_inner(),
         tokens: made_tokens.into_inner(),
         rows,
+        index_rows,
         threads,
         seconds: started.elapsed().as_secs_f64(),
         file_bytes: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),

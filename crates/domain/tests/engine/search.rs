@@ -269,64 +269,183 @@ fn a_restore_interrupted_at_every_call_leaves_the_index_complete() {
     assert_eq!(SEARCH_BATCH, 1_000);
 }
 
-/// A [`MemoryStore`] that also counts the keys its batch reads ask for.
-struct KeysRead<'a> {
+/// A [`MemoryStore`] that also counts, per kind of key (the search index's flags, or
+/// anything else), the calls made, the keys batch reads asked for and the keys written.
+struct Counting<'a> {
     inner: &'a MemoryStore,
-    keys: std::cell::Cell<usize>,
+    tally: std::cell::RefCell<Tally>,
 }
 
-impl Store for KeysRead<'_> {
-    type Cas = roster_domain::store::MemoryCas;
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, roster_domain::StoreError> {
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    calls: u64,
+    index_calls: u64,
+    keys_read: u64,
+    written: u64,
+    index_written: u64,
+}
+
+fn is_flag(key: &str) -> bool {
+    key.contains("/users/ng/")
+}
+
+impl<'a> Counting<'a> {
+    fn new(inner: &'a MemoryStore) -> Self {
+        Self {
+            inner,
+            tally: std::cell::RefCell::new(Tally::default()),
+        }
+    }
+    fn take(&self) -> Tally {
+        std::mem::take(&mut *self.tally.borrow_mut())
+    }
+    /// One call over `keys`, `write` ones written.
+    fn note<'k>(&self, keys: impl IntoIterator<Item = &'k str>, read: u64, write: bool) {
+        let keys: Vec<&str> = keys.into_iter().collect();
+        let mut t = self.tally.borrow_mut();
+        t.calls += 1;
+        t.keys_read += read;
+        if keys.iter().any(|k| is_flag(k)) {
+            t.index_calls += 1;
+        }
+        if write {
+            t.written += keys.len() as u64;
+            t.index_written += keys.iter().filter(|k| is_flag(k)).count() as u64;
+        }
+    }
+}
+
+type StoreResult<T> = Result<T, roster_domain::StoreError>;
+
+impl Store for Counting<'_> {
+    type Cas = (String, roster_domain::store::MemoryCas);
+    async fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.note([key], 0, false);
         self.inner.get(key).await
     }
-    async fn set(&self, key: &str, value: &[u8]) -> Result<(), roster_domain::StoreError> {
+    async fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+        self.note([key], 0, true);
         self.inner.set(key, value).await
     }
-    async fn delete(&self, key: &str) -> Result<(), roster_domain::StoreError> {
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        self.note([key], 0, true);
         self.inner.delete(key).await
     }
-    async fn exists(&self, key: &str) -> Result<bool, roster_domain::StoreError> {
+    async fn exists(&self, key: &str) -> StoreResult<bool> {
+        self.note([key], 0, false);
         self.inner.exists(key).await
     }
-    async fn increment(&self, key: &str, delta: i64) -> Result<i64, roster_domain::StoreError> {
+    async fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
+        self.note([key], 0, true);
         self.inner.increment(key, delta).await
     }
-    async fn cas(
-        &self,
-        key: &str,
-    ) -> Result<(Self::Cas, Option<Vec<u8>>), roster_domain::StoreError> {
-        self.inner.cas(key).await
+    async fn cas(&self, key: &str) -> StoreResult<(Self::Cas, Option<Vec<u8>>)> {
+        self.note([key], 0, false);
+        let (c, v) = self.inner.cas(key).await?;
+        Ok(((key.to_owned(), c), v))
     }
-    async fn swap(
-        &self,
-        cas: Self::Cas,
-        value: &[u8],
-    ) -> Result<roster_domain::Swap, roster_domain::StoreError> {
-        self.inner.swap(cas, value).await
+    async fn swap(&self, cas: Self::Cas, value: &[u8]) -> StoreResult<roster_domain::Swap> {
+        self.note([cas.0.as_str()], 0, true);
+        self.inner.swap(cas.1, value).await
     }
-    async fn get_many(
-        &self,
-        keys: &[String],
-    ) -> Result<Vec<Option<Vec<u8>>>, roster_domain::StoreError> {
-        self.keys.set(self.keys.get() + keys.len());
+    async fn get_many(&self, keys: &[String]) -> StoreResult<Vec<Option<Vec<u8>>>> {
+        self.note(keys.iter().map(String::as_str), keys.len() as u64, false);
         self.inner.get_many(keys).await
     }
-    async fn delete_many(&self, keys: &[String]) -> Result<(), roster_domain::StoreError> {
+    async fn delete_many(&self, keys: &[String]) -> StoreResult<()> {
+        self.note(keys.iter().map(String::as_str), 0, true);
         self.inner.delete_many(keys).await
     }
-    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), roster_domain::StoreError> {
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> StoreResult<()> {
+        self.note(pairs.iter().map(|(k, _)| k.as_str()), 0, true);
         self.inner.set_many(pairs).await
+    }
+}
+
+/// What the index adds to a create, an update and a removal, in a batch that already
+/// holds 500 users (as most creates meet it): one flag read and, when the user brings
+/// n-grams the batch lacks, one write of those; nothing for an update that keeps the
+/// text or for a removal. Printed for docs/benchmarks.md.
+#[test]
+fn the_index_adds_one_or_two_calls_to_a_create_and_nothing_to_a_removal() {
+    let s = MemoryStore::from_env();
+    let o = org(&s);
+    for i in 0..500 {
+        block_on(users::create(
+            &s,
+            &o,
+            seeded(&format!("user{i:04}"), i),
+            NOW,
+        ))
+        .unwrap();
+    }
+    let c = Counting::new(&s);
+    let mut rows = Vec::new();
+    let mut created = Vec::new();
+    for i in 500..520 {
+        let name = format!("user{i:04}");
+        created.push(block_on(users::create(&c, &o, seeded(&name, i), NOW)).unwrap());
+        rows.push(("create", c.take()));
+    }
+    for (i, u) in created.iter().enumerate().take(10) {
+        let changes =
+            users::UserChanges::parse(None, Some(["Barbara", "Edsger"][i % 2]), None).unwrap();
+        block_on(users::update(&c, &o, &u.id, None, changes, NOW)).unwrap();
+        rows.push(("update, new name", c.take()));
+        let changes = users::UserChanges {
+            company: Some("Acme".into()),
+            ..users::UserChanges::default()
+        };
+        block_on(users::update(&c, &o, &u.id, None, changes, NOW)).unwrap();
+        rows.push(("update, same text", c.take()));
+        block_on(remove_user(&c, &o, &u.id, &RemovalPolicy::canonical(), NOW)).unwrap();
+        rows.push(("remove", c.take()));
+    }
+    for (op, t) in &rows {
+        let index_calls = t.index_calls;
+        match *op {
+            "create" | "update, new name" => {
+                assert!((1..=2).contains(&index_calls), "{op}: {t:?}");
+                // A write only for what was missing, and only then.
+                assert_eq!(index_calls == 2, t.index_written > 0, "{op}: {t:?}");
+            }
+            _ => assert_eq!((index_calls, t.index_written), (0, 0), "{op}: {t:?}"),
+        }
+    }
+    // Most creates in a batch of like users bring a few new n-grams, not dozens.
+    let creates: Vec<&Tally> = rows
+        .iter()
+        .filter(|(op, _)| *op == "create")
+        .map(|(_, t)| t)
+        .collect();
+    let flags_written: u64 = creates.iter().map(|t| t.index_written).sum();
+    assert!(
+        flags_written < 20 * 20,
+        "{flags_written} flags for 20 creates"
+    );
+    for op in ["create", "update, new name", "update, same text", "remove"] {
+        let of: Vec<&Tally> = rows
+            .iter()
+            .filter(|(o, _)| *o == op)
+            .map(|(_, t)| t)
+            .collect();
+        let n = of.len() as f64;
+        let avg = |f: fn(&Tally) -> u64| of.iter().map(|t| f(t)).sum::<u64>() as f64 / n;
+        eprintln!(
+            "{op}: {:.1} calls ({:.1} the index's), {:.1} keys written ({:.1} flags), {:.1} keys batch-read",
+            avg(|t| t.calls),
+            avg(|t| t.index_calls),
+            avg(|t| t.written),
+            avg(|t| t.index_written),
+            avg(|t| t.keys_read),
+        );
     }
 }
 
 #[test]
 fn a_list_page_reads_the_records_it_answers_and_no_more() {
     let (s, o, all) = directory();
-    let counting = KeysRead {
-        inner: &s,
-        keys: std::cell::Cell::new(0),
-    };
+    let counting = Counting::new(&s);
     let page_query = |after| users::ListQuery {
         after,
         limit: 50,
@@ -338,7 +457,7 @@ fn a_list_page_reads_the_records_it_answers_and_no_more() {
     let page = block_on(users::list(&counting, &o, &page_query(1_000))).unwrap();
     // The counter, 100 index entries, and the 50 records of the page.
     assert_eq!(s.calls(), 3);
-    assert_eq!(counting.keys.get(), 100 + 50);
+    assert_eq!(counting.take().keys_read, 100 + 50);
     let names: Vec<&str> = page.users.iter().map(|u| u.username.as_str()).collect();
     let want: Vec<&str> = all[1_000..1_050]
         .iter()
