@@ -28,6 +28,7 @@ pub mod native;
 pub mod peer;
 pub mod report;
 pub mod scenarios;
+pub mod search_report;
 pub mod seed;
 
 use anyhow::Context as _;

@@ -126,6 +126,15 @@ impl Store for KvStore {
         self.count();
         self.backend.delete_many(&self.label, keys).map_err(err)
     }
+
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        // As the component's adapter: no call at all for an empty batch.
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        self.count();
+        self.backend.set_many(&self.label, pairs).map_err(err)
+    }
 }
 
 /// A write-back overlay on a [`KvStore`]: reads fall through to the store, writes stay
@@ -227,6 +236,12 @@ impl Store for Overlay<'_> {
     async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {
         for k in keys {
             self.write(k, None);
+        }
+        Ok(())
+    }
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        for (k, v) in pairs {
+            self.write(k, Some(v.clone()));
         }
         Ok(())
     }

@@ -11,9 +11,6 @@ pub const MAX_COMPONENT_BYTES: u64 = 600_000;
 pub const MAX_GET_OVER_EMPTY: f64 = 1.5;
 /// Get, count and a list page: the largest size at most this times the smallest.
 pub const MAX_FLAT_GROWTH: f64 = 1.2;
-/// What "a small constant" means for search here (the issue gives no number): at most
-/// this many microseconds per user in the organization.
-pub const MAX_SEARCH_US_PER_USER: f64 = 1.0;
 
 /// One target of issue 7.
 #[derive(Debug, Clone)]
@@ -393,51 +390,8 @@ pub fn targets(r: &Report) -> Vec<Target> {
     out.push(flat(r, Kind::GetUser, "get user"));
     out.push(flat(r, Kind::Count, "count"));
     out.push(flat(r, Kind::ListPage, "list page"));
-    // Search: linear, with its constant per user.
-    {
-        let mut details = Vec::new();
-        let mut per_user = Vec::new();
-        for s in &r.sizes {
-            if let (Some(p50), Some((h, _))) = (p50_of(s, Kind::Search), s.ran(Kind::Search)) {
-                let us_per_user = p50 * 1000.0 / s.users as f64;
-                per_user.push(us_per_user);
-                details.push(format!(
-                    "{}: {} ms, {} kv calls, {us_per_user:.2} µs per user",
-                    size_label(s.users),
-                    ms(p50),
-                    h.kv_calls
-                ));
-            }
-        }
-        // Linear: the cost per user does not grow with size (within 2x: small sizes
-        // are dominated by the fixed part of a request).
-        let linear = (per_user.len() >= 2).then(|| {
-            let last = per_user[per_user.len() - 1];
-            let prev = per_user[per_user.len() - 2];
-            last <= prev * 2.0
-        });
-        out.push(Target {
-            name: "q search linear in users".into(),
-            met: linear,
-            detail: details.join("; "),
-        });
-        out.push(Target {
-            name: format!(
-                "q search's constant small: ≤ {MAX_SEARCH_US_PER_USER} µs per user at the \
-                 largest size (a 1M-user organization searched in about a second)"
-            ),
-            met: per_user.last().map(|c| *c <= MAX_SEARCH_US_PER_USER),
-            detail: per_user.last().map_or_else(
-                || "not measured".to_owned(),
-                |c| {
-                    format!(
-                        "{c:.2} µs per user: {:.1} s for 1M users",
-                        c * 1_000_000.0 / 1e6
-                    )
-                },
-            ),
-        });
-    }
+    // Search: issue 16's index targets (crate::search_report).
+    out.extend(crate::search_report::targets(r));
     // Component sizes.
     {
         let over: Vec<String> = r
@@ -500,6 +454,7 @@ pub fn markdown(r: &Report) -> String {
     if let Some(peer) = &r.peer {
         out.push_str(&crate::peer::markdown(peer));
     }
+    crate::search_report::section(&mut out, r);
     let _ = writeln!(out, "\n### Targets\n");
     for t in targets(r) {
         let verdict = match t.met {

@@ -105,7 +105,8 @@ impl Checker<'_> {
         self.operations_in_progress_have_removals(&keys);
         self.trash_entries_name_removed_users(&org.id, &keys);
         self.lists_belong_to_users(&keys);
-        self.search_entries_match_users(&org.id, &keys);
+        self.search_entries_match_users(org, &keys);
+        self.search_entries_are_indexed(org, &keys);
         self.invitations_are_listed(&org.id, &keys);
         self.groups_are_indexed_claimed_and_listed(org, &keys);
         self.group_claims_have_index_entries(&keys);
@@ -370,7 +371,8 @@ impl Checker<'_> {
 
     /// Search entries belong to users and hold their current text; every live user has
     /// one.
-    fn search_entries_match_users(&mut self, id: &ObjectId, k: &OrgKeys) {
+    fn search_entries_match_users(&mut self, org: &Organization, k: &OrgKeys) {
+        let id = &org.id;
         let by_seq: BTreeMap<i64, &User> = k.users.values().map(|u| (u.seq, u)).collect();
         for (n, key) in &k.search {
             match by_seq.get(n) {
@@ -398,6 +400,30 @@ impl Checker<'_> {
                 self.report(
                     &keys::user(id, &u.id),
                     "user missing from the search entries",
+                );
+            }
+        }
+    }
+
+    /// Every n-gram of every search entry (each of its texts, while an update is in
+    /// flight) is flagged in the entry's batch ([`crate::search_index`]), so a `q`
+    /// search reads every batch that can hold a match. Flags no entry needs are
+    /// allowed (they are never cleared).
+    fn search_entries_are_indexed(&mut self, org: &Organization, k: &OrgKeys) {
+        for (n, key) in &k.search {
+            let entry = self
+                .data
+                .get(key)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default();
+            let unflagged = crate::search_index::flag_keys(org, *n, &entry)
+                .into_iter()
+                .filter(|flag| !self.data.contains_key(flag))
+                .count();
+            if unflagged > 0 {
+                self.report(
+                    key,
+                    format!("search entry has {unflagged} n-grams not flagged in its batch"),
                 );
             }
         }

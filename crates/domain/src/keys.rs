@@ -265,3 +265,21 @@ pub const IDENTITY_SALT: &str = "roster-identity-v1";
 pub fn user_uuid_claim(org: &ObjectId, uuid: &str) -> String {
     format!("o/{org}/users/uuid/{uuid}")
 }
+
+/// `o/{orgId}/users/ng/{digest}/{batch}` → `1`: some search entry in search batch
+/// `batch` (sequence numbers `batch × 1000 + 1 ..= (batch + 1) × 1000`) holds the n-gram
+/// whose salted digest is `digest` (see [`crate::search_index`]). Written blind before
+/// the entry, never deleted; the digest keeps the text out of key names.
+pub fn user_ngram(org: &ObjectId, digest: &str, batch: i64) -> String {
+    format!("o/{org}/users/ng/{digest}/{batch}")
+}
+
+/// The salted digest naming an n-gram in [`user_ngram`]: 6 bytes of SHA-256 (12 hex
+/// digits). Two n-grams sharing one only make a search read a batch it did not need.
+pub fn ngram_digest(salt: &str, gram: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    h.update(b"\0");
+    h.update(gram.as_bytes());
+    hex::encode(&h.finalize()[..6])
+}

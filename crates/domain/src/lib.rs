@@ -24,6 +24,8 @@
 //!   [`keys`] the key layout, in one place;
 //! - [`claims`]: uniqueness that holds under concurrency without transactions, and
 //!   moving a record's claims when its unique values change;
+//! - [`search_index`]: the n-gram flags that let a `q` search read only the batches
+//!   that can match;
 //! - [`count`]: exact O(1) counts; [`dependents`]: the closable id lists that tie
 //!   dependents to their user or group;
 //! - [`invariants`]: the checker of every index and claim over a store snapshot;
@@ -52,6 +54,7 @@ pub mod permissions;
 pub mod ratelimit;
 pub mod records;
 pub mod removal;
+pub mod search_index;
 pub mod store;
 pub mod subscriptions;
 pub mod time;

@@ -121,6 +121,11 @@ pub trait Store {
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
     /// Removes every key of `keys`.
     async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError>;
+    /// Writes every `(key, value)` of `pairs` (`wasi:keyvalue/batch.set-many`: one
+    /// transaction on Spin's SQLite store, one `MSET` on its Redis store). Callers
+    /// write only values that are right whatever else was written (the search index's
+    /// flags), so a partial write is never a problem.
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
 }
 
 /// Puts a batch read's answer in the order of `keys`: a key-value host answers only the
@@ -338,6 +343,15 @@ impl Store for MemoryStore {
         self.op(|d, _| {
             for k in keys {
                 d.remove(k);
+            }
+            Ok(())
+        })
+    }
+
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        self.op(|d, _| {
+            for (k, v) in pairs {
+                d.insert(k.clone(), v.clone());
             }
             Ok(())
         })

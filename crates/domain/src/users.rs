@@ -345,11 +345,10 @@ pub async fn create<S: Store>(
         for key in dependent_lists(&org.id, &id) {
             dependents::create(store, &key).await?;
         }
+        let text = search_text(&user);
+        crate::search_index::flag(store, org, seq, &text).await?;
         store
-            .set(
-                &keys::user_search(&org.id, seq),
-                search_text(&user).as_bytes(),
-            )
+            .set(&keys::user_search(&org.id, seq), text.as_bytes())
             .await?;
         records::write(store, &keys::user(&org.id, &id), &user).await?;
         count::apply(store, &org.id, &format!("+{id}"), 1).await?;
@@ -632,7 +631,7 @@ fn same_email(a: Option<&str>, b: Option<&str>) -> bool {
 }
 
 /// Swaps the changed record `after` in (conditional on `cas`), keeping the search entry
-/// findable throughout: while the record changes, the entry holds both texts, so a stop
+/// findable throughout (the new text's n-grams are flagged before the entry holds it): while the record changes, the entry holds both texts, so a stop
 /// in between leaves an entry that still finds the user by its current values (search
 /// re-checks each hit against the record); once written, it holds the new text alone.
 async fn write_with_search<S: Store>(
@@ -646,6 +645,8 @@ async fn write_with_search<S: Store>(
     let text_changes = search_text(&after) != search_text(before);
     let search_key = keys::user_search(&org.id, after.seq);
     if text_changes {
+        // The index first: the entry may hold the new text from the next call on.
+        crate::search_index::flag(store, org, after.seq, &search_text(&after)).await?;
         let both = format!(
             "{}{RECORD_SEPARATOR}{}",
             search_text(&after),
@@ -680,9 +681,10 @@ pub struct ListQuery {
     /// Only members of this group (case-insensitive).
     pub group: Option<String>,
     /// Only users whose username, email, first or last name contains this text
-    /// (case-insensitive). A search reads the compact search entries, not the records,
-    /// and is not bounded by [`LIST_SCAN_BUDGET`]: it runs until the page is full or
-    /// every user was looked at.
+    /// (case-insensitive). A search reads the n-gram flags of [`crate::search_index`]
+    /// and then only the compact search entries of the batches they point at (not the
+    /// records), and is not bounded by [`LIST_SCAN_BUDGET`]: it runs until the page is
+    /// full or every candidate batch was looked at.
     pub q: Option<String>,
 }
 
@@ -697,9 +699,12 @@ pub struct Page {
 }
 
 /// Lists users in creation (sequence) order. Reads the sequence counter, then index
-/// entries and user records in batches of `2 × limit` slots, up to
-/// [`LIST_SCAN_BUDGET`] slots: users created between pages appear after the last page,
-/// removed users simply vanish, so paging neither skips nor repeats a user.
+/// entries in windows of `2 × limit` slots (at least 50), up to [`LIST_SCAN_BUDGET`]
+/// slots, and the records of as many present slots as the page still needs (of the
+/// whole window with a status or group filter): a page of 50 without holes is three
+/// store calls, 100 index entries and 50 records. Users created between pages appear
+/// after the last page, removed users simply vanish, so paging neither skips nor
+/// repeats a user.
 pub async fn list<S: Store>(
     store: &S,
     org: &Organization,
@@ -711,6 +716,7 @@ pub async fn list<S: Store>(
     let top = records::read_counter(store, &keys::user_seq_counter(&org.id)).await?;
     let window = i64::try_from(q.limit.max(25) * 2).unwrap_or(400);
     let group = q.group.as_ref().map(|g| g.to_lowercase());
+    let filtered = q.status.is_some() || group.is_some();
     let mut users = Vec::new();
     let mut cursor = q.after;
     while cursor < top && cursor - q.after < LIST_SCAN_BUDGET {
@@ -726,24 +732,37 @@ pub async fn list<S: Store>(
                 slots.push((n, keys::user(&org.id, &e.id)));
             }
         }
-        let user_keys: Vec<String> = slots.iter().map(|(_, k)| k.clone()).collect();
-        let records = store.get_many(&user_keys).await?;
-        for ((n, key), value) in slots.iter().zip(records) {
-            let Some(bytes) = value else { continue };
-            let u: User = records::decode(key, &bytes)?;
-            let keep = u.seq == *n
-                && q.status
-                    .map_or(u.status != UserStatus::Deleted, |s| s == u.status)
-                && group
-                    .as_ref()
-                    .is_none_or(|g| u.groups.iter().any(|x| x.to_lowercase() == *g));
-            if keep {
-                users.push(u);
-                if users.len() == q.limit {
-                    return Ok(Page {
-                        users,
-                        next: (*n < top).then_some(*n),
-                    });
+        // Records are read only for the slots the page can still use: all of the
+        // window's when a filter may drop many, otherwise as many as the page lacks (a
+        // page of 50 reads 50 records, not the window's 100; more only past holes).
+        let mut rest = slots.as_slice();
+        while !rest.is_empty() {
+            let take = if filtered {
+                rest.len()
+            } else {
+                (q.limit - users.len()).clamp(1, rest.len())
+            };
+            let (chunk, tail) = rest.split_at(take);
+            rest = tail;
+            let user_keys: Vec<String> = chunk.iter().map(|(_, k)| k.clone()).collect();
+            let records = store.get_many(&user_keys).await?;
+            for ((n, key), value) in chunk.iter().zip(records) {
+                let Some(bytes) = value else { continue };
+                let u: User = records::decode(key, &bytes)?;
+                let keep = u.seq == *n
+                    && q.status
+                        .map_or(u.status != UserStatus::Deleted, |s| s == u.status)
+                    && group
+                        .as_ref()
+                        .is_none_or(|g| u.groups.iter().any(|x| x.to_lowercase() == *g));
+                if keep {
+                    users.push(u);
+                    if users.len() == q.limit {
+                        return Ok(Page {
+                            users,
+                            next: (*n < top).then_some(*n),
+                        });
+                    }
                 }
             }
         }
@@ -915,7 +934,7 @@ pub async fn find_by_external_id<S: Store>(
 }
 
 /// Separates the fields of a search entry.
-const FIELD_SEPARATOR: char = '\u{1f}';
+pub const FIELD_SEPARATOR: char = '\u{1f}';
 /// Separates the current text from the previous one while an update is in flight.
 pub const RECORD_SEPARATOR: char = '\u{1e}';
 
@@ -936,8 +955,8 @@ pub fn search_text(u: &User) -> String {
     text
 }
 
-/// How many search entries one batch read fetches.
-pub const SEARCH_BATCH: i64 = 1_000;
+/// How many search entries one batch read fetches (one search batch).
+pub use crate::search_index::SEARCH_BATCH;
 
 /// The listing position after the first `n` users that have a search entry (every
 /// live user, and a user whose removal has not finished), in creation order: a
@@ -974,6 +993,13 @@ pub async fn skip<S: Store>(
     Ok(None)
 }
 
+/// A `q` search: the search batches flagged for q's n-grams
+/// ([`crate::search_index::candidates`]), from the one holding `q.after + 1` on, are
+/// read in order — their compact search entries, then the index entries and records of
+/// the entries that contain `needle` — until the page is full. Key-value calls: one
+/// counter read, ⌈batches × n-grams / 1000⌉ flag reads (at most
+/// [`crate::search_index::MAX_QUERY_GRAMS`] n-grams), and up to three batch reads per
+/// candidate batch.
 async fn search<S: Store>(
     store: &S,
     org: &Organization,
@@ -981,15 +1007,24 @@ async fn search<S: Store>(
     needle: &str,
 ) -> Result<Page, DomainError> {
     let top = records::read_counter(store, &keys::user_seq_counter(&org.id)).await?;
+    if q.after >= top {
+        return Ok(Page {
+            users: Vec::new(),
+            next: None,
+        });
+    }
     let group = q.group.as_ref().map(|g| g.to_lowercase());
+    let grams = crate::search_index::query_grams(needle);
+    let (first, last) = (
+        crate::search_index::batch_of(q.after + 1),
+        crate::search_index::batch_of(top),
+    );
     let mut users = Vec::new();
-    let mut cursor = q.after;
-    while cursor < top {
-        let end = (cursor + SEARCH_BATCH).min(top);
-        let entry_keys: Vec<String> = (cursor + 1..=end)
-            .map(|n| keys::user_search(&org.id, n))
-            .collect();
-        let hits: Vec<i64> = (cursor + 1..=end)
+    for batch in crate::search_index::candidates(store, org, &grams, first, last).await? {
+        let from = (batch * SEARCH_BATCH + 1).max(q.after + 1);
+        let to = ((batch + 1) * SEARCH_BATCH).min(top);
+        let entry_keys: Vec<String> = (from..=to).map(|n| keys::user_search(&org.id, n)).collect();
+        let hits: Vec<i64> = (from..=to)
             .zip(store.get_many(&entry_keys).await?)
             .filter_map(|(n, v)| {
                 let v = v?;
@@ -998,42 +1033,42 @@ async fn search<S: Store>(
                 String::from_utf8_lossy(&v).contains(needle).then_some(n)
             })
             .collect();
-        if !hits.is_empty() {
-            let idx_keys: Vec<String> = hits.iter().map(|n| keys::user_seq(&org.id, *n)).collect();
-            let mut slots = Vec::new();
-            for ((n, key), value) in hits
-                .iter()
-                .zip(&idx_keys)
-                .zip(store.get_many(&idx_keys).await?)
-            {
-                if let Some(bytes) = value {
-                    let e: IndexEntry = records::decode(key, &bytes)?;
-                    slots.push((*n, keys::user(&org.id, &e.id)));
-                }
+        if hits.is_empty() {
+            continue;
+        }
+        let idx_keys: Vec<String> = hits.iter().map(|n| keys::user_seq(&org.id, *n)).collect();
+        let mut slots = Vec::new();
+        for ((n, key), value) in hits
+            .iter()
+            .zip(&idx_keys)
+            .zip(store.get_many(&idx_keys).await?)
+        {
+            if let Some(bytes) = value {
+                let e: IndexEntry = records::decode(key, &bytes)?;
+                slots.push((*n, keys::user(&org.id, &e.id)));
             }
-            let user_keys: Vec<String> = slots.iter().map(|(_, k)| k.clone()).collect();
-            for ((n, key), value) in slots.iter().zip(store.get_many(&user_keys).await?) {
-                let Some(bytes) = value else { continue };
-                let u: User = records::decode(key, &bytes)?;
-                let keep = u.seq == *n
-                    && search_text(&u).contains(needle)
-                    && q.status
-                        .map_or(u.status != UserStatus::Deleted, |s| s == u.status)
-                    && group
-                        .as_ref()
-                        .is_none_or(|g| u.groups.iter().any(|x| x.to_lowercase() == *g));
-                if keep {
-                    users.push(u);
-                    if users.len() == q.limit {
-                        return Ok(Page {
-                            users,
-                            next: (*n < top).then_some(*n),
-                        });
-                    }
+        }
+        let user_keys: Vec<String> = slots.iter().map(|(_, k)| k.clone()).collect();
+        for ((n, key), value) in slots.iter().zip(store.get_many(&user_keys).await?) {
+            let Some(bytes) = value else { continue };
+            let u: User = records::decode(key, &bytes)?;
+            let keep = u.seq == *n
+                && search_text(&u).contains(needle)
+                && q.status
+                    .map_or(u.status != UserStatus::Deleted, |s| s == u.status)
+                && group
+                    .as_ref()
+                    .is_none_or(|g| u.groups.iter().any(|x| x.to_lowercase() == *g));
+            if keep {
+                users.push(u);
+                if users.len() == q.limit {
+                    return Ok(Page {
+                        users,
+                        next: (*n < top).then_some(*n),
+                    });
                 }
             }
         }
-        cursor = end;
     }
     Ok(Page { users, next: None })
 }

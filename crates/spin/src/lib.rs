@@ -134,6 +134,15 @@ impl Store for SpinStore {
         }
         batch::delete_many(self.bucket()?, keys).map_err(kv_error)
     }
+
+    /// One `set-many` call (Spin: one SQLite transaction, or one Redis `MSET`); none
+    /// for an empty batch.
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        batch::set_many(self.bucket()?, pairs).map_err(kv_error)
+    }
 }
 
 /// Whether a failed `get-many` is Redis refusing the `KEYS k1 … kn` that Spin's Redis

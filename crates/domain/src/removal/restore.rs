@@ -136,11 +136,10 @@ async fn rejoin_indexes<S: Store>(
     if let Some(email) = &u.email {
         crate::identity::join(store, email, &org.id, user_id, now).await?;
     }
+    let text = crate::users::search_text(u);
+    crate::search_index::flag(store, org, u.seq, &text).await?;
     store
-        .set(
-            &keys::user_search(&org.id, u.seq),
-            crate::users::search_text(u).as_bytes(),
-        )
+        .set(&keys::user_search(&org.id, u.seq), text.as_bytes())
         .await?;
     count::apply(
         store,

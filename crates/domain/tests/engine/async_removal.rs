@@ -70,6 +70,10 @@ impl Store for Crashing<'_> {
         self.tick()?;
         self.inner.delete_many(keys).await
     }
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        self.tick()?;
+        self.inner.set_many(pairs).await
+    }
 }
 
 fn org(store: &MemoryStore, batch: u32) -> Organization {

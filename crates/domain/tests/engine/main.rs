@@ -11,3 +11,4 @@ mod directory;
 mod helpers;
 mod membership;
 mod removal;
+mod search;
