@@ -36,6 +36,12 @@ pub struct Organization {
     /// Settings that change how the organization's requests behave.
     #[serde(default)]
     pub policy: OrgPolicy,
+    /// Whether every search entry of this organization has its n-grams flagged
+    /// ([`crate::search_index`]): true for organizations created since the index exists,
+    /// absent (false) in records written before, whose users a `q` search finds by
+    /// reading every search batch, as it did then.
+    #[serde(default)]
+    pub search_index: bool,
 }
 
 /// An organization's Azure API Management alias: requests under

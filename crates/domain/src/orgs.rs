@@ -271,6 +271,7 @@ pub async fn create<S: Store>(
         account_uuid: new.account_uuid.unwrap_or_else(ids::uuid_v4),
         apim: new.apim,
         policy: new.policy,
+        search_index: true,
     };
     // The record and shards come first: a claim must always point at an organization
     // that exists.

@@ -1014,7 +1014,13 @@ async fn search<S: Store>(
         });
     }
     let group = q.group.as_ref().map(|g| g.to_lowercase());
-    let grams = crate::search_index::query_grams(needle);
+    // An organization written before the index existed has no flags: every batch is a
+    // candidate (no n-grams to look up), which is the scan it had then.
+    let grams = if org.search_index {
+        crate::search_index::query_grams(needle)
+    } else {
+        Vec::new()
+    };
     let (first, last) = (
         crate::search_index::batch_of(q.after + 1),
         crate::search_index::batch_of(top),

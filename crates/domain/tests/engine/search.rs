@@ -486,3 +486,28 @@ fn a_list_page_reads_the_records_it_answers_and_no_more() {
     assert_eq!(names, want);
     assert_eq!(s.calls(), 3);
 }
+
+/// An organization written before the index existed: its record has no `searchIndex`
+/// and its batches no flags. A `q` search still finds its users (it reads every batch,
+/// as it did then), and the checker does not ask for flags it never had.
+#[test]
+fn an_organization_from_before_the_index_is_searched_by_reading_every_batch() {
+    let (s, o, _) = directory();
+    // Make it look as written by the previous version: no flags, no `searchIndex`.
+    for key in s.snapshot().keys().filter(|k| is_flag(k)) {
+        block_on(s.delete(key)).unwrap();
+    }
+    let org_key = keys::org(&o.id);
+    let mut record: serde_json::Value = serde_json::from_slice(&s.snapshot()[&org_key]).unwrap();
+    assert_eq!(record["searchIndex"], serde_json::json!(true));
+    record.as_object_mut().unwrap().remove("searchIndex");
+    block_on(s.set(&org_key, &serde_json::to_vec(&record).unwrap())).unwrap();
+    let legacy = block_on(orgs::get(&s, &o.id)).unwrap();
+    assert!(!legacy.search_index);
+    consistent(&s, "legacy organization without flags");
+    assert_eq!(search_one(&s, &legacy, "user2345"), ["user2345"]);
+    assert_eq!(search_all(&s, &legacy, "lovelace", 50).len(), 834);
+    // The same search on the indexed record finds nothing: the flags are gone, which is
+    // why the record says whether they exist.
+    assert!(search_one(&s, &o, "user2345").is_empty());
+}
