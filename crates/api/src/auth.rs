@@ -154,7 +154,9 @@ fn bearer(req: &ApiRequest) -> Option<&str> {
 /// Authenticates the bearer token, counts the request against the token's rate limit
 /// (recording the verdict in `ctx` for the `X-RateLimit-*` headers), and checks
 /// `need`. Costs one read for a token (none for the admin variable), one for an
-/// organization token's organization, and one atomic increment.
+/// organization token's organization, and one atomic increment in the store's
+/// [`Store::rate_limits`](roster_domain::Store::rate_limits) (Spin: the `ratelimit`
+/// label), so a read writes nothing to the durable store.
 pub async fn admit<S: Store>(
     req: &ApiRequest,
     store: &S,

@@ -388,6 +388,64 @@ async fn rate_limits_answer_429_with_headers_per_token() {
     app.assert_consistent();
 }
 
+/// Reads make no durable write: the rate-limit counters go to the `ratelimit` store
+/// (in memory or on Redis, per the runtime config), never to `default`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_write_nothing_to_the_default_store() {
+    let app = App::start().await;
+    let org = app.org("readonly").await;
+    let id = app.user(&org, "reader").await;
+    let (_, secret) = token(&app, &org, &["*"], None).await;
+    let user = format!("/v1/organizations/{org}/mdm/users/{id}");
+    let counts = app.host.kv().counts();
+    let (default0, limits0) = (counts.get("default"), counts.get("ratelimit"));
+    for bearer in [secret.as_str(), app.admin_token.as_str()] {
+        for _ in 0..3 {
+            let reply = app.send("GET", &user, Some(bearer), &[], None).await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+            assert!(reply.header("x-ratelimit-remaining").is_some());
+        }
+    }
+    let (default1, limits1) = (counts.get("default"), counts.get("ratelimit"));
+    assert_eq!(default1.writes, default0.writes, "a GET wrote to `default`");
+    // Per GET: the token and its organization (organization token only), the user.
+    assert!(
+        default1.reads >= default0.reads + 6,
+        "{default0:?} -> {default1:?}"
+    );
+    // One increment per GET (and a delete on the first request of a window).
+    assert!(
+        limits1.writes >= limits0.writes + 6,
+        "{limits0:?} -> {limits1:?}"
+    );
+    assert_eq!(limits1.reads, limits0.reads, "the limiter only increments");
+    // A refused request reads the token store only, and writes nowhere.
+    let refused = app.send("GET", &user, Some("nope"), &[], None).await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    assert_eq!(counts.get("default").writes, default1.writes);
+    assert_eq!(counts.get("ratelimit"), limits1);
+    if roster_tests::backend() == roster_tests::Backend::Memory {
+        // Spin's SQLite store keeps labels apart (Redis ignores them).
+        let kv = app.host.kv();
+        assert!(
+            kv.keys("default")
+                .unwrap()
+                .iter()
+                .all(|k| !k.starts_with("ratelimit/")),
+            "a counter in `default`"
+        );
+        assert!(
+            kv.keys("ratelimit")
+                .unwrap()
+                .iter()
+                .all(|k| k.starts_with("ratelimit/")),
+            "only counters in `ratelimit`"
+        );
+        assert!(!kv.keys("ratelimit").unwrap().is_empty());
+    }
+    app.assert_consistent();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_shown_once_scoped_revocable_and_never_escalate() {
     let app = App::start().await;
