@@ -164,7 +164,7 @@ pub async fn admit<S: Store>(
     need: Requirement,
 ) -> Result<Caller, AuthFailure> {
     let secret = bearer(req).ok_or(AuthFailure::NoToken)?;
-    let is_admin = ctx.admin_token.as_deref().is_some_and(|admin| {
+    let is_admin = ctx.admin_token().is_some_and(|admin| {
         !admin.is_empty() && bool::from(admin.as_bytes().ct_eq(secret.as_bytes()))
     });
     let caller = if is_admin {

@@ -420,8 +420,7 @@ impl Run {
                 let before = env.host.faults().kv_calls();
                 let writes = env.host.kv().counts().get("default").writes;
                 let answer = measure::send(&env.client, &env.base, &env.bearer, &call).await;
-                self.m.default_writes =
-                    Some(env.host.kv().counts().get("default").writes - writes);
+                self.m.default_writes = Some(env.host.kv().counts().get("default").writes - writes);
                 (answer, env.host.faults().kv_calls() - before)
             }
             Via::Native(component) => {
@@ -735,20 +734,19 @@ async fn run_size(cfg: &Config, manifest: &Path, users: u64) -> anyhow::Result<S
         });
     }
     let peak_rss_kib = if reset { app::peak_rss_kib() } else { None };
-    let disk_vs_tmpfs = if cfg.sizes.first() == Some(&users)
-        && cfg.selected().any(|s| s.kind == Kind::GetUser)
-    {
-        progress(format!("{label}: get user, store on disk vs on tmpfs"));
-        match disk_vs_tmpfs(&env, cfg, manifest, &state_dir).await {
-            Ok(d) => d,
-            Err(e) => {
-                progress(format!("{label}: no disk-vs-tmpfs pass: {e:#}"));
-                None
+    let disk_vs_tmpfs =
+        if cfg.sizes.first() == Some(&users) && cfg.selected().any(|s| s.kind == Kind::GetUser) {
+            progress(format!("{label}: get user, store on disk vs on tmpfs"));
+            match disk_vs_tmpfs(&env, cfg, manifest, &state_dir).await {
+                Ok(d) => d,
+                Err(e) => {
+                    progress(format!("{label}: no disk-vs-tmpfs pass: {e:#}"));
+                    None
+                }
             }
-        }
-    } else {
-        None
-    };
+        } else {
+            None
+        };
     let fx = env.fx.clone();
     drop(env);
     drop(running);

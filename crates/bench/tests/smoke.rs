@@ -192,7 +192,10 @@ async fn smoke_runs_and_scales_as_designed() {
     // The disk-vs-tmpfs pass ran at the smallest size (its figure is a time: shown,
     // never asserted).
     if std::path::Path::new("/dev/shm").is_dir() {
-        let d = report.sizes[0].disk_vs_tmpfs.as_ref().expect("the pass ran");
+        let d = report.sizes[0]
+            .disk_vs_tmpfs
+            .as_ref()
+            .expect("the pass ran");
         assert!(d.disk.n() > 0 && d.tmpfs.n() > 0, "{d:?}");
         assert_eq!(d.disk.errors + d.tmpfs.errors, 0, "{d:?}");
     }

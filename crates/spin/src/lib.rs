@@ -218,8 +218,9 @@ pub async fn serve<E: Endpoint>(req: IncomingRequest) -> http::Response<Vec<u8>>
         body,
     };
     let store = SpinStore::open();
-    let ctx = Ctx::new(
-        spin_sdk::variables::get(ADMIN_TOKEN_VARIABLE).ok(),
+    // The variable is read only by a request that carries a token.
+    let ctx = Ctx::lazy(
+        || spin_sdk::variables::get(ADMIN_TOKEN_VARIABLE).ok(),
         Timestamp::now(),
     );
     ctx.finish(E::handle(&api_req, &store, &ctx).await)

@@ -388,6 +388,27 @@ async fn rate_limits_answer_429_with_headers_per_token() {
     app.assert_consistent();
 }
 
+/// Every component uses the `ratelimit` store, which only a runtime config defines: the
+/// app does not start without one, as Spin refuses it.
+#[tokio::test]
+async fn the_app_needs_a_runtime_config_defining_ratelimit() {
+    let cfg = roster_host::HostConfig {
+        manifest: roster_tests::root().join("spin.toml"),
+        store: roster_host::StoreChoice::Memory,
+        variables: std::collections::HashMap::from([("admin_token".to_owned(), "x".to_owned())]),
+        ..roster_host::HostConfig::default()
+    };
+    let err = roster_host::Host::new(cfg)
+        .await
+        .err()
+        .expect("startup fails");
+    assert!(
+        err.to_string()
+            .starts_with("unknown key_value_stores label \"ratelimit\" for component"),
+        "{err}"
+    );
+}
+
 /// Reads make no durable write: the rate-limit counters go to the `ratelimit` store
 /// (in memory or on Redis, per the runtime config), never to `default`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
