@@ -177,7 +177,8 @@ pub struct Measured {
     /// `concurrency` clients.
     pub loaded: Sample,
     /// Key-value calls of the probe request: host calls for (a) and (c) (a `cas` is
-    /// two, the two store opens of each request count), store-port calls for (b).
+    /// two; the store opens of each request count: `default` and `ratelimit` for an
+    /// authenticated request, none for a 401 without a token), store-port calls for (b).
     pub kv_calls: u64,
     /// Writes the probe made to the `default` store (roster-host's per-label counts;
     /// `None` for (b), whose store has no labels). Zero for a read: the rate-limit

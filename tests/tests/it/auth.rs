@@ -56,9 +56,10 @@ fn spin_toml_the_components_and_the_catalogue_agree() {
             r.endpoint
         );
         let c = &manifest.components[r.component];
+        // The data, and the rate-limit counters (every route authenticates).
         assert_eq!(
             c.key_value_stores,
-            vec!["default".to_owned()],
+            vec!["default".to_owned(), "ratelimit".to_owned()],
             "{}",
             r.component
         );
