@@ -696,7 +696,15 @@ async fn run_size(cfg: &Config, manifest: &Path, users: u64) -> anyhow::Result<S
         .backend("default")
         .context("the host has no default store")?
         .clone();
-    let store = Arc::new(KvStore::new(backend, "default"));
+    let counters = running
+        .host
+        .kv()
+        .backend("ratelimit")
+        .context("the host has no ratelimit store (runtime-config.toml)")?
+        .clone();
+    let store = Arc::new(
+        KvStore::new(backend, "default").with_rate_limits(KvStore::new(counters, "ratelimit")),
+    );
     let fx = {
         let (store, token) = (store.clone(), admin_token.clone());
         let sample = cfg.sample;
