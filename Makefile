@@ -8,7 +8,8 @@ CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
 COMPONENTS := $(notdir $(wildcard components/*))
 LISTEN ?= 127.0.0.1:3000
-# A Spin runtime config for `make up`, e.g. RUNTIME_CONFIG=deploy/runtime-config.redis.toml.
+# A Spin runtime config for `make up`, e.g. RUNTIME_CONFIG=deploy/runtime-config.redis.toml
+# (default: runtime-config.toml, the `ratelimit` store in memory; scripts/up.sh).
 RUNTIME_CONFIG ?=
 
 .PHONY: up build test test-scripts scim-check openapi-check lint sizes bench wasm-target redis python-venv binaryen

@@ -35,22 +35,24 @@ fake_spin() { # the line `spin --version` prints
 }
 up() { PATH="$tmp/bin:$clean_path" "$root/scripts/up.sh" "$@" 2>&1; }
 
+# Without a runtime config, up.sh passes the project's own (the `ratelimit` store).
+own_rc="--runtime-config-file $root/runtime-config.toml"
 spin_up="spin up --listen 127.0.0.1:3000"
 host_up="cargo run --quiet -p roster-host -- up --listen 127.0.0.1:3000"
 
 rm -f "$tmp/bin/spin"
-check "no spin on PATH -> roster-host" "$host_up" "$(up)"
+check "no spin on PATH -> roster-host" "$host_up $own_rc" "$(up)"
 for v in "spin 3.0.0 (3a4a9b8 2024-11-11)" "spin 3.6.3 (abc 2026-01-01)" "spin 4.0.2 (abc 2026-03-01)" \
   "spin 4.1.0-pre0 (abc 2026-05-01)" "spin 4.1.0" "spin 10.0.0"; do
   fake_spin "$v"
-  check "'$v' -> spin up" "$spin_up" "$(up)"
+  check "'$v' -> spin up" "$spin_up $own_rc" "$(up)"
 done
 for v in "spin 2.7.0 (abc 2024-08-01)" "spin 1.5.1" "spin" "" "spin version unknown"; do
   fake_spin "$v"
-  check "'$v' -> roster-host" "$host_up" "$(up)"
+  check "'$v' -> roster-host" "$host_up $own_rc" "$(up)"
 done
 printf '#!/bin/sh\nexit 1\n' >"$tmp/bin/spin"
-check "spin --version failing -> roster-host" "$host_up" "$(up)"
+check "spin --version failing -> roster-host" "$host_up $own_rc" "$(up)"
 
 # Listen address and runtime config pass-through, by flag and by RUNTIME_CONFIG, with a
 # relative path resolved from the caller's directory.

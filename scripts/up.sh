@@ -5,7 +5,9 @@
 # Usage: scripts/up.sh [LISTEN] [--runtime-config-file FILE]
 #   LISTEN                      address to listen on (default 127.0.0.1:3000)
 #   --runtime-config-file FILE  a Spin runtime config (e.g. deploy/runtime-config.redis.toml);
-#                               RUNTIME_CONFIG=FILE in the environment does the same
+#                               RUNTIME_CONFIG=FILE in the environment does the same.
+#                               Default: the project's runtime-config.toml (the `ratelimit`
+#                               store in memory, which every component needs)
 #   UP_DRY_RUN=1                print the command instead of running it (scripts/test-up.sh)
 #
 # Supported Spin: 3.x (3.0 brought wasi:keyvalue@0.2.0-draft2, which the components
@@ -18,13 +20,18 @@ while (($#)); do
   case "$1" in
     --runtime-config-file) runtime_config="${2:?--runtime-config-file needs a file}"; shift 2 ;;
     --runtime-config-file=*) runtime_config="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     -*) echo "up.sh: unknown option $1" >&2; exit 2 ;;
     *) listen="$1"; shift ;;
   esac
 done
 
 # The runtime config path is taken relative to where the caller stands, before the cd.
+# Without one, the project's own: every component uses the `ratelimit` store, which
+# only a runtime config defines (Spin refuses the app otherwise).
+if [ -z "$runtime_config" ]; then
+  runtime_config="$(dirname "$0")/../runtime-config.toml"
+fi
 if [ -n "$runtime_config" ]; then
   if [ ! -f "$runtime_config" ]; then
     echo "up.sh: runtime config file not found: $runtime_config" >&2

@@ -37,8 +37,9 @@ pub fn build_components() {
 
 /// A running app: roster-host serving spin.toml on an ephemeral loopback port, with the
 /// key-value backend named by `ROSTER_KV`: `memory` (the default) is in-memory SQLite
-/// (Spin's `type = "spin"` without `path`), `redis` a fresh Redis server of its own
-/// (Spin's `type = "redis"`), stopped when the App is dropped.
+/// (Spin's `type = "spin"` without `path`) for `default`, and the project's
+/// runtime-config.toml for `ratelimit` (in memory too); `redis` a fresh Redis server of
+/// its own (Spin's `type = "redis"`) for both stores, stopped when the App is dropped.
 pub struct App {
     pub host: Arc<Host>,
     pub addr: SocketAddr,
@@ -86,18 +87,25 @@ impl App {
     pub async fn start() -> App {
         build_components();
         let admin_token = format!("test-admin-{}", std::process::id());
-        let (store, redis) = match backend() {
-            Backend::Memory => (StoreChoice::Memory, None),
+        let (store, runtime_config, redis) = match backend() {
+            Backend::Memory => (
+                StoreChoice::Memory,
+                root().join("runtime-config.toml"),
+                None,
+            ),
             Backend::Redis => {
                 let server = roster_host::testing::RedisServer::start()
                     .expect("redis-server starts (ROSTER_KV=redis; `make redis` installs it)");
-                (StoreChoice::Redis(server.url()), Some(server))
+                let rc = server
+                    .runtime_config(&["default", "ratelimit"])
+                    .expect("the runtime config is written");
+                (StoreChoice::Redis(server.url()), rc, Some(server))
             }
         };
         let cfg = HostConfig {
             manifest: root().join("spin.toml"),
             state_dir: None,
-            runtime_config: None,
+            runtime_config: Some(runtime_config),
             store,
             variables: HashMap::from([("admin_token".to_owned(), admin_token.clone())]),
         };

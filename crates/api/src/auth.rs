@@ -165,7 +165,9 @@ fn bearer(req: &ApiRequest) -> Option<&str> {
 /// Authenticates the bearer token, counts the request against the token's rate limit
 /// (recording the verdict in `ctx` for the `X-RateLimit-*` headers), and checks
 /// `need`. Costs one read for a token (none for the admin variable), one for an
-/// organization token's organization, and one atomic increment.
+/// organization token's organization, and one atomic increment in the store's
+/// [`Store::rate_limits`](roster_domain::Store::rate_limits) (Spin: the `ratelimit`
+/// label), so a read writes nothing to the durable store.
 pub async fn admit<S: Store>(
     req: &ApiRequest,
     store: &S,
@@ -173,7 +175,7 @@ pub async fn admit<S: Store>(
     need: Requirement,
 ) -> Result<Caller, AuthFailure> {
     let secret = bearer(req).ok_or(AuthFailure::NoToken)?;
-    let is_admin = ctx.admin_token.as_deref().is_some_and(|admin| {
+    let is_admin = ctx.admin_token().is_some_and(|admin| {
         !admin.is_empty() && bool::from(admin.as_bytes().ct_eq(secret.as_bytes()))
     });
     let caller = if is_admin {

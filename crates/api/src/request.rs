@@ -79,8 +79,12 @@ pub type ApiResponse = http::Response<Vec<u8>>;
 /// What the platform provides to a request besides the store.
 #[derive(Debug, Clone)]
 pub struct Ctx {
-    /// The `admin_token` application variable, when set.
-    pub admin_token: Option<String>,
+    /// The `admin_token` application variable, when set: read from `admin_source` on
+    /// first use ([`Ctx::admin_token`]), so a request refused before it (no token) never
+    /// asks the host.
+    admin_token: std::cell::OnceCell<Option<String>>,
+    /// Where [`Ctx::admin_token`] comes from when not given ([`Ctx::lazy`]).
+    admin_source: Option<fn() -> Option<String>>,
     /// The time the request is handled at.
     pub now: Timestamp,
     /// The rate-limit verdict of this request, once counted (for the `X-RateLimit-*`
@@ -89,13 +93,32 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// A context for one request at `now`.
+    /// A context for one request at `now`, with the `admin_token` variable's value.
     pub fn new(admin_token: Option<String>, now: Timestamp) -> Self {
         Self {
-            admin_token,
+            admin_token: std::cell::OnceCell::from(admin_token),
+            admin_source: None,
             now,
             rate: std::cell::Cell::new(None),
         }
+    }
+
+    /// A context for one request at `now` that reads the `admin_token` variable from
+    /// `source` when it first needs it (at most once).
+    pub fn lazy(source: fn() -> Option<String>, now: Timestamp) -> Self {
+        Self {
+            admin_token: std::cell::OnceCell::new(),
+            admin_source: Some(source),
+            now,
+            rate: std::cell::Cell::new(None),
+        }
+    }
+
+    /// The `admin_token` application variable, when set.
+    pub fn admin_token(&self) -> Option<&str> {
+        self.admin_token
+            .get_or_init(|| self.admin_source.and_then(|f| f()))
+            .as_deref()
     }
 
     /// Adds `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`

@@ -24,6 +24,13 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
+/// The project's runtime config (runtime-config.toml): the `ratelimit` store every
+/// component needs, in memory; `default` stays in the state directory. The benchmark
+/// serves the app with it, as `make up` does.
+pub fn runtime_config() -> PathBuf {
+    workspace_root().join("runtime-config.toml")
+}
+
 /// Where the `.wasm` files are built.
 pub fn wasm_dir(root: &Path) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -145,8 +152,8 @@ pub struct RunningHost {
 }
 
 impl RunningHost {
-    /// Loads `manifest` with the default store at `<state_dir>/sqlite_key_value.db` and
-    /// serves it on an ephemeral loopback port.
+    /// Loads `manifest` with the default store at `<state_dir>/sqlite_key_value.db` (and
+    /// [`runtime_config`]) and serves it on an ephemeral loopback port.
     pub async fn start(
         manifest: &Path,
         state_dir: &Path,
@@ -155,7 +162,7 @@ impl RunningHost {
         let cfg = HostConfig {
             manifest: manifest.to_owned(),
             state_dir: Some(state_dir.to_owned()),
-            runtime_config: None,
+            runtime_config: Some(runtime_config()),
             store: StoreChoice::Sqlite,
             variables: HashMap::from([("admin_token".to_owned(), admin_token.to_owned())]),
         };
@@ -209,6 +216,8 @@ impl HostProcess {
             .arg(addr.to_string())
             .arg("--state-dir")
             .arg(state_dir)
+            .arg("--runtime-config-file")
+            .arg(runtime_config())
             .env("SPIN_VARIABLE_ADMIN_TOKEN", admin_token)
             .stdout(std::process::Stdio::null())
             .spawn()

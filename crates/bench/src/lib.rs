@@ -184,8 +184,13 @@ pub struct Measured {
     /// `concurrency` clients.
     pub loaded: Sample,
     /// Key-value calls of the probe request: host calls for (a) and (c) (a `cas` is
-    /// two, the two store opens of each request count), store-port calls for (b).
+    /// two; the store opens of each request count: `default` and `ratelimit` for an
+    /// authenticated request, none for a 401 without a token), store-port calls for (b).
     pub kv_calls: u64,
+    /// Writes the probe made to the `default` store (roster-host's per-label counts;
+    /// `None` for (b), whose store has no labels). Zero for a read: the rate-limit
+    /// counters live in the `ratelimit` store.
+    pub default_writes: Option<u64>,
     /// What was wrong with the probe's answer, if anything.
     pub probe_error: Option<String>,
     /// HTTP requests (or native handler calls) the probe took: more than one for a call
@@ -245,6 +250,23 @@ pub struct SizeReport {
     pub peak_rss_kib: Option<u64>,
     /// roster-host alone, in its own process (when [`Config::host_binary`] is given).
     pub host_memory: Option<HostMemory>,
+    /// The get through the host with the `default` store on disk and on tmpfs (the
+    /// smallest size only, when /dev/shm exists).
+    pub disk_vs_tmpfs: Option<DiskVsTmpfs>,
+}
+
+/// The same get user through two roster-hosts in the same rounds, one on the size's
+/// store file on disk (the work directory), one on a copy of it in /dev/shm (tmpfs: an
+/// fsync costs nothing there). Their throughput ratio is what a durable write per read
+/// would cost; issue 16 wants it ≤ 1.2.
+#[derive(Debug, Clone)]
+pub struct DiskVsTmpfs {
+    /// Concurrent clients (the issue measured with 4 connections).
+    pub concurrency: usize,
+    /// Through the host on the store on disk.
+    pub disk: Sample,
+    /// Through the host on the copy on tmpfs.
+    pub tmpfs: Sample,
 }
 
 /// roster-host's memory in its own process: started on the size's store, then driven by
@@ -368,6 +390,7 @@ impl Run {
                 single: Sample::default(),
                 loaded: Sample::default(),
                 kv_calls: 0,
+                default_writes: None,
                 probe_error: None,
                 probe_requests: 0,
             },
@@ -406,7 +429,9 @@ impl Run {
         let (answer, kv_calls) = match self.via {
             Via::Http => {
                 let before = env.host.faults().kv_calls();
+                let writes = env.host.kv().counts().get("default").writes;
                 let answer = measure::send(&env.client, &env.base, &env.bearer, &call).await;
+                self.m.default_writes = Some(env.host.kv().counts().get("default").writes - writes);
                 (answer, env.host.faults().kv_calls() - before)
             }
             Via::Native(component) => {
@@ -481,7 +506,7 @@ impl Run {
     }
 }
 
-fn is_read(kind: Kind) -> bool {
+pub(crate) fn is_read(kind: Kind) -> bool {
     matches!(
         kind,
         Kind::NoToken
@@ -686,7 +711,15 @@ async fn run_size(
         .backend("default")
         .context("the host has no default store")?
         .clone();
-    let store = Arc::new(KvStore::new(backend, "default"));
+    let counters = running
+        .host
+        .kv()
+        .backend("ratelimit")
+        .context("the host has no ratelimit store (runtime-config.toml)")?
+        .clone();
+    let store = Arc::new(
+        KvStore::new(backend, "default").with_rate_limits(KvStore::new(counters, "ratelimit")),
+    );
     let fx = {
         let (store, token) = (store.clone(), admin_token.clone());
         let sample = cfg.sample;
@@ -736,6 +769,19 @@ async fn run_size(
         );
     }
     let peak_rss_kib = if reset { app::peak_rss_kib() } else { None };
+    let disk_vs_tmpfs =
+        if cfg.sizes.first() == Some(&users) && cfg.selected().any(|s| s.kind == Kind::GetUser) {
+            progress(format!("{label}: get user, store on disk vs on tmpfs"));
+            match disk_vs_tmpfs(&env, cfg, manifest, &state_dir).await {
+                Ok(d) => d,
+                Err(e) => {
+                    progress(format!("{label}: no disk-vs-tmpfs pass: {e:#}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
     let fx = env.fx.clone();
     drop(env);
     drop(running);
@@ -758,7 +804,93 @@ async fn run_size(
         rss_before_kib,
         peak_rss_kib,
         host_memory,
+        disk_vs_tmpfs,
     })
+}
+
+/// Clients of the disk-vs-tmpfs pass: issue 16 measured with 4 connections.
+const DISK_VS_TMPFS_CLIENTS: usize = 4;
+
+/// The disk-vs-tmpfs pass ([`DiskVsTmpfs`]): copies the size's store directory (the host
+/// on it idle) to /dev/shm, starts a second host there, and drives get user through both
+/// in interleaved rounds. `None` without /dev/shm.
+async fn disk_vs_tmpfs(
+    env: &Env,
+    cfg: &Config,
+    manifest: &Path,
+    state_dir: &Path,
+) -> anyhow::Result<Option<DiskVsTmpfs>> {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        return Ok(None);
+    }
+    let copy = shm.join(format!("roster-bench-tmpfs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    std::fs::create_dir_all(&copy)?;
+    struct Gone(PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let gone = Gone(copy.clone());
+    for entry in std::fs::read_dir(state_dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), copy.join(entry.file_name()))?;
+        }
+    }
+    let admin = env.fx.admin_token.clone().unwrap_or_default();
+    let tmpfs_host = app::RunningHost::start(manifest, &copy, &admin).await?;
+    let tmpfs_base: Arc<str> = tmpfs_host.base_url().into();
+    let make = maker(Kind::GetUser, &env.fx, Prepared::Nothing, "t");
+    let rounds = cfg.rounds.max(1);
+    let budget = Budget {
+        concurrency: DISK_VS_TMPFS_CLIENTS,
+        duration: cfg.duration / u32::try_from(rounds).unwrap_or(1),
+    };
+    let (mut disk, mut tmpfs) = (Sample::default(), Sample::default());
+    for base in [&env.base, &tmpfs_base] {
+        // Warm-up: one client, not counted.
+        let warm = Budget {
+            concurrency: 1,
+            duration: cfg.warmup,
+        };
+        let _ = measure::drive_http(
+            env.client.clone(),
+            base.clone(),
+            env.bearer.clone(),
+            make.clone(),
+            0,
+            usize::MAX,
+            warm,
+        )
+        .await;
+    }
+    for _ in 0..rounds {
+        for (base, into) in [(&env.base, &mut disk), (&tmpfs_base, &mut tmpfs)] {
+            let (sample, _) = measure::drive_http(
+                env.client.clone(),
+                base.clone(),
+                env.bearer.clone(),
+                make.clone(),
+                0,
+                usize::MAX,
+                budget,
+            )
+            .await;
+            into.absorb(sample);
+        }
+    }
+    disk.latencies_ns.sort_unstable();
+    tmpfs.latencies_ns.sort_unstable();
+    drop(tmpfs_host);
+    drop(gone);
+    Ok(Some(DiskVsTmpfs {
+        concurrency: DISK_VS_TMPFS_CLIENTS,
+        disk,
+        tmpfs,
+    }))
 }
 
 /// Runs the benchmark (on a multi-threaded tokio runtime): builds the components if

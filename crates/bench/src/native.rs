@@ -21,6 +21,9 @@ pub struct KvStore {
     backend: Arc<dyn KvBackend>,
     label: String,
     calls: AtomicU64,
+    /// Where [`Store::rate_limits`] points, as the component's `ratelimit` store; `None`
+    /// for this store itself.
+    rate_limits: Option<Box<KvStore>>,
 }
 
 /// The compare-and-swap handle of [`KvStore`]: the key and the value [`Store::cas`] read.
@@ -41,13 +44,21 @@ impl KvStore {
             backend,
             label: label.into(),
             calls: AtomicU64::new(0),
+            rate_limits: None,
         }
+    }
+
+    /// This store with its rate-limit counters in `counters` (the host's `ratelimit`
+    /// store, as the components keep them), so that (b) makes the writes (a) makes.
+    pub fn with_rate_limits(mut self, counters: KvStore) -> Self {
+        self.rate_limits = Some(Box::new(counters));
+        self
     }
 
     /// Store-port calls made so far (a [`Store::cas`] counts once; a component's `cas`
     /// is two host calls, `new` and `current`).
     pub fn calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
+        self.calls.load(Ordering::Relaxed) + self.rate_limits.as_ref().map_or(0, |r| r.calls())
     }
 
     /// The backend.
@@ -117,6 +128,10 @@ impl Store for KvStore {
         self.count();
         let found = self.backend.get_many(&self.label, keys).map_err(err)?;
         Ok(roster_domain::store::in_key_order(keys, found))
+    }
+
+    fn rate_limits(&self) -> &Self {
+        self.rate_limits.as_deref().unwrap_or(self)
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<(), StoreError> {

@@ -103,8 +103,13 @@ async fn smoke_runs_and_scales_as_designed() {
                         row.scenario.id,
                         size.users
                     );
-                    // Every Roster request opens the store; a refused one reads nothing.
-                    assert!(host.kv_calls >= 2);
+                    // A request without a token opens no store (they open on first
+                    // use); every other one opens `default` and `ratelimit`.
+                    if row.scenario.kind == Kind::NoToken {
+                        assert_eq!(host.kv_calls, 0, "{host:?}");
+                    } else {
+                        assert!(host.kv_calls >= 2);
+                    }
                     assert_eq!(
                         native.kv_calls == 0,
                         row.scenario.kind == Kind::NoToken,
@@ -132,8 +137,8 @@ async fn smoke_runs_and_scales_as_designed() {
         assert_eq!(kv(&report, 0, kind), kv(&report, 1, kind), "{kind:?}");
     }
     // The component makes exactly the store calls the native handler makes, plus its two
-    // store opens (for reads, which use no compare-and-swap: a component's `cas` is two
-    // host calls).
+    // store opens, `default` and `ratelimit` (for reads, which use no compare-and-swap: a
+    // component's `cas` is two host calls).
     for size in 0..2 {
         for kind in [
             Kind::GetUser,
@@ -163,7 +168,39 @@ async fn smoke_runs_and_scales_as_designed() {
     // The components and the empty one were all measured for size.
     assert!(report.components.iter().any(|(id, _)| id == "bench-empty"));
     assert!(report.components.iter().any(|(id, _)| id == "mdm-user"));
-    assert_eq!(roster_bench::report::targets(&report).len(), 7);
+    assert_eq!(
+        roster_bench::report::targets(&report).len(),
+        roster_bench::report::TARGETS.len()
+    );
+    // Reads make no durable write: no read's request wrote to `default` (its rate-limit
+    // counter went to `ratelimit`), and the target says so.
+    for size in &report.sizes {
+        for kind in [
+            Kind::NoToken,
+            Kind::GetUser,
+            Kind::Count,
+            Kind::ListPage,
+            Kind::Search,
+            Kind::Wso2View,
+        ] {
+            let (host, _) = size.ran(kind).unwrap();
+            assert_eq!(host.default_writes, Some(0), "{kind:?}");
+        }
+        let (create, _) = size.ran(Kind::Create).unwrap();
+        assert!(create.default_writes.unwrap() > 0, "the count sees writes");
+    }
+    let durable = roster_bench::report::no_durable_write_on_read(&report);
+    assert_eq!(durable.met, Some(true), "{durable:?}");
+    // The disk-vs-tmpfs pass ran at the smallest size (its figure is a time: shown,
+    // never asserted).
+    if std::path::Path::new("/dev/shm").is_dir() {
+        let d = report.sizes[0]
+            .disk_vs_tmpfs
+            .as_ref()
+            .expect("the pass ran");
+        assert!(d.disk.n() > 0 && d.tmpfs.n() > 0, "{d:?}");
+        assert_eq!(d.disk.errors + d.tmpfs.errors, 0, "{d:?}");
+    }
 
     // What the benchmark did to the store left it consistent. (At 1k only: the checker
     // compares every user list with every user, which takes half a minute at 10k.)

@@ -8,6 +8,12 @@
 //! request of a window (count 1) deletes the previous window's key, so a token keeps at
 //! most two keys whatever the traffic (a delete that fails fails its request, like any
 //! store failure, and leaves one stale key behind).
+//!
+//! The counters live in [`Store::rate_limits`], not in the durable data: every request
+//! writes them, and losing them (a restart of an in-memory store) only gives each token
+//! a fresh window. Roster's Spin adapter keeps them in the store label `ratelimit`, which
+//! the runtime config points at memory (one instance) or Redis/Valkey (several), so a
+//! read costs the default store no durable write (docs/storage.md).
 
 use crate::keys;
 use crate::store::{Store, StoreError};
@@ -33,14 +39,16 @@ fn window_of(now: Timestamp) -> i64 {
     now.0.div_euclid(WINDOW_MS)
 }
 
-/// Counts one request of `subject` (a token id, or `admin`) against `limit` per minute.
-/// One `increment`, plus one `delete` for the first request of a window.
+/// Counts one request of `subject` (a token id, or `admin`) against `limit` per minute,
+/// in `store`'s [`Store::rate_limits`]: one `increment`, plus one `delete` for the first
+/// request of a window; nothing else of `store` is touched.
 pub async fn hit<S: Store>(
     store: &S,
     subject: &str,
     limit: u32,
     now: Timestamp,
 ) -> Result<Verdict, StoreError> {
+    let store = store.rate_limits();
     let window = window_of(now);
     let count = store
         .increment(&keys::rate_limit(subject, window), 1)
@@ -96,6 +104,33 @@ mod tests {
                 ]
             );
         });
+    }
+
+    #[test]
+    fn counts_in_the_rate_limit_store_only() {
+        let s = MemoryStore::new().with_rate_limits(MemoryStore::new());
+        let t0 = Timestamp(1_795_331_760_000);
+        block_on(async {
+            for i in 1..=3 {
+                let v = hit(&s, "tok", 2, t0.plus_millis(i)).await.unwrap();
+                assert_eq!(v.allowed, i <= 2);
+            }
+            // The next window deletes the previous one's key, in the same store.
+            assert!(
+                hit(&s, "tok", 2, t0.plus_millis(60_000))
+                    .await
+                    .unwrap()
+                    .allowed
+            );
+        });
+        assert_eq!(s.calls(), 0, "the durable store is never touched");
+        assert!(s.snapshot().is_empty());
+        let counters = s.rate_limits();
+        assert_eq!(counters.calls(), 6, "four increments, a delete per window");
+        assert_eq!(
+            counters.snapshot().into_keys().collect::<Vec<_>>(),
+            vec![keys::rate_limit("tok", window_of(t0) + 1)]
+        );
     }
 
     #[test]

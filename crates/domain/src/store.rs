@@ -126,6 +126,13 @@ pub trait Store {
     /// write only values that are right whatever else was written (the search index's
     /// flags), so a partial write is never a problem.
     async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError>;
+    /// The store rate-limit counters live in ([`crate::ratelimit`]): state that every
+    /// request writes and that may be lost without harm, so an adapter may keep it apart
+    /// from the durable data (Roster's Spin adapter: the store label `ratelimit`, which
+    /// the runtime config puts in memory or on Redis). By default this store itself.
+    fn rate_limits(&self) -> &Self {
+        self
+    }
 }
 
 /// Puts a batch read's answer in the order of `keys`: a key-value host answers only the
@@ -172,6 +179,8 @@ impl Flavor {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<MemoryInner>,
+    /// Where [`Store::rate_limits`] points: `None` for this store itself.
+    rate_limits: Option<Box<MemoryStore>>,
 }
 
 #[derive(Debug, Default)]
@@ -205,6 +214,13 @@ impl MemoryStore {
         let s = Self::default();
         s.lock().flavor = flavor;
         s
+    }
+
+    /// This store, with its rate-limit counters ([`Store::rate_limits`]) kept in
+    /// `counters` instead of itself, as the Spin adapter keeps them in their own label.
+    pub fn with_rate_limits(mut self, counters: MemoryStore) -> Self {
+        self.rate_limits = Some(Box::new(counters));
+        self
     }
 
     /// Makes the `n`-th store call from now (1-based) fail with a [`StoreError`].
@@ -355,6 +371,10 @@ impl Store for MemoryStore {
             }
             Ok(())
         })
+    }
+
+    fn rate_limits(&self) -> &Self {
+        self.rate_limits.as_deref().unwrap_or(self)
     }
 }
 

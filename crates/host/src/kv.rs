@@ -459,6 +459,136 @@ impl KvBackend for SqliteBackend {
     }
 }
 
+/// Reads and writes per store label, across every backend of a [`KvStores`]: what a
+/// request did to each store (tests assert, for instance, that a GET writes nothing to
+/// `default`). Counts every backend call that names the label, from components and from
+/// direct access through [`KvStores`] alike; opening a store is no backend call.
+#[derive(Debug, Default)]
+pub struct KvCounts {
+    by_label: Mutex<BTreeMap<String, LabelCounts>>,
+}
+
+/// The calls counted for one label by [`KvCounts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LabelCounts {
+    /// `get`, `exists`, `keys`, `get_many` and a compare-and-swap's `current`.
+    pub reads: u64,
+    /// `set`, `delete`, `set_many`, `delete_many`, `increment` and `swap`: each one a
+    /// transaction on SQLite (an fsync when the database is a file).
+    pub writes: u64,
+}
+
+impl KvCounts {
+    /// The calls counted so far for `label` (zero for a label never used).
+    pub fn get(&self, label: &str) -> LabelCounts {
+        self.lock().get(label).copied().unwrap_or_default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, LabelCounts>> {
+        self.by_label.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn count(&self, label: &str, write: bool) {
+        let mut map = self.lock();
+        let c = match map.get_mut(label) {
+            Some(c) => c,
+            None => map.entry(label.to_owned()).or_default(),
+        };
+        if write {
+            c.writes += 1;
+        } else {
+            c.reads += 1;
+        }
+    }
+}
+
+/// A backend whose calls are counted per label in a shared [`KvCounts`].
+#[derive(Debug)]
+struct Counted {
+    inner: Arc<dyn KvBackend>,
+    counts: Arc<KvCounts>,
+}
+
+/// A backend's own compare-and-swap (Redis), counted like the backend.
+#[derive(Debug)]
+struct CountedCas {
+    inner: Box<dyn KvCas>,
+    label: String,
+    counts: Arc<KvCounts>,
+}
+
+impl KvCas for CountedCas {
+    fn current(&mut self) -> Result<Option<Vec<u8>>, KvError> {
+        self.counts.count(&self.label, false);
+        self.inner.current()
+    }
+    fn swap(&mut self, value: &[u8]) -> Result<(), SwapError> {
+        self.counts.count(&self.label, true);
+        self.inner.swap(value)
+    }
+}
+
+impl KvBackend for Counted {
+    fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.counts.count(store, false);
+        self.inner.get(store, key)
+    }
+    fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.counts.count(store, true);
+        self.inner.set(store, key, value)
+    }
+    fn delete(&self, store: &str, key: &str) -> Result<(), KvError> {
+        self.counts.count(store, true);
+        self.inner.delete(store, key)
+    }
+    fn exists(&self, store: &str, key: &str) -> Result<bool, KvError> {
+        self.counts.count(store, false);
+        self.inner.exists(store, key)
+    }
+    fn keys(&self, store: &str) -> Result<Vec<String>, KvError> {
+        self.counts.count(store, false);
+        self.inner.keys(store)
+    }
+    fn get_many(&self, store: &str, keys: &[String]) -> Result<KeyValues, KvError> {
+        self.counts.count(store, false);
+        self.inner.get_many(store, keys)
+    }
+    fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<(), KvError> {
+        self.counts.count(store, true);
+        self.inner.set_many(store, pairs)
+    }
+    fn delete_many(&self, store: &str, keys: &[String]) -> Result<(), KvError> {
+        self.counts.count(store, true);
+        self.inner.delete_many(store, keys)
+    }
+    fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, KvError> {
+        self.counts.count(store, true);
+        self.inner.increment(store, key, delta)
+    }
+    fn swap(
+        &self,
+        store: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, KvError> {
+        self.counts.count(store, true);
+        self.inner.swap(store, key, expected, value)
+    }
+    fn entries(&self) -> Result<Vec<KvEntry>, KvError> {
+        self.inner.entries()
+    }
+    fn new_cas(&self, store: &str, key: &str) -> Result<Option<Box<dyn KvCas>>, KvError> {
+        Ok(self.inner.new_cas(store, key)?.map(|inner| {
+            Box::new(CountedCas {
+                inner,
+                label: store.to_owned(),
+                counts: self.counts.clone(),
+            }) as Box<dyn KvCas>
+        }))
+    }
+}
+
 /// Where the `default` store lives (unless the runtime config file redefines it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum StoreChoice {
@@ -478,6 +608,7 @@ pub enum StoreChoice {
 #[derive(Debug, Default)]
 pub struct KvStores {
     labels: BTreeMap<String, Arc<dyn KvBackend>>,
+    counts: Arc<KvCounts>,
 }
 
 #[derive(serde::Deserialize)]
@@ -592,14 +723,36 @@ impl KvStores {
             };
             labels.insert(label, backend);
         }
-        Ok(Self { labels })
+        Ok(Self::from_backends(labels))
     }
 
-    /// Builds stores from explicit `(label, backend)` pairs.
+    /// Builds stores from explicit `(label, backend)` pairs. Labels sharing one backend
+    /// (the same `Arc`) keep sharing it.
     pub fn from_backends(backends: impl IntoIterator<Item = (String, Arc<dyn KvBackend>)>) -> Self {
-        Self {
-            labels: backends.into_iter().collect(),
+        let counts = Arc::new(KvCounts::default());
+        let mut wrapped: Vec<(*const (), Arc<dyn KvBackend>)> = Vec::new();
+        let mut labels = BTreeMap::new();
+        for (label, backend) in backends {
+            let ptr = Arc::as_ptr(&backend) as *const ();
+            let counted = match wrapped.iter().find(|(p, _)| *p == ptr) {
+                Some((_, c)) => c.clone(),
+                None => {
+                    let c: Arc<dyn KvBackend> = Arc::new(Counted {
+                        inner: backend,
+                        counts: counts.clone(),
+                    });
+                    wrapped.push((ptr, c.clone()));
+                    c
+                }
+            };
+            labels.insert(label, counted);
         }
+        Self { labels, counts }
+    }
+
+    /// Reads and writes per label so far ([`KvCounts`]).
+    pub fn counts(&self) -> &KvCounts {
+        &self.counts
     }
 
     /// Whether `label` is defined.

@@ -39,7 +39,9 @@ mod wit_impl;
 
 pub use error::HostError;
 pub use faults::Faults;
-pub use kv::{KvBackend, KvCas, KvEntry, KvError, KvStores, StoreChoice, SwapError};
+pub use kv::{
+    KvBackend, KvCas, KvCounts, KvEntry, KvError, KvStores, LabelCounts, StoreChoice, SwapError,
+};
 pub use manifest::Manifest;
 
 use anyhow::Context as _;

@@ -79,6 +79,24 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// Writes a Spin runtime config putting the stores `labels` on this server
+    /// (`type = "redis"`, its [`RedisServer::url`]) into its directory, and returns its
+    /// path (removed with the server).
+    pub fn runtime_config(&self, labels: &[&str]) -> std::io::Result<PathBuf> {
+        let text: String = labels
+            .iter()
+            .map(|l| {
+                format!(
+                    "[key_value_store.{l}]\ntype = \"redis\"\nurl = \"{}\"\n",
+                    self.url()
+                )
+            })
+            .collect();
+        let path = self.dir.join("runtime-config.toml");
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+
     fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -1,10 +1,11 @@
 //! roster-spin: runs roster-api endpoints inside Spin components.
 //!
-//! - [`SpinStore`]: the [`Store`] port over the host's key-value store: get, set,
-//!   delete and exists through `fermyon:spin/key-value@2.0.0`; increment,
-//!   compare-and-swap and batch reads/deletes through `wasi:keyvalue@0.2.0-draft2`
-//!   (atomics, batch). Built with spin-sdk 5.2 for WASIp2, so every Spin from 3.0 on
-//!   runs it (README, "Supported Spin versions").
+//! - [`SpinStore`]: the [`Store`] port over the host's key-value store, all through
+//!   `wasi:keyvalue@0.2.0-draft2` (store: get, set, delete, exists; atomics:
+//!   increment, compare-and-swap; batch reads/deletes), one bucket per label, opened
+//!   on first use. The rate-limit counters ([`Store::rate_limits`]) go to their own
+//!   label, [`RATE_LIMIT_LABEL`]. Built with spin-sdk 5.2 for WASIp2, so every Spin
+//!   from 3.0 on runs it (README, "Supported Spin versions").
 //! - [`serve`]: turns a Spin HTTP request into an [`ApiRequest`] (path parameters from
 //!   Spin's `spin-path-match-*` headers, the body read up to
 //!   [`roster_api::MAX_BODY_BYTES`]), runs the endpoint, and returns its response.
@@ -19,18 +20,30 @@ use roster_domain::{Store, StoreError, Swap, Timestamp};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wasi_store};
 
-/// The label of the one store Roster uses (granted in spin.toml).
+/// The label of the store holding Roster's data (granted in spin.toml).
 pub const STORE_LABEL: &str = "default";
+
+/// The label of the store holding the rate-limit counters ([`Store::rate_limits`]):
+/// written by every authenticated request, worthless after a restart, so kept apart from
+/// the durable data. Spin defines no label but `default` by itself: the runtime config
+/// must define this one (runtime-config.toml puts it in memory,
+/// deploy/runtime-config.redis.toml on Redis), or Spin refuses to start the app.
+pub const RATE_LIMIT_LABEL: &str = "ratelimit";
 
 /// The name of the application variable holding the global admin token.
 pub const ADMIN_TOKEN_VARIABLE: &str = "admin_token";
 
-/// The [`Store`] port over Spin's key-value store. If opening the store failed, every
-/// operation reports that failure, so the surface answers it in its own envelope.
+/// The [`Store`] port over one label of Spin's key-value stores. The bucket is opened on
+/// the first call that needs it (a request refused before it reads opens nothing); if
+/// opening fails, every operation reports that failure, so the surface answers it in its
+/// own envelope.
 pub struct SpinStore {
-    opened: Result<(spin_sdk::key_value::Store, wasi_store::Bucket), StoreError>,
+    label: &'static str,
+    bucket: std::cell::OnceCell<Result<wasi_store::Bucket, StoreError>>,
     /// Whether `get-many` is worth trying: false after the host failed one.
     batch_reads: std::cell::Cell<bool>,
+    /// The [`RATE_LIMIT_LABEL`] store, for the [`STORE_LABEL`] one (opened on first use).
+    rate_limits: std::cell::OnceCell<Box<SpinStore>>,
 }
 
 fn kv_error(e: impl std::fmt::Debug) -> StoreError {
@@ -38,32 +51,34 @@ fn kv_error(e: impl std::fmt::Debug) -> StoreError {
 }
 
 impl SpinStore {
-    /// Opens the [`STORE_LABEL`] store through both interfaces.
+    /// The [`STORE_LABEL`] store, its rate-limit counters in [`RATE_LIMIT_LABEL`].
+    /// Opens nothing yet.
     pub fn open() -> Self {
-        let kv = spin_sdk::key_value::Store::open(STORE_LABEL).map_err(kv_error);
-        let opened = kv.and_then(|kv| {
-            wasi_store::open(STORE_LABEL)
-                .map(|bucket| (kv, bucket))
-                .map_err(kv_error)
-        });
+        Self::label(STORE_LABEL)
+    }
+
+    fn label(label: &'static str) -> Self {
         Self {
-            opened,
+            label,
+            bucket: std::cell::OnceCell::new(),
             batch_reads: std::cell::Cell::new(true),
+            rate_limits: std::cell::OnceCell::new(),
         }
     }
 
-    fn kv(&self) -> Result<&spin_sdk::key_value::Store, StoreError> {
-        self.opened.as_ref().map(|(kv, _)| kv).map_err(Clone::clone)
-    }
-
     fn bucket(&self) -> Result<&wasi_store::Bucket, StoreError> {
-        self.opened.as_ref().map(|(_, b)| b).map_err(Clone::clone)
+        self.bucket
+            .get_or_init(|| wasi_store::open(self.label).map_err(kv_error))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Reads `keys` one `get` at a time.
     fn get_each(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let kv = self.kv()?;
-        keys.iter().map(|k| kv.get(k).map_err(kv_error)).collect()
+        let bucket = self.bucket()?;
+        keys.iter()
+            .map(|k| bucket.get(k).map_err(kv_error))
+            .collect()
     }
 }
 
@@ -71,19 +86,19 @@ impl Store for SpinStore {
     type Cas = atomics::Cas;
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.kv()?.get(key).map_err(kv_error)
+        self.bucket()?.get(key).map_err(kv_error)
     }
 
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.kv()?.set(key, value).map_err(kv_error)
+        self.bucket()?.set(key, value).map_err(kv_error)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.kv()?.delete(key).map_err(kv_error)
+        self.bucket()?.delete(key).map_err(kv_error)
     }
 
     async fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        self.kv()?.exists(key).map_err(kv_error)
+        self.bucket()?.exists(key).map_err(kv_error)
     }
 
     async fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
@@ -115,7 +130,7 @@ impl Store for SpinStore {
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         match keys {
             [] => Ok(Vec::new()),
-            [key] => Ok(vec![self.kv()?.get(key).map_err(kv_error)?]),
+            [key] => Ok(vec![self.bucket()?.get(key).map_err(kv_error)?]),
             _ if self.batch_reads.get() => match batch::get_many(self.bucket()?, keys) {
                 Ok(found) => Ok(roster_domain::store::in_key_order(keys, found)),
                 Err(e) if is_redis_keys_refusal(&e) => {
@@ -142,6 +157,15 @@ impl Store for SpinStore {
             return Ok(());
         }
         batch::set_many(self.bucket()?, pairs).map_err(kv_error)
+    }
+
+    /// The [`RATE_LIMIT_LABEL`] store (itself, for a store of another label).
+    fn rate_limits(&self) -> &Self {
+        if self.label != STORE_LABEL {
+            return self;
+        }
+        self.rate_limits
+            .get_or_init(|| Box::new(Self::label(RATE_LIMIT_LABEL)))
     }
 }
 
@@ -203,8 +227,9 @@ pub async fn serve<E: Endpoint>(req: IncomingRequest) -> http::Response<Vec<u8>>
         body,
     };
     let store = SpinStore::open();
-    let ctx = Ctx::new(
-        spin_sdk::variables::get(ADMIN_TOKEN_VARIABLE).ok(),
+    // The variable is read only by a request that carries a token.
+    let ctx = Ctx::lazy(
+        || spin_sdk::variables::get(ADMIN_TOKEN_VARIABLE).ok(),
         Timestamp::now(),
     );
     ctx.finish(E::handle(&api_req, &store, &ctx).await)

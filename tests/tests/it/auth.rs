@@ -57,9 +57,10 @@ fn spin_toml_the_components_and_the_catalogue_agree() {
             r.endpoint
         );
         let c = &manifest.components[r.component];
+        // The data, and the rate-limit counters (every route authenticates).
         assert_eq!(
             c.key_value_stores,
-            vec!["default".to_owned()],
+            vec!["default".to_owned(), "ratelimit".to_owned()],
             "{}",
             r.component
         );
@@ -404,6 +405,85 @@ async fn rate_limits_answer_429_with_headers_per_token() {
     // Another token has its own budget.
     let other = app.send("GET", &count, Some(&b), &[], None).await;
     assert_eq!(other.status, 200, "{}", other.text);
+    app.assert_consistent();
+}
+
+/// Every component uses the `ratelimit` store, which only a runtime config defines: the
+/// app does not start without one, as Spin refuses it.
+#[tokio::test]
+async fn the_app_needs_a_runtime_config_defining_ratelimit() {
+    let cfg = roster_host::HostConfig {
+        manifest: roster_tests::root().join("spin.toml"),
+        store: roster_host::StoreChoice::Memory,
+        variables: std::collections::HashMap::from([("admin_token".to_owned(), "x".to_owned())]),
+        ..roster_host::HostConfig::default()
+    };
+    let err = roster_host::Host::new(cfg)
+        .await
+        .err()
+        .expect("startup fails");
+    assert!(
+        err.to_string()
+            .starts_with("unknown key_value_stores label \"ratelimit\" for component"),
+        "{err}"
+    );
+}
+
+/// Reads make no durable write: the rate-limit counters go to the `ratelimit` store
+/// (in memory or on Redis, per the runtime config), never to `default`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_write_nothing_to_the_default_store() {
+    let app = App::start().await;
+    let org = app.org("readonly").await;
+    let id = app.user(&org, "reader").await;
+    let (_, secret) = token(&app, &org, &["*"], None).await;
+    let user = format!("/v1/organizations/{org}/mdm/users/{id}");
+    let counts = app.host.kv().counts();
+    let (default0, limits0) = (counts.get("default"), counts.get("ratelimit"));
+    for bearer in [secret.as_str(), app.admin_token.as_str()] {
+        for _ in 0..3 {
+            let reply = app.send("GET", &user, Some(bearer), &[], None).await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+            assert!(reply.header("x-ratelimit-remaining").is_some());
+        }
+    }
+    let (default1, limits1) = (counts.get("default"), counts.get("ratelimit"));
+    assert_eq!(default1.writes, default0.writes, "a GET wrote to `default`");
+    // Per GET: the token and its organization (organization token only), the user.
+    assert!(
+        default1.reads >= default0.reads + 6,
+        "{default0:?} -> {default1:?}"
+    );
+    // One increment per GET (and a delete on the first request of a window).
+    assert!(
+        limits1.writes >= limits0.writes + 6,
+        "{limits0:?} -> {limits1:?}"
+    );
+    assert_eq!(limits1.reads, limits0.reads, "the limiter only increments");
+    // A refused request reads the token store only, and writes nowhere.
+    let refused = app.send("GET", &user, Some("nope"), &[], None).await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    assert_eq!(counts.get("default").writes, default1.writes);
+    assert_eq!(counts.get("ratelimit"), limits1);
+    if roster_tests::backend() == roster_tests::Backend::Memory {
+        // Spin's SQLite store keeps labels apart (Redis ignores them).
+        let kv = app.host.kv();
+        assert!(
+            kv.keys("default")
+                .unwrap()
+                .iter()
+                .all(|k| !k.starts_with("ratelimit/")),
+            "a counter in `default`"
+        );
+        assert!(
+            kv.keys("ratelimit")
+                .unwrap()
+                .iter()
+                .all(|k| k.starts_with("ratelimit/")),
+            "only counters in `ratelimit`"
+        );
+        assert!(!kv.keys("ratelimit").unwrap().is_empty());
+    }
     app.assert_consistent();
 }
 

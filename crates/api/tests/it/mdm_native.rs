@@ -5,7 +5,7 @@ use futures::executor::block_on;
 use http::Method;
 use roster_api::mdm::{OrganizationsRoute, UserDevicesRoute, UserRoute, UsersRoute};
 use roster_api::{ApiRequest, Body, Ctx, Endpoint};
-use roster_domain::{MemoryStore, Timestamp};
+use roster_domain::{MemoryStore, Store as _, Timestamp};
 use serde_json::{Value, json};
 
 use crate::common::{self, ctx, json_of};
@@ -106,4 +106,84 @@ fn cursors_round_trip_and_garbage_is_refused() {
     for bad in ["", "zz", "75", "7531", &"a".repeat(70)] {
         assert_eq!(decode_cursor(bad), None, "{bad}");
     }
+}
+
+#[test]
+fn a_get_leaves_the_store_untouched_and_counts_in_the_rate_limit_store() {
+    let store = MemoryStore::from_env().with_rate_limits(MemoryStore::from_env());
+    block_on(async {
+        let r = OrganizationsRoute::handle(
+            &req(
+                Method::POST,
+                &[],
+                Some(json!({"name": "Acme", "slug": "acme"})),
+            ),
+            &store,
+            &ctx(),
+        )
+        .await;
+        assert_eq!(r.status(), 201);
+        let org = [("organizationid", "acme")];
+        let r = UsersRoute::handle(
+            &req(
+                Method::POST,
+                &org,
+                Some(json!({"username": "kim", "email": "kim@example.com"})),
+            ),
+            &store,
+            &ctx(),
+        )
+        .await;
+        assert_eq!(r.status(), 201);
+        let id = json_of(&r)["data"]["id"].as_str().unwrap().to_owned();
+        let params = [("organizationid", "acme"), ("mdmuserid", id.as_str())];
+        let before = store.snapshot();
+        let counted = store.rate_limits().calls();
+        for _ in 0..3 {
+            let ctx = ctx();
+            let got =
+                ctx.finish(UserRoute::handle(&req(Method::GET, &params, None), &store, &ctx).await);
+            assert_eq!(got.status(), 200);
+            assert_eq!(got.headers()["x-ratelimit-limit"], "60000");
+        }
+        assert_eq!(store.snapshot(), before, "a GET changed the durable store");
+        assert!(store.rate_limits().calls() >= counted + 3);
+        assert!(
+            store
+                .rate_limits()
+                .snapshot()
+                .keys()
+                .all(|k| k.starts_with("ratelimit/admin/"))
+        );
+    });
+}
+
+static ADMIN_READS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn admin_source() -> Option<String> {
+    ADMIN_READS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Some("secret".to_owned())
+}
+
+#[test]
+fn the_admin_variable_is_read_only_for_a_request_with_a_token() {
+    let store = MemoryStore::from_env();
+    block_on(async {
+        let mut no_token = req(Method::GET, &[], None);
+        no_token.headers.remove("authorization");
+        let ctx = Ctx::lazy(admin_source, common::NOW);
+        let resp = OrganizationsRoute::handle(&no_token, &store, &ctx).await;
+        assert_eq!(resp.status(), 401);
+        assert_eq!(ADMIN_READS.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(store.calls(), 0, "a request without a token reads nothing");
+        let ctx = Ctx::lazy(admin_source, common::NOW);
+        let resp = OrganizationsRoute::handle(&req(Method::GET, &[], None), &store, &ctx).await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(ctx.admin_token(), Some("secret"));
+        assert_eq!(
+            ADMIN_READS.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "read once"
+        );
+    });
 }
