@@ -27,8 +27,7 @@ pub fn allowed_search_calls(smallest_calls: u64, users: u64) -> u64 {
 
 /// Per size with a clean search: (users, p50 ms through the host, kv calls).
 fn searched(r: &Report) -> Vec<(u64, f64, u64)> {
-    r
-        .sizes
+    r.sizes
         .iter()
         .filter_map(|s| {
             let (h, _) = s.ran(Kind::Search)?;
