@@ -12,7 +12,7 @@ LISTEN ?= 127.0.0.1:3000
 # (default: runtime-config.toml, the `ratelimit` store in memory; scripts/up.sh).
 RUNTIME_CONFIG ?=
 
-.PHONY: up build test test-scripts scim-check openapi-check lint sizes bench wasm-target redis python-venv binaryen
+.PHONY: up build test test-scripts scim-check openapi-check lint sizes bench wasm-target redis python-venv binaryen reference-assets
 
 ## Install the wasm32-wasip2 target when it is missing. rust-toolchain.toml names it, but
 ## rustup does not add it to an already installed toolchain with RUSTUP_AUTO_INSTALL=0.
@@ -35,9 +35,16 @@ python-venv:
 binaryen:
 	@command -v wasm-opt >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq binaryen; }
 
+## The reference page's viewer (GET /reference): RapiDoc, pinned in
+## crates/api/reference/package-lock.json, installed by `npm ci` into
+## target/reference-assets/ (Debian's nodejs and npm installed first when npm is missing);
+## crates/api/build.rs embeds it, so every build of roster-api needs it. A no-op once there.
+reference-assets:
+	@./scripts/reference-assets.sh
+
 ## Build every component for wasm32-wasip2 (size-tuned release profile), then run
 ## wasm-opt -Oz on each one's core module (skipped for those already shrunk).
-build: wasm-target binaryen
+build: wasm-target binaryen reference-assets
 	$(CARGO) build --target $(WASM_TARGET) --release $(addprefix -p ,$(COMPONENTS))
 	$(CARGO) xtask shrink
 
@@ -77,7 +84,7 @@ test-scripts:
 
 ## Formatting and lints, native crates and the wasm components alike; and spin.toml and
 ## components/ exactly as `cargo xtask gen` writes them from the route catalogue.
-lint: wasm-target
+lint: wasm-target reference-assets
 	$(CARGO) fmt --all --check
 	$(CARGO) xtask gen --check
 	$(CARGO) clippy --all-targets -- -D warnings

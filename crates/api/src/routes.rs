@@ -21,7 +21,8 @@ pub enum Surface {
     Apim,
     /// SCIM 2.0.
     Scim,
-    /// The API's own description (`GET /openapi.json`): public, no token.
+    /// The API's own description (`GET /openapi.json`) and its reference page
+    /// (`GET /reference`, `GET /reference/rapidoc-min.js`): public, no token.
     Meta,
 }
 
@@ -214,6 +215,10 @@ routes! {
         "WSO2 (seed 003): POST sets a password (base64) without the old one.";
     "openapi" => openapi::DocumentRoute, Meta,
         "GET the OpenAPI 3.1 description of every route (docs/openapi.json); no token needed.";
+    "reference" => openapi::reference::PageRoute, Meta,
+        "GET the API reference page (RapiDoc over /openapi.json); no token needed.";
+    "reference-rapidoc" => openapi::reference::ViewerRoute, Meta,
+        "GET RapiDoc's bundle (npm package rapidoc, pinned) for the reference page; no token needed.";
 }
 
 #[cfg(test)]

@@ -70,10 +70,12 @@ const BUILD: &str = r#"# `spin build`: one cargo invocation builds every compone
 # `cargo build -p <id>` per component would cost 51 cargo runs: 27 s even when nothing
 # changed (0.7 s for one), and every size-tuned link in sequence on a cold build. So
 # this component carries the build of all; the others have none (`spin build` skips
-# them, and `spin watch` rebuilds on any of these sources).
+# them, and `spin watch` rebuilds on any of these sources). It first fetches the
+# reference page's viewer (scripts/reference-assets.sh: npm ci of the pinned RapiDoc,
+# which crates/api/build.rs embeds; a no-op once fetched).
 [component.{id}.build]
-command = "cargo build --target wasm32-wasip2 --release --workspace --exclude roster-host --exclude roster-bench --exclude roster-tests --exclude xtask --exclude 'fixture-*' --exclude bench-empty"
-watch = ["components/*/src/**/*.rs", "components/*/Cargo.toml", "crates/domain/src/**/*.rs", "crates/scim/src/**/*.rs", "crates/api/src/**/*.rs", "crates/spin/src/**/*.rs", "Cargo.toml", "Cargo.lock"]
+command = "./scripts/reference-assets.sh && cargo build --target wasm32-wasip2 --release --workspace --exclude roster-host --exclude roster-bench --exclude roster-tests --exclude xtask --exclude 'fixture-*' --exclude bench-empty"
+watch = ["components/*/src/**/*.rs", "components/*/Cargo.toml", "crates/domain/src/**/*.rs", "crates/scim/src/**/*.rs", "crates/api/src/**/*.rs", "crates/spin/src/**/*.rs", "crates/api/reference/*", "docs/openapi.json", "Cargo.toml", "Cargo.lock"]
 "#;
 
 fn manifest(routes: &[RouteSpec]) -> String {

@@ -2,8 +2,9 @@
 //! wrong, expired, revoked, foreign-organization and under-privileged token with its
 //! surface's documented answer (docs/auth.md), and admits a valid one. There is no
 //! health route in spin.toml (roster-host's `/.well-known/spin/health` is the host's,
-//! as Spin's is); the one exception is the public `GET /openapi.json` (the API
-//! description, no data), which answers every token and none.
+//! as Spin's is); the exceptions are the public `GET /openapi.json` (the API
+//! description, no data) and the reference page that renders it (`GET /reference`,
+//! `GET /reference/rapidoc-min.js`), which answer every token and none.
 
 use roster_api::routes::{RouteSpec, Surface, catalogue};
 use roster_host::manifest::Route;
@@ -295,8 +296,8 @@ async fn every_route_refuses_every_bad_token() {
                 _ => path.clone(),
             };
             let Some(permission) = need.permission else {
-                // The one public route (`GET /openapi.json`) answers every token, and
-                // none, with the description.
+                // The public routes (`GET /openapi.json`, the reference page and its
+                // viewer) answer every token, and none, with what they serve.
                 for token in [
                     None,
                     Some("not-a-token"),
@@ -304,7 +305,12 @@ async fn every_route_refuses_every_bad_token() {
                 ] {
                     let reply = app.send(method, &path, token, &[], None).await;
                     assert_eq!(reply.status, 200, "{method} {}: {}", r.route, reply.text);
-                    assert_eq!(reply.body["openapi"], "3.1.0");
+                    match r.component {
+                        "openapi" => assert_eq!(reply.body["openapi"], "3.1.0"),
+                        "reference" => assert!(reply.text.contains("<rapi-doc")),
+                        "reference-rapidoc" => assert!(reply.text.contains("rapi-doc")),
+                        other => panic!("{other}: a public route this test does not know"),
+                    }
                     checked += 1;
                 }
                 continue;

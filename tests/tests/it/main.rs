@@ -12,6 +12,7 @@ mod cas;
 mod dynatrace;
 mod mdm_slice;
 mod paging;
+mod reference;
 mod removal_admin;
 mod removal_faults;
 mod scim;

@@ -23,6 +23,8 @@ use crate::routes::{RouteSpec, Surface, catalogue};
 use crate::{ApiRequest, ApiResponse, Ctx, Endpoint};
 use serde_json::{Map, Value, json};
 
+pub mod reference;
+
 /// The hand-written parts of the description (schemas, parameters, answers per
 /// operation and per surface).
 pub const PARTS: &str = include_str!("parts.json");
@@ -110,7 +112,12 @@ fn success(parts: &Value, surface: &Value, surface_name: &str, code: &str, short
         let key = h.as_str().unwrap_or_default();
         headers.insert(header_name(key).to_owned(), header_ref(key));
     }
-    let content_type = surface["content"].as_str().unwrap_or("application/json");
+    // An operation's own media type (`content` in its shorthand, e.g. the reference
+    // page's `text/html`), else its surface's.
+    let content_type = short["content"]
+        .as_str()
+        .or_else(|| surface["content"].as_str())
+        .unwrap_or("application/json");
     let schema = if let Some(data) = short.get("data") {
         Some(match surface_name {
             "Wso2" => json!({
@@ -399,16 +406,26 @@ pub fn render() -> Result<String, Vec<String>> {
     document().map(|d| format!("{d}\n"))
 }
 
-/// Whether an `Accept-Encoding` value accepts `deflate` (listed without `q=0`).
+/// Whether an `Accept-Encoding` value accepts `deflate` (listed, or `*`, without a
+/// zero weight).
 pub fn accepts_deflate(accept_encoding: &str) -> bool {
     accept_encoding.split(',').any(|item| {
         let mut parts = item.split(';').map(str::trim);
         let coding = parts.next().unwrap_or_default();
-        let refused = parts.any(|p| {
-            p.strip_prefix("q=")
-                .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0))
-        });
+        let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(zero_weight));
         (coding.eq_ignore_ascii_case("deflate") || coding == "*") && !refused
+    })
+}
+
+/// Whether a weight is zero: RFC 9110's `qvalue` grammar (§12.4.2) writes zero as `0`,
+/// `0.`, `0.0`, `0.00` or `0.000`. Read as text, not parsed as a float: the float parser
+/// would add ~16 KB to every component serving a compressed file.
+fn zero_weight(q: &str) -> bool {
+    q.strip_prefix('0').is_some_and(|rest| {
+        rest.is_empty()
+            || rest
+                .strip_prefix('.')
+                .is_some_and(|d| d.len() <= 3 && d.bytes().all(|b| b == b'0'))
     })
 }
 
@@ -577,6 +594,9 @@ mod tests {
         assert!(accepts_deflate("*"));
         assert!(!accepts_deflate("gzip"));
         assert!(!accepts_deflate("deflate;q=0"));
+        assert!(!accepts_deflate("deflate;q=0.000, gzip"));
+        assert!(accepts_deflate("deflate;q=0.001"));
+        assert!(accepts_deflate("deflate;q=1"));
         assert!(!accepts_deflate("identity"));
     }
 
