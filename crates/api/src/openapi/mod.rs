@@ -234,6 +234,16 @@ struct Shared {
     parameters: Map<String, Value>,
 }
 
+/// An operation's summary: the first sentence of its own description (what a reader
+/// lists operations by), or the route's summary when it has none.
+fn summary(spec: &Value, r: &RouteSpec) -> String {
+    let Some(d) = spec.get("description").and_then(Value::as_str) else {
+        return r.summary.to_owned();
+    };
+    let first = d.find(". ").map_or(d, |i| &d[..i]);
+    first.trim().trim_end_matches('.').to_owned()
+}
+
 fn operation(
     parts: &Value,
     r: &RouteSpec,
@@ -251,7 +261,7 @@ fn operation(
         operation_id(r.component, method).into(),
     );
     op.insert("tags".into(), json!([surface["tag"]]));
-    op.insert("summary".into(), r.summary.into());
+    op.insert("summary".into(), summary(spec, r).into());
     if let Some(d) = spec.get("description") {
         op.insert("description".into(), d.clone());
     }
