@@ -9,32 +9,17 @@
 #    the description loaded from the app's own GET /openapi.json. Expects `make build`.
 #
 # Keeps a virtual environment in target/openapi-venv with
-# scripts/openapi-check-requirements.txt installed (reinstalled when that file changes).
+# scripts/openapi-check-requirements.txt installed (scripts/python-venv.sh: reinstalled
+# when that file changes).
 # Exits 1 when a check fails, 2 when it cannot set up.
 #
 # Usage: scripts/openapi-check.sh [--validate-only] [openapi_check.py options]
-# Needs python3 >= 3.10 with venv and ensurepip (Debian: python3-venv; `make python-venv`).
+# Needs python3 >= 3.11 with venv and ensurepip (Debian: python3-venv; `make python-venv`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python="${PYTHON:-python3}"
 venv=target/openapi-venv
-requirements=scripts/openapi-check-requirements.txt
-stamp="$venv/.requirements.sha256"
-if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
-  echo "openapi-check: schemathesis needs Python 3.10 or newer; $python is $("$python" -V 2>&1)" >&2
-  exit 2
-fi
-want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "openapi-check: installing $requirements into $venv"
-  rm -rf "$venv"
-  "$python" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-  "$venv/bin/python" -m pip check --disable-pip-version-check >/dev/null
-  echo "$want" > "$stamp"
-fi
+./scripts/python-venv.sh "$venv" scripts/openapi-check-requirements.txt
 
 echo "openapi-check: openapi-spec-validator docs/openapi.json"
 "$venv/bin/openapi-spec-validator" docs/openapi.json

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A project-local Python virtual environment with a pinned requirements file installed:
 # creates VENV (under target/) when missing, and recreates it when REQUIREMENTS changed
-# (a sha256 stamp in the venv). Shared by `make scim-check` (scim2-tester, target/scim-venv)
-# and `make bench` (the peer scim2-server, target/peer-venv).
+# (a sha256 stamp in the venv). Shared by `make scim-check` (scim2-tester, target/scim-venv),
+# `make openapi-check` (openapi-spec-validator and schemathesis, target/openapi-venv) and
+# `make bench` (the peer scim2-server, target/peer-venv).
 #
 # Usage: scripts/python-venv.sh VENV REQUIREMENTS
 # Prints nothing on success when the venv is current. Exits 2 when python3 is older than
