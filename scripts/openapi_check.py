@@ -78,7 +78,10 @@ def start_server(out: Path, port: int, admin_token: str) -> subprocess.Popen[byt
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
     runtime_config = state / "runtime-config.toml"
-    runtime_config.write_text('[key_value_store.default]\ntype = "spin"\n')  # in memory
+    # Both labels the components use, in memory (`ratelimit`: docs/storage.md).
+    runtime_config.write_text(
+        '[key_value_store.default]\ntype = "spin"\n\n[key_value_store.ratelimit]\ntype = "spin"\n'
+    )
     log = open(out / "server.log", "wb")
     cmd = [
         cargo, "run", "--quiet", "-p", "roster-host", "--", "up",
