@@ -6,7 +6,8 @@
 #   scripts/request-profile.sh [N] [COMPONENTS_DIR]
 #
 # Needs valgrind and the `perf` builds of roster-host and roster-bench
-# (`cargo build --profile perf -p roster-host -p roster-bench`) and the components
+# (`cargo build --profile perf -p roster-host -p roster-bench`; PROFILE=debug takes the dev
+# builds instead, whose wasmtime is optimized too but whose host glue is not) and the components
 # (`make build`). COMPONENTS_DIR (default target/wasm32-wasip2/release) is where
 # mdm_user.wasm, mdm_users.wasm and bench_empty.wasm are taken from, so that two builds
 # can be compared. Work files go to /dev/shm/roster-profile-$$ (removed at the end);
@@ -17,8 +18,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 n="${1:-200}"
 wasm="${2:-$root/target/wasm32-wasip2/release}"
-host="$root/target/perf/roster-host"
-bench="$root/target/perf/roster-bench"
+profile="${PROFILE:-perf}"
+host="$root/target/$profile/roster-host"
+bench="$root/target/$profile/roster-bench"
 out="$root/target/request-profile"
 work="/dev/shm/roster-profile-$$"
 mkdir -p "$work/state" "$out"
@@ -56,7 +58,10 @@ admin_token = "{{ admin_token }}"
 source = "$wasm/bench_empty.wasm"
 TOML
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-SPIN_VARIABLE_ADMIN_TOKEN=profile-admin valgrind --tool=callgrind --collect-atstart=no \
+# A small instance pool (the variables released Spin reads for it, roster_host::PoolingLimits):
+# valgrind cannot reserve the default pool's address space (1,000 memories of 288 MiB).
+SPIN_WASMTIME_INSTANCE_COUNT=4 SPIN_WASMTIME_TOTAL_MEMORIES=8 SPIN_WASMTIME_TOTAL_TABLES=16 \
+SPIN_VARIABLE_ADMIN_TOKEN=profile-admin valgrind --tool=callgrind --instr-atstart=no \
   --callgrind-out-file="$out/callgrind.out.%p" "$host" up --from "$work/spin.toml" \
   --listen "127.0.0.1:$port" --state-dir "$work/state" \
   --runtime-config-file "$root/runtime-config.toml" >"$work/host.log" 2>&1 &
@@ -94,6 +99,6 @@ PY
 kill "$pid"; wait "$pid" 2>/dev/null || true
 for f in "$out"/callgrind.out.*.[1-9]*; do
   phase="$(grep -m1 '^desc: Trigger' "$f" | sed 's/.*--dump=//; s/.*Trigger: //')"
-  total="$(grep -m1 '^summary:' "$f" | awk '{print $2}')"
+  total="$(grep -m1 '^totals:' "$f" | awk '{print $2}')"
   printf '%-6s %12.0f Ir per request   (%s)\n' "$phase" "$(echo "$total / $n" | bc -l)" "$f"
 done

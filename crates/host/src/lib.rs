@@ -150,9 +150,55 @@ fn cache_dir() -> PathBuf {
     std::env::temp_dir().join("roster-host-cache")
 }
 
-/// The process-wide engine: pooling allocator with modest limits, component-model async,
-/// and the compilation cache (in `$ROSTER_HOST_CACHE_DIR`, else `$XDG_CACHE_HOME/roster-host`,
-/// else `~/.cache/roster-host`).
+/// The pooling allocator's pool sizes, read from the environment variables released Spin
+/// reads for the same knobs (spin-core's `Config::default`), so that an operator's settings
+/// mean the same under both hosts, and so that a tool that cannot reserve the default pool's
+/// address space (valgrind: 1,000 memories of 288 MiB each) can run the host with a small one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolingLimits {
+    /// Component instances alive at once: `SPIN_WASMTIME_INSTANCE_COUNT`, default 1,000
+    /// (as Spin). Also bounds the pooled async stacks, and four core instances each.
+    pub instances: u32,
+    /// Linear memories alive at once: `SPIN_WASMTIME_TOTAL_MEMORIES`, default 1,000 (as Spin).
+    pub memories: u32,
+    /// Tables alive at once: `SPIN_WASMTIME_TOTAL_TABLES`, default 2,000 (as Spin).
+    pub tables: u32,
+}
+
+impl PoolingLimits {
+    /// The pool sizes from `lookup` (an environment): `Ok(None)` when `SPIN_WASMTIME_POOLING`
+    /// is `0` (instances allocated on demand, as Spin does then), `Ok(Some(_))` otherwise.
+    /// Errors name the variable when a value is not `0`/`1` (pooling) or not a whole number
+    /// above zero (the counts); Spin panics on the same values.
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, String> {
+        match lookup("SPIN_WASMTIME_POOLING").as_deref() {
+            None | Some("1") => {}
+            Some("0") => return Ok(None),
+            Some(other) => {
+                return Err(format!(
+                    "SPIN_WASMTIME_POOLING={other} not supported, only 1/0 supported"
+                ));
+            }
+        }
+        let count = |name: &str, default: u32| match lookup(name) {
+            None => Ok(default),
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!("{name}={v}: expected a whole number above 0")),
+            },
+        };
+        Ok(Some(Self {
+            instances: count("SPIN_WASMTIME_INSTANCE_COUNT", 1_000)?,
+            memories: count("SPIN_WASMTIME_TOTAL_MEMORIES", 1_000)?,
+            tables: count("SPIN_WASMTIME_TOTAL_TABLES", 2_000)?,
+        }))
+    }
+}
+
+/// The process-wide engine: pooling allocator with modest limits (pool sizes from
+/// [`PoolingLimits::from_env`], or on-demand allocation with `SPIN_WASMTIME_POOLING=0`),
+/// component-model async, and the compilation cache (in `$ROSTER_HOST_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/roster-host`, else `~/.cache/roster-host`).
 fn engine() -> anyhow::Result<Engine> {
     static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
     let mut slot = ENGINE.lock().unwrap_or_else(|p| p.into_inner());
@@ -161,19 +207,23 @@ fn engine() -> anyhow::Result<Engine> {
     }
     let mut config = wasmtime::Config::new();
     config.wasm_component_model_async(true);
-    let mut pooling = wasmtime::PoolingAllocationConfig::default();
-    pooling
-        .total_component_instances(1_000)
-        .total_core_instances(4_000)
-        .total_memories(1_000)
-        .total_tables(2_000)
-        .total_stacks(1_000)
-        .max_memory_size(256 << 20)
-        .max_component_instance_size(1 << 20)
-        .max_core_instances_per_component(50)
-        .max_memories_per_component(10)
-        .max_tables_per_component(20);
-    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
+    let limits =
+        PoolingLimits::from_env(|name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
+    if let Some(limits) = limits {
+        let mut pooling = wasmtime::PoolingAllocationConfig::default();
+        pooling
+            .total_component_instances(limits.instances)
+            .total_core_instances(limits.instances.saturating_mul(4))
+            .total_memories(limits.memories)
+            .total_tables(limits.tables)
+            .total_stacks(limits.instances)
+            .max_memory_size(256 << 20)
+            .max_component_instance_size(1 << 20)
+            .max_core_instances_per_component(50)
+            .max_memories_per_component(10)
+            .max_tables_per_component(20);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
+    }
     // Keep each pooled memory slot small so many instances fit in the address space.
     config.memory_reservation(256 << 20);
     config.memory_guard_size(32 << 20);
@@ -411,4 +461,60 @@ pub async fn spawn(cfg: HostConfig) -> anyhow::Result<(Arc<Host>, SocketAddr)> {
         }
     });
     Ok((host, addr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PoolingLimits;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn pool_sizes_default_to_spins_and_follow_spins_variables() {
+        assert_eq!(
+            PoolingLimits::from_env(env(&[])),
+            Ok(Some(PoolingLimits {
+                instances: 1_000,
+                memories: 1_000,
+                tables: 2_000
+            }))
+        );
+        let small = [
+            ("SPIN_WASMTIME_POOLING", "1"),
+            ("SPIN_WASMTIME_INSTANCE_COUNT", "4"),
+            ("SPIN_WASMTIME_TOTAL_MEMORIES", "8"),
+            ("SPIN_WASMTIME_TOTAL_TABLES", "16"),
+        ];
+        assert_eq!(
+            PoolingLimits::from_env(env(&small)),
+            Ok(Some(PoolingLimits {
+                instances: 4,
+                memories: 8,
+                tables: 16
+            }))
+        );
+        assert_eq!(
+            PoolingLimits::from_env(env(&[("SPIN_WASMTIME_POOLING", "0")])),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn a_bad_pool_setting_is_an_error_naming_the_variable() {
+        for (name, value) in [
+            ("SPIN_WASMTIME_POOLING", "yes"),
+            ("SPIN_WASMTIME_INSTANCE_COUNT", "0"),
+            ("SPIN_WASMTIME_TOTAL_MEMORIES", "-3"),
+            ("SPIN_WASMTIME_TOTAL_TABLES", "many"),
+        ] {
+            let err = PoolingLimits::from_env(env(&[(name, value)])).unwrap_err();
+            assert!(err.contains(name) && err.contains(value), "{err}");
+        }
+    }
 }
