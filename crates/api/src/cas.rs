@@ -49,6 +49,8 @@ pub mod codes {
     pub const USER_PENDING_DELETION: &str = "USER_PENDING_DELETION";
     /// 409: another guard refuses (not reachable under the CAS policy; kept total).
     pub const REMOVAL_REFUSED: &str = "REMOVAL_REFUSED";
+    /// 409: a legal hold (the user's or the organization's) protects the user.
+    pub const USER_LEGAL_HOLD: &str = "USER_LEGAL_HOLD";
     /// 429: the token's requests for this minute are used up.
     pub const TOO_MANY_REQUESTS: &str = "TOO_MANY_REQUESTS";
     /// 500: the store failed; repeating the request finishes the deletion.
@@ -188,22 +190,29 @@ fn auth_failure(a: AuthFailure) -> ApiResponse {
 
 /// Status, code and message of each blocker (the answer to a refused deletion, and an
 /// entry of a dry run's `blockers`).
-pub fn blocker(b: Blocker) -> (StatusCode, &'static str, &'static str) {
+pub fn blocker(b: Blocker) -> (StatusCode, &'static str, String) {
     match b {
         Blocker::ExternallyManaged => (
             StatusCode::METHOD_NOT_ALLOWED,
             codes::IDENTITY_SOURCE_MANAGED,
-            MANAGED_MESSAGE,
+            MANAGED_MESSAGE.into(),
         ),
         Blocker::Enabled => (
             StatusCode::CONFLICT,
             codes::USER_ENABLED,
-            "User is in enabled state.",
+            "User is in enabled state.".into(),
         ),
         Blocker::PendingDeletion => (
             StatusCode::CONFLICT,
             codes::USER_PENDING_DELETION,
-            "User is in pending deletion state.",
+            "User is in pending deletion state.".into(),
+        ),
+        // 409, the seed's "the operation is not performed" for the user's state; its
+        // 405 is reserved for identity sources.
+        Blocker::LegalHold { .. } => (
+            StatusCode::CONFLICT,
+            codes::USER_LEGAL_HOLD,
+            format!("User is {}.", b.hold_description().unwrap_or_default()),
         ),
         Blocker::ActiveDevices { .. }
         | Blocker::PendingEnrollmentTokens { .. }
@@ -211,7 +220,7 @@ pub fn blocker(b: Blocker) -> (StatusCode, &'static str, &'static str) {
         | Blocker::HasSubscriptions { .. } => (
             StatusCode::CONFLICT,
             codes::REMOVAL_REFUSED,
-            "The user cannot be deleted in its current state.",
+            "The user cannot be deleted in its current state.".into(),
         ),
     }
 }
@@ -225,7 +234,7 @@ fn removal_error(e: RemovalError, user: &UserRecord) -> ApiResponse {
         RemovalError::Refused(Blocker::ExternallyManaged) => managed(user),
         RemovalError::Refused(b) => {
             let (status, code, message) = blocker(b);
-            error(status, code, message)
+            error(status, code, &message)
         }
         RemovalError::Domain(d) => domain_error(d),
     }

@@ -151,10 +151,22 @@ fn auth_failure(a: AuthFailure) -> ApiResponse {
 fn removal_error(e: RemovalError) -> ApiResponse {
     match e {
         RemovalError::NotFound => not_found(),
-        // No guard of the Dynatrace policy refuses; kept total.
+        // The seed's 400 ExceptionMessage, naming the hold.
+        RemovalError::Refused(b @ removal::Blocker::LegalHold { .. }) => {
+            exception(StatusCode::BAD_REQUEST, &legal_hold_message(b))
+        }
+        // No other guard of the Dynatrace policy refuses; kept total.
         RemovalError::Refused(_) => exception(StatusCode::BAD_REQUEST, CANNOT_DELETE_MESSAGE),
         RemovalError::Domain(d) => domain_error(d),
     }
+}
+
+/// The seed's 400 message, followed by the legal hold that refuses the removal.
+fn legal_hold_message(b: removal::Blocker) -> String {
+    format!(
+        "{CANNOT_DELETE_MESSAGE}: the user is {}",
+        b.hold_description().unwrap_or_default()
+    )
 }
 
 fn domain_error(e: DomainError) -> ApiResponse {
@@ -505,6 +517,11 @@ async fn dry_run_answer<S: Store>(
     }
     if plan.blockers.contains(&removal::Blocker::PendingDeletion) {
         blockers.push(json!({ "code": 409, "message": "The user is being removed" }));
+    }
+    for b in &plan.blockers {
+        if let removal::Blocker::LegalHold { .. } = b {
+            blockers.push(json!({ "code": 400, "message": legal_hold_message(*b) }));
+        }
     }
     let last = t.before.iter().all(|a| a.org.id == t.org.id);
     Ok(json(

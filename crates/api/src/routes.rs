@@ -157,6 +157,10 @@ routes! {
         "POST removes many users (seed 000's rules), a result per user.";
     "mdm-users-purge" => mdm::UsersPurgeRoute, Mdm,
         "POST purges softly removed users whose retention ended.";
+    "mdm-user-hold" => mdm::UserHoldRoute, Mdm,
+        "GET a user's legal hold; PUT places it, DELETE lifts it.";
+    "mdm-hold" => mdm::OrgHoldRoute, Mdm,
+        "GET the organization-wide legal hold; PUT places it, DELETE lifts it.";
     "mdm-user-subscriptions" => mdm::UserSubscriptionsRoute, Mdm,
         "GET lists a user's API subscriptions; POST adds one.";
     "mdm-user-subscription" => mdm::UserSubscriptionRoute, Mdm,

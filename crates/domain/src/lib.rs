@@ -14,6 +14,7 @@
 //!   record of a removal that finishes asynchronously;
 //! - [`tokens`], [`permissions`], [`ratelimit`]: API tokens, what they may do, and
 //!   how often;
+//! - [`holds`]: legal holds on users and organizations, which every removal refuses;
 //! - [`audit`], [`outbox`]: the audit log, and messages (invitations, notices)
 //!   waiting for a mailer;
 //! - [`identity`]: a person's memberships across organizations (Dynatrace accounts).
@@ -41,6 +42,7 @@ pub mod devices;
 pub mod enrollment;
 pub mod error;
 pub mod groups;
+pub mod holds;
 pub mod identity;
 pub mod ids;
 pub mod invariants;

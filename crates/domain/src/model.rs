@@ -42,6 +42,34 @@ pub struct Organization {
     /// reading every search batch, as it did then.
     #[serde(default)]
     pub search_index: bool,
+    /// An organization-wide legal hold: while active, no user of the organization may
+    /// be removed or purged on any surface ([`crate::holds`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<LegalHold>,
+}
+
+/// A legal hold (deletion protection) on a user or a whole organization: while it is
+/// active every removal path refuses, and the purge skips the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LegalHold {
+    /// Why (1 to 256 characters, as given). Shown only to holders of
+    /// `mdm.global.legalHold.read`; never copied into audit events or refusals.
+    pub reason: String,
+    /// Who placed it: a token id, or `admin`.
+    pub placed_by: String,
+    /// When it was placed (also what refusals name it by).
+    pub placed_at: Timestamp,
+    /// When it ends by itself; `None`: until lifted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+}
+
+impl LegalHold {
+    /// Whether the hold protects at `now`: placed, and without an end or before it.
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        self.until.is_none_or(|u| now < u)
+    }
 }
 
 /// An organization's Azure API Management alias: requests under
@@ -284,6 +312,11 @@ pub struct User {
     /// Present while the user is softly removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion: Option<SoftDeletion>,
+    /// The user's own legal hold, if one was placed and not lifted (it may have
+    /// expired: see [`LegalHold::is_active`]). Placed and lifted by conditional writes
+    /// of this record, so a hold and a removal's mark never both win ([`crate::holds`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<LegalHold>,
 }
 
 /// Largest serialized size of [`User::attributes`].

@@ -272,6 +272,7 @@ pub async fn create<S: Store>(
         apim: new.apim,
         policy: new.policy,
         search_index: true,
+        legal_hold: None,
     };
     // The record and shards come first: a claim must always point at an organization
     // that exists.

@@ -31,6 +31,9 @@ pub enum Resource {
     Subscription,
     /// Asynchronous operations (removals that finish later).
     Operation,
+    /// Legal holds on users and organizations (deletion protection): a resource of
+    /// its own, so that `mdm.global.mdmUser.*` (what removes users) never lifts one.
+    LegalHold,
 }
 
 /// What is done to a resource.
@@ -57,7 +60,7 @@ pub struct Permission {
     pub action: Action,
 }
 
-const RESOURCES: [(Resource, &str); 10] = [
+const RESOURCES: [(Resource, &str); 11] = [
     (Resource::Organization, "organization"),
     (Resource::MdmUser, "mdmUser"),
     (Resource::Device, "device"),
@@ -68,6 +71,7 @@ const RESOURCES: [(Resource, &str); 10] = [
     (Resource::Audit, "audit"),
     (Resource::Subscription, "subscription"),
     (Resource::Operation, "operation"),
+    (Resource::LegalHold, "legalHold"),
 ];
 
 const ACTIONS: [(Action, &str); 5] = [

@@ -38,6 +38,22 @@ impl Timestamp {
     }
 }
 
+/// Serializes a timestamp as its RFC 3339 string (for `serialize_with`).
+pub fn serialize_rfc3339<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339())
+}
+
+/// Serializes an optional timestamp as its RFC 3339 string or `null`.
+pub fn serialize_rfc3339_opt<S: serde::Serializer>(
+    t: &Option<Timestamp>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&t.to_rfc3339()),
+        None => s.serialize_none(),
+    }
+}
+
 /// Howard Hinnant's days-to-civil algorithm.
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;

@@ -332,6 +332,7 @@ pub async fn create<S: Store>(
         attributes: new.attributes,
         login: crate::model::LoginMetadata::default(),
         deletion: None,
+        legal_hold: None,
     };
     let result = async {
         for (field, key) in user_claims(org, &user) {

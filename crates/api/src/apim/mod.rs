@@ -300,6 +300,15 @@ pub fn blocker(b: Blocker) -> (StatusCode, &'static str, String, Option<&'static
             "The user is being deleted; poll the operation or repeat the DELETE.".into(),
             None,
         ),
+        Blocker::LegalHold { .. } => (
+            StatusCode::CONFLICT,
+            "UserUnderLegalHold",
+            format!(
+                "The user is {}; it cannot be deleted until the hold is lifted or ends.",
+                b.hold_description().unwrap_or_default()
+            ),
+            None,
+        ),
         Blocker::ActiveDevices { .. }
         | Blocker::PendingEnrollmentTokens { .. }
         | Blocker::Enabled

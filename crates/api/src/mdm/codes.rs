@@ -40,3 +40,6 @@ pub const HAS_SUBSCRIPTIONS: u32 = 5056;
 pub const EXTERNALLY_MANAGED: u32 = 5057;
 /// 409: the user must be disabled first.
 pub const USER_ENABLED: u32 = 5058;
+/// 400: a legal hold (the user's or the organization's) protects the user: every
+/// removal is refused until it is lifted or ends (seed 000's 400, as 5054 and 5055).
+pub const LEGAL_HOLD: u32 = 5059;

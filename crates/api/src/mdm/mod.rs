@@ -12,6 +12,7 @@ pub mod admin;
 pub mod codes;
 pub mod dto;
 pub mod endpoints;
+pub mod holds;
 
 pub use admin::{
     AuditRoute, GlobalTokenRoute, GlobalTokensRoute, OperationRoute, OrgTokenRoute, OrgTokensRoute,
@@ -24,11 +25,13 @@ pub use endpoints::{
     UserGroupsRoute, UserPasswordResetRoute, UserPasswordRoute, UserRoute, UserStatusRoute,
     UsersCountRoute, UsersRoute,
 };
+pub use holds::{OrgHoldRoute, UserHoldRoute};
 
 use crate::auth::{self, AuthFailure, Caller};
 use crate::request::{ApiRequest, ApiResponse, Body, Ctx, JsonError};
 use crate::{Endpoint, Refusal, SurfaceError};
 use http::{HeaderValue, StatusCode, header};
+use roster_domain::holds::HoldError;
 use roster_domain::ids::{self, ObjectId, OrgRef};
 use roster_domain::model::Organization;
 use roster_domain::model::{ApimBinding, RemovalMode, UserStatus};
@@ -232,6 +235,16 @@ impl From<RemovalError> for Error {
     }
 }
 
+impl From<HoldError> for Error {
+    fn from(e: HoldError) -> Self {
+        match e {
+            HoldError::NotFound => Error::NotFound,
+            HoldError::RemovalInProgress { .. } => Error::Blocked(Blocker::PendingDeletion),
+            HoldError::Domain(d) => d.into(),
+        }
+    }
+}
+
 impl From<RestoreError> for Error {
     fn from(e: RestoreError) -> Self {
         match e {
@@ -290,7 +303,35 @@ pub fn blocker(b: Blocker) -> (StatusCode, u32, String) {
             codes::USER_ENABLED,
             "MdmUser is enabled".into(),
         ),
+        Blocker::LegalHold { .. } => (
+            StatusCode::BAD_REQUEST,
+            codes::LEGAL_HOLD,
+            format!(
+                "MdmUser Can not be deleted because is {}",
+                b.hold_description().unwrap_or_default()
+            ),
+        ),
     }
+}
+
+/// The legal hold among a dry run's blockers, as `{scope, placedAt, until}` (`null`
+/// when none protects the user).
+pub fn plan_hold(plan: &Plan) -> serde_json::Value {
+    plan.blockers
+        .iter()
+        .find_map(|b| match b {
+            Blocker::LegalHold {
+                scope,
+                placed_at,
+                until,
+            } => Some(serde_json::json!({
+                "scope": scope.as_str(),
+                "placedAt": placed_at.to_rfc3339(),
+                "until": until.map(roster_domain::Timestamp::to_rfc3339),
+            })),
+            _ => None,
+        })
+        .unwrap_or(serde_json::Value::Null)
 }
 
 /// Parses the optional `dryRun` query parameter (`true` or `false`).
@@ -319,6 +360,7 @@ pub fn plan_response(plan: &Plan) -> serde_json::Value {
         "mode": plan.mode,
         "wouldRemove": plan.would_remove,
         "blockers": blockers,
+        "legalHold": plan_hold(plan),
     })
 }
 

@@ -167,6 +167,9 @@ pub fn blocker_message(b: Blocker) -> String {
         Blocker::PreconditionFailed => "the user was modified concurrently".to_owned(),
         Blocker::HasSubscriptions { count } => format!("the user has {count} subscriptions"),
         Blocker::PendingDeletion => "the user is being removed".to_owned(),
+        Blocker::LegalHold { .. } => {
+            format!("the user is {}", b.hold_description().unwrap_or_default())
+        }
     }
 }
 

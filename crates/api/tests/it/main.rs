@@ -5,12 +5,14 @@
 //! - `scim_native`: SCIM bounds on large organizations, writes stopped at every store call.
 //! - `seeds_native`: seeds 001, 002 and 004.
 //! - `fuzz_requests`: a proptest run over every route of the catalogue.
+//! - `holds_native`: the legal hold routes and the refusals they cause.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 mod email_optional_native;
 mod fuzz_requests;
+mod holds_native;
 mod mdm_native;
 mod scim_native;
 mod seeds_native;

@@ -141,7 +141,8 @@ fn read_user_for(
 }
 
 /// A softly removed user touched by a removal that is not the purge: purged if its
-/// retention window has ended (either way the removal answers `NotFound`).
+/// retention window has ended and no legal hold protects it (either way the removal
+/// answers `NotFound`).
 async fn purge_if_window_ended<S: Store>(
     store: &S,
     org: &Organization,
@@ -150,7 +151,10 @@ async fn purge_if_window_ended<S: Store>(
     now: Timestamp,
 ) -> Result<(), RemovalError> {
     if u.deletion.as_ref().is_some_and(|d| now >= d.purge_after) {
-        remove_user(store, org, user_id, &RemovalPolicy::purge(), now).await?;
+        match remove_user(store, org, user_id, &RemovalPolicy::purge(), now).await {
+            Ok(_) | Err(RemovalError::Refused(Blocker::LegalHold { .. })) => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
@@ -229,6 +233,9 @@ async fn mark<S: Store>(
 ) -> Result<Option<Start>, RemovalError> {
     if u.is_live() {
         refuse_if_guarded(store, org, user_id, &u, policy, now).await?;
+    } else if let Some(hold) = Blocker::legal_hold(org, &u, now) {
+        // A softly removed user under a legal hold is not purged.
+        return Err(RemovalError::Refused(hold));
     }
     let journal = new_journal(store, org, policy, &u, reserved, now).await?;
     let mut next = u.clone();

@@ -50,7 +50,7 @@ pub use restore::{RestoreError, restore};
 
 use crate::error::{DomainError, Entity};
 use crate::ids::ObjectId;
-use crate::model::{RemovalMode, User};
+use crate::model::{Organization, RemovalMode, User};
 use crate::operations::Operation;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -220,6 +220,85 @@ pub enum Blocker {
     },
     /// Another request is removing the user right now.
     PendingDeletion,
+    /// A legal hold is active on the user or its whole organization (the user's own
+    /// is named when both are). Named by its scope, placement time and end, never by
+    /// its reason ([`crate::holds`]).
+    #[serde(rename_all = "camelCase")]
+    LegalHold {
+        /// Whose hold: the user's own, or the organization's.
+        scope: HoldScope,
+        /// When it was placed (serialized as RFC 3339).
+        #[serde(serialize_with = "crate::time::serialize_rfc3339")]
+        placed_at: Timestamp,
+        /// When it ends by itself (`None`: until lifted; serialized as RFC 3339).
+        #[serde(serialize_with = "crate::time::serialize_rfc3339_opt")]
+        until: Option<Timestamp>,
+    },
+}
+
+/// Where a legal hold is placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HoldScope {
+    /// On one user.
+    User,
+    /// On every user of the organization.
+    Organization,
+}
+
+impl HoldScope {
+    /// The wire name: `user` or `organization`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldScope::User => "user",
+            HoldScope::Organization => "organization",
+        }
+    }
+}
+
+impl Blocker {
+    /// The active legal hold protecting `user` of `org` at `now`, as a blocker: the
+    /// user's own first, then the organization's.
+    pub fn legal_hold(org: &Organization, user: &User, now: Timestamp) -> Option<Blocker> {
+        let own = user.legal_hold.as_ref().map(|h| (HoldScope::User, h));
+        let org_wide = org
+            .legal_hold
+            .as_ref()
+            .map(|h| (HoldScope::Organization, h));
+        own.into_iter()
+            .chain(org_wide)
+            .find(|(_, h)| h.is_active(now))
+            .map(|(scope, h)| Blocker::LegalHold {
+                scope,
+                placed_at: h.placed_at,
+                until: h.until,
+            })
+    }
+
+    /// A sentence naming a legal hold blocker for refusals on every surface:
+    /// `under a user legal hold placed 2026-12-01T05:00:00.000Z (until lifted)`;
+    /// `None` for other blockers.
+    pub fn hold_description(&self) -> Option<String> {
+        match self {
+            Blocker::LegalHold {
+                scope,
+                placed_at,
+                until,
+            } => Some(format!(
+                "under {} legal hold placed {} ({})",
+                match scope {
+                    HoldScope::User => "a user",
+                    HoldScope::Organization => "an organization-wide",
+                },
+                placed_at.to_rfc3339(),
+                until.map_or_else(
+                    || "until lifted".to_owned(),
+                    |u| format!("until {}", u.to_rfc3339())
+                ),
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Why a removal did not happen.

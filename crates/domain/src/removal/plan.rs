@@ -74,9 +74,10 @@ pub(super) async fn read_lists<S: Store>(
 }
 
 /// Every guard of `policy` that refuses removing `user` now, in a fixed order
-/// (version, source, status, active devices, pending tokens, live subscriptions): the
-/// first is the answer of a refused removal. Reads the dependents' records only for
-/// the guards the policy has.
+/// (version, legal hold, source, status, active devices, pending tokens, live
+/// subscriptions): the first is the answer of a refused removal. The legal hold guard
+/// belongs to every policy. Reads the dependents' records only for the guards the
+/// policy has.
 pub(super) async fn blockers<S: Store>(
     store: &S,
     org: &Organization,
@@ -88,6 +89,9 @@ pub(super) async fn blockers<S: Store>(
     let mut out = Vec::new();
     if policy.expected_version.is_some_and(|v| v != user.version) {
         out.push(Blocker::PreconditionFailed);
+    }
+    if let Some(hold) = Blocker::legal_hold(org, user, now) {
+        out.push(hold);
     }
     if policy.refuse_externally_managed && user.source != IdentitySource::Local {
         out.push(Blocker::ExternallyManaged);

@@ -3,7 +3,7 @@
 //! scheduler).
 
 use super::engine::remove_user;
-use super::{RemovalError, RemovalPolicy, TrashEntry};
+use super::{Blocker, RemovalError, RemovalPolicy, TrashEntry};
 use crate::error::DomainError;
 use crate::ids::ObjectId;
 use crate::keys;
@@ -13,8 +13,9 @@ use crate::store::Store;
 use crate::time::Timestamp;
 use serde::Serialize;
 
-/// Purges `user_id` if it is softly removed and its window has ended; returns whether
-/// it did. Called when a request touches a user that reads as removed.
+/// Purges `user_id` if it is softly removed, its window has ended and no legal hold
+/// protects it; returns whether it did. Called when a request touches a user that
+/// reads as removed.
 pub async fn purge_if_expired<S: Store>(
     store: &S,
     org: &Organization,
@@ -29,19 +30,29 @@ pub async fn purge_if_expired<S: Store>(
     let expired = u.status == UserStatus::Deleted
         && u.deletion.as_ref().is_some_and(|d| now >= d.purge_after);
     if expired {
-        remove_user(store, org, user_id, &RemovalPolicy::purge(), now).await?;
+        match remove_user(store, org, user_id, &RemovalPolicy::purge(), now).await {
+            Ok(_) => {}
+            Err(RemovalError::Refused(Blocker::LegalHold { .. })) => return Ok(false),
+            Err(e) => return Err(e),
+        }
     }
     Ok(expired)
 }
 
 /// What one call of [`purge_expired`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PurgeReport {
     /// Softly removed users whose window had ended, purged by this call.
     pub purged: u64,
     /// Softly removed users looked at whose window has not ended.
     pub waiting: u64,
+    /// Softly removed users whose window ended but who are under a legal hold (their
+    /// own or the organization's): skipped, not purged; looked at again by later
+    /// purges.
+    pub held: u64,
+    /// The ids of the users counted in `held`, in trash order.
+    pub held_user_ids: Vec<ObjectId>,
     /// Trash entries looked at.
     pub scanned: u64,
     /// Whether entries remain beyond those looked at (call again).
@@ -95,7 +106,7 @@ pub async fn purge_expired<S: Store>(
 
 /// Settles trash entry `n` (at `key`): purges its user if the window ended, deletes an
 /// entry no softly removed user names any more (restored, purged, or replaced), and
-/// leaves one whose window has not ended. Returns whether the entry is settled (the
+/// leaves one whose window has not ended or whose user is under a legal hold. Returns whether the entry is settled (the
 /// queue's head may move past it).
 #[allow(clippy::too_many_arguments)]
 async fn settle_entry<S: Store>(
@@ -126,9 +137,19 @@ async fn settle_entry<S: Store>(
         return Ok(false);
     }
     let policy = RemovalPolicy::purge().by(actor);
-    remove_user(store, org, &e.user_id, &policy, now).await?;
-    report.purged += 1;
-    Ok(true)
+    match remove_user(store, org, &e.user_id, &policy, now).await {
+        Ok(_) => {
+            report.purged += 1;
+            Ok(true)
+        }
+        // Held: skipped, and the entry stays for a later purge.
+        Err(RemovalError::Refused(Blocker::LegalHold { .. })) => {
+            report.held += 1;
+            report.held_user_ids.push(e.user_id.clone());
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
 }
 
 /// Moves the trash queue's head to `settled` (a conditional swap: concurrent purges

@@ -9,6 +9,7 @@
 mod async_removal;
 mod directory;
 mod helpers;
+mod holds;
 mod membership;
 mod removal;
 mod search;

@@ -189,6 +189,15 @@ fn removal(e: RemovalError) -> ScimError {
     match e {
         RemovalError::NotFound => not_found(Entity::User),
         RemovalError::Refused(Blocker::PreconditionFailed) => precondition_failed(),
+        // RFC 7644 §3.12 has no scimType for it: a 409 whose detail names the hold.
+        RemovalError::Refused(b @ Blocker::LegalHold { .. }) => ScimError::new(
+            StatusCode::CONFLICT,
+            None,
+            format!(
+                "the user cannot be removed: it is {}",
+                b.hold_description().unwrap_or_default()
+            ),
+        ),
         RemovalError::Refused(b) => ScimError::new(
             StatusCode::CONFLICT,
             None,

@@ -1,0 +1,328 @@
+//! Legal holds (deletion protection): a hold on one user, or on a whole organization,
+//! makes every removal path refuse while it is active (the removal engine's guard,
+//! [`crate::removal::Blocker::LegalHold`]), and the purge skip the user.
+//!
+//! A user's hold lives in its record and an organization's in its record, each placed
+//! and lifted by a conditional write of that record. So a user's hold and a removal's
+//! mark (also a conditional write of the user record) are ordered: a removal that marks
+//! the user first goes on to the end, and then the hold is refused
+//! ([`HoldError::RemovalInProgress`]); a hold placed first makes the mark refuse. An
+//! organization's hold is read with the organization at the start of each request, so
+//! it refuses every removal that begins after it was written. `docs/lifecycle.md`
+//! states the rules.
+//!
+//! Placing and lifting are audited (`user.hold_placed`, `user.hold_lifted`,
+//! `organization.hold_placed`, `organization.hold_lifted`); the events carry the
+//! scope, the end and who acted, never the reason (it may name the person, and the
+//! audit log outlives the user).
+
+use crate::audit::{self, AuditEvent};
+use crate::error::{DomainError, Entity, ValidationError};
+use crate::ids::{self, ObjectId};
+use crate::keys;
+use crate::model::{LegalHold, Organization, User, UserStatus};
+use crate::records::{self, Updated};
+use crate::store::Store;
+use crate::time::Timestamp;
+
+/// Longest hold that ends by itself: ten years, in seconds (longer: no end).
+pub const MAX_HOLD_SECONDS: i64 = 10 * 366 * 24 * 3600;
+
+/// A validated request to place a hold.
+#[derive(Debug, Clone)]
+pub struct NewHold {
+    /// Why (1 to 256 characters).
+    pub reason: String,
+    /// Seconds until it ends by itself (`None`: until lifted).
+    pub expires_in: Option<i64>,
+}
+
+impl NewHold {
+    /// Validates `reason` (1 to 256 characters, no control characters) and
+    /// `expiresIn` (1 to [`MAX_HOLD_SECONDS`]); errors name the field.
+    pub fn parse(reason: &str, expires_in: Option<i64>) -> Result<Self, ValidationError> {
+        let reason = ids::text("reason", reason, ids::MAX_TEXT_LEN)?;
+        if reason.trim().is_empty() {
+            return Err(ValidationError::new("reason", "must not be empty"));
+        }
+        if let Some(s) = expires_in
+            && !(1..=MAX_HOLD_SECONDS).contains(&s)
+        {
+            return Err(ValidationError::new(
+                "expiresIn",
+                format!("must be an integer from 1 to {MAX_HOLD_SECONDS} (seconds)"),
+            ));
+        }
+        Ok(Self { reason, expires_in })
+    }
+
+    fn into_hold(self, actor: &str, now: Timestamp) -> LegalHold {
+        LegalHold {
+            reason: self.reason,
+            placed_by: actor.to_owned(),
+            placed_at: now,
+            until: self
+                .expires_in
+                .map(|s| now.plus_millis(s.saturating_mul(1000))),
+        }
+    }
+}
+
+/// Why a hold was not placed or lifted.
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError {
+    /// No such user (never was, or permanently removed).
+    #[error("user not found")]
+    NotFound,
+    /// The user's removal has begun (`pending_deletion`): it will finish, so a hold
+    /// cannot protect the user any more. Names the removal's operation.
+    #[error("the user's removal is in progress")]
+    RemovalInProgress {
+        /// The operation of the removal under way.
+        operation_id: ObjectId,
+    },
+    /// The store failed; repeating the request is safe.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+}
+
+/// A user's hold as read: the user (any state but permanently removed) and its hold.
+pub async fn user_hold<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+) -> Result<(User, Option<LegalHold>), HoldError> {
+    let u = crate::users::get_any(store, org, user_id)
+        .await
+        .map_err(not_found)?;
+    let hold = u.legal_hold.clone();
+    Ok((u, hold))
+}
+
+/// Places (or replaces) the hold of a user of `org`: live, or softly removed (which
+/// stops its purge). Refused while the user's removal is in progress. Audited as
+/// `user.hold_placed`. Returns the user as written.
+pub async fn place_user_hold<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    new: NewHold,
+    actor: &str,
+    now: Timestamp,
+) -> Result<User, HoldError> {
+    let hold = new.into_hold(actor, now);
+    let user = change_user_hold(store, org, user_id, Some(hold.clone()), now).await?;
+    record(
+        store,
+        org,
+        "user.hold_placed",
+        user_id,
+        actor,
+        Some(&hold),
+        now,
+    )
+    .await?;
+    Ok(user)
+}
+
+/// Lifts the hold of a user of `org`; `Ok(None)` when it had none (nothing written,
+/// nothing audited). Refused while the user's removal is in progress (it holds no
+/// hold then). Audited as `user.hold_lifted`.
+pub async fn lift_user_hold<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Option<LegalHold>, HoldError> {
+    let (u, before) = user_hold(store, org, user_id).await?;
+    let Some(before) = before else {
+        return Ok(None);
+    };
+    if u.status == UserStatus::PendingDeletion {
+        return Err(in_progress(&u));
+    }
+    change_user_hold(store, org, user_id, None, now).await?;
+    record(
+        store,
+        org,
+        "user.hold_lifted",
+        user_id,
+        actor,
+        Some(&before),
+        now,
+    )
+    .await?;
+    Ok(Some(before))
+}
+
+/// Sets the user's hold to `hold` with a conditional write of its record (a new
+/// version), unless its removal is in progress.
+async fn change_user_hold<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    hold: Option<LegalHold>,
+    now: Timestamp,
+) -> Result<User, HoldError> {
+    let updated = records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
+        if u.status == UserStatus::PendingDeletion {
+            return Err(in_progress(u));
+        }
+        u.legal_hold.clone_from(&hold);
+        u.version += 1;
+        u.updated_at = now;
+        Ok::<_, HoldError>(true)
+    })
+    .await?;
+    match updated {
+        Updated::Written(u) | Updated::Unchanged(u) => Ok(u),
+        Updated::Missing => Err(HoldError::NotFound),
+    }
+}
+
+/// Places (or replaces) the organization-wide hold. Audited as
+/// `organization.hold_placed`. Returns the organization as written.
+pub async fn place_org_hold<S: Store>(
+    store: &S,
+    org: &Organization,
+    new: NewHold,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Organization, DomainError> {
+    let hold = new.into_hold(actor, now);
+    let written = change_org_hold(store, &org.id, Some(hold.clone()), now).await?;
+    record_org(store, org, "organization.hold_placed", actor, &hold, now).await?;
+    Ok(written)
+}
+
+/// Lifts the organization-wide hold; `Ok(None)` when there was none (nothing written,
+/// nothing audited). Audited as `organization.hold_lifted`.
+pub async fn lift_org_hold<S: Store>(
+    store: &S,
+    org: &Organization,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Option<LegalHold>, DomainError> {
+    let current = crate::orgs::get(store, &org.id).await?;
+    let Some(before) = current.legal_hold else {
+        return Ok(None);
+    };
+    change_org_hold(store, &org.id, None, now).await?;
+    record_org(store, org, "organization.hold_lifted", actor, &before, now).await?;
+    Ok(Some(before))
+}
+
+async fn change_org_hold<S: Store>(
+    store: &S,
+    org_id: &ObjectId,
+    hold: Option<LegalHold>,
+    now: Timestamp,
+) -> Result<Organization, DomainError> {
+    let updated = records::update(store, &keys::org(org_id), |o: &mut Organization| {
+        o.legal_hold.clone_from(&hold);
+        o.version += 1;
+        o.updated_at = now;
+        Ok::<_, DomainError>(true)
+    })
+    .await?;
+    match updated {
+        Updated::Written(o) | Updated::Unchanged(o) => Ok(o),
+        Updated::Missing => Err(DomainError::NotFound {
+            entity: Entity::Organization,
+        }),
+    }
+}
+
+/// The audit details of a hold: its scope and end, never its reason.
+fn details(scope: &str, hold: Option<&LegalHold>) -> serde_json::Map<String, serde_json::Value> {
+    let mut d = serde_json::Map::new();
+    d.insert("scope".into(), scope.into());
+    if let Some(h) = hold {
+        d.insert("placedAt".into(), h.placed_at.to_rfc3339().into());
+        d.insert(
+            "until".into(),
+            h.until
+                .map_or(serde_json::Value::Null, |u| u.to_rfc3339().into()),
+        );
+    }
+    d
+}
+
+async fn record<S: Store>(
+    store: &S,
+    org: &Organization,
+    action: &str,
+    user_id: &ObjectId,
+    actor: &str,
+    hold: Option<&LegalHold>,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    audit::record(
+        store,
+        &org.id,
+        AuditEvent {
+            number: 0,
+            at: now,
+            action: action.to_owned(),
+            surface: "mdm".into(),
+            actor: actor.to_owned(),
+            subject: audit::pseudonym(org, user_id),
+            operation_id: None,
+            details: details("user", hold),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn record_org<S: Store>(
+    store: &S,
+    org: &Organization,
+    action: &str,
+    actor: &str,
+    hold: &LegalHold,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    audit::record(
+        store,
+        &org.id,
+        AuditEvent {
+            number: 0,
+            at: now,
+            action: action.to_owned(),
+            surface: "mdm".into(),
+            actor: actor.to_owned(),
+            subject: format!("organization:{}", org.id),
+            operation_id: None,
+            details: details("organization", Some(hold)),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+fn in_progress(u: &User) -> HoldError {
+    match &u.removal {
+        Some(j) => HoldError::RemovalInProgress {
+            operation_id: j.operation_id.clone(),
+        },
+        None => HoldError::Domain(DomainError::Corrupt {
+            key: keys::user(&u.org_id, &u.id),
+            reason: "pending_deletion without a removal journal".into(),
+        }),
+    }
+}
+
+fn not_found(e: DomainError) -> HoldError {
+    match e {
+        DomainError::NotFound { .. } => HoldError::NotFound,
+        other => HoldError::Domain(other),
+    }
+}
+
+impl From<crate::store::StoreError> for HoldError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Domain(e.into())
+    }
+}

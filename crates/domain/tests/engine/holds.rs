@@ -1,0 +1,384 @@
+//! Legal holds natively: every policy refuses a held user (its own hold or the
+//! organization's) and the dry run names the hold; lifting or expiry lets the removal
+//! through; the purge skips held soft removals and reports them; a hold is refused
+//! once a removal has begun; placing and lifting are audited without the reason; and
+//! a removal interrupted at every store call with a hold placed before the retry ends
+//! consistent.
+
+use crate::helpers::{DAY, NOW, consistent};
+use futures::executor::block_on;
+use roster_domain::holds::{self, HoldError, NewHold};
+use roster_domain::ids::ObjectId;
+use roster_domain::model::{Organization, UserStatus};
+use roster_domain::removal::{
+    self, Blocker, HoldScope, RemovalError, RemovalOutcome, RemovalPolicy, remove_user,
+};
+use roster_domain::{MemoryStore, audit, orgs, users};
+
+fn org_with(s: &MemoryStore, retention: Option<i64>, batch: Option<i64>) -> Organization {
+    block_on(async {
+        let o = orgs::create(
+            s,
+            orgs::NewOrganization::parse("Acme", "acme").unwrap(),
+            NOW,
+        )
+        .await
+        .unwrap();
+        let changes = orgs::OrgChanges {
+            policy: orgs::PolicyChanges::parse(retention, None, batch).unwrap(),
+            ..orgs::OrgChanges::default()
+        };
+        orgs::update(s, &o.id, None, changes, NOW).await.unwrap()
+    })
+}
+
+async fn user(s: &MemoryStore, o: &Organization, name: &str) -> ObjectId {
+    let new = users::NewUser::parse(
+        name,
+        Some(&format!("{name}@example.com")),
+        Some("Given"),
+        Some("Family"),
+    )
+    .unwrap();
+    users::create(s, o, new, NOW).await.unwrap().id
+}
+
+fn hold(reason: &str, expires_in: Option<i64>) -> NewHold {
+    NewHold::parse(reason, expires_in).unwrap()
+}
+
+/// Every surface's policy (the purge's included).
+fn policies() -> Vec<RemovalPolicy> {
+    vec![
+        RemovalPolicy::canonical(),
+        RemovalPolicy::cas(),
+        RemovalPolicy::dynatrace(),
+        RemovalPolicy::wso2(),
+        RemovalPolicy::scim(),
+        RemovalPolicy::apim(true, true),
+        RemovalPolicy::purge(),
+    ]
+}
+
+fn held_by(r: Result<RemovalOutcome, RemovalError>, scope: HoldScope) -> bool {
+    matches!(r, Err(RemovalError::Refused(Blocker::LegalHold { scope: s, .. })) if s == scope)
+}
+
+#[test]
+fn every_policy_refuses_a_held_user_until_the_hold_is_lifted() {
+    let s = MemoryStore::from_env();
+    let o = org_with(&s, None, None);
+    block_on(async {
+        for (i, policy) in policies().into_iter().enumerate() {
+            let id = user(&s, &o, &format!("held{i}")).await;
+            let placed = holds::place_user_hold(&s, &o, &id, hold("matter 7", None), "t1", NOW)
+                .await
+                .unwrap();
+            assert_eq!(placed.legal_hold.as_ref().unwrap().placed_by, "t1");
+            let r = remove_user(&s, &o, &id, &policy, NOW).await;
+            assert!(held_by(r, HoldScope::User), "{}", policy.surface);
+            // Nothing changed: the user is as it was, the dry run names the hold.
+            let u = users::get(&s, &o, &id).await.unwrap();
+            assert_eq!(u.status, UserStatus::Active, "{}", policy.surface);
+            let plan = removal::plan(&s, &o, &id, &policy, NOW).await.unwrap();
+            assert_eq!(
+                plan.blockers.first(),
+                Some(&Blocker::LegalHold {
+                    scope: HoldScope::User,
+                    placed_at: NOW,
+                    until: None
+                }),
+                "{}",
+                policy.surface
+            );
+            consistent(&s, policy.surface);
+            let lifted = holds::lift_user_hold(&s, &o, &id, "t2", NOW).await.unwrap();
+            assert_eq!(lifted.unwrap().reason, "matter 7");
+            // Lifting again changes nothing.
+            assert!(
+                holds::lift_user_hold(&s, &o, &id, "t2", NOW)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            if policy.surface == "cas" {
+                let disabled = users::UserChanges {
+                    status: Some(UserStatus::Disabled),
+                    ..users::UserChanges::default()
+                };
+                users::update(&s, &o, &id, None, disabled, NOW)
+                    .await
+                    .unwrap();
+            }
+            let r = remove_user(&s, &o, &id, &policy, NOW).await.unwrap();
+            if let RemovalOutcome::InProgress { operation, .. } = r {
+                removal::poll(&s, &o, &operation.id, NOW).await.unwrap();
+            }
+            assert!(
+                users::get_any(&s, &o, &id).await.is_err(),
+                "{}",
+                policy.surface
+            );
+            consistent(&s, policy.surface);
+        }
+    });
+}
+
+#[test]
+fn a_hold_ends_by_itself_and_the_organization_wide_one_refuses_everyone() {
+    let s = MemoryStore::from_env();
+    let o = org_with(&s, None, None);
+    block_on(async {
+        let a = user(&s, &o, "ann").await;
+        let b = user(&s, &o, "bex").await;
+        holds::place_user_hold(&s, &o, &a, hold("short", Some(60)), "t1", NOW)
+            .await
+            .unwrap();
+        let policy = RemovalPolicy::wso2();
+        assert!(held_by(
+            remove_user(&s, &o, &a, &policy, NOW.plus_millis(59_999)).await,
+            HoldScope::User
+        ));
+        // The organization-wide hold: everyone is refused, and a user's own hold is
+        // named first while it is active.
+        let o2 = holds::place_org_hold(&s, &o, hold("audit 2026", None), "t1", NOW)
+            .await
+            .unwrap();
+        assert!(o2.legal_hold.is_some());
+        assert!(held_by(
+            remove_user(&s, &o2, &b, &policy, NOW).await,
+            HoldScope::Organization
+        ));
+        assert!(held_by(
+            remove_user(&s, &o2, &a, &policy, NOW).await,
+            HoldScope::User
+        ));
+        let after = NOW.plus_millis(60_000);
+        assert!(held_by(
+            remove_user(&s, &o2, &a, &policy, after).await,
+            HoldScope::Organization
+        ));
+        assert!(
+            holds::lift_org_hold(&s, &o2, "t2", NOW)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let o3 = orgs::get(&s, &o.id).await.unwrap();
+        assert!(o3.legal_hold.is_none());
+        // The user's hold expired: the removal goes through.
+        remove_user(&s, &o3, &a, &policy, after).await.unwrap();
+        remove_user(&s, &o3, &b, &policy, after).await.unwrap();
+        consistent(&s, "after");
+        // Audited, the reason nowhere in the log.
+        let (events, _) = audit::list(&s, &o.id, 0, 100, None).await.unwrap();
+        let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "user.hold_placed",
+                "organization.hold_placed",
+                "organization.hold_lifted",
+                "user.removed",
+                "user.removed"
+            ]
+        );
+        assert_eq!(events[0].subject, audit::pseudonym(&o, &a));
+        assert_eq!(events[0].actor, "t1");
+        assert_eq!(events[0].details["scope"], "user");
+        assert!(events[0].details["until"].is_string());
+        assert_eq!(events[2].actor, "t2");
+        let log = serde_json::to_string(&events).unwrap();
+        assert!(
+            !log.contains("short") && !log.contains("audit 2026"),
+            "{log}"
+        );
+    });
+}
+
+#[test]
+fn the_purge_skips_held_soft_removals_and_reports_them() {
+    let s = MemoryStore::from_env();
+    let o = org_with(&s, Some(1), None);
+    block_on(async {
+        let a = user(&s, &o, "ann").await;
+        let b = user(&s, &o, "bex").await;
+        for id in [&a, &b] {
+            remove_user(&s, &o, id, &RemovalPolicy::wso2(), NOW)
+                .await
+                .unwrap();
+        }
+        // A softly removed user can be held: its purge stops.
+        holds::place_user_hold(&s, &o, &a, hold("matter 7", None), "t1", NOW)
+            .await
+            .unwrap();
+        let later = NOW.plus_millis(2 * DAY);
+        assert!(!removal::purge_if_expired(&s, &o, &a, later).await.unwrap());
+        let r = removal::purge_expired(&s, &o, 10, "cron", later)
+            .await
+            .unwrap();
+        assert_eq!((r.purged, r.held, r.waiting), (1, 1, 0));
+        assert_eq!(r.held_user_ids, vec![a.clone()]);
+        assert_eq!(
+            users::get_any(&s, &o, &a).await.unwrap().status,
+            UserStatus::Deleted
+        );
+        assert!(users::get_any(&s, &o, &b).await.is_err());
+        consistent(&s, "held purge");
+        // Lifted: the next purge takes it.
+        holds::lift_user_hold(&s, &o, &a, "t1", later)
+            .await
+            .unwrap();
+        let r = removal::purge_expired(&s, &o, 10, "cron", later)
+            .await
+            .unwrap();
+        assert_eq!((r.purged, r.held), (1, 0));
+        assert!(users::get_any(&s, &o, &a).await.is_err());
+        consistent(&s, "after lift");
+    });
+}
+
+#[test]
+fn a_hold_is_refused_once_a_removal_has_begun_and_that_removal_finishes() {
+    let s = MemoryStore::from_env();
+    let o = org_with(&s, None, Some(1));
+    block_on(async {
+        let id = user(&s, &o, "kim").await;
+        for i in 0..3 {
+            let d = crate::helpers::device(i, roster_domain::model::DeviceStatus::Inactive);
+            roster_domain::devices::enroll(&s, &o, &id, d, NOW)
+                .await
+                .unwrap();
+        }
+        let RemovalOutcome::InProgress { operation, .. } =
+            remove_user(&s, &o, &id, &RemovalPolicy::apim(true, false), NOW)
+                .await
+                .unwrap()
+        else {
+            panic!("expected an asynchronous removal");
+        };
+        let r = holds::place_user_hold(&s, &o, &id, hold("late", None), "t1", NOW).await;
+        assert!(
+            matches!(r, Err(HoldError::RemovalInProgress { ref operation_id }) if *operation_id == operation.id),
+            "{r:?}"
+        );
+        // An organization-wide hold placed now does not stop it either.
+        let o2 = holds::place_org_hold(&s, &o, hold("late", None), "t1", NOW)
+            .await
+            .unwrap();
+        for _ in 0..10 {
+            removal::poll(&s, &o2, &operation.id, NOW).await.unwrap();
+        }
+        assert!(users::get_any(&s, &o, &id).await.is_err());
+        consistent(&s, "finished");
+        assert!(matches!(
+            holds::place_user_hold(&s, &o, &id, hold("late", None), "t1", NOW).await,
+            Err(HoldError::NotFound)
+        ));
+    });
+}
+
+#[test]
+fn hold_requests_are_validated() {
+    assert_eq!(NewHold::parse("", None).unwrap_err().field, "reason");
+    assert_eq!(NewHold::parse("  ", None).unwrap_err().field, "reason");
+    assert_eq!(
+        NewHold::parse(&"x".repeat(257), None).unwrap_err().field,
+        "reason"
+    );
+    assert_eq!(
+        NewHold::parse("ok", Some(0)).unwrap_err().field,
+        "expiresIn"
+    );
+    assert_eq!(
+        NewHold::parse("ok", Some(holds::MAX_HOLD_SECONDS + 1))
+            .unwrap_err()
+            .field,
+        "expiresIn"
+    );
+    assert!(NewHold::parse("ok", Some(holds::MAX_HOLD_SECONDS)).is_ok());
+}
+
+/// A removal whose store call `n` fails, then a hold placed, then the removal retried
+/// until it ends: if the failed attempt had marked the user, the hold is refused and
+/// the retry finishes the removal; otherwise the hold is placed, the retry is refused
+/// naming it, and after the lift the removal completes. Either way the store is
+/// consistent at every stage.
+#[test]
+fn a_removal_interrupted_at_every_call_with_a_hold_placed_before_the_retry() {
+    let setup = || {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, None, None);
+        let id = block_on(user(&s, &o, "kim"));
+        for i in 0..2 {
+            let d = crate::helpers::device(i, roster_domain::model::DeviceStatus::Inactive);
+            block_on(roster_domain::devices::enroll(&s, &o, &id, d, NOW)).unwrap();
+        }
+        (s, o, id)
+    };
+    let policy = RemovalPolicy::wso2();
+    let calls = {
+        let (s, o, id) = setup();
+        s.clear_faults();
+        block_on(remove_user(&s, &o, &id, &policy, NOW)).unwrap();
+        s.calls()
+    };
+    assert!(calls > 10, "{calls}");
+    let (mut placed, mut refused) = (0, 0);
+    for n in 1..=calls {
+        let (s, o, id) = setup();
+        s.fail_nth(n);
+        let first = block_on(remove_user(&s, &o, &id, &policy, NOW));
+        s.clear_faults();
+        if first.is_ok() {
+            // The last call is best effort (the operation forgetting the user's id):
+            // the removal had finished, so there is no one to hold.
+            assert_eq!(n, calls, "call {n}: the fault did not stop it");
+            let h = block_on(holds::place_user_hold(
+                &s,
+                &o,
+                &id,
+                hold("m", None),
+                "t1",
+                NOW,
+            ));
+            assert!(matches!(h, Err(HoldError::NotFound)), "{h:?}");
+            consistent(&s, "last call");
+            continue;
+        }
+        // Past the failed attempt's lease.
+        let later = NOW.plus_millis(2_000);
+        let h = block_on(holds::place_user_hold(
+            &s,
+            &o,
+            &id,
+            hold("matter", None),
+            "t1",
+            later,
+        ));
+        match h {
+            Ok(_) => {
+                placed += 1;
+                assert!(
+                    held_by(
+                        block_on(remove_user(&s, &o, &id, &policy, later)),
+                        HoldScope::User
+                    ),
+                    "call {n}"
+                );
+                consistent(&s, &format!("call {n}, held"));
+                block_on(holds::lift_user_hold(&s, &o, &id, "t1", later)).unwrap();
+            }
+            Err(HoldError::RemovalInProgress { .. }) => refused += 1,
+            Err(e) => panic!("call {n}: {e}"),
+        }
+        block_on(remove_user(&s, &o, &id, &policy, later)).unwrap();
+        assert!(block_on(users::get_any(&s, &o, &id)).is_err(), "call {n}");
+        consistent(&s, &format!("call {n}, finished"));
+    }
+    // Both orders happen: faults before the mark and after it.
+    assert!(
+        placed > 0 && refused > 0,
+        "{placed} placed, {refused} refused"
+    );
+}
