@@ -59,10 +59,9 @@ fn answer(body: &'static str, content_type: &'static str) -> ApiResponse {
 /// `GET` answers `body`; any other method the canonical surface's 405 `Allow: GET`.
 fn serve(req: &ApiRequest, body: &'static str, content_type: &'static str) -> ApiResponse {
     if req.method != http::Method::GET {
-        return crate::respond::<crate::mdm::Error>(Err(crate::Refusal::MethodNotAllowed(
-            "GET",
-        )
-        .into()));
+        return crate::respond::<crate::mdm::Error>(Err(
+            crate::Refusal::MethodNotAllowed("GET").into()
+        ));
     }
     answer(body, content_type)
 }
@@ -149,13 +148,21 @@ mod tests {
     #[test]
     fn every_file_is_served_with_its_type_and_the_csp() {
         for (resp, body, content_type) in [
-            (get::<PageRoute>(http::Method::GET), PAGE, "text/html; charset=utf-8"),
+            (
+                get::<PageRoute>(http::Method::GET),
+                PAGE,
+                "text/html; charset=utf-8",
+            ),
             (
                 get::<ScriptRoute>(http::Method::GET),
                 SCRIPT,
                 "text/javascript; charset=utf-8",
             ),
-            (get::<StyleRoute>(http::Method::GET), STYLE, "text/css; charset=utf-8"),
+            (
+                get::<StyleRoute>(http::Method::GET),
+                STYLE,
+                "text/css; charset=utf-8",
+            ),
         ] {
             assert_eq!(resp.status(), http::StatusCode::OK);
             assert_eq!(resp.headers()["content-type"], content_type);
