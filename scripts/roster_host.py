@@ -73,8 +73,11 @@ class RosterHost:
         shutil.rmtree(state, ignore_errors=True)
         state.mkdir(parents=True)
         runtime_config = state / "runtime-config.toml"
-        # `type = "spin"` without `path`: an in-memory SQLite store, nothing outlives the run.
-        runtime_config.write_text('[key_value_store.default]\ntype = "spin"\n')
+        # `type = "spin"` without `path`: in-memory SQLite stores, nothing outlives the run;
+        # `ratelimit` too, which every component names (runtime-config.toml).
+        runtime_config.write_text(
+            '[key_value_store.default]\ntype = "spin"\n\n[key_value_store.ratelimit]\ntype = "spin"\n'
+        )
         log = open(self.out / "server.log", "wb")
         cmd = [
             cargo, "run", "--quiet", "-p", "roster-host", "--", "up",

@@ -96,7 +96,10 @@ def start_server(out: Path, port: int, admin_token: str) -> subprocess.Popen[byt
     runtime_config = state / "runtime-config.toml"
     # `type = "spin"` without `path`: an in-memory SQLite store (crates/host's runtime
     # config), so nothing outlives the run.
-    runtime_config.write_text('[key_value_store.default]\ntype = "spin"\n')
+    # `ratelimit` too, which every component names (runtime-config.toml).
+    runtime_config.write_text(
+        '[key_value_store.default]\ntype = "spin"\n\n[key_value_store.ratelimit]\ntype = "spin"\n'
+    )
     log = open(out / "server.log", "wb")
     cmd = [
         os.environ.get("CARGO", "cargo"),
