@@ -35,7 +35,12 @@ from pathlib import Path
 
 from roster_host import ROOT, RosterHost, SetupError
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -78,7 +83,9 @@ class Console:
     # -- waiting and finding
     def wait(self, condition, what: str):
         try:
-            return WebDriverWait(self.d, WAIT_S).until(condition)
+            # A page re-rendering while it is looked at: look again.
+            return WebDriverWait(self.d, WAIT_S, ignored_exceptions=(
+                NoSuchElementException, StaleElementReferenceException)).until(condition)
         except TimeoutException:
             raise StepFailed(f"timed out waiting for {what}") from None
 
@@ -222,11 +229,13 @@ def scenario(c: Console, host: RosterHost, s: dict) -> None:
     c.text_in("#dry-run", "What blocks it")
     c.text_in("#dry-run", "active devices (code 5054)")
     c.text_in("#dry-run", "pending enrollment tokens (code 5055)")
+    d.execute_script("document.querySelector('#dry-run ul.blockers').scrollIntoView({block: 'center'})")
     c.shot("removal-blocked")
     c.click(button="Deactivate the active devices")
     c.wait(lambda d: "5054" not in d.find_element(By.ID, "dry-run").text, "5054 cleared")
     c.text_in("#dry-run", "(code 5055)")
     c.text_in("#devices", "INACTIVE")
+    d.execute_script("document.querySelector('#dry-run ul.blockers').scrollIntoView({block: 'center'})")
     c.shot("removal-devices-cleared")
     c.click(button="Revoke the pending enrollment tokens")
     c.text_in("#dry-run", "It would remove")
