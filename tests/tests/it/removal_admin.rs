@@ -142,7 +142,11 @@ async fn soft_removal_restore_purge_and_the_audit_log() {
     let back = app.call("POST", &format!("{user}/restore"), None).await;
     assert_eq!(back.status, 200, "{}", back.text);
     assert_eq!(back.body["data"]["username"], "kim");
-    assert!(back.body["data"].get("restorableUntil").is_none(), "{}", back.text);
+    assert!(
+        back.body["data"].get("restorableUntil").is_none(),
+        "{}",
+        back.text
+    );
     assert_eq!(app.call("GET", &user, None).await.status, 200);
     app.assert_consistent();
     // The purge route purges nothing within the window.
