@@ -2,7 +2,8 @@
 #   make up    build every component and serve the app on 127.0.0.1:3000
 #   make test  every test (unit, integration through roster-host, host conformance), then
 #              the integration suite again over a real Redis (ROSTER_KV=redis), then the
-#              independent SCIM checker scim2-tester (make scim-check)
+#              independent SCIM checker scim2-tester (make scim-check), the OpenAPI
+#              checks (make openapi-check) and the console's browser tests (make console-check)
 SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
@@ -12,7 +13,7 @@ LISTEN ?= 127.0.0.1:3000
 # (default: runtime-config.toml, the `ratelimit` store in memory; scripts/up.sh).
 RUNTIME_CONFIG ?=
 
-.PHONY: up build test test-scripts scim-check openapi-check lint sizes bench wasm-target redis python-venv binaryen reference-assets
+.PHONY: up build test test-scripts scim-check openapi-check console-check lint sizes bench wasm-target redis python-venv binaryen chromium reference-assets
 
 ## Install the wasm32-wasip2 target when it is missing. rust-toolchain.toml names it, but
 ## rustup does not add it to an already installed toolchain with RUSTUP_AUTO_INSTALL=0.
@@ -35,6 +36,11 @@ python-venv:
 binaryen:
 	@command -v wasm-opt >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq binaryen; }
 
+## Install Debian's chromium and chromium-driver when either is not on PATH: the admin
+## console's browser tests (make console-check) drive a headless Chromium with them.
+chromium:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+
 ## The reference page's viewer (GET /reference): RapiDoc, pinned in
 ## crates/api/reference/package-lock.json, installed by `npm ci` into
 ## target/reference-assets/ (Debian's nodejs and npm installed first when npm is missing);
@@ -56,12 +62,14 @@ up: build
 ## Then the domain, API and integration suites again with Redis's semantics
 ## (ROSTER_KV=redis): the domain and API ones over the in-memory store's Redis flavour,
 ## the integration one with each App on a fresh redis-server. Last, scim2-tester, and
-## the OpenAPI description checked by openapi-spec-validator and schemathesis.
-test: build redis python-venv test-scripts
+## the OpenAPI description checked by openapi-spec-validator and schemathesis, and the
+## admin console's browser tests in a headless Chromium.
+test: build redis python-venv chromium test-scripts
 	$(CARGO) test
 	ROSTER_KV=redis $(CARGO) test -p roster-domain -p roster-api -p roster-tests
 	./scripts/scim-check.sh
 	./scripts/openapi-check.sh
+	./scripts/console-check.sh
 
 ## scim2-tester (PyPI, pinned in scripts/scim-check-requirements.txt, installed into
 ## target/scim-venv) against one organization's SCIM base, the app under roster-host on a
@@ -77,6 +85,15 @@ scim-check: build python-venv
 OPENAPI_CHECK_ARGS ?=
 openapi-check: build python-venv
 	./scripts/openapi-check.sh $(OPENAPI_CHECK_ARGS)
+
+## The admin console (GET /console) in a real headless Chromium (Debian's chromium and
+## chromium-driver, `make chromium`) driven by Selenium (pinned in
+## scripts/console-check-requirements.txt, installed into target/console-venv), against the
+## app under roster-host on a free loopback port: sign in, search, a user's page, a
+## blocked removal cleared from the page, an If-Match conflict, bulk and soft removal and
+## restore, a bad token, 375 px wide. Screenshots and server.log in target/console-check/.
+console-check: build python-venv chromium
+	./scripts/console-check.sh
 
 ## scripts/up.sh's Spin version check and flag pass-through, with a fake `spin` (dry run).
 test-scripts:

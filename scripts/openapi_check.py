@@ -5,7 +5,7 @@ Run by scripts/openapi-check.sh (`make openapi-check`, and `make test`) with the
 target/openapi-venv. It does not build the components: `make build` must have run. Like
 scripts/scim_check.py it builds roster-host and starts it with `cargo run -p roster-host
 -- up` on a free loopback port, over an in-memory key-value store, with a random admin
-token; then:
+token (scripts/roster_host.py, shared with the console's browser tests); then:
 
 1. creates an organization and a `*` token confined to it (the seeded organization
    token every request carries; global-only operations therefore answer their
@@ -27,122 +27,27 @@ stopped.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import tomllib
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-STARTUP_TIMEOUT_S = 600  # the first start compiles every component (then cached)
+from roster_host import ROOT, RosterHost, SetupError
+
 MAX_EXAMPLES = 8
 SEED = 17
 
 
-class SetupError(Exception):
-    pass
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def check_components_built(manifest: Path) -> None:
-    parsed = tomllib.loads(manifest.read_text())
-    missing = [
-        c["source"]
-        for c in parsed.get("component", {}).values()
-        if isinstance(c.get("source"), str) and not (ROOT / c["source"]).is_file()
-    ]
-    if missing:
-        raise SetupError(
-            f"{len(missing)} component(s) not built, e.g. {missing[0]}: run `make build` first"
-        )
-
-
-def start_server(out: Path, port: int, admin_token: str) -> subprocess.Popen[bytes]:
-    cargo = os.environ.get("CARGO", "cargo")
-    if subprocess.run([cargo, "build", "--quiet", "-p", "roster-host"], cwd=ROOT).returncode:
-        raise SetupError("`cargo build -p roster-host` failed")
-    state = out / "state"
-    shutil.rmtree(state, ignore_errors=True)
-    state.mkdir(parents=True)
-    runtime_config = state / "runtime-config.toml"
-    # Both labels the components use, in memory (`ratelimit`: docs/storage.md).
-    runtime_config.write_text(
-        '[key_value_store.default]\ntype = "spin"\n\n[key_value_store.ratelimit]\ntype = "spin"\n'
-    )
-    log = open(out / "server.log", "wb")
-    cmd = [
-        cargo, "run", "--quiet", "-p", "roster-host", "--", "up",
-        "--from", str(ROOT / "spin.toml"),
-        "--listen", f"127.0.0.1:{port}",
-        "--state-dir", str(state),
-        "--runtime-config-file", str(runtime_config),
-    ]
-    env = dict(os.environ, SPIN_VARIABLE_ADMIN_TOKEN=admin_token)
-    return subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
-
-
-def call(method: str, url: str, token: str | None = None, body: object = None) -> tuple[int, dict]:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method)
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
-def wait_until_answering(proc: subprocess.Popen[bytes], api: str, out: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SetupError(f"roster-host exited with {proc.returncode}; see {out / 'server.log'}")
-        try:
-            call("GET", f"{api}/openapi.json")
-            return
-        except (urllib.error.URLError, ConnectionError, OSError):
-            time.sleep(0.25)
-    raise SetupError(f"roster-host did not answer within {STARTUP_TIMEOUT_S} s")
-
-
-def seed_organization(api: str, admin: str) -> tuple[str, str]:
-    status, body = call("POST", f"{api}/v1/organizations", admin,
-                        {"name": "schemathesis", "slug": "schemathesis"})
+def seed_organization(host: RosterHost) -> tuple[str, str]:
+    admin = host.admin
+    status, body, _ = host.call("POST", "/v1/organizations", admin,
+                                {"name": "schemathesis", "slug": "schemathesis"})
     if status != 201:
         raise SetupError(f"POST /v1/organizations answered {status}: {body}")
     org = body["data"]["id"]
-    status, body = call("POST", f"{api}/v1/organizations/{org}/tokens", admin,
+    status, body, _ = host.call("POST", f"/v1/organizations/{org}/tokens", admin,
                         # Its own limit, so a generated PATCH of the organization's
                         # policy (rateLimitPerMinute: 1) cannot starve the run.
                         {"name": "schemathesis", "permissions": ["*"],
@@ -152,16 +57,16 @@ def seed_organization(api: str, admin: str) -> tuple[str, str]:
     return org, body["data"]["secret"]
 
 
-def seed_resources(api: str, org: str, token: str) -> dict[str, str]:
+def seed_resources(host: RosterHost, org: str, token: str) -> dict[str, str]:
     """A user and a group of the organization, whose ids every operation naming a user
     or a group is given (random ids would only ever be 404): {env name: id}."""
-    base = f"{api}/v1/organizations/{org}"
-    status, user = call("POST", f"{base}/mdm/users", token,
+    base = f"/v1/organizations/{org}"
+    status, user, _ = host.call("POST", f"{base}/mdm/users", token,
                         {"username": "st-user", "email": "st-user@example.com",
                          "firstName": "Schema", "lastName": "Thesis"})
     if status != 201:
         raise SetupError(f"POST …/mdm/users answered {status}: {user}")
-    status, group = call("POST", f"{base}/mdm/groups", token, {"name": "st-group"})
+    status, group, _ = host.call("POST", f"{base}/mdm/groups", token, {"name": "st-group"})
     if status != 201:
         raise SetupError(f"POST …/mdm/groups answered {status}: {group}")
     return {"ROSTER_USER": user["data"]["id"], "ROSTER_GROUP": group["data"]["id"]}
@@ -182,23 +87,15 @@ def main() -> int:
     out: Path = args.out.resolve()
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    try:
-        check_components_built(ROOT / "spin.toml")
-    except SetupError as e:
-        print(f"openapi-check: {e}", file=sys.stderr)
-        return 2
-    admin = secrets.token_hex(32)
-    port = free_port()
-    api = f"http://127.0.0.1:{port}"
+    host = RosterHost(out)
+    api = host.url
     print(f"openapi-check: starting roster-host on {api} (log: {out / 'server.log'})", flush=True)
-    proc = None
     try:
-        proc = start_server(out, port, admin)
-        wait_until_answering(proc, api, out)
-        org, token = seed_organization(api, admin)
+        host.__enter__()  # stopped in `finally`
+        org, token = seed_organization(host)
         config = ROOT / "scripts" / "schemathesis.toml"
         os.environ["ROSTER_ORG"] = org
-        os.environ.update(seed_resources(api, org, token))
+        os.environ.update(seed_resources(host, org, token))
         cmd = [
             str(Path(sys.executable).parent / "schemathesis"),
             "--config-file", str(config),
@@ -229,8 +126,7 @@ def main() -> int:
         print(f"openapi-check: {e}", file=sys.stderr)
         return 2
     finally:
-        if proc is not None:
-            stop_server(proc)
+        host.stop()
 
 
 if __name__ == "__main__":

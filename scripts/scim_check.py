@@ -94,9 +94,9 @@ def start_server(out: Path, port: int, admin_token: str) -> subprocess.Popen[byt
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
     runtime_config = state / "runtime-config.toml"
-    # `type = "spin"` without `path`: in-memory SQLite stores (crates/host's runtime
-    # config), so nothing outlives the run; both labels the components use must be defined
-    # (`ratelimit`: the rate-limit counters, docs/storage.md), as released Spin requires.
+    # `type = "spin"` without `path`: an in-memory SQLite store (crates/host's runtime
+    # config), so nothing outlives the run.
+    # `ratelimit` too, which every component names (runtime-config.toml).
     runtime_config.write_text(
         '[key_value_store.default]\ntype = "spin"\n\n[key_value_store.ratelimit]\ntype = "spin"\n'
     )

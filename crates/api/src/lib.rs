@@ -30,6 +30,7 @@
 pub mod apim;
 pub mod auth;
 pub mod cas;
+pub mod console;
 pub mod dynatrace;
 pub mod mdm;
 pub mod openapi;

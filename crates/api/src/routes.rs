@@ -21,8 +21,9 @@ pub enum Surface {
     Apim,
     /// SCIM 2.0.
     Scim,
-    /// The API's own description (`GET /openapi.json`) and its reference page
-    /// (`GET /reference`, `GET /reference/rapidoc-min.js`): public, no token.
+    /// The API's own description (`GET /openapi.json`), its reference page
+    /// (`GET /reference`, `GET /reference/rapidoc-min.js`) and the admin console
+    /// (`GET /console`, `/console/console.js`, `/console/console.css`): public, no token.
     Meta,
 }
 
@@ -223,6 +224,12 @@ routes! {
         "GET the API reference page (RapiDoc over /openapi.json); no token needed.";
     "reference-rapidoc" => openapi::reference::ViewerRoute, Meta,
         "GET RapiDoc's bundle (npm package rapidoc, pinned) for the reference page; no token needed.";
+    "console" => console::PageRoute, Meta,
+        "GET the admin console's page (it speaks only the canonical API with a pasted token); no token needed.";
+    "console-js" => console::ScriptRoute, Meta,
+        "GET the admin console's script (one ES module, no dependency); no token needed.";
+    "console-css" => console::StyleRoute, Meta,
+        "GET the admin console's style sheet; no token needed.";
 }
 
 #[cfg(test)]

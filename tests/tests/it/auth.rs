@@ -4,7 +4,8 @@
 //! health route in spin.toml (roster-host's `/.well-known/spin/health` is the host's,
 //! as Spin's is); the exceptions are the public `GET /openapi.json` (the API
 //! description, no data) and the reference page that renders it (`GET /reference`,
-//! `GET /reference/rapidoc-min.js`), which answer every token and none.
+//! `GET /reference/rapidoc-min.js`) and the admin console's files (`GET /console`,
+//! `/console/console.js`, `/console/console.css`), which answer every token and none.
 
 use roster_api::routes::{RouteSpec, Surface, catalogue};
 use roster_host::manifest::Route;
@@ -297,7 +298,7 @@ async fn every_route_refuses_every_bad_token() {
             };
             let Some(permission) = need.permission else {
                 // The public routes (`GET /openapi.json`, the reference page and its
-                // viewer) answer every token, and none, with what they serve.
+                // viewer, the console's three files) answer every token, and none, with what they serve.
                 for token in [
                     None,
                     Some("not-a-token"),
@@ -309,6 +310,9 @@ async fn every_route_refuses_every_bad_token() {
                         "openapi" => assert_eq!(reply.body["openapi"], "3.1.0"),
                         "reference" => assert!(reply.text.contains("<rapi-doc")),
                         "reference-rapidoc" => assert!(reply.text.contains("rapi-doc")),
+                        "console" => assert!(reply.text.contains("console.js")),
+                        "console-js" => assert!(reply.text.contains("sessionStorage")),
+                        "console-css" => assert!(reply.text.contains("@media")),
                         other => panic!("{other}: a public route this test does not know"),
                     }
                     checked += 1;

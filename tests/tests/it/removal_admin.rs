@@ -98,7 +98,9 @@ async fn soft_removal_restore_purge_and_the_audit_log() {
     let id = app.user(&org, "kim").await;
     let user = format!("{}/mdm/users/{id}", base(&org));
     device(&app, &user, "INACTIVE").await;
+    let before = roster_domain::Timestamp::now();
     let removed = app.call("DELETE", &user, None).await;
+    let after = roster_domain::Timestamp::now();
     assert_eq!(removed.status, 200, "{}", removed.text);
     assert_eq!(removed.body["data"]["restorable"], true);
     assert_error(&app.call("GET", &user, None).await, 404, 3001);
@@ -114,6 +116,16 @@ async fn soft_removal_restore_purge_and_the_audit_log() {
         )
         .await;
     assert_eq!(deleted.body["data"]["users"][0]["id"], id.as_str());
+    // It says until when it can be restored: seven days after its removal.
+    let until = deleted.body["data"]["users"][0]["restorableUntil"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no restorableUntil: {}", deleted.text));
+    let week = 7 * 86_400_000;
+    let (earliest, latest) = (before.plus_millis(week), after.plus_millis(week));
+    assert!(
+        (earliest.to_rfc3339().as_str()..=latest.to_rfc3339().as_str()).contains(&until),
+        "{until} not within {earliest:?}..={latest:?}"
+    );
     app.assert_consistent();
     // The username is free; taking it blocks the restore until it is free again.
     let other = app.user(&org, "kim").await;
@@ -130,6 +142,11 @@ async fn soft_removal_restore_purge_and_the_audit_log() {
     let back = app.call("POST", &format!("{user}/restore"), None).await;
     assert_eq!(back.status, 200, "{}", back.text);
     assert_eq!(back.body["data"]["username"], "kim");
+    assert!(
+        back.body["data"].get("restorableUntil").is_none(),
+        "{}",
+        back.text
+    );
     assert_eq!(app.call("GET", &user, None).await.status, 200);
     app.assert_consistent();
     // The purge route purges nothing within the window.

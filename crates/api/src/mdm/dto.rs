@@ -175,6 +175,10 @@ pub struct UserResponse {
     pub created_at: String,
     /// RFC 3339.
     pub updated_at: String,
+    /// A softly removed user (`deleted`) only: until when `POST …/restore` can bring it
+    /// back (RFC 3339); from then on it is purged. Absent for every other user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restorable_until: Option<String>,
 }
 
 impl From<&User> for UserResponse {
@@ -194,6 +198,7 @@ impl From<&User> for UserResponse {
             password_changed_at: u.password_changed_at.map(|t| t.to_rfc3339()),
             created_at: u.created_at.to_rfc3339(),
             updated_at: u.updated_at.to_rfc3339(),
+            restorable_until: u.deletion.as_ref().map(|d| d.purge_after.to_rfc3339()),
         }
     }
 }
