@@ -154,7 +154,9 @@ def seed(host: RosterHost) -> dict:
     """Two organizations: `acme` (removals permanent) with its `*` token and users, and
     `beta` (a 7-day restore window) with one user."""
     admin = host.admin
-    acme = host.must(201, "POST", "/v1/organizations", admin, {"name": "Acme", "slug": "acme"})
+    # removalBatch 2: a removal with more dependents than that goes on asynchronously.
+    acme = host.must(201, "POST", "/v1/organizations", admin,
+                     {"name": "Acme", "slug": "acme", "policy": {"removalBatch": 2}})
     beta = host.must(201, "POST", "/v1/organizations", admin,
                      {"name": "Beta", "slug": "beta", "policy": {"retentionDays": 7}})
     token = host.must(201, "POST", f"/v1/organizations/{acme['id']}/tokens", admin,
@@ -176,6 +178,10 @@ def seed(host: RosterHost) -> dict:
               {"name": "alice-ci", "permissions": ["mdm.global.mdmUser.read"], "ownerUserId": ids["alice"]})
     host.must(201, "POST", f"/v1/organizations/{acme['id']}/mdm/groups", token, {"name": "admins"})
     host.must(200, "PUT", f"{alice}/groups", token, {"groups": ["admins"]})
+    for i in range(7):
+        host.must(201, "POST", f"{base}/{ids['frank']}/devices", token,
+                  {"name": f"Frank's tablet {i}", "type": "ios", "deviceIdentifier": f"F-{i:04}",
+                   "enrolmentInfo": {"status": "INACTIVE"}})
     dana = host.must(201, "POST", f"/v1/organizations/{beta['id']}/mdm/users", admin,
                      {"username": "dana", "email": "dana@beta.example", "firstName": "Dana", "lastName": "Dale"})
     return {"acme": acme["id"], "beta": beta["id"], "token": token, "ids": ids, "dana": dana["id"]}
@@ -290,6 +296,26 @@ def scenario(c: Console, host: RosterHost, s: dict) -> None:
     c.text_in("#bulk", "2 of 2 removed")
     c.shot("bulk-removal")
 
+    # An asynchronous removal: frank's 7 devices, 2 per request; a progress bar from the
+    # operation until it finishes.
+    c.click(link="frank")
+    c.heading("User frank")
+    c.click("#remove")
+    c.text_in("#dry-run", "It would remove")
+    c.click(button="Continue")
+    c.click(button="Yes, remove frank")
+    c.text_in("#progress", "Removing frank")
+    c.wait(lambda d: d.find_element(By.CSS_SELECTOR, "#progress progress").get_attribute("max") not in (None, "1"),
+           "the progress bar sized by the operation")
+    c.shot("async-removal-progress")
+    c.text_in("#removed", "frank was removed")
+    c.shot("async-removal-done")
+    status, _, _ = host.call("GET", f"{acme_users}/{s['ids']['frank']}", s["token"])
+    if status != 404:
+        raise StepFailed(f"frank still answers {status} after his removal")
+    c.click(link="Back to the users")
+    c.heading("Users")
+
     # The organization's audit log.
     c.click(link="Audit")
     c.heading("Audit")
@@ -313,6 +339,7 @@ def scenario(c: Console, host: RosterHost, s: dict) -> None:
     c.click(button="Continue")
     c.click(button="Yes, remove dana")
     c.text_in("#removed", "It can be restored until")
+    c.text_in("#user-status", "deleted")
     c.shot("soft-removal")
     status, _, _ = host.call("GET", f"/v1/organizations/{s['beta']}/mdm/users/{s['dana']}", host.admin)
     if status != 404:

@@ -29,12 +29,13 @@ const session = {
 // ---------------------------------------------------------------- the API
 
 /** An answer of the canonical API: {ok, status, data, error, etag}. */
-async function api(method, path, { body, ifMatch, token } = {}) {
+async function api(method, path, { body, ifMatch, token, prefer } = {}) {
   const headers = { Accept: "application/json" };
   const bearer = token ?? session.token;
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (ifMatch) headers["If-Match"] = ifMatch;
+  if (prefer) headers.Prefer = prefer;
   let resp;
   try {
     resp = await fetch(path, {
@@ -386,8 +387,9 @@ async function users(params) {
     pager);
 }
 
-/** The restore deadline of a softly removed user and its Restore button. */
-function restoreControls(u) {
+/** The restore deadline of a softly removed user and its Restore button (`deadline`:
+ * with the deadline beside it). */
+function restoreControls(u, deadline = true) {
   const button = h("button", { type: "button" }, `Restore ${u.username}`);
   button.addEventListener("click", async () => {
     busy(button, true);
@@ -397,7 +399,7 @@ function restoreControls(u) {
     say(`${u.username} was restored.`);
     go(`#/users/${u.id}`);
   });
-  return h("span", {}, h("span", { class: "deadline" }, `until ${when(u.restorableUntil)} `), button);
+  return deadline ? h("span", {}, h("span", { class: "deadline" }, `until ${when(u.restorableUntil)} `), button) : button;
 }
 
 async function bulkRemove(list, area) {
@@ -681,7 +683,9 @@ function confirmRemoval(user, plan, area) {
   heading.focus();
   yes.addEventListener("click", async () => {
     busy(yes, true);
-    const r = await api("DELETE", userBase(user.id));
+    // respond-async: a user with many dependents answers 202 with an operation, whose
+    // progress the page shows while polling it (each poll advances the removal).
+    const r = await api("DELETE", userBase(user.id), { prefer: "respond-async" });
     if (!r.ok) { busy(yes, false); return showApiError(r, { what: "this user" }); }
     if (r.data.operationId) return progress(user, r.data.operationId, area);
     removed(user, r.data, area);
@@ -692,7 +696,7 @@ function confirmRemoval(user, plan, area) {
 async function progress(user, operationId, area) {
   const bar = h("progress", { max: "1", value: "0", "aria-label": `Removal of ${user.username}` });
   const text = h("p", { role: "status" }, "Starting…");
-  area.replaceChildren(h("div", { class: "panel" }, h("h2", {}, `Removing ${user.username}`), bar, text));
+  area.replaceChildren(h("div", { class: "panel", id: "progress" }, h("h2", {}, `Removing ${user.username}`), bar, text));
   for (;;) {
     const op = await api("GET", `${orgBase()}/operations/${encodeURIComponent(operationId)}`);
     if (!op.ok) return showApiError(op, { what: "the removal operation" });
@@ -716,13 +720,14 @@ async function removed(user, data, area) {
       if (gone) break;
     }
     panel.append(h("p", {}, `It can be restored until ${when(gone?.restorableUntil)}.`),
-      h("div", { class: "actions" }, restoreControls(gone ?? user)));
+      h("div", { class: "actions" }, restoreControls(gone ?? user, false)));
   } else {
     panel.append(h("p", {}, "The removal is permanent."));
   }
   panel.append(h("p", {}, h("a", { href: "#/users" }, "Back to the users")));
   area.replaceChildren(panel);
   for (const b of document.querySelectorAll("#main > .actions button, #main form button")) b.disabled = true;
+  document.getElementById("user-status")?.replaceChildren(badge(data.restorable ? "deleted" : "removed"));
   say(`${user.username} was removed.`);
   heading.focus();
 }

@@ -324,3 +324,87 @@ async fn two_concurrent_removals_of_one_user() {
     }
     app.assert_consistent();
 }
+
+/// `Prefer: respond-async` (RFC 7240) on the canonical DELETE: a user with more
+/// dependents than the organization's `removalBatch` answers 202 with the operation in
+/// `Location` and `Preference-Applied`; each GET of the operation advances it until it
+/// says `Succeeded` and the user is gone. A user with few dependents, or a request without
+/// the preference, is removed within the request (200), as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefer_respond_async_answers_202_with_an_operation_to_poll() {
+    let app = App::start().await;
+    let org = app
+        .org_with(json!({"name": "acme", "slug": "acme", "policy": {"removalBatch": 2}}))
+        .await;
+    let big = app.user(&org, "big").await;
+    let small = app.user(&org, "small").await;
+    let whole = app.user(&org, "whole").await;
+    for id in [&big, &whole] {
+        let u = format!("{}/mdm/users/{id}", base(&org));
+        for i in 0..5 {
+            let r = app
+                .call(
+                    "POST",
+                    &format!("{u}/devices"),
+                    Some(json!({"name": "d", "type": "ios",
+                                "deviceIdentifier": format!("{id}-{i}"),
+                                "enrolmentInfo": {"status": "INACTIVE"}})),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+    }
+    let prefer = [("prefer", "wait=10, Respond-Async")];
+    let r = app
+        .send(
+            "DELETE",
+            &format!("{}/mdm/users/{big}", base(&org)),
+            Some(&app.admin_token),
+            &prefer,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.header("preference-applied"), Some("respond-async"));
+    let op = r.body["data"]["operationId"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["data"]["delete"], big.as_str());
+    let location = r.header("location").unwrap().to_owned();
+    let path = format!("{}/operations/{op}", base(&org));
+    assert!(location.ends_with(&path), "{location}");
+    let mut polls = 0;
+    loop {
+        let p = app.call("GET", &path, None).await;
+        assert_eq!(p.status, 200, "{}", p.text);
+        polls += 1;
+        if p.body["data"]["status"] == "Succeeded" {
+            assert_eq!(p.body["data"]["processed"], p.body["data"]["total"]);
+            break;
+        }
+        assert_eq!(p.body["data"]["status"], "InProgress");
+        assert!(polls < 20, "the removal never finished: {}", p.text);
+    }
+    assert!(polls >= 2, "5 devices in batches of 2 took {polls} poll(s)");
+    let gone = app
+        .call("GET", &format!("{}/mdm/users/{big}", base(&org)), None)
+        .await;
+    assert_eq!(gone.status, 404, "{}", gone.text);
+    // Few dependents: done within the request even with the preference.
+    let r = app
+        .send(
+            "DELETE",
+            &format!("{}/mdm/users/{small}", base(&org)),
+            Some(&app.admin_token),
+            &prefer,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("preference-applied"), None);
+    // Without the preference a removal never stops half way.
+    let r = app
+        .call("DELETE", &format!("{}/mdm/users/{whole}", base(&org)), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body["data"].get("operationId").is_none(), "{}", r.text);
+    app.assert_consistent();
+}

@@ -10,7 +10,7 @@ use crate::request::{ApiRequest, ApiResponse, Ctx};
 use http::StatusCode;
 use roster_domain::ids::ObjectId;
 use roster_domain::model::{Device, DeviceStatus, Organization, Ownership, User};
-use roster_domain::removal::{self, RemovalPolicy, remove_user};
+use roster_domain::removal::{self, RemovalOutcome, RemovalPolicy, remove_user};
 use roster_domain::{DomainError, Store, ValidationError};
 use roster_domain::{devices, enrollment, groups, orgs, outbox, users};
 
@@ -231,8 +231,10 @@ async fn delete_user<S: Store>(
 ) -> Result<ApiResponse, Error> {
     let (org, caller) = enter::<UserRoute, S>(req, store, ctx).await?;
     let user_id = object_id(req, "mdmUserId")?;
+    let respond_async = super::prefers_respond_async(req);
     let policy = RemovalPolicy {
         expected_version: if_match(req)?,
+        asynchronous: respond_async,
         ..RemovalPolicy::canonical().by(caller.actor())
     };
     if super::dry_run(req)? {
@@ -240,10 +242,13 @@ async fn delete_user<S: Store>(
         return Ok(ok(StatusCode::OK, &super::plan_response(&plan)));
     }
     let outcome = remove_user(store, &org, &user_id, &policy, ctx.now).await?;
-    Ok(ok(
-        StatusCode::OK,
-        &super::removed_response(&user_id, &outcome),
-    ))
+    let body = super::removed_response(&user_id, &outcome);
+    Ok(match &outcome {
+        RemovalOutcome::InProgress { operation, .. } if respond_async => {
+            super::removal_accepted(req, &org, &operation.id, &body)
+        }
+        _ => ok(StatusCode::OK, &body),
+    })
 }
 
 crate::endpoint! {

@@ -380,6 +380,42 @@ pub fn removed_response(id: &ObjectId, outcome: &RemovalOutcome) -> serde_json::
     }
 }
 
+/// Whether the request's `Prefer` header asks for `respond-async` (RFC 7240 §4.1:
+/// comma-separated preferences, names compared case-insensitively, parameters after `;`
+/// ignored).
+pub fn prefers_respond_async(req: &ApiRequest) -> bool {
+    req.header("prefer").is_some_and(|v| {
+        v.split(',').any(|p| {
+            p.split(';')
+                .next()
+                .is_some_and(|name| name.trim().eq_ignore_ascii_case("respond-async"))
+        })
+    })
+}
+
+/// 202 Accepted for a canonical removal asked with `Prefer: respond-async` that goes on
+/// after this request: `body` in seed 000's envelope, `Location` the operation to poll
+/// (`/v1/organizations/:organizationId/operations/:operationId`, each GET of it advancing
+/// the removal by one batch) and `Preference-Applied: respond-async` (RFC 7240 §3).
+pub fn removal_accepted(
+    req: &ApiRequest,
+    org: &Organization,
+    operation: &ObjectId,
+    body: &serde_json::Value,
+) -> ApiResponse {
+    let location = format!(
+        "{}/v1/organizations/{}/operations/{operation}",
+        crate::params::origin(req),
+        org.id
+    );
+    let mut resp = with_location(ok(StatusCode::ACCEPTED, body), &location);
+    resp.headers_mut().insert(
+        header::HeaderName::from_static("preference-applied"),
+        HeaderValue::from_static("respond-async"),
+    );
+    resp
+}
+
 /// Validates a create-organization body.
 pub fn new_organization(
     body: dto::CreateOrganizationRequest,

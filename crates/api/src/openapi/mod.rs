@@ -96,6 +96,7 @@ fn header_name(key: &str) -> &str {
     match key {
         "AzureAsyncOperation" => "Azure-AsyncOperation",
         "RetryAfter" => "Retry-After",
+        "PreferenceApplied" => "Preference-Applied",
         other => other,
     }
 }
