@@ -74,6 +74,11 @@ pub enum HoldError {
     /// No such user (never was, or permanently removed).
     #[error("user not found")]
     NotFound,
+    /// The new hold would end an active hold sooner (or give an open-ended one an end)
+    /// and the caller may not lift holds: shortening a hold is lifting it in part, so
+    /// it needs the remove permission as well as the create one.
+    #[error("replacing the active hold with one that ends sooner needs the remove permission")]
+    ShortensActiveHold,
     /// The user's removal has begun (`pending_deletion`): it will finish, so a hold
     /// cannot protect the user any more. Names the removal's operation.
     #[error("the user's removal is in progress")]
@@ -100,29 +105,66 @@ pub async fn user_hold<S: Store>(
 }
 
 /// Places (or replaces) the hold of a user of `org`: live, or softly removed (which
-/// stops its purge). Refused while the user's removal is in progress. Audited as
-/// `user.hold_placed`. Returns the user as written.
+/// stops its purge). Refused while the user's removal is in progress, and
+/// ([`HoldError::ShortensActiveHold`]) when it would end an active hold sooner unless
+/// `may_shorten` (the caller also holds the remove permission) — checked inside the
+/// conditional write, so a concurrent placement cannot slip past it. Audited as
+/// `user.hold_placed` (with `replaced: true` when an active hold was replaced).
+/// Returns the user as written.
 pub async fn place_user_hold<S: Store>(
     store: &S,
     org: &Organization,
     user_id: &ObjectId,
     new: NewHold,
+    may_shorten: bool,
     actor: &str,
     now: Timestamp,
 ) -> Result<User, HoldError> {
     let hold = new.into_hold(actor, now);
-    let user = change_user_hold(store, org, user_id, Some(hold.clone()), now).await?;
-    record(
-        store,
-        org,
-        "user.hold_placed",
-        user_id,
-        actor,
-        Some(&hold),
-        now,
-    )
+    let mut replaced = false;
+    let updated = records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
+        if u.status == UserStatus::PendingDeletion {
+            return Err(in_progress(u));
+        }
+        replaced = check_replace(u.legal_hold.as_ref(), &hold, may_shorten, now)?;
+        u.legal_hold = Some(hold.clone());
+        u.version += 1;
+        u.updated_at = now;
+        Ok::<_, HoldError>(true)
+    })
     .await?;
+    let user = match updated {
+        Updated::Written(u) | Updated::Unchanged(u) => u,
+        Updated::Missing => return Err(HoldError::NotFound),
+    };
+    let subject = audit::pseudonym(org, user_id);
+    let d = details("user", Some(&hold), replaced);
+    record(store, org, "user.hold_placed", subject, actor, d, now).await?;
     Ok(user)
+}
+
+/// Whether `new` may replace `old` at `now`, and whether it replaces an active hold.
+/// An inactive (ended) or absent hold may always be replaced; an active one by a hold
+/// that ends no sooner, or by any hold when `may_shorten`.
+fn check_replace(
+    old: Option<&LegalHold>,
+    new: &LegalHold,
+    may_shorten: bool,
+    now: Timestamp,
+) -> Result<bool, HoldError> {
+    let Some(old) = old.filter(|h| h.is_active(now)) else {
+        return Ok(false);
+    };
+    let no_sooner = match (new.until, old.until) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(n), Some(o)) => n >= o,
+    };
+    if no_sooner || may_shorten {
+        Ok(true)
+    } else {
+        Err(HoldError::ShortensActiveHold)
+    }
 }
 
 /// Lifts the hold of a user of `org`; `Ok(None)` when it had none (nothing written,
@@ -142,57 +184,57 @@ pub async fn lift_user_hold<S: Store>(
     if u.status == UserStatus::PendingDeletion {
         return Err(in_progress(&u));
     }
-    change_user_hold(store, org, user_id, None, now).await?;
-    record(
-        store,
-        org,
-        "user.hold_lifted",
-        user_id,
-        actor,
-        Some(&before),
-        now,
-    )
-    .await?;
-    Ok(Some(before))
-}
-
-/// Sets the user's hold to `hold` with a conditional write of its record (a new
-/// version), unless its removal is in progress.
-async fn change_user_hold<S: Store>(
-    store: &S,
-    org: &Organization,
-    user_id: &ObjectId,
-    hold: Option<LegalHold>,
-    now: Timestamp,
-) -> Result<User, HoldError> {
     let updated = records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
         if u.status == UserStatus::PendingDeletion {
             return Err(in_progress(u));
         }
-        u.legal_hold.clone_from(&hold);
+        u.legal_hold = None;
         u.version += 1;
         u.updated_at = now;
         Ok::<_, HoldError>(true)
     })
     .await?;
-    match updated {
-        Updated::Written(u) | Updated::Unchanged(u) => Ok(u),
-        Updated::Missing => Err(HoldError::NotFound),
+    if matches!(updated, Updated::Missing) {
+        return Err(HoldError::NotFound);
     }
+    let subject = audit::pseudonym(org, user_id);
+    let d = details("user", Some(&before), false);
+    record(store, org, "user.hold_lifted", subject, actor, d, now).await?;
+    Ok(Some(before))
 }
 
-/// Places (or replaces) the organization-wide hold. Audited as
+/// Places (or replaces) the organization-wide hold; like [`place_user_hold`], ending
+/// an active hold sooner needs `may_shorten` ([`HoldError::ShortensActiveHold`]),
+/// checked inside the conditional write of the organization. Audited as
 /// `organization.hold_placed`. Returns the organization as written.
 pub async fn place_org_hold<S: Store>(
     store: &S,
     org: &Organization,
     new: NewHold,
+    may_shorten: bool,
     actor: &str,
     now: Timestamp,
-) -> Result<Organization, DomainError> {
+) -> Result<Organization, HoldError> {
     let hold = new.into_hold(actor, now);
-    let written = change_org_hold(store, &org.id, Some(hold.clone()), now).await?;
-    record_org(store, org, "organization.hold_placed", actor, &hold, now).await?;
+    let mut replaced = false;
+    let written = change_org_hold(store, &org.id, now, |o| {
+        replaced = check_replace(o.legal_hold.as_ref(), &hold, may_shorten, now)?;
+        o.legal_hold = Some(hold.clone());
+        Ok(())
+    })
+    .await?;
+    let d = details("organization", Some(&hold), replaced);
+    let subject = format!("organization:{}", org.id);
+    record(
+        store,
+        org,
+        "organization.hold_placed",
+        subject,
+        actor,
+        d,
+        now,
+    )
+    .await?;
     Ok(written)
 }
 
@@ -203,39 +245,61 @@ pub async fn lift_org_hold<S: Store>(
     org: &Organization,
     actor: &str,
     now: Timestamp,
-) -> Result<Option<LegalHold>, DomainError> {
+) -> Result<Option<LegalHold>, HoldError> {
     let current = crate::orgs::get(store, &org.id).await?;
     let Some(before) = current.legal_hold else {
         return Ok(None);
     };
-    change_org_hold(store, &org.id, None, now).await?;
-    record_org(store, org, "organization.hold_lifted", actor, &before, now).await?;
+    change_org_hold(store, &org.id, now, |o| {
+        o.legal_hold = None;
+        Ok(())
+    })
+    .await?;
+    let d = details("organization", Some(&before), false);
+    let subject = format!("organization:{}", org.id);
+    record(
+        store,
+        org,
+        "organization.hold_lifted",
+        subject,
+        actor,
+        d,
+        now,
+    )
+    .await?;
     Ok(Some(before))
 }
 
+/// Applies `change` to the organization's record in a conditional write (a new
+/// version).
 async fn change_org_hold<S: Store>(
     store: &S,
     org_id: &ObjectId,
-    hold: Option<LegalHold>,
     now: Timestamp,
-) -> Result<Organization, DomainError> {
+    mut change: impl FnMut(&mut Organization) -> Result<(), HoldError>,
+) -> Result<Organization, HoldError> {
     let updated = records::update(store, &keys::org(org_id), |o: &mut Organization| {
-        o.legal_hold.clone_from(&hold);
+        change(o)?;
         o.version += 1;
         o.updated_at = now;
-        Ok::<_, DomainError>(true)
+        Ok::<_, HoldError>(true)
     })
     .await?;
     match updated {
         Updated::Written(o) | Updated::Unchanged(o) => Ok(o),
-        Updated::Missing => Err(DomainError::NotFound {
+        Updated::Missing => Err(HoldError::Domain(DomainError::NotFound {
             entity: Entity::Organization,
-        }),
+        })),
     }
 }
 
-/// The audit details of a hold: its scope and end, never its reason.
-fn details(scope: &str, hold: Option<&LegalHold>) -> serde_json::Map<String, serde_json::Value> {
+/// The audit details of a hold: its scope and end (and whether it replaced an active
+/// hold), never its reason.
+fn details(
+    scope: &str,
+    hold: Option<&LegalHold>,
+    replaced: bool,
+) -> serde_json::Map<String, serde_json::Value> {
     let mut d = serde_json::Map::new();
     d.insert("scope".into(), scope.into());
     if let Some(h) = hold {
@@ -246,16 +310,20 @@ fn details(scope: &str, hold: Option<&LegalHold>) -> serde_json::Map<String, ser
                 .map_or(serde_json::Value::Null, |u| u.to_rfc3339().into()),
         );
     }
+    if replaced {
+        d.insert("replaced".into(), true.into());
+    }
     d
 }
 
+/// Appends a hold event about `subject` (a user's pseudonym or `organization:{id}`).
 async fn record<S: Store>(
     store: &S,
     org: &Organization,
     action: &str,
-    user_id: &ObjectId,
+    subject: String,
     actor: &str,
-    hold: Option<&LegalHold>,
+    details: serde_json::Map<String, serde_json::Value>,
     now: Timestamp,
 ) -> Result<(), DomainError> {
     audit::record(
@@ -267,35 +335,9 @@ async fn record<S: Store>(
             action: action.to_owned(),
             surface: "mdm".into(),
             actor: actor.to_owned(),
-            subject: audit::pseudonym(org, user_id),
+            subject,
             operation_id: None,
-            details: details("user", hold),
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-async fn record_org<S: Store>(
-    store: &S,
-    org: &Organization,
-    action: &str,
-    actor: &str,
-    hold: &LegalHold,
-    now: Timestamp,
-) -> Result<(), DomainError> {
-    audit::record(
-        store,
-        &org.id,
-        AuditEvent {
-            number: 0,
-            at: now,
-            action: action.to_owned(),
-            surface: "mdm".into(),
-            actor: actor.to_owned(),
-            subject: format!("organization:{}", org.id),
-            operation_id: None,
-            details: details("organization", Some(hold)),
+            details,
         },
     )
     .await?;

@@ -431,6 +431,43 @@ async fn holds_need_their_own_permissions_and_valid_requests() {
         403,
         4003,
     );
+    // Nor ending it sooner by a replacement that expires in a second (a lift in all
+    // but name); extending it is placing.
+    let short = Some(json!({"reason": "x", "expiresIn": 1}).to_string());
+    let r = app
+        .send("PUT", &hold, Some(&placer), &[], short.clone())
+        .await;
+    assert_error(&r, 403, 4003);
+    assert!(r.text.contains("mdm.global.legalHold.remove"), "{}", r.text);
+    let admin = app.admin_token.clone();
+    let still = app.send("GET", &hold, Some(&admin), &[], None).await;
+    assert_eq!(
+        still.body["data"]["hold"]["until"],
+        Value::Null,
+        "{}",
+        still.text
+    );
+    assert_eq!(still.body["data"]["hold"]["active"], true, "{}", still.text);
+    // A token that may lift may also shorten.
+    let both = app
+        .org_token(
+            &org,
+            json!(["mdm.global.legalHold.create", "mdm.global.legalHold.remove"]),
+            None,
+        )
+        .await;
+    let r = app.send("PUT", &hold, Some(&both), &[], short).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .send(
+            "PUT",
+            &hold,
+            Some(&placer),
+            &[],
+            Some(json!({"reason": "matter"}).to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     // The remover is refused while held.
     let r = app
         .send(

@@ -1,7 +1,8 @@
 //! Legal holds on the canonical surface: a user's (`…/mdm/users/:mdmUserId/hold`) and
 //! the organization's (`…/mdm/hold`). GET reads (`mdm.global.legalHold.read`), PUT
-//! places or replaces (`mdm.global.legalHold.create`), DELETE lifts
-//! (`mdm.global.legalHold.remove`). `docs/lifecycle.md` has the rules.
+//! places or replaces (`mdm.global.legalHold.create`; replacing an active hold with
+//! one that ends sooner also needs `mdm.global.legalHold.remove`, 403 naming it), DELETE
+//! lifts (`mdm.global.legalHold.remove`). `docs/lifecycle.md` has the rules.
 
 use super::{Error, enter, json_body, object_id, ok, with_etag};
 use crate::request::{ApiRequest, ApiResponse, Ctx};
@@ -9,8 +10,12 @@ use http::StatusCode;
 use roster_domain::Store;
 use roster_domain::holds::{self, NewHold};
 use roster_domain::model::LegalHold;
+use roster_domain::permissions::{Action, Permission, Resource};
 use roster_domain::time::Timestamp;
 use serde::Deserialize;
+
+/// The permission that lifts a hold, and that shortening an active one needs too.
+pub const LIFT: Permission = Permission::new(Resource::LegalHold, Action::Remove);
 
 /// `PUT …/hold`.
 #[derive(Debug, Deserialize)]
@@ -79,7 +84,16 @@ async fn place_user_hold<S: Store>(
     let (org, caller) = enter::<UserHoldRoute, S>(req, store, ctx).await?;
     let user_id = object_id(req, "mdmUserId")?;
     let new = parse_hold(req)?;
-    let user = holds::place_user_hold(store, &org, &user_id, new, &caller.actor(), ctx.now).await?;
+    let user = holds::place_user_hold(
+        store,
+        &org,
+        &user_id,
+        new,
+        caller.allows(LIFT),
+        &caller.actor(),
+        ctx.now,
+    )
+    .await?;
     Ok(with_etag(
         ok(
             StatusCode::OK,
@@ -147,7 +161,15 @@ async fn place_org_hold<S: Store>(
 ) -> Result<ApiResponse, Error> {
     let (org, caller) = enter::<OrgHoldRoute, S>(req, store, ctx).await?;
     let new = parse_hold(req)?;
-    let org = holds::place_org_hold(store, &org, new, &caller.actor(), ctx.now).await?;
+    let org = holds::place_org_hold(
+        store,
+        &org,
+        new,
+        caller.allows(LIFT),
+        &caller.actor(),
+        ctx.now,
+    )
+    .await?;
     Ok(with_etag(
         ok(
             StatusCode::OK,

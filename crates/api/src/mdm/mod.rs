@@ -240,6 +240,7 @@ impl From<HoldError> for Error {
         match e {
             HoldError::NotFound => Error::NotFound,
             HoldError::RemovalInProgress { .. } => Error::Blocked(Blocker::PendingDeletion),
+            HoldError::ShortensActiveHold => Error::Forbidden(holds::LIFT),
             HoldError::Domain(d) => d.into(),
         }
     }
@@ -376,21 +377,26 @@ pub fn removed_response(id: &ObjectId, outcome: &RemovalOutcome) -> serde_json::
         RemovalOutcome::InProgress { operation, .. } => serde_json::json!({
             "delete": id,
             "operationId": operation.id,
+            "processed": operation.processed,
+            "total": operation.total,
         }),
     }
 }
 
-/// Whether the request's `Prefer` header asks for `respond-async` (RFC 7240 §4.1:
-/// comma-separated preferences, names compared case-insensitively, parameters after `;`
-/// ignored).
+/// Whether the request's `Prefer` headers ask for `respond-async` (RFC 7240 §2: any
+/// number of `Prefer` headers, each of comma-separated preferences, names compared
+/// case-insensitively, parameters after `;` ignored).
 pub fn prefers_respond_async(req: &ApiRequest) -> bool {
-    req.header("prefer").is_some_and(|v| {
-        v.split(',').any(|p| {
+    req.headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| {
             p.split(';')
                 .next()
                 .is_some_and(|name| name.trim().eq_ignore_ascii_case("respond-async"))
         })
-    })
 }
 
 /// 202 Accepted for a canonical removal asked with `Prefer: respond-async` that goes on

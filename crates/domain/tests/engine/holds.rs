@@ -71,9 +71,10 @@ fn every_policy_refuses_a_held_user_until_the_hold_is_lifted() {
     block_on(async {
         for (i, policy) in policies().into_iter().enumerate() {
             let id = user(&s, &o, &format!("held{i}")).await;
-            let placed = holds::place_user_hold(&s, &o, &id, hold("matter 7", None), "t1", NOW)
-                .await
-                .unwrap();
+            let placed =
+                holds::place_user_hold(&s, &o, &id, hold("matter 7", None), true, "t1", NOW)
+                    .await
+                    .unwrap();
             assert_eq!(placed.legal_hold.as_ref().unwrap().placed_by, "t1");
             let r = remove_user(&s, &o, &id, &policy, NOW).await;
             assert!(held_by(r, HoldScope::User), "{}", policy.surface);
@@ -131,7 +132,7 @@ fn a_hold_ends_by_itself_and_the_organization_wide_one_refuses_everyone() {
     block_on(async {
         let a = user(&s, &o, "ann").await;
         let b = user(&s, &o, "bex").await;
-        holds::place_user_hold(&s, &o, &a, hold("short", Some(60)), "t1", NOW)
+        holds::place_user_hold(&s, &o, &a, hold("short", Some(60)), true, "t1", NOW)
             .await
             .unwrap();
         let policy = RemovalPolicy::wso2();
@@ -141,7 +142,7 @@ fn a_hold_ends_by_itself_and_the_organization_wide_one_refuses_everyone() {
         ));
         // The organization-wide hold: everyone is refused, and a user's own hold is
         // named first while it is active.
-        let o2 = holds::place_org_hold(&s, &o, hold("audit 2026", None), "t1", NOW)
+        let o2 = holds::place_org_hold(&s, &o, hold("audit 2026", None), true, "t1", NOW)
             .await
             .unwrap();
         assert!(o2.legal_hold.is_some());
@@ -209,7 +210,7 @@ fn the_purge_skips_held_soft_removals_and_reports_them() {
                 .unwrap();
         }
         // A softly removed user can be held: its purge stops.
-        holds::place_user_hold(&s, &o, &a, hold("matter 7", None), "t1", NOW)
+        holds::place_user_hold(&s, &o, &a, hold("matter 7", None), true, "t1", NOW)
             .await
             .unwrap();
         let later = NOW.plus_millis(2 * DAY);
@@ -257,13 +258,13 @@ fn a_hold_is_refused_once_a_removal_has_begun_and_that_removal_finishes() {
         else {
             panic!("expected an asynchronous removal");
         };
-        let r = holds::place_user_hold(&s, &o, &id, hold("late", None), "t1", NOW).await;
+        let r = holds::place_user_hold(&s, &o, &id, hold("late", None), true, "t1", NOW).await;
         assert!(
             matches!(r, Err(HoldError::RemovalInProgress { ref operation_id }) if *operation_id == operation.id),
             "{r:?}"
         );
         // An organization-wide hold placed now does not stop it either.
-        let o2 = holds::place_org_hold(&s, &o, hold("late", None), "t1", NOW)
+        let o2 = holds::place_org_hold(&s, &o, hold("late", None), true, "t1", NOW)
             .await
             .unwrap();
         for _ in 0..10 {
@@ -272,7 +273,7 @@ fn a_hold_is_refused_once_a_removal_has_begun_and_that_removal_finishes() {
         assert!(users::get_any(&s, &o, &id).await.is_err());
         consistent(&s, "finished");
         assert!(matches!(
-            holds::place_user_hold(&s, &o, &id, hold("late", None), "t1", NOW).await,
+            holds::place_user_hold(&s, &o, &id, hold("late", None), true, "t1", NOW).await,
             Err(HoldError::NotFound)
         ));
     });
@@ -339,6 +340,7 @@ fn a_removal_interrupted_at_every_call_with_a_hold_placed_before_the_retry() {
                 &o,
                 &id,
                 hold("m", None),
+                true,
                 "t1",
                 NOW,
             ));
@@ -353,6 +355,7 @@ fn a_removal_interrupted_at_every_call_with_a_hold_placed_before_the_retry() {
             &o,
             &id,
             hold("matter", None),
+            true,
             "t1",
             later,
         ));
@@ -381,4 +384,70 @@ fn a_removal_interrupted_at_every_call_with_a_hold_placed_before_the_retry() {
         placed > 0 && refused > 0,
         "{placed} placed, {refused} refused"
     );
+}
+
+#[test]
+fn shortening_an_active_hold_needs_the_lift_permission() {
+    let s = MemoryStore::from_env();
+    let o = org_with(&s, None, None);
+    block_on(async {
+        let a = user(&s, &o, "ann").await;
+        holds::place_user_hold(&s, &o, &a, hold("matter", Some(3600)), false, "t1", NOW)
+            .await
+            .unwrap();
+        // Ending sooner, or giving an end-less hold an end, is a partial lift.
+        for (shorter, label) in [(Some(1), "1 s"), (Some(3599), "3599 s")] {
+            let r = holds::place_user_hold(&s, &o, &a, hold("x", shorter), false, "t2", NOW).await;
+            assert!(
+                matches!(r, Err(HoldError::ShortensActiveHold)),
+                "{label}: {r:?}"
+            );
+        }
+        // Extending (or making it open-ended) needs only create.
+        holds::place_user_hold(&s, &o, &a, hold("matter", Some(7200)), false, "t2", NOW)
+            .await
+            .unwrap();
+        holds::place_user_hold(&s, &o, &a, hold("matter", None), false, "t2", NOW)
+            .await
+            .unwrap();
+        let r = holds::place_user_hold(&s, &o, &a, hold("x", Some(99_999)), false, "t3", NOW).await;
+        assert!(matches!(r, Err(HoldError::ShortensActiveHold)), "{r:?}");
+        // The refused attempts wrote nothing: the open-ended hold stands.
+        let (_, h) = holds::user_hold(&s, &o, &a).await.unwrap();
+        assert_eq!(h.as_ref().map(|h| h.until), Some(None));
+        assert_eq!(h.unwrap().placed_by, "t2");
+        // With the lift permission it may end it sooner.
+        let u = holds::place_user_hold(&s, &o, &a, hold("x", Some(1)), true, "t4", NOW)
+            .await
+            .unwrap();
+        assert!(u.legal_hold.unwrap().until.is_some());
+        // Once ended, anyone with create places a new one of any length.
+        let later = NOW.plus_millis(2_000);
+        holds::place_user_hold(&s, &o, &a, hold("y", Some(1)), false, "t5", later)
+            .await
+            .unwrap();
+        // The same rule for the organization's hold.
+        let o2 = holds::place_org_hold(&s, &o, hold("org", None), false, "t1", NOW)
+            .await
+            .unwrap();
+        let r = holds::place_org_hold(&s, &o2, hold("org", Some(1)), false, "t2", NOW).await;
+        assert!(matches!(r, Err(HoldError::ShortensActiveHold)), "{r:?}");
+        assert!(
+            orgs::get(&s, &o.id)
+                .await
+                .unwrap()
+                .legal_hold
+                .unwrap()
+                .until
+                .is_none()
+        );
+        // Replacements of an active hold say so in the audit.
+        let (events, _) = audit::list(&s, &o.id, 0, 100, None).await.unwrap();
+        let replaced = events
+            .iter()
+            .filter(|e| e.details.get("replaced") == Some(&serde_json::Value::Bool(true)))
+            .count();
+        assert_eq!(replaced, 3, "7200 s, open-ended, and the 1 s by t4");
+        consistent(&s, "after");
+    });
 }
