@@ -12,7 +12,8 @@ screenshot (NN-step.png) under the output directory (target/console-check):
   (an ACTIVE device, 5054, and a pending enrollment token, 5055) whose blockers are
   cleared from the page and which then succeeds, an If-Match conflict (the user changed
   through the API behind the page's back) with its reload, bulk removal, the audit page,
-  sign in with a global token that picks an organization, a soft removal and its
+  an asynchronous removal by a token that may not read operations (driven by repeating
+  the DELETE), sign in with a global token that picks an organization, a soft removal and its
   restore, and the users page 375 px wide.
 
 Also checked throughout: the token is in sessionStorage and in no URL or cookie, and the
@@ -164,7 +165,8 @@ def seed(host: RosterHost) -> dict:
     base = f"/v1/organizations/{acme['id']}/mdm/users"
     ids = {}
     people = [("alice", "Alice", "Archer"), ("bob", "Bob", "Baker"), ("carol", "Carol", "Cooper"),
-              ("dave", "Dave", "Dyer"), ("erin", "Erin", "Evans"), ("frank", "Frank", "Fisher")]
+              ("dave", "Dave", "Dyer"), ("erin", "Erin", "Evans"), ("frank", "Frank", "Fisher"),
+              ("gina", "Gina", "Gray")]
     for username, first, last in people:
         u = host.must(201, "POST", base, token, {"username": username, "email": f"{username}@acme.example",
                                                  "firstName": first, "lastName": last})
@@ -178,18 +180,27 @@ def seed(host: RosterHost) -> dict:
               {"name": "alice-ci", "permissions": ["mdm.global.mdmUser.read"], "ownerUserId": ids["alice"]})
     host.must(201, "POST", f"/v1/organizations/{acme['id']}/mdm/groups", token, {"name": "admins"})
     host.must(200, "PUT", f"{alice}/groups", token, {"groups": ["admins"]})
-    for i in range(7):
-        host.must(201, "POST", f"{base}/{ids['frank']}/devices", token,
-                  {"name": f"Frank's tablet {i}", "type": "ios", "deviceIdentifier": f"F-{i:04}",
-                   "enrolmentInfo": {"status": "INACTIVE"}})
+    for who in ["frank", "gina"]:
+        for i in range(7):
+            host.must(201, "POST", f"{base}/{ids[who]}/devices", token,
+                      {"name": f"{who.title()}'s tablet {i}", "type": "ios",
+                       "deviceIdentifier": f"{who[0].upper()}-{i:04}",
+                       "enrolmentInfo": {"status": "INACTIVE"}})
+    # A token that may do everything to users but read removal operations.
+    no_ops = host.must(201, "POST", f"/v1/organizations/{acme['id']}/tokens", token,
+                       {"name": "no-operations", "permissions": [
+                           f"mdm.global.{r}.*" for r in
+                           ["mdmUser", "device", "enrollmentToken", "group", "token", "subscription",
+                            "audit", "legalHold"]]})["secret"]
     dana = host.must(201, "POST", f"/v1/organizations/{beta['id']}/mdm/users", admin,
                      {"username": "dana", "email": "dana@beta.example", "firstName": "Dana", "lastName": "Dale"})
-    return {"acme": acme["id"], "beta": beta["id"], "token": token, "ids": ids, "dana": dana["id"]}
+    return {"acme": acme["id"], "beta": beta["id"], "token": token, "ids": ids, "dana": dana["id"],
+            "no_ops": no_ops}
 
 
 def scenario(c: Console, host: RosterHost, s: dict) -> None:
     d = c.d
-    c.secrets = [s["token"], host.admin]
+    c.secrets = [s["token"], host.admin, s["no_ops"]]
     acme_users = f"/v1/organizations/{s['acme']}/mdm/users"
 
     # A bad token: refused in words, nothing kept.
@@ -208,7 +219,7 @@ def scenario(c: Console, host: RosterHost, s: dict) -> None:
     c.fill("Organization (id or slug)", "acme")
     c.click(button="Sign in")
     c.heading("Users")
-    c.text_in("#user-count", "6 users")
+    c.text_in("#user-count", "7 users")
     c.text_in("table", "frank")
     if c.session_token() != s["token"]:
         raise StepFailed("the token is not in sessionStorage")
@@ -321,6 +332,29 @@ def scenario(c: Console, host: RosterHost, s: dict) -> None:
     c.heading("Audit")
     c.text_in("main table", "user.removed")
     c.shot("audit")
+
+    # An asynchronous removal by a token that may not read operations: the page drives
+    # it by repeating the DELETE and still shows its progress to the end.
+    c.click(button="Sign out")
+    c.heading("Sign in")
+    if c.session_token():
+        raise StepFailed("the token outlived sign-out")
+    c.fill("API token", s["no_ops"])
+    c.fill("Organization (id or slug)", "acme")
+    c.click(button="Sign in")
+    c.heading("Users")
+    c.click(link="gina")
+    c.heading("User gina")
+    c.click("#remove")
+    c.text_in("#dry-run", "It would remove")
+    c.click(button="Continue")
+    c.click(button="Yes, remove gina")
+    c.text_in("#progress", "Removing gina")
+    c.text_in("#removed", "gina was removed")
+    c.shot("async-removal-without-operation-read")
+    status, _, _ = host.call("GET", f"{acme_users}/{s['ids']['gina']}", s["token"])
+    if status != 404:
+        raise StepFailed(f"gina still answers {status} after her removal")
 
     # Sign out; a global token picks an organization; a soft removal and its restore.
     c.click(button="Sign out")

@@ -339,7 +339,8 @@ async fn prefer_respond_async_answers_202_with_an_operation_to_poll() {
     let big = app.user(&org, "big").await;
     let small = app.user(&org, "small").await;
     let whole = app.user(&org, "whole").await;
-    for id in [&big, &whole] {
+    let again = app.user(&org, "again").await;
+    for id in [&big, &whole, &again] {
         let u = format!("{}/mdm/users/{id}", base(&org));
         for i in 0..5 {
             let r = app
@@ -368,6 +369,8 @@ async fn prefer_respond_async_answers_202_with_an_operation_to_poll() {
     assert_eq!(r.header("preference-applied"), Some("respond-async"));
     let op = r.body["data"]["operationId"].as_str().unwrap().to_owned();
     assert_eq!(r.body["data"]["delete"], big.as_str());
+    assert_eq!(r.body["data"]["total"], 5, "{}", r.text);
+    assert_eq!(r.body["data"]["processed"], 2, "{}", r.text);
     let location = r.header("location").unwrap().to_owned();
     let path = format!("{}/operations/{op}", base(&org));
     assert!(location.ends_with(&path), "{location}");
@@ -400,6 +403,28 @@ async fn prefer_respond_async_answers_202_with_an_operation_to_poll() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.header("preference-applied"), None);
+    // Repeating the DELETE drives it too (for a caller that may not read operations),
+    // and the preference counts in a second Prefer header (RFC 7240 §2).
+    let two = [("prefer", "wait=10"), ("prefer", "respond-async")];
+    let path = format!("{}/mdm/users/{again}", base(&org));
+    let mut seen = Vec::new();
+    loop {
+        let r = app
+            .send("DELETE", &path, Some(&app.admin_token), &two, None)
+            .await;
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 202, "{}", r.text);
+        assert_eq!(r.header("preference-applied"), Some("respond-async"));
+        seen.push(r.body["data"]["processed"].as_u64().unwrap());
+        assert!(seen.len() < 10, "never finished: {seen:?}");
+    }
+    assert!(
+        seen.len() >= 2 && seen.windows(2).all(|w| w[0] < w[1]),
+        "{seen:?}"
+    );
+    assert_eq!(app.call("GET", &path, None).await.status, 404);
     // Without the preference a removal never stops half way.
     let r = app
         .call("DELETE", &format!("{}/mdm/users/{whole}", base(&org)), None)

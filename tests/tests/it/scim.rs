@@ -232,6 +232,15 @@ async fn create_get_replace_delete_and_the_username_is_free_again() {
     assert_eq!(replaced.body["schemas"], json!([USER_URN, ENTERPRISE]));
     assert_eq!(replaced.header("etag"), Some("W/\"2\""));
 
+    // SCIM has no dry run: asking for one is refused, not ignored, and removes nothing.
+    for q in ["dryRun=true", "dryRun", "dryRun=false"] {
+        let r = scim(&app, "DELETE", &format!("{users}/{id}?{q}"), None).await;
+        assert_scim_error(&r, 400, Some("invalidValue"));
+        assert!(r.text.contains("dryRun"), "{q}: {}", r.text);
+        let still = scim(&app, "GET", &format!("{users}/{id}"), None).await;
+        assert_eq!(still.status, 200, "{q}: {}", still.text);
+    }
+
     // DELETE: 204, then 404 for every method.
     let deleted = scim(&app, "DELETE", &format!("{users}/{id}"), None).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);

@@ -22,7 +22,7 @@ use http::StatusCode;
 use roster_domain::ids::{self, Email, ObjectId, Username};
 use roster_domain::model::{Group, IdentitySource, Organization, User, UserStatus};
 use roster_domain::removal::{self, RemovalPolicy};
-use roster_domain::{DomainError, Entity, Store, count, groups, users};
+use roster_domain::{DomainError, Entity, Store, ValidationError, count, groups, users};
 use roster_scim::SortBy;
 use roster_scim::get_ci;
 use roster_scim::{
@@ -848,7 +848,9 @@ async fn patch_user<S: Store>(
     answer(store, &scope, req, StatusCode::OK, &user).await
 }
 
-/// DELETE: the removal engine with the SCIM policy (204).
+/// DELETE: the removal engine with the SCIM policy (204). RFC 7644 §3.6 has no dry
+/// run: a `dryRun` query parameter is refused (400 `invalidValue` naming it) rather
+/// than ignored, so a client that meant to preview never removes the user.
 async fn delete_user<S: Store>(
     req: &ApiRequest,
     store: &S,
@@ -856,6 +858,14 @@ async fn delete_user<S: Store>(
 ) -> Result<ApiResponse, Error> {
     let (scope, id) =
         enter_resource::<UserRoute, S>(req, store, ctx, "userId", Entity::User).await?;
+    if req.query_param("dryRun").is_some() {
+        return Err(ValidationError::new(
+            "dryRun",
+            "SCIM has no dry run (RFC 7644 §3.6); preview a removal with the canonical \
+             DELETE /v1/organizations/:organizationId/mdm/users/:mdmUserId?dryRun=true",
+        )
+        .into());
+    }
     let conditions = Conditions::of(req);
     let user = users::get(store, &scope.org, &id).await?;
     conditions.check_write(user.version)?;
