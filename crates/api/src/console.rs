@@ -10,8 +10,7 @@
 //! carries a strict Content-Security-Policy ([`CSP`]): scripts, styles and requests only
 //! from this origin, no inline script or style, no frames, forms or `<base>`.
 
-use crate::auth::Requirement;
-use crate::{ApiRequest, ApiResponse, Ctx, Endpoint};
+use crate::assets::{Asset, AssetRoute, StaticAsset};
 
 /// The page (`crates/api/console/index.html`): markup only, no inline script or style.
 pub const PAGE: &str = include_str!("../console/index.html");
@@ -39,84 +38,55 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 connect-src 'self'; img-src 'self' data:; form-action 'none'; frame-ancestors 'none'; \
 base-uri 'none'";
 
-/// A static answer: `body` with `content_type`, the [`CSP`], `nosniff`, no referrer and
-/// `Cache-Control: no-cache` (a browser revalidates, so a new build is seen at once).
-fn answer(body: &'static str, content_type: &'static str) -> ApiResponse {
-    let mut resp = ApiResponse::new(body.as_bytes().to_vec());
-    let headers = resp.headers_mut();
-    for (name, value) in [
-        (http::header::CONTENT_TYPE, content_type),
-        (http::header::CONTENT_SECURITY_POLICY, CSP),
-        (http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (http::header::REFERRER_POLICY, "no-referrer"),
-        (http::header::CACHE_CONTROL, "no-cache"),
-    ] {
-        headers.insert(name, http::HeaderValue::from_static(value));
+/// Every console file: its type, the [`CSP`], and `Cache-Control: no-cache` (a browser
+/// revalidates, so a new build is seen at once).
+const fn file(body: &'static str, content_type: &'static str) -> Asset {
+    Asset {
+        body: body.as_bytes(),
+        deflated: false,
+        content_type,
+        csp: Some(CSP),
+        cache_control: Some("no-cache"),
     }
-    resp
 }
 
-/// `GET` answers `body`; any other method the canonical surface's 405 `Allow: GET`.
-fn serve(req: &ApiRequest, body: &'static str, content_type: &'static str) -> ApiResponse {
-    if req.method != http::Method::GET {
-        return crate::respond::<crate::mdm::Error>(Err(
-            crate::Refusal::MethodNotAllowed("GET").into()
-        ));
-    }
-    answer(body, content_type)
+/// The page as a static file.
+pub struct Page;
+
+impl StaticAsset for Page {
+    const ROUTE: &'static str = PAGE_ROUTE;
+    const ASSET: Asset = file(PAGE, "text/html; charset=utf-8");
+}
+
+/// The script as a static file.
+pub struct Script;
+
+impl StaticAsset for Script {
+    const ROUTE: &'static str = SCRIPT_ROUTE;
+    const ASSET: Asset = file(SCRIPT, "text/javascript; charset=utf-8");
+}
+
+/// The style sheet as a static file.
+pub struct Style;
+
+impl StaticAsset for Style {
+    const ROUTE: &'static str = STYLE_ROUTE;
+    const ASSET: Asset = file(STYLE, "text/css; charset=utf-8");
 }
 
 /// `GET /console`: the console's page (HTML, UTF-8), no token needed.
-pub struct PageRoute;
-
-impl Endpoint for PageRoute {
-    const ROUTE: &'static str = PAGE_ROUTE;
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        (method == "GET").then(Requirement::public)
-    }
-
-    async fn handle<S: roster_domain::Store>(req: &ApiRequest, _: &S, _: &Ctx) -> ApiResponse {
-        serve(req, PAGE, "text/html; charset=utf-8")
-    }
-}
+pub type PageRoute = AssetRoute<Page>;
 
 /// `GET /console/console.js`: the console's script (JavaScript), no token needed.
-pub struct ScriptRoute;
-
-impl Endpoint for ScriptRoute {
-    const ROUTE: &'static str = SCRIPT_ROUTE;
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        (method == "GET").then(Requirement::public)
-    }
-
-    async fn handle<S: roster_domain::Store>(req: &ApiRequest, _: &S, _: &Ctx) -> ApiResponse {
-        serve(req, SCRIPT, "text/javascript; charset=utf-8")
-    }
-}
+pub type ScriptRoute = AssetRoute<Script>;
 
 /// `GET /console/console.css`: the console's style sheet (CSS), no token needed.
-pub struct StyleRoute;
-
-impl Endpoint for StyleRoute {
-    const ROUTE: &'static str = STYLE_ROUTE;
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        (method == "GET").then(Requirement::public)
-    }
-
-    async fn handle<S: roster_domain::Store>(req: &ApiRequest, _: &S, _: &Ctx) -> ApiResponse {
-        serve(req, STYLE, "text/css; charset=utf-8")
-    }
-}
+pub type StyleRoute = AssetRoute<Style>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{ApiRequest, ApiResponse, Ctx, Endpoint};
 
     fn get<E: Endpoint>(method: http::Method) -> ApiResponse {
         let store = roster_domain::MemoryStore::default();
@@ -181,6 +151,9 @@ mod tests {
         ] {
             assert_eq!(resp.status(), http::StatusCode::METHOD_NOT_ALLOWED);
             assert_eq!(resp.headers()["allow"], "GET");
+            // The error page is held to the same policy as the page.
+            assert_eq!(resp.headers()["content-security-policy"], CSP);
+            assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
         }
     }
 }

@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 pub mod apim;
+pub mod assets;
 pub mod auth;
 pub mod cas;
 pub mod console;

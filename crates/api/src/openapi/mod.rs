@@ -20,7 +20,6 @@
 
 use crate::auth::Requirement;
 use crate::routes::{RouteSpec, Surface, catalogue};
-use crate::{ApiRequest, ApiResponse, Ctx, Endpoint};
 use serde_json::{Map, Value, json};
 
 pub mod reference;
@@ -440,57 +439,29 @@ fn zero_weight(q: &str) -> bool {
     })
 }
 
+/// The description as a static file, stored compressed.
+pub struct Document;
+
+impl crate::assets::StaticAsset for Document {
+    const ROUTE: &'static str = ROUTE;
+    const ASSET: crate::assets::Asset = crate::assets::Asset {
+        body: SERVED_DEFLATE,
+        deflated: true,
+        content_type: "application/json",
+        csp: None,
+        cache_control: None,
+    };
+}
+
 /// `GET /openapi.json`: the description, no token needed (it holds no data). Sent
 /// `Content-Encoding: deflate` when the request's `Accept-Encoding` accepts it (browsers,
 /// HTTP libraries), else inflated (e.g. plain `curl`); `Vary: Accept-Encoding` either way.
-pub struct DocumentRoute;
-
-impl Endpoint for DocumentRoute {
-    const ROUTE: &'static str = ROUTE;
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        (method == "GET").then(Requirement::public)
-    }
-
-    async fn handle<S: roster_domain::Store>(req: &ApiRequest, _: &S, _: &Ctx) -> ApiResponse {
-        if req.method != http::Method::GET {
-            // Another method: the canonical surface's 405 with `Allow: GET`.
-            return crate::respond::<crate::mdm::Error>(Err(crate::Refusal::MethodNotAllowed(
-                Self::ALLOW,
-            )
-            .into()));
-        }
-        let deflate = req.header("accept-encoding").is_some_and(accepts_deflate);
-        let body = if deflate {
-            SERVED_DEFLATE.to_vec()
-        } else {
-            // The build compressed it with the same library: inflating cannot fail.
-            miniz_oxide::inflate::decompress_to_vec_zlib(SERVED_DEFLATE).unwrap_or_default()
-        };
-        let mut resp = ApiResponse::new(body);
-        let headers = resp.headers_mut();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-        headers.insert(
-            http::header::VARY,
-            http::HeaderValue::from_static("accept-encoding"),
-        );
-        if deflate {
-            headers.insert(
-                http::header::CONTENT_ENCODING,
-                http::HeaderValue::from_static("deflate"),
-            );
-        }
-        resp
-    }
-}
+pub type DocumentRoute = crate::assets::AssetRoute<Document>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{ApiRequest, Ctx, Endpoint};
     use std::collections::BTreeMap;
 
     /// `(component, METHOD)` → the permission the served description states (`None`:

@@ -7,9 +7,7 @@
 //! styles, fonts and data only from its own origin (no CDN, no inline script: the page
 //! has no init code, RapiDoc reads its settings from the `<rapi-doc>` element).
 
-use super::accepts_deflate;
-use crate::auth::Requirement;
-use crate::{ApiRequest, ApiResponse, Ctx, Endpoint};
+use crate::assets::{Asset, AssetRoute, StaticAsset};
 
 /// The page (`crates/api/reference/index.html`).
 pub const PAGE: &str = include_str!("../../reference/index.html");
@@ -32,88 +30,46 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'
 style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
 base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// A static answer of the reference: `body` with `content_type`, the [`CSP`] and
-/// `X-Content-Type-Options: nosniff`; sent `Content-Encoding: deflate` when `deflated`.
-fn answer(body: Vec<u8>, content_type: &'static str, deflated: bool) -> ApiResponse {
-    let mut resp = ApiResponse::new(body);
-    let headers = resp.headers_mut();
-    for (name, value) in [
-        (http::header::CONTENT_TYPE, content_type),
-        (http::header::CONTENT_SECURITY_POLICY, CSP),
-        (http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (http::header::REFERRER_POLICY, "no-referrer"),
-    ] {
-        headers.insert(name, http::HeaderValue::from_static(value));
-    }
-    if deflated {
-        headers.insert(
-            http::header::CONTENT_ENCODING,
-            http::HeaderValue::from_static("deflate"),
-        );
-    }
-    resp
+/// The page as a static file.
+pub struct Page;
+
+impl StaticAsset for Page {
+    const ROUTE: &'static str = PAGE_ROUTE;
+    const ASSET: Asset = Asset {
+        body: PAGE.as_bytes(),
+        deflated: false,
+        content_type: "text/html; charset=utf-8",
+        csp: Some(CSP),
+        cache_control: None,
+    };
 }
 
-/// The canonical surface's 405 with `Allow: GET`, for any other method.
-fn only_get(allow: &'static str) -> ApiResponse {
-    crate::respond::<crate::mdm::Error>(Err(crate::Refusal::MethodNotAllowed(allow).into()))
+/// RapiDoc's bundle as a static file, stored compressed.
+pub struct Viewer;
+
+impl StaticAsset for Viewer {
+    const ROUTE: &'static str = VIEWER_ROUTE;
+    const ASSET: Asset = Asset {
+        body: VIEWER_DEFLATE,
+        deflated: true,
+        content_type: "text/javascript; charset=utf-8",
+        csp: Some(CSP),
+        cache_control: None,
+    };
 }
 
 /// `GET /reference`: the reference page (HTML, UTF-8), no token needed.
-pub struct PageRoute;
-
-impl Endpoint for PageRoute {
-    const ROUTE: &'static str = PAGE_ROUTE;
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        (method == "GET").then(Requirement::public)
-    }
-
-    async fn handle<S: roster_domain::Store>(req: &ApiRequest, _: &S, _: &Ctx) -> ApiResponse {
-        if req.method != http::Method::GET {
-            return only_get(Self::ALLOW);
-        }
-        answer(PAGE.as_bytes().to_vec(), "text/html; charset=utf-8", false)
-    }
-}
+pub type PageRoute = AssetRoute<Page>;
 
 /// `GET /reference/rapidoc-min.js`: RapiDoc's bundle (JavaScript), no token needed. Sent
 /// `Content-Encoding: deflate` when the request's `Accept-Encoding` accepts it (every
 /// browser), else inflated; `Vary: Accept-Encoding` either way.
-pub struct ViewerRoute;
-
-impl Endpoint for ViewerRoute {
-    const ROUTE: &'static str = VIEWER_ROUTE;
-    const ALLOW: &'static str = "GET";
-
-    fn requirement(method: &str) -> Option<Requirement> {
-        (method == "GET").then(Requirement::public)
-    }
-
-    async fn handle<S: roster_domain::Store>(req: &ApiRequest, _: &S, _: &Ctx) -> ApiResponse {
-        if req.method != http::Method::GET {
-            return only_get(Self::ALLOW);
-        }
-        let deflate = req.header("accept-encoding").is_some_and(accepts_deflate);
-        let body = if deflate {
-            VIEWER_DEFLATE.to_vec()
-        } else {
-            // The build compressed it with the same library: inflating cannot fail.
-            miniz_oxide::inflate::decompress_to_vec_zlib(VIEWER_DEFLATE).unwrap_or_default()
-        };
-        let mut resp = answer(body, "text/javascript; charset=utf-8", deflate);
-        resp.headers_mut().insert(
-            http::header::VARY,
-            http::HeaderValue::from_static("accept-encoding"),
-        );
-        resp
-    }
-}
+pub type ViewerRoute = AssetRoute<Viewer>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{ApiRequest, ApiResponse, Ctx, Endpoint};
 
     fn get<E: Endpoint>(method: http::Method, encoding: Option<&str>) -> ApiResponse {
         let store = roster_domain::MemoryStore::default();
