@@ -1,8 +1,8 @@
 """Roster under roster-host for the Python checks: the app on a free loopback port, over
 an in-memory key-value store, with a random admin token, and a small client of the
 canonical API. Standard library only, so every check's virtual environment can import
-it (scripts/ is on sys.path of a script run from it). Used by scripts/console_check.py
-and scripts/openapi_check.py.
+it (scripts/ is on sys.path of a script run from it). Used by scripts/console_check.py,
+scripts/openapi_check.py and scripts/scim_check.py.
 
     with RosterHost(out_dir) as host:       # builds roster-host, starts it, waits
         status, body, headers = host.call("GET", "/v1/organizations", host.admin)

@@ -3,11 +3,12 @@
 Run by scripts/scim-check.sh (`make scim-check`, and `make test` after the Rust tests) with
 the Python of target/scim-venv, where scim-check.sh installed
 scripts/scim-check-requirements.txt. It does not build the components: `make build` must
-have run. It builds roster-host (`cargo build -p roster-host`, a no-op when fresh) and
-starts it with `cargo run -p roster-host -- up`, as scripts/up.sh does.
+have run. The host is started by scripts/roster_host.py (shared with the console and
+OpenAPI checks): roster-host built and run with `cargo run -p roster-host -- up`, as
+scripts/up.sh does.
 
 1. Serves spin.toml with roster-host on a free loopback port, over an in-memory key-value
-   store (a runtime config with `type = "spin"` and no `path`), with a random admin token.
+   store, with a random admin token.
 2. Creates an organization and an organization token with `*` through the canonical API
    (README's walk-through).
 3. Runs every check of scim2-tester's `check_server` against the organization's SCIM base,
@@ -27,27 +28,18 @@ start, the organization could not be created). The server is always stopped.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import os
-import secrets
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-import tomllib
 import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx2
+from roster_host import ROOT, RosterHost, SetupError
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import Status, check_server
 
-ROOT = Path(__file__).resolve().parent.parent
 # Statuses the issue's definition of done accepts (issue 15: "every check SUCCESS,
 # COMPLIANT or ACCEPTABLE"); anything else is listed in the summary.
 PASSING = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE}
@@ -55,129 +47,15 @@ PASSING = {Status.SUCCESS, Status.COMPLIANT, Status.ACCEPTABLE}
 FAILING = {Status.ERROR, Status.CRITICAL}
 # The resource types the checker must reach (issue 15: "over Users and Groups").
 REQUIRED_RESOURCE_TYPES = ("User", "Group")
-STARTUP_TIMEOUT_S = 600  # the first start compiles every component (then cached); 2 busy cores are slow
 
 
-class SetupError(Exception):
-    pass
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def check_components_built(manifest: Path) -> None:
-    """Every component source spin.toml names exists: `make build` has run."""
-    parsed = tomllib.loads(manifest.read_text())
-    missing = [
-        c["source"]
-        for c in parsed.get("component", {}).values()
-        if isinstance(c.get("source"), str) and not (ROOT / c["source"]).is_file()
-    ]
-    if missing:
-        raise SetupError(
-            f"{len(missing)} component(s) not built, e.g. {missing[0]}: run `make build` first"
-        )
-
-
-def build_host() -> None:
-    """roster-host, built before the clock of the startup wait starts (a no-op when fresh)."""
-    cargo = os.environ.get("CARGO", "cargo")
-    if subprocess.run([cargo, "build", "--quiet", "-p", "roster-host"], cwd=ROOT).returncode:
-        raise SetupError("`cargo build -p roster-host` failed")
-
-
-def start_server(out: Path, port: int, admin_token: str) -> subprocess.Popen[bytes]:
-    state = out / "state"
-    shutil.rmtree(state, ignore_errors=True)
-    state.mkdir(parents=True)
-    runtime_config = state / "runtime-config.toml"
-    # `type = "spin"` without `path`: an in-memory SQLite store (crates/host's runtime
-    # config), so nothing outlives the run.
-    # `ratelimit` too, which every component names (runtime-config.toml).
-    runtime_config.write_text(
-        '[key_value_store.default]\ntype = "spin"\n\n[key_value_store.ratelimit]\ntype = "spin"\n'
-    )
-    log = open(out / "server.log", "wb")
-    cmd = [
-        os.environ.get("CARGO", "cargo"),
-        "run",
-        "--quiet",
-        "-p",
-        "roster-host",
-        "--",
-        "up",
-        "--from",
-        str(ROOT / "spin.toml"),
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--state-dir",
-        str(state),
-        "--runtime-config-file",
-        str(runtime_config),
-    ]
-    env = dict(os.environ, SPIN_VARIABLE_ADMIN_TOKEN=admin_token)
-    # Its own process group, so stopping it also stops what `cargo run` started.
-    return subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
-
-
-def wait_until_answering(proc: subprocess.Popen[bytes], api: str, out: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SetupError(
-                f"roster-host exited with status {proc.returncode} before answering; "
-                f"see {out / 'server.log'}"
-            )
-        try:
-            # Any HTTP answer (here a 401) means the host is serving.
-            httpx2.get(f"{api}/v1/organizations", timeout=2)
-            return
-        except httpx2.TransportError:
-            time.sleep(0.25)
-    raise SetupError(
-        f"roster-host did not answer within {STARTUP_TIMEOUT_S} s; see {out / 'server.log'}"
-    )
-
-
-def create_organization(api: str, admin_token: str) -> tuple[str, str]:
+def create_organization(host: RosterHost) -> tuple[str, str]:
     """An organization and a token confined to it with every permission: (id, secret)."""
-    admin = {"Authorization": f"Bearer {admin_token}"}
-    r = httpx2.post(
-        f"{api}/v1/organizations",
-        headers=admin,
-        json={"name": "scim2-tester", "slug": "scim2-tester"},
-        timeout=10,
-    )
-    if r.status_code != 201:
-        raise SetupError(f"POST /v1/organizations answered {r.status_code}: {r.text}")
-    org = r.json()["data"]["id"]
-    r = httpx2.post(
-        f"{api}/v1/organizations/{org}/tokens",
-        headers=admin,
-        json={"name": "scim2-tester", "permissions": ["*"]},
-        timeout=10,
-    )
-    if r.status_code != 201:
-        raise SetupError(f"POST /v1/organizations/{org}/tokens answered {r.status_code}: {r.text}")
-    return org, r.json()["data"]["secret"]
+    org = host.must(201, "POST", "/v1/organizations", host.admin,
+                    {"name": "scim2-tester", "slug": "scim2-tester"})["id"]
+    secret = host.must(201, "POST", f"/v1/organizations/{org}/tokens", host.admin,
+                       {"name": "scim2-tester", "permissions": ["*"]})["secret"]
+    return org, secret
 
 
 class HttpLog:
@@ -288,36 +166,23 @@ def main() -> int:
     for stale in ("results.json", "http.jsonl", "summary.txt", "server.log"):
         (out / stale).unlink(missing_ok=True)
 
+    results: list[Any] = []
+    problems: list[str] = []
     try:
-        check_components_built(ROOT / "spin.toml")
-        build_host()
+        host_cm = RosterHost(out)
+        print(f"scim-check: starting roster-host on {host_cm.url} (log: {out / 'server.log'})",
+              flush=True)
+        with host_cm as host:
+            org, token = create_organization(host)
+            base = f"{host.url}/v1/organizations/{org}/scim/v2"
+            print(f"scim-check: scim2-tester against {base}")
+            try:
+                results = run_checks(base, token, out)
+            except Exception:
+                problems.append("scim2-tester crashed:\n" + traceback.format_exc())
     except SetupError as e:
         print(f"scim-check: {e}", file=sys.stderr)
         return 2
-
-    admin_token = secrets.token_hex(32)
-    port = free_port()
-    api = f"http://127.0.0.1:{port}"
-    print(f"scim-check: starting roster-host on {api} (log: {out / 'server.log'})", flush=True)
-    proc = start_server(out, port, admin_token)
-    try:
-        try:
-            wait_until_answering(proc, api, out)
-            org, token = create_organization(api, admin_token)
-        except (SetupError, httpx2.HTTPError) as e:
-            print(f"scim-check: {e}", file=sys.stderr)
-            return 2
-        base = f"{api}/v1/organizations/{org}/scim/v2"
-        print(f"scim-check: scim2-tester against {base}")
-
-        problems: list[str] = []
-        try:
-            results = run_checks(base, token, out)
-        except Exception:
-            results = []
-            problems.append("scim2-tester crashed:\n" + traceback.format_exc())
-    finally:
-        stop_server(proc)
 
     reached = {r.resource_type for r in results}
     missing = [t for t in REQUIRED_RESOURCE_TYPES if t not in reached]
