@@ -11,7 +11,8 @@ screenshot (NN-step.png) under the output directory (target/console-check):
   bad token, sign in (organization token), search, open a user, a blocked removal
   (an ACTIVE device, 5054, and a pending enrollment token, 5055) whose blockers are
   cleared from the page and which then succeeds, an If-Match conflict (the user changed
-  through the API behind the page's back) with its reload, bulk removal, the audit page,
+  through the API behind the page's back) with its reload, a legal hold placed, named by
+  the dry run and lifted, bulk removal, the audit page,
   an asynchronous removal by a token that may not read operations (driven by repeating
   the DELETE), sign in with a global token that picks an organization, a soft removal and its
   restore, and the users page 375 px wide.
@@ -296,6 +297,42 @@ def scenario(c: Console, host: RosterHost, s: dict) -> None:
     c.wait(lambda d: d.find_element(By.NAME, "countryCode").get_attribute("aria-invalid") == "true",
            "the country code marked invalid")
     c.shot("field-error")
+
+    # A legal hold placed from the user's page (a bad number of days named first), named
+    # by the dry run with no one-click lift, then lifted from its panel.
+    c.click(link="Back to the users")
+    c.heading("Users")
+    c.click(link="carol")
+    c.heading("User carol")
+    c.text_in("#hold", "No legal hold")
+    c.fill("Reason", "Matter 12")
+    c.fill("Days", "0")
+    c.click(button="Place legal hold")
+    c.alert("Days (days) is not valid")
+    c.fill("Days", "30")
+    c.click(button="Place legal hold")
+    c.text_in("#hold", "Held")
+    c.text_in("#hold", "Matter 12")
+    _, held, _ = host.call("GET", f"{acme_users}/{s['ids']['carol']}/hold", s["token"])
+    hold = held["data"]["hold"]
+    if not (hold and hold["active"] and hold["reason"] == "Matter 12" and hold["until"]):
+        raise StepFailed(f"carol's hold is {hold}")
+    c.click("#remove")
+    c.text_in("#dry-run", "under a legal hold")
+    c.text_in("#dry-run", "(code 5059)")
+    c.wait(lambda d: "Show the legal hold" in d.find_element(By.ID, "dry-run").text,
+           "the blocker pointing at the hold panel")
+    d.execute_script("document.querySelector('#dry-run ul.blockers').scrollIntoView({block: 'center'})")
+    c.shot("legal-hold")
+    c.click(button="Lift the hold")
+    c.text_in("#hold", "No legal hold")
+    c.click(button="Check again")
+    c.text_in("#dry-run", "It would remove")
+    c.shot("legal-hold-lifted")
+    _, held, _ = host.call("GET", f"{acme_users}/{s['ids']['carol']}/hold", s["token"])
+    if held["data"]["hold"] is not None:
+        raise StepFailed(f"carol's hold outlived its lift: {held}")
+    c.click(button="Cancel")
 
     # Bulk removal of a selection: a result per user.
     c.click(link="Back to the users")

@@ -67,6 +67,7 @@ const FIELD_NAMES = {
   username: "Username", email: "Email", firstName: "First name", lastName: "Last name",
   company: "Company", countryCode: "Country code", password: "Password",
   newPassword: "New password", q: "Search", status: "Status", cursor: "Page", limit: "Page size",
+  reason: "Reason", days: "Days",
 };
 const fieldName = (f) => FIELD_NAMES[f] ?? f;
 
@@ -101,6 +102,7 @@ function describe(error, what = "this") {
     case 5000: return "The server's storage failed. Nothing was lost; try again.";
     case 5054: return "The user still has active devices.";
     case 5055: return "The user still has pending enrollment tokens.";
+    case 5059: return "The user is under a legal hold: no removal goes through until it is lifted or ends.";
     default: return message ? `The server refused: ${message}.` : "Something went wrong.";
   }
 }
@@ -464,13 +466,14 @@ async function user(id) {
   }
   const user = u.data;
   let etag = u.etag;
-  const [groups, devices, tokens, subs, owned, events] = await Promise.all([
+  const [groups, devices, tokens, subs, owned, events, hold] = await Promise.all([
     api("GET", `${userBase(id)}/groups`),
     api("GET", `${userBase(id)}/devices`),
     api("GET", `${userBase(id)}/enrollment-tokens`),
     api("GET", `${userBase(id)}/subscriptions`),
     ownedTokens(id),
     api("GET", `${orgBase()}/audit?limit=50&userId=${encodeURIComponent(id)}`),
+    api("GET", `${userBase(id)}/hold`),
   ]);
 
   // Profile: edit with If-Match.
@@ -548,6 +551,7 @@ async function user(id) {
       h("dt", {}, "Password set"), h("dd", {}, when(user.passwordChangedAt))),
     h("div", { class: "actions" }, toggle, removeButton),
     removal,
+    h("h2", {}, "Legal hold"), h("section", { id: "hold", "aria-label": "Legal hold" }, holdPanel(user, hold)),
     h("h2", {}, "Profile"), profile,
     h("h2", {}, "Password"), reset,
     h("h2", {}, "Groups"),
@@ -567,6 +571,62 @@ async function user(id) {
       cell("Name", t.name), cell("State", badge(t.state)), cell("Permissions", t.permissions.join(", ")), cell("Expires", when(t.expiresAt)))), "API tokens"), "None."),
     h("h2", {}, "Audit events"),
     events.ok ? auditTable(events.data.events, "No audit events for this user.") : h("p", {}, describe(events.error)));
+}
+
+/**
+ * The user's legal hold (docs/lifecycle.md): what it is and a Lift button, or a form to
+ * place one (a reason and an optional number of days). Placing needs
+ * mdm.global.legalHold.create, lifting .remove; the API says so when the token lacks it.
+ */
+function holdPanel(user, r) {
+  if (!r.ok) return h("p", {}, describe(r.error));
+  const held = r.data.hold;
+  const reload = async () => {
+    const again = await api("GET", `${userBase(user.id)}/hold`);
+    document.getElementById("hold")?.replaceChildren(holdPanel(user, again));
+  };
+  if (held?.active) {
+    const lift = h("button", { type: "button", class: "danger" }, "Lift the hold");
+    lift.addEventListener("click", async () => {
+      busy(lift, true);
+      const x = await api("DELETE", `${userBase(user.id)}/hold`);
+      busy(lift, false);
+      if (!x.ok) return showApiError(x, { what: "this user" });
+      say(`The legal hold on ${user.username} was lifted.`);
+      reload();
+    });
+    return h("div", { class: "panel warn" },
+      h("p", {}, h("strong", {}, "Held: "), "no removal of this user goes through while the hold is active."),
+      h("dl", { class: "facts" },
+        h("dt", {}, "Reason"), h("dd", {}, held.reason),
+        h("dt", {}, "Placed"), h("dd", {}, when(held.placedAt)),
+        h("dt", {}, "Placed by"), h("dd", {}, h("code", {}, held.placedBy)),
+        h("dt", {}, "Ends"), h("dd", {}, held.until ? when(held.until) : "when lifted")),
+      h("div", { class: "actions" }, lift));
+  }
+  const form = h("form", { class: "row", "aria-label": "Place a legal hold", novalidate: true },
+    field("Reason", "reason", { hint: "Why the user's data must be kept, e.g. a matter number. Shown only here and in the API." }),
+    field("Days", "days", { type: "number", hint: "Leave empty to hold until lifted." }),
+    h("div", {}, h("button", { type: "submit" }, "Place legal hold")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearMessages();
+    clearFieldErrors(form);
+    const body = { reason: form.elements.reason.value };
+    const days = form.elements.days.value.trim();
+    if (days) {
+      const n = Number(days);
+      if (!Number.isInteger(n) || n < 1 || n > 3660) {
+        return showApiError({ status: 400, error: { code: 1001, message: "invalid days: must be a whole number of days from 1 to 3660" } }, { form });
+      }
+      body.expiresIn = n * 86400;
+    }
+    const x = await api("PUT", `${userBase(user.id)}/hold`, { body });
+    if (!x.ok) return showApiError(x, { form, what: "this user" });
+    say(`${user.username} is now under a legal hold.`);
+    reload();
+  });
+  return h("div", {}, h("p", { class: "muted" }, held ? `The last hold ended ${when(held.until)}.` : "No legal hold."), form);
 }
 
 /** The organization's API tokens owned by user `id` (every page of the token list). */
@@ -641,6 +701,12 @@ function fixFor(code, user, area) {
       return { ok: true };
     }],
   };
+  if (code === 5059) {
+    // Lifting a hold is deliberate: shown with the hold itself, never one click away here.
+    const show = h("button", { type: "button" }, "Show the legal hold");
+    show.addEventListener("click", () => document.getElementById("hold")?.scrollIntoView({ block: "center" }));
+    return show;
+  }
   const fix = fixes[code];
   if (!fix) return h("span", { class: "muted" }, "Clear it through the API, then check again.");
   const button = h("button", { type: "button" }, fix[0]);
