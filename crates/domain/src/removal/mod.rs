@@ -290,12 +290,11 @@ impl Blocker {
     /// organization requires a fresh export and the user has none.
     pub fn export_required(org: &Organization, user: &User, now: Timestamp) -> Option<Blocker> {
         let p = &org.policy;
-        (p.require_export_before_removal && !p.export_is_fresh(user.last_exported_at, now)).then(
-            || Blocker::ExportRequired {
+        (p.require_export_before_removal && !p.export_is_fresh(user.last_exported_at, now))
+            .then_some(Blocker::ExportRequired {
                 last_exported_at: user.last_exported_at,
                 max_age_seconds: p.export_max_age_seconds,
-            },
-        )
+            })
     }
 
     /// A sentence naming a missing export for refusals on every surface: `without an
