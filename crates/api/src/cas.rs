@@ -221,7 +221,7 @@ pub fn blocker(b: Blocker) -> (StatusCode, &'static str, String) {
             StatusCode::CONFLICT,
             codes::USER_EXPORT_REQUIRED,
             format!(
-                "User cannot be deleted {}.",
+                "User cannot be deleted: there is {}.",
                 b.export_description().unwrap_or_default()
             ),
         ),

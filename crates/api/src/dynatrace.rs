@@ -176,7 +176,7 @@ fn legal_hold_message(b: removal::Blocker) -> String {
 /// The seed's 400 message, followed by the missing export that refuses the removal.
 fn export_message(b: removal::Blocker) -> String {
     format!(
-        "{CANNOT_DELETE_MESSAGE}: the organization requires an export first and the user is {}",
+        "{CANNOT_DELETE_MESSAGE}: there is {}",
         b.export_description().unwrap_or_default()
     )
 }

@@ -313,7 +313,7 @@ pub fn blocker(b: Blocker) -> (StatusCode, &'static str, String, Option<&'static
             StatusCode::CONFLICT,
             "UserExportRequired",
             format!(
-                "The user cannot be deleted {}; export the user's data first.",
+                "The user cannot be deleted: there is {}; export the user's data first.",
                 b.export_description().unwrap_or_default()
             ),
             None,

@@ -328,7 +328,7 @@ pub fn blocker(b: Blocker) -> (StatusCode, u32, String) {
             StatusCode::BAD_REQUEST,
             codes::EXPORT_REQUIRED,
             format!(
-                "MdmUser Can not be deleted {}",
+                "MdmUser Can not be deleted because there is {}",
                 b.export_description().unwrap_or_default()
             ),
         ),

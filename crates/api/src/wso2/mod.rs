@@ -171,7 +171,7 @@ pub fn blocker_message(b: Blocker) -> String {
             format!("the user is {}", b.hold_description().unwrap_or_default())
         }
         Blocker::ExportRequired { .. } => format!(
-            "the organization requires an export first and the user is {}",
+            "the organization requires an export first: there is {}",
             b.export_description().unwrap_or_default()
         ),
     }

@@ -297,16 +297,16 @@ impl Blocker {
             })
     }
 
-    /// A sentence naming a missing export for refusals on every surface: `without an
-    /// export of its data in the last 86400 seconds (last export: never)`; `None` for
-    /// other blockers.
+    /// A phrase naming a missing export for refusals on every surface: `no export of
+    /// its data in the last 86400 seconds (last export: never)`; `None` for other
+    /// blockers.
     pub fn export_description(&self) -> Option<String> {
         match self {
             Blocker::ExportRequired {
                 last_exported_at,
                 max_age_seconds,
             } => Some(format!(
-                "without an export of its data in the last {max_age_seconds} seconds (last export: {})",
+                "no export of its data in the last {max_age_seconds} seconds (last export: {})",
                 last_exported_at.map_or_else(|| "never".to_owned(), Timestamp::to_rfc3339)
             )),
             _ => None,

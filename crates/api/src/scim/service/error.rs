@@ -203,7 +203,7 @@ fn removal(e: RemovalError) -> ScimError {
             StatusCode::CONFLICT,
             None,
             format!(
-                "the user cannot be removed {}: the organization requires an export first",
+                "the user cannot be removed: there is {}",
                 b.export_description().unwrap_or_default()
             ),
         ),
