@@ -51,6 +51,8 @@ pub mod codes {
     pub const REMOVAL_REFUSED: &str = "REMOVAL_REFUSED";
     /// 409: a legal hold (the user's or the organization's) protects the user.
     pub const USER_LEGAL_HOLD: &str = "USER_LEGAL_HOLD";
+    /// 409: the organization requires a fresh export of the user's data first.
+    pub const USER_EXPORT_REQUIRED: &str = "USER_EXPORT_REQUIRED";
     /// 429: the token's requests for this minute are used up.
     pub const TOO_MANY_REQUESTS: &str = "TOO_MANY_REQUESTS";
     /// 500: the store failed; repeating the request finishes the deletion.
@@ -213,6 +215,15 @@ pub fn blocker(b: Blocker) -> (StatusCode, &'static str, String) {
             StatusCode::CONFLICT,
             codes::USER_LEGAL_HOLD,
             format!("User is {}.", b.hold_description().unwrap_or_default()),
+        ),
+        // 409 as for a hold: a state of the user stops the operation.
+        Blocker::ExportRequired { .. } => (
+            StatusCode::CONFLICT,
+            codes::USER_EXPORT_REQUIRED,
+            format!(
+                "User cannot be deleted: there is {}.",
+                b.export_description().unwrap_or_default()
+            ),
         ),
         Blocker::ActiveDevices { .. }
         | Blocker::PendingEnrollmentTokens { .. }

@@ -155,6 +155,10 @@ fn removal_error(e: RemovalError) -> ApiResponse {
         RemovalError::Refused(b @ removal::Blocker::LegalHold { .. }) => {
             exception(StatusCode::BAD_REQUEST, &legal_hold_message(b))
         }
+        // Likewise for a missing export.
+        RemovalError::Refused(b @ removal::Blocker::ExportRequired { .. }) => {
+            exception(StatusCode::BAD_REQUEST, &export_message(b))
+        }
         // No other guard of the Dynatrace policy refuses; kept total.
         RemovalError::Refused(_) => exception(StatusCode::BAD_REQUEST, CANNOT_DELETE_MESSAGE),
         RemovalError::Domain(d) => domain_error(d),
@@ -166,6 +170,14 @@ fn legal_hold_message(b: removal::Blocker) -> String {
     format!(
         "{CANNOT_DELETE_MESSAGE}: the user is {}",
         b.hold_description().unwrap_or_default()
+    )
+}
+
+/// The seed's 400 message, followed by the missing export that refuses the removal.
+fn export_message(b: removal::Blocker) -> String {
+    format!(
+        "{CANNOT_DELETE_MESSAGE}: there is {}",
+        b.export_description().unwrap_or_default()
     )
 }
 
@@ -521,6 +533,9 @@ async fn dry_run_answer<S: Store>(
     for b in &plan.blockers {
         if let removal::Blocker::LegalHold { .. } = b {
             blockers.push(json!({ "code": 400, "message": legal_hold_message(*b) }));
+        }
+        if let removal::Blocker::ExportRequired { .. } = b {
+            blockers.push(json!({ "code": 400, "message": export_message(*b) }));
         }
     }
     let last = t.before.iter().all(|a| a.org.id == t.org.id);

@@ -162,6 +162,8 @@ routes! {
         "GET a user's legal hold; PUT places it, DELETE lifts it.";
     "mdm-hold" => mdm::OrgHoldRoute, Mdm,
         "GET the organization-wide legal hold; PUT places it, DELETE lifts it.";
+    "mdm-user-export" => mdm::UserExportRoute, Mdm,
+        "GET exports a user's data as one JSON document (kept nowhere).";
     "mdm-user-subscriptions" => mdm::UserSubscriptionsRoute, Mdm,
         "GET lists a user's API subscriptions; POST adds one.";
     "mdm-user-subscription" => mdm::UserSubscriptionRoute, Mdm,

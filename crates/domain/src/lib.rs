@@ -15,6 +15,7 @@
 //! - [`tokens`], [`permissions`], [`ratelimit`]: API tokens, what they may do, and
 //!   how often;
 //! - [`holds`]: legal holds on users and organizations, which every removal refuses;
+//! - [`export`]: a user's data as one document, which a removal may require first;
 //! - [`audit`], [`outbox`]: the audit log, and messages (invitations, notices)
 //!   waiting for a mailer;
 //! - [`identity`]: a person's memberships across organizations (Dynatrace accounts).
@@ -41,6 +42,7 @@ pub mod dependents;
 pub mod devices;
 pub mod enrollment;
 pub mod error;
+pub mod export;
 pub mod groups;
 pub mod holds;
 pub mod identity;

@@ -105,7 +105,21 @@ pub struct OrgPolicy {
     /// Most dependents (devices, tokens, subscriptions, messages) one request purges
     /// before an asynchronous removal answers 202 and continues on polls.
     pub removal_batch: u32,
+    /// Whether a live user may be removed only after a fresh export of its data
+    /// ([`crate::export`]): one made at most `export_max_age_seconds` ago. Every removal
+    /// path refuses otherwise ([`crate::removal::Blocker::ExportRequired`]).
+    pub require_export_before_removal: bool,
+    /// How long an export counts as fresh for `require_export_before_removal`, in
+    /// seconds ([`MIN_EXPORT_MAX_AGE_SECONDS`] to [`MAX_EXPORT_MAX_AGE_SECONDS`]).
+    pub export_max_age_seconds: u32,
 }
+
+/// Default freshness window of an export: one day.
+pub const DEFAULT_EXPORT_MAX_AGE_SECONDS: u32 = 24 * 3600;
+/// Shortest freshness window of an export: one minute.
+pub const MIN_EXPORT_MAX_AGE_SECONDS: u32 = 60;
+/// Longest freshness window of an export: 90 days.
+pub const MAX_EXPORT_MAX_AGE_SECONDS: u32 = 90 * 24 * 3600;
 
 impl Default for OrgPolicy {
     fn default() -> Self {
@@ -113,7 +127,19 @@ impl Default for OrgPolicy {
             retention_days: 0,
             rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
             removal_batch: DEFAULT_REMOVAL_BATCH,
+            require_export_before_removal: false,
+            export_max_age_seconds: DEFAULT_EXPORT_MAX_AGE_SECONDS,
         }
+    }
+}
+
+impl OrgPolicy {
+    /// Whether an export made at `last` is fresh at `now` under this policy: made, not
+    /// in the future, and at most `export_max_age_seconds` old.
+    pub fn export_is_fresh(&self, last: Option<Timestamp>, now: Timestamp) -> bool {
+        last.is_some_and(|t| {
+            t <= now && now.0 - t.0 <= i64::from(self.export_max_age_seconds) * 1000
+        })
     }
 }
 
@@ -317,6 +343,11 @@ pub struct User {
     /// of this record, so a hold and a removal's mark never both win ([`crate::holds`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_hold: Option<LegalHold>,
+    /// When the user's data was last exported (`…/users/:id/export`,
+    /// [`crate::export`]); nothing of the export itself is kept. Written by a
+    /// conditional write of this record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_exported_at: Option<Timestamp>,
 }
 
 /// Largest serialized size of [`User::attributes`].

@@ -161,6 +161,12 @@ pub struct PolicyChanges {
     pub rate_limit_per_minute: Option<u32>,
     /// New removal batch (1 to 10 000).
     pub removal_batch: Option<u32>,
+    /// Whether removals need a fresh export first ([`OrgPolicy::require_export_before_removal`]).
+    pub require_export_before_removal: Option<bool>,
+    /// New freshness window of an export, in seconds
+    /// ([`crate::model::MIN_EXPORT_MAX_AGE_SECONDS`] to
+    /// [`crate::model::MAX_EXPORT_MAX_AGE_SECONDS`]).
+    pub export_max_age_seconds: Option<u32>,
 }
 
 impl PolicyChanges {
@@ -195,7 +201,36 @@ impl PolicyChanges {
                 crate::tokens::MAX_RATE_LIMIT,
             )?,
             removal_batch: ranged("policy.removalBatch", removal_batch, 1, MAX_REMOVAL_BATCH)?,
+            require_export_before_removal: None,
+            export_max_age_seconds: None,
         })
+    }
+
+    /// Adds the export settings: `requireExportBeforeRemoval` as given, and
+    /// `exportMaxAgeSeconds` validated (errors name `policy.exportMaxAgeSeconds`).
+    pub fn with_export(
+        mut self,
+        require_export_before_removal: Option<bool>,
+        export_max_age_seconds: Option<i64>,
+    ) -> Result<Self, ValidationError> {
+        use crate::model::{MAX_EXPORT_MAX_AGE_SECONDS, MIN_EXPORT_MAX_AGE_SECONDS};
+        self.require_export_before_removal = require_export_before_removal;
+        self.export_max_age_seconds = export_max_age_seconds
+            .map(|v| {
+                u32::try_from(v)
+                    .ok()
+                    .filter(|v| (MIN_EXPORT_MAX_AGE_SECONDS..=MAX_EXPORT_MAX_AGE_SECONDS).contains(v))
+                    .ok_or_else(|| {
+                        ValidationError::new(
+                            "policy.exportMaxAgeSeconds",
+                            format!(
+                                "must be an integer from {MIN_EXPORT_MAX_AGE_SECONDS} to {MAX_EXPORT_MAX_AGE_SECONDS} (seconds)"
+                            ),
+                        )
+                    })
+            })
+            .transpose()?;
+        Ok(self)
     }
 
     fn apply(&self, p: &mut OrgPolicy) {
@@ -207,6 +242,12 @@ impl PolicyChanges {
         }
         if let Some(v) = self.removal_batch {
             p.removal_batch = v;
+        }
+        if let Some(v) = self.require_export_before_removal {
+            p.require_export_before_removal = v;
+        }
+        if let Some(v) = self.export_max_age_seconds {
+            p.export_max_age_seconds = v;
         }
     }
 }

@@ -34,6 +34,10 @@ pub enum Resource {
     /// Legal holds on users and organizations (deletion protection): a resource of
     /// its own, so that `mdm.global.mdmUser.*` (what removes users) never lifts one.
     LegalHold,
+    /// Exports of a user's data (`…/users/:mdmUserId/export`): a resource of its own,
+    /// so that reading users (`mdm.global.mdmUser.read`) never hands out everything
+    /// about a person, nor satisfies an export-before-removal policy.
+    UserExport,
 }
 
 /// What is done to a resource.
@@ -60,7 +64,7 @@ pub struct Permission {
     pub action: Action,
 }
 
-const RESOURCES: [(Resource, &str); 11] = [
+const RESOURCES: [(Resource, &str); 12] = [
     (Resource::Organization, "organization"),
     (Resource::MdmUser, "mdmUser"),
     (Resource::Device, "device"),
@@ -72,6 +76,7 @@ const RESOURCES: [(Resource, &str); 11] = [
     (Resource::Subscription, "subscription"),
     (Resource::Operation, "operation"),
     (Resource::LegalHold, "legalHold"),
+    (Resource::UserExport, "userExport"),
 ];
 
 const ACTIONS: [(Action, &str); 5] = [

@@ -333,6 +333,7 @@ pub async fn create<S: Store>(
         login: crate::model::LoginMetadata::default(),
         deletion: None,
         legal_hold: None,
+        last_exported_at: None,
     };
     let result = async {
         for (field, key) in user_claims(org, &user) {

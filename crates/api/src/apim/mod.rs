@@ -309,6 +309,15 @@ pub fn blocker(b: Blocker) -> (StatusCode, &'static str, String, Option<&'static
             ),
             None,
         ),
+        Blocker::ExportRequired { .. } => (
+            StatusCode::CONFLICT,
+            "UserExportRequired",
+            format!(
+                "The user cannot be deleted: there is {}; export the user's data first.",
+                b.export_description().unwrap_or_default()
+            ),
+            None,
+        ),
         Blocker::ActiveDevices { .. }
         | Blocker::PendingEnrollmentTokens { .. }
         | Blocker::Enabled

@@ -43,3 +43,6 @@ pub const USER_ENABLED: u32 = 5058;
 /// 400: a legal hold (the user's or the organization's) protects the user: every
 /// removal is refused until it is lifted or ends (seed 000's 400, as 5054 and 5055).
 pub const LEGAL_HOLD: u32 = 5059;
+/// 400: the organization requires a fresh export of the user's data before its removal
+/// (`requireExportBeforeRemoval`) and the user has none (seed 000's 400, as 5059).
+pub const EXPORT_REQUIRED: u32 = 5060;

@@ -58,6 +58,10 @@ pub struct PolicyRequest {
     /// Dependents one request purges before an asynchronous removal continues on polls
     /// (1 to 10 000).
     pub removal_batch: Option<i64>,
+    /// Whether every removal of a live user needs a fresh export of its data first.
+    pub require_export_before_removal: Option<bool>,
+    /// How long an export counts as fresh, in seconds (60 to 7 776 000; default 86 400).
+    pub export_max_age_seconds: Option<i64>,
 }
 
 /// Deserializes a field that distinguishes absent (`None`) from `null` (`Some(None)`).

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod codes;
 pub mod dto;
 pub mod endpoints;
+pub mod export;
 pub mod holds;
 
 pub use admin::{
@@ -25,12 +26,14 @@ pub use endpoints::{
     UserGroupsRoute, UserPasswordResetRoute, UserPasswordRoute, UserRoute, UserStatusRoute,
     UsersCountRoute, UsersRoute,
 };
+pub use export::UserExportRoute;
 pub use holds::{OrgHoldRoute, UserHoldRoute};
 
 use crate::auth::{self, AuthFailure, Caller};
 use crate::request::{ApiRequest, ApiResponse, Body, Ctx, JsonError};
 use crate::{Endpoint, Refusal, SurfaceError};
 use http::{HeaderValue, StatusCode, header};
+use roster_domain::export::ExportError;
 use roster_domain::holds::HoldError;
 use roster_domain::ids::{self, ObjectId, OrgRef};
 use roster_domain::model::Organization;
@@ -246,6 +249,16 @@ impl From<HoldError> for Error {
     }
 }
 
+impl From<ExportError> for Error {
+    fn from(e: ExportError) -> Self {
+        match e {
+            ExportError::NotFound => Error::NotFound,
+            ExportError::RemovalInProgress { .. } => Error::Blocked(Blocker::PendingDeletion),
+            ExportError::Domain(d) => d.into(),
+        }
+    }
+}
+
 impl From<RestoreError> for Error {
     fn from(e: RestoreError) -> Self {
         match e {
@@ -312,6 +325,14 @@ pub fn blocker(b: Blocker) -> (StatusCode, u32, String) {
                 b.hold_description().unwrap_or_default()
             ),
         ),
+        Blocker::ExportRequired { .. } => (
+            StatusCode::BAD_REQUEST,
+            codes::EXPORT_REQUIRED,
+            format!(
+                "MdmUser Can not be deleted because there is {}",
+                b.export_description().unwrap_or_default()
+            ),
+        ),
     }
 }
 
@@ -362,7 +383,27 @@ pub fn plan_response(plan: &Plan) -> serde_json::Value {
         "wouldRemove": plan.would_remove,
         "blockers": blockers,
         "legalHold": plan_hold(plan),
+        "exportRequired": plan_export(plan),
     })
+}
+
+/// The missing export among a dry run's blockers, as `{lastExportedAt,
+/// maxAgeSeconds}` (`null` when the organization does not require one or the user's
+/// last export is fresh).
+pub fn plan_export(plan: &Plan) -> serde_json::Value {
+    plan.blockers
+        .iter()
+        .find_map(|b| match b {
+            Blocker::ExportRequired {
+                last_exported_at,
+                max_age_seconds,
+            } => Some(serde_json::json!({
+                "lastExportedAt": last_exported_at.map(roster_domain::Timestamp::to_rfc3339),
+                "maxAgeSeconds": max_age_seconds,
+            })),
+            _ => None,
+        })
+        .unwrap_or(serde_json::Value::Null)
 }
 
 /// Seed 000's removal answer `{"delete": id}`; a soft removal adds when the user can
@@ -445,6 +486,12 @@ pub fn new_organization(
     if let Some(v) = changes.policy.removal_batch {
         policy.removal_batch = v;
     }
+    if let Some(v) = changes.policy.require_export_before_removal {
+        policy.require_export_before_removal = v;
+    }
+    if let Some(v) = changes.policy.export_max_age_seconds {
+        policy.export_max_age_seconds = v;
+    }
     new.policy = policy;
     Ok(new)
 }
@@ -479,6 +526,10 @@ pub fn org_changes(
             policy.retention_days,
             policy.rate_limit_per_minute,
             policy.removal_batch,
+        )?
+        .with_export(
+            policy.require_export_before_removal,
+            policy.export_max_age_seconds,
         )?,
     })
 }

@@ -170,6 +170,10 @@ pub fn blocker_message(b: Blocker) -> String {
         Blocker::LegalHold { .. } => {
             format!("the user is {}", b.hold_description().unwrap_or_default())
         }
+        Blocker::ExportRequired { .. } => format!(
+            "the organization requires an export first: there is {}",
+            b.export_description().unwrap_or_default()
+        ),
     }
 }
 

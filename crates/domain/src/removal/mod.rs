@@ -234,6 +234,17 @@ pub enum Blocker {
         #[serde(serialize_with = "crate::time::serialize_rfc3339_opt")]
         until: Option<Timestamp>,
     },
+    /// The organization requires a fresh export of a user's data before its removal
+    /// (`requireExportBeforeRemoval`) and the user has none: never exported, or last
+    /// exported longer ago than `exportMaxAgeSeconds` ([`crate::export`]).
+    #[serde(rename_all = "camelCase")]
+    ExportRequired {
+        /// When the user was last exported (`None`: never; serialized as RFC 3339).
+        #[serde(serialize_with = "crate::time::serialize_rfc3339_opt")]
+        last_exported_at: Option<Timestamp>,
+        /// The organization's freshness window, in seconds.
+        max_age_seconds: u32,
+    },
 }
 
 /// Where a legal hold is placed.
@@ -273,6 +284,33 @@ impl Blocker {
                 placed_at: h.placed_at,
                 until: h.until,
             })
+    }
+
+    /// The missing export of `user` of `org` at `now`, as a blocker: `None` unless the
+    /// organization requires a fresh export and the user has none.
+    pub fn export_required(org: &Organization, user: &User, now: Timestamp) -> Option<Blocker> {
+        let p = &org.policy;
+        (p.require_export_before_removal && !p.export_is_fresh(user.last_exported_at, now))
+            .then_some(Blocker::ExportRequired {
+                last_exported_at: user.last_exported_at,
+                max_age_seconds: p.export_max_age_seconds,
+            })
+    }
+
+    /// A phrase naming a missing export for refusals on every surface: `no export of
+    /// its data in the last 86400 seconds (last export: never)`; `None` for other
+    /// blockers.
+    pub fn export_description(&self) -> Option<String> {
+        match self {
+            Blocker::ExportRequired {
+                last_exported_at,
+                max_age_seconds,
+            } => Some(format!(
+                "no export of its data in the last {max_age_seconds} seconds (last export: {})",
+                last_exported_at.map_or_else(|| "never".to_owned(), Timestamp::to_rfc3339)
+            )),
+            _ => None,
+        }
     }
 
     /// A sentence naming a legal hold blocker for refusals on every surface:

@@ -74,9 +74,9 @@ pub(super) async fn read_lists<S: Store>(
 }
 
 /// Every guard of `policy` that refuses removing `user` now, in a fixed order
-/// (version, legal hold, source, status, active devices, pending tokens, live
-/// subscriptions): the first is the answer of a refused removal. The legal hold guard
-/// belongs to every policy. Reads the dependents' records only for the guards the
+/// (version, legal hold, missing export, source, status, active devices, pending
+/// tokens, live subscriptions): the first is the answer of a refused removal. The legal
+/// hold and export guards belong to every policy. Reads the dependents' records only for the guards the
 /// policy has.
 pub(super) async fn blockers<S: Store>(
     store: &S,
@@ -92,6 +92,9 @@ pub(super) async fn blockers<S: Store>(
     }
     if let Some(hold) = Blocker::legal_hold(org, user, now) {
         out.push(hold);
+    }
+    if let Some(export) = Blocker::export_required(org, user, now) {
+        out.push(export);
     }
     if policy.refuse_externally_managed && user.source != IdentitySource::Local {
         out.push(Blocker::ExternallyManaged);

@@ -8,6 +8,7 @@
 
 mod async_removal;
 mod directory;
+mod export;
 mod helpers;
 mod holds;
 mod membership;

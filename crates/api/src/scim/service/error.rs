@@ -198,6 +198,15 @@ fn removal(e: RemovalError) -> ScimError {
                 b.hold_description().unwrap_or_default()
             ),
         ),
+        // Likewise for a missing export: a 409 whose detail names it.
+        RemovalError::Refused(b @ Blocker::ExportRequired { .. }) => ScimError::new(
+            StatusCode::CONFLICT,
+            None,
+            format!(
+                "the user cannot be removed: there is {}",
+                b.export_description().unwrap_or_default()
+            ),
+        ),
         RemovalError::Refused(b) => ScimError::new(
             StatusCode::CONFLICT,
             None,
