@@ -15,6 +15,7 @@
 //! - [`tokens`], [`permissions`], [`ratelimit`]: API tokens, what they may do, and
 //!   how often;
 //! - [`holds`]: legal holds on users and organizations, which every removal refuses;
+//! - [`schedules`]: removals scheduled for a time, done by a run a scheduler starts;
 //! - [`audit`], [`outbox`]: the audit log, and messages (invitations, notices)
 //!   waiting for a mailer;
 //! - [`identity`]: a person's memberships across organizations (Dynatrace accounts).
@@ -56,6 +57,7 @@ pub mod permissions;
 pub mod ratelimit;
 pub mod records;
 pub mod removal;
+pub mod schedules;
 pub mod search_index;
 pub mod store;
 pub mod subscriptions;

@@ -179,6 +179,10 @@ pub struct UserResponse {
     /// back (RFC 3339); from then on it is purged. Absent for every other user.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restorable_until: Option<String>,
+    /// When the user's scheduled removal is due (RFC 3339); absent when none is
+    /// scheduled (`…/removal-schedule`, docs/lifecycle.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removal_scheduled_at: Option<String>,
 }
 
 impl From<&User> for UserResponse {
@@ -199,6 +203,7 @@ impl From<&User> for UserResponse {
             created_at: u.created_at.to_rfc3339(),
             updated_at: u.updated_at.to_rfc3339(),
             restorable_until: u.deletion.as_ref().map(|d| d.purge_after.to_rfc3339()),
+            removal_scheduled_at: u.removal_schedule.as_ref().map(|s| s.at.to_rfc3339()),
         }
     }
 }
