@@ -14,5 +14,6 @@ mod email_optional_native;
 mod fuzz_requests;
 mod holds_native;
 mod mdm_native;
+mod schedules_native;
 mod scim_native;
 mod seeds_native;
