@@ -102,7 +102,12 @@ async fn actions(app: &App, org: &str, id: &str) -> Vec<(String, Value)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["action"].as_str().unwrap().to_owned(), e["details"].clone()))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["details"].clone(),
+            )
+        })
         .collect()
 }
 
@@ -119,13 +124,27 @@ async fn a_schedule_is_shown_warned_about_once_and_done_by_the_run() {
     assert_eq!(r.body["data"]["schedule"]["at"], at.as_str(), "{}", r.text);
     // The user, its schedule and the dry run show it.
     let u = app.call("GET", &canonical(&org, &id), None).await;
-    assert_eq!(u.body["data"]["removalScheduledAt"], at.as_str(), "{}", u.text);
+    assert_eq!(
+        u.body["data"]["removalScheduledAt"],
+        at.as_str(),
+        "{}",
+        u.text
+    );
     let g = app.call("GET", &schedule_path(&org, &id), None).await;
     assert_eq!(g.body["data"]["schedule"]["at"], at.as_str(), "{}", g.text);
     let dry = app
-        .call("DELETE", &format!("{}?dryRun=true", canonical(&org, &id)), None)
+        .call(
+            "DELETE",
+            &format!("{}?dryRun=true", canonical(&org, &id)),
+            None,
+        )
         .await;
-    assert_eq!(dry.body["data"]["removalSchedule"]["at"], at.as_str(), "{}", dry.text);
+    assert_eq!(
+        dry.body["data"]["removalSchedule"]["at"],
+        at.as_str(),
+        "{}",
+        dry.text
+    );
     // The warning is due at once (a day before a removal 2.5 s ahead): queued once.
     let r = run(&app, &org, 100).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -141,11 +160,19 @@ async fn a_schedule_is_shown_warned_about_once_and_done_by_the_run() {
     wait_until(due).await;
     let r = run(&app, &org, 100).await;
     assert_eq!(r.body["data"]["removed"], 1, "{}", r.text);
-    assert_error(&app.call("GET", &canonical(&org, &id), None).await, 404, 3001);
+    assert_error(
+        &app.call("GET", &canonical(&org, &id), None).await,
+        404,
+        3001,
+    );
     // Through the engine: its audit event, the devices' retire notices; the warning
     // (which holds the address) went with the user.
     assert_eq!(messages(&app, &org, "device_retire", &id).await.len(), 2);
-    assert!(messages(&app, &org, "removal_warning", &id).await.is_empty());
+    assert!(
+        messages(&app, &org, "removal_warning", &id)
+            .await
+            .is_empty()
+    );
     let a: Vec<String> = actions(&app, &org, &id)
         .await
         .into_iter()
@@ -191,10 +218,22 @@ async fn a_held_user_is_kept_and_a_reactivation_cancels() {
     assert_eq!(h.status, 200, "{}", h.text);
     // The dry run names both: the hold wins.
     let dry = app
-        .call("DELETE", &format!("{}?dryRun=true", canonical(&org, &held)), None)
+        .call(
+            "DELETE",
+            &format!("{}?dryRun=true", canonical(&org, &held)),
+            None,
+        )
         .await;
-    assert_eq!(dry.body["data"]["legalHold"]["scope"], "user", "{}", dry.text);
-    assert!(dry.body["data"]["removalSchedule"]["at"].is_string(), "{}", dry.text);
+    assert_eq!(
+        dry.body["data"]["legalHold"]["scope"], "user",
+        "{}",
+        dry.text
+    );
+    assert!(
+        dry.body["data"]["removalSchedule"]["at"].is_string(),
+        "{}",
+        dry.text
+    );
     // bob is re-activated: his schedule is cancelled, and that is audited.
     let r = app
         .call("POST", &status(&back), Some(json!({"status": "active"})))
@@ -217,8 +256,14 @@ async fn a_held_user_is_kept_and_a_reactivation_cancels() {
         assert_eq!(r.body["data"]["heldUserIds"], json!([held]), "{}", r.text);
         assert_eq!(r.body["data"]["removed"], 0, "{}", r.text);
     }
-    assert_eq!(app.call("GET", &canonical(&org, &back), None).await.status, 200);
-    assert_eq!(app.call("GET", &canonical(&org, &held), None).await.status, 200);
+    assert_eq!(
+        app.call("GET", &canonical(&org, &back), None).await.status,
+        200
+    );
+    assert_eq!(
+        app.call("GET", &canonical(&org, &held), None).await.status,
+        200
+    );
     app.assert_consistent();
     let lift = app
         .call("DELETE", &format!("{}/hold", canonical(&org, &held)), None)
@@ -226,7 +271,11 @@ async fn a_held_user_is_kept_and_a_reactivation_cancels() {
     assert_eq!(lift.status, 200);
     let r = run(&app, &org, 100).await;
     assert_eq!(r.body["data"]["removed"], 1, "{}", r.text);
-    assert_error(&app.call("GET", &canonical(&org, &held), None).await, 404, 3001);
+    assert_error(
+        &app.call("GET", &canonical(&org, &held), None).await,
+        404,
+        3001,
+    );
     app.assert_consistent();
 }
 
@@ -237,7 +286,9 @@ async fn schedules_need_their_own_permissions_and_valid_requests() {
     let id = app.user(&org, "kim").await;
     let path = schedule_path(&org, &id);
     let body = json!({"at": after_rfc(86_400_000)}).to_string();
-    let remover = app.org_token(&org, json!(["mdm.global.mdmUser.*"]), None).await;
+    let remover = app
+        .org_token(&org, json!(["mdm.global.mdmUser.*"]), None)
+        .await;
     let reader = app
         .org_token(&org, json!(["mdm.global.removalSchedule.read"]), None)
         .await;
@@ -266,7 +317,10 @@ async fn schedules_need_their_own_permissions_and_valid_requests() {
     for (b, field) in [
         (json!({"at": "2001-01-01T00:00:00Z"}), "at"),
         (json!({"at": "soon"}), "at"),
-        (json!({"at": after_rfc(86_400_000), "warnDaysBefore": 400}), "warnDaysBefore"),
+        (
+            json!({"at": after_rfc(86_400_000), "warnDaysBefore": 400}),
+            "warnDaysBefore",
+        ),
         (json!({}), "at"),
     ] {
         let r = put(&app, &org, &id, b.clone()).await;
@@ -299,9 +353,14 @@ async fn the_due_run_interrupted_at_every_key_value_call() {
     let probe = user_with_devices(&app, &org, "probe").await;
     let due = after(1_000);
     assert_eq!(
-        put(&app, &org, &probe, json!({"at": due.to_rfc3339(), "warnDaysBefore": 1}))
-            .await
-            .status,
+        put(
+            &app,
+            &org,
+            &probe,
+            json!({"at": due.to_rfc3339(), "warnDaysBefore": 1})
+        )
+        .await
+        .status,
         200
     );
     wait_until(due).await;
@@ -334,16 +393,27 @@ async fn the_due_run_interrupted_at_every_key_value_call() {
         }
         let again = run(&app, &org, 1).await;
         assert_eq!(again.status, 200, "call {n}: {}", again.text);
-        assert_error(&app.call("GET", &canonical(&org, id), None).await, 404, 3001);
+        assert_error(
+            &app.call("GET", &canonical(&org, id), None).await,
+            404,
+            3001,
+        );
         let (removals, log) = app.removals_in_audit(&org, id).await;
         assert_eq!(removals, 1, "call {n}: {log}");
-        assert_eq!(messages(&app, &org, "device_retire", id).await.len(), 2, "call {n}");
+        assert_eq!(
+            messages(&app, &org, "device_retire", id).await.len(),
+            2,
+            "call {n}"
+        );
         app.assert_consistent();
     }
     assert!(stopped > 0);
     let r = run(&app, &org, 100).await;
     assert_eq!(
-        (r.body["data"]["removed"].as_u64(), r.body["data"]["more"].as_bool()),
+        (
+            r.body["data"]["removed"].as_u64(),
+            r.body["data"]["more"].as_bool()
+        ),
         (Some(0), Some(false)),
         "{}",
         r.text
@@ -360,9 +430,14 @@ async fn the_warning_interrupted_at_every_key_value_call_is_queued_once() {
     let later = after_rfc(2 * 86_400_000);
     let probe = app.user(&org, "probe").await;
     assert_eq!(
-        put(&app, &org, &probe, json!({"at": later, "warnDaysBefore": 3}))
-            .await
-            .status,
+        put(
+            &app,
+            &org,
+            &probe,
+            json!({"at": later, "warnDaysBefore": 3})
+        )
+        .await
+        .status,
         200
     );
     app.host.faults().clear();
@@ -387,7 +462,11 @@ async fn the_warning_interrupted_at_every_key_value_call_is_queued_once() {
             "call {n}"
         );
         let g = app.call("GET", &schedule_path(&org, &id), None).await;
-        assert_eq!(g.body["data"]["schedule"]["warned"], true, "call {n}: {}", g.text);
+        assert_eq!(
+            g.body["data"]["schedule"]["warned"], true,
+            "call {n}: {}",
+            g.text
+        );
         app.assert_consistent();
     }
 }
@@ -401,7 +480,10 @@ async fn scheduling_interrupted_at_every_key_value_call() {
     let later = after_rfc(86_400_000);
     let probe = app.user(&org, "probe").await;
     app.host.faults().clear();
-    assert_eq!(put(&app, &org, &probe, json!({"at": later})).await.status, 200);
+    assert_eq!(
+        put(&app, &org, &probe, json!({"at": later})).await.status,
+        200
+    );
     let calls = app.host.faults().kv_calls();
     for n in 1..=calls {
         let id = app.user(&org, &format!("p{n}")).await;
@@ -409,7 +491,11 @@ async fn scheduling_interrupted_at_every_key_value_call() {
         app.host.faults().fail_nth(n);
         let first = put(&app, &org, &id, json!({"at": later})).await;
         app.host.faults().clear();
-        assert!(first.status == 500 || first.status == 200, "call {n}: {}", first.text);
+        assert!(
+            first.status == 500 || first.status == 200,
+            "call {n}: {}",
+            first.text
+        );
         app.assert_consistent();
         let again = put(&app, &org, &id, json!({"at": later})).await;
         assert_eq!(again.status, 200, "call {n}: {}", again.text);
