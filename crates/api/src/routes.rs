@@ -164,6 +164,10 @@ routes! {
         "GET the organization-wide legal hold; PUT places it, DELETE lifts it.";
     "mdm-user-export" => mdm::UserExportRoute, Mdm,
         "GET exports a user's data as one JSON document (kept nowhere).";
+    "mdm-user-removal-schedule" => mdm::UserRemovalScheduleRoute, Mdm,
+        "GET a user's scheduled removal; PUT schedules it, DELETE cancels it.";
+    "mdm-users-scheduled-removals" => mdm::ScheduledRemovalsRoute, Mdm,
+        "POST does the due scheduled removals and warnings (for a scheduler).";
     "mdm-user-subscriptions" => mdm::UserSubscriptionsRoute, Mdm,
         "GET lists a user's API subscriptions; POST adds one.";
     "mdm-user-subscription" => mdm::UserSubscriptionRoute, Mdm,

@@ -48,6 +48,8 @@ struct OrgKeys {
     subscriptions: Vec<String>,
     operations: Vec<String>,
     trash: Vec<String>,
+    /// (day, key) of each scheduled-removal index entry.
+    schedule: Vec<(i64, String)>,
 }
 
 /// Users the count must cover: `live` ones, and `pending` removals that still count
@@ -104,6 +106,7 @@ impl Checker<'_> {
         self.dependents_belong_to_listed_users(&org.id, &keys);
         self.operations_in_progress_have_removals(&keys);
         self.trash_entries_name_removed_users(&org.id, &keys);
+        self.schedules_are_indexed(&org.id, &keys);
         self.lists_belong_to_users(&keys);
         self.search_entries_match_users(org, &keys);
         self.search_entries_are_indexed(org, &keys);
@@ -160,6 +163,11 @@ impl Checker<'_> {
                 ["subscription", _] => k.subscriptions.push(key.clone()),
                 ["operation", _] => k.operations.push(key.clone()),
                 ["trash", n] if n.parse::<i64>().is_ok() => k.trash.push(key.clone()),
+                ["schedule", day, n] if *n != "seq" => {
+                    if let Ok(day) = day.parse::<i64>() {
+                        k.schedule.push((day, key.clone()));
+                    }
+                }
                 ["users", "search", n] => {
                     if let Ok(n) = n.parse::<i64>() {
                         k.search.push((n, key.clone()));
@@ -337,6 +345,43 @@ impl Checker<'_> {
         }
     }
 
+    /// A live user's removal schedule has an entry naming the user under each of its
+    /// days ([`crate::schedules::index_days`]), numbered within the day's counter; no
+    /// entry lies at or before the index's head (the run settled those days).
+    fn schedules_are_indexed(&mut self, id: &ObjectId, k: &OrgKeys) {
+        let head = self.claim(&keys::schedule_head(id));
+        for (day, key) in &k.schedule {
+            if head != 0 && *day <= head {
+                self.report(key, "schedule entry at or before the index's head");
+            }
+            let n = key.rsplit('/').next().and_then(|n| n.parse::<i64>().ok());
+            if n.is_none_or(|n| n > self.claim(&keys::schedule_counter(id, *day))) {
+                self.report(key, "schedule entry beyond its day's counter");
+            }
+        }
+        for u in k.users.values() {
+            let Some(s) = u.removal_schedule.as_ref().filter(|_| u.is_live()) else {
+                continue;
+            };
+            for day in crate::schedules::index_days(s) {
+                let prefix = format!("o/{id}/schedule/{day}/");
+                let listed = k.schedule.iter().any(|(d, key)| {
+                    *d == day
+                        && key.starts_with(&prefix)
+                        && self
+                            .json::<crate::schedules::DayEntry>(key)
+                            .is_some_and(|e| e.user_id == u.id)
+                });
+                if !listed {
+                    self.report(
+                        &keys::user(id, &u.id),
+                        format!("scheduled removal missing from the index of day {day}"),
+                    );
+                }
+            }
+        }
+    }
+
     /// A trash entry names a user whose soft deletion (or removal under way) is that
     /// entry.
     fn trash_entries_name_removed_users(&mut self, id: &ObjectId, k: &OrgKeys) {
@@ -441,7 +486,10 @@ impl Checker<'_> {
             let Some(m) = self.json::<crate::outbox::Message>(key) else {
                 continue;
             };
-            if m.kind != crate::outbox::MessageKind::Invitation {
+            if !matches!(
+                m.kind,
+                crate::outbox::MessageKind::Invitation | crate::outbox::MessageKind::RemovalWarning
+            ) {
                 continue;
             }
             let listed = self

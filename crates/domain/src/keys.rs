@@ -283,3 +283,22 @@ pub fn ngram_digest(salt: &str, gram: &str) -> String {
     h.update(gram.as_bytes());
     hex::encode(&h.finalize()[..6])
 }
+
+/// `o/{orgId}/schedule/{day}/seq` → integer counter (written by `increment`) of the
+/// entries of day `day` (days since 1970-01-01, UTC) in the scheduled-removal index.
+pub fn schedule_counter(org: &ObjectId, day: i64) -> String {
+    format!("o/{org}/schedule/{day}/seq")
+}
+
+/// `o/{orgId}/schedule/{day}/{n}` → JSON `{userId}`: a user with a scheduled removal or
+/// removal warning due on day `day` ([`crate::schedules`]). Written before the user
+/// record names the schedule; deleted by the run once the user no longer needs it.
+pub fn schedule_entry(org: &ObjectId, day: i64, n: i64) -> String {
+    format!("o/{org}/schedule/{day}/{n}")
+}
+
+/// `o/{orgId}/schedule/head` → integer: the last day whose index entries the
+/// scheduled-removal run settled (no day up to it holds an entry).
+pub fn schedule_head(org: &ObjectId) -> String {
+    format!("o/{org}/schedule/head")
+}

@@ -16,6 +16,7 @@
 //!   how often;
 //! - [`holds`]: legal holds on users and organizations, which every removal refuses;
 //! - [`export`]: a user's data as one document, which a removal may require first;
+//! - [`schedules`]: removals scheduled for a time, done by a run a scheduler starts;
 //! - [`audit`], [`outbox`]: the audit log, and messages (invitations, notices)
 //!   waiting for a mailer;
 //! - [`identity`]: a person's memberships across organizations (Dynatrace accounts).
@@ -58,6 +59,7 @@ pub mod permissions;
 pub mod ratelimit;
 pub mod records;
 pub mod removal;
+pub mod schedules;
 pub mod search_index;
 pub mod store;
 pub mod subscriptions;

@@ -348,6 +348,34 @@ pub struct User {
     /// conditional write of this record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_exported_at: Option<Timestamp>,
+    /// When the user is to be removed by the scheduled-removal run, if a removal was
+    /// scheduled and not cancelled ([`crate::schedules`]). Set and cleared by
+    /// conditional writes of this record; indexed under its day
+    /// ([`crate::keys::schedule_day`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal_schedule: Option<RemovalSchedule>,
+}
+
+/// A removal scheduled for one user: the scheduled-removal run removes the user (through
+/// the removal engine) once `at` has passed, and queues a warning from `warn_at` on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemovalSchedule {
+    /// When the user is due for removal.
+    pub at: Timestamp,
+    /// From when a warning message is queued (`None`: no warning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_at: Option<Timestamp>,
+    /// Who scheduled it: a token id, or `admin`.
+    pub scheduled_by: String,
+    /// When it was scheduled.
+    pub scheduled_at: Timestamp,
+    /// The outbox number reserved for the warning, once the run began queuing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning_number: Option<i64>,
+    /// Whether the warning was queued (written to the outbox).
+    #[serde(default)]
+    pub warned: bool,
 }
 
 /// Largest serialized size of [`User::attributes`].

@@ -26,6 +26,10 @@ pub enum MessageKind {
     /// The user's account was closed (APIM's `notify`). The one message that keeps the
     /// address of a removed user, until the mailer acknowledges it.
     AccountClosed,
+    /// The user is scheduled for removal at `removalAt` (queued once, some days
+    /// before, by the scheduled-removal run). Carries the address, the user's id and
+    /// the time, nothing else.
+    RemovalWarning,
 }
 
 /// A pending message.
@@ -49,6 +53,9 @@ pub struct Message {
     /// The hardware identifier of that device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_identifier: Option<String>,
+    /// When the user is to be removed (a removal warning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal_at: Option<Timestamp>,
     /// When it was queued.
     pub created_at: Timestamp,
 }
@@ -81,6 +88,7 @@ pub async fn enqueue<S: Store>(
         enrollment_token_id,
         device_id: None,
         device_identifier: None,
+        removal_at: None,
         created_at: now,
     };
     // The user's list first: a removal that misses the message in the list would
@@ -149,8 +157,10 @@ pub async fn acknowledge<S: Store>(
             continue;
         };
         store.delete(&key).await?;
-        if m.kind == MessageKind::Invitation
-            && let Some(id) = list_id(*n)
+        if matches!(
+            m.kind,
+            MessageKind::Invitation | MessageKind::RemovalWarning
+        ) && let Some(id) = list_id(*n)
         {
             crate::dependents::remove(store, &keys::user_outbox(&org.id, &m.user_id), &id).await?;
         }

@@ -38,6 +38,9 @@ pub enum Resource {
     /// so that reading users (`mdm.global.mdmUser.read`) never hands out everything
     /// about a person, nor satisfies an export-before-removal policy.
     UserExport,
+    /// Scheduled removals of users: a resource of its own, so that scheduling a
+    /// removal is granted apart from removing.
+    RemovalSchedule,
 }
 
 /// What is done to a resource.
@@ -64,7 +67,7 @@ pub struct Permission {
     pub action: Action,
 }
 
-const RESOURCES: [(Resource, &str); 12] = [
+const RESOURCES: [(Resource, &str); 13] = [
     (Resource::Organization, "organization"),
     (Resource::MdmUser, "mdmUser"),
     (Resource::Device, "device"),
@@ -77,6 +80,7 @@ const RESOURCES: [(Resource, &str); 12] = [
     (Resource::Operation, "operation"),
     (Resource::LegalHold, "legalHold"),
     (Resource::UserExport, "userExport"),
+    (Resource::RemovalSchedule, "removalSchedule"),
 ];
 
 const ACTIONS: [(Action, &str); 5] = [

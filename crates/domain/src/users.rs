@@ -334,6 +334,7 @@ pub async fn create<S: Store>(
         deletion: None,
         legal_hold: None,
         last_exported_at: None,
+        removal_schedule: None,
     };
     let result = async {
         for (field, key) in user_claims(org, &user) {
@@ -582,6 +583,13 @@ pub async fn update<S: Store>(
         }
         let mut after = before.clone();
         changes.apply(&mut after);
+        // A re-activation (disabled to active) cancels a scheduled removal.
+        let reactivated = before.status == UserStatus::Disabled
+            && after.status == UserStatus::Active
+            && before.removal_schedule.is_some();
+        if reactivated {
+            after.removal_schedule = None;
+        }
         if after == before {
             return Ok(before);
         }
@@ -616,6 +624,10 @@ pub async fn update<S: Store>(
         if let Write::Written(after) = change.apply(store, claim, write, |_, _| false).await? {
             if email_moved && let Some(email) = &before.email {
                 crate::identity::leave(store, email, &org.id, id).await?;
+            }
+            if reactivated && let Some(s) = &before.removal_schedule {
+                crate::schedules::record_cancelled(store, org, id, "roster", s, "reactivated", now)
+                    .await?;
             }
             return Ok(after);
         }

@@ -34,6 +34,12 @@ pub mod project;
 pub mod schema;
 
 mod datetime;
+
+/// The instant an RFC 3339 date-time (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`) denotes,
+/// in nanoseconds since 1970-01-01T00:00:00Z; `None` when `s` is not one. Never panics.
+pub fn parse_datetime(s: &str) -> Option<i128> {
+    datetime::parse(s)
+}
 mod value;
 
 pub use error::{ScimError, ScimType};

@@ -17,5 +17,6 @@ mod paging;
 mod reference;
 mod removal_admin;
 mod removal_faults;
+mod schedule;
 mod scim;
 mod wso2;

@@ -183,6 +183,10 @@ pub struct UserResponse {
     /// back (RFC 3339); from then on it is purged. Absent for every other user.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restorable_until: Option<String>,
+    /// When the user's scheduled removal is due (RFC 3339); absent when none is
+    /// scheduled (`…/removal-schedule`, docs/lifecycle.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removal_scheduled_at: Option<String>,
 }
 
 impl From<&User> for UserResponse {
@@ -203,6 +207,7 @@ impl From<&User> for UserResponse {
             created_at: u.created_at.to_rfc3339(),
             updated_at: u.updated_at.to_rfc3339(),
             restorable_until: u.deletion.as_ref().map(|d| d.purge_after.to_rfc3339()),
+            removal_scheduled_at: u.removal_schedule.as_ref().map(|s| s.at.to_rfc3339()),
         }
     }
 }
@@ -521,7 +526,7 @@ pub struct InvitationResult {
 pub struct MessageResponse {
     /// Its position in the outbox; acknowledge with it.
     pub number: i64,
-    /// `invitation`, `device_retire` or `account_closed`.
+    /// `invitation`, `device_retire`, `account_closed` or `removal_warning`.
     pub kind: roster_domain::outbox::MessageKind,
     /// The id of the user it is addressed to.
     pub user_id: String,
@@ -536,6 +541,9 @@ pub struct MessageResponse {
     /// That device's hardware identifier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_identifier: Option<String>,
+    /// A removal warning: when the user is to be removed (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removal_at: Option<String>,
     /// When it was queued (RFC 3339).
     pub created_at: String,
 }
@@ -550,6 +558,7 @@ impl From<&roster_domain::outbox::Message> for MessageResponse {
             enrollment_token_id: m.enrollment_token_id.as_ref().map(ToString::to_string),
             device_id: m.device_id.as_ref().map(ToString::to_string),
             device_identifier: m.device_identifier.clone(),
+            removal_at: m.removal_at.map(|t| t.to_rfc3339()),
             created_at: m.created_at.to_rfc3339(),
         }
     }

@@ -14,6 +14,7 @@ pub mod dto;
 pub mod endpoints;
 pub mod export;
 pub mod holds;
+pub mod schedules;
 
 pub use admin::{
     AuditRoute, GlobalTokenRoute, GlobalTokensRoute, OperationRoute, OrgTokenRoute, OrgTokensRoute,
@@ -28,6 +29,7 @@ pub use endpoints::{
 };
 pub use export::UserExportRoute;
 pub use holds::{OrgHoldRoute, UserHoldRoute};
+pub use schedules::{ScheduledRemovalsRoute, UserRemovalScheduleRoute};
 
 use crate::auth::{self, AuthFailure, Caller};
 use crate::request::{ApiRequest, ApiResponse, Body, Ctx, JsonError};
@@ -40,6 +42,7 @@ use roster_domain::model::Organization;
 use roster_domain::model::{ApimBinding, RemovalMode, UserStatus};
 use roster_domain::permissions::{Grant, Permission};
 use roster_domain::removal::{Blocker, Plan, RemovalError, RemovalOutcome, RestoreError};
+use roster_domain::schedules::ScheduleError;
 use roster_domain::users::PasswordChangeError;
 use roster_domain::{DomainError, Store, ValidationError};
 use roster_domain::{orgs, users};
@@ -259,6 +262,16 @@ impl From<ExportError> for Error {
     }
 }
 
+impl From<ScheduleError> for Error {
+    fn from(e: ScheduleError) -> Self {
+        match e {
+            ScheduleError::NotFound => Error::NotFound,
+            ScheduleError::RemovalInProgress { .. } => Error::Blocked(Blocker::PendingDeletion),
+            ScheduleError::Domain(d) => d.into(),
+        }
+    }
+}
+
 impl From<RestoreError> for Error {
     fn from(e: RestoreError) -> Self {
         match e {
@@ -384,6 +397,10 @@ pub fn plan_response(plan: &Plan) -> serde_json::Value {
         "blockers": blockers,
         "legalHold": plan_hold(plan),
         "exportRequired": plan_export(plan),
+        "removalSchedule": plan.user.removal_schedule.as_ref().map(|s| serde_json::json!({
+            "at": s.at.to_rfc3339(),
+            "warnAt": s.warn_at.map(roster_domain::Timestamp::to_rfc3339),
+        })),
     })
 }
 

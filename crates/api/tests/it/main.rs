@@ -15,5 +15,6 @@ mod export_native;
 mod fuzz_requests;
 mod holds_native;
 mod mdm_native;
+mod schedules_native;
 mod scim_native;
 mod seeds_native;

@@ -73,6 +73,7 @@ impl<S: Store> Work<'_, S> {
                             enrollment_token_id: None,
                             device_id: Some(d.id.clone()),
                             device_identifier: Some(d.device_identifier.clone()),
+                            removal_at: None,
                             created_at: self.now,
                         },
                     )

@@ -665,6 +665,7 @@ async fn queue_account_closed_notice<S: Store>(
                 enrollment_token_id: None,
                 device_id: None,
                 device_identifier: None,
+                removal_at: None,
                 created_at: now,
             },
         )
@@ -788,6 +789,8 @@ async fn keep_soft_removed<S: Store>(
         }
         u.status = UserStatus::Deleted;
         u.removal = None;
+        // A soft removal ends any removal schedule (a restore does not bring it back).
+        u.removal_schedule = None;
         u.deletion = Some(SoftDeletion {
             deleted_at: now,
             purge_after,

@@ -186,6 +186,13 @@ impl RemovalPolicy {
         }
     }
 
+    /// The scheduled-removal run ([`crate::schedules`]): everything goes with the user
+    /// (devices retired, with their notices), soft or permanent as the organization's
+    /// retention says; a legal hold refuses it like every removal.
+    pub fn scheduled() -> Self {
+        Self::base("schedule")
+    }
+
     /// The same policy on behalf of `actor`.
     pub fn by(mut self, actor: impl Into<String>) -> Self {
         self.actor = actor.into();

@@ -127,10 +127,10 @@ fn the_export_holds_the_users_data_no_secret_and_nothing_of_it_is_kept() {
         let created = tokens::create(&s, Some(&o), t, None, NOW).await.unwrap();
         // An audit event about kim (a hold) and one about bex.
         let hold = roster_domain::holds::NewHold::parse("matter", None).unwrap();
-        roster_domain::holds::place_user_hold(&s, &o, &id, hold.clone(), "t1", NOW)
+        roster_domain::holds::place_user_hold(&s, &o, &id, hold.clone(), true, "t1", NOW)
             .await
             .unwrap();
-        roster_domain::holds::place_user_hold(&s, &o, &other, hold, "t1", NOW)
+        roster_domain::holds::place_user_hold(&s, &o, &other, hold, true, "t1", NOW)
             .await
             .unwrap();
         let before_user = record(&s, &o, &id).await;
@@ -301,7 +301,7 @@ fn without_the_policy_nothing_changes_and_a_hold_comes_first() {
         );
         let o = org_with_policy_on(&s, &o).await;
         let hold = roster_domain::holds::NewHold::parse("matter", None).unwrap();
-        roster_domain::holds::place_user_hold(&s, &o, &id, hold, "t1", NOW)
+        roster_domain::holds::place_user_hold(&s, &o, &id, hold, true, "t1", NOW)
             .await
             .unwrap();
         let plan = removal::plan(&s, &o, &id, &RemovalPolicy::wso2(), NOW)

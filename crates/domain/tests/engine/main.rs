@@ -13,4 +13,5 @@ mod helpers;
 mod holds;
 mod membership;
 mod removal;
+mod schedules;
 mod search;

@@ -1,0 +1,506 @@
+//! Scheduled removal through the real components (the host's clock is the wall clock,
+//! so schedules here fall due a second or two ahead): the schedule routes, the user,
+//! the dry run and the audit log showing it; the due-run route warning once and
+//! removing through the removal engine (device-retire notices included); a held user
+//! reported and kept; a re-activation cancelling; the permissions; and the due run, the
+//! warning and the scheduling each interrupted at every key-value call, ending
+//! consistent.
+
+use roster_domain::Timestamp;
+use roster_tests::{App, Reply, assert_error};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn base(org: &str) -> String {
+    format!("/v1/organizations/{org}")
+}
+
+fn canonical(org: &str, id: &str) -> String {
+    format!("{}/mdm/users/{id}", base(org))
+}
+
+fn schedule_path(org: &str, id: &str) -> String {
+    format!("{}/removal-schedule", canonical(org, id))
+}
+
+/// RFC 3339 of now plus `ms` milliseconds.
+fn after_rfc(ms: i64) -> String {
+    Timestamp::now().plus_millis(ms).to_rfc3339()
+}
+
+async fn put(app: &App, org: &str, id: &str, body: Value) -> Reply {
+    app.call("PUT", &schedule_path(org, id), Some(body)).await
+}
+
+async fn run(app: &App, org: &str, limit: u64) -> Reply {
+    app.call(
+        "POST",
+        &format!("{}/mdm/users/scheduled-removals", base(org)),
+        Some(json!({ "limit": limit })),
+    )
+    .await
+}
+
+/// Waits until `at` has passed.
+async fn wait_until(at: Timestamp) {
+    loop {
+        let now = Timestamp::now();
+        if now > at {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(
+            u64::try_from(at.0 - now.0 + 20).unwrap(),
+        ))
+        .await;
+    }
+}
+
+/// Now plus `ms` milliseconds.
+fn after(ms: i64) -> Timestamp {
+    Timestamp::now().plus_millis(ms)
+}
+
+async fn user_with_devices(app: &App, org: &str, name: &str) -> String {
+    let id = app.user(org, name).await;
+    for i in 0..2 {
+        let d = app
+            .call(
+                "POST",
+                &format!("{}/devices", canonical(org, &id)),
+                Some(
+                    json!({"name": "d", "type": "ios", "deviceIdentifier": format!("{name}-{i}"),
+                            "enrolmentInfo": {"status": "ACTIVE"}}),
+                ),
+            )
+            .await;
+        assert_eq!(d.status, 201, "{}", d.text);
+    }
+    id
+}
+
+/// The outbox's messages of `kind` addressed to `id`.
+async fn messages(app: &App, org: &str, kind: &str, id: &str) -> Vec<Value> {
+    let r = app
+        .call("GET", &format!("{}/mdm/outbox?limit=200", base(org)), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["data"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == kind && m["userId"] == id)
+        .cloned()
+        .collect()
+}
+
+async fn actions(app: &App, org: &str, id: &str) -> Vec<(String, Value)> {
+    let r = app
+        .call("GET", &format!("{}/audit?userId={id}", base(org)), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["details"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_is_shown_warned_about_once_and_done_by_the_run() {
+    let app = App::start().await;
+    let org = app.org("sched-basic").await;
+    let id = user_with_devices(&app, &org, "kim").await;
+    let due = after(2_500);
+    let at = due.to_rfc3339();
+    let r = put(&app, &org, &id, json!({"at": at, "warnDaysBefore": 1})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.header("etag").is_some());
+    assert_eq!(r.body["data"]["schedule"]["at"], at.as_str(), "{}", r.text);
+    // The user, its schedule and the dry run show it.
+    let u = app.call("GET", &canonical(&org, &id), None).await;
+    assert_eq!(
+        u.body["data"]["removalScheduledAt"],
+        at.as_str(),
+        "{}",
+        u.text
+    );
+    let g = app.call("GET", &schedule_path(&org, &id), None).await;
+    assert_eq!(g.body["data"]["schedule"]["at"], at.as_str(), "{}", g.text);
+    let dry = app
+        .call(
+            "DELETE",
+            &format!("{}?dryRun=true", canonical(&org, &id)),
+            None,
+        )
+        .await;
+    assert_eq!(
+        dry.body["data"]["removalSchedule"]["at"],
+        at.as_str(),
+        "{}",
+        dry.text
+    );
+    // The warning is due at once (a day before a removal 2.5 s ahead): queued once.
+    let r = run(&app, &org, 100).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["data"]["warned"], 1, "{}", r.text);
+    assert_eq!(r.body["data"]["removed"], 0, "{}", r.text);
+    let r = run(&app, &org, 100).await;
+    assert_eq!(r.body["data"]["warned"], 0, "{}", r.text);
+    let w = messages(&app, &org, "removal_warning", &id).await;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0]["removalAt"], at.as_str());
+    assert_eq!(w[0]["to"], "kim@example.com");
+    app.assert_consistent();
+    wait_until(due).await;
+    let r = run(&app, &org, 100).await;
+    assert_eq!(r.body["data"]["removed"], 1, "{}", r.text);
+    assert_error(
+        &app.call("GET", &canonical(&org, &id), None).await,
+        404,
+        3001,
+    );
+    // Through the engine: its audit event, the devices' retire notices; the warning
+    // (which holds the address) went with the user.
+    assert_eq!(messages(&app, &org, "device_retire", &id).await.len(), 2);
+    assert!(
+        messages(&app, &org, "removal_warning", &id)
+            .await
+            .is_empty()
+    );
+    let a: Vec<String> = actions(&app, &org, &id)
+        .await
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(
+        a,
+        [
+            "user.removal_scheduled",
+            "user.removal_warning_queued",
+            "user.removed"
+        ],
+        "{a:?}"
+    );
+    let r = run(&app, &org, 100).await;
+    assert_eq!(r.body["data"]["scanned"], 0, "{}", r.text);
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_user_is_kept_and_a_reactivation_cancels() {
+    let app = App::start().await;
+    let org = app.org("sched-held").await;
+    let held = app.user(&org, "ann").await;
+    let back = app.user(&org, "bob").await;
+    let status = |id: &str| format!("{}/status", canonical(&org, id));
+    let r = app
+        .call("POST", &status(&back), Some(json!({"status": "disabled"})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let due = after(1_500);
+    let at = due.to_rfc3339();
+    for id in [&held, &back] {
+        assert_eq!(put(&app, &org, id, json!({"at": at})).await.status, 200);
+    }
+    let h = app
+        .call(
+            "PUT",
+            &format!("{}/hold", canonical(&org, &held)),
+            Some(json!({"reason": "matter"})),
+        )
+        .await;
+    assert_eq!(h.status, 200, "{}", h.text);
+    // The dry run names both: the hold wins.
+    let dry = app
+        .call(
+            "DELETE",
+            &format!("{}?dryRun=true", canonical(&org, &held)),
+            None,
+        )
+        .await;
+    assert_eq!(
+        dry.body["data"]["legalHold"]["scope"], "user",
+        "{}",
+        dry.text
+    );
+    assert!(
+        dry.body["data"]["removalSchedule"]["at"].is_string(),
+        "{}",
+        dry.text
+    );
+    // bob is re-activated: his schedule is cancelled, and that is audited.
+    let r = app
+        .call("POST", &status(&back), Some(json!({"status": "active"})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let g = app.call("GET", &schedule_path(&org, &back), None).await;
+    assert_eq!(g.body["data"]["schedule"], Value::Null, "{}", g.text);
+    let cancelled: Vec<Value> = actions(&app, &org, &back)
+        .await
+        .into_iter()
+        .filter(|(a, _)| a == "user.removal_schedule_cancelled")
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0]["cause"], "reactivated");
+    wait_until(due).await;
+    for _ in 0..2 {
+        let r = run(&app, &org, 100).await;
+        assert_eq!(r.body["data"]["held"], 1, "{}", r.text);
+        assert_eq!(r.body["data"]["heldUserIds"], json!([held]), "{}", r.text);
+        assert_eq!(r.body["data"]["removed"], 0, "{}", r.text);
+    }
+    assert_eq!(
+        app.call("GET", &canonical(&org, &back), None).await.status,
+        200
+    );
+    assert_eq!(
+        app.call("GET", &canonical(&org, &held), None).await.status,
+        200
+    );
+    app.assert_consistent();
+    let lift = app
+        .call("DELETE", &format!("{}/hold", canonical(&org, &held)), None)
+        .await;
+    assert_eq!(lift.status, 200);
+    let r = run(&app, &org, 100).await;
+    assert_eq!(r.body["data"]["removed"], 1, "{}", r.text);
+    assert_error(
+        &app.call("GET", &canonical(&org, &held), None).await,
+        404,
+        3001,
+    );
+    app.assert_consistent();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_need_their_own_permissions_and_valid_requests() {
+    let app = App::start().await;
+    let org = app.org("sched-perm").await;
+    let id = app.user(&org, "kim").await;
+    let path = schedule_path(&org, &id);
+    let body = json!({"at": after_rfc(86_400_000)}).to_string();
+    let remover = app
+        .org_token(&org, json!(["mdm.global.mdmUser.*"]), None)
+        .await;
+    let reader = app
+        .org_token(&org, json!(["mdm.global.removalSchedule.read"]), None)
+        .await;
+    let scheduler = app
+        .org_token(&org, json!(["mdm.global.removalSchedule.create"]), None)
+        .await;
+    for (token, method, want) in [
+        (&remover, "PUT", 403),
+        (&remover, "GET", 403),
+        (&reader, "GET", 200),
+        (&reader, "PUT", 403),
+        (&scheduler, "PUT", 200),
+        (&scheduler, "DELETE", 403),
+    ] {
+        let b = (method == "PUT").then(|| body.clone());
+        let r = app.send(method, &path, Some(token), &[], b).await;
+        assert_eq!(r.status, want, "{method}: {}", r.text);
+    }
+    // The run needs mdm.global.mdmUser.remove, as the purge.
+    let due = format!("{}/mdm/users/scheduled-removals", base(&org));
+    let r = app.send("POST", &due, Some(&scheduler), &[], None).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = app.send("POST", &due, Some(&remover), &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Errors name the field.
+    for (b, field) in [
+        (json!({"at": "2001-01-01T00:00:00Z"}), "at"),
+        (json!({"at": "soon"}), "at"),
+        (
+            json!({"at": after_rfc(86_400_000), "warnDaysBefore": 400}),
+            "warnDaysBefore",
+        ),
+        (json!({}), "at"),
+    ] {
+        let r = put(&app, &org, &id, b.clone()).await;
+        assert_eq!(r.status, 400, "{b}: {}", r.text);
+        assert!(r.text.contains(field), "{b}: {}", r.text);
+    }
+    assert_error(&run(&app, &org, 5000).await, 400, 1001);
+    assert_error(
+        &put(
+            &app,
+            &org,
+            "aaaaaaaaaaaaaaaaaaaaaaaa",
+            json!({"at": after_rfc(86_400_000)}),
+        )
+        .await,
+        404,
+        3001,
+    );
+    app.assert_consistent();
+}
+
+/// The due run (one entry per call) whose N-th key-value call fails, for every N: each
+/// round removes the next due user (two devices each) whether the failed call stopped
+/// it before, during or after its removal; the repeated call finishes it, nothing is
+/// removed twice, and the store is consistent after every round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_due_run_interrupted_at_every_key_value_call() {
+    let app = App::start().await;
+    let org = app.org("sched-faults").await;
+    let probe = user_with_devices(&app, &org, "probe").await;
+    let due = after(1_000);
+    assert_eq!(
+        put(
+            &app,
+            &org,
+            &probe,
+            json!({"at": due.to_rfc3339(), "warnDaysBefore": 1})
+        )
+        .await
+        .status,
+        200
+    );
+    wait_until(due).await;
+    app.host.faults().clear();
+    let r = run(&app, &org, 1).await;
+    assert_eq!(r.body["data"]["removed"], 1, "{}", r.text);
+    let calls = app.host.faults().kv_calls();
+    assert!(calls > 10, "a due run makes {calls} key-value calls");
+    let mut ids = Vec::new();
+    for n in 1..=calls {
+        ids.push(user_with_devices(&app, &org, &format!("u{n}")).await);
+    }
+    // Scheduled in this order (the run takes them in it), all due together.
+    let due = after(2_000 + i64::try_from(calls).unwrap() * 100);
+    let at = due.to_rfc3339();
+    for id in &ids {
+        let r = put(&app, &org, id, json!({"at": at, "warnDaysBefore": 1})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    wait_until(due).await;
+    let mut stopped = 0;
+    for (n, id) in (1..=calls).zip(&ids) {
+        app.host.faults().clear();
+        app.host.faults().fail_nth(n);
+        let first = run(&app, &org, 1).await;
+        app.host.faults().clear();
+        if first.status != 200 {
+            stopped += 1;
+            assert_error(&first, 500, 5000);
+        }
+        let again = run(&app, &org, 1).await;
+        assert_eq!(again.status, 200, "call {n}: {}", again.text);
+        assert_error(
+            &app.call("GET", &canonical(&org, id), None).await,
+            404,
+            3001,
+        );
+        let (removals, log) = app.removals_in_audit(&org, id).await;
+        assert_eq!(removals, 1, "call {n}: {log}");
+        assert_eq!(
+            messages(&app, &org, "device_retire", id).await.len(),
+            2,
+            "call {n}"
+        );
+        app.assert_consistent();
+    }
+    assert!(stopped > 0);
+    let r = run(&app, &org, 100).await;
+    assert_eq!(
+        (
+            r.body["data"]["removed"].as_u64(),
+            r.body["data"]["more"].as_bool()
+        ),
+        (Some(0), Some(false)),
+        "{}",
+        r.text
+    );
+    app.assert_consistent();
+}
+
+/// The warning (one entry per call) whose N-th key-value call fails, for every N: after
+/// the repeat, exactly one warning is queued for the user and it reads `warned`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_warning_interrupted_at_every_key_value_call_is_queued_once() {
+    let app = App::start().await;
+    let org = app.org("sched-warn-faults").await;
+    let later = after_rfc(2 * 86_400_000);
+    let probe = app.user(&org, "probe").await;
+    assert_eq!(
+        put(
+            &app,
+            &org,
+            &probe,
+            json!({"at": later, "warnDaysBefore": 3})
+        )
+        .await
+        .status,
+        200
+    );
+    app.host.faults().clear();
+    assert_eq!(run(&app, &org, 1).await.body["data"]["warned"], 1);
+    let calls = app.host.faults().kv_calls();
+    assert!(calls > 5, "{calls}");
+    for n in 1..=calls {
+        let id = app.user(&org, &format!("w{n}")).await;
+        let r = put(&app, &org, &id, json!({"at": later, "warnDaysBefore": 3})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        app.host.faults().clear();
+        app.host.faults().fail_nth(n);
+        let first = run(&app, &org, 1).await;
+        app.host.faults().clear();
+        assert!(first.status == 200 || first.status == 500, "{}", first.text);
+        app.assert_consistent();
+        let again = run(&app, &org, 1).await;
+        assert_eq!(again.status, 200, "call {n}: {}", again.text);
+        assert_eq!(
+            messages(&app, &org, "removal_warning", &id).await.len(),
+            1,
+            "call {n}"
+        );
+        let g = app.call("GET", &schedule_path(&org, &id), None).await;
+        assert_eq!(
+            g.body["data"]["schedule"]["warned"], true,
+            "call {n}: {}",
+            g.text
+        );
+        app.assert_consistent();
+    }
+}
+
+/// Scheduling whose N-th key-value call fails, for every N: consistent (the index is
+/// written before the record), and the repeat schedules the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduling_interrupted_at_every_key_value_call() {
+    let app = App::start().await;
+    let org = app.org("sched-put-faults").await;
+    let later = after_rfc(86_400_000);
+    let probe = app.user(&org, "probe").await;
+    app.host.faults().clear();
+    assert_eq!(
+        put(&app, &org, &probe, json!({"at": later})).await.status,
+        200
+    );
+    let calls = app.host.faults().kv_calls();
+    for n in 1..=calls {
+        let id = app.user(&org, &format!("p{n}")).await;
+        app.host.faults().clear();
+        app.host.faults().fail_nth(n);
+        let first = put(&app, &org, &id, json!({"at": later})).await;
+        app.host.faults().clear();
+        assert!(
+            first.status == 500 || first.status == 200,
+            "call {n}: {}",
+            first.text
+        );
+        app.assert_consistent();
+        let again = put(&app, &org, &id, json!({"at": later})).await;
+        assert_eq!(again.status, 200, "call {n}: {}", again.text);
+        let u = app.call("GET", &canonical(&org, &id), None).await;
+        assert!(u.body["data"]["removalScheduledAt"].is_string(), "call {n}");
+        app.assert_consistent();
+    }
+}
