@@ -12,7 +12,8 @@ screenshot (NN-step.png) under the output directory (target/console-check):
   (an ACTIVE device, 5054, and a pending enrollment token, 5055) whose blockers are
   cleared from the page and which then succeeds, an If-Match conflict (the user changed
   through the API behind the page's back) with its reload, a legal hold placed, named by
-  the dry run and lifted, bulk removal, the audit page,
+  the dry run and lifted, export before erase (the dry run's 5060 cleared by exporting
+  from the page), a removal scheduled and cancelled, bulk removal, the audit page,
   an asynchronous removal by a token that may not read operations (driven by repeating
   the DELETE), sign in with a global token that picks an organization, a soft removal and its
   restore, and the users page 375 px wide.
@@ -333,6 +334,44 @@ def scenario(c: Console, host: RosterHost, s: dict) -> None:
     if held["data"]["hold"] is not None:
         raise StepFailed(f"carol's hold outlived its lift: {held}")
     c.click(button="Cancel")
+
+    # Export before erase: with the organization's policy on, the dry run names the
+    # missing export (5060) and its fix exports the data (a file download) from the page.
+    host.must(200, "PATCH", f"/v1/organizations/{s['acme']}", s["token"],
+              {"policy": {"requireExportBeforeRemoval": True}})
+    c.click("#remove")
+    c.text_in("#dry-run", "(code 5060)")
+    c.click(button="Export the user's data")
+    c.text_in("#dry-run", "It would remove")
+    c.text_in("#status", "Exported the data of carol")
+    c.shot("export-before-erase")
+    _, audit, _ = host.call("GET", f"/v1/organizations/{s['acme']}/audit?userId={s['ids']['carol']}",
+                            s["token"])
+    if "user.exported" not in [e["action"] for e in audit["data"]["events"]]:
+        raise StepFailed(f"no user.exported event for carol: {audit}")
+    host.must(200, "PATCH", f"/v1/organizations/{s['acme']}", s["token"],
+              {"policy": {"requireExportBeforeRemoval": False}})
+    c.click(button="Cancel")
+
+    # A scheduled removal: set from the page (a bad date named first), shown, cancelled.
+    c.click(button="Schedule removal")
+    c.alert("Remove at (at) is not valid")
+    el = d.find_element(By.CSS_SELECTOR, "#schedule input[name='at']")
+    d.execute_script("arguments[0].value = arguments[1]", el, "2031-03-01T09:30")
+    c.fill("Warn days before", "7")
+    c.click(button="Schedule removal")
+    c.text_in("#schedule", "Scheduled:")
+    c.text_in("#schedule", "Warning")
+    c.shot("scheduled-removal")
+    _, got, _ = host.call("GET", f"{acme_users}/{s['ids']['carol']}/removal-schedule", s["token"])
+    sched = got["data"]["schedule"]
+    if not (sched and sched["at"].startswith("2031-03-01") and sched["warnAt"].startswith("2031-02-22")):
+        raise StepFailed(f"carol's schedule is {sched}")
+    c.click(button="Cancel the scheduled removal")
+    c.text_in("#schedule", "No removal scheduled")
+    _, got, _ = host.call("GET", f"{acme_users}/{s['ids']['carol']}/removal-schedule", s["token"])
+    if got["data"]["schedule"] is not None:
+        raise StepFailed(f"carol's schedule outlived its cancel: {got}")
 
     # Bulk removal of a selection: a result per user.
     c.click(link="Back to the users")

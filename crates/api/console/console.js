@@ -67,7 +67,7 @@ const FIELD_NAMES = {
   username: "Username", email: "Email", firstName: "First name", lastName: "Last name",
   company: "Company", countryCode: "Country code", password: "Password",
   newPassword: "New password", q: "Search", status: "Status", cursor: "Page", limit: "Page size",
-  reason: "Reason", days: "Days",
+  reason: "Reason", days: "Days", at: "Remove at", warnDaysBefore: "Warn days before",
 };
 const fieldName = (f) => FIELD_NAMES[f] ?? f;
 
@@ -103,6 +103,7 @@ function describe(error, what = "this") {
     case 5054: return "The user still has active devices.";
     case 5055: return "The user still has pending enrollment tokens.";
     case 5059: return "The user is under a legal hold: no removal goes through until it is lifted or ends.";
+    case 5060: return "The organization requires a fresh export of the user's data before any removal.";
     default: return message ? `The server refused: ${message}.` : "Something went wrong.";
   }
 }
@@ -466,7 +467,7 @@ async function user(id) {
   }
   const user = u.data;
   let etag = u.etag;
-  const [groups, devices, tokens, subs, owned, events, hold] = await Promise.all([
+  const [groups, devices, tokens, subs, owned, events, hold, schedule] = await Promise.all([
     api("GET", `${userBase(id)}/groups`),
     api("GET", `${userBase(id)}/devices`),
     api("GET", `${userBase(id)}/enrollment-tokens`),
@@ -474,6 +475,7 @@ async function user(id) {
     ownedTokens(id),
     api("GET", `${orgBase()}/audit?limit=50&userId=${encodeURIComponent(id)}`),
     api("GET", `${userBase(id)}/hold`),
+    api("GET", `${userBase(id)}/removal-schedule`),
   ]);
 
   // Profile: edit with If-Match.
@@ -534,6 +536,14 @@ async function user(id) {
     say(`The password of ${user.username} was reset.`);
   });
 
+  const exportButton = h("button", { type: "button", id: "export" }, "Export data");
+  exportButton.addEventListener("click", async () => {
+    busy(exportButton, true);
+    const r = await exportUser(user);
+    busy(exportButton, false);
+    if (!r.ok) return showApiError(r, { what: "this user" });
+  });
+
   const removeButton = h("button", { type: "button", class: "danger", id: "remove" }, "Remove user");
   const removal = h("section", { id: "removal", "aria-label": "Removal" });
   removeButton.addEventListener("click", () => dryRun(user, removal));
@@ -549,9 +559,10 @@ async function user(id) {
       h("dt", {}, "Created"), h("dd", {}, when(user.createdAt)),
       h("dt", {}, "Updated"), h("dd", {}, when(user.updatedAt)),
       h("dt", {}, "Password set"), h("dd", {}, when(user.passwordChangedAt))),
-    h("div", { class: "actions" }, toggle, removeButton),
+    h("div", { class: "actions" }, toggle, exportButton, removeButton),
     removal,
     h("h2", {}, "Legal hold"), h("section", { id: "hold", "aria-label": "Legal hold" }, holdPanel(user, hold)),
+    h("h2", {}, "Scheduled removal"), h("section", { id: "schedule", "aria-label": "Scheduled removal" }, schedulePanel(user, schedule)),
     h("h2", {}, "Profile"), profile,
     h("h2", {}, "Password"), reset,
     h("h2", {}, "Groups"),
@@ -629,6 +640,76 @@ function holdPanel(user, r) {
   return h("div", {}, h("p", { class: "muted" }, held ? `The last hold ended ${when(held.until)}.` : "No legal hold."), form);
 }
 
+/**
+ * Exports the user's data (GET …/export, audited, kept nowhere by the server) and hands
+ * the document to the browser as a file download: `<username>-export.json`.
+ */
+async function exportUser(user) {
+  const r = await api("GET", `${userBase(user.id)}/export`);
+  if (!r.ok) return r;
+  const blob = new Blob([JSON.stringify(r.data, null, 2)], { type: "application/json" });
+  const url = URL.createObjectURL(blob);
+  const link = h("a", { href: url, download: `${user.username}-export.json`, id: "export-link" }, "the export");
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  const said = `Exported the data of ${user.username} (${r.data.devices.length} devices, ${r.data.auditEvents.length} audit events) as ${user.username}-export.json.`;
+  say(said);
+  return { ok: true, said };
+}
+
+/**
+ * The user's scheduled removal (docs/lifecycle.md): when, the warning, and a Cancel
+ * button; or a form to schedule one (a date and time, optional warning days).
+ */
+function schedulePanel(user, r) {
+  if (!r.ok) return h("p", {}, describe(r.error));
+  const sched = r.data.schedule;
+  const reload = async () => {
+    const again = await api("GET", `${userBase(user.id)}/removal-schedule`);
+    document.getElementById("schedule")?.replaceChildren(schedulePanel(user, again));
+  };
+  if (sched) {
+    const cancel = h("button", { type: "button" }, "Cancel the scheduled removal");
+    cancel.addEventListener("click", async () => {
+      busy(cancel, true);
+      const x = await api("DELETE", `${userBase(user.id)}/removal-schedule`);
+      busy(cancel, false);
+      if (!x.ok) return showApiError(x, { what: "this user" });
+      say(`The scheduled removal of ${user.username} was cancelled.`);
+      reload();
+    });
+    return h("div", { class: "panel warn" },
+      h("p", {}, h("strong", {}, "Scheduled: "), `${user.username} will be removed at the first scheduled run after ${when(sched.at)}.`),
+      h("dl", { class: "facts" },
+        h("dt", {}, "Removal at"), h("dd", {}, when(sched.at)),
+        h("dt", {}, "Warning"), h("dd", {}, sched.warnAt ? `${when(sched.warnAt)}${sched.warned ? " (queued)" : ""}` : "none"),
+        h("dt", {}, "Scheduled by"), h("dd", {}, h("code", {}, sched.scheduledBy))),
+      h("div", { class: "actions" }, cancel));
+  }
+  const form = h("form", { class: "row", "aria-label": "Schedule the removal", novalidate: true },
+    field("Remove at", "at", { type: "datetime-local" }),
+    field("Warn days before", "warnDaysBefore", { type: "number", hint: "Leave empty for no warning message." }),
+    h("div", {}, h("button", { type: "submit" }, "Schedule removal")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearMessages();
+    clearFieldErrors(form);
+    const local = form.elements.at.value;
+    const at = local ? new Date(local) : null;
+    if (!at || Number.isNaN(at.getTime())) {
+      return showApiError({ status: 400, error: { code: 1001, message: "invalid at: must be a date and time" } }, { form });
+    }
+    const body = { at: at.toISOString() };
+    const warn = form.elements.warnDaysBefore.value.trim();
+    if (warn) body.warnDaysBefore = Number(warn);
+    const x = await api("PUT", `${userBase(user.id)}/removal-schedule`, { body });
+    if (!x.ok) return showApiError(x, { form, what: "this user" });
+    say(`The removal of ${user.username} is scheduled.`);
+    reload();
+  });
+  return h("div", {}, h("p", { class: "muted" }, "No removal scheduled."), form);
+}
+
 /** The organization's API tokens owned by user `id` (every page of the token list). */
 async function ownedTokens(id) {
   const mine = [];
@@ -691,6 +772,7 @@ function fixFor(code, user, area) {
       }
       return { ok: true };
     }],
+    5060: ["Export the user's data", () => exportUser(user)],
     5055: ["Revoke the pending enrollment tokens", async () => {
       const t = await api("GET", `${userBase(user.id)}/enrollment-tokens`);
       if (!t.ok) return t;
@@ -715,8 +797,8 @@ function fixFor(code, user, area) {
     const r = await fix[1]();
     busy(button, false);
     if (!r.ok) return showApiError(r, { what: "this user" });
-    say(`${fix[0]}: done.`);
     await dryRun(user, area);
+    say(r.said ?? `${fix[0]}: done.`);
     refreshLists(user);
   });
   return button;
