@@ -258,9 +258,9 @@ async fn record<S: Store>(
     hold: Option<&LegalHold>,
     now: Timestamp,
 ) -> Result<(), DomainError> {
-    audit::record(
+    crate::events::record(
         store,
-        &org.id,
+        org,
         AuditEvent {
             number: 0,
             at: now,
@@ -271,6 +271,7 @@ async fn record<S: Store>(
             operation_id: None,
             details: details("user", hold),
         },
+        Some(crate::events::Personal::id_only(user_id)),
     )
     .await?;
     Ok(())
@@ -284,9 +285,9 @@ async fn record_org<S: Store>(
     hold: &LegalHold,
     now: Timestamp,
 ) -> Result<(), DomainError> {
-    audit::record(
+    crate::events::record(
         store,
-        &org.id,
+        org,
         AuditEvent {
             number: 0,
             at: now,
@@ -297,6 +298,7 @@ async fn record_org<S: Store>(
             operation_id: None,
             details: details("organization", Some(hold)),
         },
+        None,
     )
     .await?;
     Ok(())

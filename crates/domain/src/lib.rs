@@ -41,6 +41,7 @@ pub mod dependents;
 pub mod devices;
 pub mod enrollment;
 pub mod error;
+pub mod events;
 pub mod groups;
 pub mod holds;
 pub mod identity;

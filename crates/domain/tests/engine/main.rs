@@ -8,6 +8,7 @@
 
 mod async_removal;
 mod directory;
+mod events;
 mod helpers;
 mod holds;
 mod membership;
