@@ -120,7 +120,10 @@ impl Ctx {
     }
 
     /// This context with `sender` for the pushed events' delivery route.
-    pub fn with_sender(mut self, sender: std::rc::Rc<dyn roster_domain::events::EventSender>) -> Self {
+    pub fn with_sender(
+        mut self,
+        sender: std::rc::Rc<dyn roster_domain::events::EventSender>,
+    ) -> Self {
         self.sender = Some(sender);
         self
     }

@@ -34,6 +34,9 @@ pub enum Resource {
     /// Legal holds on users and organizations (deletion protection): a resource of
     /// its own, so that `mdm.global.mdmUser.*` (what removes users) never lifts one.
     LegalHold,
+    /// Pushed-event subscriptions and their deliveries (`create`, `read`, `remove`
+    /// subscriptions; `update` runs and replays deliveries).
+    EventSubscription,
 }
 
 /// What is done to a resource.
@@ -60,7 +63,7 @@ pub struct Permission {
     pub action: Action,
 }
 
-const RESOURCES: [(Resource, &str); 11] = [
+const RESOURCES: [(Resource, &str); 12] = [
     (Resource::Organization, "organization"),
     (Resource::MdmUser, "mdmUser"),
     (Resource::Device, "device"),
@@ -72,6 +75,7 @@ const RESOURCES: [(Resource, &str); 11] = [
     (Resource::Subscription, "subscription"),
     (Resource::Operation, "operation"),
     (Resource::LegalHold, "legalHold"),
+    (Resource::EventSubscription, "eventSubscription"),
 ];
 
 const ACTIONS: [(Action, &str); 5] = [

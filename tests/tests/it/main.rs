@@ -10,6 +10,7 @@ mod apim;
 mod auth;
 mod cas;
 mod dynatrace;
+mod events;
 mod hold;
 mod mdm_slice;
 mod paging;

@@ -41,7 +41,11 @@ impl EventSender for Fake {
     fn send<'a>(&'a self, req: &'a Outbound) -> events::SendFuture<'a> {
         self.got.borrow_mut().push(req.clone());
         let mut s = self.script.borrow_mut();
-        let answer = if s.is_empty() { Ok(self.last) } else { s.remove(0) };
+        let answer = if s.is_empty() {
+            Ok(self.last)
+        } else {
+            s.remove(0)
+        };
         Box::pin(async move { answer })
     }
 }
