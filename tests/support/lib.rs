@@ -6,7 +6,6 @@
 
 use roster_host::{Host, HostConfig, StoreChoice};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Once};

@@ -282,7 +282,7 @@ async fn a_removal_is_pushed_to_subscribers_that_fail_then_recover() {
     assert_eq!(body["specversion"], "1.0");
     assert_eq!(body["type"], "dev.roster.user.removed");
     assert_eq!(body["source"], format!("/v1/organizations/{org}"));
-    assert_eq!(body["data"]["user"]["id"], id);
+    assert_eq!(body["data"]["user"]["userId"], id);
     let signed = format!(
         "{}.{}.{}",
         last_ce.headers["webhook-id"],
