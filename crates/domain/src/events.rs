@@ -178,8 +178,8 @@ impl NewSubscription {
         for (i, e) in events.iter().enumerate() {
             let t = EventType::from_action(e).ok_or_else(|| {
                 ValidationError::new(
-                    &format!("events[{i}]"),
-                    &format!(
+                    format!("events[{i}]"),
+                    format!(
                         "must be one of {}",
                         EventType::ALL
                             .iter()
@@ -469,7 +469,7 @@ pub async fn create_subscription<S: Store>(
         if list.subscriptions.len() >= MAX_SUBSCRIPTIONS {
             return Err(ValidationError::new(
                 "url",
-                &format!("an organization has at most {MAX_SUBSCRIPTIONS} event subscriptions"),
+                format!("an organization has at most {MAX_SUBSCRIPTIONS} event subscriptions"),
             )
             .into());
         }
