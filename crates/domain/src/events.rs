@@ -844,8 +844,8 @@ enum Outcome {
 /// Sends up to `limit` due deliveries (oldest events first) through `sender` and
 /// records each outcome with a conditional write: a 2xx marks it delivered; anything
 /// else (or no answer) counts a failure and schedules the next attempt, or
-/// dead-letters it after [`MAX_ATTEMPTS`]. A delivery whose subscription is gone is
-/// dropped. Settled events lose their personal data and leave the pending index.
+/// dead-letters it after [`MAX_ATTEMPTS`]. A delivery (pending or dead) whose
+/// subscription is gone is dropped. Settled events lose their personal data and leave the pending index.
 pub async fn run<S: Store>(
     store: &S,
     org: &Organization,
@@ -875,15 +875,16 @@ pub async fn run<S: Store>(
         };
         let e: QueuedEvent = records::decode(key, &bytes)?;
         let mut outcomes: Vec<(ObjectId, Outcome)> = Vec::new();
-        for d in e
-            .deliveries
-            .iter()
-            .filter(|d| d.state == DeliveryState::Pending)
-        {
+        for d in e.deliveries.iter().filter(|d| d.state.open()) {
             let Some(sub) = subs.iter().find(|s| s.id == d.subscription_id) else {
+                // Pending or dead, its subscription is gone: dropped (with the event's
+                // personal data once nothing else needs it).
                 outcomes.push((d.subscription_id.clone(), Outcome::Dropped));
                 continue;
             };
+            if d.state == DeliveryState::Dead {
+                continue;
+            }
             if d.next_attempt_at > now || report.attempted >= limit {
                 report.pending += 1;
                 continue;
@@ -920,11 +921,11 @@ async fn apply<S: Store>(
     let updated = records::update(store, key, |e: &mut QueuedEvent| {
         counts = RunReport::default();
         for (sub_id, outcome) in outcomes {
-            let Some(d) = e
-                .deliveries
-                .iter_mut()
-                .find(|d| &d.subscription_id == sub_id && d.state == DeliveryState::Pending)
-            else {
+            let Some(d) = e.deliveries.iter_mut().find(|d| {
+                &d.subscription_id == sub_id
+                    && (d.state == DeliveryState::Pending
+                        || (d.state == DeliveryState::Dead && matches!(outcome, Outcome::Dropped)))
+            }) else {
                 continue;
             };
             match outcome {

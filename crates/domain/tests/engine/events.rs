@@ -418,3 +418,29 @@ fn restore_and_hold_events_are_queued_with_their_audit_numbers() {
     let audited: Vec<i64> = audit.iter().map(|e| e.number).collect();
     assert_eq!(numbers, audited);
 }
+
+#[test]
+fn a_dead_letter_of_a_deleted_subscription_is_dropped_with_its_personal_data() {
+    let s = MemoryStore::from_env();
+    let o = org(&s);
+    let sub = subscribe(&s, &o, &["user.removed"], "set", Some(0));
+    let id = user(&s, &o, "kim");
+    block_on(remove_user(&s, &o, &id, &RemovalPolicy::canonical(), NOW)).unwrap();
+    let fake = Fake::new(vec![], 500);
+    for _ in 0..events::MAX_ATTEMPTS {
+        block_on(events::run(&s, &o, &fake, 10, NOW)).unwrap();
+    }
+    let dead = block_on(events::list_open(&s, &o.id, Some(DeliveryState::Dead), 10)).unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(all_values(&s).contains("kim@example.com"));
+    block_on(events::delete_subscription(&s, &o.id, &sub.id)).unwrap();
+    let r = block_on(events::run(&s, &o, &fake, 10, NOW)).unwrap();
+    assert_eq!((r.attempted, r.dropped), (0, 1));
+    assert!(
+        block_on(events::list_open(&s, &o.id, None, 10))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!all_values(&s).contains("kim@example.com"));
+    consistent(&s, "dead letter dropped");
+}
