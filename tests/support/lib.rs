@@ -6,7 +6,6 @@
 
 use roster_host::{Host, HostConfig, StoreChoice};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Once};
@@ -85,6 +84,12 @@ impl Reply {
 
 impl App {
     pub async fn start() -> App {
+        Self::start_with_variables(&[]).await
+    }
+
+    /// Starts the app with application variables besides `admin_token` (e.g.
+    /// `event_hosts`), as `SPIN_VARIABLE_*` would give them.
+    pub async fn start_with_variables(extra: &[(&str, &str)]) -> App {
         build_components();
         let admin_token = format!("test-admin-{}", std::process::id());
         let (store, runtime_config, redis) = match backend() {
@@ -107,7 +112,13 @@ impl App {
             state_dir: None,
             runtime_config: Some(runtime_config),
             store,
-            variables: HashMap::from([("admin_token".to_owned(), admin_token.clone())]),
+            variables: std::iter::once(("admin_token".to_owned(), admin_token.clone()))
+                .chain(
+                    extra
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+                )
+                .collect(),
         };
         let (host, addr) = roster_host::spawn(cfg).await.expect("roster-host starts");
         App {

@@ -90,6 +90,9 @@ pub struct Ctx {
     /// The rate-limit verdict of this request, once counted (for the `X-RateLimit-*`
     /// headers [`Ctx::finish`] adds).
     pub rate: std::cell::Cell<Option<roster_domain::ratelimit::Verdict>>,
+    /// How pushed events leave ([`Ctx::with_sender`]); none: the delivery route's
+    /// attempts fail and are retried later.
+    sender: Option<std::rc::Rc<dyn roster_domain::events::EventSender>>,
 }
 
 impl Ctx {
@@ -100,6 +103,7 @@ impl Ctx {
             admin_source: None,
             now,
             rate: std::cell::Cell::new(None),
+            sender: None,
         }
     }
 
@@ -111,7 +115,22 @@ impl Ctx {
             admin_source: Some(source),
             now,
             rate: std::cell::Cell::new(None),
+            sender: None,
         }
+    }
+
+    /// This context with `sender` for the pushed events' delivery route.
+    pub fn with_sender(
+        mut self,
+        sender: std::rc::Rc<dyn roster_domain::events::EventSender>,
+    ) -> Self {
+        self.sender = Some(sender);
+        self
+    }
+
+    /// The sender of pushed events, if the adapter gave one.
+    pub fn sender(&self) -> Option<&dyn roster_domain::events::EventSender> {
+        self.sender.as_deref()
     }
 
     /// The `admin_token` application variable, when set.

@@ -172,6 +172,16 @@ routes! {
         "GET lists a user's API subscriptions; POST adds one.";
     "mdm-user-subscription" => mdm::UserSubscriptionRoute, Mdm,
         "PATCH a subscription's state; DELETE removes it.";
+    "event-subscriptions" => mdm::EventSubscriptionsRoute, Mdm,
+        "GET lists the organization's pushed-event subscribers; POST adds one (its signing secret shown once).";
+    "event-subscription" => mdm::EventSubscriptionRoute, Mdm,
+        "GET one pushed-event subscriber; DELETE removes it.";
+    "event-deliveries" => mdm::EventDeliveriesRoute, Mdm,
+        "GET lists pushed-event deliveries not yet settled (pending, dead-lettered).";
+    "event-deliveries-run" => mdm::EventDeliveriesRunRoute, Mdm,
+        "POST sends the due pushed-event deliveries (an external scheduler calls it).";
+    "event-delivery-replay" => mdm::EventDeliveryReplayRoute, Mdm,
+        "POST requeues a dead-lettered pushed-event delivery.";
     "scim-users" => scim::service::UsersRoute, Scim,
         "SCIM Users: GET lists (filter, sort, index or cursor paging), POST creates a user (RFC 7644).";
     "scim-user" => scim::service::UserRoute, Scim,
@@ -237,6 +247,24 @@ routes! {
     "console-css" => console::StyleRoute, Meta,
         "GET the admin console's style sheet; no token needed.";
 }
+
+/// The `allowed_outbound_hosts` of `component` in spin.toml: none, except for the
+/// pushed events' delivery route, whose one entry is the `event_hosts` application
+/// variable (`EVENT_HOSTS_VARIABLE`), so the operator says where events may go.
+pub fn allowed_outbound_hosts(component: &str) -> &'static [&'static str] {
+    match component {
+        "event-deliveries-run" => &["{{ event_hosts }}"],
+        _ => &[],
+    }
+}
+
+/// The application variable naming the one host pattern (Spin's
+/// `scheme://host[:port]`, `*` wildcards allowed) pushed events may be sent to.
+pub const EVENT_HOSTS_VARIABLE: &str = "event_hosts";
+
+/// Its default: a reserved name that never resolves (RFC 2606), so no event leaves
+/// until the operator sets it.
+pub const EVENT_HOSTS_DEFAULT: &str = "https://events.invalid";
 
 #[cfg(test)]
 mod tests {

@@ -42,6 +42,10 @@ pub enum Entity {
     Subscription,
     /// An asynchronous operation.
     Operation,
+    /// A pushed-event subscription.
+    EventSubscription,
+    /// A delivery of a pushed event.
+    EventDelivery,
 }
 
 impl std::fmt::Display for Entity {
@@ -55,6 +59,8 @@ impl std::fmt::Display for Entity {
             Entity::ApiToken => "token",
             Entity::Subscription => "subscription",
             Entity::Operation => "operation",
+            Entity::EventSubscription => "event subscription",
+            Entity::EventDelivery => "event delivery",
         })
     }
 }

@@ -139,7 +139,8 @@ pub async fn place_user_hold<S: Store>(
     };
     let subject = audit::pseudonym(org, user_id);
     let d = details("user", Some(&hold), replaced);
-    record(store, org, "user.hold_placed", subject, actor, d, now).await?;
+    let who = Some(crate::events::Personal::id_only(user_id));
+    record(store, org, "user.hold_placed", subject, actor, d, who, now).await?;
     Ok(user)
 }
 
@@ -199,7 +200,8 @@ pub async fn lift_user_hold<S: Store>(
     }
     let subject = audit::pseudonym(org, user_id);
     let d = details("user", Some(&before), false);
-    record(store, org, "user.hold_lifted", subject, actor, d, now).await?;
+    let who = Some(crate::events::Personal::id_only(user_id));
+    record(store, org, "user.hold_lifted", subject, actor, d, who, now).await?;
     Ok(Some(before))
 }
 
@@ -232,6 +234,7 @@ pub async fn place_org_hold<S: Store>(
         subject,
         actor,
         d,
+        None,
         now,
     )
     .await?;
@@ -264,6 +267,7 @@ pub async fn lift_org_hold<S: Store>(
         subject,
         actor,
         d,
+        None,
         now,
     )
     .await?;
@@ -316,7 +320,10 @@ fn details(
     d
 }
 
-/// Appends a hold event about `subject` (a user's pseudonym or `organization:{id}`).
+/// Appends a hold event about `subject` (a user's pseudonym or `organization:{id}`),
+/// queued first for the organization's pushed-event subscribers ([`crate::events`]) with
+/// `personal` (a user's id; `None` for the organization's hold).
+#[allow(clippy::too_many_arguments)]
 async fn record<S: Store>(
     store: &S,
     org: &Organization,
@@ -324,11 +331,12 @@ async fn record<S: Store>(
     subject: String,
     actor: &str,
     details: serde_json::Map<String, serde_json::Value>,
+    personal: Option<crate::events::Personal>,
     now: Timestamp,
 ) -> Result<(), DomainError> {
-    audit::record(
+    crate::events::record(
         store,
-        &org.id,
+        org,
         AuditEvent {
             number: 0,
             at: now,
@@ -339,6 +347,7 @@ async fn record<S: Store>(
             operation_id: None,
             details,
         },
+        personal,
     )
     .await?;
     Ok(())

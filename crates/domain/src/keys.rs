@@ -302,3 +302,21 @@ pub fn schedule_entry(org: &ObjectId, day: i64, n: i64) -> String {
 pub fn schedule_head(org: &ObjectId) -> String {
     format!("o/{org}/schedule/head")
 }
+
+/// `o/{orgId}/event-subscriptions` → JSON `{subscriptions: […]}`: the organization's
+/// pushed-event subscribers, their signing secrets included (`crate::events`).
+pub fn event_subscriptions(org: &ObjectId) -> String {
+    format!("o/{org}/event-subscriptions")
+}
+
+/// `o/{orgId}/events/{n}` → the queue entry (JSON) of audit event `n`: the event, its
+/// personal data until delivered, one delivery per subscriber (`crate::events`).
+pub fn queued_event(org: &ObjectId, n: i64) -> String {
+    format!("o/{org}/events/{n}")
+}
+
+/// `o/{orgId}/events/pending` → JSON `{numbers: [[n, addedAt], …]}`: the queue entries
+/// with a delivery pending or dead.
+pub fn events_pending(org: &ObjectId) -> String {
+    format!("o/{org}/events/pending")
+}

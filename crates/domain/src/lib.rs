@@ -43,6 +43,7 @@ pub mod dependents;
 pub mod devices;
 pub mod enrollment;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod groups;
 pub mod holds;

@@ -41,6 +41,9 @@ pub enum Resource {
     /// Scheduled removals of users: a resource of its own, so that scheduling a
     /// removal is granted apart from removing.
     RemovalSchedule,
+    /// Pushed-event subscriptions and their deliveries (`create`, `read`, `remove`
+    /// subscriptions; `update` runs and replays deliveries).
+    EventSubscription,
 }
 
 /// What is done to a resource.
@@ -67,7 +70,7 @@ pub struct Permission {
     pub action: Action,
 }
 
-const RESOURCES: [(Resource, &str); 13] = [
+const RESOURCES: [(Resource, &str); 14] = [
     (Resource::Organization, "organization"),
     (Resource::MdmUser, "mdmUser"),
     (Resource::Device, "device"),
@@ -81,6 +84,7 @@ const RESOURCES: [(Resource, &str); 13] = [
     (Resource::LegalHold, "legalHold"),
     (Resource::UserExport, "userExport"),
     (Resource::RemovalSchedule, "removalSchedule"),
+    (Resource::EventSubscription, "eventSubscription"),
 ];
 
 const ACTIONS: [(Action, &str); 5] = [

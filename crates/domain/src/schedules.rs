@@ -607,9 +607,9 @@ async fn record<S: Store>(
     cause: Option<&str>,
     now: Timestamp,
 ) -> Result<(), DomainError> {
-    audit::record(
+    crate::events::record(
         store,
-        &org.id,
+        org,
         AuditEvent {
             number: 0,
             at: now,
@@ -620,6 +620,7 @@ async fn record<S: Store>(
             operation_id: None,
             details: details(s, cause),
         },
+        Some(crate::events::Personal::id_only(user_id)),
     )
     .await?;
     Ok(())

@@ -361,7 +361,15 @@ impl Host {
                     id: c.id.as_str().into(),
                     pre,
                     allowed_stores: Arc::new(c.key_value_stores.iter().cloned().collect()),
-                    outbound: Arc::new(AllowedHosts::parse(&c.allowed_outbound_hosts)),
+                    outbound: Arc::new(AllowedHosts::parse(
+                        &c.allowed_outbound_hosts
+                            .iter()
+                            .map(|h| variables.resolve_app_template(h))
+                            .collect::<Result<Vec<_>, _>>()
+                            .with_context(|| {
+                                format!("component {:?}: allowed_outbound_hosts", c.id)
+                            })?,
+                    )),
                     environment: c
                         .environment
                         .iter()

@@ -28,8 +28,9 @@ fn default_port(scheme: &str) -> Option<u16> {
 
 impl AllowedHosts {
     /// Parses entries of the form `scheme://host[:port]`, where `scheme`, `host` and `port`
-    /// may be `*` and `host` may be `*.domain`. Entries that cannot be parsed (e.g. templates)
-    /// allow nothing.
+    /// may be `*` and `host` may be `*.domain`. Template entries (`"{{ event_hosts }}"`)
+    /// are resolved before, each to exactly one entry, as Spin does
+    /// (`Variables::resolve_app_template`); entries that cannot be parsed allow nothing.
     pub fn parse(entries: &[String]) -> Self {
         let hosts = entries
             .iter()

@@ -130,6 +130,28 @@ impl Variables {
         Ok(Self { app, components })
     }
 
+    /// Resolves a template that references application variables (`"{{ name }}"`,
+    /// with literal text around it), as Spin resolves an `allowed_outbound_hosts`
+    /// entry: the whole entry becomes one value, which is then parsed as one host
+    /// pattern (no splitting on commas). Fails on an unknown variable.
+    pub fn resolve_app_template(&self, template: &str) -> Result<String, HostError> {
+        let mut value = String::new();
+        for part in parse_template(template)? {
+            match part {
+                Part::Lit(l) => value.push_str(&l),
+                Part::Var(v) => match self.app.get(&v) {
+                    Some(x) => value.push_str(x),
+                    None => {
+                        return Err(HostError::InvalidVariable(format!(
+                            "invalid variable template: unknown variable {v:?}"
+                        )));
+                    }
+                },
+            }
+        }
+        Ok(value)
+    }
+
     /// The value of application variable `name`, if declared.
     pub fn app_value(&self, name: &str) -> Option<&str> {
         self.app.get(name).map(String::as_str)
@@ -179,5 +201,31 @@ mod tests {
             ]
         );
         assert!(parse_template("{{ a").is_err());
+    }
+
+    #[test]
+    fn an_outbound_host_template_resolves_to_one_entry() {
+        let vars = Variables {
+            app: HashMap::from([
+                ("event_hosts".to_owned(), "http://127.0.0.1:9000".to_owned()),
+                (
+                    "two".to_owned(),
+                    "https://a.example,https://b.example".to_owned(),
+                ),
+            ]),
+            components: HashMap::new(),
+        };
+        let one = vars
+            .resolve_app_template("{{ event_hosts }}")
+            .expect("resolves");
+        let allowed = crate::outbound::AllowedHosts::parse(&[one]);
+        assert!(allowed.allows(&"http://127.0.0.1:9000/hook".parse().expect("uri")));
+        assert!(!allowed.allows(&"http://127.0.0.1:9001/hook".parse().expect("uri")));
+        // One variable is one entry (Spin parses the resolved text as one host
+        // pattern): a comma-separated list allows neither host.
+        let two = vars.resolve_app_template("{{ two }}").expect("resolves");
+        let allowed = crate::outbound::AllowedHosts::parse(&[two]);
+        assert!(!allowed.allows(&"https://a.example/".parse().expect("uri")));
+        assert!(vars.resolve_app_template("{{ nope }}").is_err());
     }
 }

@@ -231,6 +231,37 @@ pub async fn serve<E: Endpoint>(req: IncomingRequest) -> http::Response<Vec<u8>>
     let ctx = Ctx::lazy(
         || spin_sdk::variables::get(ADMIN_TOKEN_VARIABLE).ok(),
         Timestamp::now(),
-    );
+    )
+    .with_sender(std::rc::Rc::new(SpinSender));
     ctx.finish(E::handle(&api_req, &store, &ctx).await)
+}
+
+/// Sends pushed events with Spin's outbound HTTP (`wasi:http/outgoing-handler`): a
+/// POST of the delivery's body and headers; the answer's status, its body unread. A
+/// host that does not allow the subscriber's host (the component's
+/// `allowed_outbound_hosts`, from the `event_hosts` variable) answers an error, which
+/// counts as a failed attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct SpinSender;
+
+impl roster_domain::events::EventSender for SpinSender {
+    fn send<'a>(
+        &'a self,
+        req: &'a roster_domain::events::Outbound,
+    ) -> roster_domain::events::SendFuture<'a> {
+        Box::pin(async move {
+            let mut builder = spin_sdk::http::Request::builder();
+            builder
+                .method(spin_sdk::http::Method::Post)
+                .uri(req.url.clone());
+            for (name, value) in &req.headers {
+                builder.header(name.clone(), value.clone());
+            }
+            builder.body(req.body.clone());
+            let resp: spin_sdk::http::IncomingResponse = spin_sdk::http::send(builder.build())
+                .await
+                .map_err(|e| format!("no answer: {e}"))?;
+            Ok(resp.status())
+        })
+    }
 }

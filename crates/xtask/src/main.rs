@@ -62,6 +62,11 @@ description = "A user directory for device-management and identity platforms: on
 [variables]
 # The first global admin token. Set it with SPIN_VARIABLE_ADMIN_TOKEN (spin up and roster-host alike).
 admin_token = { required = true, secret = true }
+# The one host pattern pushed lifecycle events may be sent to (scheme://host[:port],
+# `*` wildcards allowed, e.g. "https://*.hooks.example.com"): the delivery component's
+# allowed_outbound_hosts. Set it with SPIN_VARIABLE_EVENT_HOSTS. The default never
+# resolves (RFC 2606), so no event leaves until it is set (docs/lifecycle.md).
+event_hosts = { default = "https://events.invalid" }
 "#;
 
 /// The build table of the first component, which builds every component.
@@ -87,10 +92,15 @@ fn manifest(routes: &[RouteSpec]) -> String {
             out,
             "\n# {summary}\n[[trigger.http]]\nroute = \"{route}\"\ncomponent = \"{id}\"\n\n\
              [component.{id}]\nsource = \"target/wasm32-wasip2/release/{wasm}.wasm\"\n\
-             key_value_stores = [\"default\", \"ratelimit\"]\nallowed_outbound_hosts = []\n\
+             key_value_stores = [\"default\", \"ratelimit\"]\nallowed_outbound_hosts = [{hosts}]\n\
              [component.{id}.variables]\nadmin_token = \"{{{{ admin_token }}}}\"\n",
             summary = r.summary,
             route = r.route,
+            hosts = roster_api::routes::allowed_outbound_hosts(id)
+                .iter()
+                .map(|h| format!("\"{h}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
         );
         if i == 0 {
             out.push_str(&BUILD.replace("{id}", id));

@@ -66,7 +66,17 @@ fn spin_toml_the_components_and_the_catalogue_agree() {
             "{}",
             r.component
         );
-        assert!(c.allowed_outbound_hosts.is_empty(), "{}", r.component);
+        // No outbound HTTP, except what the catalogue gives (the pushed events' delivery
+        // route: the operator's `event_hosts`).
+        assert_eq!(
+            c.allowed_outbound_hosts,
+            roster_api::routes::allowed_outbound_hosts(r.component)
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect::<Vec<_>>(),
+            "{}",
+            r.component
+        );
     }
     // Every route is documented in prose (the Markdown pages: docs/openapi.json names
     // every route by construction, so it proves nothing here).

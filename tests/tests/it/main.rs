@@ -10,6 +10,7 @@ mod apim;
 mod auth;
 mod cas;
 mod dynatrace;
+mod events;
 mod export;
 mod hold;
 mod mdm_slice;

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod codes;
 pub mod dto;
 pub mod endpoints;
+pub mod events;
 pub mod export;
 pub mod holds;
 pub mod schedules;
@@ -26,6 +27,10 @@ pub use endpoints::{
     OrganizationRoute, OrganizationsRoute, OutboxRoute, UserDeviceRoute, UserDevicesRoute,
     UserGroupsRoute, UserPasswordResetRoute, UserPasswordRoute, UserRoute, UserStatusRoute,
     UsersCountRoute, UsersRoute,
+};
+pub use events::{
+    EventDeliveriesRoute, EventDeliveriesRunRoute, EventDeliveryReplayRoute,
+    EventSubscriptionRoute, EventSubscriptionsRoute,
 };
 pub use export::UserExportRoute;
 pub use holds::{OrgHoldRoute, UserHoldRoute};

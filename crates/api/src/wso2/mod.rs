@@ -321,6 +321,8 @@ fn wso2_entity(e: Entity) -> &'static str {
         Entity::ApiToken => "token",
         Entity::Subscription => "subscription",
         Entity::Operation => "operation",
+        Entity::EventSubscription => "event subscription",
+        Entity::EventDelivery => "event delivery",
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod common;
 mod email_optional_native;
+mod events_native;
 mod export_native;
 mod fuzz_requests;
 mod holds_native;

@@ -701,21 +701,20 @@ async fn write_audit_event<S: Store>(
             serde_json::Value::String("not_deliverable".into()),
         );
     }
-    audit::write(
-        store,
-        &org.id,
-        &AuditEvent {
-            number: journal.audit_seq,
-            at: journal.started_at,
-            action: action.to_owned(),
-            surface: journal.surface.clone(),
-            actor: journal.actor.clone(),
-            subject: audit::pseudonym(org, user_id),
-            operation_id: Some(journal.operation_id.clone()),
-            details,
-        },
-    )
-    .await
+    let event = AuditEvent {
+        number: journal.audit_seq,
+        at: journal.started_at,
+        action: action.to_owned(),
+        surface: journal.surface.clone(),
+        actor: journal.actor.clone(),
+        subject: audit::pseudonym(org, user_id),
+        operation_id: Some(journal.operation_id.clone()),
+        details,
+    };
+    // Pushed events first (written once, under the reserved number): an audit event
+    // that exists always has its queue entry.
+    crate::events::queue(store, org, &event, Some(crate::events::Personal::of(user))).await?;
+    audit::write(store, &org.id, &event).await
 }
 
 /// Frees what makes the user findable: its unique claims, its identity membership, its

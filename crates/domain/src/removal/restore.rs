@@ -189,9 +189,9 @@ async fn announce<S: Store>(
     now: Timestamp,
 ) -> Result<(), DomainError> {
     crate::groups::touch_named(store, org, &restored.groups, now).await?;
-    audit::record(
+    crate::events::record(
         store,
-        &org.id,
+        org,
         AuditEvent {
             number: 0,
             at: now,
@@ -202,6 +202,7 @@ async fn announce<S: Store>(
             operation_id: None,
             details: serde_json::Map::new(),
         },
+        Some(crate::events::Personal::of(restored)),
     )
     .await?;
     Ok(())

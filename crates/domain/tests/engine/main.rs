@@ -8,6 +8,7 @@
 
 mod async_removal;
 mod directory;
+mod events;
 mod export;
 mod helpers;
 mod holds;
