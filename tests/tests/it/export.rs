@@ -7,42 +7,18 @@
 //! interrupted at every key-value call with the policy on, ending consistent.
 
 use roster_tests::{App, Reply, assert_error};
+
+use crate::surfaces::{PATHS, Path, Target, base, canonical, remove, user, user_with_devices};
 use serde_json::{Value, json};
 
 const SUB: &str = "22222222-2222-2222-2222-222222222222";
 const SERVICE: &str = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg1/providers/Microsoft.ApiManagement/service/exportService";
-
-fn base(org: &str) -> String {
-    format!("/v1/organizations/{org}")
-}
-
-fn canonical(org: &str, id: &str) -> String {
-    format!("{}/mdm/users/{id}", base(org))
-}
 
 async fn export(app: &App, org: &str, id: &str) -> Reply {
     app.call("GET", &format!("{}/export", canonical(org, id)), None)
         .await
 }
 
-/// A user and its uuid.
-async fn user(app: &App, org: &str, name: &str) -> (String, String) {
-    let r = app
-        .call(
-            "POST",
-            &format!("{}/mdm/users", base(org)),
-            Some(json!({"username": name, "email": format!("{name}@example.com")})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    (
-        r.body["data"]["id"].as_str().unwrap().to_owned(),
-        r.body["data"]["uuid"].as_str().unwrap().to_owned(),
-    )
-}
-
-/// An organization requiring an export at most `max_age` seconds old, bound to an API
-/// Management service; its id and Dynatrace account.
 async fn strict_org(app: &App, slug: &str, extra: Value) -> (String, String) {
     let mut policy = json!({"requireExportBeforeRemoval": true, "exportMaxAgeSeconds": 600});
     if let (Some(p), Some(e)) = (policy.as_object_mut(), extra.as_object()) {
@@ -61,103 +37,6 @@ async fn strict_org(app: &App, slug: &str, extra: Value) -> (String, String) {
         .unwrap()
         .to_owned();
     (org, account)
-}
-
-/// The removal of one surface, as that surface's client sends it.
-#[derive(Clone, Copy, Debug)]
-enum Path {
-    Canonical,
-    Bulk,
-    Wso2,
-    Cas,
-    Dynatrace,
-    Apim,
-    Scim,
-}
-
-const PATHS: [Path; 7] = [
-    Path::Canonical,
-    Path::Bulk,
-    Path::Wso2,
-    Path::Cas,
-    Path::Dynatrace,
-    Path::Apim,
-    Path::Scim,
-];
-
-struct Target {
-    org: String,
-    slug: String,
-    account: String,
-    name: String,
-    id: String,
-    uuid: String,
-}
-
-async fn remove(app: &App, p: Path, t: &Target) -> Reply {
-    let org_header = [("x-roster-organization", t.org.as_str())];
-    let admin = app.admin_token.clone();
-    match p {
-        Path::Canonical => app.call("DELETE", &canonical(&t.org, &t.id), None).await,
-        Path::Bulk => {
-            app.call(
-                "POST",
-                &format!("{}/mdm/users/removals", base(&t.org)),
-                Some(json!({"ids": [t.id]})),
-            )
-            .await
-        }
-        Path::Wso2 => {
-            app.send(
-                "DELETE",
-                &format!("/mdm-admin/users?username={}", t.name),
-                Some(&admin),
-                &org_header,
-                None,
-            )
-            .await
-        }
-        Path::Cas => {
-            app.send(
-                "DELETE",
-                &format!("/AdminInterface/restapi/v1/users/{}", t.uuid),
-                Some(&admin),
-                &org_header,
-                None,
-            )
-            .await
-        }
-        Path::Dynatrace => {
-            app.call(
-                "DELETE",
-                &format!("/v1/accounts/{}/users/{}@example.com", t.account, t.name),
-                None,
-            )
-            .await
-        }
-        Path::Apim => {
-            app.send(
-                "DELETE",
-                &format!(
-                    "{}/users/{}?api-version=2024-05-01",
-                    SERVICE.replace("exportService", &format!("{}-svc", t.slug)),
-                    t.id
-                ),
-                Some(&admin),
-                &[("if-match", "*")],
-                None,
-            )
-            .await
-        }
-        Path::Scim => {
-            app.call(
-                "DELETE",
-                &format!("{}/scim/v2/Users/{}", base(&t.org), t.id),
-                None,
-            )
-            .await
-        }
-    }
 }
 
 /// Asserts `r` is the surface's refusal for a missing export whose last one was `last`
@@ -249,11 +128,11 @@ async fn every_surface_refuses_without_a_fresh_export_and_removes_after_one() {
         }
         let t = Target {
             org: org.clone(),
-            slug: "exp-acme".into(),
             account: account.clone(),
             name,
             id: id.clone(),
             uuid,
+            service: SERVICE.replace("exportService", "exp-acme-svc"),
         };
         assert_needs_export(p, &remove(&app, p, &t).await, "never");
         assert_eq!(
@@ -418,11 +297,11 @@ async fn the_document_holds_the_users_data_no_secret_and_the_export_is_audited()
     // Dry runs: removable now (fresh), and each surface's names the export once stale.
     let t = Target {
         org: org.clone(),
-        slug: "exp-doc".into(),
         account,
         name: "kim".into(),
         id: id.clone(),
         uuid,
+        service: SERVICE.replace("exportService", "exp-doc-svc"),
     };
     let dry = app.call("DELETE", &format!("{u}?dryRun=true"), None).await;
     assert_eq!(
@@ -636,24 +515,6 @@ async fn the_policy_is_validated_and_the_purge_needs_no_new_export() {
     let r = app.call("DELETE", &canonical(&org, &b), None).await;
     assert_eq!(r.status, 200, "{}", r.text);
     app.assert_consistent();
-}
-
-async fn user_with_devices(app: &App, org: &str, name: &str) -> String {
-    let (id, _) = user(app, org, name).await;
-    for i in 0..2 {
-        let d = app
-            .call(
-                "POST",
-                &format!("{}/devices", canonical(org, &id)),
-                Some(
-                    json!({"name": "d", "type": "ios", "deviceIdentifier": format!("{name}-{i}"),
-                            "enrolmentInfo": {"status": "INACTIVE"}}),
-                ),
-            )
-            .await;
-        assert_eq!(d.status, 201, "{}", d.text);
-    }
-    id
 }
 
 /// With the policy on and a fresh export made, a canonical removal whose N-th key-value

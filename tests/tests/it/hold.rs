@@ -6,18 +6,12 @@
 //! call with a hold placed before the retry, ending consistent.
 
 use roster_tests::{App, Reply, assert_error};
+
+use crate::surfaces::{PATHS, Path, Target, base, canonical, remove, user, user_with_devices};
 use serde_json::{Value, json};
 
 const SUB: &str = "11111111-1111-1111-1111-111111111111";
 const SERVICE: &str = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg1/providers/Microsoft.ApiManagement/service/holdService";
-
-fn base(org: &str) -> String {
-    format!("/v1/organizations/{org}")
-}
-
-fn canonical(org: &str, id: &str) -> String {
-    format!("{}/mdm/users/{id}", base(org))
-}
 
 async fn place(app: &App, org: &str, id: &str, body: Value) -> Reply {
     app.call("PUT", &format!("{}/hold", canonical(org, id)), Some(body))
@@ -27,114 +21,6 @@ async fn place(app: &App, org: &str, id: &str, body: Value) -> Reply {
 async fn lift(app: &App, org: &str, id: &str) -> Reply {
     app.call("DELETE", &format!("{}/hold", canonical(org, id)), None)
         .await
-}
-
-/// A user and its uuid.
-async fn user(app: &App, org: &str, name: &str) -> (String, String) {
-    let r = app
-        .call(
-            "POST",
-            &format!("{}/mdm/users", base(org)),
-            Some(json!({"username": name, "email": format!("{name}@example.com")})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    (
-        r.body["data"]["id"].as_str().unwrap().to_owned(),
-        r.body["data"]["uuid"].as_str().unwrap().to_owned(),
-    )
-}
-
-/// The removal of one surface, as that surface's client sends it.
-#[derive(Clone, Copy, Debug)]
-enum Path {
-    Canonical,
-    Bulk,
-    Wso2,
-    Cas,
-    Dynatrace,
-    Apim,
-    Scim,
-}
-
-const PATHS: [Path; 7] = [
-    Path::Canonical,
-    Path::Bulk,
-    Path::Wso2,
-    Path::Cas,
-    Path::Dynatrace,
-    Path::Apim,
-    Path::Scim,
-];
-
-struct Target {
-    org: String,
-    account: String,
-    name: String,
-    id: String,
-    uuid: String,
-}
-
-async fn remove(app: &App, p: Path, t: &Target) -> Reply {
-    let org_header = [("x-roster-organization", t.org.as_str())];
-    let admin = app.admin_token.clone();
-    match p {
-        Path::Canonical => app.call("DELETE", &canonical(&t.org, &t.id), None).await,
-        Path::Bulk => {
-            app.call(
-                "POST",
-                &format!("{}/mdm/users/removals", base(&t.org)),
-                Some(json!({"ids": [t.id]})),
-            )
-            .await
-        }
-        Path::Wso2 => {
-            app.send(
-                "DELETE",
-                &format!("/mdm-admin/users?username={}", t.name),
-                Some(&admin),
-                &org_header,
-                None,
-            )
-            .await
-        }
-        Path::Cas => {
-            app.send(
-                "DELETE",
-                &format!("/AdminInterface/restapi/v1/users/{}", t.uuid),
-                Some(&admin),
-                &org_header,
-                None,
-            )
-            .await
-        }
-        Path::Dynatrace => {
-            app.call(
-                "DELETE",
-                &format!("/v1/accounts/{}/users/{}@example.com", t.account, t.name),
-                None,
-            )
-            .await
-        }
-        Path::Apim => {
-            app.send(
-                "DELETE",
-                &format!("{SERVICE}/users/{}?api-version=2024-05-01", t.id),
-                Some(&admin),
-                &[("if-match", "*")],
-                None,
-            )
-            .await
-        }
-        Path::Scim => {
-            app.call(
-                "DELETE",
-                &format!("{}/scim/v2/Users/{}", base(&t.org), t.id),
-                None,
-            )
-            .await
-        }
-    }
 }
 
 /// Asserts `r` is the surface's refusal naming a hold of `scope` (`a user` or `an
@@ -230,6 +116,7 @@ async fn every_surface_refuses_a_held_user_and_removes_it_after_the_lift() {
             name,
             id: id.clone(),
             uuid,
+            service: SERVICE.into(),
         };
         let placed = place(&app, &org, &id, json!({"reason": "matter 7"})).await;
         assert_eq!(placed.status, 200, "{}", placed.text);
@@ -265,6 +152,7 @@ async fn dry_runs_name_the_hold_and_the_organization_wide_hold_refuses_everyone(
         name: "kim".into(),
         id: id.clone(),
         uuid,
+        service: SERVICE.into(),
     };
     assert_eq!(
         place(&app, &org, &id, json!({"reason": "matter"}))
@@ -574,24 +462,6 @@ async fn the_purge_skips_a_held_expired_soft_removal_and_takes_it_after_the_lift
     assert_eq!(r.body["data"]["held"], 0, "{}", r.text);
     assert_error(&lift(&app, &org, &held).await, 404, 3001);
     app.assert_consistent();
-}
-
-async fn user_with_devices(app: &App, org: &str, name: &str) -> String {
-    let (id, _) = user(app, org, name).await;
-    for i in 0..2 {
-        let d = app
-            .call(
-                "POST",
-                &format!("{}/devices", canonical(org, &id)),
-                Some(
-                    json!({"name": "d", "type": "ios", "deviceIdentifier": format!("{name}-{i}"),
-                            "enrolmentInfo": {"status": "INACTIVE"}}),
-                ),
-            )
-            .await;
-        assert_eq!(d.status, 201, "{}", d.text);
-    }
-    id
 }
 
 /// A canonical removal whose N-th key-value call fails, for every N; then a hold is

@@ -20,4 +20,5 @@ mod removal_admin;
 mod removal_faults;
 mod schedule;
 mod scim;
+mod surfaces;
 mod wso2;

@@ -38,3 +38,33 @@ pub fn req(
 pub fn json_of(resp: &http::Response<Vec<u8>>) -> Value {
     serde_json::from_slice(resp.body()).unwrap()
 }
+
+/// Creates the organization `acme` (with `policy` when it is not `null`) and the user
+/// `kim` in it, as the admin at [`NOW`]; returns kim's `mdmUserId`. Panics when either
+/// answer is not 201.
+pub fn acme_with_kim(store: &roster_domain::MemoryStore, policy: Value) -> String {
+    use roster_api::Endpoint;
+    use roster_api::mdm::{OrganizationsRoute, UsersRoute};
+    futures::executor::block_on(async {
+        let mut org = serde_json::json!({"name": "Acme", "slug": "acme"});
+        if !policy.is_null() {
+            org["policy"] = policy;
+        }
+        let r =
+            OrganizationsRoute::handle(&req(Method::POST, &[], "", Some(org)), store, &ctx()).await;
+        assert_eq!(r.status(), 201, "{}", json_of(&r));
+        let r = UsersRoute::handle(
+            &req(
+                Method::POST,
+                &[("organizationid", "acme")],
+                "",
+                Some(serde_json::json!({"username": "kim", "email": "kim@example.com"})),
+            ),
+            store,
+            &ctx(),
+        )
+        .await;
+        assert_eq!(r.status(), 201, "{}", json_of(&r));
+        json_of(&r)["data"]["id"].as_str().unwrap().to_owned()
+    })
+}

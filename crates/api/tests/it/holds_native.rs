@@ -16,33 +16,7 @@ fn req(method: Method, params: &[(&str, &str)], query: &str, body: Option<Value>
 }
 
 fn setup(store: &MemoryStore) -> String {
-    block_on(async {
-        let r = OrganizationsRoute::handle(
-            &req(
-                Method::POST,
-                &[],
-                "",
-                Some(json!({"name": "Acme", "slug": "acme"})),
-            ),
-            store,
-            &ctx(),
-        )
-        .await;
-        assert_eq!(r.status(), 201);
-        let r = UsersRoute::handle(
-            &req(
-                Method::POST,
-                &[("organizationid", "acme")],
-                "",
-                Some(json!({"username": "kim", "email": "kim@example.com"})),
-            ),
-            store,
-            &ctx(),
-        )
-        .await;
-        assert_eq!(r.status(), 201);
-        json_of(&r)["data"]["id"].as_str().unwrap().to_owned()
-    })
+    common::acme_with_kim(store, Value::Null)
 }
 
 #[test]

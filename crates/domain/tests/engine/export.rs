@@ -6,7 +6,7 @@
 //! begun; the policy is validated; and a removal (and an export) interrupted at every
 //! store call ends consistent, never with an export time but no audit event.
 
-use crate::helpers::{DAY, NOW, consistent};
+use crate::helpers::{self, DAY, NOW, consistent, user};
 use futures::executor::block_on;
 use roster_domain::export::{self, ExportError, FORMAT_VERSION};
 use roster_domain::ids::ObjectId;
@@ -27,34 +27,13 @@ fn org_with(
     batch: Option<i64>,
     require: bool,
 ) -> Organization {
-    block_on(async {
-        let o = orgs::create(
-            s,
-            orgs::NewOrganization::parse("Acme", "acme").unwrap(),
-            NOW,
-        )
-        .await
-        .unwrap();
-        let changes = orgs::OrgChanges {
-            policy: orgs::PolicyChanges::parse(retention, None, batch)
-                .unwrap()
-                .with_export(Some(require), Some(WINDOW_S))
-                .unwrap(),
-            ..orgs::OrgChanges::default()
-        };
-        orgs::update(s, &o.id, None, changes, NOW).await.unwrap()
-    })
-}
-
-async fn user(s: &MemoryStore, o: &Organization, name: &str) -> ObjectId {
-    let new = users::NewUser::parse(
-        name,
-        Some(&format!("{name}@example.com")),
-        Some("Given"),
-        Some("Family"),
+    helpers::org_with_policy(
+        s,
+        orgs::PolicyChanges::parse(retention, None, batch)
+            .unwrap()
+            .with_export(Some(require), Some(WINDOW_S))
+            .unwrap(),
     )
-    .unwrap();
-    users::create(s, o, new, NOW).await.unwrap().id
 }
 
 fn needs_export(r: &Result<RemovalOutcome, RemovalError>, last: Option<Timestamp>) -> bool {

@@ -5,43 +5,14 @@
 //! a removal interrupted at every store call with a hold placed before the retry ends
 //! consistent.
 
-use crate::helpers::{DAY, NOW, consistent};
+use crate::helpers::{DAY, NOW, consistent, org_with, user};
 use futures::executor::block_on;
 use roster_domain::holds::{self, HoldError, NewHold};
-use roster_domain::ids::ObjectId;
-use roster_domain::model::{Organization, UserStatus};
+use roster_domain::model::UserStatus;
 use roster_domain::removal::{
     self, Blocker, HoldScope, RemovalError, RemovalOutcome, RemovalPolicy, remove_user,
 };
 use roster_domain::{MemoryStore, audit, orgs, users};
-
-fn org_with(s: &MemoryStore, retention: Option<i64>, batch: Option<i64>) -> Organization {
-    block_on(async {
-        let o = orgs::create(
-            s,
-            orgs::NewOrganization::parse("Acme", "acme").unwrap(),
-            NOW,
-        )
-        .await
-        .unwrap();
-        let changes = orgs::OrgChanges {
-            policy: orgs::PolicyChanges::parse(retention, None, batch).unwrap(),
-            ..orgs::OrgChanges::default()
-        };
-        orgs::update(s, &o.id, None, changes, NOW).await.unwrap()
-    })
-}
-
-async fn user(s: &MemoryStore, o: &Organization, name: &str) -> ObjectId {
-    let new = users::NewUser::parse(
-        name,
-        Some(&format!("{name}@example.com")),
-        Some("Given"),
-        Some("Family"),
-    )
-    .unwrap();
-    users::create(s, o, new, NOW).await.unwrap().id
-}
 
 fn hold(reason: &str, expires_in: Option<i64>) -> NewHold {
     NewHold::parse(reason, expires_in).unwrap()

@@ -2,7 +2,7 @@
 //! asynchronous path with polls; notices, audit events, owned tokens and
 //! subscriptions; and every mode interrupted at every store call.
 
-use crate::helpers::{DAY, NOW, consistent, device};
+use crate::helpers::{DAY, NOW, consistent, device, org_with};
 use futures::executor::block_on;
 use roster_domain::MemoryStore;
 use roster_domain::ids::ObjectId;
@@ -12,26 +12,7 @@ use roster_domain::outbox::MessageKind;
 use roster_domain::removal::{
     self, Blocker, RemovalError, RemovalOutcome, RemovalPolicy, RestoreError, remove_user,
 };
-use roster_domain::{
-    audit, count, devices, enrollment, orgs, outbox, subscriptions, tokens, users,
-};
-
-fn org_with(s: &MemoryStore, retention: Option<i64>, batch: Option<i64>) -> Organization {
-    block_on(async {
-        let o = orgs::create(
-            s,
-            orgs::NewOrganization::parse("Acme", "acme").unwrap(),
-            NOW,
-        )
-        .await
-        .unwrap();
-        let changes = orgs::OrgChanges {
-            policy: orgs::PolicyChanges::parse(retention, None, batch).unwrap(),
-            ..orgs::OrgChanges::default()
-        };
-        orgs::update(s, &o.id, None, changes, NOW).await.unwrap()
-    })
-}
+use roster_domain::{audit, count, devices, enrollment, outbox, subscriptions, tokens, users};
 
 fn new_user(name: &str) -> users::NewUser {
     users::NewUser::parse(
