@@ -9,8 +9,10 @@
 //!   Content-Security-Policy and `Cache-Control` when it has them. A file stored zlib
 //!   compressed (by build.rs) is sent `Content-Encoding: deflate` when the request's
 //!   `Accept-Encoding` accepts it, else inflated; `Vary: Accept-Encoding` either way.
-//! - any other method: the canonical surface's 405 with `Allow: GET`, carrying the
-//!   same security headers (a browser shown the error page gets the same policy).
+//! - `HEAD` (RFC 9110 §9.3.2): the headers `GET` would send, without the body (and
+//!   so without `Content-Length`, which §9.3.2 lets a server leave out).
+//! - any other method: the canonical surface's 405 with `Allow: GET, HEAD`, carrying
+//!   the same security headers (a browser shown the error page gets the same policy).
 
 use crate::auth::Requirement;
 use crate::openapi::accepts_deflate;
@@ -65,15 +67,16 @@ fn security_headers(resp: &mut ApiResponse, asset: &Asset) {
 
 impl<A: StaticAsset> Endpoint for AssetRoute<A> {
     const ROUTE: &'static str = A::ROUTE;
-    const ALLOW: &'static str = "GET";
+    const ALLOW: &'static str = "GET, HEAD";
 
     fn requirement(method: &str) -> Option<Requirement> {
-        (method == "GET").then(Requirement::public)
+        matches!(method, "GET" | "HEAD").then(Requirement::public)
     }
 
     async fn handle<S: roster_domain::Store>(req: &ApiRequest, _: &S, _: &Ctx) -> ApiResponse {
         let asset = A::ASSET;
-        if req.method != http::Method::GET {
+        let head = req.method == http::Method::HEAD;
+        if req.method != http::Method::GET && !head {
             let mut resp = crate::respond::<crate::mdm::Error>(Err(
                 crate::Refusal::MethodNotAllowed(Self::ALLOW).into(),
             ));
@@ -82,7 +85,9 @@ impl<A: StaticAsset> Endpoint for AssetRoute<A> {
         }
         let send_deflated =
             asset.deflated && req.header("accept-encoding").is_some_and(accepts_deflate);
-        let body = if asset.deflated && !send_deflated {
+        let body = if head {
+            Vec::new()
+        } else if asset.deflated && !send_deflated {
             // The build compressed it with the same library: inflating cannot fail.
             miniz_oxide::inflate::decompress_to_vec_zlib(asset.body).unwrap_or_default()
         } else {

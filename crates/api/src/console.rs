@@ -143,14 +143,23 @@ mod tests {
     }
 
     #[test]
-    fn other_methods_answer_405_allow_get() {
+    fn head_answers_gets_headers_without_the_body() {
+        let get_ = get::<PageRoute>(http::Method::GET);
+        let head = get::<PageRoute>(http::Method::HEAD);
+        assert_eq!(head.status(), http::StatusCode::OK);
+        assert!(head.body().is_empty());
+        assert_eq!(head.headers(), get_.headers());
+    }
+
+    #[test]
+    fn other_methods_answer_405_allow_get_head() {
         for resp in [
             get::<PageRoute>(http::Method::POST),
             get::<ScriptRoute>(http::Method::DELETE),
             get::<StyleRoute>(http::Method::PUT),
         ] {
             assert_eq!(resp.status(), http::StatusCode::METHOD_NOT_ALLOWED);
-            assert_eq!(resp.headers()["allow"], "GET");
+            assert_eq!(resp.headers()["allow"], "GET, HEAD");
             // The error page is held to the same policy as the page.
             assert_eq!(resp.headers()["content-security-policy"], CSP);
             assert_eq!(resp.headers()["x-content-type-options"], "nosniff");

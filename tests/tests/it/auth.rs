@@ -707,5 +707,9 @@ async fn the_description_is_served_without_a_token_compressed_where_accepted() {
     assert_eq!(packed.header("vary"), Some("accept-encoding"));
     let post = app.send("POST", "/openapi.json", None, &[], None).await;
     assert_eq!(post.status, 405);
-    assert_eq!(post.header("allow"), Some("GET"));
+    assert_eq!(post.header("allow"), Some("GET, HEAD"));
+    let head = app.send("HEAD", "/openapi.json", None, &[], None).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-type"), Some("application/json"));
+    assert!(head.text.is_empty(), "a HEAD answer has no body");
 }

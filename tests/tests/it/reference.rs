@@ -96,7 +96,19 @@ async fn the_reference_page_and_its_script_are_served_locally_under_a_strict_csp
         );
         let post = app.send("POST", route, None, &[], None).await;
         assert_eq!(post.status, 405, "{route}");
-        assert_eq!(post.header("allow"), Some("GET"), "{route}");
+        assert_eq!(post.header("allow"), Some("GET, HEAD"), "{route}");
+        // HEAD (RFC 9110 §9.3.2): GET's headers, no body.
+        let get = app.send("GET", route, None, &[], None).await;
+        let head = app.send("HEAD", route, None, &[], None).await;
+        assert_eq!(head.status, 200, "{route}");
+        assert!(head.text.is_empty(), "{route}: a HEAD answer has no body");
+        for h in [
+            "content-type",
+            "content-security-policy",
+            "x-content-type-options",
+        ] {
+            assert_eq!(head.header(h), get.header(h), "{route}: {h}");
+        }
     }
     app.assert_consistent();
 }

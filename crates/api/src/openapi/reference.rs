@@ -121,13 +121,13 @@ mod tests {
     }
 
     #[test]
-    fn other_methods_answer_405_allow_get() {
+    fn other_methods_answer_405_allow_get_head() {
         for resp in [
             get::<PageRoute>(http::Method::POST, None),
             get::<ViewerRoute>(http::Method::DELETE, None),
         ] {
             assert_eq!(resp.status(), http::StatusCode::METHOD_NOT_ALLOWED);
-            assert_eq!(resp.headers()["allow"], "GET");
+            assert_eq!(resp.headers()["allow"], "GET, HEAD");
         }
     }
 }
