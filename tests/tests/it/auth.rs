@@ -316,6 +316,11 @@ async fn every_route_refuses_every_bad_token() {
                 ] {
                     let reply = app.send(method, &path, token, &[], None).await;
                     assert_eq!(reply.status, 200, "{method} {}: {}", r.route, reply.text);
+                    if *method == "HEAD" {
+                        assert!(reply.text.is_empty(), "HEAD {}: a body", r.route);
+                        checked += 1;
+                        continue;
+                    }
                     match r.component {
                         "openapi" => assert_eq!(reply.body["openapi"], "3.1.0"),
                         "reference" => assert!(reply.text.contains("<rapi-doc")),
