@@ -48,6 +48,7 @@ pub mod export;
 pub mod groups;
 pub mod holds;
 pub mod identity;
+pub mod inactivity;
 pub mod ids;
 pub mod invariants;
 pub mod keys;
