@@ -119,7 +119,11 @@ pub async fn sweep<S: Store>(
         return Ok(report);
     }
     let stored = store.increment(&cursor_key, 0).await?;
-    let start = if (0..top).contains(&stored) { stored } else { 0 };
+    let start = if (0..top).contains(&stored) {
+        stored
+    } else {
+        0
+    };
     let limit = i64::try_from(limit.clamp(1, MAX_SWEEP_LIMIT)).unwrap_or(1);
     let end = (start + limit).min(top);
     let slots: Vec<i64> = (start + 1..=end).collect();
@@ -338,7 +342,10 @@ pub async fn cancel_if_stale<S: Store>(
                 if !same(x) {
                     return Ok::<_, DomainError>(false);
                 }
-                let Some(b) = x.removal_schedule.as_mut().and_then(|c| c.inactivity.as_mut())
+                let Some(b) = x
+                    .removal_schedule
+                    .as_mut()
+                    .and_then(|c| c.inactivity.as_mut())
                 else {
                     return Ok(false);
                 };

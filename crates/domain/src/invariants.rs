@@ -396,10 +396,17 @@ impl Checker<'_> {
         }
         let top = self.claim(&keys::audit_counter(id));
         for u in k.users.values() {
-            let Some(b) = u.removal_schedule.as_ref().and_then(|s| s.inactivity.as_ref()) else {
+            let Some(b) = u
+                .removal_schedule
+                .as_ref()
+                .and_then(|s| s.inactivity.as_ref())
+            else {
                 continue;
             };
-            if b.audit_number < 1 || b.audit_number > top || b.cancel_number.is_some_and(|n| n < 1 || n > top) {
+            if b.audit_number < 1
+                || b.audit_number > top
+                || b.cancel_number.is_some_and(|n| n < 1 || n > top)
+            {
                 self.report(
                     &keys::user(id, &u.id),
                     "inactivity schedule names an audit number never reserved",

@@ -587,7 +587,10 @@ async fn advance_head<S: Store>(store: &S, head_key: &str, day: i64) -> Result<(
 
 /// The audit details of a schedule: `{at, warnAt}`, `reason: "inactivity"` and
 /// `inactiveSince` for an inactivity schedule, and, for a cancellation, `cause`.
-pub(crate) fn details(s: &RemovalSchedule, cause: Option<&str>) -> serde_json::Map<String, serde_json::Value> {
+pub(crate) fn details(
+    s: &RemovalSchedule,
+    cause: Option<&str>,
+) -> serde_json::Map<String, serde_json::Value> {
     let mut d = serde_json::Map::new();
     d.insert("at".into(), s.at.to_rfc3339().into());
     d.insert(
