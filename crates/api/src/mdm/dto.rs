@@ -62,6 +62,13 @@ pub struct PolicyRequest {
     pub require_export_before_removal: Option<bool>,
     /// How long an export counts as fresh, in seconds (60 to 7 776 000; default 86 400).
     pub export_max_age_seconds: Option<i64>,
+    /// Inactivity removal: days without a change after which a live user is scheduled
+    /// for removal (1 to 3650); `null` switches it off, absent leaves it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub inactivity_days: Option<Option<i64>>,
+    /// Days before an inactivity removal to queue a warning (1 to 365); `null`: none.
+    #[serde(default, deserialize_with = "double_option")]
+    pub inactivity_warn_days_before: Option<Option<i64>>,
 }
 
 /// Deserializes a field that distinguishes absent (`None`) from `null` (`Some(None)`).
@@ -187,6 +194,10 @@ pub struct UserResponse {
     /// scheduled (`…/removal-schedule`, docs/lifecycle.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub removal_scheduled_at: Option<String>,
+    /// Why that removal is scheduled: `inactivity` (the organization's inactivity
+    /// policy) or `requested` (`PUT …/removal-schedule`); absent when none is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removal_schedule_reason: Option<&'static str>,
 }
 
 impl From<&User> for UserResponse {
@@ -208,6 +219,10 @@ impl From<&User> for UserResponse {
             updated_at: u.updated_at.to_rfc3339(),
             restorable_until: u.deletion.as_ref().map(|d| d.purge_after.to_rfc3339()),
             removal_scheduled_at: u.removal_schedule.as_ref().map(|s| s.at.to_rfc3339()),
+            removal_schedule_reason: u
+                .removal_schedule
+                .as_ref()
+                .map(super::inactivity::schedule_reason),
         }
     }
 }
