@@ -92,12 +92,29 @@ pub struct OrganizationResponse {
     pub name: String,
     /// Other names it answers to.
     pub aliases: AliasesResponse,
-    /// Retention, rate limit and removal batch, defaults filled in.
+    /// Retention, rate limit and removal batch, defaults filled in (times RFC 3339).
+    #[serde(serialize_with = "policy_json")]
     pub policy: roster_domain::model::OrgPolicy,
     /// Creation time (RFC 3339).
     pub created_at: String,
     /// Last update (RFC 3339).
     pub updated_at: String,
+}
+
+/// The policy as answered: its stored form, with `inactivitySince` in RFC 3339.
+fn policy_json<S: serde::Serializer>(
+    p: &roster_domain::model::OrgPolicy,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let mut v = serde_json::to_value(p).map_err(serde::ser::Error::custom)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "inactivitySince".into(),
+            p.inactivity_since
+                .map_or(serde_json::Value::Null, |t| t.to_rfc3339().into()),
+        );
+    }
+    v.serialize(s)
 }
 
 /// An organization's aliases as returned.
