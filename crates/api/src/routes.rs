@@ -246,6 +246,8 @@ routes! {
         "GET the admin console's script (one ES module, no dependency); no token needed.";
     "console-css" => console::StyleRoute, Meta,
         "GET the admin console's style sheet; no token needed.";
+    "mdm-users-inactivity-sweep" => mdm::InactivitySweepRoute, Mdm,
+        "POST schedules the removal of users inactive under the organization's policy, in bounded batches (for a scheduler).";
 }
 
 /// The `allowed_outbound_hosts` of `component` in spin.toml: none, except for the

@@ -107,6 +107,7 @@ impl Checker<'_> {
         self.operations_in_progress_have_removals(&keys);
         self.trash_entries_name_removed_users(&org.id, &keys);
         self.schedules_are_indexed(&org.id, &keys);
+        self.inactivity_keys_in_range(&org.id, &keys);
         self.lists_belong_to_users(&keys);
         self.search_entries_match_users(org, &keys);
         self.search_entries_are_indexed(org, &keys);
@@ -378,6 +379,38 @@ impl Checker<'_> {
                         format!("scheduled removal missing from the index of day {day}"),
                     );
                 }
+            }
+        }
+    }
+
+    /// The inactivity sweep's cursor (`inactivity/cursor`) is a slot of the user index
+    /// (0 to its counter), and an inactivity schedule's reserved audit numbers are
+    /// within the audit counter ([`crate::inactivity`]).
+    fn inactivity_keys_in_range(&mut self, id: &ObjectId, k: &OrgKeys) {
+        let cursor_key = keys::inactivity_cursor(id);
+        if self.data.contains_key(&cursor_key) {
+            let c = self.claim(&cursor_key);
+            if !(0..=self.claim(&keys::user_seq_counter(id))).contains(&c) {
+                self.report(&cursor_key, "inactivity cursor beyond the user index");
+            }
+        }
+        let top = self.claim(&keys::audit_counter(id));
+        for u in k.users.values() {
+            let Some(b) = u
+                .removal_schedule
+                .as_ref()
+                .and_then(|s| s.inactivity.as_ref())
+            else {
+                continue;
+            };
+            if b.audit_number < 1
+                || b.audit_number > top
+                || b.cancel_number.is_some_and(|n| n < 1 || n > top)
+            {
+                self.report(
+                    &keys::user(id, &u.id),
+                    "inactivity schedule names an audit number never reserved",
+                );
             }
         }
     }

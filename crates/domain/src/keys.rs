@@ -303,6 +303,13 @@ pub fn schedule_head(org: &ObjectId) -> String {
     format!("o/{org}/schedule/head")
 }
 
+/// `o/{orgId}/inactivity/cursor` → integer counter: the last user index slot
+/// (`users/seq/{n}`) the inactivity sweep looked at; 0 when a pass is complete
+/// ([`crate::inactivity`]).
+pub fn inactivity_cursor(org: &ObjectId) -> String {
+    format!("o/{org}/inactivity/cursor")
+}
+
 /// `o/{orgId}/event-subscriptions` → JSON `{subscriptions: […]}`: the organization's
 /// pushed-event subscribers, their signing secrets included (`crate::events`).
 pub fn event_subscriptions(org: &ObjectId) -> String {

@@ -49,6 +49,7 @@ pub mod groups;
 pub mod holds;
 pub mod identity;
 pub mod ids;
+pub mod inactivity;
 pub mod invariants;
 pub mod keys;
 pub mod model;

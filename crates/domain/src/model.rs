@@ -112,7 +112,21 @@ pub struct OrgPolicy {
     /// How long an export counts as fresh for `require_export_before_removal`, in
     /// seconds ([`MIN_EXPORT_MAX_AGE_SECONDS`] to [`MAX_EXPORT_MAX_AGE_SECONDS`]).
     pub export_max_age_seconds: u32,
+    /// Inactivity removal ([`crate::inactivity`]): a live user unchanged for this many
+    /// days is scheduled for removal by the inactivity sweep (`None`: off; 1 to
+    /// [`MAX_INACTIVITY_DAYS`]).
+    pub inactivity_days: Option<u32>,
+    /// Days before an inactivity removal to queue a warning (`None`: none; 1 to
+    /// [`crate::schedules::MAX_WARN_DAYS`]).
+    pub inactivity_warn_days_before: Option<u32>,
+    /// When `inactivity_days` last took its value (set by the server): inactivity is
+    /// counted from the later of the user's last change and this, so switching the
+    /// policy on (or changing its days) never makes anyone due at once.
+    pub inactivity_since: Option<Timestamp>,
 }
+
+/// Longest inactivity period of [`OrgPolicy::inactivity_days`]: ten years of 365 days.
+pub const MAX_INACTIVITY_DAYS: u32 = 3650;
 
 /// Default freshness window of an export: one day.
 pub const DEFAULT_EXPORT_MAX_AGE_SECONDS: u32 = 24 * 3600;
@@ -129,6 +143,9 @@ impl Default for OrgPolicy {
             removal_batch: DEFAULT_REMOVAL_BATCH,
             require_export_before_removal: false,
             export_max_age_seconds: DEFAULT_EXPORT_MAX_AGE_SECONDS,
+            inactivity_days: None,
+            inactivity_warn_days_before: None,
+            inactivity_since: None,
         }
     }
 }
@@ -376,6 +393,32 @@ pub struct RemovalSchedule {
     /// Whether the warning was queued (written to the outbox).
     #[serde(default)]
     pub warned: bool,
+    /// Set when the inactivity sweep scheduled it ([`crate::inactivity`]): what it was
+    /// based on, so the due run cancels it instead of removing after any activity or a
+    /// change of the policy. `None`: scheduled through the route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactivity: Option<InactivityBasis>,
+}
+
+/// What an inactivity schedule was based on ([`RemovalSchedule::inactivity`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InactivityBasis {
+    /// The user's `updatedAt` when it was scheduled: any later change is activity.
+    pub last_change: Timestamp,
+    /// From when the user counted as inactive: the later of `last_change` and the
+    /// policy's `inactivity_since`.
+    pub inactive_since: Timestamp,
+    /// The policy's `inactivity_since` then: a later value means the policy changed.
+    pub policy_since: Timestamp,
+    /// The policy's `inactivity_days` then.
+    pub days: u32,
+    /// The audit number reserved for its `user.removal_scheduled` event (written after
+    /// the record; the sweep writes it again if a stop left it missing).
+    pub audit_number: i64,
+    /// The audit number reserved for its cancellation, once the due run began one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_number: Option<i64>,
 }
 
 /// Largest serialized size of [`User::attributes`].

@@ -167,6 +167,11 @@ pub struct PolicyChanges {
     /// ([`crate::model::MIN_EXPORT_MAX_AGE_SECONDS`] to
     /// [`crate::model::MAX_EXPORT_MAX_AGE_SECONDS`]).
     pub export_max_age_seconds: Option<u32>,
+    /// New inactivity period in days (`Some(None)` switches inactivity removal off;
+    /// [`OrgPolicy::inactivity_days`]).
+    pub inactivity_days: Option<Option<u32>>,
+    /// New warning period of inactivity removals (`Some(None)`: no warning).
+    pub inactivity_warn_days_before: Option<Option<u32>>,
 }
 
 impl PolicyChanges {
@@ -203,7 +208,48 @@ impl PolicyChanges {
             removal_batch: ranged("policy.removalBatch", removal_batch, 1, MAX_REMOVAL_BATCH)?,
             require_export_before_removal: None,
             export_max_age_seconds: None,
+            inactivity_days: None,
+            inactivity_warn_days_before: None,
         })
+    }
+
+    /// Adds the inactivity settings (`None`: unchanged, `Some(None)`: off / no
+    /// warning): `inactivityDays` 1 to [`crate::model::MAX_INACTIVITY_DAYS`],
+    /// `inactivityWarnDaysBefore` 1 to [`crate::schedules::MAX_WARN_DAYS`]; errors name
+    /// `policy.<field>`.
+    pub fn with_inactivity(
+        mut self,
+        inactivity_days: Option<Option<i64>>,
+        inactivity_warn_days_before: Option<Option<i64>>,
+    ) -> Result<Self, ValidationError> {
+        let ranged = |field: &str, v: Option<Option<i64>>, hi: i64| {
+            v.map(|v| {
+                v.map(|v| {
+                    u32::try_from(v)
+                        .ok()
+                        .filter(|_| (1..=hi).contains(&v))
+                        .ok_or_else(|| {
+                            ValidationError::new(
+                                field,
+                                format!("must be null or an integer from 1 to {hi} (days)"),
+                            )
+                        })
+                })
+                .transpose()
+            })
+            .transpose()
+        };
+        self.inactivity_days = ranged(
+            "policy.inactivityDays",
+            inactivity_days,
+            i64::from(crate::model::MAX_INACTIVITY_DAYS),
+        )?;
+        self.inactivity_warn_days_before = ranged(
+            "policy.inactivityWarnDaysBefore",
+            inactivity_warn_days_before,
+            crate::schedules::MAX_WARN_DAYS,
+        )?;
+        Ok(self)
     }
 
     /// Adds the export settings: `requireExportBeforeRemoval` as given, and
@@ -233,7 +279,18 @@ impl PolicyChanges {
         Ok(self)
     }
 
-    fn apply(&self, p: &mut OrgPolicy) {
+    /// Applies the changes to `p`; a new `inactivity_days` (switched on, off or
+    /// changed) sets `inactivity_since` to `now` (`None` when off).
+    pub fn apply(&self, p: &mut OrgPolicy, now: Timestamp) {
+        if let Some(v) = self.inactivity_days
+            && v != p.inactivity_days
+        {
+            p.inactivity_days = v;
+            p.inactivity_since = v.map(|_| now);
+        }
+        if let Some(v) = self.inactivity_warn_days_before {
+            p.inactivity_warn_days_before = v;
+        }
         if let Some(v) = self.retention_days {
             p.retention_days = v;
         }
@@ -311,7 +368,10 @@ pub async fn create<S: Store>(
         version: 1,
         account_uuid: new.account_uuid.unwrap_or_else(ids::uuid_v4),
         apim: new.apim,
-        policy: new.policy,
+        policy: OrgPolicy {
+            inactivity_since: new.policy.inactivity_days.map(|_| now),
+            ..new.policy
+        },
         search_index: true,
         legal_hold: None,
     };
@@ -510,7 +570,7 @@ pub async fn update<S: Store>(
         if let Some(b) = &changes.apim {
             after.apim.clone_from(b);
         }
-        changes.policy.apply(&mut after.policy);
+        changes.policy.apply(&mut after.policy, now);
         if after == before {
             return Ok(before);
         }

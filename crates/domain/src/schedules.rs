@@ -173,6 +173,7 @@ pub async fn schedule<S: Store>(
         scheduled_at: now,
         warning_number: None,
         warned: false,
+        inactivity: None,
     };
     for day in index_days(&s) {
         add_entry(store, &org.id, day, user_id).await?;
@@ -274,7 +275,7 @@ pub async fn record_cancelled<S: Store>(
 
 /// Writes an index entry naming `user_id` under `day` (a fresh number, so concurrent
 /// writers never overwrite each other).
-async fn add_entry<S: Store>(
+pub(crate) async fn add_entry<S: Store>(
     store: &S,
     org: &ObjectId,
     day: i64,
@@ -435,6 +436,9 @@ async fn settle_entry<S: Store>(
     if !index_days(&s).contains(&day) {
         return Ok(true);
     }
+    if crate::inactivity::cancel_if_stale(store, org, &u, &s, actor, now).await? {
+        return Ok(true);
+    }
     if now >= s.at {
         let policy = RemovalPolicy::scheduled().by(actor);
         return match removal::remove_user(store, org, user_id, &policy, now).await {
@@ -581,8 +585,12 @@ async fn advance_head<S: Store>(store: &S, head_key: &str, day: i64) -> Result<(
     Ok(())
 }
 
-/// The audit details of a schedule: `{at, warnAt}` and, for a cancellation, `cause`.
-fn details(s: &RemovalSchedule, cause: Option<&str>) -> serde_json::Map<String, serde_json::Value> {
+/// The audit details of a schedule: `{at, warnAt}`, `reason: "inactivity"` and
+/// `inactiveSince` for an inactivity schedule, and, for a cancellation, `cause`.
+pub(crate) fn details(
+    s: &RemovalSchedule,
+    cause: Option<&str>,
+) -> serde_json::Map<String, serde_json::Value> {
     let mut d = serde_json::Map::new();
     d.insert("at".into(), s.at.to_rfc3339().into());
     d.insert(
@@ -590,6 +598,9 @@ fn details(s: &RemovalSchedule, cause: Option<&str>) -> serde_json::Map<String, 
         s.warn_at
             .map_or(serde_json::Value::Null, |w| w.to_rfc3339().into()),
     );
+    if let Some(b) = &s.inactivity {
+        crate::inactivity::add_details(&mut d, b);
+    }
     if let Some(c) = cause {
         d.insert("cause".into(), c.into());
     }

@@ -13,6 +13,7 @@ mod dynatrace;
 mod events;
 mod export;
 mod hold;
+mod inactivity;
 mod mdm_slice;
 mod paging;
 mod reference;

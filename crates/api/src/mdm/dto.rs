@@ -62,6 +62,13 @@ pub struct PolicyRequest {
     pub require_export_before_removal: Option<bool>,
     /// How long an export counts as fresh, in seconds (60 to 7 776 000; default 86 400).
     pub export_max_age_seconds: Option<i64>,
+    /// Inactivity removal: days without a change after which a live user is scheduled
+    /// for removal (1 to 3650); `null` switches it off, absent leaves it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub inactivity_days: Option<Option<i64>>,
+    /// Days before an inactivity removal to queue a warning (1 to 365); `null`: none.
+    #[serde(default, deserialize_with = "double_option")]
+    pub inactivity_warn_days_before: Option<Option<i64>>,
 }
 
 /// Deserializes a field that distinguishes absent (`None`) from `null` (`Some(None)`).
@@ -85,12 +92,29 @@ pub struct OrganizationResponse {
     pub name: String,
     /// Other names it answers to.
     pub aliases: AliasesResponse,
-    /// Retention, rate limit and removal batch, defaults filled in.
+    /// Retention, rate limit and removal batch, defaults filled in (times RFC 3339).
+    #[serde(serialize_with = "policy_json")]
     pub policy: roster_domain::model::OrgPolicy,
     /// Creation time (RFC 3339).
     pub created_at: String,
     /// Last update (RFC 3339).
     pub updated_at: String,
+}
+
+/// The policy as answered: its stored form, with `inactivitySince` in RFC 3339.
+fn policy_json<S: serde::Serializer>(
+    p: &roster_domain::model::OrgPolicy,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let mut v = serde_json::to_value(p).map_err(serde::ser::Error::custom)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "inactivitySince".into(),
+            p.inactivity_since
+                .map_or(serde_json::Value::Null, |t| t.to_rfc3339().into()),
+        );
+    }
+    v.serialize(s)
 }
 
 /// An organization's aliases as returned.
@@ -187,6 +211,10 @@ pub struct UserResponse {
     /// scheduled (`…/removal-schedule`, docs/lifecycle.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub removal_scheduled_at: Option<String>,
+    /// Why that removal is scheduled: `inactivity` (the organization's inactivity
+    /// policy) or `requested` (`PUT …/removal-schedule`); absent when none is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removal_schedule_reason: Option<&'static str>,
 }
 
 impl From<&User> for UserResponse {
@@ -208,6 +236,10 @@ impl From<&User> for UserResponse {
             updated_at: u.updated_at.to_rfc3339(),
             restorable_until: u.deletion.as_ref().map(|d| d.purge_after.to_rfc3339()),
             removal_scheduled_at: u.removal_schedule.as_ref().map(|s| s.at.to_rfc3339()),
+            removal_schedule_reason: u
+                .removal_schedule
+                .as_ref()
+                .map(super::inactivity::schedule_reason),
         }
     }
 }

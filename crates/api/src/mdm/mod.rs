@@ -15,6 +15,7 @@ pub mod endpoints;
 pub mod events;
 pub mod export;
 pub mod holds;
+pub mod inactivity;
 pub mod schedules;
 
 pub use admin::{
@@ -34,6 +35,7 @@ pub use events::{
 };
 pub use export::UserExportRoute;
 pub use holds::{OrgHoldRoute, UserHoldRoute};
+pub use inactivity::InactivitySweepRoute;
 pub use schedules::{ScheduledRemovalsRoute, UserRemovalScheduleRoute};
 
 use crate::auth::{self, AuthFailure, Caller};
@@ -405,6 +407,7 @@ pub fn plan_response(plan: &Plan) -> serde_json::Value {
         "removalSchedule": plan.user.removal_schedule.as_ref().map(|s| serde_json::json!({
             "at": s.at.to_rfc3339(),
             "warnAt": s.warn_at.map(roster_domain::Timestamp::to_rfc3339),
+            "reason": inactivity::schedule_reason(s),
         })),
     })
 }
@@ -514,6 +517,12 @@ pub fn new_organization(
     if let Some(v) = changes.policy.export_max_age_seconds {
         policy.export_max_age_seconds = v;
     }
+    if let Some(v) = changes.policy.inactivity_days {
+        policy.inactivity_days = v;
+    }
+    if let Some(v) = changes.policy.inactivity_warn_days_before {
+        policy.inactivity_warn_days_before = v;
+    }
     new.policy = policy;
     Ok(new)
 }
@@ -552,7 +561,8 @@ pub fn org_changes(
         .with_export(
             policy.require_export_before_removal,
             policy.export_max_age_seconds,
-        )?,
+        )?
+        .with_inactivity(policy.inactivity_days, policy.inactivity_warn_days_before)?,
     })
 }
 

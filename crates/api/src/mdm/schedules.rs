@@ -24,8 +24,8 @@ pub struct ScheduleRequest {
     pub warn_days_before: Option<i64>,
 }
 
-/// A schedule as answered: `{at, warnAt, scheduledBy, scheduledAt, warned}`, or
-/// `null`.
+/// A schedule as answered: `{at, warnAt, scheduledBy, scheduledAt, warned, reason,
+/// inactiveSince}`, or `null`.
 pub fn schedule_response(s: Option<&RemovalSchedule>) -> serde_json::Value {
     match s {
         None => serde_json::Value::Null,
@@ -35,6 +35,8 @@ pub fn schedule_response(s: Option<&RemovalSchedule>) -> serde_json::Value {
             "scheduledBy": s.scheduled_by,
             "scheduledAt": s.scheduled_at.to_rfc3339(),
             "warned": s.warned,
+            "reason": super::inactivity::schedule_reason(s),
+            "inactiveSince": s.inactivity.as_ref().map(|b| b.inactive_since.to_rfc3339()),
         }),
     }
 }

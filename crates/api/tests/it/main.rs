@@ -15,6 +15,7 @@ mod events_native;
 mod export_native;
 mod fuzz_requests;
 mod holds_native;
+mod inactivity_native;
 mod mdm_native;
 mod schedules_native;
 mod scim_native;

@@ -12,6 +12,7 @@ mod events;
 mod export;
 mod helpers;
 mod holds;
+mod inactivity;
 mod membership;
 mod removal;
 mod schedules;
