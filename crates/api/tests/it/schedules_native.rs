@@ -190,6 +190,10 @@ fn validation_names_the_field_and_cancelling_stops_it() {
                 "warnDaysBefore",
             ),
             (json!({"at": "2026-12-22T07:15:00Z", "when": 1}), "when"),
+            // RFC 3339 needs a UTC offset: none is refused, not read as UTC.
+            (json!({"at": "2026-12-22T07:15:00"}), "at"),
+            (json!({"at": "2026-12-22T07:15:00.000"}), "at"),
+            (json!({"at": "2026-12-22"}), "at"),
         ] {
             let r = UserRemovalScheduleRoute::handle(
                 &req(Method::PUT, &p, "", Some(body.clone())),
@@ -200,6 +204,24 @@ fn validation_names_the_field_and_cancelling_stops_it() {
             assert_eq!(r.status(), 400, "{body}");
             let msg = json_of(&r)["error"]["message"].as_str().unwrap().to_owned();
             assert!(msg.contains(field), "{body}: {msg}");
+            if body["at"].as_str().is_some_and(|a| !a.ends_with('Z')) {
+                assert!(msg.contains("UTC offset"), "{body}: {msg}");
+            }
+        }
+        // With an offset (or a lower-case z) it is accepted, and answered in UTC.
+        for (given, utc) in [
+            ("2026-12-22T08:15:00+01:00", "2026-12-22T07:15:00.000Z"),
+            ("2026-12-22T02:15:00-05:00", "2026-12-22T07:15:00.000Z"),
+            ("2026-12-22T07:15:00z", "2026-12-22T07:15:00.000Z"),
+        ] {
+            let r = UserRemovalScheduleRoute::handle(
+                &req(Method::PUT, &p, "", Some(json!({"at": given}))),
+                &store,
+                &ctx(),
+            )
+            .await;
+            assert_eq!(r.status(), 200, "{given}");
+            assert_eq!(json_of(&r)["data"]["schedule"]["at"], utc, "{given}");
         }
         let bad_limit = ScheduledRemovalsRoute::handle(
             &req(Method::POST, &o, "", Some(json!({"limit": 0}))),
