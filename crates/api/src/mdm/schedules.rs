@@ -26,7 +26,8 @@ pub struct ScheduleRequest {
 }
 
 /// A schedule as answered: `{at, warnAt, scheduledBy, scheduledAt, warned}`, or
-/// `null`.
+/// `null`. `warnAt` is when the warning goes out: `scheduledAt` (at the first run) when
+/// `at` was closer than `warnDaysBefore`.
 pub fn schedule_response(s: Option<&RemovalSchedule>) -> serde_json::Value {
     match s {
         None => serde_json::Value::Null,
