@@ -19,9 +19,14 @@
 //! reported (`held`) and stays scheduled, looked at again by every run until the hold
 //! ends or the schedule is cancelled.
 //!
-//! The warning is queued once: its outbox number is reserved in the user record
-//! first, then the message is written at that number (idempotent), then the schedule
-//! is marked `warned`. Audited: `user.removal_scheduled`,
+//! The warning is queued once, also by overlapping runs: its outbox number is
+//! reserved in the user record first (a conditional write that only sets a number
+//! when none is set, so every run uses the winner's), then the message is written at
+//! that number (idempotent), then the schedule is marked `warned`; only the run whose
+//! mark changed it counts it. A user whose schedule asked for a warning is never
+//! removed before it is queued: a run finding the removal due first queues a missing
+//! warning (`warnedLate`). Removals are counted by the run that began them only
+//! (`resumed` counts those another call began). Audited: `user.removal_scheduled`,
 //! `user.removal_schedule_cancelled` (by the route, or by a re-activation),
 //! `user.removal_warning_queued`. `docs/lifecycle.md` states the rules.
 
@@ -32,7 +37,7 @@ use crate::keys;
 use crate::model::{Organization, RemovalSchedule, User, UserStatus};
 use crate::outbox::{Message, MessageKind};
 use crate::records::{self, Updated};
-use crate::removal::{self, Blocker, RemovalError, RemovalPolicy};
+use crate::removal::{self, Blocker, RemovalError, RemovalOutcome, RemovalPolicy};
 use crate::store::Store;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -166,9 +171,11 @@ pub async fn schedule<S: Store>(
     }
     let s = RemovalSchedule {
         at: new.at,
+        // A warning whose day is already past goes out at once (the first run): the
+        // schedule says so rather than naming a time that has gone by.
         warn_at: new
             .warn_days_before
-            .map(|d| new.at.plus_millis(-d * DAY_MS)),
+            .map(|d| new.at.plus_millis(-d * DAY_MS).max(now)),
         scheduled_by: actor.to_owned(),
         scheduled_at: now,
         warning_number: None,
@@ -300,8 +307,17 @@ pub(crate) async fn add_entry<S: Store>(
 pub struct DueReport {
     /// Users removed by this call (through the removal engine).
     pub removed: u64,
-    /// Removal warnings queued by this call.
+    /// Users removed by this call whose removal another call had begun (one stopped
+    /// half-way, or one running at the same time): finished here, counted in `removed`
+    /// by none (never twice across reports).
+    pub resumed: u64,
+    /// Removal warnings queued by this call (each warning by exactly one call, even
+    /// when runs overlap).
     pub warned: u64,
+    /// Of `warned`: warnings queued late, when the removal was already due (a schedule
+    /// set closer than `warnDaysBefore`, or runs called too rarely); the user is then
+    /// removed right after its warning was queued.
+    pub warned_late: u64,
     /// Warnings due for users without an email address: not queued (marked done).
     pub not_deliverable: u64,
     /// Users due but under a legal hold: not removed, still scheduled (looked at again
@@ -315,6 +331,47 @@ pub struct DueReport {
     pub scanned: u64,
     /// Whether due work may remain beyond what was looked at (call again).
     pub more: bool,
+    /// Every user this call did not remove although due (those counted in `held` and
+    /// `refused`), once each, with why; never more entries than were looked at
+    /// (`scanned`, at most the run's `limit`).
+    pub refusals: Vec<Refusal>,
+}
+
+/// A due user the run did not remove, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refusal {
+    /// The user.
+    pub mdm_user_id: ObjectId,
+    /// The removal engine's blocker, as its wire name: `legalHold`, `exportRequired`,
+    /// `pendingDeletion` (another request is removing the user right now), or another
+    /// of [`Blocker`]'s.
+    pub code: String,
+    /// A sentence saying why (a hold is named by scope and times, never its reason).
+    pub reason: String,
+}
+
+impl Refusal {
+    fn new(user_id: &ObjectId, b: &Blocker) -> Self {
+        let code = serde_json::to_value(b)
+            .ok()
+            .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| "refused".to_owned());
+        let reason = if let Some(h) = b.hold_description() {
+            format!("the user is {h}")
+        } else if let Some(e) = b.export_description() {
+            format!("the organization requires an export before removal and the user has {e}")
+        } else if *b == Blocker::PendingDeletion {
+            "another request is removing the user right now".to_owned()
+        } else {
+            format!("the removal engine refused it ({code})")
+        };
+        Self {
+            mdm_user_id: user_id.clone(),
+            code,
+            reason,
+        }
+    }
 }
 
 /// Does the due scheduled work of `org`: walks the day index from after its head to
@@ -440,20 +497,41 @@ async fn settle_entry<S: Store>(
         return Ok(true);
     }
     if now >= s.at {
+        // A user whose schedule asked for a warning is never removed before it is
+        // queued: a missing one is queued now (late), then the user is removed.
+        if s.warn_at.is_some()
+            && !s.warned
+            && u.status != UserStatus::PendingDeletion
+            && !warn(store, org, &u, &s, actor, now, report).await?
+        {
+            // Cancelled, replaced or being removed meanwhile: the next run looks again.
+            return Ok(false);
+        }
         let policy = RemovalPolicy::scheduled().by(actor);
         return match removal::remove_user(store, org, user_id, &policy, now).await {
-            Ok(_) => {
+            // Counted by the call that began the removal only (the engine's mark is a
+            // conditional write: of overlapping runs exactly one performs it).
+            Ok(RemovalOutcome::Finished(r)) if r.performed => {
                 report.removed += 1;
                 Ok(true)
             }
-            Err(RemovalError::NotFound) => Ok(true),
-            Err(RemovalError::Refused(Blocker::LegalHold { .. })) => {
-                report.held += 1;
-                report.held_user_ids.push(user_id.clone());
-                Ok(false)
+            Ok(_) => {
+                report.resumed += 1;
+                Ok(true)
             }
-            Err(RemovalError::Refused(_)) => {
-                report.refused += 1;
+            Err(RemovalError::NotFound) => Ok(true),
+            Err(RemovalError::Refused(b)) => {
+                // A user with two entries due (its warning's day and its removal's) is
+                // reported once.
+                if !report.refusals.iter().any(|r| r.mdm_user_id == *user_id) {
+                    if matches!(b, Blocker::LegalHold { .. }) {
+                        report.held += 1;
+                        report.held_user_ids.push(user_id.clone());
+                    } else {
+                        report.refused += 1;
+                    }
+                    report.refusals.push(Refusal::new(user_id, &b));
+                }
                 Ok(false)
             }
             Err(e) => Err(e),
@@ -469,8 +547,13 @@ async fn settle_entry<S: Store>(
     }
 }
 
-/// Queues the removal warning of `u` exactly once: reserves its outbox number in the
-/// record, writes the message there (idempotent), marks the schedule `warned`.
+/// Queues the removal warning of `u` exactly once, whatever the number of runs at
+/// it: reserves its outbox number in the record (a conditional write: of overlapping
+/// runs one reservation wins, and a loser re-reads and uses the winner's number, or
+/// stops if the warning is queued already), writes the message at that number
+/// (idempotent), marks the schedule `warned`. Only the call whose mark flips `warned`
+/// counts the warning and audits it. Returns whether the schedule is warned now (false:
+/// cancelled, replaced, or the user's removal began meanwhile).
 async fn warn<S: Store>(
     store: &S,
     org: &Organization,
@@ -479,49 +562,74 @@ async fn warn<S: Store>(
     actor: &str,
     now: Timestamp,
     report: &mut DueReport,
-) -> Result<(), DomainError> {
+) -> Result<bool, DomainError> {
     let key = keys::user(&org.id, &u.id);
     let Some(to) = u.email.clone() else {
-        mark(store, &key, s, |x| x.warned = true).await?;
-        report.not_deliverable += 1;
-        return Ok(());
-    };
-    let number = match s.warning_number {
-        Some(n) => n,
-        None => {
-            let n = store.increment(&keys::outbox_counter(&org.id), 1).await?;
-            let written = mark(store, &key, s, |x| x.warning_number = Some(n)).await?;
-            match written.and_then(|x| x.warning_number) {
-                Some(n) => n,
-                // Cancelled or changed meanwhile: nothing to warn about now.
-                None => return Ok(()),
-            }
+        let (cur, flipped) = mark(store, &key, s, |x| x.warned = true).await?;
+        if flipped {
+            report.not_deliverable += 1;
         }
+        return Ok(cur.is_some_and(|c| c.warned));
     };
-    if let Some(id) = ObjectId::parse("number", &format!("{number:024x}")).ok()
-        && crate::dependents::append(store, &keys::user_outbox(&org.id, &u.id), &id).await?
-            == crate::dependents::Appended::UserGone
-    {
-        return Ok(());
-    }
-    crate::outbox::put_notice(
-        store,
-        &org.id,
-        &Message {
-            number,
-            kind: MessageKind::RemovalWarning,
-            user_id: u.id.clone(),
-            to,
-            enrollment_token_id: None,
-            device_id: None,
-            device_identifier: None,
-            removal_at: Some(s.at),
-            created_at: now,
-        },
-    )
+    let fresh = match s.warning_number {
+        Some(_) => None,
+        None => Some(store.increment(&keys::outbox_counter(&org.id), 1).await?),
+    };
+    let (cur, _) = mark(store, &key, s, |x| {
+        if x.warning_number.is_none() {
+            x.warning_number = fresh;
+        }
+    })
     .await?;
-    if mark(store, &key, s, |x| x.warned = true).await?.is_some() {
+    let Some(cur) = cur else {
+        return Ok(false);
+    };
+    if cur.warned {
+        return Ok(true);
+    }
+    let Some(number) = cur.warning_number else {
+        return Ok(false);
+    };
+    // The user's outbox list first (a stop never leaves an unlisted message), then the
+    // message; a removal that closed the list in between missed the message, so this
+    // call takes it back: no warning outlives its user.
+    let list_key = keys::user_outbox(&org.id, &u.id);
+    let Ok(list_id) = ObjectId::parse("number", &format!("{number:024x}")) else {
+        return Ok(false);
+    };
+    if crate::dependents::append(store, &list_key, &list_id).await?
+        == crate::dependents::Appended::UserGone
+    {
+        return Ok(false);
+    }
+    let message = Message {
+        number,
+        kind: MessageKind::RemovalWarning,
+        user_id: u.id.clone(),
+        to,
+        enrollment_token_id: None,
+        device_id: None,
+        device_identifier: None,
+        removal_at: Some(s.at),
+        created_at: now,
+    };
+    crate::outbox::put_notice(store, &org.id, &message).await?;
+    let open = match store.get(&list_key).await? {
+        Some(bytes) => {
+            !records::decode::<crate::dependents::DependentList>(&list_key, &bytes)?.closed
+        }
+        None => false,
+    };
+    if !open {
+        store.delete(&keys::outbox_message(&org.id, number)).await?;
+        return Ok(false);
+    }
+    let (cur, flipped) = mark(store, &key, s, |x| x.warned = true).await?;
+    if flipped {
         report.warned += 1;
+        if now >= s.at {
+            report.warned_late += 1;
+        }
         record(
             store,
             org,
@@ -534,17 +642,18 @@ async fn warn<S: Store>(
         )
         .await?;
     }
-    Ok(())
+    Ok(cur.is_some_and(|c| c.warned))
 }
 
 /// Changes the user's schedule with `f` if it is still `s` (same `at` and
-/// `scheduled_at`: not cancelled nor replaced); the schedule as written, or `None`.
+/// `scheduled_at`: not cancelled nor replaced): the schedule as it is now (`None` once
+/// cancelled or replaced), and whether this call wrote the change.
 async fn mark<S: Store>(
     store: &S,
     key: &str,
     s: &RemovalSchedule,
     f: impl Fn(&mut RemovalSchedule),
-) -> Result<Option<RemovalSchedule>, DomainError> {
+) -> Result<(Option<RemovalSchedule>, bool), DomainError> {
     let updated = records::update(store, key, |u: &mut User| {
         let live = u.is_live();
         let Some(cur) = u.removal_schedule.as_mut() else {
@@ -563,11 +672,13 @@ async fn mark<S: Store>(
     })
     .await?;
     Ok(match updated {
-        Updated::Written(u) => u.removal_schedule,
-        Updated::Unchanged(u) => u
-            .removal_schedule
-            .filter(|c| c.at == s.at && c.scheduled_at == s.scheduled_at),
-        Updated::Missing => None,
+        Updated::Written(u) => (u.removal_schedule, true),
+        Updated::Unchanged(u) => (
+            u.removal_schedule
+                .filter(|c| c.at == s.at && c.scheduled_at == s.scheduled_at),
+            false,
+        ),
+        Updated::Missing => (None, false),
     })
 }
 

@@ -2,9 +2,11 @@
 //! so schedules here fall due a second or two ahead): the schedule routes, the user,
 //! the dry run and the audit log showing it; the due-run route warning once and
 //! removing through the removal engine (device-retire notices included); a held user
-//! reported and kept; a re-activation cancelling; the permissions; and the due run, the
-//! warning and the scheduling each interrupted at every key-value call, ending
-//! consistent.
+//! reported and kept (and listed in `refusals`); a re-activation cancelling; the
+//! permissions; an `at` without a UTC offset refused; a warning already due when its
+//! removal is queued first (`warnedLate`); overlapping runs queuing each warning once
+//! and counting each removal once; and the due run, the warning and the scheduling each
+//! interrupted at every key-value call, ending consistent.
 
 use roster_domain::Timestamp;
 use roster_tests::{App, Reply, assert_error};
@@ -255,6 +257,17 @@ async fn a_held_user_is_kept_and_a_reactivation_cancels() {
         assert_eq!(r.body["data"]["held"], 1, "{}", r.text);
         assert_eq!(r.body["data"]["heldUserIds"], json!([held]), "{}", r.text);
         assert_eq!(r.body["data"]["removed"], 0, "{}", r.text);
+        // Who was refused and why: the hold by its times, never its reason.
+        let refusals = &r.body["data"]["refusals"];
+        assert_eq!(refusals.as_array().map(Vec::len), Some(1), "{}", r.text);
+        assert_eq!(refusals[0]["mdmUserId"], json!(held), "{}", r.text);
+        assert_eq!(refusals[0]["code"], "legalHold", "{}", r.text);
+        let why = refusals[0]["reason"].as_str().unwrap_or_default();
+        assert!(
+            why.contains("under a user legal hold placed") && !why.contains("matter"),
+            "{}",
+            r.text
+        );
     }
     assert_eq!(
         app.call("GET", &canonical(&org, &back), None).await.status,
@@ -503,4 +516,166 @@ async fn scheduling_interrupted_at_every_key_value_call() {
         assert!(u.body["data"]["removalScheduledAt"].is_string(), "call {n}");
         app.assert_consistent();
     }
+}
+
+/// A schedule closer than `warnDaysBefore`: the PUT answers that the warning goes out at
+/// once (`warnAt` = `scheduledAt`), an `at` without a UTC offset is refused naming it,
+/// and a run that finds the removal due queues the missing warning first, counts it as
+/// late, then removes the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warning_due_with_its_removal_is_queued_first() {
+    let app = App::start().await;
+    let org = app.org("sched-late").await;
+    let id = app.user(&org, "kim").await;
+    let r = put(&app, &org, &id, json!({"at": "2030-01-01T09:00:00"})).await;
+    assert_error(&r, 400, 1001);
+    assert!(
+        r.text.contains("at") && r.text.contains("UTC offset"),
+        "{}",
+        r.text
+    );
+    let due = after(1_500);
+    let r = put(
+        &app,
+        &org,
+        &id,
+        json!({"at": due.to_rfc3339(), "warnDaysBefore": 1}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let s = &r.body["data"]["schedule"];
+    assert!(s["warnAt"].is_string(), "{}", r.text);
+    assert_eq!(s["warnAt"], s["scheduledAt"], "{}", r.text);
+    wait_until(due).await;
+    let r = run(&app, &org, 100).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let d = &r.body["data"];
+    assert_eq!(
+        (
+            d["warned"].as_u64(),
+            d["warnedLate"].as_u64(),
+            d["removed"].as_u64(),
+            d["resumed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1), Some(0)),
+        "{}",
+        r.text
+    );
+    assert_eq!(d["refusals"], json!([]), "{}", r.text);
+    let a: Vec<String> = actions(&app, &org, &id)
+        .await
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(
+        a,
+        [
+            "user.removal_scheduled",
+            "user.removal_warning_queued",
+            "user.removed"
+        ],
+        "{a:?}"
+    );
+    app.assert_consistent();
+}
+
+/// Four due runs at once, twice: first on eight users whose warnings are due (each
+/// warning queued once, one message each, the four reports counting eight in all), then
+/// on eight users due for removal with their warnings not yet queued (each warned once
+/// before it is removed once, the reports counting eight removals and eight late
+/// warnings in all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_runs_queue_each_warning_once_and_count_each_removal_once() {
+    let app = App::start().await;
+    let org = app.org("sched-overlap").await;
+    let sum = |rs: &[&Reply], field: &str| -> u64 {
+        rs.iter()
+            .map(|r| {
+                assert_eq!(r.status, 200, "{}", r.text);
+                r.body["data"][field].as_u64().unwrap()
+            })
+            .sum()
+    };
+    let mut warned = Vec::new();
+    for i in 0..8 {
+        let id = app.user(&org, &format!("w{i}")).await;
+        let r = put(
+            &app,
+            &org,
+            &id,
+            json!({"at": after_rfc(86_400_000), "warnDaysBefore": 2}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        warned.push(id);
+    }
+    let (a, b, c, d) = tokio::join!(
+        run(&app, &org, 100),
+        run(&app, &org, 100),
+        run(&app, &org, 100),
+        run(&app, &org, 100)
+    );
+    assert_eq!(sum(&[&a, &b, &c, &d], "warned"), 8);
+    assert_eq!(sum(&[&a, &b, &c, &d], "warnedLate"), 0);
+    for id in &warned {
+        assert_eq!(
+            messages(&app, &org, "removal_warning", id).await.len(),
+            1,
+            "{id}"
+        );
+    }
+    app.assert_consistent();
+    let due = after(2_000);
+    let mut removed = Vec::new();
+    for i in 0..8 {
+        let id = app.user(&org, &format!("r{i}")).await;
+        let r = put(
+            &app,
+            &org,
+            &id,
+            json!({"at": due.to_rfc3339(), "warnDaysBefore": 1}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        removed.push(id);
+    }
+    wait_until(due).await;
+    let (a, b, c, d) = tokio::join!(
+        run(&app, &org, 100),
+        run(&app, &org, 100),
+        run(&app, &org, 100),
+        run(&app, &org, 100)
+    );
+    let all = [&a, &b, &c, &d];
+    assert_eq!(sum(&all, "removed"), 8);
+    assert_eq!(sum(&all, "warned"), 8);
+    assert_eq!(sum(&all, "warnedLate"), 8);
+    for id in &removed {
+        // Each once (their order may differ: of overlapping runs, one may write the
+        // removal's event before the other has written the warning's).
+        let mut a: Vec<String> = actions(&app, &org, id)
+            .await
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect();
+        a.sort();
+        assert_eq!(
+            a,
+            [
+                "user.removal_scheduled",
+                "user.removal_warning_queued",
+                "user.removed"
+            ],
+            "{id}: {a:?}"
+        );
+    }
+    // The first eight are untouched (due tomorrow), still warned once.
+    for id in &warned {
+        assert_eq!(
+            messages(&app, &org, "removal_warning", id).await.len(),
+            1,
+            "{id}"
+        );
+    }
+    app.assert_consistent();
 }

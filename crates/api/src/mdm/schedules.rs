@@ -18,14 +18,16 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduleRequest {
-    /// When (RFC 3339, in the future, at most ten years ahead).
+    /// When (RFC 3339 with a UTC offset, `Z` or `±hh:mm`; in the future, at most ten
+    /// years ahead).
     pub at: String,
     /// Days before `at` to queue a warning to the outbox (1 to 365); absent: none.
     pub warn_days_before: Option<i64>,
 }
 
 /// A schedule as answered: `{at, warnAt, scheduledBy, scheduledAt, warned, reason,
-/// inactiveSince}`, or `null`.
+/// inactiveSince}`, or `null`. `warnAt` is when the warning goes out: `scheduledAt` (at
+/// the first run) when `at` was closer than `warnDaysBefore`.
 pub fn schedule_response(s: Option<&RemovalSchedule>) -> serde_json::Value {
     match s {
         None => serde_json::Value::Null,
@@ -41,8 +43,33 @@ pub fn schedule_response(s: Option<&RemovalSchedule>) -> serde_json::Value {
     }
 }
 
+/// Whether a date-time ends with its UTC offset, as RFC 3339 requires: `Z` (any case)
+/// or `±hh:mm`. A time without one would be read in an unknown zone, so it is refused
+/// rather than taken as UTC.
+fn has_utc_offset(s: &str) -> bool {
+    let b = s.as_bytes();
+    if matches!(b.last(), Some(b'Z' | b'z')) {
+        return true;
+    }
+    b.len() > 6 && {
+        let o = &b[b.len() - 6..];
+        matches!(o[0], b'+' | b'-')
+            && o[3] == b':'
+            && [1, 2, 4, 5].iter().all(|&i| o[i].is_ascii_digit())
+    }
+}
+
 fn parse_schedule(req: &ApiRequest, now: Timestamp) -> Result<NewSchedule, Error> {
     let body: ScheduleRequest = json_body(req)?;
+    if !has_utc_offset(&body.at) {
+        return Err(ValidationError::new(
+            "at",
+            "must be an RFC 3339 date-time with a UTC offset, `Z` or `±hh:mm` \
+             (2030-01-01T09:00:00Z, 2030-01-01T10:00:00+01:00); a time without one is not \
+             read as UTC",
+        )
+        .into());
+    }
     let at = roster_scim::parse_datetime(&body.at)
         .and_then(|ns| i64::try_from(ns.div_euclid(1_000_000)).ok())
         .map(Timestamp)

@@ -190,6 +190,10 @@ fn validation_names_the_field_and_cancelling_stops_it() {
                 "warnDaysBefore",
             ),
             (json!({"at": "2026-12-22T07:15:00Z", "when": 1}), "when"),
+            // RFC 3339 needs a UTC offset: none is refused, not read as UTC.
+            (json!({"at": "2026-12-22T07:15:00"}), "at"),
+            (json!({"at": "2026-12-22T07:15:00.000"}), "at"),
+            (json!({"at": "2026-12-22"}), "at"),
         ] {
             let r = UserRemovalScheduleRoute::handle(
                 &req(Method::PUT, &p, "", Some(body.clone())),
@@ -200,6 +204,24 @@ fn validation_names_the_field_and_cancelling_stops_it() {
             assert_eq!(r.status(), 400, "{body}");
             let msg = json_of(&r)["error"]["message"].as_str().unwrap().to_owned();
             assert!(msg.contains(field), "{body}: {msg}");
+            if body["at"].as_str().is_some_and(|a| !a.ends_with('Z')) {
+                assert!(msg.contains("UTC offset"), "{body}: {msg}");
+            }
+        }
+        // With an offset (or a lower-case z) it is accepted, and answered in UTC.
+        for (given, utc) in [
+            ("2026-12-22T08:15:00+01:00", "2026-12-22T07:15:00.000Z"),
+            ("2026-12-22T02:15:00-05:00", "2026-12-22T07:15:00.000Z"),
+            ("2026-12-22T07:15:00z", "2026-12-22T07:15:00.000Z"),
+        ] {
+            let r = UserRemovalScheduleRoute::handle(
+                &req(Method::PUT, &p, "", Some(json!({"at": given}))),
+                &store,
+                &ctx(),
+            )
+            .await;
+            assert_eq!(r.status(), 200, "{given}");
+            assert_eq!(json_of(&r)["data"]["schedule"]["at"], utc, "{given}");
         }
         let bad_limit = ScheduledRemovalsRoute::handle(
             &req(Method::POST, &o, "", Some(json!({"limit": 0}))),
@@ -296,12 +318,85 @@ fn a_held_user_is_reported_by_the_run_and_stays_scheduled() {
             (Some(1), Some(0))
         );
         assert_eq!(r["heldUserIds"], json!([id]));
+        // Who was refused and why, the hold named by its times, never its reason.
+        assert_eq!(r["refusals"].as_array().map(Vec::len), Some(1), "{r}");
+        assert_eq!(r["refusals"][0]["mdmUserId"], json!(id));
+        assert_eq!(r["refusals"][0]["code"], "legalHold");
+        let why = r["refusals"][0]["reason"].as_str().unwrap();
+        assert!(
+            why.contains("under a user legal hold placed") && !why.contains("matter"),
+            "{why}"
+        );
         let got =
             UserRemovalScheduleRoute::handle(&req(Method::GET, &p, "", None), &store, &at(2)).await;
         assert_eq!(
             json_of(&got)["data"]["schedule"]["at"],
             "2026-11-23T07:16:00.000Z"
         );
+        consistent(&store);
+    });
+}
+
+/// A schedule closer than `warnDaysBefore` is accepted and answers when its warning
+/// goes out (at once: `warnAt` is `scheduledAt`); the first run after `at` queues the
+/// warning, counted as late, before it removes the user.
+#[test]
+fn a_warning_already_due_goes_out_at_once_and_before_the_removal() {
+    let store = MemoryStore::from_env();
+    let id = setup(&store);
+    let p = [("organizationid", "acme"), ("mdmuserid", id.as_str())];
+    block_on(async {
+        let put = UserRemovalScheduleRoute::handle(
+            &req(
+                Method::PUT,
+                &p,
+                "",
+                Some(json!({"at": "2026-11-23T07:16:00Z", "warnDaysBefore": 3})),
+            ),
+            &store,
+            &ctx(),
+        )
+        .await;
+        assert_eq!(put.status(), 200);
+        let s = json_of(&put)["data"]["schedule"].clone();
+        assert_eq!(s["warnAt"], "2026-11-22T07:16:00.000Z", "{s}");
+        assert_eq!(s["warnAt"], s["scheduledAt"], "{s}");
+        let r = run(&store, at(2)).await;
+        assert_eq!(
+            (
+                r["warned"].as_u64(),
+                r["warnedLate"].as_u64(),
+                r["removed"].as_u64(),
+                r["resumed"].as_u64()
+            ),
+            (Some(1), Some(1), Some(1), Some(0)),
+            "{r}"
+        );
+        assert_eq!(r["refusals"], json!([]), "{r}");
+        let a = AuditRoute::handle(
+            &req(
+                Method::GET,
+                &[("organizationid", "acme")],
+                &format!("userId={id}"),
+                None,
+            ),
+            &store,
+            &at(2),
+        )
+        .await;
+        let actions: Vec<Value> = json_of(&a)["data"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].clone())
+            .collect();
+        let warned = actions
+            .iter()
+            .position(|x| x == "user.removal_warning_queued");
+        let removed = actions
+            .iter()
+            .position(|x| x == "user.removed" || x == "user.soft_removed");
+        assert!(warned.is_some() && warned < removed, "{actions:?}");
         consistent(&store);
     });
 }

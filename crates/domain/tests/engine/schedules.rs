@@ -247,7 +247,8 @@ fn cancelling_or_reactivating_stops_the_removal() {
             .await
             .unwrap();
         assert_eq!(r.removed, 1, "{r:?}");
-        assert_eq!(r.warned, 0, "warnings are not queued past the removal time");
+        // cy's warning was due a day before: queued late, before the removal.
+        assert_eq!((r.warned, r.warned_late), (1, 1), "{r:?}");
         assert!(users::get(&s, &o, &a).await.is_ok());
         assert!(users::get(&s, &o, &b).await.is_ok());
         assert!(users::get_any(&s, &o, &c).await.is_err());
@@ -279,6 +280,16 @@ fn a_held_user_is_reported_and_stays_scheduled_until_the_hold_is_lifted() {
                 .unwrap();
             assert_eq!((r.held, r.removed), (1, 0), "{r:?}");
             assert_eq!(r.held_user_ids, vec![id.clone()]);
+            assert_eq!(r.refusals.len(), 1, "{r:?}");
+            assert_eq!(r.refusals[0].mdm_user_id, id);
+            assert_eq!(r.refusals[0].code, "legalHold");
+            assert!(
+                r.refusals[0]
+                    .reason
+                    .contains("under a user legal hold placed")
+                    && !r.refusals[0].reason.contains("matter"),
+                "{r:?}"
+            );
             let u = users::get(&s, &o, &id).await.unwrap();
             assert_eq!(u.status, UserStatus::Active);
             assert!(u.removal_schedule.is_some());
@@ -291,6 +302,7 @@ fn a_held_user_is_reported_and_stays_scheduled_until_the_hold_is_lifted() {
             .await
             .unwrap();
         assert_eq!((r.held, r.removed), (0, 1), "{r:?}");
+        assert!(r.refusals.is_empty(), "{r:?}");
         consistent(&s, "lifted");
     });
 }
@@ -458,7 +470,383 @@ fn scheduling_interrupted_at_every_store_call_ends_consistent() {
         block_on(schedules::schedule(&s, &o, &id, at(5, Some(2)), "t1", NOW)).unwrap();
         consistent(&s, &format!("call {n}, repeated"));
         let r = block_on(schedules::run_due(&s, &o, 100, "cron", later(5))).unwrap();
-        assert_eq!((r.removed, r.warned), (1, 0), "call {n}: {r:?}");
+        // The first run is after `at`: the warning goes out late, then the removal.
+        assert_eq!(
+            (r.removed, r.warned, r.warned_late),
+            (1, 1, 1),
+            "call {n}: {r:?}"
+        );
         consistent(&s, &format!("call {n}, done"));
     }
+}
+
+// ---------------------------------------------------------------------------------
+// Two runs at once, one store call at a time.
+
+use roster_domain::Store;
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+
+/// A store over a [`MemoryStore`] that pauses before every call (so a driver decides
+/// which of two runs makes the next call) and logs every write: `(key, value)`.
+struct Stepped<'a> {
+    inner: &'a MemoryStore,
+    writes: RefCell<Vec<(String, String)>>,
+}
+
+impl<'a> Stepped<'a> {
+    fn new(inner: &'a MemoryStore) -> Self {
+        Self {
+            inner,
+            writes: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn log(&self, key: &str, value: &[u8]) {
+        self.writes
+            .borrow_mut()
+            .push((key.to_owned(), String::from_utf8_lossy(value).into_owned()));
+    }
+}
+
+/// Pending once, then ready: a point where the driver may switch runs.
+struct Pause(bool);
+
+impl Future for Pause {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+impl Store for Stepped<'_> {
+    type Cas = <MemoryStore as Store>::Cas;
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, roster_domain::StoreError> {
+        Pause(false).await;
+        self.inner.get(key).await
+    }
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), roster_domain::StoreError> {
+        Pause(false).await;
+        self.log(key, value);
+        self.inner.set(key, value).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), roster_domain::StoreError> {
+        Pause(false).await;
+        self.inner.delete(key).await
+    }
+    async fn exists(&self, key: &str) -> Result<bool, roster_domain::StoreError> {
+        Pause(false).await;
+        self.inner.exists(key).await
+    }
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64, roster_domain::StoreError> {
+        Pause(false).await;
+        self.inner.increment(key, delta).await
+    }
+    async fn cas(
+        &self,
+        key: &str,
+    ) -> Result<(Self::Cas, Option<Vec<u8>>), roster_domain::StoreError> {
+        Pause(false).await;
+        self.inner.cas(key).await
+    }
+    async fn swap(
+        &self,
+        cas: Self::Cas,
+        value: &[u8],
+    ) -> Result<roster_domain::Swap, roster_domain::StoreError> {
+        Pause(false).await;
+        // The key is not in the handle: log the value alone (it names the record).
+        self.log("(swap)", value);
+        self.inner.swap(cas, value).await
+    }
+    async fn get_many(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Option<Vec<u8>>>, roster_domain::StoreError> {
+        Pause(false).await;
+        self.inner.get_many(keys).await
+    }
+    async fn delete_many(&self, keys: &[String]) -> Result<(), roster_domain::StoreError> {
+        Pause(false).await;
+        self.inner.delete_many(keys).await
+    }
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), roster_domain::StoreError> {
+        Pause(false).await;
+        for (k, v) in pairs {
+            self.log(k, v);
+        }
+        self.inner.set_many(pairs).await
+    }
+}
+
+/// Runs `a` and `b` together, one store call at a time: `pick(step)` says whether `a`
+/// makes the next one (once either has finished, the other goes on alone).
+fn interleave<A: Future, B: Future>(
+    a: A,
+    b: B,
+    mut pick: impl FnMut(usize) -> bool,
+) -> (A::Output, B::Output) {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    let (mut ra, mut rb) = (None, None);
+    let mut step = 0;
+    while ra.is_none() || rb.is_none() {
+        let go_a = ra.is_none() && (rb.is_some() || pick(step));
+        step += 1;
+        if go_a {
+            if let Poll::Ready(x) = a.as_mut().poll(&mut cx) {
+                ra = Some(x);
+            }
+        } else if let Poll::Ready(x) = b.as_mut().poll(&mut cx) {
+            rb = Some(x);
+        }
+    }
+    (ra.unwrap(), rb.unwrap())
+}
+
+/// The interleavings every concurrency test goes through: one run makes its first `k`
+/// calls, then the other runs to its end, then the first finishes (for every `k`, each
+/// run first); then 150 random orders (a fixed seed).
+fn orders() -> Vec<Box<dyn FnMut(usize) -> bool>> {
+    let mut out: Vec<Box<dyn FnMut(usize) -> bool>> = Vec::new();
+    for k in 0..90 {
+        out.push(Box::new(move |step| step < k));
+        out.push(Box::new(move |step| step >= k));
+    }
+    for seed in 1..=150u64 {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        out.push(Box::new(move |_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x & 1 == 0
+        }));
+    }
+    out
+}
+
+/// Two due runs overlapping in every order of their store calls, on a user whose
+/// warning is due: exactly one `removal_warning` is queued, one audit event says so,
+/// and exactly one of the two reports counts it.
+#[test]
+fn overlapping_runs_queue_a_warning_once_and_count_it_once() {
+    for (i, mut pick) in orders().into_iter().enumerate() {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, Some(0));
+        let id = block_on(user(&s, &o, "kim"));
+        block_on(schedules::schedule(&s, &o, &id, at(10, Some(3)), "t1", NOW)).unwrap();
+        let st = Stepped::new(&s);
+        let (a, b) = interleave(
+            schedules::run_due(&st, &o, 100, "a", later(8)),
+            schedules::run_due(&st, &o, 100, "b", later(8)),
+            &mut pick,
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(block_on(warnings(&s, &o, &id)), 1, "order {i}");
+        assert_eq!(a.warned + b.warned, 1, "order {i}: {a:?} {b:?}");
+        let queued = block_on(actions(&s, &o))
+            .iter()
+            .filter(|x| *x == "user.removal_warning_queued")
+            .count();
+        assert_eq!(queued, 1, "order {i}");
+        consistent(&s, &format!("order {i}"));
+    }
+}
+
+/// Two due runs overlapping in every order on a user due for removal: it is removed
+/// once (one audit event, its two devices' retire notices once) and exactly one
+/// report counts it in `removed`.
+#[test]
+fn overlapping_runs_remove_a_user_once_and_count_it_once() {
+    for (i, mut pick) in orders().into_iter().enumerate() {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, Some(0));
+        let id = block_on(user(&s, &o, "kim"));
+        for d in 0..2 {
+            let d = crate::helpers::device(d, roster_domain::model::DeviceStatus::Active);
+            block_on(roster_domain::devices::enroll(&s, &o, &id, d, NOW)).unwrap();
+        }
+        block_on(schedules::schedule(&s, &o, &id, at(2, None), "t1", NOW)).unwrap();
+        let st = Stepped::new(&s);
+        let (a, b) = interleave(
+            schedules::run_due(&st, &o, 100, "a", later(2)),
+            schedules::run_due(&st, &o, 100, "b", later(2)),
+            &mut pick,
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(block_on(users::get_any(&s, &o, &id)).is_err(), "order {i}");
+        assert_eq!(a.removed + b.removed, 1, "order {i}: {a:?} {b:?}");
+        let removed = block_on(actions(&s, &o))
+            .iter()
+            .filter(|x| *x == "user.removed")
+            .count();
+        assert_eq!(removed, 1, "order {i}");
+        let (msgs, _) = block_on(outbox::pending(&s, &o, 0, 100)).unwrap();
+        let retire = msgs
+            .iter()
+            .filter(|m| m.kind == MessageKind::DeviceRetire)
+            .count();
+        assert_eq!(retire, 2, "order {i}");
+        consistent(&s, &format!("order {i}"));
+    }
+}
+
+/// A schedule whose warning is due when its removal is (`at` closer than
+/// `warnDaysBefore`), run by two overlapping runs in every order: the warning is
+/// queued once — its message written before the user is marked for removal — and the
+/// user is removed once.
+#[test]
+fn a_removal_due_with_its_warning_is_warned_first_even_by_overlapping_runs() {
+    for (i, mut pick) in orders().into_iter().enumerate() {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, Some(0));
+        let id = block_on(user(&s, &o, "kim"));
+        block_on(schedules::schedule(&s, &o, &id, at(1, Some(3)), "t1", NOW)).unwrap();
+        let st = Stepped::new(&s);
+        let (a, b) = interleave(
+            schedules::run_due(&st, &o, 100, "a", later(1)),
+            schedules::run_due(&st, &o, 100, "b", later(1)),
+            &mut pick,
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(block_on(users::get_any(&s, &o, &id)).is_err(), "order {i}");
+        assert_eq!(a.removed + b.removed, 1, "order {i}: {a:?} {b:?}");
+        assert_eq!(a.warned + b.warned, 1, "order {i}: {a:?} {b:?}");
+        let writes = st.writes.borrow();
+        let warning = writes
+            .iter()
+            .position(|(k, v)| k.contains("/outbox/") && v.contains("removal_warning"));
+        let marked = writes
+            .iter()
+            .position(|(_, v)| v.contains("pending_deletion"));
+        assert!(
+            warning.is_some() && warning < marked,
+            "order {i}: warning written at {warning:?}, user marked at {marked:?}"
+        );
+        consistent(&s, &format!("order {i}"));
+    }
+}
+
+/// A schedule set closer than `warnDaysBefore` says its warning goes out at once (its
+/// `warnAt` is when it was set), and a run that first sees a user after `at` (runs
+/// called late, or a schedule that close) queues the missing warning before removing
+/// the user, counting it in `warnedLate`.
+#[test]
+fn a_late_warning_is_queued_before_the_removal() {
+    let s = MemoryStore::from_env();
+    let o = org_with(&s, Some(30));
+    block_on(async {
+        let close = user(&s, &o, "ann").await;
+        let late = user(&s, &o, "bob").await;
+        let silent = user(&s, &o, "cy").await;
+        let u = schedules::schedule(&s, &o, &close, at(1, Some(3)), "t1", NOW)
+            .await
+            .unwrap();
+        assert_eq!(u.removal_schedule.unwrap().warn_at, Some(NOW));
+        let u = schedules::schedule(&s, &o, &late, at(10, Some(3)), "t1", NOW)
+            .await
+            .unwrap();
+        assert_eq!(u.removal_schedule.unwrap().warn_at, Some(later(7)));
+        schedules::schedule(&s, &o, &silent, at(10, None), "t1", NOW)
+            .await
+            .unwrap();
+        consistent(&s, "scheduled");
+        // No run until after every `at`.
+        let r = schedules::run_due(&s, &o, 100, "cron", later(11))
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.removed, r.warned, r.warned_late, r.resumed),
+            (3, 2, 2, 0),
+            "{r:?}"
+        );
+        let (events, _) = audit::list(&s, &o.id, 0, 200, None).await.unwrap();
+        for id in [&close, &late] {
+            let mine: Vec<&str> = events
+                .iter()
+                .filter(|e| e.subject == audit::pseudonym(&o, id))
+                .map(|e| e.action.as_str())
+                .collect();
+            assert_eq!(
+                mine,
+                [
+                    "user.removal_scheduled",
+                    "user.removal_warning_queued",
+                    "user.soft_removed"
+                ],
+                "{mine:?}"
+            );
+        }
+        consistent(&s, "removed");
+    });
+}
+
+/// The run lists every due user it did not remove, once, with the engine's reason: a
+/// held one (by the hold's scope and times) and one without the export the
+/// organization requires; the list never outgrows the entries looked at.
+#[test]
+fn the_run_lists_whom_it_refused_and_why() {
+    let s = MemoryStore::from_env();
+    let o = org_with(&s, Some(0));
+    let o = block_on(async {
+        let changes = orgs::OrgChanges {
+            policy: orgs::PolicyChanges::parse(Some(0), None, None)
+                .unwrap()
+                .with_export(Some(true), Some(3600))
+                .unwrap(),
+            ..orgs::OrgChanges::default()
+        };
+        orgs::update(&s, &o.id, None, changes, NOW).await.unwrap()
+    });
+    block_on(async {
+        let held = user(&s, &o, "ann").await;
+        let unexported = user(&s, &o, "bob").await;
+        for id in [&held, &unexported] {
+            // Two entries due each (the warning's day and the removal's).
+            schedules::schedule(&s, &o, id, at(3, Some(1)), "t1", NOW)
+                .await
+                .unwrap();
+        }
+        let h = NewHold::parse("matter 42", None).unwrap();
+        holds::place_user_hold(&s, &o, &held, h, true, "t1", NOW)
+            .await
+            .unwrap();
+        let r = schedules::run_due(&s, &o, 100, "cron", later(4))
+            .await
+            .unwrap();
+        assert_eq!((r.held, r.refused, r.removed), (1, 1, 0), "{r:?}");
+        let codes: Vec<(&ObjectId, &str)> = r
+            .refusals
+            .iter()
+            .map(|x| (&x.mdm_user_id, x.code.as_str()))
+            .collect();
+        assert_eq!(
+            codes,
+            [(&held, "legalHold"), (&unexported, "exportRequired")],
+            "{r:?}"
+        );
+        assert!(
+            r.refusals[1]
+                .reason
+                .contains("no export of its data in the last 3600 seconds (last export: never)"),
+            "{r:?}"
+        );
+        assert!(!r.refusals[0].reason.contains("matter"), "{r:?}");
+        // Bounded by what was looked at.
+        let r = schedules::run_due(&s, &o, 1, "cron", later(4))
+            .await
+            .unwrap();
+        assert!(r.refusals.len() <= 1 && r.scanned == 1, "{r:?}");
+        consistent(&s, "refused");
+    });
 }
