@@ -101,3 +101,54 @@ pub enum DomainError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// Why a request about one user's own lifecycle state was refused: its export
+/// (`export::ExportError`) and its scheduled removal (`schedules::ScheduleError`) are
+/// this type; a legal hold adds one reason of its own (`holds::HoldError`).
+#[derive(Debug, thiserror::Error)]
+pub enum UserStateError {
+    /// No such user (never was, or permanently removed; for a schedule, also softly
+    /// removed).
+    #[error("user not found")]
+    NotFound,
+    /// The user's removal has begun (`pending_deletion`): it will finish, so there is
+    /// nothing to export, schedule or protect any more. Names the removal's operation.
+    #[error("the user's removal is in progress")]
+    RemovalInProgress {
+        /// The operation of the removal under way.
+        operation_id: crate::ids::ObjectId,
+    },
+    /// The store failed; repeating the request is safe.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+}
+
+impl From<StoreError> for UserStateError {
+    fn from(e: StoreError) -> Self {
+        Self::Domain(e.into())
+    }
+}
+
+impl UserStateError {
+    /// The refusal for `u`, a user marked `pending_deletion`: its removal's operation,
+    /// or [`DomainError::Corrupt`] when the mark has no removal journal.
+    pub(crate) fn in_progress(u: &crate::model::User) -> Self {
+        match &u.removal {
+            Some(j) => Self::RemovalInProgress {
+                operation_id: j.operation_id.clone(),
+            },
+            None => Self::Domain(DomainError::Corrupt {
+                key: crate::keys::user(&u.org_id, &u.id),
+                reason: "pending_deletion without a removal journal".into(),
+            }),
+        }
+    }
+
+    /// [`UserStateError::NotFound`] for a missing user, the store's error otherwise.
+    pub(crate) fn not_found(e: DomainError) -> Self {
+        match e {
+            DomainError::NotFound { .. } => Self::NotFound,
+            other => Self::Domain(other),
+        }
+    }
+}

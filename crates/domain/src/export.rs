@@ -30,29 +30,8 @@ use serde_json::{Value, json};
 /// The version of the export document's format (its `formatVersion`).
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Why an export was not made.
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    /// No such user (never was, or permanently removed).
-    #[error("user not found")]
-    NotFound,
-    /// The user's removal has begun (`pending_deletion`): its data is being taken
-    /// away, so no export is made. Names the removal's operation.
-    #[error("the user's removal is in progress")]
-    RemovalInProgress {
-        /// The operation of the removal under way.
-        operation_id: ObjectId,
-    },
-    /// The store failed; repeating the request is safe.
-    #[error(transparent)]
-    Domain(#[from] DomainError),
-}
-
-impl From<crate::store::StoreError> for ExportError {
-    fn from(e: crate::store::StoreError) -> Self {
-        Self::Domain(e.into())
-    }
-}
+/// Why an export was not made: [`UserStateError`](crate::error::UserStateError).
+pub type ExportError = crate::error::UserStateError;
 
 /// An export as made: the document to serve (and then forget), and the user record as
 /// written (its `last_exported_at` is the export's time).
@@ -79,9 +58,9 @@ pub async fn export_user<S: Store>(
 ) -> Result<Export, ExportError> {
     let user = crate::users::get_any(store, org, user_id)
         .await
-        .map_err(not_found)?;
+        .map_err(ExportError::not_found)?;
     if user.status == UserStatus::PendingDeletion {
-        return Err(in_progress(&user));
+        return Err(ExportError::in_progress(&user));
     }
     let document = document(store, org, &user, now).await?;
     audit::record(
@@ -103,7 +82,7 @@ pub async fn export_user<S: Store>(
     .await?;
     let updated = records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
         if u.status == UserStatus::PendingDeletion {
-            return Err(in_progress(u));
+            return Err(ExportError::in_progress(u));
         }
         u.last_exported_at = Some(now);
         Ok::<_, ExportError>(true)
@@ -252,24 +231,5 @@ async fn audit_events<S: Store>(
             Some(n) if n > after => after = n,
             _ => return Ok(out),
         }
-    }
-}
-
-fn in_progress(u: &User) -> ExportError {
-    match &u.removal {
-        Some(j) => ExportError::RemovalInProgress {
-            operation_id: j.operation_id.clone(),
-        },
-        None => ExportError::Domain(DomainError::Corrupt {
-            key: keys::user(&u.org_id, &u.id),
-            reason: "pending_deletion without a removal journal".into(),
-        }),
-    }
-}
-
-fn not_found(e: DomainError) -> ExportError {
-    match e {
-        DomainError::NotFound { .. } => ExportError::NotFound,
-        other => ExportError::Domain(other),
     }
 }

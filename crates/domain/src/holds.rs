@@ -6,7 +6,7 @@
 //! and lifted by a conditional write of that record. So a user's hold and a removal's
 //! mark (also a conditional write of the user record) are ordered: a removal that marks
 //! the user first goes on to the end, and then the hold is refused
-//! ([`HoldError::RemovalInProgress`]); a hold placed first makes the mark refuse. An
+//! ([`UserStateError::RemovalInProgress`]); a hold placed first makes the mark refuse. An
 //! organization's hold is read with the organization at the start of each request, so
 //! it refuses every removal that begins after it was written. `docs/lifecycle.md`
 //! states the rules.
@@ -17,7 +17,7 @@
 //! audit log outlives the user).
 
 use crate::audit::{self, AuditEvent};
-use crate::error::{DomainError, Entity, ValidationError};
+use crate::error::{DomainError, Entity, UserStateError, ValidationError};
 use crate::ids::{self, ObjectId};
 use crate::keys;
 use crate::model::{LegalHold, Organization, User, UserStatus};
@@ -71,24 +71,15 @@ impl NewHold {
 /// Why a hold was not placed or lifted.
 #[derive(Debug, thiserror::Error)]
 pub enum HoldError {
-    /// No such user (never was, or permanently removed).
-    #[error("user not found")]
-    NotFound,
+    /// No such user, or its removal is in progress (a hold cannot protect a user whose
+    /// removal has begun: it will finish), or the store failed.
+    #[error(transparent)]
+    State(#[from] UserStateError),
     /// The new hold would end an active hold sooner (or give an open-ended one an end)
     /// and the caller may not lift holds: shortening a hold is lifting it in part, so
     /// it needs the remove permission as well as the create one.
     #[error("replacing the active hold with one that ends sooner needs the remove permission")]
     ShortensActiveHold,
-    /// The user's removal has begun (`pending_deletion`): it will finish, so a hold
-    /// cannot protect the user any more. Names the removal's operation.
-    #[error("the user's removal is in progress")]
-    RemovalInProgress {
-        /// The operation of the removal under way.
-        operation_id: ObjectId,
-    },
-    /// The store failed; repeating the request is safe.
-    #[error(transparent)]
-    Domain(#[from] DomainError),
 }
 
 /// A user's hold as read: the user (any state but permanently removed) and its hold.
@@ -99,7 +90,7 @@ pub async fn user_hold<S: Store>(
 ) -> Result<(User, Option<LegalHold>), HoldError> {
     let u = crate::users::get_any(store, org, user_id)
         .await
-        .map_err(not_found)?;
+        .map_err(|e| HoldError::from(UserStateError::not_found(e)))?;
     let hold = u.legal_hold.clone();
     Ok((u, hold))
 }
@@ -124,7 +115,7 @@ pub async fn place_user_hold<S: Store>(
     let mut replaced = false;
     let updated = records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
         if u.status == UserStatus::PendingDeletion {
-            return Err(in_progress(u));
+            return Err(HoldError::from(UserStateError::in_progress(u)));
         }
         replaced = check_replace(u.legal_hold.as_ref(), &hold, may_shorten, now)?;
         u.legal_hold = Some(hold.clone());
@@ -135,7 +126,7 @@ pub async fn place_user_hold<S: Store>(
     .await?;
     let user = match updated {
         Updated::Written(u) | Updated::Unchanged(u) => u,
-        Updated::Missing => return Err(HoldError::NotFound),
+        Updated::Missing => return Err(UserStateError::NotFound.into()),
     };
     let subject = audit::pseudonym(org, user_id);
     let d = details("user", Some(&hold), replaced);
@@ -183,11 +174,11 @@ pub async fn lift_user_hold<S: Store>(
         return Ok(None);
     };
     if u.status == UserStatus::PendingDeletion {
-        return Err(in_progress(&u));
+        return Err(UserStateError::in_progress(&u).into());
     }
     let updated = records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
         if u.status == UserStatus::PendingDeletion {
-            return Err(in_progress(u));
+            return Err(HoldError::from(UserStateError::in_progress(u)));
         }
         u.legal_hold = None;
         u.version += 1;
@@ -196,7 +187,7 @@ pub async fn lift_user_hold<S: Store>(
     })
     .await?;
     if matches!(updated, Updated::Missing) {
-        return Err(HoldError::NotFound);
+        return Err(UserStateError::NotFound.into());
     }
     let subject = audit::pseudonym(org, user_id);
     let d = details("user", Some(&before), false);
@@ -291,7 +282,7 @@ async fn change_org_hold<S: Store>(
     .await?;
     match updated {
         Updated::Written(o) | Updated::Unchanged(o) => Ok(o),
-        Updated::Missing => Err(HoldError::Domain(DomainError::NotFound {
+        Updated::Missing => Err(HoldError::from(DomainError::NotFound {
             entity: Entity::Organization,
         })),
     }
@@ -353,27 +344,14 @@ async fn record<S: Store>(
     Ok(())
 }
 
-fn in_progress(u: &User) -> HoldError {
-    match &u.removal {
-        Some(j) => HoldError::RemovalInProgress {
-            operation_id: j.operation_id.clone(),
-        },
-        None => HoldError::Domain(DomainError::Corrupt {
-            key: keys::user(&u.org_id, &u.id),
-            reason: "pending_deletion without a removal journal".into(),
-        }),
-    }
-}
-
-fn not_found(e: DomainError) -> HoldError {
-    match e {
-        DomainError::NotFound { .. } => HoldError::NotFound,
-        other => HoldError::Domain(other),
+impl From<DomainError> for HoldError {
+    fn from(e: DomainError) -> Self {
+        Self::State(e.into())
     }
 }
 
 impl From<crate::store::StoreError> for HoldError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::Domain(e.into())
+        Self::State(e.into())
     }
 }

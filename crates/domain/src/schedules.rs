@@ -110,28 +110,8 @@ pub fn index_days(s: &RemovalSchedule) -> Vec<i64> {
     days
 }
 
-/// Why a schedule was not set or cancelled.
-#[derive(Debug, thiserror::Error)]
-pub enum ScheduleError {
-    /// No such user (never was, softly or permanently removed).
-    #[error("user not found")]
-    NotFound,
-    /// The user's removal has begun: it will finish, there is nothing to schedule.
-    #[error("the user's removal is in progress")]
-    RemovalInProgress {
-        /// The operation of the removal under way.
-        operation_id: ObjectId,
-    },
-    /// The store failed; repeating the request is safe.
-    #[error(transparent)]
-    Domain(#[from] DomainError),
-}
-
-impl From<crate::store::StoreError> for ScheduleError {
-    fn from(e: crate::store::StoreError) -> Self {
-        Self::Domain(e.into())
-    }
-}
+/// Why a schedule was not read, set or cancelled: [`UserStateError`](crate::error::UserStateError).
+pub type ScheduleError = crate::error::UserStateError;
 
 /// One entry of the day index: the user it names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,7 +129,7 @@ pub async fn user_schedule<S: Store>(
 ) -> Result<(User, Option<RemovalSchedule>), ScheduleError> {
     let u = crate::users::get(store, org, user_id)
         .await
-        .map_err(not_found)?;
+        .map_err(ScheduleError::not_found)?;
     let s = u.removal_schedule.clone();
     Ok((u, s))
 }
@@ -167,7 +147,7 @@ pub async fn schedule<S: Store>(
 ) -> Result<User, ScheduleError> {
     let (u, _) = user_schedule(store, org, user_id).await?;
     if u.status == UserStatus::PendingDeletion {
-        return Err(in_progress(&u));
+        return Err(ScheduleError::in_progress(&u));
     }
     let s = RemovalSchedule {
         at: new.at,
@@ -187,7 +167,7 @@ pub async fn schedule<S: Store>(
     }
     let updated = records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
         if u.status == UserStatus::PendingDeletion {
-            return Err(in_progress(u));
+            return Err(ScheduleError::in_progress(u));
         }
         if !u.is_live() {
             return Err(ScheduleError::NotFound);
@@ -231,11 +211,11 @@ pub async fn cancel<S: Store>(
         return Ok(None);
     };
     if u.status == UserStatus::PendingDeletion {
-        return Err(in_progress(&u));
+        return Err(ScheduleError::in_progress(&u));
     }
     let updated = records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
         if u.status == UserStatus::PendingDeletion {
-            return Err(in_progress(u));
+            return Err(ScheduleError::in_progress(u));
         }
         if u.removal_schedule.is_none() {
             return Ok(false);
@@ -746,23 +726,4 @@ async fn record<S: Store>(
     )
     .await?;
     Ok(())
-}
-
-fn in_progress(u: &User) -> ScheduleError {
-    match &u.removal {
-        Some(j) => ScheduleError::RemovalInProgress {
-            operation_id: j.operation_id.clone(),
-        },
-        None => ScheduleError::Domain(DomainError::Corrupt {
-            key: keys::user(&u.org_id, &u.id),
-            reason: "pending_deletion without a removal journal".into(),
-        }),
-    }
-}
-
-fn not_found(e: DomainError) -> ScheduleError {
-    match e {
-        DomainError::NotFound { .. } => ScheduleError::NotFound,
-        other => ScheduleError::Domain(other),
-    }
 }

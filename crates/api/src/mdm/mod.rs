@@ -42,14 +42,13 @@ use crate::auth::{self, AuthFailure, Caller};
 use crate::request::{ApiRequest, ApiResponse, Body, Ctx, JsonError};
 use crate::{Endpoint, Refusal, SurfaceError};
 use http::{HeaderValue, StatusCode, header};
-use roster_domain::export::ExportError;
+use roster_domain::error::UserStateError;
 use roster_domain::holds::HoldError;
 use roster_domain::ids::{self, ObjectId, OrgRef};
 use roster_domain::model::Organization;
 use roster_domain::model::{ApimBinding, RemovalMode, UserStatus};
 use roster_domain::permissions::{Grant, Permission};
 use roster_domain::removal::{Blocker, Plan, RemovalError, RemovalOutcome, RestoreError};
-use roster_domain::schedules::ScheduleError;
 use roster_domain::users::PasswordChangeError;
 use roster_domain::{DomainError, Store, ValidationError};
 use roster_domain::{orgs, users};
@@ -251,30 +250,19 @@ impl From<RemovalError> for Error {
 impl From<HoldError> for Error {
     fn from(e: HoldError) -> Self {
         match e {
-            HoldError::NotFound => Error::NotFound,
-            HoldError::RemovalInProgress { .. } => Error::Blocked(Blocker::PendingDeletion),
+            HoldError::State(s) => s.into(),
             HoldError::ShortensActiveHold => Error::Forbidden(holds::LIFT),
-            HoldError::Domain(d) => d.into(),
         }
     }
 }
 
-impl From<ExportError> for Error {
-    fn from(e: ExportError) -> Self {
+/// Export's and schedules' refusals (`ExportError`, `ScheduleError`).
+impl From<UserStateError> for Error {
+    fn from(e: UserStateError) -> Self {
         match e {
-            ExportError::NotFound => Error::NotFound,
-            ExportError::RemovalInProgress { .. } => Error::Blocked(Blocker::PendingDeletion),
-            ExportError::Domain(d) => d.into(),
-        }
-    }
-}
-
-impl From<ScheduleError> for Error {
-    fn from(e: ScheduleError) -> Self {
-        match e {
-            ScheduleError::NotFound => Error::NotFound,
-            ScheduleError::RemovalInProgress { .. } => Error::Blocked(Blocker::PendingDeletion),
-            ScheduleError::Domain(d) => d.into(),
+            UserStateError::NotFound => Error::NotFound,
+            UserStateError::RemovalInProgress { .. } => Error::Blocked(Blocker::PendingDeletion),
+            UserStateError::Domain(d) => d.into(),
         }
     }
 }

@@ -5,9 +5,7 @@
 
 use futures::executor::block_on;
 use http::Method;
-use roster_api::mdm::{
-    OrganizationRoute, OrganizationsRoute, UserExportRoute, UserRoute, UsersRoute,
-};
+use roster_api::mdm::{OrganizationRoute, UserExportRoute, UserRoute};
 use roster_api::{ApiRequest, Endpoint};
 use roster_domain::MemoryStore;
 use serde_json::{Value, json};

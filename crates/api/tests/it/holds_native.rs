@@ -4,7 +4,7 @@
 
 use futures::executor::block_on;
 use http::Method;
-use roster_api::mdm::{OrgHoldRoute, OrganizationsRoute, UserHoldRoute, UserRoute, UsersRoute};
+use roster_api::mdm::{OrgHoldRoute, UserHoldRoute, UserRoute};
 use roster_api::{ApiRequest, Endpoint};
 use roster_domain::MemoryStore;
 use serde_json::{Value, json};

@@ -7,6 +7,7 @@
 
 use crate::helpers::{DAY, NOW, consistent, org_with, user};
 use futures::executor::block_on;
+use roster_domain::error::UserStateError;
 use roster_domain::holds::{self, HoldError, NewHold};
 use roster_domain::model::UserStatus;
 use roster_domain::removal::{
@@ -231,7 +232,7 @@ fn a_hold_is_refused_once_a_removal_has_begun_and_that_removal_finishes() {
         };
         let r = holds::place_user_hold(&s, &o, &id, hold("late", None), true, "t1", NOW).await;
         assert!(
-            matches!(r, Err(HoldError::RemovalInProgress { ref operation_id }) if *operation_id == operation.id),
+            matches!(r, Err(HoldError::State(UserStateError::RemovalInProgress { ref operation_id }) ) if *operation_id == operation.id),
             "{r:?}"
         );
         // An organization-wide hold placed now does not stop it either.
@@ -245,7 +246,7 @@ fn a_hold_is_refused_once_a_removal_has_begun_and_that_removal_finishes() {
         consistent(&s, "finished");
         assert!(matches!(
             holds::place_user_hold(&s, &o, &id, hold("late", None), true, "t1", NOW).await,
-            Err(HoldError::NotFound)
+            Err(HoldError::State(UserStateError::NotFound))
         ));
     });
 }
@@ -315,7 +316,10 @@ fn a_removal_interrupted_at_every_call_with_a_hold_placed_before_the_retry() {
                 "t1",
                 NOW,
             ));
-            assert!(matches!(h, Err(HoldError::NotFound)), "{h:?}");
+            assert!(
+                matches!(h, Err(HoldError::State(UserStateError::NotFound))),
+                "{h:?}"
+            );
             consistent(&s, "last call");
             continue;
         }
@@ -343,7 +347,7 @@ fn a_removal_interrupted_at_every_call_with_a_hold_placed_before_the_retry() {
                 consistent(&s, &format!("call {n}, held"));
                 block_on(holds::lift_user_hold(&s, &o, &id, "t1", later)).unwrap();
             }
-            Err(HoldError::RemovalInProgress { .. }) => refused += 1,
+            Err(HoldError::State(UserStateError::RemovalInProgress { .. })) => refused += 1,
             Err(e) => panic!("call {n}: {e}"),
         }
         block_on(remove_user(&s, &o, &id, &policy, later)).unwrap();
