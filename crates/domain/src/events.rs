@@ -579,6 +579,20 @@ pub async fn delete_subscription<S: Store>(
 // ---------------------------------------------------------------------------------
 // Queuing
 
+/// What [`queue`] reads of `o/{org}/event-subscriptions`: each subscriber's id and
+/// event types, as text (the other fields are ignored, so no decoder for them is
+/// linked into the components that only queue).
+#[derive(Default, Deserialize)]
+struct Subscribers {
+    subscriptions: Vec<Subscriber>,
+}
+
+#[derive(Deserialize)]
+struct Subscriber {
+    id: ObjectId,
+    events: Vec<String>,
+}
+
 /// Queues `event` (its number already reserved) for every subscriber that asked for
 /// its type, unless it is queued already. Call it before writing the audit event, so
 /// that an audit event that exists has its queue entry. Returns whether anything was
@@ -592,10 +606,15 @@ pub async fn queue<S: Store>(
     let Some(event_type) = EventType::from_action(&event.action) else {
         return Ok(false);
     };
-    let subs = subscriptions(store, &org.id).await?;
+    // Only the ids and event types: the removal path decodes nothing else of a
+    // subscription (its URL, secret and format are the delivery run's).
+    let subs: Subscribers = records::read(store, &keys::event_subscriptions(&org.id))
+        .await?
+        .unwrap_or_default();
     let deliveries: Vec<Delivery> = subs
+        .subscriptions
         .iter()
-        .filter(|s| s.events.contains(&event_type))
+        .filter(|s| s.events.iter().any(|e| e == event_type.as_str()))
         .map(|s| Delivery {
             subscription_id: s.id.clone(),
             state: DeliveryState::Pending,

@@ -11,7 +11,8 @@
 //!   [`roster_api::MAX_BODY_BYTES`]), runs the endpoint, and returns its response.
 //!
 //! A component is then one line: `roster_spin::serve::<roster_api::mdm::UserRoute>(req).await`,
-//! written by `cargo xtask gen` from the route catalogue.
+//! written by `cargo xtask gen` from the route catalogue ([`outbound::serve`] for
+//! the pushed events' delivery run, the one route that sends outbound HTTP).
 
 #![deny(missing_docs)]
 
@@ -195,7 +196,29 @@ async fn read_body(req: IncomingRequest) -> Body {
 /// Serves one request with endpoint `E`: the request's method, query and headers as
 /// the host gave them (path parameters from Spin's `spin-path-match-*` headers), the
 /// body read up to [`roster_api::MAX_BODY_BYTES`].
+///
+/// The context has no event sender: a component that serves any other route than the
+/// delivery run links no outbound HTTP ([`outbound::serve`] is that route's).
 pub async fn serve<E: Endpoint>(req: IncomingRequest) -> http::Response<Vec<u8>> {
+    serve_with::<E>(req, None).await
+}
+
+/// Serving the one route that sends outbound HTTP.
+pub mod outbound {
+    use super::{Endpoint, IncomingRequest, SpinSender};
+
+    /// [`super::serve`], with [`SpinSender`] as the context's event sender: for the pushed
+    /// events' delivery run, the one component allowed outbound hosts (`cargo xtask gen`
+    /// writes it for the components whose `allowed_outbound_hosts` is not empty).
+    pub async fn serve<E: Endpoint>(req: IncomingRequest) -> http::Response<Vec<u8>> {
+        super::serve_with::<E>(req, Some(std::rc::Rc::new(SpinSender))).await
+    }
+}
+
+async fn serve_with<E: Endpoint>(
+    req: IncomingRequest,
+    sender: Option<std::rc::Rc<dyn roster_domain::events::EventSender>>,
+) -> http::Response<Vec<u8>> {
     let method =
         http::Method::from_bytes(req.method().to_string().as_bytes()).unwrap_or(http::Method::GET);
     let path_with_query = req.path_with_query().unwrap_or_default();
@@ -228,11 +251,13 @@ pub async fn serve<E: Endpoint>(req: IncomingRequest) -> http::Response<Vec<u8>>
     };
     let store = SpinStore::open();
     // The variable is read only by a request that carries a token.
-    let ctx = Ctx::lazy(
+    let mut ctx = Ctx::lazy(
         || spin_sdk::variables::get(ADMIN_TOKEN_VARIABLE).ok(),
         Timestamp::now(),
-    )
-    .with_sender(std::rc::Rc::new(SpinSender));
+    );
+    if let Some(sender) = sender {
+        ctx = ctx.with_sender(sender);
+    }
     ctx.finish(E::handle(&api_req, &store, &ctx).await)
 }
 
