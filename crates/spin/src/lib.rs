@@ -331,7 +331,7 @@ fn send_event(
     // request (denied, refused, timed out), the stream is closed and the response's
     // error code says why.
     let written = (|| {
-        let stream = body.write().map_err(|()| ())?;
+        let stream = body.write()?;
         for chunk in req.body.chunks(4096) {
             stream.blocking_write_and_flush(chunk).map_err(|_| ())?;
         }
