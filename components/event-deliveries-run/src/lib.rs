@@ -10,5 +10,5 @@ use spin_sdk::http::{IncomingRequest, IntoResponse};
 /// POST sends the due pushed-event deliveries (an external scheduler calls it).
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::EventDeliveriesRunRoute>(req).await
+    roster_spin::outbound::serve::<roster_api::mdm::EventDeliveriesRunRoute>(req).await
 }

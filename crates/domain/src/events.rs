@@ -52,6 +52,25 @@ pub const MAX_SUBSCRIPTIONS: usize = 20;
 pub const MAX_RUN: usize = 100;
 /// How long a pending number without a record stays in the index (a day).
 const ORPHAN_MS: i64 = 86_400_000;
+/// The outbound request's connect timeout (wasi:http `request-options`), 5 s: a host
+/// that does not accept the connection by then is a failed attempt.
+pub const CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// The outbound request's first-byte timeout, 10 s: a receiver that accepted the
+/// connection and does not begin its answer by then is a failed attempt ("timed out").
+pub const FIRST_BYTE_TIMEOUT_MS: u64 = 10_000;
+/// The outbound request's between-bytes timeout, 10 s (the run reads an answer's body
+/// only to tell a SET's rejection, and at most [`MAX_ANSWER_BODY`] bytes of it).
+pub const BETWEEN_BYTES_TIMEOUT_MS: u64 = 10_000;
+/// The longest one attempt can take: a connect and a handshake (each bounded by the
+/// connect timeout, as Spin 3 and roster-host bound them), the first byte, one read of
+/// the answer's body.
+pub const SEND_BOUND_MS: i64 =
+    (2 * CONNECT_TIMEOUT_MS + FIRST_BYTE_TIMEOUT_MS + BETWEEN_BYTES_TIMEOUT_MS) as i64;
+/// Added to every lease for the run's key-value calls (one minute).
+pub const LEASE_MARGIN_MS: i64 = 60_000;
+/// The most of an answer's body a sender reads (the JSON error of a SET rejected
+/// with 400, RFC 8935 §2.4).
+pub const MAX_ANSWER_BODY: usize = 1024;
 
 macro_rules! event_types {
     ($($(#[$doc:meta])* $variant:ident => $action:literal, $set:literal;)*) => {
@@ -366,6 +385,20 @@ pub struct Delivery {
     /// When it was acknowledged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<Timestamp>,
+    /// While a run is sending it: until when that run holds it (its lease, see
+    /// [`run`]); another run skips it until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leased_until: Option<Timestamp>,
+}
+
+impl Delivery {
+    /// Whether a run at `now` may send it: pending, due, and not leased by another run
+    /// (or its lease has run out: that run died mid-send).
+    fn claimable(&self, now: Timestamp) -> bool {
+        self.state == DeliveryState::Pending
+            && self.next_attempt_at <= now
+            && self.leased_until.is_none_or(|t| t <= now)
+    }
 }
 
 /// The queue entry of one event (`o/{org}/events/{n}`, `n` its audit number).
@@ -447,7 +480,8 @@ pub fn secret_key(secret: &str) -> Vec<u8> {
 }
 
 /// Adds a subscription (a conditional write of the list); at most
-/// [`MAX_SUBSCRIPTIONS`] (`Invalid` naming `url` beyond).
+/// [`MAX_SUBSCRIPTIONS`] (`Invalid` naming `subscriptions`, the organization's list,
+/// beyond: nothing in the request is at fault, the list is full).
 pub async fn create_subscription<S: Store>(
     store: &S,
     org: &Organization,
@@ -474,8 +508,12 @@ pub async fn create_subscription<S: Store>(
         };
         if list.subscriptions.len() >= MAX_SUBSCRIPTIONS {
             return Err(ValidationError::new(
-                "url",
-                format!("an organization has at most {MAX_SUBSCRIPTIONS} event subscriptions"),
+                "subscriptions",
+                format!(
+                    "an organization has at most {MAX_SUBSCRIPTIONS} event subscriptions \
+                     and this one has {}: delete one before adding another",
+                    list.subscriptions.len()
+                ),
             )
             .into());
         }
@@ -541,6 +579,20 @@ pub async fn delete_subscription<S: Store>(
 // ---------------------------------------------------------------------------------
 // Queuing
 
+/// What [`queue`] reads of `o/{org}/event-subscriptions`: each subscriber's id and
+/// event types, as text (the other fields are ignored, so no decoder for them is
+/// linked into the components that only queue).
+#[derive(Default, Deserialize)]
+struct Subscribers {
+    subscriptions: Vec<Subscriber>,
+}
+
+#[derive(Deserialize)]
+struct Subscriber {
+    id: ObjectId,
+    events: Vec<String>,
+}
+
 /// Queues `event` (its number already reserved) for every subscriber that asked for
 /// its type, unless it is queued already. Call it before writing the audit event, so
 /// that an audit event that exists has its queue entry. Returns whether anything was
@@ -554,10 +606,15 @@ pub async fn queue<S: Store>(
     let Some(event_type) = EventType::from_action(&event.action) else {
         return Ok(false);
     };
-    let subs = subscriptions(store, &org.id).await?;
+    // Only the ids and event types: the removal path decodes nothing else of a
+    // subscription (its URL, secret and format are the delivery run's).
+    let subs: Subscribers = records::read(store, &keys::event_subscriptions(&org.id))
+        .await?
+        .unwrap_or_default();
     let deliveries: Vec<Delivery> = subs
+        .subscriptions
         .iter()
-        .filter(|s| s.events.contains(&event_type))
+        .filter(|s| s.events.iter().any(|e| e == event_type.as_str()))
         .map(|s| Delivery {
             subscription_id: s.id.clone(),
             state: DeliveryState::Pending,
@@ -566,6 +623,7 @@ pub async fn queue<S: Store>(
             last_status: None,
             last_error: None,
             delivered_at: None,
+            leased_until: None,
         })
         .collect();
     if deliveries.is_empty() {
@@ -664,13 +722,37 @@ pub struct Outbound {
     pub body: Vec<u8>,
 }
 
-/// What [`EventSender::send`] returns: the HTTP status, or why no answer came.
-pub type SendFuture<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<u16, String>> + 'a>>;
+/// A receiver's answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// Its HTTP status.
+    pub status: u16,
+    /// The first bytes of its body (at most [`MAX_ANSWER_BODY`]), read only for a 400
+    /// (a SET's rejection, RFC 8935 §2.4); empty otherwise.
+    pub body: Vec<u8>,
+}
 
-/// The sending port: POSTs one request and answers the HTTP status (`Ok` for any
-/// answer), or why nothing came back (`Err`). Implemented by the Spin adapter (outbound
-/// HTTP) and by test fakes; object-safe, so a request context can carry one.
+impl From<u16> for Answer {
+    /// An answer of `status` with no body read.
+    fn from(status: u16) -> Self {
+        Self {
+            status,
+            body: Vec::new(),
+        }
+    }
+}
+
+/// What [`EventSender::send`] returns: the answer, or why no answer came.
+pub type SendFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Answer, String>> + 'a>>;
+
+/// The sending port: POSTs one request with a `Content-Length` and answers the HTTP
+/// status (`Ok` for any answer; the body's first [`MAX_ANSWER_BODY`] bytes for a 400),
+/// or why nothing came back (`Err`, in words: "timed out …", "destination not allowed
+/// …"). An implementation bounds every attempt by [`CONNECT_TIMEOUT_MS`],
+/// [`FIRST_BYTE_TIMEOUT_MS`] and [`BETWEEN_BYTES_TIMEOUT_MS`] (so by [`SEND_BOUND_MS`]),
+/// which the run's leases rely on. Implemented by the Spin adapter (outbound HTTP) and
+/// by test fakes; object-safe, so a request context can carry one.
 pub trait EventSender: std::fmt::Debug {
     /// Sends `req`.
     fn send<'a>(&'a self, req: &'a Outbound) -> SendFuture<'a>;
@@ -833,25 +915,39 @@ pub struct RunReport {
     pub delivered: usize,
     /// Failed now and to be retried.
     pub retrying: usize,
-    /// Failed for the last time now (dead-lettered).
+    /// Failed for the last time now, or rejected for good (a SET refused with 400 and
+    /// a JSON error, RFC 8935 §2.4): dead-lettered.
     pub dead: usize,
     /// Dropped now (their subscription is gone).
     pub dropped: usize,
-    /// Deliveries still pending after this run (due later, or beyond `limit`).
+    /// Deliveries still pending after this run (due later, beyond `limit`, or leased).
     pub pending: usize,
+    /// Of those, due but leased by another run that is sending them (skipped).
+    pub leased: usize,
 }
 
 enum Outcome {
     Delivered,
     Failed(Option<u16>, String),
+    Rejected(u16, String),
     Dropped,
 }
 
 /// Sends up to `limit` due deliveries (oldest events first) through `sender` and
 /// records each outcome with a conditional write: a 2xx marks it delivered; anything
-/// else (or no answer) counts a failure and schedules the next attempt, or
-/// dead-letters it after [`MAX_ATTEMPTS`]. A delivery (pending or dead) whose
-/// subscription is gone is dropped. Settled events lose their personal data and leave the pending index.
+/// else (or no answer, a timeout included) counts a failure and schedules the next
+/// attempt, or dead-letters it after [`MAX_ATTEMPTS`]; a SET answered 400 with a JSON
+/// error object is dead-lettered at once (RFC 8935 §2.4: the receiver will not take
+/// it). A delivery (pending or dead) whose subscription is gone is dropped. Settled
+/// events lose their personal data and leave the pending index.
+///
+/// **Leases.** Before sending an event's due deliveries the run claims them with a
+/// conditional write of the event's record (`leasedUntil`); a concurrent run reads the
+/// lease and skips them (counted in `leased`), so overlapping runs send each delivery
+/// once. The lease lasts longer than the run can still take to send them: `now +
+/// (sent before + claimed) · SEND_BOUND_MS + LEASE_MARGIN_MS`, every attempt being
+/// bounded by the sender's timeouts. A run that dies mid-send leaves its lease, which
+/// runs out; the next run then sends the delivery again (at least once).
 pub async fn run<S: Store>(
     store: &S,
     org: &Organization,
@@ -881,28 +977,52 @@ pub async fn run<S: Store>(
         };
         let e: QueuedEvent = records::decode(key, &bytes)?;
         let mut outcomes: Vec<(ObjectId, Outcome)> = Vec::new();
+        let mut due: Vec<ObjectId> = Vec::new();
         for d in e.deliveries.iter().filter(|d| d.state.open()) {
-            let Some(sub) = subs.iter().find(|s| s.id == d.subscription_id) else {
+            if !subs.iter().any(|s| s.id == d.subscription_id) {
                 // Pending or dead, its subscription is gone: dropped (with the event's
                 // personal data once nothing else needs it).
                 outcomes.push((d.subscription_id.clone(), Outcome::Dropped));
+            } else if d.state == DeliveryState::Dead {
+                continue;
+            } else if !d.claimable(now) || report.attempted + due.len() >= limit {
+                report.pending += 1;
+                if d.next_attempt_at <= now && !d.claimable(now) {
+                    report.leased += 1;
+                }
+            } else {
+                due.push(d.subscription_id.clone());
+            }
+        }
+        let (e, claimed) = if due.is_empty() {
+            (e, Vec::new())
+        } else {
+            let bound = i64::try_from(report.attempted + due.len()).unwrap_or(i64::MAX);
+            let until = now
+                .plus_millis(bound.saturating_mul(SEND_BOUND_MS))
+                .plus_millis(LEASE_MARGIN_MS);
+            let (claimed_event, claimed) = claim(store, key, &due, until, now).await?;
+            // Claimed by another run between our read and our write: skipped.
+            let lost = due.len() - claimed.len();
+            report.pending += lost;
+            report.leased += lost;
+            (claimed_event.unwrap_or(e), claimed)
+        };
+        for sub_id in claimed {
+            let Some(sub) = subs.iter().find(|s| s.id == sub_id) else {
                 continue;
             };
-            if d.state == DeliveryState::Dead {
-                continue;
-            }
-            if d.next_attempt_at > now || report.attempted >= limit {
-                report.pending += 1;
-                continue;
-            }
             report.attempted += 1;
             let req = build_request(&org.id, sub, &e, now);
             let outcome = match sender.send(&req).await {
-                Ok(status) if (200..300).contains(&status) => Outcome::Delivered,
-                Ok(status) => Outcome::Failed(Some(status), format!("HTTP {status}")),
+                Ok(a) if (200..300).contains(&a.status) => Outcome::Delivered,
+                Ok(a) => match (sub.format, set_rejection(&a)) {
+                    (Format::Set, Some(err)) => Outcome::Rejected(a.status, err),
+                    _ => Outcome::Failed(Some(a.status), format!("HTTP {}", a.status)),
+                },
                 Err(why) => Outcome::Failed(None, why.chars().take(200).collect()),
             };
-            outcomes.push((d.subscription_id.clone(), outcome));
+            outcomes.push((sub_id, outcome));
         }
         let written = apply(store, key, &subs, &outcomes, now, &mut report).await?;
         if let Some(e) = written
@@ -913,6 +1033,53 @@ pub async fn run<S: Store>(
     }
     remove_pending(store, &org.id, &settled).await?;
     Ok(report)
+}
+
+/// A SET receiver's permanent rejection (RFC 8935 §2.4): a 400 whose body is a JSON
+/// object with a string `err`. Its text for `lastError`: the `err` code only (at most
+/// 64 characters of `[A-Za-z0-9_.-]`), never the receiver's `description`.
+fn set_rejection(a: &Answer) -> Option<String> {
+    if a.status != 400 {
+        return None;
+    }
+    let body: serde_json::Value = serde_json::from_slice(&a.body).ok()?;
+    let err = body.get("err")?.as_str()?;
+    let err: String = err
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        .take(64)
+        .collect();
+    Some(format!(
+        "HTTP 400: the receiver rejected the SET (RFC 8935 err: {err}); not retried"
+    ))
+}
+
+/// Claims the deliveries of `due` that are still claimable in the record, with one
+/// conditional write: their `leasedUntil` becomes `until`. Returns the record as written
+/// and the subscriptions claimed (none when another run claimed them first).
+async fn claim<S: Store>(
+    store: &S,
+    key: &str,
+    due: &[ObjectId],
+    until: Timestamp,
+    now: Timestamp,
+) -> Result<(Option<QueuedEvent>, Vec<ObjectId>), DomainError> {
+    let mut claimed = Vec::new();
+    let updated = records::update(store, key, |e: &mut QueuedEvent| {
+        claimed.clear();
+        for d in e.deliveries.iter_mut() {
+            if due.contains(&d.subscription_id) && d.claimable(now) {
+                d.leased_until = Some(until);
+                claimed.push(d.subscription_id.clone());
+            }
+        }
+        Ok::<bool, DomainError>(!claimed.is_empty())
+    })
+    .await?;
+    Ok(match updated {
+        Updated::Written(e) => (Some(e), claimed),
+        Updated::Missing | Updated::Unchanged(_) => (None, Vec::new()),
+    })
 }
 
 async fn apply<S: Store>(
@@ -934,6 +1101,7 @@ async fn apply<S: Store>(
             }) else {
                 continue;
             };
+            d.leased_until = None;
             match outcome {
                 Outcome::Delivered => {
                     d.state = DeliveryState::Delivered;
@@ -945,6 +1113,13 @@ async fn apply<S: Store>(
                 Outcome::Dropped => {
                     d.state = DeliveryState::Dropped;
                     counts.dropped += 1;
+                }
+                Outcome::Rejected(status, why) => {
+                    d.attempts += 1;
+                    d.last_status = Some(*status);
+                    d.last_error = Some(why.clone());
+                    d.state = DeliveryState::Dead;
+                    counts.dead += 1;
                 }
                 Outcome::Failed(status, why) => {
                     d.attempts += 1;
@@ -1089,6 +1264,7 @@ pub async fn replay<S: Store>(
             d.state = DeliveryState::Pending;
             d.attempts = 0;
             d.next_attempt_at = now;
+            d.leased_until = None;
             out = Some(d.clone());
             Ok(true)
         },

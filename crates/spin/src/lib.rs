@@ -11,7 +11,8 @@
 //!   [`roster_api::MAX_BODY_BYTES`]), runs the endpoint, and returns its response.
 //!
 //! A component is then one line: `roster_spin::serve::<roster_api::mdm::UserRoute>(req).await`,
-//! written by `cargo xtask gen` from the route catalogue.
+//! written by `cargo xtask gen` from the route catalogue ([`outbound::serve`] for
+//! the pushed events' delivery run, the one route that sends outbound HTTP).
 
 #![deny(missing_docs)]
 
@@ -195,7 +196,29 @@ async fn read_body(req: IncomingRequest) -> Body {
 /// Serves one request with endpoint `E`: the request's method, query and headers as
 /// the host gave them (path parameters from Spin's `spin-path-match-*` headers), the
 /// body read up to [`roster_api::MAX_BODY_BYTES`].
+///
+/// The context has no event sender: a component that serves any other route than the
+/// delivery run links no outbound HTTP ([`outbound::serve`] is that route's).
 pub async fn serve<E: Endpoint>(req: IncomingRequest) -> http::Response<Vec<u8>> {
+    serve_with::<E>(req, None).await
+}
+
+/// Serving the one route that sends outbound HTTP.
+pub mod outbound {
+    use super::{Endpoint, IncomingRequest, SpinSender};
+
+    /// [`super::serve`], with [`SpinSender`] as the context's event sender: for the pushed
+    /// events' delivery run, the one component allowed outbound hosts (`cargo xtask gen`
+    /// writes it for the components whose `allowed_outbound_hosts` is not empty).
+    pub async fn serve<E: Endpoint>(req: IncomingRequest) -> http::Response<Vec<u8>> {
+        super::serve_with::<E>(req, Some(std::rc::Rc::new(SpinSender))).await
+    }
+}
+
+async fn serve_with<E: Endpoint>(
+    req: IncomingRequest,
+    sender: Option<std::rc::Rc<dyn roster_domain::events::EventSender>>,
+) -> http::Response<Vec<u8>> {
     let method =
         http::Method::from_bytes(req.method().to_string().as_bytes()).unwrap_or(http::Method::GET);
     let path_with_query = req.path_with_query().unwrap_or_default();
@@ -228,19 +251,26 @@ pub async fn serve<E: Endpoint>(req: IncomingRequest) -> http::Response<Vec<u8>>
     };
     let store = SpinStore::open();
     // The variable is read only by a request that carries a token.
-    let ctx = Ctx::lazy(
+    let mut ctx = Ctx::lazy(
         || spin_sdk::variables::get(ADMIN_TOKEN_VARIABLE).ok(),
         Timestamp::now(),
-    )
-    .with_sender(std::rc::Rc::new(SpinSender));
+    );
+    if let Some(sender) = sender {
+        ctx = ctx.with_sender(sender);
+    }
     ctx.finish(E::handle(&api_req, &store, &ctx).await)
 }
 
-/// Sends pushed events with Spin's outbound HTTP (`wasi:http/outgoing-handler`): a
-/// POST of the delivery's body and headers; the answer's status, its body unread. A
-/// host that does not allow the subscriber's host (the component's
-/// `allowed_outbound_hosts`, from the `event_hosts` variable) answers an error, which
-/// counts as a failed attempt.
+/// Sends pushed events with Spin's outbound HTTP (`wasi:http/outgoing-handler@0.2.0`):
+/// a POST of the delivery's body and headers with a `Content-Length` (never chunked:
+/// RFC 8935 receivers and many webhook receivers expect one), under the request options
+/// [`roster_domain::events::CONNECT_TIMEOUT_MS`] (connect),
+/// [`roster_domain::events::FIRST_BYTE_TIMEOUT_MS`] (first byte) and
+/// [`roster_domain::events::BETWEEN_BYTES_TIMEOUT_MS`] (between bytes), which Spin
+/// applies (its own defaults are 600 s each). Answers the status (and the first bytes of a
+/// 400's body), or the host's error code in words ([`describe`]): a subscriber's host not
+/// in the component's `allowed_outbound_hosts` (the `event_hosts` variable) is Spin's
+/// `HttpRequestDenied`, "destination not allowed by event_hosts …".
 #[derive(Debug, Clone, Copy)]
 pub struct SpinSender;
 
@@ -249,19 +279,128 @@ impl roster_domain::events::EventSender for SpinSender {
         &'a self,
         req: &'a roster_domain::events::Outbound,
     ) -> roster_domain::events::SendFuture<'a> {
-        Box::pin(async move {
-            let mut builder = spin_sdk::http::Request::builder();
-            builder
-                .method(spin_sdk::http::Method::Post)
-                .uri(req.url.clone());
-            for (name, value) in &req.headers {
-                builder.header(name.clone(), value.clone());
-            }
-            builder.body(req.body.clone());
-            let resp: spin_sdk::http::IncomingResponse = spin_sdk::http::send(builder.build())
-                .await
-                .map_err(|e| format!("no answer: {e}"))?;
-            Ok(resp.status())
-        })
+        Box::pin(async move { send_event(req) })
+    }
+}
+
+/// Sends one delivery; blocks the component on the host's pollables, which is all a
+/// delivery run does meanwhile.
+fn send_event(
+    req: &roster_domain::events::Outbound,
+) -> Result<roster_domain::events::Answer, String> {
+    use roster_domain::events::{
+        Answer, BETWEEN_BYTES_TIMEOUT_MS, CONNECT_TIMEOUT_MS, FIRST_BYTE_TIMEOUT_MS,
+        MAX_ANSWER_BODY,
+    };
+    use spin_sdk::wit::wasi::http0_2_0::{outgoing_handler, types as wt};
+
+    let uri: http::Uri = req.url.parse().map_err(|e| format!("invalid URL: {e}"))?;
+    let scheme = match uri.scheme_str() {
+        Some("http") => wt::Scheme::Http,
+        _ => wt::Scheme::Https,
+    };
+    let mut fields: Vec<(String, Vec<u8>)> = req
+        .headers
+        .iter()
+        .map(|(n, v)| (n.clone(), v.clone().into_bytes()))
+        .collect();
+    fields.push((
+        "content-length".into(),
+        req.body.len().to_string().into_bytes(),
+    ));
+    let headers = wt::Fields::from_list(&fields).map_err(|e| format!("bad header: {e:?}"))?;
+    let out = wt::OutgoingRequest::new(headers);
+    let invalid = |what: &str| format!("invalid URL: {what}");
+    out.set_method(&wt::Method::Post)
+        .map_err(|()| invalid("method"))?;
+    out.set_scheme(Some(&scheme))
+        .map_err(|()| invalid("scheme"))?;
+    out.set_authority(uri.authority().map(|a| a.as_str()))
+        .map_err(|()| invalid("host"))?;
+    out.set_path_with_query(uri.path_and_query().map(|p| p.as_str()))
+        .map_err(|()| invalid("path"))?;
+    let body = out.body().map_err(|()| "no request body".to_owned())?;
+    let options = wt::RequestOptions::new();
+    let ns = |ms: u64| ms * 1_000_000;
+    // A host that does not support an option refuses to set it; Spin sets all three.
+    let _ = options.set_connect_timeout(Some(ns(CONNECT_TIMEOUT_MS)));
+    let _ = options.set_first_byte_timeout(Some(ns(FIRST_BYTE_TIMEOUT_MS)));
+    let _ = options.set_between_bytes_timeout(Some(ns(BETWEEN_BYTES_TIMEOUT_MS)));
+    let pending = outgoing_handler::handle(out, Some(options)).map_err(|e| describe(&e))?;
+    // The body goes out as the host sends the request; if the host gave up on the
+    // request (denied, refused, timed out), the stream is closed and the response's
+    // error code says why.
+    let written = (|| {
+        let stream = body.write()?;
+        for chunk in req.body.chunks(4096) {
+            stream.blocking_write_and_flush(chunk).map_err(|_| ())?;
+        }
+        drop(stream);
+        wt::OutgoingBody::finish(body, None).map_err(|_| ())
+    })();
+    pending.subscribe().block();
+    let resp = match pending.get() {
+        Some(Ok(Ok(resp))) => resp,
+        Some(Ok(Err(e))) => return Err(describe(&e)),
+        Some(Err(())) | None => return Err("no answer from the host".to_owned()),
+    };
+    if written.is_err() {
+        return Err("the request body could not be sent".to_owned());
+    }
+    let status = resp.status();
+    let mut answer = Answer::from(status);
+    if status == 400 {
+        // One read of at most MAX_ANSWER_BODY bytes (bounded by the between-bytes
+        // timeout): enough for RFC 8935's JSON error object.
+        if let Ok(incoming) = resp.consume()
+            && let Ok(stream) = incoming.stream()
+            && let Ok(bytes) = stream.blocking_read(MAX_ANSWER_BODY as u64)
+        {
+            answer.body = bytes;
+        }
+    }
+    Ok(answer)
+}
+
+/// A wasi:http error code in words, for a delivery's `lastError`; the timeouts say
+/// "timed out" and name the one that ran out.
+pub fn describe(e: &spin_sdk::wit::wasi::http0_2_0::types::ErrorCode) -> String {
+    use roster_domain::events::{CONNECT_TIMEOUT_MS, FIRST_BYTE_TIMEOUT_MS};
+    use spin_sdk::wit::wasi::http0_2_0::types::ErrorCode as E;
+    match e {
+        E::HttpRequestDenied => {
+            "destination not allowed by event_hosts (spin.toml allowed_outbound_hosts)".into()
+        }
+        E::ConnectionTimeout => format!(
+            "timed out connecting (after {} s)",
+            CONNECT_TIMEOUT_MS / 1000
+        ),
+        E::ConnectionReadTimeout => format!(
+            "timed out waiting for the first byte (after {} s)",
+            FIRST_BYTE_TIMEOUT_MS / 1000
+        ),
+        E::HttpResponseTimeout => "timed out waiting for the answer".into(),
+        E::ConnectionWriteTimeout => "timed out sending the request".into(),
+        E::ConnectionRefused => "connection refused".into(),
+        E::ConnectionTerminated => "connection closed before an answer".into(),
+        E::ConnectionLimitReached => "too many outbound connections".into(),
+        E::DnsTimeout => "timed out resolving the host".into(),
+        E::DnsError(p) => format!(
+            "DNS lookup failed ({})",
+            p.rcode.as_deref().unwrap_or("no such host")
+        ),
+        E::DestinationNotFound => "destination not found".into(),
+        E::DestinationUnavailable => "destination unavailable".into(),
+        E::DestinationIpProhibited => "destination IP address prohibited".into(),
+        E::DestinationIpUnroutable => "destination IP address unroutable".into(),
+        E::TlsProtocolError => "TLS handshake failed".into(),
+        E::TlsCertificateError => "TLS certificate rejected".into(),
+        E::TlsAlertReceived(a) => format!(
+            "TLS alert from the receiver ({})",
+            a.alert_message.as_deref().unwrap_or("no message")
+        ),
+        E::HttpProtocolError => "HTTP protocol error".into(),
+        E::HttpResponseIncomplete => "incomplete answer".into(),
+        other => format!("no answer: {other:?}"),
     }
 }

@@ -2,7 +2,9 @@
 //! (`roster_api::routes::catalogue`, the one place a route is declared):
 //!
 //! - `components/<id>/Cargo.toml` and `components/<id>/src/lib.rs` for every route: the
-//!   component that serves it inside Spin (`roster_spin::serve::<Endpoint>`);
+//!   component that serves it inside Spin (`roster_spin::serve::<Endpoint>`;
+//!   `roster_spin::outbound::serve` for the one route allowed outbound hosts, the delivery
+//!   run, so no other component links outbound HTTP);
 //! - `spin.toml`: the application header, then per route its `[[trigger.http]]` and its
 //!   `[component.<id>]` (the key-value stores `default` and `ratelimit` — every route
 //!   authenticates, and its rate-limit counters live in `ratelimit`, which the runtime
@@ -131,7 +133,13 @@ fn component_source(r: &RouteSpec) -> String {
          /// {summary}\n\
          #[spin_sdk::http_component]\n\
          async fn handle(req: IncomingRequest) -> impl IntoResponse {{\n    \
-         roster_spin::serve::<{endpoint}>(req).await\n}}\n",
+         roster_spin::{serve}::<{endpoint}>(req).await\n}}\n",
+        // Only a component allowed outbound hosts gets (and links) the event sender.
+        serve = if roster_api::routes::allowed_outbound_hosts(r.component).is_empty() {
+            "serve"
+        } else {
+            "outbound::serve"
+        },
         id = r.component,
         route = r.route,
         allow = r.allow,
@@ -181,6 +189,15 @@ fn main() -> ExitCode {
         ["gen"] => false,
         ["gen", "--check"] => true,
         ["shrink"] => return size::shrink(&root, &components()),
+        ["shrink", ref some @ ..] => {
+            let all = components();
+            if let Some(bad) = some.iter().find(|id| !all.iter().any(|c| c == *id)) {
+                eprintln!("xtask shrink: no component {bad:?}");
+                return ExitCode::from(2);
+            }
+            let ids: Vec<String> = some.iter().map(|s| (*s).to_owned()).collect();
+            return size::shrink(&root, &ids);
+        }
         ["sizes"] => return size::sizes(&root, &components(), None),
         ["sizes", "--max", max] => match max.parse() {
             Ok(max) => return size::sizes(&root, &components(), Some(max)),
@@ -191,10 +208,10 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask gen [--check] | shrink | sizes [--max BYTES]\n  \
+                "usage: cargo xtask gen [--check] | shrink [COMPONENT…] | sizes [--max BYTES]\n  \
                  gen: writes components/ and spin.toml from the route catalogue \
                  (crates/api/src/routes.rs); --check only reports differences and exits 1 if \
-                 there are any\n  shrink: runs wasm-opt -Oz (binaryen) on every built \
+                 there are any\n  shrink: runs wasm-opt -Oz (binaryen) on every built (or each named) \
                  component's core module, when wasm-opt is installed\n  sizes: prints every \
                  built component's size; with --max, exits 1 when one is larger"
             );
@@ -296,6 +313,12 @@ mod tests {
             )));
             assert!(!r.requirements.is_empty(), "{} authenticates", r.route);
             assert!(component_source(r).contains(&format!("serve::<{}>", r.endpoint)));
+            assert_eq!(
+                component_source(r).contains("roster_spin::outbound::serve::<"),
+                !roster_api::routes::allowed_outbound_hosts(r.component).is_empty(),
+                "{}",
+                r.component
+            );
         }
         assert_eq!(m.matches("[component.").count(), routes.len() * 2 + 1);
         assert_eq!(m.matches(".build]").count(), 1);

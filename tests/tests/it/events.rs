@@ -25,12 +25,15 @@ struct Received {
 }
 
 /// The test receiver: answers 503 to the first `fail_first` requests of each path
-/// (`/set`, `/ce`), always 500 on `/dead` while `dead_fails`, 202 otherwise.
+/// (`/set`, `/ce`), always 500 on `/dead` while `dead_fails`, 400 with RFC 8935's JSON
+/// error on `/reject`, never on `/hang` (it keeps the connection open), 202 otherwise;
+/// each answer after `delay_ms`.
 #[derive(Debug, Default)]
 struct Receiver {
     got: Vec<Received>,
     fail_first: usize,
     dead_fails: bool,
+    delay_ms: u64,
 }
 
 type Shared = Arc<Mutex<Receiver>>;
@@ -64,6 +67,31 @@ async fn start_receiver(fail_first: usize) -> (Shared, u16) {
                                 })
                                 .collect();
                             let body = req.into_body().collect().await.unwrap().to_bytes().to_vec();
+                            if path == "/hang" {
+                                state.lock().unwrap().got.push(Received {
+                                    path,
+                                    headers,
+                                    body,
+                                });
+                                std::future::pending::<()>().await;
+                                unreachable!();
+                            }
+                            let delay = state.lock().unwrap().delay_ms;
+                            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                            if path == "/reject" {
+                                state.lock().unwrap().got.push(Received {
+                                    path,
+                                    headers,
+                                    body,
+                                });
+                                return Ok(hyper::Response::builder()
+                                    .status(400)
+                                    .header("content-type", "application/json")
+                                    .body(Full::new(Bytes::from_static(
+                                        br#"{"err":"invalid_audience","description":"not for us"}"#,
+                                    )))
+                                    .unwrap());
+                            }
                             let status = {
                                 let mut r = state.lock().unwrap();
                                 let seen = r.got.iter().filter(|g| g.path == path).count();
@@ -244,6 +272,21 @@ async fn a_removal_is_pushed_to_subscribers_that_fail_then_recover() {
     let got = rx.lock().unwrap().got.clone();
     assert_eq!(got.len(), 4);
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    // Every request carried a Content-Length (RFC 8935 receivers expect one), never
+    // a chunked body.
+    for g in &got {
+        assert_eq!(
+            g.headers.get("content-length").map(String::as_str),
+            Some(g.body.len().to_string().as_str()),
+            "{:?}",
+            g.headers
+        );
+        assert!(
+            !g.headers.contains_key("transfer-encoding"),
+            "{:?}",
+            g.headers
+        );
+    }
     let last_set = got.iter().rev().find(|g| g.path == "/set").unwrap();
     assert_eq!(last_set.headers["content-type"], "application/secevent+jwt");
     let jwt = String::from_utf8(last_set.body.clone()).unwrap();
@@ -401,11 +444,10 @@ async fn a_host_the_operator_did_not_allow_is_never_reached_and_the_removal_goes
     );
     let open = deliveries(&app, &org, "").await;
     assert_eq!(open[0]["lastStatus"], Value::Null, "{open:?}");
-    assert!(
-        open[0]["lastError"]
-            .as_str()
-            .unwrap()
-            .starts_with("no answer"),
+    // The host's HttpRequestDenied (as Spin answers it), in words.
+    assert_eq!(
+        open[0]["lastError"],
+        "destination not allowed by event_hosts (spin.toml allowed_outbound_hosts)",
         "{open:?}"
     );
     // The default backoff (30 s): not due at the next run.
@@ -468,5 +510,207 @@ async fn subscriptions_are_validated_and_need_their_permission() {
         .call("DELETE", &format!("{path}/0123456789abcdef01234567"), None)
         .await;
     assert_error(&r, 404, 3001);
+    app.assert_consistent();
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_times_out_and_is_retried() {
+    let (rx, port) = start_receiver(0).await;
+    let allowed = format!("http://127.0.0.1:{port}");
+    let app = App::start_with_variables(&[("event_hosts", &allowed)]).await;
+    let org = app.org("hangs").await;
+    subscribe(
+        &app,
+        &org,
+        json!({"url": format!("{allowed}/hang"), "events": ["user.removed"], "format": "set", "retryBaseSeconds": 0}),
+    )
+    .await;
+    let id = app.user(&org, "ivo").await;
+    let removed = app
+        .call("DELETE", &format!("{}/mdm/users/{id}", base(&org)), None)
+        .await;
+    assert_eq!(removed.status, 200, "{}", removed.text);
+    // The receiver reads the request and never answers: the run ends after the
+    // first-byte timeout (10 s), not when the connection ends.
+    let started = std::time::Instant::now();
+    let r = run(&app, &org).await;
+    let took = started.elapsed();
+    assert!(
+        took >= std::time::Duration::from_secs(9) && took < std::time::Duration::from_secs(25),
+        "{took:?}"
+    );
+    assert_eq!(
+        (r["attempted"].as_u64(), r["retrying"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    let open = deliveries(&app, &org, "").await;
+    assert_eq!(open[0]["state"], "pending", "{open:?}");
+    assert_eq!(open[0]["lastStatus"], Value::Null, "{open:?}");
+    assert_eq!(
+        open[0]["lastError"], "timed out waiting for the first byte (after 10 s)",
+        "{open:?}"
+    );
+    // Retried at the next run (retryBaseSeconds 0), and so on until it answers.
+    let r = run(&app, &org).await;
+    assert_eq!(r["attempted"], 1, "{r}");
+    assert_eq!(deliveries(&app, &org, "").await[0]["attempts"], 2);
+    assert_eq!(rx.lock().unwrap().got.len(), 2);
+    app.assert_consistent();
+}
+
+#[tokio::test]
+async fn concurrent_runs_send_each_event_once() {
+    let (rx, port) = start_receiver(0).await;
+    // Slow answers, so that the runs overlap.
+    rx.lock().unwrap().delay_ms = 150;
+    let allowed = format!("http://127.0.0.1:{port}");
+    let app = App::start_with_variables(&[("event_hosts", &allowed)]).await;
+    let org = app.org("overlaps").await;
+    subscribe(
+        &app,
+        &org,
+        json!({"url": format!("{allowed}/set"), "events": ["user.removed"], "format": "set", "retryBaseSeconds": 0}),
+    )
+    .await;
+    for i in 0..10 {
+        let id = app.user(&org, &format!("user{i}")).await;
+        let removed = app
+            .call("DELETE", &format!("{}/mdm/users/{id}", base(&org)), None)
+            .await;
+        assert_eq!(removed.status, 200, "{}", removed.text);
+    }
+    let (a, b, c, d) = tokio::join!(
+        run(&app, &org),
+        run(&app, &org),
+        run(&app, &org),
+        run(&app, &org)
+    );
+    let reports = [a, b, c, d];
+    let attempted: u64 = reports
+        .iter()
+        .map(|r| r["attempted"].as_u64().unwrap())
+        .sum();
+    let got = rx.lock().unwrap().got.clone();
+    let mut ids: Vec<String> = got
+        .iter()
+        .map(|g| {
+            let jwt = String::from_utf8(g.body.clone()).unwrap();
+            let claims = jwt.split('.').nth(1).unwrap().to_owned();
+            let claims: Value = serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(claims)
+                    .unwrap(),
+            )
+            .unwrap();
+            claims["jti"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        (got.len(), ids.len(), attempted),
+        (10, 10, 10),
+        "{reports:?}"
+    );
+    // The runs did overlap: some skipped deliveries another run held.
+    assert!(
+        reports.iter().any(|r| r["leased"].as_u64().unwrap() > 0),
+        "{reports:?}"
+    );
+    assert!(deliveries(&app, &org, "").await.is_empty());
+    app.assert_consistent();
+}
+
+#[tokio::test]
+async fn refused_connections_and_rejected_sets_say_why() {
+    let (rx, port) = start_receiver(0).await;
+    // A loopback port nobody listens on.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let app = App::start_with_variables(&[("event_hosts", "http://127.0.0.1:*")]).await;
+    let org = app.org("refusals").await;
+    let refused = subscribe(
+        &app,
+        &org,
+        json!({"url": format!("http://127.0.0.1:{closed}/in"), "events": ["user.removed"], "format": "cloudevents", "retryBaseSeconds": 0}),
+    )
+    .await;
+    let rejecting = subscribe(
+        &app,
+        &org,
+        json!({"url": format!("http://127.0.0.1:{port}/reject"), "events": ["user.removed"], "format": "set", "retryBaseSeconds": 0}),
+    )
+    .await;
+    let id = app.user(&org, "eve").await;
+    let removed = app
+        .call("DELETE", &format!("{}/mdm/users/{id}", base(&org)), None)
+        .await;
+    assert_eq!(removed.status, 200, "{}", removed.text);
+    let r = run(&app, &org).await;
+    // The SET answered 400 with a JSON error: dead at once (RFC 8935 §2.4); the
+    // refused connection: retried.
+    assert_eq!(
+        (
+            r["attempted"].as_u64(),
+            r["dead"].as_u64(),
+            r["retrying"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{r}"
+    );
+    let open = deliveries(&app, &org, "").await;
+    let of = |sub: &Value| {
+        open.iter()
+            .find(|d| d["subscriptionId"] == sub["id"])
+            .unwrap()
+            .clone()
+    };
+    let d = of(&refused);
+    assert_eq!(
+        (d["state"].as_str(), d["lastError"].as_str()),
+        (Some("pending"), Some("connection refused")),
+        "{d}"
+    );
+    let d = of(&rejecting);
+    assert_eq!(d["state"], "dead", "{d}");
+    assert_eq!(d["lastStatus"], 400, "{d}");
+    let why = d["lastError"].as_str().unwrap();
+    assert!(
+        why.contains("invalid_audience") && !why.contains("not for us"),
+        "{why}"
+    );
+    // Not retried: the next run sends only the refused one again.
+    let r = run(&app, &org).await;
+    assert_eq!(r["attempted"], 1, "{r}");
+    assert_eq!(rx.lock().unwrap().got.len(), 1);
+    app.assert_consistent();
+}
+
+#[tokio::test]
+async fn the_21st_subscription_is_refused_naming_the_list() {
+    let app = App::start().await;
+    let org = app.org("manysubs").await;
+    let body =
+        json!({"url": "https://hooks.example.com/x", "events": ["user.removed"], "format": "set"});
+    for _ in 0..20 {
+        subscribe(&app, &org, body.clone()).await;
+    }
+    let r = app
+        .call(
+            "POST",
+            &format!("{}/event-subscriptions", base(&org)),
+            Some(body),
+        )
+        .await;
+    assert_error(&r, 400, 1001);
+    assert!(
+        r.text
+            .contains("invalid subscriptions: an organization has at most 20 event subscriptions"),
+        "{}",
+        r.text
+    );
     app.assert_consistent();
 }

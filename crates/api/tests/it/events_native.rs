@@ -39,7 +39,7 @@ impl EventSender for Fake {
         } else {
             202
         };
-        Box::pin(async move { Ok(status) })
+        Box::pin(async move { Ok(status.into()) })
     }
 }
 

@@ -46,7 +46,7 @@ impl EventSender for Fake {
         } else {
             s.remove(0)
         };
-        Box::pin(async move { answer })
+        Box::pin(async move { answer.map(events::Answer::from) })
     }
 }
 
@@ -447,4 +447,170 @@ fn a_dead_letter_of_a_deleted_subscription_is_dropped_with_its_personal_data() {
     );
     assert!(!all_values(&s).contains("kim@example.com"));
     consistent(&s, "dead letter dropped");
+}
+
+/// A sender that, while it sends, lets a second run go over the same store (the two
+/// runs interleave as concurrent requests do), then answers 202.
+#[derive(Debug)]
+struct Overlapping<'a> {
+    store: &'a MemoryStore,
+    org: &'a Organization,
+    inner: Fake,
+    got: RefCell<usize>,
+    second: RefCell<Vec<events::RunReport>>,
+}
+
+impl EventSender for Overlapping<'_> {
+    fn send<'a>(&'a self, _: &'a Outbound) -> events::SendFuture<'a> {
+        *self.got.borrow_mut() += 1;
+        Box::pin(async move {
+            let r = events::run(self.store, self.org, &self.inner, 10, NOW.plus_millis(500))
+                .await
+                .unwrap();
+            self.second.borrow_mut().push(r);
+            Ok(events::Answer::from(202))
+        })
+    }
+}
+
+#[test]
+fn overlapping_runs_send_each_delivery_once_and_a_dead_runs_lease_runs_out() {
+    let s = MemoryStore::from_env();
+    let o = org(&s);
+    subscribe(&s, &o, &["user.removed"], "set", Some(0));
+    subscribe(&s, &o, &["user.removed"], "cloudevents", Some(0));
+    for name in ["kim", "lee", "max"] {
+        let id = user(&s, &o, name);
+        block_on(remove_user(&s, &o, &id, &RemovalPolicy::canonical(), NOW)).unwrap();
+    }
+    // Run A sends 6 deliveries; during each send, run B goes over the queue: it finds
+    // the event being sent leased and the later ones claimable (it sends those itself).
+    let a = Overlapping {
+        store: &s,
+        org: &o,
+        inner: Fake::new(vec![], 202),
+        got: RefCell::new(0),
+        second: RefCell::new(Vec::new()),
+    };
+    let r = block_on(events::run(&s, &o, &a, 10, NOW)).unwrap();
+    let sent_by_b = a.inner.got.borrow().len();
+    // Every delivery was sent exactly once, by one run or the other.
+    assert_eq!(*a.got.borrow() + sent_by_b, 6, "A {r:?}, B {:?}", a.second);
+    assert_eq!(r.attempted, *a.got.borrow());
+    let first_b = &a.second.borrow()[0];
+    // B's first pass, while A sent the first event's first delivery: that event's two
+    // deliveries are leased by A.
+    assert!(first_b.leased >= 2, "{first_b:?}");
+    assert!(
+        block_on(events::list_open(&s, &o.id, None, 10))
+            .unwrap()
+            .is_empty()
+    );
+    consistent(&s, "overlapping");
+
+    // A run that dies between its claim and its outcome: the delivery stays leased, a
+    // run within the lease skips it, a run after the lease sends it again.
+    let setup = || {
+        let s = MemoryStore::from_env();
+        let o = org(&s);
+        subscribe(&s, &o, &["user.removed"], "set", Some(0));
+        let id = user(&s, &o, "kim");
+        block_on(remove_user(&s, &o, &id, &RemovalPolicy::canonical(), NOW)).unwrap();
+        (s, o)
+    };
+    let mut died = None;
+    for n in 1..=20 {
+        let (s, o) = setup();
+        let fake = Fake::new(vec![], 202);
+        s.fail_nth(n);
+        let r = block_on(events::run(&s, &o, &fake, 10, NOW));
+        s.clear_faults();
+        if r.is_err() && fake.got.borrow().len() == 1 {
+            died = Some((s, o));
+            break;
+        }
+    }
+    let (s, o) = died.expect("a store call after the send fails the run");
+    let views = block_on(events::list_open(&s, &o.id, None, 10)).unwrap();
+    let lease = views[0].delivery.leased_until.expect("leased");
+    assert_eq!(
+        lease,
+        NOW.plus_millis(events::SEND_BOUND_MS + events::LEASE_MARGIN_MS)
+    );
+    let fake = Fake::new(vec![], 202);
+    let r = block_on(events::run(&s, &o, &fake, 10, lease.plus_millis(-1))).unwrap();
+    assert_eq!((r.attempted, r.leased, r.pending), (0, 1, 1));
+    let r = block_on(events::run(&s, &o, &fake, 10, lease)).unwrap();
+    assert_eq!((r.attempted, r.delivered), (1, 1));
+    consistent(&s, "lease ran out");
+}
+
+#[test]
+fn a_set_rejected_with_400_and_a_json_error_is_dead_lettered_at_once() {
+    let s = MemoryStore::from_env();
+    let o = org(&s);
+    subscribe(&s, &o, &["user.removed"], "set", Some(0));
+    subscribe(&s, &o, &["user.removed"], "cloudevents", Some(0));
+    let id = user(&s, &o, "kim");
+    block_on(remove_user(&s, &o, &id, &RemovalPolicy::canonical(), NOW)).unwrap();
+    let rejection = events::Answer {
+        status: 400,
+        body: br#"{"err":"invalid_key","description":"kim's key is unknown"}"#.to_vec(),
+    };
+    #[derive(Debug)]
+    struct Rejecting(events::Answer);
+    impl EventSender for Rejecting {
+        fn send<'a>(&'a self, _: &'a Outbound) -> events::SendFuture<'a> {
+            Box::pin(async move { Ok(self.0.clone()) })
+        }
+    }
+    let r = block_on(events::run(&s, &o, &Rejecting(rejection), 10, NOW)).unwrap();
+    // The SET: dead at once; the CloudEvent (no such rule for webhooks): retried.
+    assert_eq!((r.attempted, r.dead, r.retrying), (2, 1, 1), "{r:?}");
+    let dead = block_on(events::list_open(&s, &o.id, Some(DeliveryState::Dead), 10)).unwrap();
+    assert_eq!(dead.len(), 1);
+    let d = &dead[0].delivery;
+    assert_eq!((d.attempts, d.last_status), (1, Some(400)));
+    let why = d.last_error.as_deref().unwrap();
+    assert!(
+        why.contains("invalid_key") && why.contains("not retried"),
+        "{why}"
+    );
+    // The receiver's description is not kept.
+    assert!(!all_values(&s).contains("key is unknown"));
+    // A 400 without a JSON error is an ordinary failure, for a SET too.
+    let plain = events::Answer {
+        status: 400,
+        body: b"bad request".to_vec(),
+    };
+    let r = block_on(events::run(
+        &s,
+        &o,
+        &Rejecting(plain),
+        10,
+        NOW.plus_millis(1),
+    ))
+    .unwrap();
+    assert_eq!((r.attempted, r.dead, r.retrying), (1, 0, 1), "{r:?}");
+    consistent(&s, "rejected");
+}
+
+#[test]
+fn the_21st_subscription_is_refused_naming_the_list() {
+    let s = MemoryStore::from_env();
+    let o = org(&s);
+    for _ in 0..events::MAX_SUBSCRIPTIONS {
+        subscribe(&s, &o, &["user.removed"], "set", None);
+    }
+    let ev = vec!["user.removed".to_owned()];
+    let new = NewSubscription::parse("https://hooks.example.com/in", &ev, "set", None).unwrap();
+    let err = block_on(events::create_subscription(&s, &o, new, "admin", NOW)).unwrap_err();
+    let roster_domain::DomainError::Invalid(v) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(v.field, "subscriptions");
+    assert!(
+        v.reason.contains("at most 20") && v.reason.contains("delete one"),
+        "{v:?}"
+    );
 }
