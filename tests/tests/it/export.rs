@@ -526,7 +526,7 @@ async fn the_policy_is_validated_and_the_purge_needs_no_new_export() {
 async fn a_removal_interrupted_at_every_call_with_the_policy_on() {
     let app = App::start().await;
     let (org, _) = strict_org(&app, "exp-faults", json!({})).await;
-    let probe = user_with_devices(&app, &org, "probe").await;
+    let probe = user_with_devices(&app, &org, "probe", "INACTIVE").await;
     assert_eq!(export(&app, &org, &probe).await.status, 200);
     app.host.faults().clear();
     assert_eq!(
@@ -539,7 +539,7 @@ async fn a_removal_interrupted_at_every_call_with_the_policy_on() {
     assert!(calls > 10, "a removal makes {calls} key-value calls");
     let (mut exported, mut refused) = (0, 0);
     for n in 1..=calls {
-        let id = user_with_devices(&app, &org, &format!("u{n}")).await;
+        let id = user_with_devices(&app, &org, &format!("u{n}"), "INACTIVE").await;
         let user = canonical(&org, &id);
         assert_eq!(export(&app, &org, &id).await.status, 200);
         app.host.faults().clear();
@@ -579,13 +579,13 @@ async fn a_removal_interrupted_at_every_call_with_the_policy_on() {
 async fn an_export_interrupted_at_every_call() {
     let app = App::start().await;
     let (org, _) = strict_org(&app, "exp-export-faults", json!({})).await;
-    let probe = user_with_devices(&app, &org, "probe").await;
+    let probe = user_with_devices(&app, &org, "probe", "INACTIVE").await;
     app.host.faults().clear();
     assert_eq!(export(&app, &org, &probe).await.status, 200);
     let calls = app.host.faults().kv_calls();
     assert!(calls > 3, "an export makes {calls} key-value calls");
     for n in 1..=calls {
-        let id = user_with_devices(&app, &org, &format!("e{n}")).await;
+        let id = user_with_devices(&app, &org, &format!("e{n}"), "INACTIVE").await;
         app.host.faults().clear();
         app.host.faults().fail_nth(n);
         let first = export(&app, &org, &id).await;

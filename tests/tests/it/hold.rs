@@ -473,7 +473,7 @@ async fn the_purge_skips_a_held_expired_soft_removal_and_takes_it_after_the_lift
 async fn a_removal_interrupted_at_every_call_with_a_hold_placed_midway() {
     let app = App::start().await;
     let org = app.org("hold-faults").await;
-    let probe = user_with_devices(&app, &org, "probe").await;
+    let probe = user_with_devices(&app, &org, "probe", "INACTIVE").await;
     app.host.faults().clear();
     assert_eq!(
         app.call("DELETE", &canonical(&org, &probe), None)
@@ -485,7 +485,7 @@ async fn a_removal_interrupted_at_every_call_with_a_hold_placed_midway() {
     assert!(calls > 10, "a removal makes {calls} key-value calls");
     let (mut placed, mut refused) = (0, 0);
     for n in 1..=calls {
-        let id = user_with_devices(&app, &org, &format!("u{n}")).await;
+        let id = user_with_devices(&app, &org, &format!("u{n}"), "INACTIVE").await;
         let user = canonical(&org, &id);
         app.host.faults().clear();
         app.host.faults().fail_nth(n);

@@ -12,6 +12,8 @@ use roster_domain::Timestamp;
 use roster_tests::{App, Reply, assert_error};
 use serde_json::{Value, json};
 
+use crate::surfaces::user_with_devices;
+
 const DAY: i64 = 86_400_000;
 
 fn base(org: &str) -> String {
@@ -71,24 +73,6 @@ fn backdate(app: &App, org: &str, users: &[&str], ms: i64) {
     }
 }
 
-async fn user_with_devices(app: &App, org: &str, name: &str) -> String {
-    let id = app.user(org, name).await;
-    for i in 0..2 {
-        let d = app
-            .call(
-                "POST",
-                &format!("{}/devices", canonical(org, &id)),
-                Some(
-                    json!({"name": "d", "type": "ios", "deviceIdentifier": format!("{name}-{i}"),
-                            "enrolmentInfo": {"status": "ACTIVE"}}),
-                ),
-            )
-            .await;
-        assert_eq!(d.status, 201, "{}", d.text);
-    }
-    id
-}
-
 async fn messages(app: &App, org: &str, kind: &str, id: &str) -> usize {
     let r = app
         .call("GET", &format!("{}/mdm/outbox?limit=200", base(org)), None)
@@ -121,7 +105,7 @@ async fn events(app: &App, org: &str, id: &str, action: &str) -> Vec<Value> {
 async fn the_sweep_schedules_an_inactive_user_and_the_due_run_removes_it() {
     let app = App::start().await;
     let org = app.org("inact-flow").await;
-    let kim = user_with_devices(&app, &org, "kim").await;
+    let kim = user_with_devices(&app, &org, "kim", "ACTIVE").await;
     let fresh = app.user(&org, "fresh").await;
     set_policy(&app, &org, json!({"inactivityDays": 1})).await;
     // Just switched on: nobody is due, whatever their last change.

@@ -13,6 +13,8 @@ use roster_tests::{App, Reply, assert_error};
 use serde_json::{Value, json};
 use std::time::Duration;
 
+use crate::surfaces::user_with_devices;
+
 fn base(org: &str) -> String {
     format!("/v1/organizations/{org}")
 }
@@ -62,24 +64,6 @@ fn after(ms: i64) -> Timestamp {
     Timestamp::now().plus_millis(ms)
 }
 
-async fn user_with_devices(app: &App, org: &str, name: &str) -> String {
-    let id = app.user(org, name).await;
-    for i in 0..2 {
-        let d = app
-            .call(
-                "POST",
-                &format!("{}/devices", canonical(org, &id)),
-                Some(
-                    json!({"name": "d", "type": "ios", "deviceIdentifier": format!("{name}-{i}"),
-                            "enrolmentInfo": {"status": "ACTIVE"}}),
-                ),
-            )
-            .await;
-        assert_eq!(d.status, 201, "{}", d.text);
-    }
-    id
-}
-
 /// The outbox's messages of `kind` addressed to `id`.
 async fn messages(app: &App, org: &str, kind: &str, id: &str) -> Vec<Value> {
     let r = app
@@ -117,7 +101,7 @@ async fn actions(app: &App, org: &str, id: &str) -> Vec<(String, Value)> {
 async fn a_schedule_is_shown_warned_about_once_and_done_by_the_run() {
     let app = App::start().await;
     let org = app.org("sched-basic").await;
-    let id = user_with_devices(&app, &org, "kim").await;
+    let id = user_with_devices(&app, &org, "kim", "ACTIVE").await;
     let due = after(2_500);
     let at = due.to_rfc3339();
     let r = put(&app, &org, &id, json!({"at": at, "warnDaysBefore": 1})).await;
@@ -363,7 +347,7 @@ async fn schedules_need_their_own_permissions_and_valid_requests() {
 async fn the_due_run_interrupted_at_every_key_value_call() {
     let app = App::start().await;
     let org = app.org("sched-faults").await;
-    let probe = user_with_devices(&app, &org, "probe").await;
+    let probe = user_with_devices(&app, &org, "probe", "ACTIVE").await;
     let due = after(1_000);
     assert_eq!(
         put(
@@ -384,7 +368,7 @@ async fn the_due_run_interrupted_at_every_key_value_call() {
     assert!(calls > 10, "a due run makes {calls} key-value calls");
     let mut ids = Vec::new();
     for n in 1..=calls {
-        ids.push(user_with_devices(&app, &org, &format!("u{n}")).await);
+        ids.push(user_with_devices(&app, &org, &format!("u{n}"), "ACTIVE").await);
     }
     // Scheduled in this order (the run takes them in it), all due together.
     let due = after(2_000 + i64::try_from(calls).unwrap() * 100);

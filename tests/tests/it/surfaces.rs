@@ -130,8 +130,10 @@ pub async fn remove(app: &App, p: Path, t: &Target) -> Reply {
     }
 }
 
-/// A user with two inactive devices; returns its `mdmUserId`.
-pub async fn user_with_devices(app: &App, org: &str, name: &str) -> String {
+/// A user with two devices whose enrolment status is `status` (`ACTIVE`: a removal
+/// retires them and queues their notices; `INACTIVE`: nothing blocks it); returns its
+/// `mdmUserId`.
+pub async fn user_with_devices(app: &App, org: &str, name: &str, status: &str) -> String {
     let (id, _) = user(app, org, name).await;
     for i in 0..2 {
         let d = app
@@ -140,7 +142,7 @@ pub async fn user_with_devices(app: &App, org: &str, name: &str) -> String {
                 &format!("{}/devices", canonical(org, &id)),
                 Some(
                     json!({"name": "d", "type": "ios", "deviceIdentifier": format!("{name}-{i}"),
-                            "enrolmentInfo": {"status": "INACTIVE"}}),
+                            "enrolmentInfo": {"status": status}}),
                 ),
             )
             .await;

@@ -34,6 +34,14 @@ pub fn req(
     r
 }
 
+/// One day in milliseconds.
+pub const DAY: i64 = 86_400_000;
+
+/// A context whose admin token is `secret`, `days` days after [`NOW`].
+pub fn at(days: i64) -> Ctx {
+    Ctx::new(Some("secret".into()), NOW.plus_millis(days * DAY))
+}
+
 /// A response body parsed as JSON.
 pub fn json_of(resp: &http::Response<Vec<u8>>) -> Value {
     serde_json::from_slice(resp.body()).unwrap()

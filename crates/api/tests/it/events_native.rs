@@ -6,8 +6,7 @@
 use futures::executor::block_on;
 use http::Method;
 use roster_api::mdm::{
-    EventDeliveriesRoute, EventDeliveriesRunRoute, EventSubscriptionsRoute, OrganizationsRoute,
-    UserRoute, UsersRoute,
+    EventDeliveriesRoute, EventDeliveriesRunRoute, EventSubscriptionsRoute, UserRoute,
 };
 use roster_api::{ApiRequest, Endpoint};
 use roster_domain::MemoryStore;
@@ -46,19 +45,8 @@ impl EventSender for Fake {
 const ORG: [(&str, &str); 1] = [("organizationid", "acme")];
 
 fn setup(store: &MemoryStore) -> String {
+    let id = common::acme_with_kim(store, Value::Null);
     block_on(async {
-        let r = OrganizationsRoute::handle(
-            &req(
-                Method::POST,
-                &[],
-                "",
-                Some(json!({"name": "Acme", "slug": "acme"})),
-            ),
-            store,
-            &ctx(),
-        )
-        .await;
-        assert_eq!(r.status(), 201);
         let r = EventSubscriptionsRoute::handle(
             &req(
                 Method::POST,
@@ -77,19 +65,6 @@ fn setup(store: &MemoryStore) -> String {
                 .unwrap()
                 .starts_with("whsec_")
         );
-        let r = UsersRoute::handle(
-            &req(
-                Method::POST,
-                &ORG,
-                "",
-                Some(json!({"username": "kim", "email": "kim@example.com"})),
-            ),
-            store,
-            &ctx(),
-        )
-        .await;
-        assert_eq!(r.status(), 201);
-        let id = json_of(&r)["data"]["id"].as_str().unwrap().to_owned();
         let r = UserRoute::handle(
             &req(
                 Method::DELETE,

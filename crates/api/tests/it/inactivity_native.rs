@@ -8,19 +8,13 @@ use futures::executor::block_on;
 use http::Method;
 use roster_api::mdm::{
     AuditRoute, InactivitySweepRoute, OrganizationRoute, OrganizationsRoute,
-    ScheduledRemovalsRoute, UserRemovalScheduleRoute, UserRemovalsRoute, UserRoute, UsersRoute,
+    ScheduledRemovalsRoute, UserRemovalScheduleRoute, UserRemovalsRoute, UserRoute,
 };
 use roster_api::{Ctx, Endpoint};
 use roster_domain::{MemoryStore, Timestamp};
 use serde_json::{Value, json};
 
-use crate::common::{NOW, ctx, json_of, req};
-
-const DAY: i64 = 86_400_000;
-
-fn at(days: i64) -> Ctx {
-    Ctx::new(Some("secret".into()), NOW.plus_millis(days * DAY))
-}
+use crate::common::{self, DAY, NOW, at, ctx, json_of, req};
 
 fn day(days: i64) -> String {
     Timestamp(NOW.0 + days * DAY).to_rfc3339()
@@ -29,33 +23,7 @@ fn day(days: i64) -> String {
 const O: [(&str, &str); 1] = [("organizationid", "acme")];
 
 fn setup(store: &MemoryStore) -> String {
-    block_on(async {
-        let r = OrganizationsRoute::handle(
-            &req(
-                Method::POST,
-                &[],
-                "",
-                Some(json!({"name": "Acme", "slug": "acme"})),
-            ),
-            store,
-            &ctx(),
-        )
-        .await;
-        assert_eq!(r.status(), 201);
-        let r = UsersRoute::handle(
-            &req(
-                Method::POST,
-                &O,
-                "",
-                Some(json!({"username": "kim", "email": "kim@example.com"})),
-            ),
-            store,
-            &ctx(),
-        )
-        .await;
-        assert_eq!(r.status(), 201);
-        json_of(&r)["data"]["id"].as_str().unwrap().to_owned()
-    })
+    common::acme_with_kim(store, Value::Null)
 }
 
 async fn patch_policy(store: &MemoryStore, policy: Value, c: &Ctx) -> Value {

@@ -6,49 +6,17 @@
 use futures::executor::block_on;
 use http::Method;
 use roster_api::mdm::{
-    AuditRoute, OrganizationsRoute, OutboxRoute, ScheduledRemovalsRoute, UserHoldRoute,
-    UserRemovalScheduleRoute, UserRemovalsRoute, UserRoute, UsersRoute,
+    AuditRoute, OutboxRoute, ScheduledRemovalsRoute, UserHoldRoute, UserRemovalScheduleRoute,
+    UserRemovalsRoute, UserRoute,
 };
 use roster_api::{Ctx, Endpoint};
 use roster_domain::{MemoryStore, Timestamp};
 use serde_json::{Value, json};
 
-use crate::common::{NOW, ctx, json_of, req};
-
-const DAY: i64 = 86_400_000;
-
-fn at(days: i64) -> Ctx {
-    Ctx::new(Some("secret".into()), NOW.plus_millis(days * DAY))
-}
+use crate::common::{self, DAY, NOW, at, ctx, json_of, req};
 
 fn setup(store: &MemoryStore) -> String {
-    block_on(async {
-        let r = OrganizationsRoute::handle(
-            &req(
-                Method::POST,
-                &[],
-                "",
-                Some(json!({"name": "Acme", "slug": "acme"})),
-            ),
-            store,
-            &ctx(),
-        )
-        .await;
-        assert_eq!(r.status(), 201);
-        let r = UsersRoute::handle(
-            &req(
-                Method::POST,
-                &[("organizationid", "acme")],
-                "",
-                Some(json!({"username": "kim", "email": "kim@example.com"})),
-            ),
-            store,
-            &ctx(),
-        )
-        .await;
-        assert_eq!(r.status(), 201);
-        json_of(&r)["data"]["id"].as_str().unwrap().to_owned()
-    })
+    common::acme_with_kim(store, Value::Null)
 }
 
 async fn run(store: &MemoryStore, c: Ctx) -> Value {

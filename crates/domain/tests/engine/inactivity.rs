@@ -5,7 +5,7 @@
 //! the sweep, the cancellation and the removal interrupted at every store call end
 //! consistent, audited exactly once.
 
-use crate::helpers::{DAY, NOW, consistent};
+use crate::helpers::{DAY, NOW, consistent, user};
 use futures::executor::block_on;
 use roster_domain::holds::{self, NewHold};
 use roster_domain::ids::ObjectId;
@@ -39,17 +39,6 @@ async fn policy(
 
 fn org(s: &MemoryStore) -> Organization {
     crate::helpers::org(s)
-}
-
-async fn user(s: &MemoryStore, o: &Organization, name: &str) -> ObjectId {
-    let new = users::NewUser::parse(
-        name,
-        Some(&format!("{name}@example.com")),
-        Some("Given"),
-        Some("Family"),
-    )
-    .unwrap();
-    users::create(s, o, new, NOW).await.unwrap().id
 }
 
 async fn touch(s: &MemoryStore, o: &Organization, id: &ObjectId, when: Timestamp) {

@@ -4,7 +4,7 @@
 //! (or a scheduling) interrupted at every store call ends consistent, with exactly one
 //! warning.
 
-use crate::helpers::{DAY, NOW, consistent};
+use crate::helpers::{self, DAY, NOW, consistent, user};
 use futures::executor::block_on;
 use roster_domain::holds::{self, NewHold};
 use roster_domain::ids::ObjectId;
@@ -14,31 +14,7 @@ use roster_domain::schedules::{self, NewSchedule, ScheduleError};
 use roster_domain::{MemoryStore, Timestamp, audit, keys, orgs, users};
 
 fn org_with(s: &MemoryStore, retention: Option<i64>) -> Organization {
-    block_on(async {
-        let o = orgs::create(
-            s,
-            orgs::NewOrganization::parse("Acme", "acme").unwrap(),
-            NOW,
-        )
-        .await
-        .unwrap();
-        let changes = orgs::OrgChanges {
-            policy: orgs::PolicyChanges::parse(retention, None, None).unwrap(),
-            ..orgs::OrgChanges::default()
-        };
-        orgs::update(s, &o.id, None, changes, NOW).await.unwrap()
-    })
-}
-
-async fn user(s: &MemoryStore, o: &Organization, name: &str) -> ObjectId {
-    let new = users::NewUser::parse(
-        name,
-        Some(&format!("{name}@example.com")),
-        Some("Given"),
-        Some("Family"),
-    )
-    .unwrap();
-    users::create(s, o, new, NOW).await.unwrap().id
+    helpers::org_with(s, retention, None)
 }
 
 fn at(days: i64, warn: Option<i64>) -> NewSchedule {
