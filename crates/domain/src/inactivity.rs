@@ -192,7 +192,10 @@ pub async fn sweep<S: Store>(
     report.cursor = next;
     report.more = next != 0;
     if next != stored {
-        store.increment(&cursor_key, next - stored).await?;
+        // From the value read to the next one, only if no overlapping sweep moved it
+        // meanwhile (a sweep that began at the same cursor looked at the same slots):
+        // adding the difference instead would skip slots, or leave the index's range.
+        crate::claims::take_over(store, &cursor_key, stored, next).await?;
     }
     Ok(report)
 }

@@ -77,3 +77,159 @@ pub fn consistent(s: &MemoryStore, at: &str) {
         "{at}"
     );
 }
+
+// Two runs at once, one store call at a time (the concurrency tests).
+
+use roster_domain::Store;
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
+
+/// A store over a [`MemoryStore`] that pauses before every call (so a driver decides
+/// which of two runs makes the next call) and logs every write: `(key, value)`.
+pub struct Stepped<'a> {
+    inner: &'a MemoryStore,
+    /// Every write, in order: `(key, value)`.
+    pub writes: RefCell<Vec<(String, String)>>,
+}
+
+impl<'a> Stepped<'a> {
+    /// A stepped view of `inner`.
+    pub fn new(inner: &'a MemoryStore) -> Self {
+        Self {
+            inner,
+            writes: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn log(&self, key: &str, value: &[u8]) {
+        self.writes
+            .borrow_mut()
+            .push((key.to_owned(), String::from_utf8_lossy(value).into_owned()));
+    }
+}
+
+/// Pending once, then ready: a point where the driver may switch runs.
+struct Pause(bool);
+
+impl Future for Pause {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+impl Store for Stepped<'_> {
+    type Cas = <MemoryStore as Store>::Cas;
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, roster_domain::StoreError> {
+        Pause(false).await;
+        self.inner.get(key).await
+    }
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), roster_domain::StoreError> {
+        Pause(false).await;
+        self.log(key, value);
+        self.inner.set(key, value).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), roster_domain::StoreError> {
+        Pause(false).await;
+        self.inner.delete(key).await
+    }
+    async fn exists(&self, key: &str) -> Result<bool, roster_domain::StoreError> {
+        Pause(false).await;
+        self.inner.exists(key).await
+    }
+    async fn increment(&self, key: &str, delta: i64) -> Result<i64, roster_domain::StoreError> {
+        Pause(false).await;
+        self.inner.increment(key, delta).await
+    }
+    async fn cas(
+        &self,
+        key: &str,
+    ) -> Result<(Self::Cas, Option<Vec<u8>>), roster_domain::StoreError> {
+        Pause(false).await;
+        self.inner.cas(key).await
+    }
+    async fn swap(
+        &self,
+        cas: Self::Cas,
+        value: &[u8],
+    ) -> Result<roster_domain::Swap, roster_domain::StoreError> {
+        Pause(false).await;
+        // The key is not in the handle: log the value alone (it names the record).
+        self.log("(swap)", value);
+        self.inner.swap(cas, value).await
+    }
+    async fn get_many(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Option<Vec<u8>>>, roster_domain::StoreError> {
+        Pause(false).await;
+        self.inner.get_many(keys).await
+    }
+    async fn delete_many(&self, keys: &[String]) -> Result<(), roster_domain::StoreError> {
+        Pause(false).await;
+        self.inner.delete_many(keys).await
+    }
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), roster_domain::StoreError> {
+        Pause(false).await;
+        for (k, v) in pairs {
+            self.log(k, v);
+        }
+        self.inner.set_many(pairs).await
+    }
+}
+
+/// Runs `a` and `b` together, one store call at a time: `pick(step)` says whether `a`
+/// makes the next one (once either has finished, the other goes on alone).
+pub fn interleave<A: Future, B: Future>(
+    a: A,
+    b: B,
+    mut pick: impl FnMut(usize) -> bool,
+) -> (A::Output, B::Output) {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    let (mut ra, mut rb) = (None, None);
+    let mut step = 0;
+    while ra.is_none() || rb.is_none() {
+        let go_a = ra.is_none() && (rb.is_some() || pick(step));
+        step += 1;
+        if go_a {
+            if let Poll::Ready(x) = a.as_mut().poll(&mut cx) {
+                ra = Some(x);
+            }
+        } else if let Poll::Ready(x) = b.as_mut().poll(&mut cx) {
+            rb = Some(x);
+        }
+    }
+    (ra.unwrap(), rb.unwrap())
+}
+
+/// The interleavings every concurrency test goes through: one run makes its first `k`
+/// calls, then the other runs to its end, then the first finishes (for every `k`, each
+/// run first); then 150 random orders (a fixed seed).
+pub fn orders() -> Vec<Box<dyn FnMut(usize) -> bool>> {
+    let mut out: Vec<Box<dyn FnMut(usize) -> bool>> = Vec::new();
+    for k in 0..90 {
+        out.push(Box::new(move |step| step < k));
+        out.push(Box::new(move |step| step >= k));
+    }
+    for seed in 1..=150u64 {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        out.push(Box::new(move |_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x & 1 == 0
+        }));
+    }
+    out
+}
