@@ -479,15 +479,26 @@ async fn settle_entry<S: Store>(
     if now >= s.at {
         // A user whose schedule asked for a warning is never removed before it is
         // queued: a missing one is queued now (late), then the user is removed.
-        if s.warn_at.is_some()
-            && !s.warned
-            && u.status != UserStatus::PendingDeletion
-            && !warn(store, org, &u, &s, actor, now, report).await?
-        {
-            // Cancelled, replaced or being removed meanwhile: the next run looks again.
-            return Ok(false);
+        let mut version = u.version;
+        if s.warn_at.is_some() && !s.warned && u.status != UserStatus::PendingDeletion {
+            if !warn(store, org, &u, &s, actor, now, report).await? {
+                // Cancelled, replaced or being removed meanwhile: the next run looks again.
+                return Ok(false);
+            }
+            // The warning's mark wrote the record: what the removal may find is that.
+            match crate::users::get(store, org, user_id).await {
+                Ok(w) => version = w.version,
+                Err(DomainError::NotFound { .. }) => return Ok(true),
+                Err(e) => return Err(e.into()),
+            }
         }
-        let policy = RemovalPolicy::scheduled().by(actor);
+        // Removed only as read: a change of the user between this read and the
+        // engine's mark (a cancellation, a re-activation, any activity that makes an
+        // inactivity schedule stale) refuses the mark, and the next run looks again.
+        let mut policy = RemovalPolicy::scheduled().by(actor);
+        if u.status != UserStatus::PendingDeletion {
+            policy.expected_version = Some(version);
+        }
         return match removal::remove_user(store, org, user_id, &policy, now).await {
             // Counted by the call that began the removal only (the engine's mark is a
             // conditional write: of overlapping runs exactly one performs it).
@@ -500,6 +511,7 @@ async fn settle_entry<S: Store>(
                 Ok(true)
             }
             Err(RemovalError::NotFound) => Ok(true),
+            Err(RemovalError::Refused(Blocker::PreconditionFailed)) => Ok(false),
             Err(RemovalError::Refused(b)) => {
                 // A user with two entries due (its warning's day and its removal's) is
                 // reported once.

@@ -672,3 +672,32 @@ fn the_run_lists_whom_it_refused_and_why() {
         consistent(&s, "refused");
     });
 }
+
+/// A due run and a cancellation of the same schedule overlapping in every order of
+/// their store calls: a cancellation that answers "cancelled" leaves the user in place
+/// (the engine's mark is conditional on the user as the run read it), and otherwise
+/// the user is removed and the cancellation says the removal is in progress or the
+/// user is gone. Either way the store is consistent.
+#[test]
+fn a_cancellation_during_a_due_run_is_never_answered_and_removed() {
+    for (i, mut pick) in orders().into_iter().enumerate() {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, Some(0));
+        let id = block_on(user(&s, &o, "kim"));
+        block_on(schedules::schedule(&s, &o, &id, at(2, None), "t1", NOW)).unwrap();
+        let st = Stepped::new(&s);
+        let (run, cancelled) = interleave(
+            schedules::run_due(&st, &o, 100, "a", later(2)),
+            schedules::cancel(&st, &o, &id, "b", later(2)),
+            &mut pick,
+        );
+        run.unwrap();
+        let removed = block_on(users::get(&s, &o, &id)).is_err();
+        match cancelled {
+            Ok(Some(_)) => assert!(!removed, "order {i}: cancelled, yet removed"),
+            Ok(None) => panic!("order {i}: the schedule was there"),
+            Err(_) => assert!(removed, "order {i}: refused, yet not removed"),
+        }
+        consistent(&s, &format!("order {i}"));
+    }
+}
