@@ -151,6 +151,20 @@ impl Default for OrgPolicy {
 }
 
 impl OrgPolicy {
+    /// The rule across the inactivity fields: a warning at least as many days before the
+    /// removal as the inactivity it follows would be due the moment the policy starts
+    /// (everyone warned at once), so `inactivityWarnDaysBefore` must be below
+    /// `inactivityDays`. The error names `policy.inactivityWarnDaysBefore`.
+    pub fn check_inactivity(&self) -> Result<(), crate::error::ValidationError> {
+        match (self.inactivity_days, self.inactivity_warn_days_before) {
+            (Some(days), Some(warn)) if warn >= days => Err(crate::error::ValidationError::new(
+                "policy.inactivityWarnDaysBefore",
+                format!("must be less than policy.inactivityDays ({days})"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether an export made at `last` is fresh at `now` under this policy: made, not
     /// in the future, and at most `export_max_age_seconds` old.
     pub fn export_is_fresh(&self, last: Option<Timestamp>, now: Timestamp) -> bool {

@@ -355,6 +355,7 @@ pub async fn create<S: Store>(
     new: NewOrganization,
     now: Timestamp,
 ) -> Result<Organization, DomainError> {
+    new.policy.check_inactivity()?;
     let seq = store.increment(keys::ORG_SEQ, 1).await?;
     let id = ObjectId::generate(now);
     let org = Organization {
@@ -571,6 +572,7 @@ pub async fn update<S: Store>(
             after.apim.clone_from(b);
         }
         changes.policy.apply(&mut after.policy, now);
+        after.policy.check_inactivity()?;
         if after == before {
             return Ok(before);
         }

@@ -81,6 +81,11 @@ fn the_policy_is_validated_naming_the_field_and_its_start_is_recorded() {
                 json!({"inactivitySince": "2026-01-01T00:00:00Z"}),
                 "inactivitySince",
             ),
+            // A warning as long as the inactivity would warn everyone at once.
+            (
+                json!({"inactivityDays": 30, "inactivityWarnDaysBefore": 30}),
+                "policy.inactivityWarnDaysBefore",
+            ),
         ] {
             let r = OrganizationRoute::handle(
                 &req(Method::PATCH, &O, "", Some(json!({ "policy": body }))),
