@@ -397,8 +397,9 @@ fn the_sweep_is_bounded_and_wraps_around() {
                 .await
                 .unwrap();
             // Nobody due: a read of the counter and the cursor, two batch reads, the
-            // cursor's move (a compare-and-swap: two calls); never a call per user.
-            assert!(s.calls() - before <= 6, "{} calls", s.calls() - before);
+            // cursor's move (a compare-and-swap: two calls, and on Redis a read back to
+            // confirm the swap); never a call per user.
+            assert!(s.calls() - before <= 7, "{} calls", s.calls() - before);
             seen.push((r.scanned, r.more, r.cursor));
         }
         assert_eq!(seen, vec![(3, true, 3), (2, true, 6), (1, false, 0)]);
