@@ -321,7 +321,7 @@ pub struct Report {
 
 fn seed_size(cfg: &Config, db: &Path, users: u64) -> anyhow::Result<SeedStats> {
     match &cfg.seeder {
-        Seeder::InProcess => seed::seed(db, users, cfg.seed_threads),
+        Seeder::InProcess => seed::seed(db, users, cfg.seed_threads, seed::CREATED_PER_SECOND),
         Seeder::Subprocess(exe) => {
             let out = std::process::Command::new(exe)
                 .args(["seed", "--users", &users.to_string(), "--db"])

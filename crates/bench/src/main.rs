@@ -87,6 +87,9 @@ enum Command {
         /// Threads building users (default: the number of cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Users created a second, the last one now (0: all at the same instant).
+        #[arg(long, default_value_t = roster_bench::seed::CREATED_PER_SECOND)]
+        per_second: u64,
     },
 }
 
@@ -130,8 +133,19 @@ fn host_binary(exe: &std::path::Path, build: bool) -> Option<PathBuf> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::Seed { users, db, threads }) = cli.command {
-        let stats = roster_bench::seed::seed(&db, size(&users)?, threads.unwrap_or_else(cores))?;
+    if let Some(Command::Seed {
+        users,
+        db,
+        threads,
+        per_second,
+    }) = cli.command
+    {
+        let stats = roster_bench::seed::seed(
+            &db,
+            size(&users)?,
+            threads.unwrap_or_else(cores),
+            per_second,
+        )?;
         println!("{}", serde_json::to_string(&stats)?);
         return Ok(());
     }

@@ -43,6 +43,18 @@ pub const APIM_SERVICE: (&str, &str, &str) = (
     "roster-bench",
 );
 
+/// How fast the seeded users were created, in users a second, the last one now: user
+/// `i` of `n` is created `(n - 1 - i) / CREATED_PER_SECOND` seconds ago (its devices
+/// and tokens at the same instant). A directory's users arrive over time — one by
+/// one, or in bulk imports (SCIM provisioning of a whole tenant) — never all in the
+/// same second; 1,000 a second is a fast bulk import, faster than Roster creates
+/// users through the API on this machine. It matters because an [`ObjectId`] starts
+/// with its creation second: users created in different seconds sit in creation order
+/// in the store's key order, those of one second in random order.
+///
+/// [`ObjectId`]: roster_domain::ids::ObjectId
+pub const CREATED_PER_SECOND: u64 = 1_000;
+
 /// Users built per chunk (one in-memory store, one batch for the writer).
 const CHUNK: u64 = 512;
 
@@ -387,8 +399,10 @@ fn count_under(path: &Path, prefix: &str) -> anyhow::Result<u64> {
 }
 
 /// Creates (replacing any previous one) the SQLite key-value database at `path` with
-/// one organization of `n` users, using `threads` worker threads (at least one).
-pub fn seed(path: &Path, n: u64, threads: usize) -> anyhow::Result<SeedStats> {
+/// one organization of `n` users, using `threads` worker threads (at least one), the
+/// users created `per_second` a second ending now ([`CREATED_PER_SECOND`] in the
+/// benchmark; 0: all at the same instant).
+pub fn seed(path: &Path, n: u64, threads: usize, per_second: u64) -> anyhow::Result<SeedStats> {
     let started = Instant::now();
     let threads = threads.max(1);
     remove_db_files(path)?;
@@ -398,11 +412,18 @@ pub fn seed(path: &Path, n: u64, threads: usize) -> anyhow::Result<SeedStats> {
             .map_err(|e| anyhow::anyhow!("cannot create {}: {}", path.display(), e.0))?,
     );
     let now = Timestamp::now();
+    // The organization and its token exist before the first user.
+    let span_ms = n.saturating_mul(1000) / per_second.max(1);
+    let founded = if per_second == 0 {
+        now
+    } else {
+        Timestamp(now.0 - i64::try_from(span_ms).unwrap_or(i64::MAX) - 1000)
+    };
     let shared = MemoryStore::new();
     let mut new_org = orgs::NewOrganization::parse("Bench", ORG_SLUG)?;
     let (subscription, group, service) = APIM_SERVICE;
     new_org.apim = Some(ApimBinding::parse(subscription, group, service)?);
-    let org = block_on(orgs::create(&shared, new_org, now))?;
+    let org = block_on(orgs::create(&shared, new_org, founded))?;
     let token = block_on(tokens::create(
         &shared,
         Some(&org),
@@ -446,7 +467,14 @@ pub fn seed(path: &Path, n: u64, threads: usize) -> anyhow::Result<SeedStats> {
                         local: &local,
                     };
                     for i in start..(start + CHUNK).min(n) {
-                        let made = block_on(make_user(&store, org, i, now))?;
+                        // 0 a second: all at the same instant.
+                        let at = (n - 1 - i)
+                            .saturating_mul(1000)
+                            .checked_div(per_second)
+                            .map_or(now, |ago_ms| {
+                                Timestamp(now.0 - i64::try_from(ago_ms).unwrap_or(i64::MAX))
+                            });
+                        let made = block_on(make_user(&store, org, i, at))?;
                         made_devices.fetch_add(made.devices, Ordering::Relaxed);
                         made_tokens.fetch_add(made.tokens, Ordering::Relaxed);
                     }

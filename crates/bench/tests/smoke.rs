@@ -48,7 +48,7 @@ fn snapshot(db: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
 fn a_seeded_store_satisfies_the_invariants() {
     let dir = WorkDir::new("seed");
     let db = dir.0.join("sqlite_key_value.db");
-    let stats = seed::seed(&db, 1_000, 2).unwrap();
+    let stats = seed::seed(&db, 1_000, 2, seed::CREATED_PER_SECOND).unwrap();
     assert_eq!(stats.users, 1_000);
     // The documented proportions: 1.1 devices and 0.2 tokens per user.
     assert_eq!(stats.devices, 1_100);
