@@ -253,9 +253,7 @@ async fn serve_with<E: Endpoint>(
         fields: req.headers(),
         _request: req,
     };
-    let api_req = api_req.on_demand(std::rc::Rc::new(move |name: &str| {
-        headers.fields.get(&name.to_owned())
-    }));
+    let api_req = api_req.on_demand(std::rc::Rc::new(move |name: &str| headers.fields.get(name)));
     let store = SpinStore::open();
     // The variable is read only by a request that carries a token.
     let mut ctx = Ctx::lazy(
