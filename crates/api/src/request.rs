@@ -12,19 +12,68 @@ pub enum Body {
     TooLarge,
 }
 
+/// Every request header a route reads, lowercase. An adapter that reads headers on
+/// demand ([`ApiRequest::on_demand`]) is asked only for these, and only when a route
+/// reads one. [`ApiRequest::header`], [`ApiRequest::header_all`] and
+/// [`ApiRequest::has_header`] check in debug builds that the header they are asked for is
+/// listed here, so a route that starts reading another header fails its tests until it
+/// is added.
+pub const READ_HEADERS: &[&str] = &[
+    "accept-encoding",
+    "authorization",
+    "content-type",
+    "host",
+    "if-match",
+    "if-none-match",
+    "prefer",
+    "spin-full-url",
+    "spin-path-info",
+    "x-forwarded-proto",
+    crate::auth::ORGANIZATION_HEADER,
+];
+
+/// The prefix of Spin's path-parameter headers: `spin-path-match-<name>`.
+pub const PARAM_HEADER_PREFIX: &str = "spin-path-match-";
+
+/// Where an adapter's request headers come from when read on demand: every value of the
+/// header named (lowercase), in the order sent; none when it is absent.
+pub type HeaderSource = std::rc::Rc<dyn Fn(&str) -> Vec<Vec<u8>>>;
+
+/// Headers read from a [`HeaderSource`] on first use, each of [`READ_HEADERS`] at most
+/// once.
+#[derive(Clone)]
+struct OnDemand {
+    source: HeaderSource,
+    /// The values of each of [`READ_HEADERS`] (by index) once read; a value that is not a
+    /// valid header value is left out.
+    read: [std::cell::OnceCell<Vec<http::HeaderValue>>; READ_HEADERS.len()],
+}
+
+impl std::fmt::Debug for OnDemand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnDemand")
+            .field("read", &self.read)
+            .finish()
+    }
+}
+
 /// An HTTP request, reduced to what the surfaces need.
 #[derive(Debug, Clone)]
 pub struct ApiRequest {
     /// The method, as sent (routes answer 405 for one they do not declare).
     pub method: Method,
-    /// Path parameters by route name (Spin's `spin-path-match-<name>` headers), raw.
+    /// Path parameters by route name, raw (an adapter reading on demand gives them as
+    /// Spin's `spin-path-match-<name>` headers instead).
     pub params: Vec<(String, String)>,
     /// The raw query string, without `?`.
     pub query: String,
-    /// All request headers.
+    /// The request headers given up front (an adapter reading on demand leaves this
+    /// empty).
     pub headers: HeaderMap,
     /// The body, read up to [`crate::MAX_BODY_BYTES`].
     pub body: Body,
+    /// Headers and path parameters read from the adapter when first needed.
+    on_demand: Option<OnDemand>,
 }
 
 impl ApiRequest {
@@ -36,20 +85,43 @@ impl ApiRequest {
             query: String::new(),
             headers: HeaderMap::new(),
             body: Body::Bytes(Vec::new()),
+            on_demand: None,
         }
+    }
+
+    /// This request reading its headers (after those in [`ApiRequest::headers`]) and
+    /// path parameters (after those in [`ApiRequest::params`], as Spin's
+    /// `spin-path-match-<name>` headers) from `source` when a route first asks for them:
+    /// a request refused before it reads a header crosses to the host for none.
+    pub fn on_demand(mut self, source: HeaderSource) -> Self {
+        self.on_demand = Some(OnDemand {
+            source,
+            read: std::array::from_fn(|_| std::cell::OnceCell::new()),
+        });
+        self
     }
 
     /// The path parameter `name` (matched case-insensitively, as HTTP header names
     /// are), percent-decoded.
     pub fn param(&self, name: &str) -> Option<String> {
-        self.params
+        let decode = |v: &str| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        if let Some((_, v)) = self
+            .params
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| {
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
+        {
+            return Some(decode(v));
+        }
+        let on_demand = self.on_demand.as_ref()?;
+        let header = format!("{PARAM_HEADER_PREFIX}{}", name.to_ascii_lowercase());
+        (on_demand.source)(&header)
+            .into_iter()
+            .find_map(|v| String::from_utf8(v).ok())
+            .map(|v| decode(&v))
     }
 
     /// The first value of query parameter `name`, percent-decoded (`+` as space).
@@ -60,9 +132,40 @@ impl ApiRequest {
         })
     }
 
-    /// The header `name` as text, if present and valid UTF-8.
+    /// The header `name` (one of [`READ_HEADERS`]) as text: its first value, if present
+    /// and valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        self.header_all(name).next().and_then(|v| v.to_str().ok())
+    }
+
+    /// Every value of header `name` (one of [`READ_HEADERS`]), in the order sent.
+    pub fn header_all(&self, name: &str) -> impl Iterator<Item = &http::HeaderValue> {
+        let index = READ_HEADERS
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(name));
+        debug_assert!(
+            index.is_some(),
+            "header {name} is read but not in READ_HEADERS"
+        );
+        let given = self.headers.get_all(name).iter();
+        let read = match (&self.on_demand, index) {
+            (Some(d), Some(i)) => d.read[i]
+                .get_or_init(|| {
+                    (d.source)(READ_HEADERS[i])
+                        .into_iter()
+                        .filter_map(|v| http::HeaderValue::from_bytes(&v).ok())
+                        .collect()
+                })
+                .as_slice(),
+            _ => &[],
+        };
+        given.chain(read)
+    }
+
+    /// Whether header `name` (one of [`READ_HEADERS`]) is present with a valid header
+    /// value, whatever it is.
+    pub fn has_header(&self, name: &str) -> bool {
+        self.header_all(name).next().is_some()
     }
 }
 
@@ -267,6 +370,70 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &Body) -> Result<T, Json
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_headers_are_valid_lowercase_names() {
+        for name in READ_HEADERS {
+            // `from_static` panics on an invalid or uppercase name: the Spin adapter
+            // builds its header names with it.
+            assert_eq!(http::HeaderName::from_static(name).as_str(), *name);
+        }
+        let mut req = ApiRequest::new(Method::GET);
+        req.headers.append("prefer", "a".parse().unwrap());
+        req.headers.append("prefer", "b".parse().unwrap());
+        assert_eq!(req.header_all("Prefer").count(), 2);
+        assert!(req.has_header("prefer") && !req.has_header("if-match"));
+    }
+
+    #[test]
+    fn headers_and_params_on_demand_are_read_once_each_and_only_when_asked() {
+        let asked = std::rc::Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+        let log = asked.clone();
+        let req = ApiRequest::new(Method::GET).on_demand(std::rc::Rc::new(move |name: &str| {
+            log.borrow_mut().push(name.to_owned());
+            match name {
+                "prefer" => vec![
+                    b"respond-async".to_vec(),
+                    b"bad\x01".to_vec(),
+                    b"x".to_vec(),
+                ],
+                "authorization" => vec![vec![0xff], b"Bearer t".to_vec()],
+                "spin-path-match-userid" => vec![vec![0xff], b"a%20b".to_vec()],
+                _ => Vec::new(),
+            }
+        }));
+        assert!(
+            asked.borrow().is_empty(),
+            "nothing read before a route asks"
+        );
+        // Invalid header values are left out; the first value is the header.
+        assert_eq!(req.header_all("prefer").count(), 2);
+        assert_eq!(req.header("Prefer"), Some("respond-async"));
+        // A value that is not UTF-8 text is no text, as with a given header.
+        assert_eq!(req.header("authorization"), None);
+        assert!(req.has_header("authorization"));
+        assert!(!req.has_header("if-match"));
+        // A path parameter: its first UTF-8 value, percent-decoded.
+        assert_eq!(req.param("userId").as_deref(), Some("a b"));
+        assert_eq!(req.param("groupId"), None);
+        assert_eq!(
+            *asked.borrow(),
+            [
+                "prefer",
+                "authorization",
+                "if-match",
+                "spin-path-match-userid",
+                "spin-path-match-groupid"
+            ]
+        );
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "not in READ_HEADERS")]
+    fn reading_an_unlisted_header_fails_in_debug_builds() {
+        let _ = ApiRequest::new(Method::GET).header("x-unlisted");
+    }
 
     #[test]
     fn depth_is_counted_outside_strings_only() {

@@ -6,9 +6,10 @@
 //!   on first use. The rate-limit counters ([`Store::rate_limits`]) go to their own
 //!   label, [`RATE_LIMIT_LABEL`]. Built with spin-sdk 5.2 for WASIp2, so every Spin
 //!   from 3.0 on runs it (README, "Supported Spin versions").
-//! - [`serve`]: turns a Spin HTTP request into an [`ApiRequest`] (path parameters from
-//!   Spin's `spin-path-match-*` headers, the body read up to
-//!   [`roster_api::MAX_BODY_BYTES`]), runs the endpoint, and returns its response.
+//! - [`serve`]: turns a Spin HTTP request into an [`ApiRequest`] (the body read up to
+//!   [`roster_api::MAX_BODY_BYTES`]; headers, and path parameters from Spin's
+//!   `spin-path-match-*` headers, read from the host only when the route asks for them),
+//!   runs the endpoint, and returns its response.
 //!
 //! A component is then one line: `roster_spin::serve::<roster_api::mdm::UserRoute>(req).await`,
 //! written by `cargo xtask gen` from the route catalogue ([`outbound::serve`] for
@@ -18,7 +19,8 @@
 
 use roster_api::{ApiRequest, Body, Ctx, Endpoint};
 use roster_domain::{Store, StoreError, Swap, Timestamp};
-use spin_sdk::http::IncomingRequest;
+use spin_sdk::http::{Fields, IncomingRequest};
+use spin_sdk::wit::wasi::http0_2_0::types::IncomingBody;
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wasi_store};
 
 /// The label of the store holding Roster's data (granted in spin.toml).
@@ -178,24 +180,44 @@ fn is_redis_keys_refusal(e: &impl std::fmt::Debug) -> bool {
 }
 
 /// Reads a request body up to [`roster_api::MAX_BODY_BYTES`]: a longer body is
-/// [`Body::TooLarge`] (read no further), a body the host failed to deliver is empty.
-async fn read_body(req: IncomingRequest) -> Body {
-    use futures::StreamExt as _;
-    let mut stream = std::pin::pin!(req.into_body_stream());
+/// [`Body::TooLarge`] (read no further); a body the host fails to deliver ends where the
+/// failure came.
+fn read_body(req: &IncomingRequest) -> Body {
+    const READ_SIZE: u64 = 16 * 1024;
+    let Ok(incoming) = req.consume() else {
+        return Body::Bytes(Vec::new());
+    };
     let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let Ok(chunk) = chunk else { break };
-        if body.len() + chunk.len() > roster_api::MAX_BODY_BYTES {
-            return Body::TooLarge;
+    let mut too_large = false;
+    if let Ok(stream) = incoming.stream() {
+        // Blocks the component until bytes come (or the end), as nothing else runs.
+        while let Ok(chunk) = stream.blocking_read(READ_SIZE) {
+            if body.len() + chunk.len() > roster_api::MAX_BODY_BYTES {
+                too_large = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
     }
-    Body::Bytes(body)
+    drop(IncomingBody::finish(incoming));
+    if too_large {
+        Body::TooLarge
+    } else {
+        Body::Bytes(body)
+    }
 }
 
-/// Serves one request with endpoint `E`: the request's method, query and headers as
-/// the host gave them (path parameters from Spin's `spin-path-match-*` headers), the
-/// body read up to [`roster_api::MAX_BODY_BYTES`].
+/// The request's headers, kept for [`ApiRequest::on_demand`]: the fields are a child of
+/// the request, so they are declared (and dropped) first.
+struct RequestHeaders {
+    fields: Fields,
+    _request: IncomingRequest,
+}
+
+/// Serves one request with endpoint `E`: the request's method and query as the host
+/// gave them, the body read up to [`roster_api::MAX_BODY_BYTES`], and the headers (path
+/// parameters from Spin's `spin-path-match-*` headers) asked of the host when the route
+/// first reads each ([`ApiRequest::on_demand`]).
 ///
 /// The context has no event sender: a component that serves any other route than the
 /// delivery run links no outbound HTTP ([`outbound::serve`] is that route's).
@@ -219,36 +241,19 @@ async fn serve_with<E: Endpoint>(
     req: IncomingRequest,
     sender: Option<std::rc::Rc<dyn roster_domain::events::EventSender>>,
 ) -> http::Response<Vec<u8>> {
-    let method =
-        http::Method::from_bytes(req.method().to_string().as_bytes()).unwrap_or(http::Method::GET);
-    let path_with_query = req.path_with_query().unwrap_or_default();
-    let query = path_with_query
-        .split_once('?')
-        .map(|(_, q)| q.to_owned())
+    let mut api_req = ApiRequest::new(method(req.method()));
+    api_req.query = req
+        .path_with_query()
+        .and_then(|p| p.split_once('?').map(|(_, q)| q.to_owned()))
         .unwrap_or_default();
-    let mut headers = http::HeaderMap::new();
-    let mut params = Vec::new();
-    for (name, value) in req.headers().entries() {
-        if let Some(param) = name.strip_prefix("spin-path-match-")
-            && let Ok(v) = std::str::from_utf8(&value)
-        {
-            params.push((param.to_owned(), v.to_owned()));
-        }
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_bytes(&value),
-        ) {
-            headers.append(name, value);
-        }
-    }
-    let body = read_body(req).await;
-    let api_req = ApiRequest {
-        method,
-        params,
-        query,
-        headers,
-        body,
+    api_req.body = read_body(&req);
+    // Headers and path parameters cross from the host only when a route reads them (a
+    // 401 reads one): one `get` each instead of every header, Spin's `spin-*` included.
+    let headers = RequestHeaders {
+        fields: req.headers(),
+        _request: req,
     };
+    let api_req = api_req.on_demand(std::rc::Rc::new(move |name: &str| headers.fields.get(name)));
     let store = SpinStore::open();
     // The variable is read only by a request that carries a token.
     let mut ctx = Ctx::lazy(
@@ -259,6 +264,24 @@ async fn serve_with<E: Endpoint>(
         ctx = ctx.with_sender(sender);
     }
     ctx.finish(E::handle(&api_req, &store, &ctx).await)
+}
+
+/// The request's method as `http` names it (an extension method by its name; one
+/// `http` cannot hold reads as GET).
+fn method(m: spin_sdk::http::Method) -> http::Method {
+    use spin_sdk::http::Method as M;
+    match m {
+        M::Get => http::Method::GET,
+        M::Head => http::Method::HEAD,
+        M::Post => http::Method::POST,
+        M::Put => http::Method::PUT,
+        M::Delete => http::Method::DELETE,
+        M::Patch => http::Method::PATCH,
+        M::Options => http::Method::OPTIONS,
+        M::Connect => http::Method::CONNECT,
+        M::Trace => http::Method::TRACE,
+        M::Other(o) => http::Method::from_bytes(o.as_bytes()).unwrap_or(http::Method::GET),
+    }
 }
 
 /// Sends pushed events with Spin's outbound HTTP (`wasi:http/outgoing-handler@0.2.0`):

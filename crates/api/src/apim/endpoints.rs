@@ -287,7 +287,7 @@ async fn delete_user<S: Store>(
     ctx: &Ctx,
 ) -> Result<ApiResponse, Error> {
     let (caller, svc) = enter::<UserRoute, S>(req, store, ctx).await?;
-    if !req.headers.contains_key(header::IF_MATCH) {
+    if !req.has_header("if-match") {
         return Err(Error::PreconditionRequired);
     }
     let expected = req

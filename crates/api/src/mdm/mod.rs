@@ -441,9 +441,7 @@ pub fn removed_response(id: &ObjectId, outcome: &RemovalOutcome) -> serde_json::
 /// number of `Prefer` headers, each of comma-separated preferences, names compared
 /// case-insensitively, parameters after `;` ignored).
 pub fn prefers_respond_async(req: &ApiRequest) -> bool {
-    req.headers
-        .get_all("prefer")
-        .iter()
+    req.header_all("prefer")
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|p| {
