@@ -31,10 +31,14 @@ pub struct Organization {
     pub account_uuid: String,
     /// The Azure API Management service this organization answers to (seed 004's path),
     /// if bound; unique.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::records::optional_object"
+    )]
     pub apim: Option<ApimBinding>,
     /// Settings that change how the organization's requests behave.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::object")]
     pub policy: OrgPolicy,
     /// Whether every search entry of this organization has its n-grams flagged
     /// ([`crate::search_index`]): true for organizations created since the index exists,
@@ -44,7 +48,11 @@ pub struct Organization {
     pub search_index: bool,
     /// An organization-wide legal hold: while active, no user of the organization may
     /// be removed or purged on any surface ([`crate::holds`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::records::optional_object"
+    )]
     pub legal_hold: Option<LegalHold>,
 }
 
@@ -340,7 +348,11 @@ pub struct User {
     /// Incremented on every write; the ETag.
     pub version: u64,
     /// Present while a removal is in progress.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::records::optional_object"
+    )]
     pub removal: Option<RemovalJournal>,
     /// Argon2id PHC string; never leaves the store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -364,15 +376,23 @@ pub struct User {
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub attributes: serde_json::Map<String, serde_json::Value>,
     /// Sign-in statistics.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::records::object")]
     pub login: LoginMetadata,
     /// Present while the user is softly removed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::records::optional_object"
+    )]
     pub deletion: Option<SoftDeletion>,
     /// The user's own legal hold, if one was placed and not lifted (it may have
     /// expired: see [`LegalHold::is_active`]). Placed and lifted by conditional writes
     /// of this record, so a hold and a removal's mark never both win ([`crate::holds`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::records::optional_object"
+    )]
     pub legal_hold: Option<LegalHold>,
     /// When the user's data was last exported (`…/users/:id/export`,
     /// [`crate::export`]); nothing of the export itself is kept. Written by a
@@ -383,7 +403,11 @@ pub struct User {
     /// scheduled and not cancelled ([`crate::schedules`]). Set and cleared by
     /// conditional writes of this record; indexed under its day
     /// ([`crate::keys::schedule_day`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::records::optional_object"
+    )]
     pub removal_schedule: Option<RemovalSchedule>,
 }
 
@@ -410,7 +434,11 @@ pub struct RemovalSchedule {
     /// Set when the inactivity sweep scheduled it ([`crate::inactivity`]): what it was
     /// based on, so the due run cancels it instead of removing after any activity or a
     /// change of the policy. `None`: scheduled through the route.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::records::optional_object"
+    )]
     pub inactivity: Option<InactivityBasis>,
 }
 
@@ -515,6 +543,7 @@ pub struct Device {
     /// The hardware identifier.
     pub device_identifier: String,
     /// Ownership, enrolment state and its dates.
+    #[serde(deserialize_with = "crate::records::object")]
     pub enrolment_info: EnrolmentInfo,
     /// Client-defined name/value pairs, kept and echoed back as given.
     #[serde(default)]

@@ -14,11 +14,126 @@ use serde::de::DeserializeOwned;
 pub const CAS_ATTEMPTS: usize = 64;
 
 /// Decodes the record stored at `key`.
+///
+/// A record is a JSON object: its type is asked for as a map (serde's derived decoder
+/// for a struct also accepts an array of its fields, which no record is), so the array
+/// half of each record type's decoder is never compiled into a component. Struct fields
+/// of records mark themselves with [`object`] or [`optional_object`] for the same
+/// reason.
 pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, DomainError> {
-    serde_json::from_slice(bytes).map_err(|e| DomainError::Corrupt {
+    let corrupt = |e: serde_json::Error| DomainError::Corrupt {
         key: key.to_owned(),
         reason: e.to_string(),
-    })
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = T::deserialize(ObjectOnly(&mut de)).map_err(corrupt)?;
+    de.end().map_err(corrupt)?;
+    Ok(value)
+}
+
+/// Decodes a struct field of a record as a JSON object only (`#[serde(deserialize_with
+/// = "crate::records::object")]`; see [`decode`]).
+pub(crate) fn object<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    T::deserialize(ObjectOnly(d))
+}
+
+/// [`object`] for an optional struct field (`null` is `None`; give the field
+/// `#[serde(default)]` so an absent one is too).
+pub(crate) fn optional_object<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    /// `T` decoded through [`object`].
+    struct Object<T>(T);
+    impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            object(d).map(Object)
+        }
+    }
+    Ok(<Option<Object<T>> as serde::Deserialize<'de>>::deserialize(d)?.map(|o| o.0))
+}
+
+/// Forwards each named `deserialize_*` method (a visitor its only argument) to the
+/// inner deserializer's method of the same name.
+macro_rules! forward {
+    ($($method:ident)*) => {$(
+        fn $method<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+            self.0.$method(v)
+        }
+    )*};
+}
+
+/// A deserializer that reads a struct as a map (see [`decode`]); every other request is
+/// the inner deserializer's own.
+struct ObjectOnly<D>(D);
+
+impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for ObjectOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_map(v)
+    }
+
+    forward! {
+        deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32
+        deserialize_i64 deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32
+        deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char
+        deserialize_str deserialize_string deserialize_bytes deserialize_byte_buf
+        deserialize_option deserialize_unit deserialize_seq deserialize_map
+        deserialize_identifier deserialize_ignored_any
+    }
+
+    fn deserialize_unit_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        v: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_unit_struct(name, v)
+    }
+
+    fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        v: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_newtype_struct(name, v)
+    }
+
+    fn deserialize_tuple<V: serde::de::Visitor<'de>>(
+        self,
+        len: usize,
+        v: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_tuple(len, v)
+    }
+
+    fn deserialize_tuple_struct<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        len: usize,
+        v: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_tuple_struct(name, len, v)
+    }
+
+    fn deserialize_enum<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_enum(name, variants, v)
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.0.is_human_readable()
+    }
 }
 
 /// Encodes a record. Our records are plain data (no maps with non-string keys), so
@@ -151,4 +266,93 @@ where
         "too much contention updating {key}"
     )))
     .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Rec {
+        a: u8,
+        b: Option<String>,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Outer {
+        #[serde(deserialize_with = "object")]
+        one: Rec,
+        #[serde(default, deserialize_with = "optional_object")]
+        maybe: Option<Rec>,
+    }
+
+    #[test]
+    fn struct_fields_marked_object_read_objects_null_and_absence_as_before() {
+        let one = Rec { a: 1, b: None };
+        let o: Outer = decode("k", br#"{"one":{"a":1},"maybe":{"a":2,"b":"y"}}"#).unwrap();
+        assert_eq!(o.one, one);
+        assert_eq!(
+            o.maybe,
+            Some(Rec {
+                a: 2,
+                b: Some("y".into())
+            })
+        );
+        let o: Outer = decode("k", br#"{"one":{"a":1},"maybe":null}"#).unwrap();
+        assert_eq!(o.maybe, None);
+        let o: Outer = decode("k", br#"{"one":{"a":1}}"#).unwrap();
+        assert_eq!(o.maybe, None);
+        for bytes in [
+            &br#"{"one":[1,null]}"#[..],
+            br#"{"one":{"a":1},"maybe":[2,null]}"#,
+            br#"{"maybe":null}"#,
+        ] {
+            assert!(
+                matches!(
+                    decode::<Outer>("k", bytes),
+                    Err(DomainError::Corrupt { .. })
+                ),
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        let Err(DomainError::Corrupt { reason, .. }) = decode::<Outer>("k", br#"{"maybe":null}"#)
+        else {
+            panic!("decoded without its field")
+        };
+        assert!(reason.starts_with("missing field `one`"), "{reason}");
+    }
+
+    #[test]
+    fn decode_reads_objects_and_every_other_json_shape_as_before() {
+        let rec: Rec = decode("k", br#"{"a":1,"b":"x","_w":"00"}"#).unwrap();
+        assert_eq!(
+            rec,
+            Rec {
+                a: 1,
+                b: Some("x".into())
+            }
+        );
+        assert_eq!(decode::<Vec<u8>>("k", b"[1,2]").unwrap(), vec![1, 2]);
+        assert_eq!(decode::<Option<u8>>("k", b"null").unwrap(), None);
+        assert_eq!(decode::<Option<u8>>("k", b"7").unwrap(), Some(7));
+        assert_eq!(decode::<String>("k", br#""s""#).unwrap(), "s");
+        assert_eq!(
+            decode::<crate::model::UserStatus>("k", br#""active""#).unwrap(),
+            crate::model::UserStatus::Active
+        );
+    }
+
+    #[test]
+    fn decode_refuses_a_struct_as_an_array_and_trailing_bytes() {
+        for bytes in [&br#"[1,"x"]"#[..], br#"{"a":1} x"#, br#"{"a":300}"#] {
+            match decode::<Rec>("k", bytes) {
+                Err(DomainError::Corrupt { key, reason }) => {
+                    assert_eq!(key, "k");
+                    assert!(!reason.is_empty());
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }
