@@ -2,6 +2,7 @@
 
 use http::{HeaderMap, Method};
 use roster_domain::Timestamp;
+use roster_domain::records::ObjectOnly;
 
 /// The request body as the adapter read it.
 #[derive(Debug, Clone)]
@@ -336,7 +337,11 @@ pub fn depth_ok(bytes: &[u8], max: usize) -> bool {
 }
 
 /// Parses a JSON body into `T` after the size and depth checks; the error names the
-/// field at fault.
+/// field at fault. A body for a struct must be a JSON object: serde's derived decoders
+/// also take an array of the fields in order (`["kim", "kim@example.com"]` for a user),
+/// which no surface documents, so that is refused as an invalid body
+/// ([`roster_domain::records::ObjectOnly`]); a body that is a list (`T` a `Vec`) is read
+/// as before.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &Body) -> Result<T, JsonError> {
     let bytes = match body {
         Body::TooLarge => return Err(JsonError::TooLarge),
@@ -346,17 +351,24 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &Body) -> Result<T, Json
         return Err(JsonError::TooDeep);
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(ObjectOnly(&mut *de)).map_err(|e| {
         let field = e.path().to_string();
+        // `?` is serde_path_to_error's name for a position it could not name (a body
+        // that ends before its first key): the whole body.
+        let whole = field.is_empty() || field == "?" || field == ".";
+        let reason = e.into_inner().to_string();
         JsonError::Invalid {
-            // `?` is serde_path_to_error's name for a position it could not name (a
-            // body that ends before its first key): the whole body.
-            field: if field.is_empty() || field == "?" {
-                ".".into()
+            // The whole body of the wrong type: said in the API's words, not serde's
+            // (which name Rust types).
+            reason: if whole
+                && reason.starts_with("invalid type: ")
+                && reason.contains(", expected struct ")
+            {
+                "must be a JSON object".into()
             } else {
-                field
+                reason
             },
-            reason: e.into_inner().to_string(),
+            field: if whole { ".".into() } else { field },
         }
     })?;
     // Nothing but whitespace may follow the value (`{"a":1} junk` is not a body).
@@ -433,6 +445,45 @@ mod tests {
     #[should_panic(expected = "not in READ_HEADERS")]
     fn reading_an_unlisted_header_fails_in_debug_builds() {
         let _ = ApiRequest::new(Method::GET).header("x-unlisted");
+    }
+
+    #[test]
+    fn a_body_for_a_struct_must_be_an_object_and_a_list_body_stays_a_list() {
+        #[derive(Debug, serde::Deserialize)]
+        struct NewThing {
+            username: String,
+            email: Option<String>,
+        }
+        let body = |b: &[u8]| Body::Bytes(b.to_vec());
+        // serde's derived decoder would take the fields in order from an array.
+        let refused = parse_json::<NewThing>(&body(br#"["kim","kim@example.com"]"#));
+        let Err(JsonError::Invalid { field, reason }) = refused else {
+            panic!("an array body for a struct was accepted: {refused:?}");
+        };
+        assert_eq!(field, ".");
+        assert_eq!(reason, "must be a JSON object");
+        for other in [&b"7"[..], b"\"kim\"", b"null", b"true"] {
+            let Err(JsonError::Invalid { field, reason }) = parse_json::<NewThing>(&body(other))
+            else {
+                panic!("{other:?} was accepted");
+            };
+            assert_eq!(
+                (field.as_str(), reason.as_str()),
+                (".", "must be a JSON object")
+            );
+        }
+        let ok = parse_json::<NewThing>(&body(br#"{"username":"kim","email":null}"#)).unwrap();
+        assert_eq!((ok.username.as_str(), ok.email), ("kim", None));
+        // Errors still name the field inside an object.
+        let Err(JsonError::Invalid { field, .. }) =
+            parse_json::<NewThing>(&body(br#"{"username":7}"#))
+        else {
+            panic!("a number username was accepted");
+        };
+        assert_eq!(field, "username");
+        // A list body (WSO2's lists of usernames) is read as a list.
+        let list = parse_json::<Vec<String>>(&body(br#"["kim","lee"]"#)).unwrap();
+        assert_eq!(list, ["kim", "lee"]);
     }
 
     #[test]

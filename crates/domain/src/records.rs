@@ -64,9 +64,12 @@ macro_rules! forward {
     )*};
 }
 
-/// A deserializer that reads a struct as a map (see [`decode`]); every other request is
-/// the inner deserializer's own.
-struct ObjectOnly<D>(D);
+/// A deserializer that reads a struct as a map only, so a JSON array in its place is
+/// refused (`invalid type: sequence, expected struct …`) and the array half of serde's
+/// derived decoder is never compiled in; every other request is the inner deserializer's
+/// own. It applies to the value it wraps, not to the structs nested in it (see
+/// [`decode`]). Used for records and for request bodies (`roster_api::parse_json`).
+pub struct ObjectOnly<D>(pub D);
 
 impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for ObjectOnly<D> {
     type Error = D::Error;
