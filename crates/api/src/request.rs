@@ -11,6 +11,10 @@ pub enum Body {
     Bytes(Vec<u8>),
     /// The body exceeded [`crate::MAX_BODY_BYTES`]; it was not read further.
     TooLarge,
+    /// The body did not arrive whole (the client's connection ended or broke before
+    /// the end the request declared): a route that reads a body answers 400, never
+    /// acting on the part that came.
+    Incomplete,
 }
 
 /// Every request header a route reads, lowercase. An adapter that reads headers on
@@ -345,6 +349,12 @@ pub fn depth_ok(bytes: &[u8], max: usize) -> bool {
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &Body) -> Result<T, JsonError> {
     let bytes = match body {
         Body::TooLarge => return Err(JsonError::TooLarge),
+        Body::Incomplete => {
+            return Err(JsonError::Invalid {
+                field: ".".into(),
+                reason: "the request body did not arrive whole".into(),
+            });
+        }
         Body::Bytes(b) => b,
     };
     if !depth_ok(bytes, MAX_JSON_DEPTH) {
@@ -484,6 +494,17 @@ mod tests {
         // A list body (WSO2's lists of usernames) is read as a list.
         let list = parse_json::<Vec<String>>(&body(br#"["kim","lee"]"#)).unwrap();
         assert_eq!(list, ["kim", "lee"]);
+    }
+
+    #[test]
+    fn a_body_that_did_not_arrive_whole_is_refused_naming_the_whole_body() {
+        match parse_json::<serde_json::Value>(&Body::Incomplete) {
+            Err(JsonError::Invalid { field, reason }) => {
+                assert_eq!(field, ".");
+                assert!(reason.contains("did not arrive whole"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -180,31 +180,32 @@ fn is_redis_keys_refusal(e: &impl std::fmt::Debug) -> bool {
 }
 
 /// Reads a request body up to [`roster_api::MAX_BODY_BYTES`]: a longer body is
-/// [`Body::TooLarge`] (read no further); a body the host fails to deliver ends where the
-/// failure came.
+/// [`Body::TooLarge`] (read no further); a body the host fails to deliver to its end
+/// (the client's connection broke, or closed before the length it declared) is
+/// [`Body::Incomplete`], so no route acts on the part that came.
 fn read_body(req: &IncomingRequest) -> Body {
+    use wasi::io::streams::StreamError;
     const READ_SIZE: u64 = 16 * 1024;
     let Ok(incoming) = req.consume() else {
         return Body::Bytes(Vec::new());
     };
     let mut body = Vec::new();
-    let mut too_large = false;
-    if let Ok(stream) = incoming.stream() {
+    let outcome = match incoming.stream() {
         // Blocks the component until bytes come (or the end), as nothing else runs.
-        while let Ok(chunk) = stream.blocking_read(READ_SIZE) {
-            if body.len() + chunk.len() > roster_api::MAX_BODY_BYTES {
-                too_large = true;
-                break;
+        Ok(stream) => loop {
+            match stream.blocking_read(READ_SIZE) {
+                Ok(chunk) if body.len() + chunk.len() > roster_api::MAX_BODY_BYTES => {
+                    break Body::TooLarge;
+                }
+                Ok(chunk) => body.extend_from_slice(&chunk),
+                Err(StreamError::Closed) => break Body::Bytes(std::mem::take(&mut body)),
+                Err(StreamError::LastOperationFailed(_)) => break Body::Incomplete,
             }
-            body.extend_from_slice(&chunk);
-        }
-    }
+        },
+        Err(()) => Body::Incomplete,
+    };
     drop(IncomingBody::finish(incoming));
-    if too_large {
-        Body::TooLarge
-    } else {
-        Body::Bytes(body)
-    }
+    outcome
 }
 
 /// The request's headers, kept for [`ApiRequest::on_demand`]: the fields are a child of

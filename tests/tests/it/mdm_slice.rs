@@ -1042,3 +1042,46 @@ async fn a_user_without_email_is_created_and_not_invited() {
     assert_eq!(messages[0]["to"], "ivy@example.com");
     app.assert_consistent();
 }
+
+/// A body that stops before its declared `Content-Length` (the client closes its side
+/// midway) is refused with 400 and changes nothing: the part that came, here a whole
+/// JSON object, is never acted on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_cut_short_is_refused_and_changes_nothing() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = App::start().await;
+    let org = app.org("cut-org").await;
+    let id = app.user(&org, "kim").await;
+    let path = format!("{}/{id}", users(&org));
+    let before = app.call("GET", &path, None).await;
+    assert_eq!(before.status, 200, "{}", before.text);
+    let part = r#"{"lastName":"Cut"}"#;
+    let head = format!(
+        "PATCH {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        app.addr,
+        app.admin_token,
+        part.len() + 50
+    );
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(part.as_bytes()).await.unwrap();
+    s.shutdown().await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let mut buf = [0u8; 4096];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf).await.unwrap() {
+                0 => break,
+                n => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer within 30 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let after = app.call("GET", &path, None).await;
+    assert_eq!(after.body, before.body, "the cut body changed the user");
+    app.assert_consistent();
+}

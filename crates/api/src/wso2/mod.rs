@@ -521,7 +521,7 @@ pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, Error> {
             std::borrow::Cow::Borrowed(_) => parse_json(&req.body),
             std::borrow::Cow::Owned(quoted) => parse_json(&Body::Bytes(quoted)),
         },
-        Body::TooLarge => parse_json(&req.body),
+        Body::TooLarge | Body::Incomplete => parse_json(&req.body),
     };
     Ok(parsed?)
 }

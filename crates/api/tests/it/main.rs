@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod corrupt_native;
 mod email_optional_native;
 mod events_native;
 mod export_native;
