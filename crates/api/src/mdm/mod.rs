@@ -618,9 +618,16 @@ pub fn etag(version: u64) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
 }
 
-/// The version an `If-Match` header demands: `Ok(None)` when absent or `*`.
+/// The version an `If-Match` header demands: `Ok(None)` when absent or `*`; a value
+/// that is not an ETag of this API (bytes that are not text included) is 400 naming
+/// `If-Match`, never an unconditional write.
 pub fn if_match(req: &ApiRequest) -> Result<Option<u64>, Error> {
     let Some(raw) = req.header("if-match") else {
+        if req.has_header("if-match") {
+            return Err(
+                ValidationError::new("If-Match", "must be an ETag from this API or *").into(),
+            );
+        }
         return Ok(None);
     };
     let raw = raw.trim();

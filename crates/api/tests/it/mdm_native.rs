@@ -187,3 +187,36 @@ fn the_admin_variable_is_read_only_for_a_request_with_a_token() {
         );
     });
 }
+
+#[test]
+fn an_if_match_that_is_not_text_is_refused_never_an_unconditional_write() {
+    let store = MemoryStore::from_env();
+    let id = common::acme_with_kim(&store, Value::Null);
+    let params = [("organizationid", "acme"), ("mdmuserid", id.as_str())];
+    let patch = |if_match: &[u8]| {
+        let mut r = req(Method::PATCH, &params, Some(json!({"lastName": "Changed"})));
+        r.headers.insert(
+            "if-match",
+            http::HeaderValue::from_bytes(if_match).expect("a header value"),
+        );
+        block_on(UserRoute::handle(&r, &store, &ctx()))
+    };
+    // The version as text would match (kim is at version 1): the bytes that are not
+    // UTF-8 make it no ETag of this API, so 400 naming If-Match, and nothing changes.
+    let r = patch(b"\"1\xff\"");
+    assert_eq!(r.status(), 400, "{}", json_of(&r));
+    assert!(
+        json_of(&r).to_string().contains("If-Match"),
+        "{}",
+        json_of(&r)
+    );
+    let got = block_on(UserRoute::handle(
+        &req(Method::GET, &params, None),
+        &store,
+        &ctx(),
+    ));
+    assert_ne!(json_of(&got)["lastName"], "Changed", "{}", json_of(&got));
+    let etag = got.headers()["etag"].as_bytes().to_vec();
+    let r = patch(&etag);
+    assert_eq!(r.status(), 200, "{}", json_of(&r));
+}

@@ -215,11 +215,19 @@ pub(crate) struct Conditions {
 }
 
 impl Conditions {
-    /// Reads `If-Match` and `If-None-Match`.
+    /// Reads `If-Match` and `If-None-Match`. A header whose value is not text (bytes
+    /// that are not UTF-8) is a tag this service never issued, which matches nothing:
+    /// an `If-Match` write then fails its precondition instead of going through
+    /// unconditionally.
     pub(crate) fn of(req: &ApiRequest) -> Self {
+        let tags = |name: &str| match req.header(name) {
+            Some(raw) => Some(Tags::parse(raw)),
+            None if req.has_header(name) => Some(Tags::Versions(vec![None])),
+            None => None,
+        };
         Self {
-            if_match: req.header("if-match").map(Tags::parse),
-            if_none_match: req.header("if-none-match").map(Tags::parse),
+            if_match: tags("if-match"),
+            if_none_match: tags("if-none-match"),
         }
     }
 
@@ -615,4 +623,33 @@ pub(crate) fn keeps(projection: &roster_scim::Projection, name: &str) -> bool {
         .apply(&probe)
         .as_object()
         .is_some_and(|o| o.contains_key(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_if_match(value: &[u8]) -> ApiRequest {
+        let mut req = ApiRequest::new(http::Method::PUT);
+        req.headers.append(
+            "if-match",
+            http::HeaderValue::from_bytes(value).expect("a header value"),
+        );
+        req
+    }
+
+    #[test]
+    fn an_if_match_that_is_not_text_matches_no_version() {
+        let c = Conditions::of(&with_if_match(b"\"3\xff\""));
+        assert!(c.has_if_match());
+        assert!(c.check_write(3).is_err());
+        // The same version as text matches; no header at all is no condition.
+        assert!(
+            Conditions::of(&with_if_match(b"\"3\""))
+                .check_write(3)
+                .is_ok()
+        );
+        let none = Conditions::of(&ApiRequest::new(http::Method::PUT));
+        assert!(!none.has_if_match() && none.check_write(3).is_ok());
+    }
 }
