@@ -79,6 +79,6 @@ fi
 if spin_is_supported; then
   run spin up --listen "$listen" "${rc_args[@]}"
 else
-  echo "no Spin CLI 3.0 or newer on PATH: serving with roster-host"
+  echo "no Spin CLI 3.0 or newer on PATH: serving with roster-host (its first run compiles it, wasmtime included: several minutes without output)"
   run cargo run --quiet -p roster-host -- up --listen "$listen" "${rc_args[@]}"
 fi
