@@ -181,7 +181,7 @@ pub async fn sweep<S: Store>(
         report.scanned += 1;
         match &u.removal_schedule {
             Some(s) => {
-                if cancel_if_stale(store, org, u, s, actor, now).await? {
+                if cancel_if_stale(store, org, u, s, actor, now).await? == Stale::Cancelled {
                     report.cancelled += 1;
                 }
             }
@@ -309,12 +309,32 @@ async fn write_scheduled_event<S: Store>(
     audit::write(store, &org.id, &event).await
 }
 
+/// What [`cancel_if_stale`] found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stale {
+    /// The schedule holds, or is not this call's to cancel (a route's schedule, a
+    /// removal in progress): left to the caller.
+    Holds,
+    /// This call cleared the stale schedule (what a sweep counts as `cancelled`).
+    Cancelled,
+    /// The schedule is gone, but not by this call: cancelled by an overlapping call,
+    /// replaced, or its user removed meanwhile.
+    Gone,
+}
+
+impl Stale {
+    /// Whether the schedule is gone, by this call or another.
+    pub fn is_gone(self) -> bool {
+        self != Self::Holds
+    }
+}
+
 /// Cancels the inactivity schedule `s` of the live user `u` if it no longer holds
 /// ([`stale_cause`]): reserves the cancellation's audit number in the record, writes
 /// the `user.removal_schedule_cancelled` event there (`cause`), then clears the
-/// schedule — without moving `updatedAt`. Returns whether `s` is gone (cancelled now or
-/// meanwhile); `false` leaves it to the caller (a schedule that holds, a route's
-/// schedule, a removal in progress). Called by [`sweep`] and by the due run
+/// schedule — without moving `updatedAt`. Overlapping calls write the one event (the
+/// number is reserved once, in the record) and exactly one of them answers
+/// [`Stale::Cancelled`]. Called by [`sweep`] and by the due run
 /// ([`schedules::run_due`]) before a warning or removal.
 pub async fn cancel_if_stale<S: Store>(
     store: &S,
@@ -323,12 +343,12 @@ pub async fn cancel_if_stale<S: Store>(
     s: &RemovalSchedule,
     actor: &str,
     now: Timestamp,
-) -> Result<bool, DomainError> {
+) -> Result<Stale, DomainError> {
     if u.status == UserStatus::PendingDeletion || !u.is_live() {
-        return Ok(false);
+        return Ok(Stale::Holds);
     }
     let Some(cause) = stale_cause(org, u, s) else {
-        return Ok(false);
+        return Ok(Stale::Holds);
     };
     let key = keys::user(&org.id, &u.id);
     let same = |x: &User| {
@@ -368,11 +388,11 @@ pub async fn cancel_if_stale<S: Store>(
                         .and_then(|b| b.cancel_number)
                     {
                         Some(n) => n,
-                        None => return Ok(false),
+                        None => return Ok(Stale::Holds),
                     }
                 }
                 // Cancelled, replaced or removed meanwhile.
-                _ => return Ok(true),
+                _ => return Ok(Stale::Gone),
             }
         }
     };
@@ -394,7 +414,7 @@ pub async fn cancel_if_stale<S: Store>(
     )
     .await?;
     audit::write(store, &org.id, &event).await?;
-    records::update(store, &key, |x: &mut User| {
+    let cleared = records::update(store, &key, |x: &mut User| {
         if !same(x) {
             return Ok::<_, DomainError>(false);
         }
@@ -403,5 +423,8 @@ pub async fn cancel_if_stale<S: Store>(
         Ok(true)
     })
     .await?;
-    Ok(true)
+    Ok(match cleared {
+        Updated::Written(_) => Stale::Cancelled,
+        Updated::Missing | Updated::Unchanged(_) => Stale::Gone,
+    })
 }

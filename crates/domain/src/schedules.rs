@@ -473,7 +473,10 @@ async fn settle_entry<S: Store>(
     if !index_days(&s).contains(&day) {
         return Ok(true);
     }
-    if crate::inactivity::cancel_if_stale(store, org, &u, &s, actor, now).await? {
+    if crate::inactivity::cancel_if_stale(store, org, &u, &s, actor, now)
+        .await?
+        .is_gone()
+    {
         return Ok(true);
     }
     if now >= s.at {

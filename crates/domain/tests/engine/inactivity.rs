@@ -583,3 +583,37 @@ fn overlapping_sweeps_move_the_cursor_once() {
         consistent(&s, &format!("order {i}"));
     }
 }
+
+#[test]
+fn overlapping_sweeps_count_each_cancellation_once_and_audit_it_once() {
+    use crate::helpers::{Stepped, interleave, orders};
+    for (i, mut pick) in orders().into_iter().enumerate() {
+        let s = MemoryStore::from_env();
+        let o = org(&s);
+        let mut ids = Vec::new();
+        for n in 0..2 {
+            ids.push(block_on(user(&s, &o, &format!("u{n}"))));
+        }
+        let o = block_on(policy(&s, &o, Some(30), None, NOW));
+        assert_eq!(block_on(full_pass(&s, &o, later(31))), (2, 0), "order {i}");
+        // Both users change: both schedules are stale, and two sweeps overlap.
+        for id in &ids {
+            block_on(touch(&s, &o, id, later(31).plus_millis(1000)));
+        }
+        let st = Stepped::new(&s);
+        let (a, b) = interleave(
+            inactivity::sweep(&st, &o, 10, "a", later(32)),
+            inactivity::sweep(&st, &o, 10, "b", later(32)),
+            &mut pick,
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a.cancelled + b.cancelled, 2, "order {i}: {a:?} {b:?}");
+        for id in &ids {
+            let u = block_on(users::get(&s, &o, id)).unwrap();
+            assert!(u.removal_schedule.is_none(), "order {i}");
+            let c = block_on(events(&s, &o, id, "user.removal_schedule_cancelled"));
+            assert_eq!(c.len(), 1, "order {i}");
+        }
+        consistent(&s, &format!("order {i}"));
+    }
+}
