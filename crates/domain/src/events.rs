@@ -345,17 +345,20 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
-    /// Parses a `state` filter.
-    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+    /// Parses the `state` filter of the deliveries list, which lists only deliveries
+    /// not yet settled: `pending` or `dead`. `delivered` and `dropped` are refused with
+    /// their own reason (settled deliveries are not kept listable), any other value as
+    /// not a state; both errors name `state`.
+    pub fn parse_open(raw: &str) -> Result<Self, ValidationError> {
         match raw {
             "pending" => Ok(Self::Pending),
-            "delivered" => Ok(Self::Delivered),
             "dead" => Ok(Self::Dead),
-            "dropped" => Ok(Self::Dropped),
-            _ => Err(ValidationError::new(
+            "delivered" | "dropped" => Err(ValidationError::new(
                 "state",
-                "must be pending, delivered, dead or dropped",
+                "must be pending or dead: delivered and dropped deliveries are settled \
+                 and not listed (the audit log keeps the event)",
             )),
+            _ => Err(ValidationError::new("state", "must be pending or dead")),
         }
     }
 
@@ -1193,7 +1196,9 @@ pub async fn list_open<S: Store>(
         let Some(bytes) = value else { continue };
         let e: QueuedEvent = records::decode(key, &bytes)?;
         for d in &e.deliveries {
-            if state.is_some_and(|s| s != d.state) {
+            // Settled deliveries of an event still open (one subscriber delivered,
+            // another pending) are not listed either.
+            if !d.state.open() || state.is_some_and(|s| s != d.state) {
                 continue;
             }
             out.push(DeliveryView {

@@ -161,7 +161,7 @@ async fn list_deliveries<S: Store>(
     let (org, _) = enter::<EventDeliveriesRoute, S>(req, store, ctx).await?;
     let state = req
         .query_param("state")
-        .map(|s| DeliveryState::parse(&s))
+        .map(|s| DeliveryState::parse_open(&s))
         .transpose()?;
     let limit = limit(req, 200, 50)?;
     let list = events::list_open(store, &org.id, state, limit).await?;

@@ -116,6 +116,22 @@ fn the_run_route_sends_through_the_contexts_sender_and_retries() {
         .await;
         assert_eq!(bad.status(), 400);
         assert!(String::from_utf8_lossy(bad.body()).contains("invalid state"));
+        // A settled state is never listed: refused with why, not an empty list that
+        // would read as "nothing was delivered".
+        for settled in ["state=delivered", "state=dropped"] {
+            let bad = EventDeliveriesRoute::handle(
+                &req(Method::GET, &ORG, settled, None),
+                &store,
+                &ctx(),
+            )
+            .await;
+            assert_eq!(bad.status(), 400, "{settled}");
+            let text = String::from_utf8_lossy(bad.body()).into_owned();
+            assert!(
+                text.contains("invalid state") && text.contains("settled"),
+                "{text}"
+            );
+        }
         let bad = EventDeliveriesRunRoute::handle(
             &req(Method::POST, &ORG, "limit=0", None),
             &store,

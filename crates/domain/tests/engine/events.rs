@@ -614,3 +614,23 @@ fn the_21st_subscription_is_refused_naming_the_list() {
         "{v:?}"
     );
 }
+
+#[test]
+fn the_open_list_leaves_out_a_delivery_settled_while_its_event_is_still_open() {
+    let s = MemoryStore::from_env();
+    let o = org(&s);
+    subscribe(&s, &o, &["user.removed"], "set", Some(0));
+    let failing = subscribe(&s, &o, &["user.removed"], "cloudevents", Some(0));
+    let id = user(&s, &o, "kim");
+    block_on(remove_user(&s, &o, &id, &RemovalPolicy::canonical(), NOW)).unwrap();
+    // The first subscriber acknowledges, the second fails: the event stays open.
+    let fake = Fake::new(vec![Ok(200)], 503);
+    let r = block_on(events::run(&s, &o, &fake, 10, NOW)).unwrap();
+    assert_eq!((r.attempted, r.delivered, r.retrying), (2, 1, 1));
+    let open = block_on(events::list_open(&s, &o.id, None, 10)).unwrap();
+    let listed: Vec<_> = open
+        .iter()
+        .map(|v| (v.delivery.subscription_id.clone(), v.delivery.state))
+        .collect();
+    assert_eq!(listed, vec![(failing.id.clone(), DeliveryState::Pending)]);
+}
