@@ -83,8 +83,8 @@ impl<A: StaticAsset> Endpoint for AssetRoute<A> {
             security_headers(&mut resp, &asset);
             return resp;
         }
-        let send_deflated =
-            asset.deflated && req.header("accept-encoding").is_some_and(accepts_deflate);
+        let send_deflated = asset.deflated
+            && matches!(req.header_list("accept-encoding"), Some(Ok(v)) if accepts_deflate(&v));
         let body = if head {
             Vec::new()
         } else if asset.deflated && !send_deflated {

@@ -34,24 +34,42 @@ pub fn flag(req: &ApiRequest, name: &str) -> Result<Option<bool>, ValidationErro
     }
 }
 
-/// The `scheme://authority` the request was sent to, for absolute URLs in headers:
-/// taken from Spin's `spin-full-url`, else `http://` and the `Host` header; empty
-/// (relative URLs) when neither is usable.
+/// The `scheme://authority` the request was sent to, for absolute URLs in headers and
+/// bodies: the authority of Spin's `spin-full-url`, else of the `Host` header; the
+/// scheme that of `spin-full-url` (`http` without it), overridden by `X-Forwarded-Proto:
+/// https` or `http` from a TLS-terminating proxy. Empty (URLs relative to the host) when
+/// neither gives an authority of host characters (letters, digits, `.-:[]`).
 pub fn origin(req: &ApiRequest) -> String {
-    if let Some(full) = req.header("spin-full-url")
-        && let Some((scheme, rest)) = full.split_once("://")
-    {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if !authority.is_empty() && (scheme == "http" || scheme == "https") {
-            return format!("{scheme}://{authority}");
-        }
-    }
-    match req.header("host") {
-        Some(h) if !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()) => {
-            format!("http://{h}")
-        }
-        _ => String::new(),
-    }
+    full_url_origin(req)
+        .or_else(|| {
+            let host = req.header("host")?;
+            forwarded(req, "http", host)
+        })
+        .unwrap_or_default()
+}
+
+/// [`origin`] from `spin-full-url` alone (no `Host` fallback): what SCIM's resource URLs
+/// use.
+pub fn full_url_origin(req: &ApiRequest) -> Option<String> {
+    let (scheme, rest) = req.header("spin-full-url")?.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    forwarded(req, scheme, authority)
+}
+
+/// `scheme://authority`, the scheme overridden by `X-Forwarded-Proto`; `None` unless
+/// the scheme is `http` or `https` and the authority is host characters.
+fn forwarded(req: &ApiRequest, scheme: &str, authority: &str) -> Option<String> {
+    let scheme = match req.header("x-forwarded-proto").map(str::trim) {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        Some(p) if p.eq_ignore_ascii_case("http") => "http",
+        _ => scheme,
+    };
+    (!authority.is_empty()
+        && matches!(scheme, "http" | "https")
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
+    .then(|| format!("{scheme}://{authority}"))
 }
 
 #[cfg(test)]
@@ -76,5 +94,24 @@ mod tests {
             "https://api.example.test/a/b?c=d".parse().unwrap(),
         );
         assert_eq!(origin(&r), "https://api.example.test");
+        assert_eq!(
+            full_url_origin(&r).as_deref(),
+            Some("https://api.example.test")
+        );
+        // A TLS-terminating proxy names the scheme the client used.
+        r.headers.insert(
+            "spin-full-url",
+            "http://api.example.test/a".parse().unwrap(),
+        );
+        r.headers
+            .insert("x-forwarded-proto", "HTTPS".parse().unwrap());
+        assert_eq!(origin(&r), "https://api.example.test");
+        r.headers.remove("spin-full-url");
+        assert_eq!(origin(&r), "https://example.test:8080");
+        assert_eq!(full_url_origin(&r), None);
+        // Anything but a host's characters gives relative URLs, never a header
+        // injected into ours.
+        r.headers.insert("host", "evil.test/x".parse().unwrap());
+        assert_eq!(origin(&r), "");
     }
 }

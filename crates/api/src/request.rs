@@ -167,12 +167,38 @@ impl ApiRequest {
         given.chain(read)
     }
 
+    /// A list-based header `name` (one of [`READ_HEADERS`]: `If-Match`, `Accept-Encoding`
+    /// and the like) as one value: its field lines joined with `", "` in the order sent,
+    /// which RFC 9110 §5.3 makes the same as one line carrying them all. `None` when
+    /// absent; `Some(Err(NotText))` when a line is not text (bytes that are not UTF-8),
+    /// which a route must not read as "absent".
+    pub fn header_list(&self, name: &str) -> Option<Result<String, NotText>> {
+        let mut lines = self.header_all(name).peekable();
+        lines.peek()?;
+        let mut joined = String::new();
+        for line in lines {
+            let Ok(text) = line.to_str() else {
+                return Some(Err(NotText));
+            };
+            if !joined.is_empty() {
+                joined.push_str(", ");
+            }
+            joined.push_str(text);
+        }
+        Some(Ok(joined))
+    }
+
     /// Whether header `name` (one of [`READ_HEADERS`]) is present with a valid header
     /// value, whatever it is.
     pub fn has_header(&self, name: &str) -> bool {
         self.header_all(name).next().is_some()
     }
 }
+
+/// A header line whose value is not text (bytes that are not UTF-8): see
+/// [`ApiRequest::header_list`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotText;
 
 fn decode_component(s: &str) -> String {
     let s = s.replace('+', " ");
@@ -405,6 +431,22 @@ mod tests {
         req.headers.append("prefer", "b".parse().unwrap());
         assert_eq!(req.header_all("Prefer").count(), 2);
         assert!(req.has_header("prefer") && !req.has_header("if-match"));
+    }
+
+    #[test]
+    fn a_list_header_sent_on_several_lines_is_one_list() {
+        let mut req = ApiRequest::new(Method::GET);
+        assert_eq!(req.header_list("if-match"), None);
+        req.headers.append("if-match", "\"2\"".parse().unwrap());
+        assert_eq!(req.header_list("if-match"), Some(Ok("\"2\"".into())));
+        req.headers.append("if-match", "\"3\"".parse().unwrap());
+        // RFC 9110 §5.3: the same as one line `"2", "3"`.
+        assert_eq!(req.header_list("If-Match"), Some(Ok("\"2\", \"3\"".into())));
+        req.headers.append(
+            "if-match",
+            http::HeaderValue::from_bytes(b"\"4\xff\"").unwrap(),
+        );
+        assert_eq!(req.header_list("if-match"), Some(Err(NotText)));
     }
 
     #[test]

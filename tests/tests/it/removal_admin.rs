@@ -355,7 +355,11 @@ async fn prefer_respond_async_answers_202_with_an_operation_to_poll() {
             assert_eq!(r.status, 201, "{}", r.text);
         }
     }
-    let prefer = [("prefer", "wait=10, Respond-Async")];
+    // Behind a TLS-terminating proxy: the Location names the scheme the client used.
+    let prefer = [
+        ("prefer", "wait=10, Respond-Async"),
+        ("x-forwarded-proto", "https"),
+    ];
     let r = app
         .send(
             "DELETE",
@@ -374,6 +378,7 @@ async fn prefer_respond_async_answers_202_with_an_operation_to_poll() {
     let location = r.header("location").unwrap().to_owned();
     let path = format!("{}/operations/{op}", base(&org));
     assert!(location.ends_with(&path), "{location}");
+    assert!(location.starts_with("https://"), "{location}");
     let mut polls = 0;
     loop {
         let p = app.call("GET", &path, None).await;

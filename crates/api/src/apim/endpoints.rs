@@ -287,12 +287,13 @@ async fn delete_user<S: Store>(
     ctx: &Ctx,
 ) -> Result<ApiResponse, Error> {
     let (caller, svc) = enter::<UserRoute, S>(req, store, ctx).await?;
-    if !req.has_header("if-match") {
-        return Err(Error::PreconditionRequired);
-    }
-    let expected = req
-        .header("if-match")
-        .map_or(Some(u64::MAX), expected_version);
+    // Several `If-Match` lines are one list (RFC 9110 §5.3); a value that is not text
+    // matches no version.
+    let expected = match req.header_list("if-match") {
+        None => return Err(Error::PreconditionRequired),
+        Some(Ok(raw)) => expected_version(&raw),
+        Some(Err(_)) => Some(u64::MAX),
+    };
     let delete_subscriptions = flag(req, "deleteSubscriptions")?;
     let notify = flag(req, "notify")?;
     let dry_run = flag(req, "dryRun")?;

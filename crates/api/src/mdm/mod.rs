@@ -622,13 +622,16 @@ pub fn etag(version: u64) -> HeaderValue {
 /// that is not an ETag of this API (bytes that are not text included) is 400 naming
 /// `If-Match`, never an unconditional write.
 pub fn if_match(req: &ApiRequest) -> Result<Option<u64>, Error> {
-    let Some(raw) = req.header("if-match") else {
-        if req.has_header("if-match") {
+    // Several `If-Match` lines are one list (RFC 9110 §5.3), so two lines with one tag
+    // each are refused as one line with two tags is.
+    let raw = match req.header_list("if-match") {
+        None => return Ok(None),
+        Some(Ok(raw)) => raw,
+        Some(Err(_)) => {
             return Err(
                 ValidationError::new("If-Match", "must be an ETag from this API or *").into(),
             );
         }
-        return Ok(None);
     };
     let raw = raw.trim();
     if raw == "*" {

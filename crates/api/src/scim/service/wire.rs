@@ -41,24 +41,7 @@ pub(crate) struct Base(String);
 impl Base {
     fn new(req: &ApiRequest, org: &Organization) -> Self {
         let path = format!("/v1/organizations/{}/scim/v2", org.id);
-        let origin = req
-            .header("spin-full-url")
-            .and_then(|url| {
-                let (scheme, rest) = url.split_once("://")?;
-                let authority = rest.split(['/', '?', '#']).next()?;
-                let scheme = match req.header("x-forwarded-proto").map(str::trim) {
-                    Some(p) if p.eq_ignore_ascii_case("https") => "https",
-                    Some(p) if p.eq_ignore_ascii_case("http") => "http",
-                    _ => scheme,
-                };
-                (!authority.is_empty()
-                    && matches!(scheme, "http" | "https")
-                    && authority
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
-                .then(|| format!("{scheme}://{authority}"))
-            })
-            .unwrap_or_default();
+        let origin = crate::params::full_url_origin(req).unwrap_or_default();
         Base(format!("{origin}{path}"))
     }
 
@@ -215,15 +198,15 @@ pub(crate) struct Conditions {
 }
 
 impl Conditions {
-    /// Reads `If-Match` and `If-None-Match`. A header whose value is not text (bytes
-    /// that are not UTF-8) is a tag this service never issued, which matches nothing:
-    /// an `If-Match` write then fails its precondition instead of going through
-    /// unconditionally.
+    /// Reads `If-Match` and `If-None-Match`, each sent on one line or several. A header
+    /// line whose value is not text (bytes that are not UTF-8) is a tag this service
+    /// never issued, which matches nothing: an `If-Match` write then fails its
+    /// precondition instead of going through unconditionally.
     pub(crate) fn of(req: &ApiRequest) -> Self {
-        let tags = |name: &str| match req.header(name) {
-            Some(raw) => Some(Tags::parse(raw)),
-            None if req.has_header(name) => Some(Tags::Versions(vec![None])),
-            None => None,
+        // Several lines of one of them are one list (RFC 9110 §5.3).
+        let tags = |name: &str| match req.header_list(name)? {
+            Ok(raw) => Some(Tags::parse(&raw)),
+            Err(_) => Some(Tags::Versions(vec![None])),
         };
         Self {
             if_match: tags("if-match"),
