@@ -304,9 +304,17 @@ fn domain_error(e: DomainError, name: &str) -> ApiResponse {
             StatusCode::CONFLICT,
             &format!("User by username: {name} was modified concurrently. Retry the request."),
         ),
-        e @ (DomainError::Corrupt { .. } | DomainError::Store(_)) => {
+        e @ DomainError::Store(_) => {
             crate::log_internal("wso2", &e);
             internal()
+        }
+        // Not one a retry cures: the operator repairs the record the log names.
+        e @ DomainError::Corrupt { .. } => {
+            crate::log_internal("wso2", &e);
+            message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal error. A stored record could not be read; the server log names it.",
+            )
         }
     }
 }

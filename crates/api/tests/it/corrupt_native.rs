@@ -99,6 +99,15 @@ fn a_malformed_user_record_answers_500_on_every_read_never_a_panic() {
             &ctx(),
         ));
         assert_eq!(r.status(), 500, "SCIM GET on {shown}");
+        // Not "repeat the request": a retry fails the same way.
+        let detail = json_of(&r)["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            detail.contains("could not be read") && !detail.contains("repeating"),
+            "{detail}"
+        );
     }
     // The good record back: everything answers again.
     block_on(store.set(&key, &serde_json::to_vec(&good).unwrap())).unwrap();

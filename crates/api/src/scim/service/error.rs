@@ -163,6 +163,10 @@ fn scim_field(field: &str) -> &str {
     }
 }
 
+/// The detail of a 500 for a stored record that does not decode: not one a retry cures.
+pub(crate) const CORRUPT_RECORD: &str =
+    "internal error: a stored record could not be read; the service's log names it";
+
 /// Domain errors; logs the cause of a 500.
 fn domain(e: DomainError) -> ScimError {
     match e {
@@ -173,13 +177,19 @@ fn domain(e: DomainError) -> ScimError {
             format!("{} is already in use", scim_field(field)),
         ),
         DomainError::PreconditionFailed { .. } => precondition_failed(),
-        e @ (DomainError::Corrupt { .. } | DomainError::Store(_)) => {
+        e @ DomainError::Store(_) => {
             crate::log_internal("scim", &e);
             ScimError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 None,
                 "internal error; repeating the request completes what it started",
             )
+        }
+        // Repeating would fail the same way: the operator has to repair the record,
+        // which the log names by its key (never its content).
+        e @ DomainError::Corrupt { .. } => {
+            crate::log_internal("scim", &e);
+            ScimError::new(StatusCode::INTERNAL_SERVER_ERROR, None, CORRUPT_RECORD)
         }
     }
 }
