@@ -635,4 +635,15 @@ mod tests {
         let none = Conditions::of(&ApiRequest::new(http::Method::PUT));
         assert!(!none.has_if_match() && none.check_write(3).is_ok());
     }
+
+    #[test]
+    fn tags_on_several_lines_are_one_list() {
+        // RFC 9110 §5.3: `"2"` then `W/"3"` on two lines is `"2", W/"3"`, which
+        // matches version 3 (before, only the first line counted: 412).
+        let mut req = with_if_match(b"\"2\"");
+        req.headers
+            .append("if-match", http::HeaderValue::from_static("W/\"3\""));
+        assert!(Conditions::of(&req).check_write(3).is_ok());
+        assert!(Conditions::of(&req).check_write(4).is_err());
+    }
 }
