@@ -623,7 +623,7 @@ pub fn markdown(r: &Report) -> String {
     crate::search_report::section(&mut out, r);
     let _ = writeln!(
         out,
-        "\n### Targets\n\nEach figure of issue 16 with its target ([`report::TARGETS`](crates/bench/src/report.rs)).\n"
+        "\n### Targets\n\nEach figure of issue 16 with its target ([`report::TARGETS`](../crates/bench/src/report.rs)).\n"
     );
     for t in targets(r) {
         let verdict = match t.met {
