@@ -17,7 +17,7 @@
 use crate::auth::Requirement;
 use crate::openapi::accepts_deflate;
 use crate::{ApiRequest, ApiResponse, Ctx, Endpoint};
-use http::{HeaderName, HeaderValue, header};
+use http::{HeaderValue, header};
 use std::marker::PhantomData;
 
 /// What a static file is.
@@ -108,7 +108,7 @@ impl<A: StaticAsset> Endpoint for AssetRoute<A> {
         }
         if send_deflated {
             headers.insert(
-                HeaderName::from_static("content-encoding"),
+                header::CONTENT_ENCODING,
                 HeaderValue::from_static("deflate"),
             );
         }

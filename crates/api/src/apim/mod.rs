@@ -443,14 +443,14 @@ pub fn accepted(req: &ApiRequest, svc: &Service, user: &ObjectId, op: &ObjectId)
     let mut resp = params::empty(StatusCode::ACCEPTED);
     let h = resp.headers_mut();
     for (name, value) in [
-        (header::LOCATION.as_str(), location),
-        ("azure-asyncoperation", operation),
+        (header::LOCATION, location),
+        (
+            const { header::HeaderName::from_static("azure-asyncoperation") },
+            operation,
+        ),
     ] {
-        if let (Ok(n), Ok(v)) = (
-            header::HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            h.insert(n, v);
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
         }
     }
     h.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));

@@ -468,7 +468,7 @@ pub fn removal_accepted(
     );
     let mut resp = with_location(ok(StatusCode::ACCEPTED, body), &location);
     resp.headers_mut().insert(
-        header::HeaderName::from_static("preference-applied"),
+        const { header::HeaderName::from_static("preference-applied") },
         HeaderValue::from_static("respond-async"),
     );
     resp
