@@ -430,6 +430,19 @@ async fn a_live_subscription_blocks_the_removal() {
         [&json!("PreconditionFailed"), &json!("UserHasSubscriptions")]
     );
     assert_eq!(dry.body["properties"]["removable"], false);
+    // A list of tags holds when any of them is current (RFC 9110 §13.1.1), on one line
+    // or several, empty elements ignored: only the subscription blocks then.
+    for listed in [format!("\"999\", {etag}"), format!(", {etag},, \"7\"")] {
+        let dry = delete(&app, &url(&format!("{V}&dryRun=true")), Some(&listed)).await;
+        assert_eq!(dry.status, 200, "{}", dry.text);
+        let codes: Vec<&Value> = dry.body["properties"]["blockers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| &b["code"])
+            .collect();
+        assert_eq!(codes, [&json!("UserHasSubscriptions")], "{listed}");
+    }
     app.assert_consistent();
 }
 

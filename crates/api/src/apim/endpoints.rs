@@ -210,20 +210,27 @@ fn invalid_parameter(name: &str, message: String) -> Error {
     }
 }
 
-/// What `If-Match` asks for: `None` for `*`, else the version it names. A value that
-/// is no ETag of this API can match no version: versions count up from 1 and never
-/// reach [`u64::MAX`], which stands for it.
-fn expected_version(raw: &str) -> Option<u64> {
-    let raw = raw.trim();
-    if raw == "*" {
-        return None;
+/// A version no record reaches (versions count up from 1): what a tag that is no ETag
+/// of this API stands for, so it matches nothing.
+const NO_VERSION: u64 = u64::MAX;
+
+/// The versions an `If-Match` list names: `None` when it holds `*` (any version), else
+/// one per ETag listed ([`NO_VERSION`] for a tag this API never issued); empty list
+/// elements are ignored (RFC 9110 §5.6.1), so a list of none matches nothing.
+fn listed_versions(raw: &str) -> Option<Vec<u64>> {
+    let mut versions = Vec::new();
+    for tag in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if tag == "*" {
+            return None;
+        }
+        versions.push(
+            tag.trim_start_matches("W/")
+                .trim_matches('"')
+                .parse::<u64>()
+                .unwrap_or(NO_VERSION),
+        );
     }
-    Some(
-        raw.trim_start_matches("W/")
-            .trim_matches('"')
-            .parse::<u64>()
-            .unwrap_or(u64::MAX),
-    )
+    Some(versions)
 }
 
 fn flag(req: &ApiRequest, name: &str) -> Result<bool, Error> {
@@ -289,10 +296,10 @@ async fn delete_user<S: Store>(
     let (caller, svc) = enter::<UserRoute, S>(req, store, ctx).await?;
     // Several `If-Match` lines are one list (RFC 9110 §5.3); a value that is not text
     // matches no version.
-    let expected = match req.header_list("if-match") {
+    let if_match = match req.header_list("if-match") {
         None => return Err(Error::PreconditionRequired),
-        Some(Ok(raw)) => expected_version(&raw),
-        Some(Err(_)) => Some(u64::MAX),
+        Some(Ok(raw)) => listed_versions(&raw),
+        Some(Err(_)) => Some(Vec::new()),
     };
     let delete_subscriptions = flag(req, "deleteSubscriptions")?;
     let notify = flag(req, "notify")?;
@@ -305,6 +312,20 @@ async fn delete_user<S: Store>(
         } else {
             Ok(params::empty(StatusCode::NO_CONTENT))
         };
+    };
+    let expected = match if_match.as_deref() {
+        None => None,
+        Some([one]) => Some(*one),
+        Some([]) => Some(NO_VERSION),
+        // The condition holds when any listed tag is current (RFC 9110 §13.1.1): the
+        // current version, if listed, is the one the removal then requires, so a
+        // change in between still fails it.
+        Some(several) => Some(
+            match roster_domain::users::get_any(store, &svc.org, &user_id).await {
+                Ok(u) if several.contains(&u.version) => u.version,
+                _ => NO_VERSION,
+            },
+        ),
     };
     let policy = RemovalPolicy {
         expected_version: expected,

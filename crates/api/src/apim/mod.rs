@@ -334,6 +334,16 @@ fn domain_error(e: DomainError) -> ApiResponse {
     match e {
         DomainError::NotFound { .. } => user_not_found(),
         DomainError::Invalid(v) => invalid_parameter(&v.field, &v.to_string()),
+        // Not one a retry cures: the operator repairs the record the log names.
+        e @ DomainError::Corrupt { .. } => {
+            crate::log_internal("apim", &e);
+            arm_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "The server could not read a stored record; its log names it.",
+                None,
+            )
+        }
         e => {
             crate::log_internal("apim", &e);
             internal()

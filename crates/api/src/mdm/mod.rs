@@ -633,7 +633,12 @@ pub fn if_match(req: &ApiRequest) -> Result<Option<u64>, Error> {
             );
         }
     };
-    let raw = raw.trim();
+    // Empty list elements are ignored (RFC 9110 §5.6.1): `, "2"` is `"2"`; this API
+    // takes exactly one ETag (or `*`).
+    let mut tags = raw.split(',').map(str::trim).filter(|t| !t.is_empty());
+    let (Some(raw), None) = (tags.next(), tags.next()) else {
+        return Err(ValidationError::new("If-Match", "must be an ETag from this API or *").into());
+    };
     if raw == "*" {
         return Ok(None);
     }

@@ -416,15 +416,19 @@ pub fn render() -> Result<String, Vec<String>> {
     document().map(|d| format!("{d}\n"))
 }
 
-/// Whether an `Accept-Encoding` value accepts `deflate` (listed, or `*`, without a
-/// zero weight).
+/// Whether an `Accept-Encoding` value accepts `deflate`: listed without a zero weight,
+/// or, when not listed, `*` without one (RFC 9110 §12.5.3: `*` stands for the codings
+/// not listed, so `deflate;q=0, *` refuses deflate).
 pub fn accepts_deflate(accept_encoding: &str) -> bool {
-    accept_encoding.split(',').any(|item| {
-        let mut parts = item.split(';').map(str::trim);
-        let coding = parts.next().unwrap_or_default();
-        let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(zero_weight));
-        (coding.eq_ignore_ascii_case("deflate") || coding == "*") && !refused
-    })
+    let weighed = |coding: &str| {
+        accept_encoding.split(',').find_map(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            name.eq_ignore_ascii_case(coding)
+                .then(|| !parts.any(|p| p.strip_prefix("q=").is_some_and(zero_weight)))
+        })
+    };
+    weighed("deflate").or_else(|| weighed("*")).unwrap_or(false)
 }
 
 /// Whether a weight is zero: RFC 9110's `qvalue` grammar (§12.4.2) writes zero as `0`,
@@ -578,6 +582,11 @@ mod tests {
         assert!(!accepts_deflate("deflate;q=0"));
         assert!(!accepts_deflate("deflate;q=0.000, gzip"));
         assert!(accepts_deflate("deflate;q=0.001"));
+        // `*` is every coding not listed: an explicit refusal of deflate stands.
+        assert!(!accepts_deflate("deflate;q=0, *"));
+        assert!(!accepts_deflate("*, deflate;q=0"));
+        assert!(accepts_deflate("gzip;q=0, *"));
+        assert!(!accepts_deflate("*;q=0"));
         assert!(accepts_deflate("deflate;q=1"));
         assert!(!accepts_deflate("identity"));
     }

@@ -230,6 +230,20 @@ fn an_if_match_that_is_not_text_is_refused_never_an_unconditional_write() {
     let r = block_on(UserRoute::handle(&two, &store, &ctx()));
     assert_eq!(r.status(), 400, "{}", json_of(&r));
     assert!(json_of(&r).to_string().contains("If-Match"));
-    let r = patch(&etag);
+    // An empty line, or empty list elements, add nothing (RFC 9110 §5.6.1): an empty
+    // line then the current ETag is the current ETag, as `, "1",` on one line is.
+    let mut listed = b", ".to_vec();
+    listed.extend_from_slice(&etag);
+    listed.extend_from_slice(b",");
+    assert_eq!(patch(b" , ").status(), 400, "no ETag at all");
+    let mut empty_then_current = req(Method::PATCH, &params, Some(json!({"lastName": "Changed"})));
+    empty_then_current
+        .headers
+        .append("if-match", http::HeaderValue::from_static(""));
+    empty_then_current.headers.append(
+        "if-match",
+        http::HeaderValue::from_bytes(&listed).expect("a header value"),
+    );
+    let r = block_on(UserRoute::handle(&empty_then_current, &store, &ctx()));
     assert_eq!(r.status(), 200, "{}", json_of(&r));
 }

@@ -164,20 +164,21 @@ enum Tags {
 }
 
 impl Tags {
+    /// A list of tags, or `*` among them; empty list elements are ignored (RFC 9110
+    /// §5.6.1), so a list of none matches nothing.
     fn parse(raw: &str) -> Tags {
-        if raw.trim() == "*" {
+        let tags = raw.split(',').map(str::trim).filter(|t| !t.is_empty());
+        if tags.clone().any(|t| t == "*") {
             return Tags::Any;
         }
         Tags::Versions(
-            raw.split(',')
-                .map(|t| {
-                    let t = t.trim();
-                    let t = t.strip_prefix("W/").unwrap_or(t);
-                    t.strip_prefix('"')
-                        .and_then(|t| t.strip_suffix('"'))
-                        .and_then(|v| v.parse::<u64>().ok())
-                })
-                .collect(),
+            tags.map(|t| {
+                let t = t.strip_prefix("W/").unwrap_or(t);
+                t.strip_prefix('"')
+                    .and_then(|t| t.strip_suffix('"'))
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+            .collect(),
         )
     }
 
@@ -645,5 +646,21 @@ mod tests {
             .append("if-match", http::HeaderValue::from_static("W/\"3\""));
         assert!(Conditions::of(&req).check_write(3).is_ok());
         assert!(Conditions::of(&req).check_write(4).is_err());
+        // An empty line, or empty elements, add nothing (RFC 9110 §5.6.1).
+        let mut req = with_if_match(b"");
+        req.headers
+            .append("if-match", http::HeaderValue::from_static("W/\"3\""));
+        assert!(Conditions::of(&req).check_write(3).is_ok());
+        assert!(
+            Conditions::of(&with_if_match(b", \"3\",,"))
+                .check_write(3)
+                .is_ok()
+        );
+        // Nothing but empty elements names no version: it matches nothing.
+        assert!(
+            Conditions::of(&with_if_match(b" , "))
+                .check_write(3)
+                .is_err()
+        );
     }
 }
