@@ -388,6 +388,11 @@ async fn arm_errors_for_the_version_the_path_if_match_and_the_query() {
         412,
         "PreconditionFailed",
     );
+    // If-Match compares strongly (RFC 9110 §13.1.1): the current version as a weak tag
+    // matches nothing.
+    let current = etag_of(&app, &url(V)).await;
+    let r = delete(&app, &url(V), Some(&format!("W/{current}"))).await;
+    assert_arm(&r, 412, "PreconditionFailed");
     // Query parameters.
     let r = delete(
         &app,

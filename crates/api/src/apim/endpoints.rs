@@ -215,8 +215,9 @@ fn invalid_parameter(name: &str, message: String) -> Error {
 const NO_VERSION: u64 = u64::MAX;
 
 /// The versions an `If-Match` list names: `None` when it holds `*` (any version), else
-/// one per ETag listed ([`NO_VERSION`] for a tag this API never issued); empty list
-/// elements are ignored (RFC 9110 §5.6.1), so a list of none matches nothing.
+/// one per ETag listed ([`NO_VERSION`] for a tag this API never issued, a weak `W/"…"`
+/// one included: `If-Match` compares strongly, RFC 9110 §13.1.1); empty list elements
+/// are ignored (RFC 9110 §5.6.1), so a list of none matches nothing.
 fn listed_versions(raw: &str) -> Option<Vec<u64>> {
     let mut versions = Vec::new();
     for tag in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
@@ -224,9 +225,9 @@ fn listed_versions(raw: &str) -> Option<Vec<u64>> {
             return None;
         }
         versions.push(
-            tag.trim_start_matches("W/")
-                .trim_matches('"')
-                .parse::<u64>()
+            tag.strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .and_then(|v| v.parse::<u64>().ok())
                 .unwrap_or(NO_VERSION),
         );
     }

@@ -619,8 +619,10 @@ pub fn etag(version: u64) -> HeaderValue {
 }
 
 /// The version an `If-Match` header demands: `Ok(None)` when absent or `*`; a value
-/// that is not an ETag of this API (bytes that are not text included) is 400 naming
-/// `If-Match`, never an unconditional write.
+/// that is not an ETag of this API — anything but `"<version>"` (a weak `W/"…"` tag
+/// included: `If-Match` compares strongly, RFC 9110 §13.1.1, and this API issues strong
+/// tags only) and bytes that are not text — is 400 naming `If-Match`, never an
+/// unconditional write.
 pub fn if_match(req: &ApiRequest) -> Result<Option<u64>, Error> {
     // Several `If-Match` lines are one list (RFC 9110 §5.3), so two lines with one tag
     // each are refused as one line with two tags is.
@@ -642,11 +644,13 @@ pub fn if_match(req: &ApiRequest) -> Result<Option<u64>, Error> {
     if raw == "*" {
         return Ok(None);
     }
-    raw.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse::<u64>()
+    raw.strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse::<u64>().ok())
         .map(Some)
-        .map_err(|_| ValidationError::new("If-Match", "must be an ETag from this API or *").into())
+        .ok_or_else(|| {
+            ValidationError::new("If-Match", "must be an ETag from this API or *").into()
+        })
 }
 
 /// Largest `limit` a list accepts.

@@ -217,6 +217,12 @@ fn an_if_match_that_is_not_text_is_refused_never_an_unconditional_write() {
     ));
     assert_ne!(json_of(&got)["lastName"], "Changed", "{}", json_of(&got));
     let etag = got.headers()["etag"].as_bytes().to_vec();
+    // If-Match compares strongly (RFC 9110 §13.1.1) and this API issues strong tags: the
+    // current version as a weak tag, or unquoted, is no ETag of this API.
+    let mut weak = b"W/".to_vec();
+    weak.extend_from_slice(&etag);
+    assert_eq!(patch(&weak).status(), 400);
+    assert_eq!(patch(&etag[1..etag.len() - 1]).status(), 400, "unquoted");
     // The current ETag on one line and another on a second line is the list of both
     // (RFC 9110 §5.3), which this API refuses as it refuses it on one line: 400, never
     // the first line alone going through.
