@@ -38,7 +38,9 @@ pub fn flag(req: &ApiRequest, name: &str) -> Result<Option<bool>, ValidationErro
 /// bodies: the authority of Spin's `spin-full-url`, else of the `Host` header; the
 /// scheme that of `spin-full-url` (`http` without it), overridden by `X-Forwarded-Proto:
 /// https` or `http` from a TLS-terminating proxy. Empty (URLs relative to the host) when
-/// neither gives an authority of host characters (letters, digits, `.-:[]`).
+/// neither gives an authority of host characters (letters, digits, `.-_~:[]`: RFC 3986's
+/// unreserved characters, a port and an IPv6 literal). Of several `X-Forwarded-Proto`
+/// values (a chain of proxies) the first, the client's, counts.
 pub fn origin(req: &ApiRequest) -> String {
     full_url_origin(req)
         .or_else(|| {
@@ -59,7 +61,12 @@ pub fn full_url_origin(req: &ApiRequest) -> Option<String> {
 /// `scheme://authority`, the scheme overridden by `X-Forwarded-Proto`; `None` unless
 /// the scheme is `http` or `https` and the authority is host characters.
 fn forwarded(req: &ApiRequest, scheme: &str, authority: &str) -> Option<String> {
-    let scheme = match req.header("x-forwarded-proto").map(str::trim) {
+    // Proxies in a chain append theirs: the first value is the one the client used.
+    let proto = req
+        .header("x-forwarded-proto")
+        .and_then(|v| v.split(',').next())
+        .map(str::trim);
+    let scheme = match proto {
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         Some(p) if p.eq_ignore_ascii_case("http") => "http",
         _ => scheme,
@@ -68,7 +75,7 @@ fn forwarded(req: &ApiRequest, scheme: &str, authority: &str) -> Option<String> 
         && matches!(scheme, "http" | "https")
         && authority
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
+            .all(|b| b.is_ascii_alphanumeric() || b".-_~:[]".contains(&b)))
     .then(|| format!("{scheme}://{authority}"))
 }
 
@@ -106,6 +113,10 @@ mod tests {
         r.headers
             .insert("x-forwarded-proto", "HTTPS".parse().unwrap());
         assert_eq!(origin(&r), "https://api.example.test");
+        // Of a chain of proxies' values, the first is the client's.
+        r.headers
+            .insert("x-forwarded-proto", "https, http".parse().unwrap());
+        assert_eq!(origin(&r), "https://api.example.test");
         r.headers.remove("spin-full-url");
         assert_eq!(origin(&r), "https://example.test:8080");
         assert_eq!(full_url_origin(&r), None);
@@ -113,5 +124,8 @@ mod tests {
         // injected into ours.
         r.headers.insert("host", "evil.test/x".parse().unwrap());
         assert_eq!(origin(&r), "");
+        // RFC 3986's unreserved characters are a host's.
+        r.headers.insert("host", "a_b.example".parse().unwrap());
+        assert_eq!(origin(&r), "https://a_b.example");
     }
 }
