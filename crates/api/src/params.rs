@@ -34,6 +34,17 @@ pub fn flag(req: &ApiRequest, name: &str) -> Result<Option<bool>, ValidationErro
     }
 }
 
+/// The version an ETag names, from the text between its quotes, only when written as
+/// this API writes it: decimal digits, no sign, no leading zero. Entity tags compare as
+/// text (RFC 9110 §8.8.3.2), so `"05"` or `"+5"` is a tag never issued and names no
+/// version, though it would parse as 5.
+pub fn etag_version(opaque: &str) -> Option<u64> {
+    let canonical = !opaque.is_empty()
+        && opaque.bytes().all(|b| b.is_ascii_digit())
+        && (opaque == "0" || !opaque.starts_with('0'));
+    canonical.then(|| opaque.parse().ok()).flatten()
+}
+
 /// The `scheme://authority` the request was sent to, for absolute URLs in headers and
 /// bodies: the authority of Spin's `spin-full-url`, else of the `Host` header; the
 /// scheme that of `spin-full-url` (`http` without it), overridden by `X-Forwarded-Proto:
@@ -62,10 +73,10 @@ pub fn full_url_origin(req: &ApiRequest) -> Option<String> {
 /// the scheme is `http` or `https` and the authority is host characters.
 fn forwarded(req: &ApiRequest, scheme: &str, authority: &str) -> Option<String> {
     // Proxies in a chain append theirs: the first value is the one the client used.
-    let proto = req
-        .header("x-forwarded-proto")
-        .and_then(|v| v.split(',').next())
-        .map(str::trim);
+    let listed = req.header_list("x-forwarded-proto").and_then(Result::ok);
+    let proto = listed
+        .as_deref()
+        .and_then(|v| v.split(',').map(str::trim).find(|p| !p.is_empty()));
     let scheme = match proto {
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         Some(p) if p.eq_ignore_ascii_case("http") => "http",
@@ -83,6 +94,25 @@ fn forwarded(req: &ApiRequest, scheme: &str, authority: &str) -> Option<String> 
 mod tests {
     use super::*;
     use http::Method;
+
+    #[test]
+    fn an_etag_names_a_version_only_as_issued() {
+        assert_eq!(etag_version("5"), Some(5));
+        assert_eq!(etag_version("0"), Some(0));
+        assert_eq!(etag_version("18446744073709551615"), Some(u64::MAX));
+        for never_issued in [
+            "05",
+            "+5",
+            "-5",
+            " 5",
+            "5 ",
+            "",
+            "5a",
+            "18446744073709551616",
+        ] {
+            assert_eq!(etag_version(never_issued), None, "{never_issued:?}");
+        }
+    }
 
     #[test]
     fn flags_and_origin() {
@@ -116,6 +146,14 @@ mod tests {
         // Of a chain of proxies' values, the first is the client's.
         r.headers
             .insert("x-forwarded-proto", "https, http".parse().unwrap());
+        assert_eq!(origin(&r), "https://api.example.test");
+        // Empty list elements are ignored (RFC 9110 §5.6.1), on one line or several.
+        r.headers
+            .insert("x-forwarded-proto", " , https".parse().unwrap());
+        assert_eq!(origin(&r), "https://api.example.test");
+        r.headers.insert("x-forwarded-proto", "".parse().unwrap());
+        r.headers
+            .append("x-forwarded-proto", "https".parse().unwrap());
         assert_eq!(origin(&r), "https://api.example.test");
         r.headers.remove("spin-full-url");
         assert_eq!(origin(&r), "https://example.test:8080");

@@ -393,6 +393,10 @@ async fn arm_errors_for_the_version_the_path_if_match_and_the_query() {
     let current = etag_of(&app, &url(V)).await;
     let r = delete(&app, &url(V), Some(&format!("W/{current}"))).await;
     assert_arm(&r, 412, "PreconditionFailed");
+    // Tags compare as text (RFC 9110 §8.8.3.2): a leading zero names no version.
+    let padded = format!("\"0{}", &current[1..]);
+    let r = delete(&app, &url(V), Some(&padded)).await;
+    assert_arm(&r, 412, "PreconditionFailed");
     // Query parameters.
     let r = delete(
         &app,

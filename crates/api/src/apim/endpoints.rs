@@ -227,7 +227,7 @@ fn listed_versions(raw: &str) -> Option<Vec<u64>> {
         versions.push(
             tag.strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
-                .and_then(|v| v.parse::<u64>().ok())
+                .and_then(params::etag_version)
                 .unwrap_or(NO_VERSION),
         );
     }

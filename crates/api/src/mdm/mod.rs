@@ -646,7 +646,7 @@ pub fn if_match(req: &ApiRequest) -> Result<Option<u64>, Error> {
     }
     raw.strip_prefix('"')
         .and_then(|v| v.strip_suffix('"'))
-        .and_then(|v| v.parse::<u64>().ok())
+        .and_then(crate::params::etag_version)
         .map(Some)
         .ok_or_else(|| {
             ValidationError::new("If-Match", "must be an ETag from this API or *").into()

@@ -425,10 +425,19 @@ pub fn accepts_deflate(accept_encoding: &str) -> bool {
             let mut parts = item.split(';').map(str::trim);
             let name = parts.next().unwrap_or_default();
             name.eq_ignore_ascii_case(coding)
-                .then(|| !parts.any(|p| p.strip_prefix("q=").is_some_and(zero_weight)))
+                .then(|| !parts.any(|p| weight(p).is_some_and(zero_weight)))
         })
     };
     weighed("deflate").or_else(|| weighed("*")).unwrap_or(false)
+}
+
+/// The weight of an `Accept-Encoding` parameter `q=…` (the name case-insensitive, RFC
+/// 9110 §12.4.2), if it is one.
+fn weight(param: &str) -> Option<&str> {
+    let (name, value) = param.split_once('=')?;
+    name.trim()
+        .eq_ignore_ascii_case("q")
+        .then_some(value.trim())
 }
 
 /// Whether a weight is zero: RFC 9110's `qvalue` grammar (§12.4.2) writes zero as `0`,
@@ -587,6 +596,8 @@ mod tests {
         assert!(!accepts_deflate("*, deflate;q=0"));
         assert!(accepts_deflate("gzip;q=0, *"));
         assert!(!accepts_deflate("*;q=0"));
+        assert!(!accepts_deflate("deflate;Q=0, *"));
+        assert!(!accepts_deflate("*;Q=0"));
         assert!(accepts_deflate("deflate;q=1"));
         assert!(!accepts_deflate("identity"));
     }

@@ -176,7 +176,7 @@ impl Tags {
                 let t = t.strip_prefix("W/").unwrap_or(t);
                 t.strip_prefix('"')
                     .and_then(|t| t.strip_suffix('"'))
-                    .and_then(|v| v.parse::<u64>().ok())
+                    .and_then(crate::params::etag_version)
             })
             .collect(),
         )
@@ -655,6 +655,17 @@ mod tests {
             Conditions::of(&with_if_match(b", \"3\",,"))
                 .check_write(3)
                 .is_ok()
+        );
+        // Tags compare as text (RFC 9110 §8.8.3.2): `W/"03"` is not `W/"3"`.
+        assert!(
+            Conditions::of(&with_if_match(b"W/\"03\""))
+                .check_write(3)
+                .is_err()
+        );
+        assert!(
+            Conditions::of(&with_if_match(b"\"+3\""))
+                .check_write(3)
+                .is_err()
         );
         // Nothing but empty elements names no version: it matches nothing.
         assert!(
