@@ -426,31 +426,31 @@ async fn a_live_subscription_blocks_the_removal() {
     let r = delete(&app, &url(&format!("{V}&appType=portal")), Some(&etag)).await;
     assert_arm(&r, 409, "UserHasSubscriptions");
     assert_eq!(r.body["error"]["target"], "deleteSubscriptions");
-    let dry = delete(&app, &url(&format!("{V}&dryRun=true")), Some("\"999\"")).await;
-    assert_eq!(dry.status, 200, "{}", dry.text);
-    let codes: Vec<&Value> = dry.body["properties"]["blockers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| &b["code"])
-        .collect();
+    // The codes of a dry run's blockers, for `If-Match: if_match`.
+    let blockers = |if_match: String| {
+        let app = app.clone();
+        let url = url(&format!("{V}&dryRun=true"));
+        async move {
+            let dry = delete(&app, &url, Some(&if_match)).await;
+            assert_eq!(dry.status, 200, "{}", dry.text);
+            assert_eq!(dry.body["properties"]["removable"], false);
+            dry.body["properties"]["blockers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["code"].clone())
+                .collect::<Vec<Value>>()
+        }
+    };
     assert_eq!(
-        codes,
-        [&json!("PreconditionFailed"), &json!("UserHasSubscriptions")]
+        blockers("\"999\"".into()).await,
+        [json!("PreconditionFailed"), json!("UserHasSubscriptions")]
     );
-    assert_eq!(dry.body["properties"]["removable"], false);
     // A list of tags holds when any of them is current (RFC 9110 §13.1.1), on one line
     // or several, empty elements ignored: only the subscription blocks then.
     for listed in [format!("\"999\", {etag}"), format!(", {etag},, \"7\"")] {
-        let dry = delete(&app, &url(&format!("{V}&dryRun=true")), Some(&listed)).await;
-        assert_eq!(dry.status, 200, "{}", dry.text);
-        let codes: Vec<&Value> = dry.body["properties"]["blockers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| &b["code"])
-            .collect();
-        assert_eq!(codes, [&json!("UserHasSubscriptions")], "{listed}");
+        let codes = blockers(listed.clone()).await;
+        assert_eq!(codes, [json!("UserHasSubscriptions")], "{listed}");
     }
     app.assert_consistent();
 }
