@@ -5,10 +5,10 @@
 // ABI shim), so this crate alone allows what the workspace denies.
 #![allow(unsafe_code)]
 
-use spin_sdk::http::{IncomingRequest, IntoResponse};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 /// POST sends the due pushed-event deliveries (an external scheduler calls it).
 #[spin_sdk::http_component]
-async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::outbound::serve::<roster_api::mdm::EventDeliveriesRunRoute>(req).await
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    roster_spin::outbound::serve::<roster_api::mdm::EventDeliveriesRunRoute>(req, out).await;
 }

@@ -5,10 +5,10 @@
 // ABI shim), so this crate alone allows what the workspace denies.
 #![allow(unsafe_code)]
 
-use spin_sdk::http::{IncomingRequest, IntoResponse};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 /// GET a user's groups; PUT replaces them.
 #[spin_sdk::http_component]
-async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::mdm::UserGroupsRoute>(req).await
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    roster_spin::serve::<roster_api::mdm::UserGroupsRoute>(req, out).await;
 }

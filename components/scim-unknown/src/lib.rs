@@ -5,10 +5,10 @@
 // ABI shim), so this crate alone allows what the workspace denies.
 #![allow(unsafe_code)]
 
-use spin_sdk::http::{IncomingRequest, IntoResponse};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 /// SCIM: any other path under the base answers a SCIM 404 error naming it (RFC 7644 section 3.12).
 #[spin_sdk::http_component]
-async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::scim::service::UnknownRoute>(req).await
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    roster_spin::serve::<roster_api::scim::service::UnknownRoute>(req, out).await;
 }

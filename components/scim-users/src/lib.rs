@@ -5,10 +5,10 @@
 // ABI shim), so this crate alone allows what the workspace denies.
 #![allow(unsafe_code)]
 
-use spin_sdk::http::{IncomingRequest, IntoResponse};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 /// SCIM Users: GET lists (filter, sort, index or cursor paging), POST creates a user (RFC 7644).
 #[spin_sdk::http_component]
-async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::scim::service::UsersRoute>(req).await
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    roster_spin::serve::<roster_api::scim::service::UsersRoute>(req, out).await;
 }

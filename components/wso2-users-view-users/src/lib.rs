@@ -5,10 +5,10 @@
 // ABI shim), so this crate alone allows what the workspace denies.
 #![allow(unsafe_code)]
 
-use spin_sdk::http::{IncomingRequest, IntoResponse};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 /// WSO2 (seed 003): GET ?username= details of users whose username contains the text.
 #[spin_sdk::http_component]
-async fn handle(req: IncomingRequest) -> impl IntoResponse {
-    roster_spin::serve::<roster_api::wso2::UsersViewUsersRoute>(req).await
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    roster_spin::serve::<roster_api::wso2::UsersViewUsersRoute>(req, out).await;
 }

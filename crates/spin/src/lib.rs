@@ -9,9 +9,9 @@
 //! - [`serve`]: turns a Spin HTTP request into an [`ApiRequest`] (the body read up to
 //!   [`roster_api::MAX_BODY_BYTES`]; headers, and path parameters from Spin's
 //!   `spin-path-match-*` headers, read from the host only when the route asks for them),
-//!   runs the endpoint, and returns its response.
+//!   runs the endpoint, and sends its response through the `wasi:http` outparam.
 //!
-//! A component is then one line: `roster_spin::serve::<roster_api::mdm::UserRoute>(req).await`,
+//! A component is then one line: `roster_spin::serve::<roster_api::mdm::UserRoute>(req, out).await`,
 //! written by `cargo xtask gen` from the route catalogue ([`outbound::serve`] for
 //! the pushed events' delivery run, the one route that sends outbound HTTP).
 
@@ -19,7 +19,7 @@
 
 use roster_api::{ApiRequest, Body, Ctx, Endpoint};
 use roster_domain::{Store, StoreError, Swap, Timestamp};
-use spin_sdk::http::{Fields, IncomingRequest};
+use spin_sdk::http::{Fields, IncomingRequest, ResponseOutparam};
 use spin_sdk::wit::wasi::http0_2_0::types::IncomingBody;
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store as wasi_store};
 
@@ -222,19 +222,22 @@ struct RequestHeaders {
 ///
 /// The context has no event sender: a component that serves any other route than the
 /// delivery run links no outbound HTTP ([`outbound::serve`] is that route's).
-pub async fn serve<E: Endpoint>(req: IncomingRequest) -> http::Response<Vec<u8>> {
-    serve_with::<E>(req, None).await
+pub async fn serve<E: Endpoint>(req: IncomingRequest, out: ResponseOutparam) {
+    respond(out, serve_with::<E>(req, None).await);
 }
 
 /// Serving the one route that sends outbound HTTP.
 pub mod outbound {
-    use super::{Endpoint, IncomingRequest, SpinSender};
+    use super::{Endpoint, IncomingRequest, ResponseOutparam, SpinSender, respond};
 
     /// [`super::serve`], with [`SpinSender`] as the context's event sender: for the pushed
     /// events' delivery run, the one component allowed outbound hosts (`cargo xtask gen`
     /// writes it for the components whose `allowed_outbound_hosts` is not empty).
-    pub async fn serve<E: Endpoint>(req: IncomingRequest) -> http::Response<Vec<u8>> {
-        super::serve_with::<E>(req, Some(std::rc::Rc::new(SpinSender))).await
+    pub async fn serve<E: Endpoint>(req: IncomingRequest, out: ResponseOutparam) {
+        respond(
+            out,
+            super::serve_with::<E>(req, Some(std::rc::Rc::new(SpinSender))).await,
+        );
     }
 }
 
@@ -265,6 +268,67 @@ async fn serve_with<E: Endpoint>(
         ctx = ctx.with_sender(sender);
     }
     ctx.finish(E::handle(&api_req, &store, &ctx).await)
+}
+
+/// Sends `response` through Spin's `wasi:http` response outparam: its status, its headers
+/// in the order the endpoint set them (a name set twice sent twice), then its body in
+/// writes of at most 4,096 bytes (what `blocking-write-and-flush` accepts), the body
+/// finished so the host knows it is whole.
+///
+/// Written here rather than left to spin-sdk's `IntoResponse` glue, which goes through
+/// its `Response` type: that keeps headers in a hash map (one value per name, in no set
+/// order) and links `anyhow` and its error printing into every component for a conversion
+/// that cannot fail on the responses Roster builds. If the host refuses the headers (a
+/// name `wasi:http` forbids in a response), the cause is logged and the answer is a bare
+/// 500; if the client is gone mid-body, the log says so and the rest is dropped.
+fn respond(out: ResponseOutparam, response: http::Response<Vec<u8>>) {
+    use spin_sdk::http::{OutgoingBody, OutgoingResponse};
+    let (parts, body) = response.into_parts();
+    let entries: Vec<(String, Vec<u8>)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    let (outgoing, body) = match Fields::from_list(&entries) {
+        Ok(fields) => {
+            let outgoing = OutgoingResponse::new(fields);
+            // Every status `http::StatusCode` holds (100-999) is one wasi:http takes.
+            let _ = outgoing.set_status_code(parts.status.as_u16());
+            (outgoing, body)
+        }
+        Err(e) => {
+            eprintln!("roster: the host refused the response headers ({e:?}): answering 500");
+            let outgoing = OutgoingResponse::new(Fields::new());
+            let _ = outgoing.set_status_code(500);
+            (outgoing, Vec::new())
+        }
+    };
+    // The body is taken before the response goes to the host, which then owns it.
+    let Ok(sink) = outgoing.body() else {
+        // A fresh response's body is always there to take; answer without one if not.
+        out.set(outgoing);
+        return;
+    };
+    out.set(outgoing);
+    let written = sink
+        .write()
+        .map_err(|()| "no output stream".to_owned())
+        .and_then(|stream| {
+            for chunk in body.chunks(4096) {
+                stream
+                    .blocking_write_and_flush(chunk)
+                    .map_err(|e| format!("{e:?}"))?;
+            }
+            Ok(())
+        });
+    match written {
+        Ok(()) => {
+            if let Err(e) = OutgoingBody::finish(sink, None) {
+                eprintln!("roster: could not finish the response body: {e:?}");
+            }
+        }
+        Err(e) => eprintln!("roster: the response body was not sent whole: {e}"),
+    }
 }
 
 /// The request's method as `http` names it (an extension method by its name; one

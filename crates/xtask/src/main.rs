@@ -129,11 +129,11 @@ fn component_source(r: &RouteSpec) -> String {
          // `http_component` expands to the wasi:http export glue (an `export_name`d, unsafe\n\
          // ABI shim), so this crate alone allows what the workspace denies.\n\
          #![allow(unsafe_code)]\n\n\
-         use spin_sdk::http::{{IncomingRequest, IntoResponse}};\n\n\
+         use spin_sdk::http::{{IncomingRequest, ResponseOutparam}};\n\n\
          /// {summary}\n\
          #[spin_sdk::http_component]\n\
-         async fn handle(req: IncomingRequest) -> impl IntoResponse {{\n    \
-         roster_spin::{serve}::<{endpoint}>(req).await\n}}\n",
+         async fn handle(req: IncomingRequest, out: ResponseOutparam) {{\n    \
+         roster_spin::{serve}::<{endpoint}>(req, out).await;\n}}\n",
         // Only a component allowed outbound hosts gets (and links) the event sender.
         serve = if roster_api::routes::allowed_outbound_hosts(r.component).is_empty() {
             "serve"
