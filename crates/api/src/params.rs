@@ -45,6 +45,14 @@ pub fn etag_version(opaque: &str) -> Option<u64> {
     canonical.then(|| opaque.parse().ok()).flatten()
 }
 
+/// The version a strong entity tag `"n"` names ([`etag_version`] of the text between
+/// the quotes); `None` for an unquoted or weak (`W/"n"`) tag or one never issued.
+pub fn quoted_version(tag: &str) -> Option<u64> {
+    tag.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(etag_version)
+}
+
 /// The `scheme://authority` the request was sent to, for absolute URLs in headers and
 /// bodies: the authority of Spin's `spin-full-url`, else of the `Host` header; the
 /// scheme that of `spin-full-url` (`http` without it), overridden by `X-Forwarded-Proto:
@@ -76,23 +84,62 @@ fn forwarded(req: &ApiRequest, scheme: &str, authority: &str) -> Option<String> 
     let listed = req.header_list("x-forwarded-proto").and_then(Result::ok);
     let proto = listed
         .as_deref()
-        .and_then(|v| v.split(',').map(str::trim).find(|p| !p.is_empty()));
+        .and_then(|v| crate::request::list_elements(v).next());
     let scheme = match proto {
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
         Some(p) if p.eq_ignore_ascii_case("http") => "http",
         _ => scheme,
     };
-    (!authority.is_empty()
-        && matches!(scheme, "http" | "https")
-        && authority
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-_~:[]".contains(&b)))
-    .then(|| format!("{scheme}://{authority}"))
+    (matches!(scheme, "http" | "https") && is_authority(authority))
+        .then(|| format!("{scheme}://{authority}"))
+}
+
+/// Whether `authority` is `host[:port]` as this API echoes it (RFC 3986 §3.2.2–3.2.3):
+/// a host of letters, digits and `.-_~` or an IPv6 literal `[…]` of hex digits, `:` and
+/// `.`; a port of 1 to 5 digits. Anything else (`a.example:abc`, `a/b`, a user info) is
+/// not echoed into an absolute URL.
+fn is_authority(authority: &str) -> bool {
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((literal, after)) => (
+                !literal.is_empty()
+                    && literal
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.'),
+                after,
+            ),
+            None => (false, ""),
+        },
+        None => {
+            let end = authority.find(':').unwrap_or(authority.len());
+            let host = &authority[..end];
+            (
+                !host.is_empty()
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-_~".contains(&b)),
+                &authority[end..],
+            )
+        }
+    };
+    host_ok
+        && (port.is_empty()
+            || port.strip_prefix(':').is_some_and(|p| {
+                (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+            }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_version_reads_only_strong_tags_as_issued() {
+        assert_eq!(quoted_version("\"7\""), Some(7));
+        for not_one in ["7", "W/\"7\"", "\"07\"", "\"7", "7\"", "\"\"", "\""] {
+            assert_eq!(quoted_version(not_one), None, "{not_one:?}");
+        }
+    }
     use http::Method;
 
     #[test]
@@ -165,5 +212,21 @@ mod tests {
         // RFC 3986's unreserved characters are a host's.
         r.headers.insert("host", "a_b.example".parse().unwrap());
         assert_eq!(origin(&r), "https://a_b.example");
+        // A port is digits; an IPv6 literal is hex digits, ':' and '.'.
+        r.headers.insert("host", "[::1]:8080".parse().unwrap());
+        assert_eq!(origin(&r), "https://[::1]:8080");
+        for odd in [
+            "a.example:abc",
+            "a.example:",
+            "a.example:123456",
+            "[::1",
+            "[]",
+            "[x]:1",
+            "u@a.example",
+            ":80",
+        ] {
+            r.headers.insert("host", odd.parse().unwrap());
+            assert_eq!(origin(&r), "", "{odd}");
+        }
     }
 }

@@ -216,6 +216,14 @@ impl ApiRequest {
     }
 }
 
+/// The elements of a comma-separated header list (RFC 9110 §5.6.1), each trimmed of
+/// optional whitespace; empty elements (`a, , b`, a leading or trailing comma) are
+/// ignored, as the RFC asks of a recipient. Quoted commas are not special: no list this
+/// API reads carries one.
+pub fn list_elements(list: &str) -> impl Iterator<Item = &str> + Clone {
+    list.split(',').map(str::trim).filter(|e| !e.is_empty())
+}
+
 /// A header line whose value is not text (bytes that are not UTF-8): see
 /// [`ApiRequest::header_list`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -444,6 +452,14 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &Body) -> Result<T, Json
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_elements_skip_empty_elements_and_trim() {
+        let got: Vec<&str> = list_elements(" , \"1\" ,,\t\"2\",  ").collect();
+        assert_eq!(got, ["\"1\"", "\"2\""]);
+        assert_eq!(list_elements(" , ,").count(), 0);
+        assert_eq!(list_elements("https").collect::<Vec<_>>(), ["https"]);
+    }
 
     #[test]
     fn read_headers_are_valid_lowercase_names() {

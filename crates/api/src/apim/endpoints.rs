@@ -220,16 +220,11 @@ const NO_VERSION: u64 = u64::MAX;
 /// are ignored (RFC 9110 §5.6.1), so a list of none matches nothing.
 fn listed_versions(raw: &str) -> Option<Vec<u64>> {
     let mut versions = Vec::new();
-    for tag in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+    for tag in crate::request::list_elements(raw) {
         if tag == "*" {
             return None;
         }
-        versions.push(
-            tag.strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .and_then(params::etag_version)
-                .unwrap_or(NO_VERSION),
-        );
+        versions.push(params::quoted_version(tag).unwrap_or(NO_VERSION));
     }
     Some(versions)
 }

@@ -443,7 +443,7 @@ pub fn removed_response(id: &ObjectId, outcome: &RemovalOutcome) -> serde_json::
 pub fn prefers_respond_async(req: &ApiRequest) -> bool {
     req.header_all("prefer")
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
+        .flat_map(crate::request::list_elements)
         .any(|p| {
             p.split(';')
                 .next()
@@ -637,20 +637,16 @@ pub fn if_match(req: &ApiRequest) -> Result<Option<u64>, Error> {
     };
     // Empty list elements are ignored (RFC 9110 §5.6.1): `, "2"` is `"2"`; this API
     // takes exactly one ETag (or `*`).
-    let mut tags = raw.split(',').map(str::trim).filter(|t| !t.is_empty());
+    let mut tags = crate::request::list_elements(&raw);
     let (Some(raw), None) = (tags.next(), tags.next()) else {
         return Err(ValidationError::new("If-Match", "must be an ETag from this API or *").into());
     };
     if raw == "*" {
         return Ok(None);
     }
-    raw.strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .and_then(crate::params::etag_version)
-        .map(Some)
-        .ok_or_else(|| {
-            ValidationError::new("If-Match", "must be an ETag from this API or *").into()
-        })
+    crate::params::quoted_version(raw).map(Some).ok_or_else(|| {
+        ValidationError::new("If-Match", "must be an ETag from this API or *").into()
+    })
 }
 
 /// Largest `limit` a list accepts.

@@ -418,14 +418,16 @@ pub fn render() -> Result<String, Vec<String>> {
 
 /// Whether an `Accept-Encoding` value accepts `deflate`: listed without a zero weight,
 /// or, when not listed, `*` without one (RFC 9110 §12.5.3: `*` stands for the codings
-/// not listed, so `deflate;q=0, *` refuses deflate).
+/// not listed, so `deflate;q=0, *` refuses deflate). A weight that is no `qvalue`
+/// (`q=abc`, `q=2`, `q=0.5x`) does not accept: when in doubt the answer goes
+/// uncompressed, which every client reads.
 pub fn accepts_deflate(accept_encoding: &str) -> bool {
     let weighed = |coding: &str| {
-        accept_encoding.split(',').find_map(|item| {
+        crate::request::list_elements(accept_encoding).find_map(|item| {
             let mut parts = item.split(';').map(str::trim);
             let name = parts.next().unwrap_or_default();
             name.eq_ignore_ascii_case(coding)
-                .then(|| !parts.any(|p| weight(p).is_some_and(zero_weight)))
+                .then(|| parts.filter_map(weight).all(nonzero_weight))
         })
     };
     weighed("deflate").or_else(|| weighed("*")).unwrap_or(false)
@@ -440,15 +442,22 @@ fn weight(param: &str) -> Option<&str> {
         .then_some(value.trim())
 }
 
-/// Whether a weight is zero: RFC 9110's `qvalue` grammar (§12.4.2) writes zero as `0`,
-/// `0.`, `0.0`, `0.00` or `0.000`. Read as text, not parsed as a float: the float parser
-/// would add ~16 KB to every component serving a compressed file.
-fn zero_weight(q: &str) -> bool {
-    q.strip_prefix('0').is_some_and(|rest| {
+/// Whether a weight is a `qvalue` above zero (RFC 9110 §12.4.2: `0` with up to three
+/// decimals, or `1` with up to three zero decimals), read as text, not parsed as a
+/// float: the float parser would add ~16 KB to every component serving a compressed
+/// file. Zero (`0`, `0.`, `0.000`) and anything that is no `qvalue` are not.
+fn nonzero_weight(q: &str) -> bool {
+    let decimals = |rest: &str, allowed: fn(u8) -> bool| {
         rest.is_empty()
             || rest
                 .strip_prefix('.')
-                .is_some_and(|d| d.len() <= 3 && d.bytes().all(|b| b == b'0'))
+                .is_some_and(|d| d.len() <= 3 && d.bytes().all(allowed))
+    };
+    if let Some(rest) = q.strip_prefix('1') {
+        return decimals(rest, |b| b == b'0');
+    }
+    q.strip_prefix('0').is_some_and(|rest| {
+        decimals(rest, |b| b.is_ascii_digit()) && rest.bytes().any(|b| matches!(b, b'1'..=b'9'))
     })
 }
 
@@ -591,6 +600,19 @@ mod tests {
         assert!(!accepts_deflate("deflate;q=0"));
         assert!(!accepts_deflate("deflate;q=0.000, gzip"));
         assert!(accepts_deflate("deflate;q=0.001"));
+        // A weight that is no qvalue does not accept (RFC 9110 §12.4.2).
+        for odd in [
+            "deflate;q=abc",
+            "deflate;q=2",
+            "deflate;q=0.5x",
+            "deflate;q=1.5",
+            "deflate;q=",
+            "deflate;q=0.0001",
+        ] {
+            assert!(!accepts_deflate(odd), "{odd}");
+        }
+        assert!(accepts_deflate("deflate;q=1.000"));
+        assert!(accepts_deflate("deflate;Q=0.5"));
         // `*` is every coding not listed: an explicit refusal of deflate stands.
         assert!(!accepts_deflate("deflate;q=0, *"));
         assert!(!accepts_deflate("*, deflate;q=0"));

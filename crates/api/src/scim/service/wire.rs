@@ -167,18 +167,13 @@ impl Tags {
     /// A list of tags, or `*` among them; empty list elements are ignored (RFC 9110
     /// §5.6.1), so a list of none matches nothing.
     fn parse(raw: &str) -> Tags {
-        let tags = raw.split(',').map(str::trim).filter(|t| !t.is_empty());
+        let tags = crate::request::list_elements(raw);
         if tags.clone().any(|t| t == "*") {
             return Tags::Any;
         }
         Tags::Versions(
-            tags.map(|t| {
-                let t = t.strip_prefix("W/").unwrap_or(t);
-                t.strip_prefix('"')
-                    .and_then(|t| t.strip_suffix('"'))
-                    .and_then(crate::params::etag_version)
-            })
-            .collect(),
+            tags.map(|t| crate::params::quoted_version(t.strip_prefix("W/").unwrap_or(t)))
+                .collect(),
         )
     }
 
