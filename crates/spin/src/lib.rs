@@ -310,24 +310,26 @@ fn respond(out: ResponseOutparam, response: http::Response<Vec<u8>>) {
         return;
     };
     out.set(outgoing);
+    // The causes are named in words: the `Debug` of wasi:http's `error-code` alone
+    // would add ~4 KB to every component.
     let written = sink
         .write()
-        .map_err(|()| "no output stream".to_owned())
+        .map_err(|()| "no output stream")
         .and_then(|stream| {
             for chunk in body.chunks(4096) {
                 stream
                     .blocking_write_and_flush(chunk)
-                    .map_err(|e| format!("{e:?}"))?;
+                    .map_err(|_| "the client is gone or the host refused a write")?;
             }
             Ok(())
         });
     match written {
         Ok(()) => {
-            if let Err(e) = OutgoingBody::finish(sink, None) {
-                eprintln!("roster: could not finish the response body: {e:?}");
+            if OutgoingBody::finish(sink, None).is_err() {
+                eprintln!("roster: the host refused to finish the response body");
             }
         }
-        Err(e) => eprintln!("roster: the response body was not sent whole: {e}"),
+        Err(why) => eprintln!("roster: the response body was not sent whole: {why}"),
     }
 }
 
