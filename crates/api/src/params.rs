@@ -57,9 +57,9 @@ pub fn quoted_version(tag: &str) -> Option<u64> {
 /// bodies: the authority of Spin's `spin-full-url`, else of the `Host` header; the
 /// scheme that of `spin-full-url` (`http` without it), overridden by `X-Forwarded-Proto:
 /// https` or `http` from a TLS-terminating proxy. Empty (URLs relative to the host) when
-/// neither gives an authority of host characters (letters, digits, `.-_~:[]`: RFC 3986's
-/// unreserved characters, a port and an IPv6 literal). Of several `X-Forwarded-Proto`
-/// values (a chain of proxies) the first, the client's, counts.
+/// neither gives an authority that is `host[:port]` (`is_authority`: a name of RFC 3986's
+/// unreserved characters or an IPv6 address in brackets, a port of digits). Of several
+/// `X-Forwarded-Proto` values (a chain of proxies) the first, the client's, counts.
 pub fn origin(req: &ApiRequest) -> String {
     full_url_origin(req)
         .or_else(|| {
@@ -95,19 +95,13 @@ fn forwarded(req: &ApiRequest, scheme: &str, authority: &str) -> Option<String> 
 }
 
 /// Whether `authority` is `host[:port]` as this API echoes it (RFC 3986 §3.2.2–3.2.3):
-/// a host of letters, digits and `.-_~` or an IPv6 literal `[…]` of hex digits, `:` and
-/// `.`; a port of 1 to 5 digits. Anything else (`a.example:abc`, `a/b`, a user info) is
+/// a host of letters, digits and `.-_~` or an IPv6 address in brackets (`[::1]`; no
+/// `IPvFuture`); a port of 1 to 5 digits. Anything else (`a.example:abc`, `a/b`, a user info) is
 /// not echoed into an absolute URL.
 fn is_authority(authority: &str) -> bool {
     let (host_ok, port) = match authority.strip_prefix('[') {
         Some(rest) => match rest.split_once(']') {
-            Some((literal, after)) => (
-                !literal.is_empty()
-                    && literal
-                        .bytes()
-                        .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.'),
-                after,
-            ),
+            Some((literal, after)) => (literal.parse::<std::net::Ipv6Addr>().is_ok(), after),
             None => (false, ""),
         },
         None => {
@@ -222,6 +216,10 @@ mod tests {
             "[::1",
             "[]",
             "[x]:1",
+            "[abc]",
+            "[.]",
+            "[:]",
+            "[1.2.3.4]",
             "u@a.example",
             ":80",
         ] {

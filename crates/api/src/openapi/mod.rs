@@ -434,9 +434,9 @@ pub fn accepts_deflate(accept_encoding: &str) -> bool {
 }
 
 /// The weight of an `Accept-Encoding` parameter `q=…` (the name case-insensitive, RFC
-/// 9110 §12.4.2), if it is one.
+/// 9110 §12.4.2), if it is one; a bare `q` weighs `""`, which is no `qvalue`.
 fn weight(param: &str) -> Option<&str> {
-    let (name, value) = param.split_once('=')?;
+    let (name, value) = param.split_once('=').unwrap_or((param, ""));
     name.trim()
         .eq_ignore_ascii_case("q")
         .then_some(value.trim())
@@ -607,6 +607,8 @@ mod tests {
             "deflate;q=0.5x",
             "deflate;q=1.5",
             "deflate;q=",
+            "deflate;q",
+            "*;q",
             "deflate;q=0.0001",
         ] {
             assert!(!accepts_deflate(odd), "{odd}");
