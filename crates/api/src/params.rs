@@ -96,7 +96,7 @@ fn forwarded(req: &ApiRequest, scheme: &str, authority: &str) -> Option<String> 
 
 /// Whether `authority` is `host[:port]` as this API echoes it (RFC 3986 §3.2.2–3.2.3):
 /// a host of letters, digits and `.-_~` or an IPv6 address in brackets (`[::1]`; no
-/// `IPvFuture`); a port of 1 to 5 digits. Anything else (`a.example:abc`, `a/b`, a user info) is
+/// `IPvFuture`); a port of digits up to 65535 (a URL parser refuses a larger one). Anything else (`a.example:abc`, `a/b`, a user info) is
 /// not echoed into an absolute URL.
 fn is_authority(authority: &str) -> bool {
     let (host_ok, port) = match authority.strip_prefix('[') {
@@ -118,9 +118,9 @@ fn is_authority(authority: &str) -> bool {
     };
     host_ok
         && (port.is_empty()
-            || port.strip_prefix(':').is_some_and(|p| {
-                (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
-            }))
+            || port
+                .strip_prefix(':')
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()))
 }
 
 #[cfg(test)]
@@ -213,6 +213,8 @@ mod tests {
             "a.example:abc",
             "a.example:",
             "a.example:123456",
+            "a.example:65536",
+            "a.example:+80",
             "[::1",
             "[]",
             "[x]:1",
