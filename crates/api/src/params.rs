@@ -96,8 +96,9 @@ fn forwarded(req: &ApiRequest, scheme: &str, authority: &str) -> Option<String> 
 
 /// Whether `authority` is `host[:port]` as this API echoes it (RFC 3986 §3.2.2–3.2.3):
 /// a host of letters, digits and `.-_~` or an IPv6 address in brackets (`[::1]`; no
-/// `IPvFuture`); a port of digits up to 65535 (a URL parser refuses a larger one). Anything else (`a.example:abc`, `a/b`, a user info) is
-/// not echoed into an absolute URL.
+/// `IPvFuture`); a port of digits up to 65535 (a URL parser refuses a larger one).
+/// Anything else (`a.example:abc`, `a/b`, a user info) is not echoed into an absolute
+/// URL.
 fn is_authority(authority: &str) -> bool {
     let (host_ok, port) = match authority.strip_prefix('[') {
         Some(rest) => match rest.split_once(']') {
@@ -206,7 +207,7 @@ mod tests {
         // RFC 3986's unreserved characters are a host's.
         r.headers.insert("host", "a_b.example".parse().unwrap());
         assert_eq!(origin(&r), "https://a_b.example");
-        // A port is digits; an IPv6 literal is hex digits, ':' and '.'.
+        // A port is digits up to 65535; a bracketed host is an IPv6 address.
         r.headers.insert("host", "[::1]:8080".parse().unwrap());
         assert_eq!(origin(&r), "https://[::1]:8080");
         for odd in [
