@@ -2,7 +2,7 @@
 //! into `$OUT_DIR` (zlib, RFC 1950: HTTP's `deflate` coding), so each component stays
 //! small:
 //!
-//! - `docs/openapi.json` (written by `cargo xtask gen`, ~240 KB of JSON; a tenth of
+//! - `docs/openapi.json` (written by `cargo xtask gen`, ~300 KB of JSON; a twelfth of
 //!   that compressed) into `openapi.json.zz`;
 //! - RapiDoc's bundle `target/reference-assets/node_modules/rapidoc/dist/rapidoc-min.js`
 //!   (fetched from the npm registry by `scripts/reference-assets.sh`, pinned in

@@ -79,7 +79,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub trait Endpoint {
     /// The route as spin.toml declares it (e.g. `/v1/organizations/:organizationId`).
     const ROUTE: &'static str;
-    /// The methods served, as the `Allow` header lists them (`"GET, PATCH"`).
+    /// The methods served, as the `Allow` header lists them (`"GET, HEAD, PATCH"`).
     const ALLOW: &'static str;
     /// What the caller needs for `method` (one of [`Endpoint::ALLOW`]); `None` for a
     /// method the route does not serve.
@@ -145,20 +145,30 @@ pub fn respond<E: SurfaceError>(result: Result<ApiResponse, E>) -> ApiResponse {
 /// #     get_organization(r, s, c).await
 /// # }
 ///
-/// assert_eq!(OrganizationRoute::ALLOW, "GET, PATCH");
+/// assert_eq!(OrganizationRoute::ALLOW, "GET, HEAD, PATCH");
 /// assert!(OrganizationRoute::requirement("PATCH").is_some());
+/// assert!(OrganizationRoute::requirement("HEAD").is_some());
 /// assert!(OrganizationRoute::requirement("DELETE").is_none());
 /// let store = roster_domain::MemoryStore::default();
 /// let ctx = Ctx::new(None, roster_domain::Timestamp(0));
-/// let req = ApiRequest::new(http::Method::DELETE);
-/// let resp = futures::executor::block_on(OrganizationRoute::handle(&req, &store, &ctx));
-/// assert_eq!(resp.status(), http::StatusCode::METHOD_NOT_ALLOWED);
+/// let run = |method| {
+///     let req = ApiRequest::new(method);
+///     futures::executor::block_on(OrganizationRoute::handle(&req, &store, &ctx))
+/// };
+/// assert_eq!(run(http::Method::DELETE).status(), http::StatusCode::METHOD_NOT_ALLOWED);
+/// // HEAD: GET's handler, its status and headers, no body.
+/// assert_eq!(run(http::Method::GET).body(), b"{}");
+/// let head = run(http::Method::HEAD);
+/// assert_eq!(head.status(), http::StatusCode::OK);
+/// assert!(head.body().is_empty());
 /// ```
 ///
 /// `need(Resource, Action)` any token may hold; `need_global(Resource, Action)` only
 /// global tokens. Each handler is
 /// `async fn(&ApiRequest, &S, &Ctx) -> Result<ApiResponse, Error>`. `ALLOW` lists the
-/// methods in the order written; a method not listed answers the surface's 405 (through
+/// methods in the order written, `GET` followed by `HEAD`: a route that serves `GET`
+/// serves `HEAD` with the same handler, requirement and answer less its body (RFC 9110
+/// §9.1, §9.3.2). A method not listed answers the surface's 405 (through
 /// `Error: From<Refusal>`) with that `Allow`, before any authentication.
 #[macro_export]
 macro_rules! endpoint {
@@ -176,10 +186,12 @@ macro_rules! endpoint {
 
         impl $crate::Endpoint for $name {
             const ROUTE: &'static str = $route;
-            const ALLOW: &'static str = concat!(stringify!($m0) $(, ", ", stringify!($m))*);
+            const ALLOW: &'static str =
+                concat!($crate::__allow_entry!($m0) $(, ", ", $crate::__allow_entry!($m))*);
 
             fn requirement(method: &str) -> Option<$crate::auth::Requirement> {
                 use ::roster_domain::permissions::{Action, Resource};
+                let method = $crate::as_served(method);
                 if method == stringify!($m0) {
                     return Some($crate::auth::Requirement::$k0(Resource::$r0, Action::$a0));
                 }
@@ -194,7 +206,7 @@ macro_rules! endpoint {
                 store: &S,
                 ctx: &$crate::Ctx,
             ) -> $crate::ApiResponse {
-                let method = req.method.as_str();
+                let method = $crate::as_served(req.method.as_str());
                 let result: Result<$crate::ApiResponse, $error> = if method == stringify!($m0) {
                     $h0(req, store, ctx).await
                 }
@@ -206,10 +218,34 @@ macro_rules! endpoint {
                         $crate::Refusal::MethodNotAllowed(<Self as $crate::Endpoint>::ALLOW),
                     ))
                 };
-                $crate::respond(result)
+                let mut resp = $crate::respond(result);
+                if req.method.as_str() == "HEAD" {
+                    resp.body_mut().clear();
+                }
+                resp
             }
         }
     };
+}
+
+/// One method's entry in an [`endpoint!`]'s `ALLOW`: `GET` brings `HEAD` with it (RFC
+/// 9110 §9.1: a general-purpose server supports both), any other method stands alone.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __allow_entry {
+    (GET) => {
+        "GET, HEAD"
+    };
+    ($m:ident) => {
+        stringify!($m)
+    };
+}
+
+/// The method whose handler serves a request of `method`: `HEAD` is served by `GET`'s
+/// (RFC 9110 §9.3.2: the same status and headers, then no body — [`endpoint!`] drops
+/// it), every other method by its own.
+pub fn as_served(method: &str) -> &str {
+    if method == "HEAD" { "GET" } else { method }
 }
 
 /// Why a request was refused before its route ran.

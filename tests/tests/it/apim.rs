@@ -504,7 +504,7 @@ async fn arm_errors_for_authentication_and_authorization() {
     assert!(r.header("retry-after").is_some());
     let r = app.call("PUT", &url(V), None).await;
     assert_arm(&r, 405, "MethodNotAllowed");
-    assert_eq!(r.header("allow"), Some("GET, DELETE"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, DELETE"));
     app.assert_consistent();
 }
 

@@ -54,7 +54,7 @@ async fn organizations_create_get_by_id_and_slug() {
 
     let put = app.call("PUT", "/v1/organizations", None).await;
     assert_error(&put, 405, 1005);
-    assert_eq!(put.header("allow"), Some("GET, POST"));
+    assert_eq!(put.header("allow"), Some("GET, HEAD, POST"));
 
     // Listing, renaming and moving the slug.
     let list = app.call("GET", "/v1/organizations?limit=200", None).await;
@@ -307,7 +307,7 @@ async fn users_refuse_bad_ids_unknown_users_and_methods() {
         .call("POST", &format!("{}/{id}", users(&org)), None)
         .await;
     assert_error(&post, 405, 1005);
-    assert_eq!(post.header("allow"), Some("GET, PUT, PATCH, DELETE"));
+    assert_eq!(post.header("allow"), Some("GET, HEAD, PUT, PATCH, DELETE"));
     app.assert_consistent();
 }
 
@@ -1083,5 +1083,105 @@ async fn a_body_cut_short_is_refused_and_changes_nothing() {
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     let after = app.call("GET", &path, None).await;
     assert_eq!(after.body, before.body, "the cut body changed the user");
+    app.assert_consistent();
+}
+
+/// The headers of `r` that GET and HEAD must answer alike (RFC 9110 §9.3.2): all but
+/// the connection's framing, the date and the rate limit's count, which moves with
+/// every request.
+fn comparable_headers(r: &roster_tests::Reply) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            !matches!(name, "date" | "content-length" | "transfer-encoding")
+                && !name.starts_with("x-ratelimit-")
+        })
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.to_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// RFC 9110 §9.1 / §9.3.2: every route that serves GET serves HEAD, answering GET's
+/// status and headers without the body — on success, on a refusal (401, 404), and on a
+/// conditional GET (SCIM's 304) — and lists it in `Allow`; HEAD on a route without GET
+/// is 405.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_answers_what_get_answers_without_the_body() {
+    let app = App::start().await;
+    let org = app.org("head-org").await;
+    let id = app.user(&org, "head-kim").await;
+    let scim = format!("/v1/organizations/{org}/scim/v2");
+    let paths = [
+        format!("/v1/organizations/{org}"),
+        users(&org),
+        format!("{}/{id}", users(&org)),
+        format!("{}/{id}/devices", users(&org)),
+        format!("{}/no-such-user", users(&org)),
+        format!("/v1/organizations/{org}/audit"),
+        format!("{scim}/Users"),
+        format!("{scim}/ServiceProviderConfig"),
+        format!("{scim}/Schemas/no-such-schema"),
+        "/v1/tokens".to_owned(),
+    ];
+    for path in &paths {
+        let get = app.call("GET", path, None).await;
+        let head = app.call("HEAD", path, None).await;
+        assert!(!get.text.is_empty(), "GET {path} has a body");
+        assert_eq!(head.status, get.status, "HEAD {path}");
+        assert_eq!(
+            comparable_headers(&head),
+            comparable_headers(&get),
+            "HEAD {path}"
+        );
+        assert!(
+            head.text.is_empty(),
+            "HEAD {path} has no body: {}",
+            head.text
+        );
+        // Without a token: GET's 401, headers and all, without the body.
+        let get = app.send("GET", path, None, &[], None).await;
+        let head = app.send("HEAD", path, None, &[], None).await;
+        assert_eq!((head.status, get.status), (401, 401), "{path}");
+        assert_eq!(
+            comparable_headers(&head),
+            comparable_headers(&get),
+            "{path}"
+        );
+        assert!(head.text.is_empty(), "HEAD {path} has no body");
+    }
+    // A conditional HEAD (SCIM's GET of a resource is conditional): 304 when
+    // If-None-Match names the version.
+    let user = format!("{scim}/Users/{id}");
+    let etag = app.call("GET", &user, None).await;
+    assert_eq!(etag.status, 200, "{}", etag.text);
+    let etag = etag.header("etag").unwrap().to_owned();
+    let head = app
+        .send(
+            "HEAD",
+            &user,
+            Some(&app.admin_token),
+            &[("if-none-match", etag.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(head.status, 304);
+    assert_eq!(head.header("etag"), Some(etag.as_str()));
+    // Allow names HEAD after GET; a route without GET refuses HEAD with its 405.
+    let put = app.call("PUT", &users(&org), Some(json!({}))).await;
+    assert_eq!(put.header("allow"), Some("GET, HEAD, POST"));
+    let head = app
+        .call("HEAD", &format!("{}/{id}/status", users(&org)), None)
+        .await;
+    assert_eq!(head.status, 405);
+    assert_eq!(head.header("allow"), Some("POST"));
+    assert!(head.text.is_empty());
     app.assert_consistent();
 }

@@ -2177,7 +2177,7 @@ async fn methods_not_served_are_405_with_allow() {
     // 405 with Allow.
     let r = scim(&app, "DELETE", &users, None).await;
     assert_scim_error(&r, 405, None);
-    assert_eq!(r.header("allow"), Some("GET, POST"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, POST"));
     let r = scim(
         &app,
         "POST",
@@ -2185,7 +2185,7 @@ async fn methods_not_served_are_405_with_allow() {
         Some(json!({})),
     )
     .await;
-    assert_eq!(r.header("allow"), Some("GET"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
     app.assert_consistent();
 }
 
@@ -2559,7 +2559,10 @@ async fn unknown_paths_and_me_answer_scim_errors_for_every_method() {
     // Another method is 405 with Allow, in the SCIM shape.
     let r = scim(&app, "OPTIONS", &format!("{b}/Widgets"), None).await;
     assert_eq!(r.status, 405);
-    assert_eq!(r.header("allow"), Some("GET, POST, PUT, PATCH, DELETE"));
+    assert_eq!(
+        r.header("allow"),
+        Some("GET, HEAD, POST, PUT, PATCH, DELETE")
+    );
     // An unknown organization is its 404.
     let r = scim(
         &app,
@@ -2689,7 +2692,7 @@ async fn search_answers_exactly_what_the_get_answers() {
     )
     .await;
     assert_eq!(r.status, 405, "{}", r.text);
-    assert_eq!(r.header("allow"), Some("GET, PUT, PATCH, DELETE"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, PUT, PATCH, DELETE"));
     app.assert_consistent();
 }
 

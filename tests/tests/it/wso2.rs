@@ -847,7 +847,7 @@ async fn methods_a_route_does_not_serve_answer_405_in_the_envelope() {
     // Methods a route does not serve: 405 with Allow, in the envelope.
     let r = wso2(&app, "PATCH", "/mdm-admin/users", &a, None).await;
     assert_failure(&r, 405, "Method not allowed");
-    assert_eq!(r.header("allow"), Some("GET, POST, PUT, DELETE"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, POST, PUT, DELETE"));
     let r = wso2(&app, "GET", "/mdm-admin/users/change-password", &a, None).await;
     assert_failure(&r, 405, "Method not allowed");
     assert_eq!(r.header("allow"), Some("POST"));

@@ -350,6 +350,42 @@ fn operation(
     Ok(Value::Object(op))
 }
 
+/// What `parts.json` would say of a route's `HEAD` when it says nothing: its `GET`
+/// (`get`), with the same parameters, statuses and headers, described as `GET`'s
+/// headers without the body (RFC 9110 §9.3.2; [`crate::endpoint!`] serves `HEAD` so).
+fn head_spec(get: &Value) -> Value {
+    let mut spec = get.clone();
+    spec["description"] =
+        "The status and headers GET answers, without the body (RFC 9110 §9.3.2).".into();
+    spec
+}
+
+/// Takes every response body out of `op`, a `HEAD` operation (RFC 9110 §9.3.2): a
+/// response's `content` goes, and a shared error response (`$ref`, `Mdm404`, with its
+/// error body) is swapped for a shared one without the body (`Mdm404NoBody`, added to
+/// `shared` on first use).
+fn drop_bodies(op: &mut Value, shared: &mut Shared) {
+    let Some(Value::Object(responses)) = op.get_mut("responses") else {
+        return;
+    };
+    for response in responses.values_mut() {
+        if let Some(name) = response["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/responses/"))
+        {
+            let bodiless = format!("{name}NoBody");
+            let mut answer = shared.responses.get(name).cloned().unwrap_or_default();
+            if let Value::Object(fields) = &mut answer {
+                fields.remove("content");
+            }
+            shared.responses.entry(bodiless.clone()).or_insert(answer);
+            *response = json!({ "$ref": format!("#/components/responses/{bodiless}") });
+        } else if let Value::Object(fields) = response {
+            fields.remove("content");
+        }
+    }
+}
+
 /// The whole description, built from the catalogue and `parts.json`. Errors list every
 /// disagreement: a method of the catalogue `parts.json` does not describe, an operation
 /// of `parts.json` the catalogue does not serve, an undefined parameter.
@@ -363,15 +399,26 @@ pub fn document() -> Result<Value, Vec<String>> {
     for r in &routes {
         let specs = &parts["operations"][r.component];
         for (method, need) in &r.requirements {
-            let Some(spec) = specs.get(*method) else {
-                errors.push(format!("{} {method}: not in parts.json", r.component));
-                continue;
+            let derived;
+            let spec = match (specs.get(*method), specs.get("GET")) {
+                (Some(spec), _) => spec,
+                (None, Some(get)) if *method == "HEAD" => {
+                    derived = head_spec(get);
+                    &derived
+                }
+                (None, _) => {
+                    errors.push(format!("{} {method}: not in parts.json", r.component));
+                    continue;
+                }
             };
             let path = spec["path"]
                 .as_str()
                 .map_or_else(|| openapi_path(r.route), str::to_owned);
             match operation(&parts, r, method, need, spec, &path, &mut shared) {
-                Ok(op) => {
+                Ok(mut op) => {
+                    if *method == "HEAD" {
+                        drop_bodies(&mut op, &mut shared);
+                    }
                     let item = paths.entry(path).or_insert_with(
                         || json!({ "x-roster-component": r.component, "x-spin-route": r.route }),
                     );

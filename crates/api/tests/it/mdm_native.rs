@@ -73,7 +73,7 @@ fn the_body_limit_answers_413_and_405_lists_allow() {
         let resp =
             OrganizationsRoute::handle(&req(Method::DELETE, &[], None), &store, &ctx()).await;
         assert_eq!(resp.status(), 405);
-        assert_eq!(resp.headers()["allow"], "GET, POST");
+        assert_eq!(resp.headers()["allow"], "GET, HEAD, POST");
     });
 }
 

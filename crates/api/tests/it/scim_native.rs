@@ -512,7 +512,7 @@ fn search_answers_what_the_get_answers() {
         )
         .await;
         assert_eq!(r.status(), 405);
-        assert_eq!(r.headers()["allow"], "GET, PUT, PATCH, DELETE");
+        assert_eq!(r.headers()["allow"], "GET, HEAD, PUT, PATCH, DELETE");
     });
 }
 

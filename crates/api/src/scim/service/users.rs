@@ -796,7 +796,7 @@ crate::endpoint! {
 
 /// The methods `/Users/:userId` and `/Groups/:groupId` serve on a resource (their POST
 /// serves `.search` only).
-pub(crate) const RESOURCE_ALLOW: &str = "GET, PUT, PATCH, DELETE";
+pub(crate) const RESOURCE_ALLOW: &str = "GET, HEAD, PUT, PATCH, DELETE";
 
 /// POST: `/Users/.search` arrives here, because Spin's router reads the path segment
 /// `.search` as a `:userId` (`docs/scim.md`, "Routing"); on a user it is 405 (after
