@@ -237,38 +237,83 @@ where
     T: Serialize + DeserializeOwned,
     E: From<DomainError>,
 {
-    // One compiled loop per record type, whatever the closure: keeps the components
-    // that embed many updates small.
-    update_dyn(store, key, &mut change).await
+    // One compiled read-swap loop for every record type ([`update_bytes`]): only the
+    // decoding, the change and the encoding below are compiled per type (and the
+    // closure is called through `dyn`, so not once per closure either). `result` holds
+    // what `change` made of the record last read (`step` runs on every read).
+    let mut result: Result<Updated<T>, E> = Ok(Updated::Missing);
+    let outcome = update_bytes(store, key, &mut |bytes| {
+        let mut value: T = match decode(key, bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                result = Err(e.into());
+                return None;
+            }
+        };
+        match change(&mut value) {
+            Err(e) => {
+                result = Err(e);
+                None
+            }
+            Ok(false) => {
+                result = Ok(Updated::Unchanged(value));
+                None
+            }
+            Ok(true) => match encode(key, &value) {
+                Ok(bytes) => {
+                    result = Ok(Updated::Written(value));
+                    Some(bytes)
+                }
+                Err(e) => {
+                    result = Err(e.into());
+                    None
+                }
+            },
+        }
+    })
+    .await;
+    match outcome {
+        Ok(BytesUpdate::Missing) => Ok(Updated::Missing),
+        // `step` ran on the record last read: `result` says what `change` made of it
+        // (declined, failed, or written).
+        Ok(BytesUpdate::Stopped | BytesUpdate::Written) => result,
+        Err(e) => Err(e.into()),
+    }
 }
 
-async fn update_dyn<S, T, E>(
+/// How [`update_bytes`] ended.
+enum BytesUpdate {
+    /// The record was absent.
+    Missing,
+    /// `step` answered `None` (declined, or failed): nothing was written.
+    Stopped,
+    /// `step`'s bytes were swapped in.
+    Written,
+}
+
+/// The loop of [`update`] on encoded records: reads `key` with its CAS handle, asks
+/// `step` for the new encoding of what it read (`None`: stop, write nothing), and swaps
+/// it in (stamped) if nobody wrote in between, retrying on a lost race.
+async fn update_bytes<S: Store>(
     store: &S,
     key: &str,
-    change: &mut dyn FnMut(&mut T) -> Result<bool, E>,
-) -> Result<Updated<T>, E>
-where
-    S: Store,
-    T: Serialize + DeserializeOwned,
-    E: From<DomainError>,
-{
+    step: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
+) -> Result<BytesUpdate, DomainError> {
     for _ in 0..CAS_ATTEMPTS {
-        let (cas, current) = store.cas(key).await.map_err(DomainError::from)?;
+        let (cas, current) = store.cas(key).await?;
         let Some(bytes) = current else {
-            return Ok(Updated::Missing);
+            return Ok(BytesUpdate::Missing);
         };
-        let mut value: T = decode(key, &bytes)?;
-        if !change(&mut value)? {
-            return Ok(Updated::Unchanged(value));
-        }
-        if swap(store, key, cas, &value).await? {
-            return Ok(Updated::Written(value));
+        let Some(next) = step(&bytes) else {
+            return Ok(BytesUpdate::Stopped);
+        };
+        if swap_checked(store, key, cas, &stamp(next)).await? {
+            return Ok(BytesUpdate::Written);
         }
     }
     Err(DomainError::Store(crate::store::StoreError::new(format!(
         "too much contention updating {key}"
-    )))
-    .into())
+    ))))
 }
 
 #[cfg(test)]
@@ -357,5 +402,61 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Counter {
+        n: i64,
+    }
+
+    #[test]
+    fn update_answers_missing_unchanged_written_and_the_change_s_error() {
+        use crate::store::MemoryStore;
+        use futures::executor::block_on;
+        let s = MemoryStore::from_env();
+        block_on(async {
+            let add = |c: &mut Counter| {
+                c.n += 1;
+                Ok::<_, DomainError>(true)
+            };
+            assert!(matches!(
+                update(&s, "k", add).await.unwrap(),
+                Updated::Missing
+            ));
+            assert_eq!(s.get("k").await.unwrap(), None, "never creates a record");
+            write(&s, "k", &Counter { n: 1 }).await.unwrap();
+            match update(&s, "k", add).await.unwrap() {
+                Updated::Written(c) => assert_eq!(c, Counter { n: 2 }),
+                other => panic!("{other:?}"),
+            }
+            let stored: Counter = read(&s, "k").await.unwrap().unwrap();
+            assert_eq!(stored, Counter { n: 2 });
+            match update(&s, "k", |_: &mut Counter| Ok::<_, DomainError>(false))
+                .await
+                .unwrap()
+            {
+                Updated::Unchanged(c) => assert_eq!(c, Counter { n: 2 }),
+                other => panic!("{other:?}"),
+            }
+            let refused = update(&s, "k", |c: &mut Counter| {
+                c.n = 99;
+                Err::<bool, _>(DomainError::Corrupt {
+                    key: "k".into(),
+                    reason: "refused".into(),
+                })
+            })
+            .await;
+            assert!(
+                matches!(refused, Err(DomainError::Corrupt { reason, .. }) if reason == "refused")
+            );
+            let kept: Counter = read(&s, "k").await.unwrap().unwrap();
+            assert_eq!(kept, Counter { n: 2 }, "a failed change writes nothing");
+            s.set("k", b"[1]").await.unwrap();
+            assert!(matches!(
+                update(&s, "k", add).await,
+                Err(DomainError::Corrupt { .. })
+            ));
+            assert_eq!(s.get("k").await.unwrap().as_deref(), Some(&b"[1]"[..]));
+        });
     }
 }
