@@ -160,12 +160,23 @@ pub async fn read<S: Store, T: DeserializeOwned>(
 }
 
 /// Encodes and writes the record at `key` unconditionally.
-pub async fn write<S: Store, T: Serialize>(
+///
+/// Encodes when called (callers await at once); the write itself is one compiled
+/// future for every record type.
+pub fn write<S: Store, T: Serialize>(
     store: &S,
     key: &str,
     value: &T,
+) -> impl Future<Output = Result<(), DomainError>> {
+    write_encoded(store, key, encode(key, value))
+}
+
+async fn write_encoded<S: Store>(
+    store: &S,
+    key: &str,
+    bytes: Result<Vec<u8>, DomainError>,
 ) -> Result<(), DomainError> {
-    store.set(key, &encode(key, value)?).await?;
+    store.set(key, &bytes?).await?;
     Ok(())
 }
 
@@ -203,14 +214,25 @@ fn stamp(mut json: Vec<u8>) -> Vec<u8> {
 
 /// Writes `value` at `key` if the key still holds what `cas` read, and tells whether it
 /// did, on every backend ([`swap_checked`] over a stamped encoding).
-pub async fn swap<S: Store, T: Serialize>(
+///
+/// Encodes when called (callers await at once); the swap itself is one compiled future
+/// for every record type.
+pub fn swap<S: Store, T: Serialize>(
     store: &S,
     key: &str,
     cas: S::Cas,
     value: &T,
+) -> impl Future<Output = Result<bool, DomainError>> {
+    swap_encoded(store, key, cas, encode(key, value).map(stamp))
+}
+
+async fn swap_encoded<S: Store>(
+    store: &S,
+    key: &str,
+    cas: S::Cas,
+    bytes: Result<Vec<u8>, DomainError>,
 ) -> Result<bool, DomainError> {
-    let bytes = stamp(encode(key, value)?);
-    Ok(swap_checked(store, key, cas, &bytes).await?)
+    Ok(swap_checked(store, key, cas, &bytes?).await?)
 }
 
 /// The result of [`update`].
