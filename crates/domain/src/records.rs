@@ -264,7 +264,13 @@ where
     // closure is called through `dyn`, so not once per closure either). `result` holds
     // what `change` made of the record last read (`step` runs on every read).
     let mut result: Result<Updated<T>, E> = Ok(Updated::Missing);
-    let outcome = update_bytes(store, key, &mut |bytes| {
+    let outcome = update_bytes(store, key, &mut |current| {
+        // Absent: never created (a swap on an absent key would be an upsert). Set on
+        // every run: an earlier run's answer (a lost race) is not this read's.
+        let Some(bytes) = current else {
+            result = Ok(Updated::Missing);
+            return None;
+        };
         let mut value: T = match decode(key, bytes) {
             Ok(v) => v,
             Err(e) => {
@@ -295,42 +301,31 @@ where
     })
     .await;
     match outcome {
-        Ok(BytesUpdate::Missing) => Ok(Updated::Missing),
         // `step` ran on the record last read: `result` says what `change` made of it
-        // (declined, failed, or written).
-        Ok(BytesUpdate::Stopped | BytesUpdate::Written) => result,
+        // (absent, declined, failed, or written).
+        Ok(()) => result,
         Err(e) => Err(e.into()),
     }
 }
 
-/// How [`update_bytes`] ended.
-enum BytesUpdate {
-    /// The record was absent.
-    Missing,
-    /// `step` answered `None` (declined, or failed): nothing was written.
-    Stopped,
-    /// `step`'s bytes were swapped in.
-    Written,
-}
-
 /// The loop of [`update`] on encoded records: reads `key` with its CAS handle, asks
-/// `step` for the new encoding of what it read (`None`: stop, write nothing), and swaps
-/// it in (stamped) if nobody wrote in between, retrying on a lost race.
-async fn update_bytes<S: Store>(
+/// `step` for the new encoding of what it read (`None` read: the key is absent; `None`
+/// answered: stop, write nothing), and swaps it in (stamped) if nobody wrote in
+/// between, retrying on a lost race. `step` runs once per read, the last run is the
+/// one that counts; a step that answers bytes for an absent key creates it (a swap on
+/// an absent key: an upsert on Spin's SQLite store).
+pub(crate) async fn update_bytes<S: Store>(
     store: &S,
     key: &str,
-    step: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
-) -> Result<BytesUpdate, DomainError> {
+    step: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
+) -> Result<(), DomainError> {
     for _ in 0..CAS_ATTEMPTS {
         let (cas, current) = store.cas(key).await?;
-        let Some(bytes) = current else {
-            return Ok(BytesUpdate::Missing);
-        };
-        let Some(next) = step(&bytes) else {
-            return Ok(BytesUpdate::Stopped);
+        let Some(next) = step(current.as_deref()) else {
+            return Ok(());
         };
         if swap_checked(store, key, cas, &stamp(next)).await? {
-            return Ok(BytesUpdate::Written);
+            return Ok(());
         }
     }
     Err(DomainError::Store(crate::store::StoreError::new(format!(
