@@ -308,6 +308,10 @@ where
     }
 }
 
+/// A step of [`update_bytes`]: from the encoding read (`None`: absent), the encoding to
+/// write (`None`: stop, write nothing).
+pub(crate) type BytesStep<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
+
 /// The loop of [`update`] on encoded records: reads `key` with its CAS handle, asks
 /// `step` for the new encoding of what it read (`None` read: the key is absent; `None`
 /// answered: stop, write nothing), and swaps it in (stamped) if nobody wrote in
@@ -317,7 +321,7 @@ where
 pub(crate) async fn update_bytes<S: Store>(
     store: &S,
     key: &str,
-    step: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
+    step: &mut BytesStep<'_>,
 ) -> Result<(), DomainError> {
     for _ in 0..CAS_ATTEMPTS {
         let (cas, current) = store.cas(key).await?;

@@ -20,6 +20,11 @@ use serde::Serialize;
 /// How many keys one batch call reads or deletes.
 const CHUNK: usize = 100;
 
+/// Whether the record at a key (its encoding) is not done yet ([`Work::soften_keys`]).
+type Pending<'a> = dyn Fn(&str, &[u8]) -> Result<bool, DomainError> + 'a;
+/// The new encoding of the record at a key (`None`: nothing to write).
+type Softened<'a> = dyn Fn(&str, &[u8]) -> Result<Option<Vec<u8>>, DomainError> + 'a;
+
 /// The purge work of one request, bounded by `budget` dependents.
 pub(super) struct Work<'a, S: Store> {
     pub(super) store: &'a S,
@@ -231,8 +236,8 @@ impl<S: Store> Work<'_, S> {
     async fn soften_keys(
         &mut self,
         keys: &[String],
-        pending: &dyn Fn(&str, &[u8]) -> Result<bool, DomainError>,
-        softened: &dyn Fn(&str, &[u8]) -> Result<Option<Vec<u8>>, DomainError>,
+        pending: &Pending<'_>,
+        softened: &Softened<'_>,
     ) -> Result<bool, DomainError> {
         for chunk in keys.chunks(CHUNK) {
             let values = self.store.get_many(chunk).await?;
