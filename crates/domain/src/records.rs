@@ -21,14 +21,20 @@ pub const CAS_ATTEMPTS: usize = 64;
 /// of records mark themselves with [`object`] or [`optional_object`] for the same
 /// reason.
 pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, DomainError> {
-    let corrupt = |e: serde_json::Error| DomainError::Corrupt {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = T::deserialize(ObjectOnly(&mut de)).map_err(|e| corrupt(key, &e))?;
+    de.end().map_err(|e| corrupt(key, &e))?;
+    Ok(value)
+}
+
+/// A record that does not decode (or encode) as its type: compiled once, not in every
+/// record type's decoder.
+#[inline(never)]
+fn corrupt(key: &str, e: &serde_json::Error) -> DomainError {
+    DomainError::Corrupt {
         key: key.to_owned(),
         reason: e.to_string(),
-    };
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = T::deserialize(ObjectOnly(&mut de)).map_err(corrupt)?;
-    de.end().map_err(corrupt)?;
-    Ok(value)
+    }
 }
 
 /// Decodes a struct field of a record as a JSON object only (`#[serde(deserialize_with
@@ -142,10 +148,7 @@ impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for ObjectOnly<D
 /// Encodes a record. Our records are plain data (no maps with non-string keys), so
 /// encoding cannot fail; a failure would be a programming error reported as corrupt.
 pub fn encode<T: Serialize>(key: &str, value: &T) -> Result<Vec<u8>, DomainError> {
-    serde_json::to_vec(value).map_err(|e| DomainError::Corrupt {
-        key: key.to_owned(),
-        reason: e.to_string(),
-    })
+    serde_json::to_vec(value).map_err(|e| corrupt(key, &e))
 }
 
 /// Reads and decodes the record at `key`.
