@@ -673,21 +673,37 @@ async fn add_pending<S: Store>(
     now: Timestamp,
 ) -> Result<(), DomainError> {
     let key = keys::events_pending(org);
-    for _ in 0..records::CAS_ATTEMPTS {
-        let (cas, current) = store.cas(&key).await?;
-        let mut index: PendingIndex = match &current {
-            Some(bytes) => records::decode(&key, bytes)?,
-            None => PendingIndex::default(),
+    // The records' read-swap loop (compiled once), creating the index when absent.
+    let mut failed = None;
+    records::update_bytes(store, &key, &mut |current| {
+        let decoded = match current {
+            Some(bytes) => records::decode(&key, bytes),
+            None => Ok(PendingIndex::default()),
+        };
+        let mut index = match decoded {
+            Ok(index) => index,
+            Err(e) => {
+                failed = Some(e);
+                return None;
+            }
         };
         if index.numbers.iter().any(|(m, _)| *m == n) {
-            return Ok(());
+            return None;
         }
         index.numbers.push((n, now));
-        if records::swap(store, &key, cas, &index).await? {
-            return Ok(());
+        match records::encode(&key, &index) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                failed = Some(e);
+                None
+            }
         }
+    })
+    .await?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    Err(contention(&key))
 }
 
 async fn remove_pending<S: Store>(

@@ -21,14 +21,20 @@ pub const CAS_ATTEMPTS: usize = 64;
 /// of records mark themselves with [`object`] or [`optional_object`] for the same
 /// reason.
 pub fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, DomainError> {
-    let corrupt = |e: serde_json::Error| DomainError::Corrupt {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = T::deserialize(ObjectOnly(&mut de)).map_err(|e| corrupt(key, &e))?;
+    de.end().map_err(|e| corrupt(key, &e))?;
+    Ok(value)
+}
+
+/// A record that does not decode (or encode) as its type: compiled once, not in every
+/// record type's decoder.
+#[inline(never)]
+fn corrupt(key: &str, e: &serde_json::Error) -> DomainError {
+    DomainError::Corrupt {
         key: key.to_owned(),
         reason: e.to_string(),
-    };
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = T::deserialize(ObjectOnly(&mut de)).map_err(corrupt)?;
-    de.end().map_err(corrupt)?;
-    Ok(value)
+    }
 }
 
 /// Decodes a struct field of a record as a JSON object only (`#[serde(deserialize_with
@@ -142,10 +148,7 @@ impl<'de, D: serde::Deserializer<'de>> serde::Deserializer<'de> for ObjectOnly<D
 /// Encodes a record. Our records are plain data (no maps with non-string keys), so
 /// encoding cannot fail; a failure would be a programming error reported as corrupt.
 pub fn encode<T: Serialize>(key: &str, value: &T) -> Result<Vec<u8>, DomainError> {
-    serde_json::to_vec(value).map_err(|e| DomainError::Corrupt {
-        key: key.to_owned(),
-        reason: e.to_string(),
-    })
+    serde_json::to_vec(value).map_err(|e| corrupt(key, &e))
 }
 
 /// Reads and decodes the record at `key`.
@@ -160,12 +163,23 @@ pub async fn read<S: Store, T: DeserializeOwned>(
 }
 
 /// Encodes and writes the record at `key` unconditionally.
-pub async fn write<S: Store, T: Serialize>(
+///
+/// Encodes when called (callers await at once); the write itself is one compiled
+/// future for every record type.
+pub fn write<S: Store, T: Serialize>(
     store: &S,
     key: &str,
     value: &T,
+) -> impl Future<Output = Result<(), DomainError>> {
+    write_encoded(store, key, encode(key, value))
+}
+
+async fn write_encoded<S: Store>(
+    store: &S,
+    key: &str,
+    bytes: Result<Vec<u8>, DomainError>,
 ) -> Result<(), DomainError> {
-    store.set(key, &encode(key, value)?).await?;
+    store.set(key, &bytes?).await?;
     Ok(())
 }
 
@@ -203,14 +217,25 @@ fn stamp(mut json: Vec<u8>) -> Vec<u8> {
 
 /// Writes `value` at `key` if the key still holds what `cas` read, and tells whether it
 /// did, on every backend ([`swap_checked`] over a stamped encoding).
-pub async fn swap<S: Store, T: Serialize>(
+///
+/// Encodes when called (callers await at once); the swap itself is one compiled future
+/// for every record type.
+pub fn swap<S: Store, T: Serialize>(
     store: &S,
     key: &str,
     cas: S::Cas,
     value: &T,
+) -> impl Future<Output = Result<bool, DomainError>> {
+    swap_encoded(store, key, cas, encode(key, value).map(stamp))
+}
+
+async fn swap_encoded<S: Store>(
+    store: &S,
+    key: &str,
+    cas: S::Cas,
+    bytes: Result<Vec<u8>, DomainError>,
 ) -> Result<bool, DomainError> {
-    let bytes = stamp(encode(key, value)?);
-    Ok(swap_checked(store, key, cas, &bytes).await?)
+    Ok(swap_checked(store, key, cas, &bytes?).await?)
 }
 
 /// The result of [`update`].
@@ -237,38 +262,82 @@ where
     T: Serialize + DeserializeOwned,
     E: From<DomainError>,
 {
-    // One compiled loop per record type, whatever the closure: keeps the components
-    // that embed many updates small.
-    update_dyn(store, key, &mut change).await
+    // One compiled read-swap loop for every record type ([`update_bytes`]): only the
+    // decoding, the change and the encoding below are compiled per type (and the
+    // closure is called through `dyn`, so not once per closure either). `result` holds
+    // what `change` made of the record last read (`step` runs on every read).
+    let mut result: Result<Updated<T>, E> = Ok(Updated::Missing);
+    let outcome = update_bytes(store, key, &mut |current| {
+        // Absent: never created (a swap on an absent key would be an upsert). Set on
+        // every run: an earlier run's answer (a lost race) is not this read's.
+        let Some(bytes) = current else {
+            result = Ok(Updated::Missing);
+            return None;
+        };
+        let mut value: T = match decode(key, bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                result = Err(e.into());
+                return None;
+            }
+        };
+        match change(&mut value) {
+            Err(e) => {
+                result = Err(e);
+                None
+            }
+            Ok(false) => {
+                result = Ok(Updated::Unchanged(value));
+                None
+            }
+            Ok(true) => match encode(key, &value) {
+                Ok(bytes) => {
+                    result = Ok(Updated::Written(value));
+                    Some(bytes)
+                }
+                Err(e) => {
+                    result = Err(e.into());
+                    None
+                }
+            },
+        }
+    })
+    .await;
+    match outcome {
+        // `step` ran on the record last read: `result` says what `change` made of it
+        // (absent, declined, failed, or written).
+        Ok(()) => result,
+        Err(e) => Err(e.into()),
+    }
 }
 
-async fn update_dyn<S, T, E>(
+/// A step of [`update_bytes`]: from the encoding read (`None`: absent), the encoding to
+/// write (`None`: stop, write nothing).
+pub(crate) type BytesStep<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
+
+/// The loop of [`update`] on encoded records: reads `key` with its CAS handle, asks
+/// `step` for the new encoding of what it read (`None` read: the key is absent; `None`
+/// answered: stop, write nothing), and swaps it in (stamped) if nobody wrote in
+/// between, retrying on a lost race. `step` runs once per read, the last run is the
+/// one that counts; a step that answers bytes for an absent key creates it (a swap on
+/// an absent key: an upsert on Spin's SQLite store).
+pub(crate) async fn update_bytes<S: Store>(
     store: &S,
     key: &str,
-    change: &mut dyn FnMut(&mut T) -> Result<bool, E>,
-) -> Result<Updated<T>, E>
-where
-    S: Store,
-    T: Serialize + DeserializeOwned,
-    E: From<DomainError>,
-{
+    step: &mut BytesStep<'_>,
+) -> Result<(), DomainError> {
     for _ in 0..CAS_ATTEMPTS {
-        let (cas, current) = store.cas(key).await.map_err(DomainError::from)?;
-        let Some(bytes) = current else {
-            return Ok(Updated::Missing);
+        let (cas, current) = store.cas(key).await?;
+        let Some(next) = step(current.as_deref()) else {
+            return Ok(());
         };
-        let mut value: T = decode(key, &bytes)?;
-        if !change(&mut value)? {
-            return Ok(Updated::Unchanged(value));
-        }
-        if swap(store, key, cas, &value).await? {
-            return Ok(Updated::Written(value));
+        if swap_checked(store, key, cas, &stamp(next)).await? {
+            return Ok(());
         }
     }
     Err(DomainError::Store(crate::store::StoreError::new(format!(
         "too much contention updating {key}"
-    )))
-    .into())
+    ))))
 }
 
 #[cfg(test)]
@@ -357,5 +426,61 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Counter {
+        n: i64,
+    }
+
+    #[test]
+    fn update_answers_missing_unchanged_written_and_the_change_s_error() {
+        use crate::store::MemoryStore;
+        use futures::executor::block_on;
+        let s = MemoryStore::from_env();
+        block_on(async {
+            let add = |c: &mut Counter| {
+                c.n += 1;
+                Ok::<_, DomainError>(true)
+            };
+            assert!(matches!(
+                update(&s, "k", add).await.unwrap(),
+                Updated::Missing
+            ));
+            assert_eq!(s.get("k").await.unwrap(), None, "never creates a record");
+            write(&s, "k", &Counter { n: 1 }).await.unwrap();
+            match update(&s, "k", add).await.unwrap() {
+                Updated::Written(c) => assert_eq!(c, Counter { n: 2 }),
+                other => panic!("{other:?}"),
+            }
+            let stored: Counter = read(&s, "k").await.unwrap().unwrap();
+            assert_eq!(stored, Counter { n: 2 });
+            match update(&s, "k", |_: &mut Counter| Ok::<_, DomainError>(false))
+                .await
+                .unwrap()
+            {
+                Updated::Unchanged(c) => assert_eq!(c, Counter { n: 2 }),
+                other => panic!("{other:?}"),
+            }
+            let refused = update(&s, "k", |c: &mut Counter| {
+                c.n = 99;
+                Err::<bool, _>(DomainError::Corrupt {
+                    key: "k".into(),
+                    reason: "refused".into(),
+                })
+            })
+            .await;
+            assert!(
+                matches!(refused, Err(DomainError::Corrupt { reason, .. }) if reason == "refused")
+            );
+            let kept: Counter = read(&s, "k").await.unwrap().unwrap();
+            assert_eq!(kept, Counter { n: 2 }, "a failed change writes nothing");
+            s.set("k", b"[1]").await.unwrap();
+            assert!(matches!(
+                update(&s, "k", add).await,
+                Err(DomainError::Corrupt { .. })
+            ));
+            assert_eq!(s.get("k").await.unwrap().as_deref(), Some(&b"[1]"[..]));
+        });
     }
 }

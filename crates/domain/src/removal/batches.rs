@@ -20,6 +20,11 @@ use serde::Serialize;
 /// How many keys one batch call reads or deletes.
 const CHUNK: usize = 100;
 
+/// Whether the record at a key (its encoding) is not done yet ([`Work::soften_keys`]).
+type Pending<'a> = dyn Fn(&str, &[u8]) -> Result<bool, DomainError> + 'a;
+/// The new encoding of the record at a key (`None`: nothing to write).
+type Softened<'a> = dyn Fn(&str, &[u8]) -> Result<Option<Vec<u8>>, DomainError> + 'a;
+
 /// The purge work of one request, bounded by `budget` dependents.
 pub(super) struct Work<'a, S: Store> {
     pub(super) store: &'a S,
@@ -211,27 +216,55 @@ impl<S: Store> Work<'_, S> {
         needs: impl Fn(&T) -> bool,
         soften: impl Fn(&mut T),
     ) -> Result<bool, DomainError> {
-        for chunk in ids.chunks(CHUNK) {
-            let keys: Vec<String> = chunk.iter().map(&key_of).collect();
-            let values = self.store.get_many(&keys).await?;
+        let keys: Vec<String> = ids.iter().map(key_of).collect();
+        // Only these two are compiled per record type; the batches are [`Self::soften_keys`].
+        let pending = |key: &str, bytes: &[u8]| Ok(needs(&records::decode::<T>(key, bytes)?));
+        let softened = |key: &str, bytes: &[u8]| {
+            let mut t: T = records::decode(key, bytes)?;
+            if !needs(&t) {
+                return Ok(None);
+            }
+            soften(&mut t);
+            records::encode(key, &t).map(Some)
+        };
+        self.soften_keys(&keys, &pending, &softened).await
+    }
+
+    /// [`Self::soften`] on encoded records: `pending` tells a record not done yet,
+    /// `softened` gives its new encoding (`None`: nothing to write), each update a
+    /// conditional write ([`records::update_bytes`]) of an existing record.
+    async fn soften_keys(
+        &mut self,
+        keys: &[String],
+        pending: &Pending<'_>,
+        softened: &Softened<'_>,
+    ) -> Result<bool, DomainError> {
+        for chunk in keys.chunks(CHUNK) {
+            let values = self.store.get_many(chunk).await?;
             let mut todo = Vec::new();
-            for (key, value) in keys.iter().zip(values) {
+            for (key, value) in chunk.iter().zip(values) {
                 let Some(bytes) = value else { continue };
-                let t: T = records::decode(key, &bytes)?;
-                if needs(&t) {
+                if pending(key, &bytes)? {
                     todo.push(key.clone());
                 }
             }
             let take = self.room(todo.len());
             for key in &todo[..take] {
-                records::update(self.store, key, |t: &mut T| {
-                    if !needs(t) {
-                        return Ok::<_, DomainError>(false);
+                let mut failed = None;
+                records::update_bytes(self.store, key, &mut |current| {
+                    // Absent: never created.
+                    match softened(key, current?) {
+                        Ok(next) => next,
+                        Err(e) => {
+                            failed = Some(e);
+                            None
+                        }
                     }
-                    soften(t);
-                    Ok(true)
                 })
                 .await?;
+                if let Some(e) = failed {
+                    return Err(e);
+                }
             }
             self.done += take;
             if take < todo.len() {

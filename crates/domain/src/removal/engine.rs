@@ -572,7 +572,11 @@ async fn finish<S: Store>(
     performed: bool,
     now: Timestamp,
 ) -> Result<RemovalOutcome, RemovalError> {
-    let user = as_pending(&before);
+    // The user as the journal's record has it (`pending_deletion`), whichever record
+    // the removal began from; moved, not cloned (the status is put back below).
+    let status_read = before.status;
+    let mut user = before;
+    user.status = UserStatus::PendingDeletion;
     leave_groups(store, org, user_id, &journal, &user, now).await?;
     let devices = deps.devices.len();
     queue_account_closed_notice(store, org, user_id, &journal, &user, devices, now).await?;
@@ -593,10 +597,11 @@ async fn finish<S: Store>(
     // naming the user's id until the next poll clears it.
     op.user_id = None;
     let _ = operations::put(store, &op).await;
-    let mut shown = before;
-    if let UserStatus::PendingDeletion = shown.status {
-        shown.status = journal.status_before;
-    }
+    let mut shown = user;
+    shown.status = match status_read {
+        UserStatus::PendingDeletion => journal.status_before,
+        other => other,
+    };
     Ok(RemovalOutcome::Finished(Removed {
         user: shown,
         mode: journal.mode,
@@ -604,19 +609,6 @@ async fn finish<S: Store>(
         counts,
         performed,
     }))
-}
-
-/// The user as the journal's record has it (`pending_deletion`), whichever record the
-/// removal began from.
-fn as_pending(before: &User) -> User {
-    match before.status {
-        UserStatus::PendingDeletion => before.clone(),
-        _ => {
-            let mut u = before.clone();
-            u.status = UserStatus::PendingDeletion;
-            u
-        }
-    }
 }
 
 /// A permanent removal leaves every group; a softly removed user keeps its memberships
@@ -691,10 +683,7 @@ async fn write_audit_event<S: Store>(
         (RemovalMode::Permanent, "purge") => "user.purged",
         (RemovalMode::Permanent, _) => "user.removed",
     };
-    let mut details = serde_json::to_value(counts)
-        .ok()
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
+    let mut details = count_details(counts);
     if journal.notify && !sends_account_closed(journal, user) {
         details.insert(
             "accountClosedNotice".into(),
@@ -715,6 +704,24 @@ async fn write_audit_event<S: Store>(
     // that exists always has its queue entry.
     crate::events::queue(store, org, &event, Some(crate::events::Personal::of(user))).await?;
     audit::write(store, &org.id, &event).await
+}
+
+/// The counts as an audit event's details: what `serde_json::to_value(counts)` gives
+/// (each field under its serialized name), built directly, so that no component links a
+/// `serde_json::Value` serializer for this one struct.
+fn count_details(counts: Counts) -> serde_json::Map<String, serde_json::Value> {
+    let mut details = serde_json::Map::new();
+    for (name, n) in [
+        ("devices", counts.devices),
+        ("enrollmentTokens", counts.enrollment_tokens),
+        ("apiTokens", counts.api_tokens),
+        ("subscriptions", counts.subscriptions),
+        ("messages", counts.messages),
+        ("groups", counts.groups),
+    ] {
+        details.insert(name.into(), n.into());
+    }
+    details
 }
 
 /// Frees what makes the user findable: its unique claims, its identity membership, its
@@ -915,4 +922,27 @@ pub(super) async fn reopen_lists<S: Store>(
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_details_are_the_serialized_counts() {
+        let counts = Counts {
+            devices: 1,
+            enrollment_tokens: 2,
+            api_tokens: 3,
+            subscriptions: 4,
+            messages: 5,
+            groups: usize::MAX,
+        };
+        let serialized = serde_json::to_value(counts).unwrap();
+        assert_eq!(serde_json::Value::Object(count_details(counts)), serialized);
+        assert_eq!(
+            serde_json::to_string(&count_details(counts)).unwrap(),
+            serde_json::to_string(&serialized).unwrap()
+        );
+    }
 }
