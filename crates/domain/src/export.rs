@@ -56,12 +56,7 @@ pub async fn export_user<S: Store>(
     actor: &str,
     now: Timestamp,
 ) -> Result<Export, ExportError> {
-    let user = crate::users::get_any(store, org, user_id)
-        .await
-        .map_err(ExportError::not_found)?;
-    if user.status == UserStatus::PendingDeletion {
-        return Err(ExportError::in_progress(&user));
-    }
+    let user = exportable(store, org, user_id).await?;
     let document = document(store, org, &user, now).await?;
     audit::record(
         store,
@@ -92,6 +87,25 @@ pub async fn export_user<S: Store>(
         Updated::Written(user) | Updated::Unchanged(user) => Ok(Export { document, user }),
         Updated::Missing => Err(ExportError::NotFound),
     }
+}
+
+/// Whether the user `user_id` of `org` can be exported now, with what [`export_user`]
+/// would refuse first: the user as read, else [`ExportError::NotFound`] or
+/// [`ExportError::RemovalInProgress`]. Reads the user record only; writes nothing, audits
+/// nothing (what a `HEAD` of the export asks: GET's answer without making an export,
+/// RFC 9110 §9.2.1).
+pub async fn exportable<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+) -> Result<User, ExportError> {
+    let user = crate::users::get_any(store, org, user_id)
+        .await
+        .map_err(ExportError::not_found)?;
+    if user.status == UserStatus::PendingDeletion {
+        return Err(ExportError::in_progress(&user));
+    }
+    Ok(user)
 }
 
 /// The export document of `user` at `now`.

@@ -627,3 +627,39 @@ async fn an_export_interrupted_at_every_call() {
         app.assert_consistent();
     }
 }
+
+/// A HEAD of the export answers GET's status and headers without the body, and makes no
+/// export (RFC 9110 §9.2.1: HEAD is safe): nothing audited, no export time recorded, so
+/// `requireExportBeforeRemoval` still refuses the removal. Its refusals are GET's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_of_the_export_exports_nothing() {
+    let app = App::start().await;
+    let (org, _) = strict_org(&app, "exp-head", json!({})).await;
+    let (id, _) = user(&app, &org, "kim").await;
+    let path = format!("{}/export", canonical(&org, &id));
+    let head = app.call("HEAD", &path, None).await;
+    assert_eq!(head.status, 200);
+    assert!(head.text.is_empty(), "{}", head.text);
+    assert_eq!(head.header("cache-control"), Some("no-store"));
+    assert_eq!(head.header("content-type"), Some("application/json"));
+    let audit = app
+        .call("GET", &format!("{}/audit?userId={id}", base(&org)), None)
+        .await;
+    assert_eq!(audit.status, 200, "{}", audit.text);
+    assert!(!audit.text.contains("user.exported"), "{}", audit.text);
+    let r = app.call("DELETE", &canonical(&org, &id), None).await;
+    assert_needs_export(Path::Canonical, &r, "never");
+    // A missing user: GET's 404, without the body.
+    let missing = format!("{}/export", canonical(&org, "0123456789abcdef01234567"));
+    let (get, head) = (
+        app.call("GET", &missing, None).await,
+        app.call("HEAD", &missing, None).await,
+    );
+    assert_eq!((get.status, head.status), (404, 404));
+    assert!(head.text.is_empty());
+    // The GET exports, and then the removal goes through.
+    assert_eq!(export(&app, &org, &id).await.status, 200);
+    let r = app.call("DELETE", &canonical(&org, &id), None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    app.assert_consistent();
+}

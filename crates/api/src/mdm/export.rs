@@ -3,7 +3,8 @@
 //! JSON document, made for this answer and kept nowhere (`Cache-Control: no-store`);
 //! the export is audited (`user.exported`) and its time recorded in the user record,
 //! which an organization's `requireExportBeforeRemoval` policy asks of every removal.
-//! `docs/lifecycle.md` has the rules and the document's shape.
+//! A `HEAD` answers GET's status and headers without making an export (nothing audited
+//! or recorded). `docs/lifecycle.md` has the rules and the document's shape.
 
 use super::{Error, enter, object_id, ok};
 use crate::request::{ApiRequest, ApiResponse, Ctx};
@@ -27,8 +28,15 @@ async fn export_user<S: Store>(
 ) -> Result<ApiResponse, Error> {
     let (org, caller) = enter::<UserExportRoute, S>(req, store, ctx).await?;
     let user_id = object_id(req, "mdmUserId")?;
-    let made = export::export_user(store, &org, &user_id, &caller.actor(), ctx.now).await?;
-    let mut resp = ok(StatusCode::OK, &made.document);
+    let mut resp = if req.method == http::Method::HEAD {
+        // HEAD is safe (RFC 9110 §9.2.1): GET's status and headers, but no export is
+        // made, audited or recorded — it must not count for `requireExportBeforeRemoval`.
+        export::exportable(store, &org, &user_id).await?;
+        ok(StatusCode::OK, &serde_json::Value::Null)
+    } else {
+        let made = export::export_user(store, &org, &user_id, &caller.actor(), ctx.now).await?;
+        ok(StatusCode::OK, &made.document)
+    };
     // The document holds personal data: no cache (shared or private) may keep it.
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -352,11 +352,17 @@ fn operation(
 
 /// What `parts.json` would say of a route's `HEAD` when it says nothing: its `GET`
 /// (`get`), with the same parameters, statuses and headers, described as `GET`'s
-/// headers without the body (RFC 9110 §9.3.2; [`crate::endpoint!`] serves `HEAD` so).
+/// answer without the body, the request handled as `GET`'s — whatever `GET` does (an
+/// operation's poll advances it), `HEAD` does (RFC 9110 §9.3.2; [`crate::endpoint!`]
+/// serves `HEAD` so). A route whose `HEAD` does less says so in `parts.json`.
 fn head_spec(get: &Value) -> Value {
     let mut spec = get.clone();
-    spec["description"] =
-        "The status and headers GET answers, without the body (RFC 9110 §9.3.2).".into();
+    let get_does = get["description"].as_str().unwrap_or_default();
+    spec["description"] = format!(
+        "The status and headers GET answers, without the body (RFC 9110 §9.3.2); handled \
+         as GET is. GET: {get_does}"
+    )
+    .into();
     spec
 }
 
