@@ -567,13 +567,18 @@ pub async fn update<S: Store>(
     if let Some(o) = &changes.other_emails {
         check_other_emails("emails", o)?;
     }
+    // What this call wrote ahead of a conditional write that did not happen: undone if
+    // the user turns out removed (or being removed) meanwhile (`LostUpdate::undo`).
+    let mut lost = LostUpdate::default();
     for _ in 0..records::CAS_ATTEMPTS {
         let (cas, current) = store.cas(&key).await?;
         let Some(bytes) = current else {
+            lost.undo(store, org, id, None).await?;
             return Err(user_not_found());
         };
         let before: User = records::decode(&key, &bytes)?;
         if !before.is_live() {
+            lost.undo(store, org, id, Some(&before)).await?;
             return Err(user_not_found());
         }
         if expected_version.is_some_and(|v| v != before.version) {
@@ -609,6 +614,7 @@ pub async fn update<S: Store>(
         // the write, left under the old one after it (none to join or leave when the
         // email is added or removed).
         let email_moved = !same_email(before.email.as_deref(), after.email.as_deref());
+        lost.note(&before, &after, &old_claims, &new_claims, email_moved);
         let write = async || {
             if email_moved && let Some(email) = &after.email {
                 crate::identity::join(store, email, &org.id, id, now).await?;
@@ -633,6 +639,94 @@ pub async fn update<S: Store>(
         }
     }
     Err(crate::store::StoreError::new("too much contention updating the user").into())
+}
+
+/// What [`update`]'s attempts wrote before their conditional write of the user record —
+/// new claims, an identity membership under a new email, a search entry holding the
+/// new text beside the old — kept so that, when a removal wins the race (the record is
+/// gone, or no longer live, when the update reads it again), the update takes back what
+/// would otherwise name the removed person after the removal has cleaned up
+/// (storage.md's invariants 1, 4 and 8).
+#[derive(Default)]
+struct LostUpdate {
+    /// The user's sequence number (the holder of its claims, its search entry's key).
+    seq: Option<i64>,
+    /// Claim keys an attempt took (or tried to), not held by the record it read.
+    claims: Vec<String>,
+    /// New emails an attempt joined the identity index under.
+    joined: Vec<String>,
+    /// The texts an attempt set in the search entry ahead of its write.
+    searched: Vec<String>,
+}
+
+impl LostUpdate {
+    /// Notes what the attempt from `before` to `after` writes ahead of its swap.
+    fn note(
+        &mut self,
+        before: &User,
+        after: &User,
+        old_claims: &[(&'static str, String)],
+        new_claims: &[(&'static str, String)],
+        email_moved: bool,
+    ) {
+        self.seq = Some(before.seq);
+        for (_, key) in new_claims {
+            if !old_claims.iter().any(|(_, o)| o == key) && !self.claims.contains(key) {
+                self.claims.push(key.clone());
+            }
+        }
+        if email_moved && let Some(email) = &after.email {
+            self.joined.push(email.as_str().to_owned());
+        }
+        if search_text(after) != search_text(before) {
+            self.searched.push(format!(
+                "{}{RECORD_SEPARATOR}{}",
+                search_text(after),
+                search_text(before)
+            ));
+        }
+    }
+
+    /// Takes back what the attempts wrote, the user now being `current` (`None`: its
+    /// record is gone), which is not live: each claim and membership the record does not
+    /// name (a removal under way releases those it names itself), and the search entry
+    /// when the record is gone or the entry still holds an attempt's text (a removed user
+    /// has none; a restore sets its own, which is left alone). Idempotent; a stop in
+    /// between leaves what a stop before the write would have left.
+    async fn undo<S: Store>(
+        &self,
+        store: &S,
+        org: &Organization,
+        id: &ObjectId,
+        current: Option<&User>,
+    ) -> Result<(), DomainError> {
+        let Some(seq) = self.seq else {
+            return Ok(());
+        };
+        let held = current.map(|u| user_claims(org, u)).unwrap_or_default();
+        for key in &self.claims {
+            if !held.iter().any(|(_, k)| k == key) {
+                crate::claims::release(store, key, seq).await?;
+            }
+        }
+        for email in &self.joined {
+            let named = current.and_then(|u| u.email.as_deref());
+            if !same_email(named, Some(email)) {
+                crate::identity::leave(store, email, &org.id, id).await?;
+            }
+        }
+        if !self.searched.is_empty() {
+            let key = keys::user_search(&org.id, seq);
+            let entry = store.get(&key).await?;
+            let ours = entry
+                .as_deref()
+                .is_some_and(|e| self.searched.iter().any(|t| t.as_bytes() == e));
+            if entry.is_some() && (current.is_none() || ours) {
+                store.delete(&key).await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Whether two optional emails are the same address (case-insensitively).
@@ -675,8 +769,28 @@ async fn write_with_search<S: Store>(
         store
             .set(&search_key, search_text(&after).as_bytes())
             .await?;
+        // A removal that marked the user after the swap may have deleted the entry
+        // before the set above: then the set put the removed person's text back. Read
+        // the record again and take the entry away if the user is no longer live.
+        if live_user(store, key).await?.is_none() {
+            store.delete(&search_key).await?;
+            // A restore that made the user live again meanwhile wrote its entry either
+            // after the delete (kept) or before it (lost): write it again then.
+            if let Some(u) = live_user(store, key).await? {
+                store.set(&search_key, search_text(&u).as_bytes()).await?;
+            }
+        }
     }
     Ok(Write::Written(after))
+}
+
+/// The user record at `key` if it is live.
+async fn live_user<S: Store>(store: &S, key: &str) -> Result<Option<User>, DomainError> {
+    let Some(bytes) = store.get(key).await? else {
+        return Ok(None);
+    };
+    let user: User = records::decode(key, &bytes)?;
+    Ok(user.is_live().then_some(user))
 }
 
 /// Most index slots one list request reads before it answers with what it has: the

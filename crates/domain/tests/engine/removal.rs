@@ -480,3 +480,35 @@ fn notify_for_a_user_without_email_queues_nothing_and_the_audit_says_not_deliver
         assert_eq!(mark(&kim).await, None);
     });
 }
+
+/// A change of a user's email and name racing its removal, in every order of their
+/// store calls: whichever wins, once both are done nothing names the removed person —
+/// not an identity membership, a claim or a search entry the losing update wrote
+/// before its conditional write failed — and the invariants hold.
+#[test]
+fn an_update_racing_a_removal_leaves_no_trace() {
+    for (n, order) in crate::helpers::orders().into_iter().enumerate() {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, None, None);
+        let id = block_on(users::create(&s, &o, new_user("kim"), NOW))
+            .unwrap()
+            .id;
+        let stepped = crate::helpers::Stepped::new(&s);
+        let changes =
+            users::UserChanges::parse(Some("zed@example.com"), Some("Givenzed"), Some("Familyzed"))
+                .unwrap();
+        let (_, removed) = crate::helpers::interleave(
+            users::update(&stepped, &o, &id, None, changes, NOW),
+            remove_user(&stepped, &o, &id, &RemovalPolicy::wso2(), NOW),
+            order,
+        );
+        assert!(
+            matches!(removed, Ok(RemovalOutcome::Finished(_))),
+            "order {n}: {removed:?}"
+        );
+        let at = format!("order {n}");
+        consistent(&s, &at);
+        no_trace(&s, "kim", &at);
+        no_trace(&s, "zed", &at);
+    }
+}
