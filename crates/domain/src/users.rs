@@ -646,15 +646,17 @@ pub async fn update<S: Store>(
 /// new text beside the old — kept so that, when a removal wins the race (the record is
 /// gone, or no longer live, when the update reads it again), the update takes back what
 /// would otherwise name the removed person after the removal has cleaned up
-/// (storage.md's invariants 1, 4 and 8).
+/// (storage.md's invariants 1, 4 and 8). On Redis a write that happened can look lost
+/// (the removal's mark overwrote it before the read-back), so the record's own claims
+/// and old email are kept too: whatever the removal's record does not name goes.
 #[derive(Default)]
 struct LostUpdate {
     /// The user's sequence number (the holder of its claims, its search entry's key).
     seq: Option<i64>,
-    /// Claim keys an attempt took (or tried to), not held by the record it read.
+    /// Claim keys an attempt read or took (or tried to): its record's and the change's.
     claims: Vec<String>,
-    /// New emails an attempt joined the identity index under.
-    joined: Vec<String>,
+    /// Emails an attempt moved between in the identity index (from and to).
+    emails: Vec<String>,
     /// The texts an attempt set in the search entry ahead of its write.
     searched: Vec<String>,
 }
@@ -670,13 +672,17 @@ impl LostUpdate {
         email_moved: bool,
     ) {
         self.seq = Some(before.seq);
-        for (_, key) in new_claims {
-            if !old_claims.iter().any(|(_, o)| o == key) && !self.claims.contains(key) {
+        // The record's own claims too: on Redis a swap that wrote can look lost (a
+        // removal overwrote it before the read-back), and then nothing released them.
+        for (_, key) in old_claims.iter().chain(new_claims) {
+            if !self.claims.contains(key) {
                 self.claims.push(key.clone());
             }
         }
-        if email_moved && let Some(email) = &after.email {
-            self.joined.push(email.as_str().to_owned());
+        if email_moved {
+            for email in [&before.email, &after.email].into_iter().flatten() {
+                self.emails.push(email.as_str().to_owned());
+            }
         }
         if search_text(after) != search_text(before) {
             self.searched.push(format!(
@@ -688,8 +694,9 @@ impl LostUpdate {
     }
 
     /// Takes back what the attempts wrote, the user now being `current` (`None`: its
-    /// record is gone), which is not live: each claim and membership the record does not
-    /// name (a removal under way releases those it names itself), and the search entry
+    /// record is gone), which is not live: each claim (held by the user's sequence
+    /// number) and membership the record does not name (a removal under way releases
+    /// those it names itself), and the search entry
     /// when the record is gone or the entry still holds an attempt's text (a removed user
     /// has none; a restore sets its own, which is left alone). Idempotent; a stop in
     /// between leaves what a stop before the write would have left.
@@ -709,7 +716,7 @@ impl LostUpdate {
                 crate::claims::release(store, key, seq).await?;
             }
         }
-        for email in &self.joined {
+        for email in &self.emails {
             let named = current.and_then(|u| u.email.as_deref());
             if !same_email(named, Some(email)) {
                 crate::identity::leave(store, email, &org.id, id).await?;

@@ -497,7 +497,7 @@ fn an_update_racing_a_removal_leaves_no_trace() {
         let changes =
             users::UserChanges::parse(Some("zed@example.com"), Some("Givenzed"), Some("Familyzed"))
                 .unwrap();
-        let (_, removed) = crate::helpers::interleave(
+        let (updated, removed) = crate::helpers::interleave(
             users::update(&stepped, &o, &id, None, changes, NOW),
             remove_user(&stepped, &o, &id, &RemovalPolicy::wso2(), NOW),
             order,
@@ -506,7 +506,7 @@ fn an_update_racing_a_removal_leaves_no_trace() {
             matches!(removed, Ok(RemovalOutcome::Finished(_))),
             "order {n}: {removed:?}"
         );
-        let at = format!("order {n}");
+        let at = format!("order {n}: update {:?}", updated.as_ref().map(|u| &u.email));
         consistent(&s, &at);
         no_trace(&s, "kim", &at);
         no_trace(&s, "zed", &at);
