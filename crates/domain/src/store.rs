@@ -189,6 +189,7 @@ struct MemoryInner {
     data: BTreeMap<String, Vec<u8>>,
     calls: u64,
     fail_at: Option<u64>,
+    dead_from: Option<u64>,
 }
 
 /// The compare-and-swap handle of [`MemoryStore`].
@@ -228,6 +229,17 @@ impl MemoryStore {
         let mut inner = self.lock();
         inner.calls = 0;
         inner.fail_at = Some(n);
+        inner.dead_from = None;
+    }
+
+    /// Makes the `n`-th store call from now (1-based) and every later one fail: what a
+    /// process killed after `n - 1` calls left behind, for checking the store as a stop
+    /// anywhere leaves it.
+    pub fn stop_at(&self, n: u64) {
+        let mut inner = self.lock();
+        inner.calls = 0;
+        inner.fail_at = None;
+        inner.dead_from = Some(n);
     }
 
     /// Stops injecting failures and resets the call counter.
@@ -235,6 +247,7 @@ impl MemoryStore {
         let mut inner = self.lock();
         inner.calls = 0;
         inner.fail_at = None;
+        inner.dead_from = None;
     }
 
     /// Store calls made since the last [`MemoryStore::fail_nth`] or [`MemoryStore::clear_faults`].
@@ -258,7 +271,7 @@ impl MemoryStore {
     ) -> Result<T, StoreError> {
         let mut inner = self.lock();
         inner.calls += 1;
-        if inner.fail_at == Some(inner.calls) {
+        if inner.fail_at == Some(inner.calls) || inner.dead_from.is_some_and(|n| inner.calls >= n) {
             return Err(StoreError::new("injected fault"));
         }
         let flavor = inner.flavor;
@@ -496,6 +509,20 @@ mod tests {
             assert!(s.set("b", b"1").await.is_err());
             assert!(s.set("c", b"1").await.is_ok());
             assert_eq!(s.get("b").await.unwrap(), None);
+        });
+    }
+
+    #[test]
+    fn stop_at_fails_that_call_and_every_later_one() {
+        let s = MemoryStore::new();
+        block_on(async {
+            s.stop_at(2);
+            assert!(s.set("a", b"1").await.is_ok());
+            assert!(s.set("b", b"1").await.is_err());
+            assert!(s.set("c", b"1").await.is_err());
+            s.clear_faults();
+            assert_eq!(s.get("a").await.unwrap(), Some(b"1".to_vec()));
+            assert_eq!(s.get("c").await.unwrap(), None);
         });
     }
 }

@@ -746,8 +746,13 @@ async fn release_claims_and_indexes<S: Store>(
     Ok(())
 }
 
-/// The last writes of a permanent removal: the lists (and the trash entry of a soft
-/// removal being purged), the index entry, and last the user record (the journal).
+/// The last write of a permanent removal, one `delete-many`: the lists (and the trash
+/// entry of a soft removal being purged), the index entry, and last the user record
+/// (the journal). One call is one statement on Spin's SQLite store and one `DEL` on its
+/// Redis store (docs/storage.md), so no stop leaves the record without its index entry
+/// (a `pending_deletion` user that `?status=pending_deletion` would not list); a store
+/// that deletes key by key deletes them in this order, the journal last, and a retry
+/// finishes what it left.
 async fn delete_user_record<S: Store>(
     store: &S,
     org: &Organization,
@@ -759,9 +764,9 @@ async fn delete_user_record<S: Store>(
     if let Some(t) = journal.trash_seq {
         last.push(keys::trash_entry(&org.id, t));
     }
+    last.push(keys::user_seq(&org.id, user.seq));
+    last.push(keys::user(&org.id, user_id));
     store.delete_many(&last).await?;
-    store.delete(&keys::user_seq(&org.id, user.seq)).await?;
-    store.delete(&keys::user(&org.id, user_id)).await?;
     Ok(())
 }
 

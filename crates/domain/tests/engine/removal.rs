@@ -433,6 +433,41 @@ fn every_mode_interrupted_at_every_call_completes() {
     }
 }
 
+/// A removal stopped for good after any number of store calls (a process killed: no
+/// retry, no poll) leaves a store the invariants checker accepts as it is: a user being
+/// removed stays in the user index (so `?status=pending_deletion` lists it and a retry
+/// by id finishes it), whatever it has already released.
+#[test]
+fn a_removal_killed_after_any_call_leaves_a_store_the_checker_accepts() {
+    type Case = (&'static str, RemovalPolicy, Option<i64>);
+    let cases: [Case; 3] = [
+        ("async", RemovalPolicy::apim(true, true), None),
+        ("soft", RemovalPolicy::wso2(), Some(30)),
+        ("permanent", RemovalPolicy::dynatrace(), None),
+    ];
+    for (name, policy, retention) in cases {
+        let calls = calls_of(&policy, retention, new_user);
+        for n in 1..=calls + 1 {
+            let s = MemoryStore::from_env();
+            let o = org_with(&s, retention, Some(4));
+            let id = block_on(user_from(&s, &o, new_user("kim"), 6));
+            s.stop_at(n);
+            block_on(async {
+                if let Ok(RemovalOutcome::InProgress { operation, .. }) =
+                    remove_user(&s, &o, &id, &policy, NOW).await
+                {
+                    while let Ok(op) = removal::poll(&s, &o, &operation.id, NOW).await {
+                        if op.status == OperationStatus::Succeeded {
+                            break;
+                        }
+                    }
+                }
+            });
+            consistent(&s, &format!("{name}, killed before call {n} of {calls}"));
+        }
+    }
+}
+
 /// `notify` for a user without email: the account-closed notice is not deliverable, so
 /// nothing is queued (the devices' retire notices are) and the audit event says so; a
 /// user with email still gets it, and its event has no such mark.
