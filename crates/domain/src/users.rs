@@ -614,7 +614,15 @@ pub async fn update<S: Store>(
         // the write, left under the old one after it (none to join or leave when the
         // email is added or removed).
         let email_moved = !same_email(before.email.as_deref(), after.email.as_deref());
-        lost.note(&before, &after, &old_claims, &new_claims, email_moved);
+        let texts = SearchChange::between(&before, &after);
+        lost.note(
+            &before,
+            &after,
+            &old_claims,
+            &new_claims,
+            email_moved,
+            texts.as_ref(),
+        );
         let write = async || {
             if email_moved && let Some(email) = &after.email {
                 crate::identity::join(store, email, &org.id, id, now).await?;
@@ -624,7 +632,7 @@ pub async fn update<S: Store>(
             if after.password_hash != before.password_hash {
                 after.password_changed_at = Some(now);
             }
-            write_with_search(store, org, &key, cas, &before, after).await
+            write_with_search(store, org, &key, cas, after, texts.as_ref()).await
         };
         let claim = async |k: &str| claim(store, org, k, before.seq, now).await;
         if let Write::Written(after) = change.apply(store, claim, write, |_, _| false).await? {
@@ -670,6 +678,7 @@ impl LostUpdate {
         old_claims: &[(&'static str, String)],
         new_claims: &[(&'static str, String)],
         email_moved: bool,
+        texts: Option<&SearchChange>,
     ) {
         self.seq = Some(before.seq);
         // The record's own claims too: on Redis a swap that wrote can look lost (a
@@ -684,12 +693,8 @@ impl LostUpdate {
                 self.emails.push(email.as_str().to_owned());
             }
         }
-        if search_text(after) != search_text(before) {
-            self.searched.push(format!(
-                "{}{RECORD_SEPARATOR}{}",
-                search_text(after),
-                search_text(before)
-            ));
+        if let Some(t) = texts {
+            self.searched.push(t.both.clone());
         }
     }
 
@@ -745,37 +750,51 @@ fn same_email(a: Option<&str>, b: Option<&str>) -> bool {
     }
 }
 
+/// An update's change of the user's search entry, computed once per attempt: the new
+/// text, and the entry's in-flight form holding the new text and the old one.
+struct SearchChange {
+    /// [`search_text`] of the changed record.
+    new: String,
+    /// The new text, [`RECORD_SEPARATOR`], the old text.
+    both: String,
+}
+
+impl SearchChange {
+    /// The change from `before` to `after`; `None` when the search text stays the same.
+    fn between(before: &User, after: &User) -> Option<Self> {
+        let new = search_text(after);
+        let old = search_text(before);
+        (new != old).then(|| Self {
+            both: format!("{new}{RECORD_SEPARATOR}{old}"),
+            new,
+        })
+    }
+}
+
 /// Swaps the changed record `after` in (conditional on `cas`), keeping the search entry
 /// findable throughout (the new text's n-grams are flagged before the entry holds it): while the record changes, the entry holds both texts, so a stop
 /// in between leaves an entry that still finds the user by its current values (search
 /// re-checks each hit against the record); once written, it holds the new text alone.
+/// `texts` is the attempt's [`SearchChange`] (`None`: the entry stays as it is).
 async fn write_with_search<S: Store>(
     store: &S,
     org: &Organization,
     key: &str,
     cas: S::Cas,
-    before: &User,
     after: User,
+    texts: Option<&SearchChange>,
 ) -> Result<Write<User, ()>, DomainError> {
-    let text_changes = search_text(&after) != search_text(before);
     let search_key = keys::user_search(&org.id, after.seq);
-    if text_changes {
+    if let Some(t) = texts {
         // The index first: the entry may hold the new text from the next call on.
-        crate::search_index::flag(store, org, after.seq, &search_text(&after)).await?;
-        let both = format!(
-            "{}{RECORD_SEPARATOR}{}",
-            search_text(&after),
-            search_text(before)
-        );
-        store.set(&search_key, both.as_bytes()).await?;
+        crate::search_index::flag(store, org, after.seq, &t.new).await?;
+        store.set(&search_key, t.both.as_bytes()).await?;
     }
     if !records::swap(store, key, cas, &after).await? {
         return Ok(Write::NotWritten(()));
     }
-    if text_changes {
-        store
-            .set(&search_key, search_text(&after).as_bytes())
-            .await?;
+    if let Some(t) = texts {
+        store.set(&search_key, t.new.as_bytes()).await?;
         // A removal that marked the user after the swap may have deleted the entry
         // before the set above: then the set put the removed person's text back. Read
         // the record again and take the entry away if the user is no longer live.
