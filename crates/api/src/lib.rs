@@ -81,6 +81,14 @@ pub trait Endpoint {
     const ROUTE: &'static str;
     /// The methods served, as the `Allow` header lists them (`"GET, HEAD, PATCH"`).
     const ALLOW: &'static str;
+    /// The methods the resource `req` names serves, for the `Allow` of a 405 to a method
+    /// the route does not serve (RFC 9110 §15.5.6: the target resource's methods):
+    /// [`Endpoint::ALLOW`], unless the route serves different resources at one pattern
+    /// (SCIM's `/Users/:userId` is also `/Users/.search`, which serves POST alone).
+    fn allow_for(req: &ApiRequest) -> &'static str {
+        let _ = req;
+        Self::ALLOW
+    }
     /// What the caller needs for `method` (one of [`Endpoint::ALLOW`]); `None` for a
     /// method the route does not serve.
     fn requirement(method: &str) -> Option<auth::Requirement>;
@@ -169,7 +177,8 @@ pub fn respond<E: SurfaceError>(result: Result<ApiResponse, E>) -> ApiResponse {
 /// methods in the order written, `GET` followed by `HEAD`: a route that serves `GET`
 /// serves `HEAD` with the same handler, requirement and answer less its body (RFC 9110
 /// §9.1, §9.3.2). A method not listed answers the surface's 405 (through
-/// `Error: From<Refusal>`) with that `Allow`, before any authentication.
+/// `Error: From<Refusal>`) with that `Allow`, before any authentication — or, with an
+/// optional `allow_for: f,` after `error:`, with `f(req)`'s ([`Endpoint::allow_for`]).
 #[macro_export]
 macro_rules! endpoint {
     (
@@ -181,6 +190,27 @@ macro_rules! endpoint {
             $(, $m:ident $k:ident($r:ident, $a:ident) => $h:path)* $(,)?
         }
     ) => {
+        $crate::endpoint! {
+            $(#[$meta])*
+            $vis struct $name {
+                route: $route,
+                error: $error,
+                allow_for: $crate::route_allow::<$name>,
+                $m0 $k0($r0, $a0) => $h0
+                $(, $m $k($r, $a) => $h)*
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            route: $route:literal,
+            error: $error:ty,
+            allow_for: $allow_for:path,
+            $m0:ident $k0:ident($r0:ident, $a0:ident) => $h0:path
+            $(, $m:ident $k:ident($r:ident, $a:ident) => $h:path)* $(,)?
+        }
+    ) => {
         $(#[$meta])*
         $vis struct $name;
 
@@ -188,6 +218,10 @@ macro_rules! endpoint {
             const ROUTE: &'static str = $route;
             const ALLOW: &'static str =
                 concat!($crate::__allow_entry!($m0) $(, ", ", $crate::__allow_entry!($m))*);
+
+            fn allow_for(req: &$crate::ApiRequest) -> &'static str {
+                $allow_for(req)
+            }
 
             fn requirement(method: &str) -> Option<$crate::auth::Requirement> {
                 use ::roster_domain::permissions::{Action, Resource};
@@ -215,7 +249,7 @@ macro_rules! endpoint {
                 })*
                 else {
                     Err(<$error as From<$crate::Refusal>>::from(
-                        $crate::Refusal::MethodNotAllowed(<Self as $crate::Endpoint>::ALLOW),
+                        $crate::Refusal::MethodNotAllowed(<Self as $crate::Endpoint>::allow_for(req)),
                     ))
                 };
                 let mut resp = $crate::respond(result);
@@ -239,6 +273,13 @@ macro_rules! __allow_entry {
     ($m:ident) => {
         stringify!($m)
     };
+}
+
+/// [`Endpoint::ALLOW`] whatever the request: the `allow_for` of an [`endpoint!`] route
+/// that serves the same methods at every path it matches.
+pub fn route_allow<E: Endpoint>(req: &ApiRequest) -> &'static str {
+    let _ = req;
+    E::ALLOW
 }
 
 /// The method whose handler serves a request of `method`: `HEAD` is served by `GET`'s

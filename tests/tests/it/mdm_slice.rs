@@ -303,6 +303,12 @@ async fn users_refuse_bad_ids_unknown_users_and_methods() {
         .call("GET", &format!("{}/{id}", users("nobody-here")), None)
         .await;
     assert_error(&unknown_org, 404, 3001);
+    // The organization is checked before the user's id (api.md's order of checks): a
+    // malformed id in an organization that does not exist is its 404, not a 400.
+    let both_bad = app
+        .call("GET", &format!("{}/not-an-id", users("nobody-here")), None)
+        .await;
+    assert_error(&both_bad, 404, 3001);
     let post = app
         .call("POST", &format!("{}/{id}", users(&org)), None)
         .await;

@@ -2693,6 +2693,31 @@ async fn search_answers_exactly_what_the_get_answers() {
     .await;
     assert_eq!(r.status, 405, "{}", r.text);
     assert_eq!(r.header("allow"), Some("GET, HEAD, PUT, PATCH, DELETE"));
+    // Every 405 names what the resource at its path serves (RFC 9110 §15.5.6), whether
+    // the route never serves the method (OPTIONS, before authentication) or serves it
+    // at another path (POST on a user, GET on `.search`, after it): a resource's
+    // methods on a user or group, an unknown id included, and POST alone at `.search`.
+    let group_id = "0123456789abcdef01234567";
+    for (path, allow) in [
+        (
+            format!("{b}/Users/{alice_id}"),
+            "GET, HEAD, PUT, PATCH, DELETE",
+        ),
+        (
+            format!("{b}/Groups/{group_id}"),
+            "GET, HEAD, PUT, PATCH, DELETE",
+        ),
+        (format!("{b}/Users/.search"), "POST"),
+        (format!("{b}/Groups/.search"), "POST"),
+    ] {
+        let r = scim(&app, "OPTIONS", &path, None).await;
+        assert_scim_error(&r, 405, None);
+        assert_eq!(r.header("allow"), Some(allow), "OPTIONS {path}");
+        let method = if allow == "POST" { "GET" } else { "POST" };
+        let r = scim(&app, method, &path, Some(json!({}))).await;
+        assert_scim_error(&r, 405, None);
+        assert_eq!(r.header("allow"), Some(allow), "{method} {path}");
+    }
     app.assert_consistent();
 }
 

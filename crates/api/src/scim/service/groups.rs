@@ -496,12 +496,19 @@ crate::endpoint! {
     pub struct GroupRoute {
         route: "/v1/organizations/:organizationId/scim/v2/Groups/:groupId",
         error: Error,
+        allow_for: group_allow,
         GET need(Group, Read) => get_group,
         PUT need(Group, Update) => put_group,
         PATCH need(Group, Update) => patch_group,
         DELETE need(Group, Remove) => delete_group,
         POST need(Group, Read) => post_group,
     }
+}
+
+/// What `/Groups/:groupId` serves at the path of `req` (see `user_allow`): the resource
+/// methods on a group, POST alone at `/Groups/.search`.
+fn group_allow(req: &ApiRequest) -> &'static str {
+    super::wire::allow_at(req, "groupId")
 }
 
 /// POST: `/Groups/.search` arrives here, because Spin's router reads the path segment

@@ -786,6 +786,7 @@ crate::endpoint! {
     pub struct UserRoute {
         route: "/v1/organizations/:organizationId/scim/v2/Users/:userId",
         error: Error,
+        allow_for: user_allow,
         GET need(MdmUser, Read) => get_user,
         PUT need(MdmUser, Update) => put_user,
         PATCH need(MdmUser, Update) => patch_user,
@@ -797,6 +798,13 @@ crate::endpoint! {
 /// The methods `/Users/:userId` and `/Groups/:groupId` serve on a resource (their POST
 /// serves `.search` only).
 pub(crate) const RESOURCE_ALLOW: &str = "GET, HEAD, PUT, PATCH, DELETE";
+
+/// What `/Users/:userId` serves at the path of `req` (the `Allow` of its 405 to a method
+/// it never serves, such as OPTIONS): [`RESOURCE_ALLOW`] on a user, POST alone at
+/// `/Users/.search` (RFC 7644 §3.4.3).
+fn user_allow(req: &ApiRequest) -> &'static str {
+    super::wire::allow_at(req, "userId")
+}
 
 /// POST: `/Users/.search` arrives here, because Spin's router reads the path segment
 /// `.search` as a `:userId` (`docs/scim.md`, "Routing"); on a user it is 405 (after

@@ -69,6 +69,18 @@ pub(crate) struct Scope {
 /// What `/Users/.search` and `/Groups/.search` serve.
 pub(crate) const SEARCH_ALLOW: &str = "POST";
 
+/// What a `/Users/:userId` or `/Groups/:groupId` route serves at the path of `req`,
+/// whose id is the path parameter `param`: [`SEARCH_ALLOW`] at `.search`,
+/// [`super::users::RESOURCE_ALLOW`] on a resource (an id that names none included: its
+/// methods are the same, answered 404).
+pub(crate) fn allow_at(req: &ApiRequest, param: &str) -> &'static str {
+    if req.param(param).as_deref() == Some(".search") {
+        SEARCH_ALLOW
+    } else {
+        super::users::RESOURCE_ALLOW
+    }
+}
+
 /// The prologue of every SCIM route: the method (405), the caller (401, 429, 403),
 /// then the organization the path names as the caller may see it (404, also for a
 /// malformed id and for another organization's token).
