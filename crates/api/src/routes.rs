@@ -36,6 +36,9 @@ pub struct RouteSpec {
     pub route: &'static str,
     /// The methods served, as `Allow` lists them.
     pub allow: &'static str,
+    /// The `Allow` of a 405 at the path of a request ([`Endpoint::allow_for`]): `allow`
+    /// itself, or some of its methods where the route serves different resources.
+    pub allow_for: fn(&crate::ApiRequest) -> &'static str,
     /// What each method of `allow` requires, in `allow`'s order.
     pub requirements: Vec<(&'static str, Requirement)>,
     /// The surface, which decides the shape of every answer.
@@ -58,6 +61,7 @@ fn spec<E: Endpoint>(
         component,
         route: E::ROUTE,
         allow: E::ALLOW,
+        allow_for: E::allow_for,
         requirements: E::ALLOW
             .split(", ")
             .filter_map(|m| E::requirement(m).map(|r| (m, r)))
@@ -288,14 +292,21 @@ mod tests {
                 "{}",
                 r.component
             );
-            assert_eq!(
-                resp.headers()
-                    .get(http::header::ALLOW)
-                    .and_then(|v| v.to_str().ok()),
-                Some(r.allow),
-                "{}",
-                r.component
-            );
+            let allow = resp
+                .headers()
+                .get(http::header::ALLOW)
+                .and_then(|v| v.to_str().ok());
+            assert_eq!(allow, Some((r.allow_for)(&req)), "{}", r.component);
+            // What a path serves is some of what the route serves.
+            let served: Vec<&str> = r.allow.split(", ").collect();
+            for m in allow.unwrap_or_default().split(", ") {
+                assert!(
+                    served.contains(&m),
+                    "{}: {m} is not in {}",
+                    r.component,
+                    r.allow
+                );
+            }
         }
     }
 
