@@ -416,21 +416,25 @@ impl Checker<'_> {
     }
 
     /// A trash entry names a user whose soft deletion (or removal under way) is that
-    /// entry.
+    /// entry — unless a restore of it got as far as keeping its audit number there:
+    /// such an entry is either that restore under way (it names the user) or what it
+    /// left when it stopped after reinstating the user, before deleting the entry
+    /// (whatever became of the user since); the next purge deletes it.
     fn trash_entries_name_removed_users(&mut self, id: &ObjectId, k: &OrgKeys) {
         for key in &k.trash {
             let Some(e) = self.json::<crate::removal::TrashEntry>(key) else {
                 continue;
             };
-            let named = k.users.get(&e.user_id).is_some_and(|u| {
-                u.deletion
-                    .as_ref()
-                    .is_some_and(|d| keys::trash_entry(id, d.trash_seq) == *key)
-                    || u.removal.as_ref().is_some_and(|j| {
-                        j.trash_seq
-                            .is_some_and(|t| keys::trash_entry(id, t) == *key)
-                    })
-            });
+            let named = e.restore_audit.is_some()
+                || k.users.get(&e.user_id).is_some_and(|u| {
+                    u.deletion
+                        .as_ref()
+                        .is_some_and(|d| keys::trash_entry(id, d.trash_seq) == *key)
+                        || u.removal.as_ref().is_some_and(|j| {
+                            j.trash_seq
+                                .is_some_and(|t| keys::trash_entry(id, t) == *key)
+                        })
+                });
             if !named {
                 self.report(key, "trash entry points at no softly removed user");
             }

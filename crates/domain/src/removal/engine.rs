@@ -787,6 +787,7 @@ async fn keep_soft_removed<S: Store>(
         &TrashEntry {
             user_id: user_id.clone(),
             purge_after,
+            restore_audit: None,
         },
     )
     .await?;

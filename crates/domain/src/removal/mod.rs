@@ -432,6 +432,13 @@ pub struct TrashEntry {
     /// When the retention window ends and the user may be purged (the removal's time
     /// plus the organization's `retentionDays`).
     pub purge_after: Timestamp,
+    /// The audit number reserved by a restore of the user that got this far (set once):
+    /// its `user.restored` event is written there before the record is reinstated, so
+    /// a repeat of a restore that stopped writes the same event, never a second one.
+    /// An entry with it that names a live user is what a restore stopped just before
+    /// deleting the entry left behind; the next purge deletes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_audit: Option<i64>,
 }
 
 /// Maps a failed read of the user to the removal's answer: an absent user is

@@ -2,7 +2,7 @@
 //! identity, count, search entry and open lists.
 
 use super::engine::{remove_user, reopen_lists};
-use super::{RemovalError, RemovalPolicy};
+use super::{RemovalError, RemovalPolicy, TrashEntry};
 use crate::audit::{self, AuditEvent};
 use crate::claims;
 use crate::count;
@@ -61,12 +61,46 @@ pub async fn restore<S: Store>(
     let (u, deletion) = restorable(store, org, user_id, actor, now).await?;
     retake_claims(store, org, &u, now).await?;
     rejoin_indexes(store, org, user_id, &u, &deletion, now).await?;
+    // Announced before the record changes, at a number the trash entry keeps: a stop
+    // anywhere after this leaves the user restorable (or restored) with its event
+    // written once, and a repeat completes the restore without a second event.
+    let number = audit_number(store, org, &deletion).await?;
+    announce(store, org, user_id, &u, actor, number, now).await?;
     let restored = reinstate_record(store, org, user_id, &deletion, now).await?;
     store
         .delete(&keys::trash_entry(&org.id, deletion.trash_seq))
         .await?;
-    announce(store, org, user_id, &restored, actor, now).await?;
     Ok(restored)
+}
+
+/// The audit number of this soft removal's restore: the one its trash entry keeps, or
+/// one reserved now and kept there (of concurrent restores, the first kept wins; a
+/// number reserved and not kept is a gap in the audit log, as a removal's can be).
+async fn audit_number<S: Store>(
+    store: &S,
+    org: &Organization,
+    deletion: &SoftDeletion,
+) -> Result<i64, DomainError> {
+    let key = keys::trash_entry(&org.id, deletion.trash_seq);
+    let entry: Option<TrashEntry> = records::read(store, &key).await?;
+    if let Some(n) = entry.and_then(|e| e.restore_audit) {
+        return Ok(n);
+    }
+    let reserved = audit::reserve(store, &org.id).await?;
+    let kept = records::update(store, &key, |e: &mut TrashEntry| {
+        if e.restore_audit.is_some() {
+            return Ok::<_, DomainError>(false);
+        }
+        e.restore_audit = Some(reserved);
+        Ok(true)
+    })
+    .await?;
+    Ok(match kept {
+        Updated::Written(e) | Updated::Unchanged(e) => e.restore_audit.unwrap_or(reserved),
+        // No entry (the checker would report its user): the event is still written once
+        // per attempt.
+        Updated::Missing => reserved,
+    })
 }
 
 /// The softly removed user and its deletion, if it can be restored: `NotFound` for no
@@ -179,31 +213,30 @@ async fn reinstate_record<S: Store>(
 }
 
 /// The user shows among its groups' members again (their representations change), and
-/// the restore is audited.
+/// the restore is audited at `number` (queued for subscribers first, as every audit
+/// event is; both writes are idempotent), naming the user `removed` (its identifiers are
+/// those the restore brings back).
 async fn announce<S: Store>(
     store: &S,
     org: &Organization,
     user_id: &ObjectId,
-    restored: &User,
+    removed: &User,
     actor: &str,
+    number: i64,
     now: Timestamp,
 ) -> Result<(), DomainError> {
-    crate::groups::touch_named(store, org, &restored.groups, now).await?;
-    crate::events::record(
-        store,
-        org,
-        AuditEvent {
-            number: 0,
-            at: now,
-            action: "user.restored".into(),
-            surface: "mdm".into(),
-            actor: actor.to_owned(),
-            subject: audit::pseudonym(org, user_id),
-            operation_id: None,
-            details: serde_json::Map::new(),
-        },
-        Some(crate::events::Personal::of(restored)),
-    )
-    .await?;
-    Ok(())
+    crate::groups::touch_named(store, org, &removed.groups, now).await?;
+    let event = AuditEvent {
+        number,
+        at: now,
+        action: "user.restored".into(),
+        surface: "mdm".into(),
+        actor: actor.to_owned(),
+        subject: audit::pseudonym(org, user_id),
+        operation_id: None,
+        details: serde_json::Map::new(),
+    };
+    let personal = crate::events::Personal::of(removed);
+    crate::events::queue(store, org, &event, Some(personal)).await?;
+    audit::write(store, &org.id, &event).await
 }
