@@ -150,6 +150,14 @@ pub fn user_search(org: &ObjectId, n: i64) -> String {
     format!("o/{org}/users/search/{n}")
 }
 
+/// `o/{orgId}/users/claiming/{n}` → JSON `{keys, at}`: the unique-value claims an update
+/// of user `n` is taking before its record names them, and when it began (the update's
+/// intent: for [`crate::users::ABANDONED_CLAIM_MS`] after `at` those claims are not
+/// abandoned). Deleted after the update's write; a permanent removal deletes a leftover.
+pub fn user_claiming(org: &ObjectId, n: i64) -> String {
+    format!("o/{org}/users/claiming/{n}")
+}
+
 /// `orgs/account/{uuid}` → integer claim on a Dynatrace account UUID (organization
 /// sequence number, 0 when free).
 pub fn org_account_claim(uuid: &str) -> String {

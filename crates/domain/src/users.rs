@@ -223,10 +223,29 @@ pub fn email_key(org: &Organization, email: &str) -> String {
     )
 }
 
+/// What an update of a user is claiming ahead of its record write (`o/{org}/users/
+/// claiming/{seq}`, [`keys::user_claiming`]): the claim keys and when it began. Without
+/// it, a claim taken by an update under way looked like one an update had moved away
+/// from and left, and a concurrent create, update or restore took it over: two users
+/// ended up with one email (found by a domain test interleaving two updates).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ClaimIntent {
+    /// The claim keys being taken.
+    keys: Vec<String>,
+    /// When the update began taking them.
+    at: Timestamp,
+}
+
 /// Whether the claim at `key`, held by sequence number `holder`, was abandoned: by a
 /// create that stopped half-way (an index entry with no user record for
-/// [`ABANDONED_CLAIM_MS`], or no index entry at all), or by an update that moved the
-/// user to another username or email and stopped before releasing the old claim.
+/// [`ABANDONED_CLAIM_MS`], or no index entry at all), by an update that moved the
+/// user to another username or email and stopped before releasing the old claim (or that
+/// took a claim and stopped before its write, [`ABANDONED_CLAIM_MS`] after its
+/// [`ClaimIntent`]), or by
+/// a restore of a softly removed user that did not finish within [`ABANDONED_CLAIM_MS`]
+/// of its start (its trash entry's `restoringSince`; before that the claim is the
+/// restore's, and taking it over would let the restore bring back a second user with
+/// the same username or email).
 async fn abandoned<S: Store>(
     store: &S,
     org: &Organization,
@@ -238,18 +257,47 @@ async fn abandoned<S: Store>(
     let Some(e) = entry else {
         return Ok(true);
     };
-    let user: Option<User> = records::read(store, &keys::user(&org.id, &e.id)).await?;
-    Ok(match user {
-        None => now.0 - e.at.0 > ABANDONED_CLAIM_MS,
-        // A removed user's claims were released (or should have been); a user being
-        // removed keeps them until its removal releases them, so that a removal its
-        // guards refuse can give the user back intact.
-        Some(u) => {
-            u.seq != holder
-                || u.status == UserStatus::Deleted
-                || !user_claims(org, &u).iter().any(|(_, k)| k == key)
-        }
-    })
+    // The update's intent is read before the record: an update writes it before taking
+    // its claims and deletes it only once its record names them, so either the intent
+    // is still there or the record read after it names the claim.
+    let intent: Option<ClaimIntent> =
+        records::read(store, &keys::user_claiming(&org.id, holder)).await?;
+    if intent
+        .is_some_and(|i| now.0 - i.at.0 <= ABANDONED_CLAIM_MS && i.keys.iter().any(|k| k == key))
+    {
+        return Ok(false);
+    }
+    let record = keys::user(&org.id, &e.id);
+    let user: Option<User> = records::read(store, &record).await?;
+    let Some(u) = user else {
+        return Ok(now.0 - e.at.0 > ABANDONED_CLAIM_MS);
+    };
+    let holds = |u: &User| u.seq == holder && user_claims(org, u).iter().any(|(_, k)| k == key);
+    if !holds(&u) {
+        // An update that moved the user away and stopped before releasing the claim.
+        return Ok(true);
+    }
+    // A removed user's claims were released (or should have been) unless a restore
+    // is taking them back; a user being removed keeps them until its removal releases
+    // them, so that a removal its guards refuse can give the user back intact.
+    if u.status != UserStatus::Deleted {
+        return Ok(false);
+    }
+    let Some(d) = &u.deletion else {
+        return Ok(true);
+    };
+    let trash: Option<crate::removal::TrashEntry> =
+        records::read(store, &keys::trash_entry(&org.id, d.trash_seq)).await?;
+    if trash
+        .and_then(|t| t.restoring_since)
+        .is_some_and(|since| now.0 - since.0 <= ABANDONED_CLAIM_MS)
+    {
+        return Ok(false);
+    }
+    // A restore marks the entry before claiming and deletes it only after the record is
+    // live again: an entry gone meanwhile means the record read now shows the user back.
+    let again: Option<User> = records::read(store, &record).await?;
+    Ok(!again.is_some_and(|u| u.is_live() && holds(&u)))
 }
 
 /// Claims `key` for user `seq`, taking over an abandoned claim (see [`abandoned`]).
@@ -615,6 +663,21 @@ pub async fn update<S: Store>(
         // email is added or removed).
         let email_moved = !same_email(before.email.as_deref(), after.email.as_deref());
         let texts = SearchChange::between(&before, &after);
+        // The claims this attempt takes are said first, so that no one takes them over
+        // before the record names them (see `abandoned`).
+        let taking: Vec<String> = new_claims
+            .iter()
+            .filter(|(_, k)| !old_claims.iter().any(|(_, o)| o == k))
+            .map(|(_, k)| k.clone())
+            .collect();
+        let intent_key = keys::user_claiming(&org.id, before.seq);
+        if !taking.is_empty() {
+            let intent = ClaimIntent {
+                keys: taking,
+                at: now,
+            };
+            records::write(store, &intent_key, &intent).await?;
+        }
         lost.note(
             &before,
             &after,
@@ -638,6 +701,11 @@ pub async fn update<S: Store>(
         if let Write::Written(after) = change.apply(store, claim, write, |_, _| false).await? {
             if email_moved && let Some(email) = &before.email {
                 crate::identity::leave(store, email, &org.id, id).await?;
+            }
+            if new_claims.iter().any(|c| !old_claims.contains(c)) {
+                // The record names its claims now; a stop before this leaves an intent
+                // that expires (and that the user's permanent removal deletes).
+                store.delete(&intent_key).await?;
             }
             if reactivated && let Some(s) = &before.removal_schedule {
                 crate::schedules::record_cancelled(store, org, id, "roster", s, "reactivated", now)

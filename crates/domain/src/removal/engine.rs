@@ -764,6 +764,7 @@ async fn delete_user_record<S: Store>(
     if let Some(t) = journal.trash_seq {
         last.push(keys::trash_entry(&org.id, t));
     }
+    last.push(keys::user_claiming(&org.id, user.seq));
     last.push(keys::user_seq(&org.id, user.seq));
     last.push(keys::user(&org.id, user_id));
     store.delete_many(&last).await?;
@@ -788,6 +789,7 @@ async fn keep_soft_removed<S: Store>(
             user_id: user_id.clone(),
             purge_after,
             restore_audit: None,
+            restoring_since: None,
         },
     )
     .await?;

@@ -439,6 +439,11 @@ pub struct TrashEntry {
     /// deleting the entry left behind; the next purge deletes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_audit: Option<i64>,
+    /// When the latest restore of the user began (written before it claims anything):
+    /// for [`crate::users::ABANDONED_CLAIM_MS`] after it, the claims a softly removed
+    /// user holds are that restore's and no create or update takes them over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restoring_since: Option<Timestamp>,
 }
 
 /// Maps a failed read of the user to the removal's answer: an absent user is

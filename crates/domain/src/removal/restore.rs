@@ -59,12 +59,14 @@ pub async fn restore<S: Store>(
     now: Timestamp,
 ) -> Result<User, RestoreError> {
     let (u, deletion) = restorable(store, org, user_id, actor, now).await?;
+    // The trash entry says a restore is under way before any claim is taken (so no
+    // create or update takes them over meanwhile) and keeps the event's number.
+    let number = begin_restore(store, org, &deletion, now).await?;
     retake_claims(store, org, &u, now).await?;
     rejoin_indexes(store, org, user_id, &u, &deletion, now).await?;
-    // Announced before the record changes, at a number the trash entry keeps: a stop
+    // Announced before the record changes, at the number the trash entry keeps: a stop
     // anywhere after this leaves the user restorable (or restored) with its event
     // written once, and a repeat completes the restore without a second event.
-    let number = audit_number(store, org, &deletion).await?;
     announce(store, org, user_id, &u, actor, number, now).await?;
     let restored = reinstate_record(store, org, user_id, &deletion, now).await?;
     store
@@ -73,26 +75,27 @@ pub async fn restore<S: Store>(
     Ok(restored)
 }
 
-/// The audit number of this soft removal's restore: the one its trash entry keeps, or
-/// one reserved now and kept there (of concurrent restores, the first kept wins; a
-/// number reserved and not kept is a gap in the audit log, as a removal's can be).
-async fn audit_number<S: Store>(
+/// Marks this soft removal's trash entry with the restore's start (`restoringSince`:
+/// its claims are the restore's for [`crate::users::ABANDONED_CLAIM_MS`]) and returns
+/// the restore's audit number: the one the entry keeps, or one reserved now and kept
+/// there (of concurrent restores, the first kept wins; a number reserved and not kept
+/// is a gap in the audit log, as a removal's can be).
+async fn begin_restore<S: Store>(
     store: &S,
     org: &Organization,
     deletion: &SoftDeletion,
+    now: Timestamp,
 ) -> Result<i64, DomainError> {
     let key = keys::trash_entry(&org.id, deletion.trash_seq);
     let entry: Option<TrashEntry> = records::read(store, &key).await?;
-    if let Some(n) = entry.and_then(|e| e.restore_audit) {
-        return Ok(n);
-    }
-    let reserved = audit::reserve(store, &org.id).await?;
+    let reserved = match entry.and_then(|e| e.restore_audit) {
+        Some(n) => n,
+        None => audit::reserve(store, &org.id).await?,
+    };
     let kept = records::update(store, &key, |e: &mut TrashEntry| {
-        if e.restore_audit.is_some() {
-            return Ok::<_, DomainError>(false);
-        }
-        e.restore_audit = Some(reserved);
-        Ok(true)
+        e.restore_audit.get_or_insert(reserved);
+        e.restoring_since = Some(now);
+        Ok::<_, DomainError>(true)
     })
     .await?;
     Ok(match kept {

@@ -266,7 +266,8 @@ fn email_changes_move_the_claim_and_stale_claims_heal() {
             Err(DomainError::Conflict { field: "email" })
         ));
         // An update that stops after claiming the new email leaves a claim nobody uses:
-        // the next claimant takes it over.
+        // the next claimant takes it over once the update's intent is older than
+        // ABANDONED_CLAIM_MS (until then it may be an update under way).
         for n in 1..=6 {
             s.fail_nth(n);
             let changes =
@@ -278,7 +279,8 @@ fn email_changes_move_the_claim_and_stale_claims_heal() {
             let email = format!("k{n}@example.com");
             let has_it = users::get(&s, &o, &kim.id).await.unwrap().email == Some(email.clone());
             let other = users::NewUser::parse(&format!("o{n}"), Some(&email), None, None).unwrap();
-            let created = users::create(&s, &o, other, NOW).await;
+            let later = NOW.plus_millis(users::ABANDONED_CLAIM_MS + 1);
+            let created = users::create(&s, &o, other, later).await;
             assert_eq!(
                 has_it,
                 created.is_err(),
@@ -729,7 +731,10 @@ fn email_less_creates_and_email_additions_and_removals_survive_a_stop_at_every_c
                 .email
                 .is_some();
             let other = users::NewUser::parse("o", Some("kim@example.com"), None, None).unwrap();
-            let created = block_on(users::create(&s, &o, other, NOW));
+            // After ABANDONED_CLAIM_MS: a claim an update took and left is taken over
+            // only once its intent is that old.
+            let later = NOW.plus_millis(users::ABANDONED_CLAIM_MS + 1);
+            let created = block_on(users::create(&s, &o, other, later));
             assert_eq!(has_it, created.is_err(), "{at}: exactly one holds it");
             consistent(&s, &format!("{at}, after the other create"));
             assert_eq!(

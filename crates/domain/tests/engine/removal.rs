@@ -518,6 +518,59 @@ fn a_restore_stopped_after_any_call_and_repeated_is_audited_once() {
     }
 }
 
+/// A restore racing a create of the same username and email, and one racing another
+/// user's change to the restored user's email, interleaved in the orders of
+/// `helpers::orders()`: at most one user ends up with each value (the restore or the
+/// other write answers a conflict), and the invariants hold. A break test found both
+/// answering success in 14 of 30 tries through roster-host: a create took the claims
+/// the restore had just taken back, because the user was still `deleted`.
+#[test]
+fn a_restore_racing_a_create_or_an_email_change_keeps_values_unique() {
+    for (n, order) in crate::helpers::orders().into_iter().enumerate() {
+        // Restore against a create of kim / kim@example.com.
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, Some(30), None);
+        let id = block_on(user_with(&s, &o, "kim", 0));
+        block_on(remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW)).unwrap();
+        let stepped = crate::helpers::Stepped::new(&s);
+        let (restored, created) = crate::helpers::interleave(
+            removal::restore(&stepped, &o, &id, "admin", NOW),
+            users::create(&stepped, &o, new_user("kim"), NOW),
+            order,
+        );
+        let at = format!(
+            "order {n}: restore {restored:?}, create {:?}",
+            created.as_ref().map(|u| &u.id)
+        );
+        assert!(restored.is_ok() != created.is_ok(), "{at}");
+        // Two live users named kim would not both hold the username claim.
+        consistent(&s, &at);
+    }
+    for (n, order) in crate::helpers::orders().into_iter().enumerate() {
+        // Restore against another user taking kim's email.
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, Some(30), None);
+        let id = block_on(user_with(&s, &o, "kim", 0));
+        let other = block_on(users::create(&s, &o, new_user("lee"), NOW))
+            .unwrap()
+            .id;
+        block_on(remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW)).unwrap();
+        let stepped = crate::helpers::Stepped::new(&s);
+        let change = users::UserChanges::parse(Some("kim@example.com"), None, None).unwrap();
+        let (restored, changed) = crate::helpers::interleave(
+            removal::restore(&stepped, &o, &id, "admin", NOW),
+            users::update(&stepped, &o, &other, None, change, NOW),
+            order,
+        );
+        let at = format!(
+            "order {n}: restore {restored:?}, change {:?}",
+            changed.as_ref().map(|u| &u.email)
+        );
+        assert!(restored.is_ok() != changed.is_ok(), "{at}");
+        consistent(&s, &at);
+    }
+}
+
 /// `notify` for a user without email: the account-closed notice is not deliverable, so
 /// nothing is queued (the devices' retire notices are) and the audit event says so; a
 /// user with email still gets it, and its event has no such mark.
@@ -595,5 +648,39 @@ fn an_update_racing_a_removal_leaves_no_trace() {
         consistent(&s, &at);
         no_trace(&s, "kim", &at);
         no_trace(&s, "zed", &at);
+    }
+}
+
+/// Two updates giving two users one email, interleaved in the orders of
+/// `helpers::orders()`: exactly one succeeds (the other answers a conflict) and the
+/// invariants hold. Before the updates' claim intent (`ClaimIntent`), the second took
+/// over the claim the first had taken and not yet written, and both answered success
+/// (order 10).
+#[test]
+fn two_updates_to_one_email_have_one_winner() {
+    for (n, order) in crate::helpers::orders().into_iter().enumerate() {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, None, None);
+        let a = block_on(users::create(&s, &o, new_user("kim"), NOW))
+            .unwrap()
+            .id;
+        let b = block_on(users::create(&s, &o, new_user("lee"), NOW))
+            .unwrap()
+            .id;
+        let stepped = crate::helpers::Stepped::new(&s);
+        let ca = users::UserChanges::parse(Some("x@example.com"), None, None).unwrap();
+        let cb = users::UserChanges::parse(Some("x@example.com"), None, None).unwrap();
+        let (ra, rb) = crate::helpers::interleave(
+            users::update(&stepped, &o, &a, None, ca, NOW),
+            users::update(&stepped, &o, &b, None, cb, NOW),
+            order,
+        );
+        assert!(
+            ra.is_ok() != rb.is_ok(),
+            "order {n}: {:?} {:?}",
+            ra.map(|u| u.email),
+            rb.map(|u| u.email)
+        );
+        consistent(&s, &format!("order {n}"));
     }
 }
