@@ -216,6 +216,11 @@ impl Checker<'_> {
                 if u.removal.as_ref().is_some_and(|j| j.counted) {
                     tally.pending += 1;
                 }
+                // A soft removal (or a purge) under way keeps its trash entry where the
+                // purge reaches it, so that whatever stops it, the purge finishes it.
+                if let Some(t) = u.removal.as_ref().and_then(|j| j.trash_seq) {
+                    self.trash_entry_is_ahead(id, &u.id, t, &key);
+                }
                 continue;
             }
             if u.status == UserStatus::Deleted {
@@ -229,14 +234,29 @@ impl Checker<'_> {
         tally
     }
 
-    /// A softly removed user has its entry in the trash queue.
+    /// A softly removed user has its entry in the trash queue, past the queue's head
+    /// (where the purge still walks).
     fn removed_user_is_queued(&mut self, id: &ObjectId, u: &User, key: &str) {
-        let queued = u.deletion.as_ref().is_some_and(|d| {
-            self.json::<crate::removal::TrashEntry>(&keys::trash_entry(id, d.trash_seq))
-                .is_some_and(|e| e.user_id == u.id)
-        });
-        if !queued {
+        let Some(d) = &u.deletion else {
             self.report(key, "softly removed user missing from the trash queue");
+            return;
+        };
+        self.trash_entry_is_ahead(id, &u.id, d.trash_seq, key);
+    }
+
+    /// The trash entry `n` exists, names `user`, and lies past the queue's head: the
+    /// purge reaches it.
+    fn trash_entry_is_ahead(&mut self, id: &ObjectId, user: &ObjectId, n: i64, key: &str) {
+        let named = self
+            .json::<crate::removal::TrashEntry>(&keys::trash_entry(id, n))
+            .is_some_and(|e| e.user_id == *user);
+        if !named {
+            self.report(key, "softly removed user missing from the trash queue");
+        } else if n <= self.claim(&keys::trash_head(id)) {
+            self.report(
+                key,
+                "trash entry behind the queue's head: no purge reaches it",
+            );
         }
     }
 
@@ -416,16 +436,18 @@ impl Checker<'_> {
     }
 
     /// A trash entry names a user whose soft deletion (or removal under way) is that
-    /// entry — unless a restore of it got as far as keeping its audit number there:
-    /// such an entry is either that restore under way (it names the user) or what it
-    /// left when it stopped after reinstating the user, before deleting the entry
-    /// (whatever became of the user since); the next purge deletes it.
+    /// entry — unless a restore of it got as far as keeping its audit number there
+    /// (that restore under way, or what it left when it stopped after reinstating the
+    /// user, before deleting the entry), or a soft removal wrote it when reserving its
+    /// number and did not go on to mark the user with it (stopped, lost the mark to
+    /// another removal, or refused by a guard): the purge deletes such an entry.
     fn trash_entries_name_removed_users(&mut self, id: &ObjectId, k: &OrgKeys) {
         for key in &k.trash {
             let Some(e) = self.json::<crate::removal::TrashEntry>(key) else {
                 continue;
             };
             let named = e.restore_audit.is_some()
+                || e.reserved_at.is_some()
                 || k.users.get(&e.user_id).is_some_and(|u| {
                     u.deletion
                         .as_ref()

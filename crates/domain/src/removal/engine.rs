@@ -299,9 +299,25 @@ async fn new_journal<S: Store>(
     let trash_seq = if mode == RemovalMode::Soft {
         Some(match reserved.trash_seq {
             Some(n) => n,
-            None => *reserved
-                .trash_seq
-                .insert(store.increment(&keys::trash_counter(&org.id), 1).await?),
+            None => {
+                // The entry is written as soon as its number is reserved, before the
+                // mark: a purge walking the queue meanwhile finds it (and waits) instead
+                // of a gap it would step over, never to come back to.
+                let n = store.increment(&keys::trash_counter(&org.id), 1).await?;
+                records::write(
+                    store,
+                    &keys::trash_entry(&org.id, n),
+                    &TrashEntry {
+                        user_id: u.id.clone(),
+                        purge_after: now.plus_millis(retention_ms(org)),
+                        restore_audit: None,
+                        restoring_since: None,
+                        reserved_at: Some(now),
+                    },
+                )
+                .await?;
+                *reserved.trash_seq.insert(n)
+            }
         })
     } else {
         u.deletion.as_ref().map(|d| d.trash_seq)
@@ -771,6 +787,11 @@ async fn delete_user_record<S: Store>(
     Ok(())
 }
 
+/// The organization's retention window in milliseconds.
+fn retention_ms(org: &Organization) -> i64 {
+    i64::from(org.policy.retention_days) * 24 * 3600 * 1000
+}
+
 /// The last writes of a soft removal: the trash entry, then the record becomes
 /// `deleted` (restorable until `purge_after`), if it still carries this removal.
 async fn keep_soft_removed<S: Store>(
@@ -781,7 +802,7 @@ async fn keep_soft_removed<S: Store>(
     now: Timestamp,
 ) -> Result<(), DomainError> {
     let trash_seq = journal.trash_seq.unwrap_or(0);
-    let purge_after = now.plus_millis(i64::from(org.policy.retention_days) * 24 * 3600 * 1000);
+    let purge_after = now.plus_millis(retention_ms(org));
     records::write(
         store,
         &keys::trash_entry(&org.id, trash_seq),
@@ -790,6 +811,7 @@ async fn keep_soft_removed<S: Store>(
             purge_after,
             restore_audit: None,
             restoring_since: None,
+            reserved_at: Some(journal.started_at),
         },
     )
     .await?;

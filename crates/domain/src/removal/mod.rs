@@ -444,7 +444,18 @@ pub struct TrashEntry {
     /// user holds are that restore's and no create or update takes them over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restoring_since: Option<Timestamp>,
+    /// When the soft removal reserved the entry: it is written then, before the user is
+    /// marked, so that the purge never walks past the number of a soft removal under
+    /// way (an entry that names no removal yet is left alone for
+    /// [`TRASH_RESERVE_GRACE_MS`], then deleted as one whose removal did not go through).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_at: Option<Timestamp>,
 }
+
+/// How long the purge leaves a trash entry that names no removal yet (its soft removal
+/// wrote it and has not marked the user): 60 s, far longer than the two store calls
+/// between the write and the mark.
+pub const TRASH_RESERVE_GRACE_MS: i64 = 60_000;
 
 /// Maps a failed read of the user to the removal's answer: an absent user is
 /// [`RemovalError::NotFound`].

@@ -3,7 +3,7 @@
 //! scheduler).
 
 use super::engine::remove_user;
-use super::{Blocker, RemovalError, RemovalPolicy, TrashEntry};
+use super::{Blocker, RemovalError, RemovalOutcome, RemovalPolicy, TrashEntry};
 use crate::error::DomainError;
 use crate::ids::ObjectId;
 use crate::keys;
@@ -43,7 +43,9 @@ pub async fn purge_if_expired<S: Store>(
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PurgeReport {
-    /// Softly removed users whose window had ended, purged by this call.
+    /// Softly removed users whose window had ended, purged by this call (each purge
+    /// counted by the one call that began it: overlapping calls that help finish it, or
+    /// finish one a stopped call began, do not count it).
     pub purged: u64,
     /// Softly removed users looked at whose window has not ended.
     pub waiting: u64,
@@ -125,9 +127,33 @@ async fn settle_entry<S: Store>(
         Err(DomainError::NotFound { .. }) => None,
         Err(err) => return Err(err.into()),
     };
+    let policy = RemovalPolicy::purge().by(actor);
+    // A removal naming this entry is under way, or stopped for good: a purge of the
+    // user, or a soft removal that got as far as writing the entry. It is finished here
+    // (every step is idempotent); deleting its entry instead would leave a user being
+    // removed where no purge finds it. The entry is settled once gone.
+    let under_way = user
+        .as_ref()
+        .and_then(|u| u.removal.as_ref())
+        .is_some_and(|j| j.trash_seq == Some(n));
+    if under_way {
+        match remove_user(store, org, &e.user_id, &policy, now).await {
+            Ok(_) | Err(RemovalError::NotFound) => {}
+            Err(RemovalError::Refused(_)) => return Ok(false),
+            Err(err) => return Err(err),
+        }
+        return Ok(!store.exists(key).await?);
+    }
     let ours = user.as_ref().is_some_and(|u| {
         u.status == UserStatus::Deleted && u.deletion.as_ref().is_some_and(|d| d.trash_seq == n)
     });
+    // Written by a soft removal that has not marked the user yet: left alone for a while.
+    let reserved_now = e
+        .reserved_at
+        .is_some_and(|t| now.0 - t.0 <= super::TRASH_RESERVE_GRACE_MS);
+    if !ours && reserved_now {
+        return Ok(false);
+    }
     if !ours {
         store.delete(key).await?;
         return Ok(true);
@@ -136,10 +162,11 @@ async fn settle_entry<S: Store>(
         report.waiting += 1;
         return Ok(false);
     }
-    let policy = RemovalPolicy::purge().by(actor);
     match remove_user(store, org, &e.user_id, &policy, now).await {
-        Ok(_) => {
-            report.purged += 1;
+        Ok(outcome) => {
+            if matches!(outcome, RemovalOutcome::Finished(r) if r.performed) {
+                report.purged += 1;
+            }
             Ok(true)
         }
         // Held: skipped, and the entry stays for a later purge.

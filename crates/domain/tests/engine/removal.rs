@@ -571,6 +571,111 @@ fn a_restore_racing_a_create_or_an_email_change_keeps_values_unique() {
     }
 }
 
+/// The trash queue reaches every soft removal, whatever stopped: a purge stopped for
+/// good after each call in turn, then the purge route run again once its lease is over,
+/// purges the user; and a soft removal stopped after each call, a purge run meanwhile,
+/// then the removal repeated, leaves a user the purge route purges once its window
+/// ends. (A break test found a purge killed mid-way leaving the user `pending_deletion`
+/// with its trash entry deleted by the next purge, which then never reached it.)
+#[test]
+fn the_purge_reaches_every_soft_removal_whatever_stopped() {
+    let later = NOW.plus_millis(DAY + 1);
+    let purged = |s: &MemoryStore, o: &Organization, id: &ObjectId, at: &str| {
+        assert!(
+            block_on(users::get_any(s, o, id)).is_err(),
+            "{at}: the user is still there"
+        );
+        no_trace(s, "kim", at);
+        consistent(s, at);
+    };
+    let soft = |s: &MemoryStore, o: &Organization| {
+        let id = block_on(user_with(s, o, "kim", 2));
+        block_on(remove_user(s, o, &id, &RemovalPolicy::wso2(), NOW)).unwrap();
+        id
+    };
+    let purge_calls = {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, Some(1), None);
+        soft(&s, &o);
+        s.clear_faults();
+        block_on(removal::purge_expired(&s, &o, 10, "cron", later)).unwrap();
+        s.calls()
+    };
+    for n in 1..=purge_calls {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, Some(1), None);
+        let id = soft(&s, &o);
+        s.stop_at(n);
+        let _ = block_on(removal::purge_expired(&s, &o, 10, "cron", later));
+        s.clear_faults();
+        // Another purge while the stopped one's lease holds, then one after it.
+        let _ = block_on(removal::purge_expired(
+            &s,
+            &o,
+            10,
+            "cron",
+            later.plus_millis(1),
+        ));
+        block_on(removal::purge_expired(
+            &s,
+            &o,
+            10,
+            "cron",
+            later.plus_millis(5_000),
+        ))
+        .unwrap();
+        purged(
+            &s,
+            &o,
+            &id,
+            &format!("purge stopped before call {n} of {purge_calls}"),
+        );
+    }
+    let removal_calls = {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, Some(1), None);
+        let id = block_on(user_with(&s, &o, "kim", 2));
+        s.clear_faults();
+        block_on(remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW)).unwrap();
+        s.calls()
+    };
+    for n in 1..=removal_calls {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, Some(1), None);
+        let id = block_on(user_with(&s, &o, "kim", 2));
+        s.stop_at(n);
+        let _ = block_on(remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW));
+        s.clear_faults();
+        // A purge run while the removal is stopped, then the removal repeated.
+        block_on(removal::purge_expired(
+            &s,
+            &o,
+            10,
+            "cron",
+            NOW.plus_millis(1_000),
+        ))
+        .unwrap();
+        let _ = block_on(remove_user(
+            &s,
+            &o,
+            &id,
+            &RemovalPolicy::wso2(),
+            NOW.plus_millis(2_000),
+        ));
+        let at = format!("soft removal stopped before call {n} of {removal_calls}");
+        consistent(&s, &at);
+        block_on(removal::purge_expired(
+            &s,
+            &o,
+            10,
+            "cron",
+            later.plus_millis(5_000),
+        ))
+        .unwrap();
+        purged(&s, &o, &id, &at);
+    }
+}
+
 /// `notify` for a user without email: the account-closed notice is not deliverable, so
 /// nothing is queued (the devices' retire notices are) and the audit event says so; a
 /// user with email still gets it, and its event has no such mark.
