@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Once};
 
+pub mod openapi;
+
 /// The workspace root (where spin.toml lives).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -155,6 +157,7 @@ impl App {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> Reply {
+        let method_name = method;
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
@@ -171,12 +174,21 @@ impl App {
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
+        let reply = Reply {
             status,
             headers,
             body,
             text,
-        }
+        };
+        let broken = openapi::headers_broken(method_name, path, &reply);
+        assert!(
+            broken.is_empty(),
+            "{method_name} {path} answered {} with headers docs/openapi.json does not \
+             describe: {broken:#?}\n{:#?}",
+            reply.status,
+            reply.headers
+        );
+        reply
     }
 
     /// Creates an organization and returns its id.

@@ -15,6 +15,7 @@ mod export;
 mod hold;
 mod inactivity;
 mod mdm_slice;
+mod openapi;
 mod paging;
 mod reference;
 mod removal_admin;

@@ -6,7 +6,11 @@
 //! never disagree with what the components serve; `parts.json` next to this file holds
 //! what the catalogue does not know — per operation its description, parameters,
 //! request body schema, success answers and documented error statuses, and per surface
-//! its envelope, error schema and content type. `cargo xtask gen` writes the result to
+//! its envelope, error schema, content type and bearer challenge. Every answer names
+//! the headers Roster sends with it, `required` where always sent: the rate limiter's
+//! on every answer after the token was counted (never on a 401), the surface's
+//! `WWW-Authenticate` on its 401, a static file's own security headers ([`asset`]).
+//! `cargo xtask gen` writes the result to
 //! `docs/openapi.json` (`make lint` checks it is current), and [`DocumentRoute`] serves
 //! that file at `GET /openapi.json` without a token.
 //!
@@ -74,43 +78,166 @@ pub fn operation_id(component: &str, method: &str) -> String {
     out
 }
 
-fn header_ref(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/headers/{name}") })
+/// The header a `components/headers` key of `parts.json` describes; `None` for a key
+/// nobody defined here (a typo in `parts.json`, which [`document`] reports).
+fn header_name(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "ETag" | "ScimETag" => "ETag",
+        "Location" => "Location",
+        "AzureAsyncOperation" => "Azure-AsyncOperation",
+        "RetryAfter" => "Retry-After",
+        "PreferenceApplied" => "Preference-Applied",
+        "CacheControl" => "Cache-Control",
+        "Allow" => "Allow",
+        "XRateLimitLimit" => "X-RateLimit-Limit",
+        "XRateLimitRemaining" => "X-RateLimit-Remaining",
+        "XRateLimitReset" => "X-RateLimit-Reset",
+        "ScimChallenge" | "ApimChallenge" => "WWW-Authenticate",
+        _ => return None,
+    })
 }
 
-fn rate_headers() -> Map<String, Value> {
+/// The rate limiter's headers, as `parts.json` keys.
+const RATE_HEADERS: [&str; 3] = ["XRateLimitLimit", "XRateLimitRemaining", "XRateLimitReset"];
+
+/// Adds the header `key` of `parts.json`'s `components/headers` to `headers` as a
+/// reference: to `components/headers/<key>` (`required: true`) when every such answer
+/// carries it, else to `components/headers/<key>.optional`. Either is added to
+/// `shared` on first use. Errors name a key `parts.json` does not define.
+fn add_header(
+    parts: &Value,
+    shared: &mut Map<String, Value>,
+    headers: &mut Map<String, Value>,
+    key: &str,
+    required: bool,
+) -> Result<(), String> {
+    let (Some(name), Some(def)) = (header_name(key), parts["components"]["headers"].get(key))
+    else {
+        return Err(format!("no header {key} in parts.json"));
+    };
+    let shared_key = if required {
+        key.to_owned()
+    } else {
+        format!("{key}.optional")
+    };
+    shared.entry(shared_key.clone()).or_insert_with(|| {
+        let mut h = def.clone();
+        if required {
+            h["required"] = true.into();
+        }
+        h
+    });
+    headers.insert(
+        name.to_owned(),
+        json!({ "$ref": format!("#/components/headers/{shared_key}") }),
+    );
+    Ok(())
+}
+
+/// The static file a public route serves (every route of [`Surface::Meta`]).
+pub fn asset(component: &str) -> Option<crate::assets::Asset> {
+    use crate::assets::StaticAsset;
+    Some(match component {
+        "openapi" => Document::ASSET,
+        "reference" => reference::Page::ASSET,
+        "reference-rapidoc" => reference::Viewer::ASSET,
+        "console" => crate::console::Page::ASSET,
+        "console-js" => crate::console::Script::ASSET,
+        "console-css" => crate::console::Style::ASSET,
+        _ => return None,
+    })
+}
+
+/// The headers every `GET` and `HEAD` answer of a static file carries (see
+/// [`crate::assets`]), their values taken from the file's [`Asset`](crate::assets::Asset):
+/// `Content-Encoding` is the one sent only sometimes (when `Accept-Encoding` accepts it).
+fn asset_headers(a: &crate::assets::Asset) -> Map<String, Value> {
+    let fixed = |description: &str, value: &str, required: bool| {
+        json!({
+            "description": description,
+            "required": required,
+            "schema": { "type": "string", "const": value },
+        })
+    };
     let mut h = Map::new();
-    for (k, v) in [
-        ("X-RateLimit-Limit", "XRateLimitLimit"),
-        ("X-RateLimit-Remaining", "XRateLimitRemaining"),
-        ("X-RateLimit-Reset", "XRateLimitReset"),
-    ] {
-        h.insert(k.to_owned(), header_ref(v));
+    h.insert(
+        "X-Content-Type-Options".into(),
+        fixed(
+            "The type is the one Content-Type names; no sniffing.",
+            "nosniff",
+            true,
+        ),
+    );
+    h.insert(
+        "Referrer-Policy".into(),
+        fixed("No Referer to links followed from it.", "no-referrer", true),
+    );
+    if let Some(csp) = a.csp {
+        h.insert(
+            "Content-Security-Policy".into(),
+            fixed(
+                "What the page may load and run: only this origin's own files.",
+                csp,
+                true,
+            ),
+        );
+    }
+    if let Some(cache) = a.cache_control {
+        h.insert(
+            "Cache-Control".into(),
+            fixed("How a cache may keep the file.", cache, true),
+        );
+    }
+    if a.deflated {
+        h.insert(
+            "Vary".into(),
+            fixed(
+                "The body depends on Accept-Encoding.",
+                "accept-encoding",
+                true,
+            ),
+        );
+        h.insert(
+            "Content-Encoding".into(),
+            fixed(
+                "Sent when the request's Accept-Encoding accepts deflate: the body is zlib \
+                 compressed (RFC 9110 §8.4.1.2).",
+                "deflate",
+                false,
+            ),
+        );
     }
     h
 }
 
-/// The header name of a `components/headers` key.
-fn header_name(key: &str) -> &str {
-    match key {
-        "AzureAsyncOperation" => "Azure-AsyncOperation",
-        "RetryAfter" => "Retry-After",
-        "PreferenceApplied" => "Preference-Applied",
-        other => other,
-    }
-}
-
-/// One success answer of an operation from its `parts.json` shorthand: `data` (a schema
-/// wrapped in the surface's envelope), `body` (a schema answered as is), `headers`.
-fn success(parts: &Value, surface: &Value, surface_name: &str, code: &str, short: &Value) -> Value {
-    let mut headers = if surface_name == "Meta" {
-        Map::new()
+/// One success answer of an operation of `component` from its `parts.json` shorthand:
+/// `data` (a schema wrapped in the surface's envelope), `body` (a schema answered as
+/// is), `headers` (keys of `components/headers`; `Key?` for one not always sent). Every
+/// answer of a route that counts requests carries the rate limiter's headers; a static
+/// file's, its own ([`asset_headers`]).
+fn success(
+    parts: &Value,
+    shared: &mut Shared,
+    (surface, surface_name, component): (&Value, &str, &str),
+    code: &str,
+    short: &Value,
+) -> Result<Value, String> {
+    let mut headers = Map::new();
+    if surface_name == "Meta" {
+        let a = asset(component).ok_or_else(|| format!("{component}: no static file"))?;
+        headers = asset_headers(&a);
     } else {
-        rate_headers()
-    };
+        for key in RATE_HEADERS {
+            add_header(parts, &mut shared.headers, &mut headers, key, true)?;
+        }
+    }
     for h in short["headers"].as_array().into_iter().flatten() {
         let key = h.as_str().unwrap_or_default();
-        headers.insert(header_name(key).to_owned(), header_ref(key));
+        let (key, required) = match key.strip_suffix('?') {
+            Some(k) => (k, false),
+            None => (key, true),
+        };
+        add_header(parts, &mut shared.headers, &mut headers, key, required)?;
     }
     // An operation's own media type (`content` in its shorthand, e.g. the reference
     // page's `text/html`), else its surface's.
@@ -167,27 +294,56 @@ fn success(parts: &Value, surface: &Value, surface_name: &str, code: &str, short
             json!({ content_type: { "schema": schema } }),
         );
     }
-    Value::Object(resp)
+    Ok(Value::Object(resp))
 }
 
-/// One error answer in the surface's error shape (a `components/responses` entry).
-fn error(parts: &Value, surface: &Value, surface_name: &str, code: u16) -> Value {
+/// One error answer in the surface's error shape (a `components/responses` entry), with
+/// the headers it carries:
+/// - the surface's unauthenticated answer (401; CAS: 403) carries no rate-limit
+///   headers, since no token was counted; a 401 carries the surface's bearer challenge
+///   (`challenge` in `parts.json`: SCIM's and API Management's `WWW-Authenticate`;
+///   the other surfaces send none, as their seeds do);
+/// - 405 carries `Allow`, and the rate-limit headers only when the refusal came after
+///   the token was counted (CAS's 405 for a managed user, SCIM's `.search` by id);
+/// - 500 carries them only when the store failed after the token was counted;
+/// - every other error comes after the token was counted and carries them, a 429 also
+///   `Retry-After`.
+fn error(parts: &Value, shared: &mut Shared, surface: &Value, code: u16) -> Result<Value, String> {
     let content_type = surface["content"].as_str().unwrap_or("application/json");
-    let mut headers = rate_headers();
-    if code == 429 || (surface_name == "Apim" && code == 202) {
-        headers.insert("Retry-After".into(), header_ref("RetryAfter"));
+    let mut headers = Map::new();
+    let unauthenticated = surface["unauthenticated"].as_u64() == Some(u64::from(code));
+    let counted = match code {
+        401 => None,
+        _ if unauthenticated || code == 405 || code == 500 => Some(false),
+        _ => Some(true),
+    };
+    if let Some(required) = counted {
+        for key in RATE_HEADERS {
+            add_header(parts, &mut shared.headers, &mut headers, key, required)?;
+        }
+    }
+    if code == 401
+        && let Some(challenge) = surface["challenge"].as_str()
+    {
+        add_header(parts, &mut shared.headers, &mut headers, challenge, true)?;
+    }
+    if code == 429 {
+        add_header(parts, &mut shared.headers, &mut headers, "RetryAfter", true)?;
     }
     if code == 405 {
-        headers.insert("Allow".into(), header_ref("Allow"));
+        add_header(parts, &mut shared.headers, &mut headers, "Allow", true)?;
     }
     let error = surface["error"].as_str().unwrap_or("MdmError");
-    json!({
+    let mut resp = json!({
         "description": parts["statusText"][code.to_string()].as_str().unwrap_or("Error"),
-        "headers": headers,
         "content": { content_type: {
             "schema": { "$ref": format!("#/components/schemas/{error}") },
         } },
-    })
+    });
+    if !headers.is_empty() {
+        resp["headers"] = Value::Object(headers);
+    }
+    Ok(resp)
 }
 
 /// The path parameters of `path` for a route of `surface` (references to
@@ -232,6 +388,9 @@ fn path_parameters(
 struct Shared {
     responses: Map<String, Value>,
     parameters: Map<String, Value>,
+    /// `components/headers`: each header of `parts.json` used, as [`add_header`]
+    /// names it.
+    headers: Map<String, Value>,
 }
 
 /// An operation's summary: the first sentence of its own description (what a reader
@@ -314,7 +473,14 @@ fn operation(
     for (code, short) in spec["responses"].as_object().into_iter().flatten() {
         responses.insert(
             code.clone(),
-            success(parts, surface, surface_name, code, short),
+            success(
+                parts,
+                shared,
+                (surface, surface_name, r.component),
+                code,
+                short,
+            )
+            .map_err(|e| format!("{path} {method}: {e}"))?,
         );
     }
     if need.permission.is_some() {
@@ -333,10 +499,11 @@ fn operation(
         codes.dedup();
         for code in codes {
             let name = format!("{surface_name}{code}");
-            shared
-                .responses
-                .entry(name.clone())
-                .or_insert_with(|| error(parts, surface, surface_name, code));
+            if !shared.responses.contains_key(&name) {
+                let answer = error(parts, shared, surface, code)
+                    .map_err(|e| format!("{path} {method}: {e}"))?;
+                shared.responses.insert(name.clone(), answer);
+            }
             responses.insert(
                 code.to_string(),
                 json!({ "$ref": format!("#/components/responses/{name}") }),
@@ -449,6 +616,7 @@ pub fn document() -> Result<Value, Vec<String>> {
     }
     let mut components = parts["components"].clone();
     components["responses"] = Value::Object(shared.responses);
+    components["headers"] = Value::Object(shared.headers);
     if let Some(Value::Object(params)) = components.get_mut("parameters") {
         params.extend(shared.parameters);
     }
@@ -629,6 +797,123 @@ mod tests {
                 assert_eq!(declared, templated, "{method} {path}");
             }
         }
+    }
+
+    /// The answer `code` of `op` with its `$ref` followed, and its headers by name,
+    /// each with its `$ref` followed.
+    fn answer_headers(doc: &Value, op: &Value, code: &str) -> Map<String, Value> {
+        let follow = |v: &Value| -> Value {
+            match v["$ref"].as_str() {
+                Some(r) => {
+                    let mut parts = r.trim_start_matches("#/").split('/');
+                    let (c, kind, name) = (parts.next(), parts.next(), parts.next());
+                    assert_eq!(c, Some("components"), "{r}");
+                    doc["components"][kind.unwrap()][name.unwrap()].clone()
+                }
+                None => v.clone(),
+            }
+        };
+        let answer = follow(&op["responses"][code]);
+        assert!(answer.is_object(), "no answer {code}");
+        answer["headers"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, h)| {
+                let h = follow(h);
+                assert!(h["schema"].is_object(), "{name}: {h}");
+                (name.clone(), h)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_answer_names_the_headers_it_carries() {
+        let doc = document().unwrap();
+        let required =
+            |h: &Map<String, Value>, name: &str| h.get(name).map(|h| h["required"] == true);
+        let mut seen_401 = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let component = item["x-roster-component"].as_str().unwrap();
+            let meta = catalogue()
+                .iter()
+                .any(|r| r.component == component && r.surface == Surface::Meta);
+            for (method, op) in item.as_object().unwrap() {
+                if method.starts_with("x-") {
+                    continue;
+                }
+                for code in op["responses"].as_object().unwrap().keys() {
+                    let h = answer_headers(&doc, op, code);
+                    let at = format!("{method} {path} {code}");
+                    if meta {
+                        // A static file's answers: its security headers, no rate limit.
+                        assert_eq!(required(&h, "X-Content-Type-Options"), Some(true), "{at}");
+                        assert_eq!(required(&h, "X-RateLimit-Limit"), None, "{at}");
+                        let a = asset(component).unwrap();
+                        assert_eq!(
+                            h.get("Content-Security-Policy")
+                                .map(|h| h["schema"]["const"].clone()),
+                            a.csp.map(Value::from),
+                            "{at}"
+                        );
+                        continue;
+                    }
+                    let rate = required(&h, "X-RateLimit-Limit");
+                    match code.as_str() {
+                        // No token was counted: no rate-limit headers; SCIM's and API
+                        // Management's challenge.
+                        "401" => {
+                            seen_401 += 1;
+                            assert_eq!(rate, None, "{at}");
+                            let challenge = path.contains("/scim/v2/")
+                                || path.contains("/providers/Microsoft.ApiManagement/");
+                            assert_eq!(
+                                required(&h, "WWW-Authenticate"),
+                                challenge.then_some(true),
+                                "{at}"
+                            );
+                        }
+                        "405" | "500" => assert_eq!(rate, Some(false), "{at}"),
+                        "403" if component == "cas-user" => assert_eq!(rate, Some(false), "{at}"),
+                        "429" => {
+                            assert_eq!(rate, Some(true), "{at}");
+                            assert_eq!(required(&h, "Retry-After"), Some(true), "{at}");
+                        }
+                        _ => assert_eq!(rate, Some(true), "{at}"),
+                    }
+                    assert_eq!(required(&h, "X-RateLimit-Remaining"), rate, "{at}");
+                    assert_eq!(required(&h, "X-RateLimit-Reset"), rate, "{at}");
+                }
+            }
+        }
+        assert!(seen_401 > 100, "{seen_401}");
+    }
+
+    #[test]
+    fn every_static_route_has_its_file() {
+        for r in catalogue() {
+            assert_eq!(
+                asset(r.component).is_some(),
+                r.surface == Surface::Meta,
+                "{}",
+                r.component
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_header_in_parts_is_an_error() {
+        let parts: Value = serde_json::from_str(PARTS).unwrap();
+        let mut shared = Map::new();
+        let mut headers = Map::new();
+        let e = add_header(&parts, &mut shared, &mut headers, "Etag", true).unwrap_err();
+        assert!(e.contains("Etag"), "{e}");
+        add_header(&parts, &mut shared, &mut headers, "RetryAfter", false).unwrap();
+        assert_eq!(
+            headers["Retry-After"]["$ref"],
+            "#/components/headers/RetryAfter.optional"
+        );
+        assert!(shared["RetryAfter.optional"].get("required").is_none());
     }
 
     #[test]
