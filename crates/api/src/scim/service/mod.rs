@@ -100,11 +100,11 @@ mod tests {
                 .map(|i| ((i as u64).wrapping_mul(2_654_435_761) % 5, i))
                 .collect();
             let mut expected = items.clone();
-            expected.sort_by(|a, b| a.0.cmp(&b.0));
+            expected.sort_by_key(|a| a.0);
             let got = super::sorted_by(items, |a, b| a.0.cmp(&b.0));
             assert_eq!(got, expected, "{len} items");
             let mut descending = expected.clone();
-            descending.sort_by(|a, b| b.0.cmp(&a.0));
+            descending.sort_by_key(|a| std::cmp::Reverse(a.0));
             assert_eq!(super::sorted_by(got, |a, b| b.0.cmp(&a.0)), descending);
         }
     }
