@@ -49,7 +49,8 @@ reference-assets:
 	@./scripts/reference-assets.sh
 
 ## Build every component for wasm32-wasip2 (size-tuned release profile), then run
-## wasm-opt -Oz on each one's core module (skipped for those already shrunk).
+## wasm-opt -Oz on each one's core module and leave out its component-name (debug names)
+## section (skipped for those already shrunk).
 build: wasm-target binaryen reference-assets
 	$(CARGO) build --target $(WASM_TARGET) --release $(addprefix -p ,$(COMPONENTS))
 	$(CARGO) xtask shrink

@@ -3,7 +3,8 @@
 //! - `cargo xtask shrink` (the last step of `make build`): for every built component
 //!   (`target/wasm32-wasip2/release/<id>.wasm`), takes its core module (the largest
 //!   core-module section of the component binary), runs binaryen's `wasm-opt -Oz` on it
-//!   and writes the component back with that section replaced. Everything else of the
+//!   and writes the component back with that section replaced and its `component-name`
+//!   custom section (names for debuggers, ~9 KB) left out. Everything else of the
 //!   component (its type, imports, exports, the small adapter modules) is kept byte for
 //!   byte, and the core module keeps its imports and exports, so the component's
 //!   interface is unchanged. The file is rewritten in place, so cargo's `deps/` copy
@@ -34,6 +35,24 @@ const FEATURES: &[&str] = &[
 
 /// A component binary's section id for an embedded core module.
 const CORE_MODULE_SECTION: u8 = 1;
+
+/// The section id of a custom section (in a component as in a core module).
+const CUSTOM_SECTION: u8 = 0;
+
+/// The custom section naming a component's own items (its instances, aliases, lowered
+/// and lifted functions) for debuggers and disassemblers, as the core module's `name`
+/// section does the functions (which `strip = true` already drops). No runtime reads it
+/// (the Component Model's binary format: custom sections carry no semantics); ~9 KB
+/// in every Roster component.
+const COMPONENT_NAME_SECTION: &str = "component-name";
+
+/// Whether the custom section `payload` (its name, then its contents) is named `name`.
+fn is_named(payload: &[u8], name: &str) -> bool {
+    let mut at = 0;
+    leb(payload, &mut at)
+        .and_then(|len| payload.get(at..at.checked_add(len)?))
+        .is_some_and(|n| n == name.as_bytes())
+}
 
 fn wasm_dir(root: &Path) -> PathBuf {
     let target =
@@ -97,8 +116,9 @@ fn is_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [1, 0]
 }
 
-/// `component` with its largest core module replaced by `wasm-opt -Oz` of it; `None`
-/// when the binary is not a component with a core module.
+/// `component` with its largest core module replaced by `wasm-opt -Oz` of it and its
+/// `component-name` custom section left out ([`COMPONENT_NAME_SECTION`]); `None` when
+/// the binary is not a component with a core module.
 fn shrink_component(component: &[u8], scratch: &Path) -> Result<Option<Vec<u8>>, String> {
     if !is_component(component) {
         return Ok(None);
@@ -132,6 +152,9 @@ fn shrink_component(component: &[u8], scratch: &Path) -> Result<Option<Vec<u8>>,
     let optimized = optimized?;
     let mut out = component[..8].to_vec();
     for (id, range) in &secs {
+        if *id == CUSTOM_SECTION && is_named(&component[range.clone()], COMPONENT_NAME_SECTION) {
+            continue;
+        }
         let payload = if *range == main {
             &optimized[..]
         } else {
@@ -300,5 +323,20 @@ mod tests {
         assert_eq!(sections(&bin[..12]), None);
         // A core module is not a component.
         assert!(!is_component(&[0, b'a', b's', b'm', 1, 0, 0, 0]));
+    }
+
+    #[test]
+    fn custom_sections_are_told_apart_by_name() {
+        let mut named = vec![14];
+        named.extend_from_slice(b"component-name");
+        named.extend_from_slice(&[1, 2, 3]);
+        assert!(is_named(&named, COMPONENT_NAME_SECTION));
+        let mut other = vec![9];
+        other.extend_from_slice(b"producers");
+        assert!(!is_named(&other, COMPONENT_NAME_SECTION));
+        // A prefix of the name, and a name running past the section, are not it.
+        assert!(!is_named(&named[..10], COMPONENT_NAME_SECTION));
+        assert!(!is_named(&[14, b'c'], COMPONENT_NAME_SECTION));
+        assert!(!is_named(&[], COMPONENT_NAME_SECTION));
     }
 }

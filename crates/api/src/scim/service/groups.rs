@@ -460,8 +460,7 @@ async fn candidates<S: Store>(
             return Err(query::too_many().into());
         }
     }
-    out.sort_by_key(|g| g.seq);
-    Ok(out)
+    Ok(super::sorted_by(out, |a, b| a.seq.cmp(&b.seq)))
 }
 
 /// The groups of the live user `member` names (none for anything else).

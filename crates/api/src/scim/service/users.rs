@@ -687,11 +687,11 @@ pub(crate) fn sort_refused(total: usize) -> ScimError {
 }
 
 /// Orders `(user, doc)` pairs by `sort` (stable), else by creation.
-pub(crate) fn sorted<T>(mut all: Vec<(T, Value)>, sort: Option<&SortBy>) -> Vec<(T, Value)> {
-    if let Some(s) = sort {
-        all.sort_by(|a, b| s.compare(&a.1, &b.1));
+pub(crate) fn sorted<T>(all: Vec<(T, Value)>, sort: Option<&SortBy>) -> Vec<(T, Value)> {
+    match sort {
+        Some(s) => super::sorted_by(all, |a, b| s.compare(&a.1, &b.1)),
+        None => all,
     }
-    all
 }
 
 async fn live_count<S: Store>(store: &S, org: &Organization) -> Result<usize, Error> {
@@ -770,8 +770,7 @@ async fn candidates<S: Store>(
         };
         add(found)?;
     }
-    out.sort_by_key(|u| u.seq);
-    Ok(out)
+    Ok(super::sorted_by(out, |a, b| a.seq.cmp(&b.seq)))
 }
 
 fn opt(r: Result<Option<User>, DomainError>) -> Result<Vec<User>, Error> {
