@@ -526,12 +526,22 @@ fn a_restore_stopped_after_any_call_and_repeated_is_audited_once() {
 /// the restore had just taken back, because the user was still `deleted`.
 #[test]
 fn a_restore_racing_a_create_or_an_email_change_keeps_values_unique() {
-    for (n, order) in crate::helpers::orders().into_iter().enumerate() {
-        // Restore against a create of kim / kim@example.com.
+    // kim, softly removed, and (in the second case) lee, live.
+    let setup = |with_lee: bool| {
         let s = MemoryStore::from_env();
         let o = org_with(&s, Some(30), None);
         let id = block_on(user_with(&s, &o, "kim", 0));
+        let lee = with_lee.then(|| {
+            block_on(users::create(&s, &o, new_user("lee"), NOW))
+                .unwrap()
+                .id
+        });
         block_on(remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW)).unwrap();
+        (s, o, id, lee)
+    };
+    for (n, order) in crate::helpers::orders().into_iter().enumerate() {
+        // Restore against a create of kim / kim@example.com.
+        let (s, o, id, _) = setup(false);
         let stepped = crate::helpers::Stepped::new(&s);
         let (restored, created) = crate::helpers::interleave(
             removal::restore(&stepped, &o, &id, "admin", NOW),
@@ -548,13 +558,8 @@ fn a_restore_racing_a_create_or_an_email_change_keeps_values_unique() {
     }
     for (n, order) in crate::helpers::orders().into_iter().enumerate() {
         // Restore against another user taking kim's email.
-        let s = MemoryStore::from_env();
-        let o = org_with(&s, Some(30), None);
-        let id = block_on(user_with(&s, &o, "kim", 0));
-        let other = block_on(users::create(&s, &o, new_user("lee"), NOW))
-            .unwrap()
-            .id;
-        block_on(remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW)).unwrap();
+        let (s, o, id, lee) = setup(true);
+        let other = lee.unwrap();
         let stepped = crate::helpers::Stepped::new(&s);
         let change = users::UserChanges::parse(Some("kim@example.com"), None, None).unwrap();
         let (restored, changed) = crate::helpers::interleave(
