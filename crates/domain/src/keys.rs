@@ -150,11 +150,23 @@ pub fn user_search(org: &ObjectId, n: i64) -> String {
     format!("o/{org}/users/search/{n}")
 }
 
-/// `o/{orgId}/users/claiming/{n}` → JSON `{keys, at}`: the unique-value claims an update
-/// of user `n` is taking before its record names them, and when it began (the update's
-/// intent: for [`crate::users::ABANDONED_CLAIM_MS`] after `at` those claims are not
-/// abandoned). Deleted after the update's write; a permanent removal deletes a leftover.
-pub fn user_claiming(org: &ObjectId, n: i64) -> String {
+/// `o/{orgId}/users/claiming/{n}/{kind}/{digest}` → JSON `{at}`: an update of user `n`
+/// is taking the claim `claim` (`o/{orgId}/users/{kind}/{digest}`, a username, email or
+/// external-id claim) before its record names it, since `at` (the update's intent: for
+/// [`crate::users::ABANDONED_CLAIM_MS`] after `at` the claim is not abandoned). One key
+/// per user and claim, so that two updates of one user at once never overwrite or
+/// delete each other's. Deleted after the update's write; a permanent removal deletes
+/// those of the claims its record names.
+pub fn user_claiming(org: &ObjectId, n: i64, claim: &str) -> String {
+    let users = format!("o/{org}/users/");
+    let tail = claim.strip_prefix(&users).unwrap_or(claim);
+    format!("{users}claiming/{n}/{tail}")
+}
+
+/// `o/{orgId}/users/claiming/{n}`: where stop 29's updates kept their intent, one key
+/// per user (JSON `{keys, at}`). No longer written or read; a permanent removal deletes
+/// one a store still holds.
+pub fn user_claiming_v1(org: &ObjectId, n: i64) -> String {
     format!("o/{org}/users/claiming/{n}")
 }
 

@@ -223,16 +223,18 @@ pub fn email_key(org: &Organization, email: &str) -> String {
     )
 }
 
-/// What an update of a user is claiming ahead of its record write (`o/{org}/users/
-/// claiming/{seq}`, [`keys::user_claiming`]): the claim keys and when it began. Without
+/// An update of a user taking a claim ahead of its record write (`o/{org}/users/
+/// claiming/{seq}/{kind}/{digest}`, [`keys::user_claiming`]): when it began. Without
 /// it, a claim taken by an update under way looked like one an update had moved away
 /// from and left, and a concurrent create, update or restore took it over: two users
-/// ended up with one email (found by a domain test interleaving two updates).
+/// ended up with one email (found by a domain test interleaving two updates). One per
+/// user and claim: with one per user, two updates of the same user at once overwrote
+/// and deleted each other's, and a create took over the claim of the one still under
+/// way (stop 29's break test; `two_updates_of_one_user_keep_each_others_claims_from_a_
+/// create`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ClaimIntent {
-    /// The claim keys being taken.
-    keys: Vec<String>,
-    /// When the update began taking them.
+    /// When the update began taking the claim.
     at: Timestamp,
 }
 
@@ -261,10 +263,8 @@ async fn abandoned<S: Store>(
     // its claims and deletes it only once its record names them, so either the intent
     // is still there or the record read after it names the claim.
     let intent: Option<ClaimIntent> =
-        records::read(store, &keys::user_claiming(&org.id, holder)).await?;
-    if intent
-        .is_some_and(|i| now.0 - i.at.0 <= ABANDONED_CLAIM_MS && i.keys.iter().any(|k| k == key))
-    {
+        records::read(store, &keys::user_claiming(&org.id, holder, key)).await?;
+    if intent.is_some_and(|i| now.0 - i.at.0 <= ABANDONED_CLAIM_MS) {
         return Ok(false);
     }
     let record = keys::user(&org.id, &e.id);
@@ -608,7 +608,6 @@ pub async fn update<S: Store>(
     changes: UserChanges,
     now: Timestamp,
 ) -> Result<User, DomainError> {
-    let key = keys::user(&org.id, id);
     if let Some(a) = &changes.attributes {
         check_attributes("attributes", a)?;
     }
@@ -618,6 +617,32 @@ pub async fn update<S: Store>(
     // What this call wrote ahead of a conditional write that did not happen: undone if
     // the user turns out removed (or being removed) meanwhile (`LostUpdate::undo`).
     let mut lost = LostUpdate::default();
+    let result = update_attempts(store, org, id, expected_version, changes, now, &mut lost).await;
+    if !matches!(result, Ok((_, true))) {
+        // An attempt that lost its swap left the entry holding its texts, the old one
+        // no longer the record's when another update won; the call ends without a
+        // write of its own to set it right (a conflict, a failed precondition, no
+        // change left to make). Best effort when the call already fails: its answer is
+        // the error.
+        let settled = lost.settle_search(store, org, id).await;
+        if result.is_ok() {
+            settled?;
+        }
+    }
+    result.map(|(user, _)| user)
+}
+
+/// [`update`]'s attempts: the user and whether this call wrote it.
+async fn update_attempts<S: Store>(
+    store: &S,
+    org: &Organization,
+    id: &ObjectId,
+    expected_version: Option<u64>,
+    changes: UserChanges,
+    now: Timestamp,
+    lost: &mut LostUpdate,
+) -> Result<(User, bool), DomainError> {
+    let key = keys::user(&org.id, id);
     for _ in 0..records::CAS_ATTEMPTS {
         let (cas, current) = store.cas(&key).await?;
         let Some(bytes) = current else {
@@ -644,7 +669,7 @@ pub async fn update<S: Store>(
             after.removal_schedule = None;
         }
         if after == before {
-            return Ok(before);
+            return Ok((before, false));
         }
         check_primary_for_others(after.email.is_some(), after.other_emails.len())?;
         let old_claims = user_claims(org, &before);
@@ -670,13 +695,17 @@ pub async fn update<S: Store>(
             .filter(|(_, k)| !old_claims.iter().any(|(_, o)| o == k))
             .map(|(_, k)| k.clone())
             .collect();
-        let intent_key = keys::user_claiming(&org.id, before.seq);
-        if !taking.is_empty() {
-            let intent = ClaimIntent {
-                keys: taking,
-                at: now,
-            };
-            records::write(store, &intent_key, &intent).await?;
+        let intents: Vec<String> = taking
+            .iter()
+            .map(|k| keys::user_claiming(&org.id, before.seq, k))
+            .collect();
+        if !intents.is_empty() {
+            let intent = records::encode(&intents[0], &ClaimIntent { at: now })?;
+            let pairs: Vec<(String, Vec<u8>)> = intents
+                .iter()
+                .map(|k| (k.clone(), intent.clone()))
+                .collect();
+            store.set_many(&pairs).await?;
         }
         lost.note(
             &before,
@@ -702,16 +731,16 @@ pub async fn update<S: Store>(
             if email_moved && let Some(email) = &before.email {
                 crate::identity::leave(store, email, &org.id, id).await?;
             }
-            if new_claims.iter().any(|c| !old_claims.contains(c)) {
-                // The record names its claims now; a stop before this leaves an intent
-                // that expires (and that the user's permanent removal deletes).
-                store.delete(&intent_key).await?;
+            if !intents.is_empty() {
+                // The record names its claims now; a stop before this leaves intents
+                // that expire (and that the user's permanent removal deletes).
+                store.delete_many(&intents).await?;
             }
             if reactivated && let Some(s) = &before.removal_schedule {
                 crate::schedules::record_cancelled(store, org, id, "roster", s, "reactivated", now)
                     .await?;
             }
-            return Ok(after);
+            return Ok((after, true));
         }
     }
     Err(crate::store::StoreError::new("too much contention updating the user").into())
@@ -764,6 +793,38 @@ impl LostUpdate {
         if let Some(t) = texts {
             self.searched.push(t.both.clone());
         }
+    }
+
+    /// Sets the search entry to the record's text when it still holds an attempt's
+    /// texts and the user is live: the attempt lost its swap to another update, whose
+    /// own entry write came first. Nothing to do when no attempt set the entry, the
+    /// entry holds another writer's text (that writer settles it), or the user is not
+    /// live (a removal deletes the entry; [`Self::undo`]).
+    async fn settle_search<S: Store>(
+        &self,
+        store: &S,
+        org: &Organization,
+        id: &ObjectId,
+    ) -> Result<(), DomainError> {
+        let Some(seq) = self.seq else {
+            return Ok(());
+        };
+        if self.searched.is_empty() {
+            return Ok(());
+        }
+        let key = keys::user_search(&org.id, seq);
+        let entry = store.get(&key).await?;
+        if !entry
+            .as_deref()
+            .is_some_and(|e| self.searched.iter().any(|t| t.as_bytes() == e))
+        {
+            return Ok(());
+        }
+        let record = keys::user(&org.id, id);
+        if let Some(u) = live_user(store, &record).await? {
+            settle_search_entry(store, &record, &key, search_text(&u)).await?;
+        }
+        Ok(())
     }
 
     /// Takes back what the attempts wrote, the user now being `current` (`None`: its
@@ -862,20 +923,46 @@ async fn write_with_search<S: Store>(
         return Ok(Write::NotWritten(()));
     }
     if let Some(t) = texts {
-        store.set(&search_key, t.new.as_bytes()).await?;
-        // A removal that marked the user after the swap may have deleted the entry
-        // before the set above: then the set put the removed person's text back. Read
-        // the record again and take the entry away if the user is no longer live.
-        if live_user(store, key).await?.is_none() {
-            store.delete(&search_key).await?;
-            // A restore that made the user live again meanwhile wrote its entry either
-            // after the delete (kept) or before it (lost): write it again then.
-            if let Some(u) = live_user(store, key).await? {
-                store.set(&search_key, search_text(&u).as_bytes()).await?;
+        settle_search_entry(store, key, &search_key, t.new.clone()).await?;
+    }
+    Ok(Write::Written(after))
+}
+
+/// Sets the search entry `search_key` of the user record at `key` to `text` (the text
+/// of the record as this writer last saw it), then reads the record again: another
+/// update of the user may have swapped its record in after that one and set its text
+/// before this set (the entry would hold a stale text), so the record's current text is
+/// set again, until the record read after a set has the text set. Every writer of the
+/// entry ends that way, so the last set holds the last record's text. When the record
+/// is no longer live, a removal that marked it may have deleted the entry before the
+/// set: the entry is taken away (and set again if a restore made the user live again
+/// meanwhile, whose own write of it may have come before the delete).
+async fn settle_search_entry<S: Store>(
+    store: &S,
+    key: &str,
+    search_key: &str,
+    mut text: String,
+) -> Result<(), DomainError> {
+    for _ in 0..records::CAS_ATTEMPTS {
+        store.set(search_key, text.as_bytes()).await?;
+        match live_user(store, key).await? {
+            Some(u) => {
+                let current = search_text(&u);
+                if current == text {
+                    return Ok(());
+                }
+                text = current;
+            }
+            None => {
+                store.delete(search_key).await?;
+                if let Some(u) = live_user(store, key).await? {
+                    store.set(search_key, search_text(&u).as_bytes()).await?;
+                }
+                return Ok(());
             }
         }
     }
-    Ok(Write::Written(after))
+    Err(crate::store::StoreError::new("too much contention setting the search entry").into())
 }
 
 /// The user record at `key` if it is live.

@@ -780,7 +780,10 @@ async fn delete_user_record<S: Store>(
     if let Some(t) = journal.trash_seq {
         last.push(keys::trash_entry(&org.id, t));
     }
-    last.push(keys::user_claiming(&org.id, user.seq));
+    for (_, claim) in crate::users::user_claims(org, user) {
+        last.push(keys::user_claiming(&org.id, user.seq, &claim));
+    }
+    last.push(keys::user_claiming_v1(&org.id, user.seq));
     last.push(keys::user_seq(&org.id, user.seq));
     last.push(keys::user(&org.id, user_id));
     store.delete_many(&last).await?;

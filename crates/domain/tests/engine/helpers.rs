@@ -213,6 +213,72 @@ pub fn interleave<A: Future, B: Future>(
     (ra.unwrap(), rb.unwrap())
 }
 
+/// A run of [`interleave_all`]: a boxed future over the stepped store.
+pub type Run<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Runs every future of `runs` together, one store call at a time: `pick(step)` ranks
+/// the runs for the next call (indices into `runs`), and the first unfinished one in
+/// that ranking makes it. Returns each run's output, in `runs`' order.
+pub fn interleave_all<T>(
+    mut runs: Vec<Run<'_, T>>,
+    mut pick: impl FnMut(usize) -> [usize; 3],
+) -> Vec<T> {
+    let mut out: Vec<Option<T>> = runs.iter().map(|_| None).collect();
+    let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    let mut step = 0;
+    while out.iter().any(Option::is_none) {
+        let ranking = pick(step);
+        step += 1;
+        let i = ranking
+            .into_iter()
+            .chain(0..runs.len())
+            .find(|i| *i < runs.len() && out[*i].is_none())
+            .expect("one run is unfinished");
+        if let Poll::Ready(x) = runs[i].as_mut().poll(&mut cx) {
+            out[i] = Some(x);
+        }
+    }
+    out.into_iter().map(Option::unwrap).collect()
+}
+
+/// The interleavings of three runs, as rankings for [`interleave_all`]: for each order
+/// of the three (`first`, `second`, `third`) and each `k` below 40, `first` makes its
+/// first `k` calls, then `second` runs to its end, then `third`, then `first` finishes;
+/// then 150 random orders (a fixed seed).
+pub fn orders3() -> Vec<Box<dyn FnMut(usize) -> [usize; 3]>> {
+    const PERMUTATIONS: [[usize; 3]; 6] = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    let mut out: Vec<Box<dyn FnMut(usize) -> [usize; 3]>> = Vec::new();
+    for [first, second, third] in PERMUTATIONS {
+        for k in 0..40 {
+            out.push(Box::new(move |step| {
+                if step < k {
+                    [first, second, third]
+                } else {
+                    [second, third, first]
+                }
+            }));
+        }
+    }
+    for seed in 1..=150u64 {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        out.push(Box::new(move |_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let r = (x % 3) as usize;
+            [r, (r + 1) % 3, (r + 2) % 3]
+        }));
+    }
+    out
+}
+
 /// The interleavings every concurrency test goes through: one run makes its first `k`
 /// calls, then the other runs to its end, then the first finishes (for every `k`, each
 /// run first); then 150 random orders (a fixed seed).

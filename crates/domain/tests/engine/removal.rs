@@ -794,3 +794,52 @@ fn two_updates_to_one_email_have_one_winner() {
         consistent(&s, &format!("order {n}"));
     }
 }
+
+/// Two updates of one user at once (its username, its email) and a create taking that
+/// username, interleaved in the orders of `helpers::orders3()`: the email change always
+/// succeeds, exactly one of the other two gets the username, and the invariants hold.
+/// With one update intent per user (`users/claiming/{n}`), the email change's write
+/// deleted the intent the username change still relied on, so the create took the
+/// username over and both it and the rename answered success (stop 29's break test found
+/// it through roster-host: two live users with one username).
+#[test]
+fn two_updates_of_one_user_keep_each_others_claims_from_a_create() {
+    for (n, order) in crate::helpers::orders3().into_iter().enumerate() {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, None, None);
+        let kim = block_on(users::create(&s, &o, new_user("kim"), NOW))
+            .unwrap()
+            .id;
+        let stepped = crate::helpers::Stepped::new(&s);
+        let rename = users::UserChanges {
+            username: Some(roster_domain::ids::Username::parse("username", "x").unwrap()),
+            ..users::UserChanges::default()
+        };
+        let email = users::UserChanges::parse(Some("z@example.com"), None, None).unwrap();
+        let (stepped, o, kim) = (&stepped, &o, &kim);
+        let runs: Vec<crate::helpers::Run<'_, Result<String, String>>> = vec![
+            Box::pin(async move {
+                users::update(stepped, o, kim, None, rename, NOW)
+                    .await
+                    .map(|u| u.username)
+                    .map_err(|e| e.to_string())
+            }),
+            Box::pin(async move {
+                users::update(stepped, o, kim, None, email, NOW)
+                    .await
+                    .map(|u| u.username)
+                    .map_err(|e| e.to_string())
+            }),
+            Box::pin(async move {
+                users::create(stepped, o, new_user("x"), NOW)
+                    .await
+                    .map(|u| u.username)
+                    .map_err(|e| e.to_string())
+            }),
+        ];
+        let out = crate::helpers::interleave_all(runs, order);
+        assert!(out[1].is_ok(), "order {n}: {out:?}");
+        assert!(out[0].is_ok() != out[2].is_ok(), "order {n}: {out:?}");
+        consistent(&s, &format!("order {n}"));
+    }
+}
