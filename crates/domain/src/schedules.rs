@@ -37,7 +37,7 @@ use crate::keys;
 use crate::model::{Organization, RemovalSchedule, User, UserStatus};
 use crate::outbox::{Message, MessageKind};
 use crate::records::{self, Updated};
-use crate::removal::{self, Blocker, RemovalError, RemovalOutcome, RemovalPolicy};
+use crate::removal::{self, Blocker, Reached, RemovalError, RemovalOutcome, RemovalPolicy};
 use crate::store::Store;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -502,18 +502,24 @@ async fn settle_entry<S: Store>(
         if u.status != UserStatus::PendingDeletion {
             policy.expected_version = Some(version);
         }
-        return match removal::remove_user(store, org, user_id, &policy, now).await {
+        return match removal::remove(store, org, user_id, &policy, now).await {
             // Counted by the call that began the removal only (the engine's mark is a
-            // conditional write: of overlapping runs exactly one performs it).
-            Ok(RemovalOutcome::Finished(r)) if r.performed => {
+            // conditional write: of overlapping runs exactly one performs it), whichever
+            // call finished it (on Redis the marking call's read-back may show the
+            // other's lease renewal, or the user already gone).
+            Ok(Reached::Outcome(RemovalOutcome::Finished(r))) if r.performed => {
                 report.removed += 1;
                 Ok(true)
             }
-            Ok(_) => {
+            Ok(Reached::Gone { marked: true }) => {
+                report.removed += 1;
+                Ok(true)
+            }
+            Ok(Reached::Outcome(_)) => {
                 report.resumed += 1;
                 Ok(true)
             }
-            Err(RemovalError::NotFound) => Ok(true),
+            Ok(Reached::Gone { marked: false }) => Ok(true),
             Err(RemovalError::Refused(Blocker::PreconditionFailed)) => Ok(false),
             Err(RemovalError::Refused(b)) => {
                 // A user with two entries due (its warning's day and its removal's) is

@@ -38,6 +38,14 @@ pub(super) enum Start {
     Go(Begun),
     /// Another request holds the lease; nothing was done (polls answer the operation).
     Busy(RemovalJournal, User),
+    /// The user record is gone (never there, or removed). `marked`: this request's own
+    /// mark had written (the audit event at the number it reserved exists), and another
+    /// request finished that removal before this one read the record again — on Redis
+    /// a swap that wrote can read back as another request's lease renewal.
+    Gone {
+        /// Whether the removal that took the user was the one this request began.
+        marked: bool,
+    },
 }
 
 /// Removes a user of `org` under `policy`, or continues a removal in progress.
@@ -52,13 +60,44 @@ pub async fn remove_user<S: Store>(
     policy: &RemovalPolicy,
     now: Timestamp,
 ) -> Result<RemovalOutcome, RemovalError> {
-    match Box::pin(begin(store, org, user_id, policy, None, now)).await? {
-        Start::Busy(journal, user) => Ok(RemovalOutcome::InProgress {
-            operation: operation_of(store, org, &journal, &user, now).await?,
-            user,
-        }),
-        Start::Go(begun) => drive(store, org, user_id, policy, begun, now).await,
+    match remove(store, org, user_id, policy, now).await? {
+        Reached::Outcome(outcome) => Ok(outcome),
+        Reached::Gone { .. } => Err(RemovalError::NotFound),
     }
+}
+
+/// What [`remove`] found or did. Returned once and matched at once, as
+/// [`remove_user`]'s answer is (boxing the outcome would only add an allocation).
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Reached {
+    /// As [`remove_user`] answers.
+    Outcome(RemovalOutcome),
+    /// The user is gone ([`remove_user`]'s `NotFound`); `marked` as [`Start::Gone`].
+    Gone {
+        /// Whether the removal that took the user was the one this request began.
+        marked: bool,
+    },
+}
+
+/// [`remove_user`], telling a user gone after this request's own mark (the purge counts
+/// it) from one that was gone or taken by another request.
+pub(crate) async fn remove<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    policy: &RemovalPolicy,
+    now: Timestamp,
+) -> Result<Reached, RemovalError> {
+    Ok(Reached::Outcome(
+        match Box::pin(begin(store, org, user_id, policy, None, now)).await? {
+            Start::Busy(journal, user) => RemovalOutcome::InProgress {
+                operation: operation_of(store, org, &journal, &user, now).await?,
+                user,
+            },
+            Start::Go(begun) => drive(store, org, user_id, policy, begun, now).await?,
+            Start::Gone { marked } => return Ok(Reached::Gone { marked }),
+        },
+    ))
 }
 
 // ---------------------------------------------------------------------------------
@@ -90,10 +129,21 @@ pub(super) async fn begin<S: Store>(
     let mut reserved = Reserved::default();
     for _ in 0..records::CAS_ATTEMPTS {
         let (cas, current) = store.cas(&user_key).await?;
+        if current.is_none() && expect_operation.is_none() {
+            let marked = match reserved.audit_seq {
+                Some(n) => store.exists(&keys::audit_event(&org.id, n)).await?,
+                None => false,
+            };
+            return Ok(Start::Gone { marked });
+        }
         let u = read_user_for(&user_key, current, expect_operation)?;
         let started = match u.status {
             UserStatus::PendingDeletion => {
-                take_lease(store, org, policy, expect_operation, &user_key, cas, u, now).await?
+                let lease = Lease {
+                    expect_operation,
+                    marked: reserved.audit_seq,
+                };
+                take_lease(store, org, policy, lease, &user_key, cas, u, now).await?
             }
             UserStatus::Deleted if !policy.permanent => {
                 purge_if_window_ended(store, org, user_id, &u, now).await?;
@@ -159,19 +209,33 @@ async fn purge_if_window_ended<S: Store>(
     Ok(())
 }
 
+/// What [`take_lease`] knows of the request taking the lease.
+struct Lease<'a> {
+    /// A poll's operation: only its removal is taken up.
+    expect_operation: Option<&'a ObjectId>,
+    /// The audit event number this request reserved for its own mark, if it tried one:
+    /// a journal carrying it is this request's (the mark's swap wrote, though on Redis
+    /// its read-back may have shown another request's lease renewal since).
+    marked: Option<i64>,
+}
+
 /// A user already `pending_deletion`: refuses (policies that refuse a removal in
 /// progress), answers [`Start::Busy`] (asynchronous policies while another request
 /// holds the lease and its operation is recorded), or takes the lease over.
 ///
 /// Guarantees: "in progress" always names an operation a poll can find; otherwise
 /// this request renews the lease with a conditional swap (`None`: it lost the swap and
-/// [`begin`] reads again).
+/// [`begin`] reads again). The removal counts as this request's (`performed`) when
+/// the journal carries the audit number it reserved for its mark.
 #[allow(clippy::too_many_arguments)]
 async fn take_lease<S: Store>(
     store: &S,
     org: &Organization,
     policy: &RemovalPolicy,
-    expect_operation: Option<&ObjectId>,
+    Lease {
+        expect_operation,
+        marked,
+    }: Lease<'_>,
     user_key: &str,
     cas: S::Cas,
     u: User,
@@ -184,7 +248,8 @@ async fn take_lease<S: Store>(
         }
         .into());
     };
-    if journal.lease_until > now {
+    let ours = marked == Some(journal.audit_seq);
+    if journal.lease_until > now && !ours {
         if policy.on_in_progress == OnInProgress::Refuse {
             return Err(RemovalError::Refused(Blocker::PendingDeletion));
         }
@@ -207,7 +272,7 @@ async fn take_lease<S: Store>(
         return Ok(Some(Start::Go(Begun {
             journal,
             before: u,
-            performed: false,
+            performed: ours,
         })));
     }
     Ok(None)

@@ -43,6 +43,7 @@ mod purge;
 mod restore;
 
 pub use engine::remove_user;
+pub(crate) use engine::{Reached, remove};
 pub use plan::{Plan, plan};
 pub use poll::poll;
 pub use purge::{PurgeReport, purge_expired, purge_if_expired};

@@ -51,7 +51,7 @@ pub async fn poll<S: Store>(
         },
         // The user no longer carries this operation: it finished (possibly through
         // another request that did not get to record it).
-        Err(RemovalError::NotFound) => {
+        Ok(Start::Gone { .. }) | Err(RemovalError::NotFound) => {
             let mut done = op;
             done.status = OperationStatus::Succeeded;
             done.user_id = None;

@@ -2,7 +2,7 @@
 //! ([`purge_if_expired`]) and by walking the trash queue ([`purge_expired`], for a
 //! scheduler).
 
-use super::engine::remove_user;
+use super::engine::{Reached, remove_user};
 use super::{Blocker, RemovalError, RemovalOutcome, RemovalPolicy, TrashEntry};
 use crate::error::DomainError;
 use crate::ids::ObjectId;
@@ -162,11 +162,18 @@ async fn settle_entry<S: Store>(
         report.waiting += 1;
         return Ok(false);
     }
-    match remove_user(store, org, &e.user_id, &policy, now).await {
-        Ok(outcome) => {
-            if matches!(outcome, RemovalOutcome::Finished(r) if r.performed) {
+    match super::engine::remove(store, org, &e.user_id, &policy, now).await {
+        Ok(removed) => {
+            // Counted by the purge that marked the user, whichever finished it.
+            if matches!(
+                removed,
+                Reached::Outcome(RemovalOutcome::Finished(ref r)) if r.performed
+            ) || matches!(removed, Reached::Gone { marked: true })
+            {
                 report.purged += 1;
             }
+            // Gone: another purge finished the user (and deleted the entry) since it
+            // was read.
             Ok(true)
         }
         // Held: skipped, and the entry stays for a later purge.
