@@ -6,7 +6,7 @@
 //! then the organization the request names (a token of another organization gets the
 //! same answer as a missing organization: 404, so it never learns what exists).
 
-use crate::request::{ApiRequest, Ctx};
+use crate::request::{ApiRequest, ApiResponse, Ctx};
 use roster_domain::ids::{ObjectId, OrgRef};
 use roster_domain::model::Organization;
 use roster_domain::permissions::{self, Action, Grant, Permission, Resource};
@@ -130,6 +130,28 @@ impl Caller {
             Principal::Token(t) => Some(t.id.clone()),
         }
     }
+}
+
+/// The protection space of the canonical, WSO2 and Dynatrace surfaces' challenges (SCIM
+/// names its own, `roster-scim`).
+pub const REALM: &str = "roster";
+
+/// `resp` (a 401) with its `WWW-Authenticate` challenge (RFC 9110 §11.6.1: a 401
+/// carries at least one; RFC 6750 §3: the bearer scheme): `Bearer realm="{realm}"`,
+/// plus `, error="invalid_token"` when the request sent a token that is unknown,
+/// expired or revoked (RFC 6750 §3.1; none when it sent no token). The seeds of the
+/// canonical surface, WSO2 and Dynatrace show no challenge; their clients ignore it.
+/// `realm` is one of Roster's own constants (ASCII, no quote).
+pub fn challenged(mut resp: ApiResponse, realm: &str, invalid_token: bool) -> ApiResponse {
+    let value = if invalid_token {
+        format!("Bearer realm=\"{realm}\", error=\"invalid_token\"")
+    } else {
+        format!("Bearer realm=\"{realm}\"")
+    };
+    if let Ok(v) = http::HeaderValue::from_str(&value) {
+        resp.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
+    }
+    resp
 }
 
 /// Why a request is refused before its route runs.

@@ -121,16 +121,24 @@ impl SurfaceError for Error {
     }
 }
 
-/// 401 (no token, invalid token), 403, 429, 500.
+/// 401 (no token, invalid token; with a challenge), 403, 429, 500.
 fn auth_failure(a: AuthFailure) -> ApiResponse {
     match a {
-        AuthFailure::NoToken => exception(
-            StatusCode::UNAUTHORIZED,
-            "Authentication failed: no bearer token",
+        AuthFailure::NoToken => auth::challenged(
+            exception(
+                StatusCode::UNAUTHORIZED,
+                "Authentication failed: no bearer token",
+            ),
+            auth::REALM,
+            false,
         ),
-        AuthFailure::Unauthorized => exception(
-            StatusCode::UNAUTHORIZED,
-            "Authentication failed: the token is not valid",
+        AuthFailure::Unauthorized => auth::challenged(
+            exception(
+                StatusCode::UNAUTHORIZED,
+                "Authentication failed: the token is not valid",
+            ),
+            auth::REALM,
+            true,
         ),
         AuthFailure::Forbidden { permission } => exception(
             StatusCode::FORBIDDEN,

@@ -62,9 +62,11 @@ fn the_check_reports_what_the_description_does_not_say() {
             .any(|b| b.starts_with("etag: described as required"))
     );
     assert!(broken.iter().any(|b| b.contains("\"many\"")));
-    // A 401 carries no rate-limit headers; SCIM's carries its challenge.
+    // A 401 carries no rate-limit headers, and its surface's challenge.
     let counted_401 = reply(401, &RATE);
-    assert_eq!(headers_broken("GET", USER, &counted_401).len(), 3);
+    let broken = headers_broken("GET", USER, &counted_401);
+    assert_eq!(broken.len(), 4, "{broken:#?}");
+    assert!(broken.contains(&"www-authenticate: described as required, not sent".to_owned()));
     let scim = "/v1/organizations/acme/scim/v2/Users";
     let bare_401 = reply(401, &[]);
     assert_eq!(
@@ -124,8 +126,9 @@ async fn each_surface_sends_the_challenge_and_rate_headers_it_describes() {
     let user = app.user(&org, "hdr-user").await;
     let bad = Some("rst_0000000000000000000000000000000000000000000000000000000000000000");
 
-    // The canonical surface, WSO2 and Dynatrace: 401 without a challenge (their seeds
-    // send none), and no rate-limit headers.
+    // The canonical surface, WSO2 and Dynatrace: 401 with the bearer challenge RFC 9110
+    // §11.6.1 asks for (their seeds show none; `error="invalid_token"` for a bad token,
+    // RFC 6750 §3.1), and no rate-limit headers.
     for (method, path) in [
         ("GET", format!("/v1/organizations/{org}/mdm/users/{user}")),
         ("GET", "/mdm-admin/users".to_owned()),
@@ -134,10 +137,13 @@ async fn each_surface_sends_the_challenge_and_rate_headers_it_describes() {
             "/v1/accounts/0b7c1d1e-7a40-4a1e-9d57-0c0dbe8a7f3e/users/a@example.com".to_owned(),
         ),
     ] {
-        for token in [None, bad] {
+        for (token, challenge) in [
+            (None, "Bearer realm=\"roster\""),
+            (bad, "Bearer realm=\"roster\", error=\"invalid_token\""),
+        ] {
             let r = app.send(method, &path, token, &[], None).await;
             assert_eq!(r.status, 401, "{path}: {}", r.text);
-            assert!(r.header("www-authenticate").is_none(), "{path}");
+            assert_eq!(r.header("www-authenticate"), Some(challenge), "{path}");
             assert_uncounted(&r);
         }
     }

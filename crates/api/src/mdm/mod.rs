@@ -179,11 +179,16 @@ impl SurfaceError for Error {
         let body =
             serde_json::json!({ "status": false, "error": { "code": code, "message": message } });
         let mut resp = crate::params::json(status, &body);
-        if let Error::MethodNotAllowed(allow) = self {
-            resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        match self {
+            Error::MethodNotAllowed(allow) => {
+                resp.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+                resp
+            }
+            Error::NoToken => crate::auth::challenged(resp, crate::auth::REALM, false),
+            Error::Unauthorized => crate::auth::challenged(resp, crate::auth::REALM, true),
+            _ => resp,
         }
-        resp
     }
 }
 

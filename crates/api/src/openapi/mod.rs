@@ -92,7 +92,7 @@ fn header_name(key: &str) -> Option<&'static str> {
         "XRateLimitLimit" => "X-RateLimit-Limit",
         "XRateLimitRemaining" => "X-RateLimit-Remaining",
         "XRateLimitReset" => "X-RateLimit-Reset",
-        "ScimChallenge" | "ApimChallenge" => "WWW-Authenticate",
+        "Challenge" | "ScimChallenge" | "ApimChallenge" => "WWW-Authenticate",
         _ => return None,
     })
 }
@@ -301,8 +301,8 @@ fn success(
 /// the headers it carries:
 /// - the surface's unauthenticated answer (401; CAS: 403) carries no rate-limit
 ///   headers, since no token was counted; a 401 carries the surface's bearer challenge
-///   (`challenge` in `parts.json`: SCIM's and API Management's `WWW-Authenticate`;
-///   the other surfaces send none, as their seeds do);
+///   (`challenge` in `parts.json`: `WWW-Authenticate`, RFC 9110 §11.6.1; CAS answers
+///   403 instead);
 /// - 405 carries `Allow`, and the rate-limit headers only when the refusal came after
 ///   the token was counted (CAS's 405 for a managed user, SCIM's `.search` by id);
 /// - 500 carries them only when the store failed after the token was counted;
@@ -860,18 +860,12 @@ mod tests {
                     }
                     let rate = required(&h, "X-RateLimit-Limit");
                     match code.as_str() {
-                        // No token was counted: no rate-limit headers; SCIM's and API
-                        // Management's challenge.
+                        // No token was counted: no rate-limit headers; every 401 its
+                        // surface's challenge (RFC 9110 §11.6.1).
                         "401" => {
                             seen_401 += 1;
                             assert_eq!(rate, None, "{at}");
-                            let challenge = path.contains("/scim/v2/")
-                                || path.contains("/providers/Microsoft.ApiManagement/");
-                            assert_eq!(
-                                required(&h, "WWW-Authenticate"),
-                                challenge.then_some(true),
-                                "{at}"
-                            );
+                            assert_eq!(required(&h, "WWW-Authenticate"), Some(true), "{at}");
                         }
                         "405" | "500" => assert_eq!(rate, Some(false), "{at}"),
                         "403" if component == "cas-user" => assert_eq!(rate, Some(false), "{at}"),

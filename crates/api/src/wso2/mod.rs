@@ -239,8 +239,16 @@ fn no_such_user(name: &str) -> ApiResponse {
 
 fn auth_failure(a: AuthFailure) -> ApiResponse {
     match a {
-        AuthFailure::NoToken => message(StatusCode::UNAUTHORIZED, "No auth token"),
-        AuthFailure::Unauthorized => message(StatusCode::UNAUTHORIZED, "Unauthorized"),
+        AuthFailure::NoToken => auth::challenged(
+            message(StatusCode::UNAUTHORIZED, "No auth token"),
+            auth::REALM,
+            false,
+        ),
+        AuthFailure::Unauthorized => auth::challenged(
+            message(StatusCode::UNAUTHORIZED, "Unauthorized"),
+            auth::REALM,
+            true,
+        ),
         AuthFailure::Forbidden { permission } => message(
             StatusCode::FORBIDDEN,
             &format!("Forbidden: requires {permission}"),

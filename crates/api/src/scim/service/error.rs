@@ -118,13 +118,12 @@ fn method_not_allowed(allow: &'static str) -> ApiResponse {
 /// no organization), or the store's 500.
 fn auth_failure(a: AuthFailure) -> ApiResponse {
     match a {
-        AuthFailure::NoToken => challenge(
-            "no bearer token: send Authorization: Bearer <token>",
-            format!("Bearer realm=\"{REALM}\""),
-        ),
+        AuthFailure::NoToken => {
+            challenge("no bearer token: send Authorization: Bearer <token>", false)
+        }
         AuthFailure::Unauthorized => challenge(
             "the bearer token is not valid (unknown, expired or revoked)",
-            format!("Bearer realm=\"{REALM}\", error=\"invalid_token\""),
+            true,
         ),
         AuthFailure::Forbidden { permission } => error_response(&ScimError::new(
             StatusCode::FORBIDDEN,
@@ -145,12 +144,9 @@ fn auth_failure(a: AuthFailure) -> ApiResponse {
     }
 }
 
-fn challenge(detail: &str, value: String) -> ApiResponse {
-    let mut resp = error_response(&ScimError::new(StatusCode::UNAUTHORIZED, None, detail));
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    resp
+fn challenge(detail: &str, invalid_token: bool) -> ApiResponse {
+    let resp = error_response(&ScimError::new(StatusCode::UNAUTHORIZED, None, detail));
+    crate::auth::challenged(resp, REALM, invalid_token)
 }
 
 /// The SCIM name of a domain field in conflict.
