@@ -267,12 +267,9 @@ pub fn orders3() -> Vec<Box<dyn FnMut(usize) -> [usize; 3]>> {
         }
     }
     for seed in 1..=150u64 {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut next = xorshift(seed);
         out.push(Box::new(move |_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let r = (x % 3) as usize;
+            let r = (next() % 3) as usize;
             [r, (r + 1) % 3, (r + 2) % 3]
         }));
     }
@@ -289,13 +286,19 @@ pub fn orders() -> Vec<Box<dyn FnMut(usize) -> bool>> {
         out.push(Box::new(move |step| step >= k));
     }
     for seed in 1..=150u64 {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        out.push(Box::new(move |_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x & 1 == 0
-        }));
+        let mut next = xorshift(seed);
+        out.push(Box::new(move |_| next() & 1 == 0));
     }
     out
+}
+
+/// A xorshift64 generator from `seed` (the random orders' fixed sequences).
+fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
 }
