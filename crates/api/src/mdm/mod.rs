@@ -369,13 +369,12 @@ pub fn plan_hold(plan: &Plan) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
-/// Parses the optional `dryRun` query parameter (`true` or `false`).
+/// Parses the optional `dryRun` query parameter: `true` or `false` in any case, as the
+/// description's shared `DryRun` parameter and the seeds' surfaces take it
+/// ([`crate::params::flag`]); anything else is 400 naming it, so `dryRun=yes` never
+/// deletes.
 pub fn dry_run(req: &ApiRequest) -> Result<bool, Error> {
-    match req.query_param("dryRun").as_deref() {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(ValidationError::new("dryRun", "must be true or false").into()),
-    }
+    Ok(crate::params::flag(req, "dryRun")?.unwrap_or(false))
 }
 
 /// A dry run's answer: what would be removed, or what blocks it.
