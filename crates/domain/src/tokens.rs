@@ -188,9 +188,10 @@ fn counter_key(org: Option<&ObjectId>) -> String {
     }
 }
 
-/// Creates a token in `org` (or a global one for `None`). An owner user must exist in
-/// that organization (`NotFound` otherwise) and gets the token in its owned list, so a
-/// removal of the user revokes it. Writes the index entry, the id → digest pointer, the
+/// Creates a token in `org` (or a global one for `None`). An owner user must be a live
+/// user of that organization (otherwise `Invalid` naming `ownerUserId`: the request's
+/// field is wrong, not its path) and gets the token in its owned list, so a removal of
+/// the user revokes it. Writes the index entry, the id → digest pointer, the
 /// record, then the owner's list; a failure rolls back what it wrote.
 pub async fn create<S: Store>(
     store: &S,
@@ -208,7 +209,10 @@ pub async fn create<S: Store>(
     }
     let org_id = org.map(|o| o.id.clone());
     if let (Some(o), Some(owner)) = (org, &new.owner_user_id) {
-        crate::users::get_live(store, o, owner).await?;
+        match crate::users::get_live(store, o, owner).await {
+            Err(DomainError::NotFound { .. }) => return Err(no_owner()),
+            found => found?,
+        };
     }
     let secret = format!("{SECRET_PREFIX}{}", hex::encode(ids::random_bytes::<32>()));
     let digest = digest_of(&secret);
@@ -239,9 +243,7 @@ pub async fn create<S: Store>(
         if let (Some(o), Some(owner)) = (org, &token.owner_user_id) {
             let list = keys::user_api_tokens(&o.id, owner);
             if dependents::append(store, &list, &token.id).await? == Appended::UserGone {
-                return Err(DomainError::NotFound {
-                    entity: Entity::User,
-                });
+                return Err(no_owner());
             }
         }
         Ok(())
@@ -254,6 +256,16 @@ pub async fn create<S: Store>(
             Err(e)
         }
     }
+}
+
+/// The refusal of an `ownerUserId` that names no live user of the organization (none
+/// with that id, or one being removed or removed).
+fn no_owner() -> DomainError {
+    ValidationError::new(
+        "ownerUserId",
+        "must be the id of a live user of the organization",
+    )
+    .into()
 }
 
 /// The token a secret belongs to, if any (valid or not: the caller decides).
@@ -421,6 +433,58 @@ mod tests {
             // A global token is not visible as an organization's.
             let other = ObjectId::generate(now);
             assert!(get(&s, Some(&other), &c.token.id).await.is_err());
+        });
+    }
+
+    #[test]
+    fn an_owner_that_is_no_live_user_is_refused_naming_the_field() {
+        let s = MemoryStore::from_env();
+        let now = Timestamp(1_795_331_760_000);
+        block_on(async {
+            let org = crate::orgs::create(
+                &s,
+                crate::orgs::NewOrganization::parse("A", "acme").unwrap(),
+                now,
+            )
+            .await
+            .unwrap();
+            let kim = crate::users::create(
+                &s,
+                &org,
+                crate::users::NewUser::parse("kim", Some("kim@example.com"), None, None).unwrap(),
+                now,
+            )
+            .await
+            .unwrap();
+            let owned = |owner: &ObjectId| {
+                NewToken::parse("t", &["*".into()], None, Some(owner.as_str()), None).unwrap()
+            };
+            // No user with this id: the field is wrong, not the path (no 404).
+            let nobody = ObjectId::generate(now);
+            match create(&s, Some(&org), owned(&nobody), None, now).await {
+                Err(DomainError::Invalid(e)) => assert_eq!(e.field, "ownerUserId"),
+                other => panic!("{other:?}"),
+            }
+            // A user of another organization is no user of this one.
+            let other = crate::orgs::create(
+                &s,
+                crate::orgs::NewOrganization::parse("B", "beta").unwrap(),
+                now,
+            )
+            .await
+            .unwrap();
+            match create(&s, Some(&other), owned(&kim.id), None, now).await {
+                Err(DomainError::Invalid(e)) => assert_eq!(e.field, "ownerUserId"),
+                other => panic!("{other:?}"),
+            }
+            // Nothing was written for the refused tokens.
+            let (listed, _) = list(&s, Some(&org.id), 0, 10).await.unwrap();
+            assert!(listed.is_empty());
+            // A live user owns one.
+            let c = create(&s, Some(&org), owned(&kim.id), None, now)
+                .await
+                .unwrap();
+            assert_eq!(c.token.owner_user_id.as_ref(), Some(&kim.id));
         });
     }
 

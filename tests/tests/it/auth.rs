@@ -614,6 +614,18 @@ async fn tokens_are_shown_once_scoped_revocable_and_never_escalate() {
         .await;
     assert_eq!(bad.status, 400, "{}", bad.text);
     assert!(bad.text.contains("permissions[0]"), "{}", bad.text);
+    // An owner that is no user of the organization is the body's fault (400 naming
+    // `ownerUserId`), not a missing resource (404).
+    let nobody = app
+        .call(
+            "POST",
+            &format!("/v1/organizations/{org}/tokens"),
+            Some(json!({"name": "x", "permissions": ["*"], "ownerUserId": "0123456789abcdef01234567"})),
+        )
+        .await;
+    assert_eq!(nobody.status, 400, "{}", nobody.text);
+    assert_eq!(nobody.body["error"]["code"], 1001, "{}", nobody.text);
+    assert!(nobody.text.contains("ownerUserId"), "{}", nobody.text);
     // Revoked: unauthorized from then on.
     let r = app
         .call(
