@@ -22,6 +22,12 @@ pub struct CountShard {
     pub n: i64,
     /// Digests of the most recent operations applied here, oldest first.
     pub ops: Vec<String>,
+    /// Digests of the operations applied by [`apply_pinned`] and not yet released
+    /// ([`unpin`], [`undo_pinned`]): kept however many others follow (unlike `ops`), so
+    /// whether such an operation was applied can be read back much later. Empty (and
+    /// absent from the record) unless an operation is in flight or was stopped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pinned: Vec<String>,
 }
 
 /// Writes the empty shards of a new organization.
@@ -40,12 +46,9 @@ pub async fn apply<S: Store>(
     op: &str,
     delta: i64,
 ) -> Result<(), DomainError> {
-    let key = keys::user_count_shard(org, keys::shard_of(op));
-    // Shards remember a digest of each operation id, never the id itself.
-    let op = &keys::digest("count", op);
-    let updated = records::update(store, &key, |shard: &mut CountShard| {
+    change_shard(store, org, op, |shard, op| {
         if shard.ops.iter().any(|o| o == op) {
-            return Ok::<_, DomainError>(false);
+            return false;
         }
         shard.n += delta;
         shard.ops.push(op.to_owned());
@@ -53,7 +56,78 @@ pub async fn apply<S: Store>(
             let excess = shard.ops.len() - REMEMBERED_OPS;
             shard.ops.drain(..excess);
         }
-        Ok(true)
+        true
+    })
+    .await
+}
+
+/// Adds `delta` for operation `op` unless it is pinned already, and pins it: until
+/// [`unpin`] or [`undo_pinned`] releases it, the shard says that `op` was applied, even
+/// long after `ops` has forgotten it. For a change a later, unrelated call may have to
+/// take back (a restore stopped after counting its user and never repeated: the purge
+/// takes the count back). One conditional swap of the shard (a read and a swap).
+pub async fn apply_pinned<S: Store>(
+    store: &S,
+    org: &ObjectId,
+    op: &str,
+    delta: i64,
+) -> Result<(), DomainError> {
+    change_shard(store, org, op, |shard, op| {
+        if shard.pinned.iter().any(|o| o == op) {
+            return false;
+        }
+        shard.n += delta;
+        shard.pinned.push(op.to_owned());
+        true
+    })
+    .await
+}
+
+/// Releases the pin of `op` ([`apply_pinned`]), keeping its change: the operation it
+/// belongs to finished. Nothing to do (no write) when `op` is not pinned.
+pub async fn unpin<S: Store>(store: &S, org: &ObjectId, op: &str) -> Result<(), DomainError> {
+    change_shard(store, org, op, |shard, op| {
+        let before = shard.pinned.len();
+        shard.pinned.retain(|o| o != op);
+        shard.pinned.len() != before
+    })
+    .await
+}
+
+/// Takes back the `delta` that [`apply_pinned`] added for `op`, and its pin, if `op` is
+/// pinned (in the same swap: a repeat takes nothing back twice); nothing when it is not
+/// (never applied, or released).
+pub async fn undo_pinned<S: Store>(
+    store: &S,
+    org: &ObjectId,
+    op: &str,
+    delta: i64,
+) -> Result<(), DomainError> {
+    change_shard(store, org, op, |shard, op| {
+        let before = shard.pinned.len();
+        shard.pinned.retain(|o| o != op);
+        if shard.pinned.len() == before {
+            return false;
+        }
+        shard.n -= delta;
+        true
+    })
+    .await
+}
+
+/// Changes the shard of `op` with `change`, given the operation's digest (shards
+/// remember digests, never the ids themselves); `change` returns whether it changed
+/// anything (no write when not). A missing shard is `Corrupt`.
+async fn change_shard<S: Store>(
+    store: &S,
+    org: &ObjectId,
+    op: &str,
+    change: impl Fn(&mut CountShard, &str) -> bool,
+) -> Result<(), DomainError> {
+    let key = keys::user_count_shard(org, keys::shard_of(op));
+    let op = &keys::digest("count", op);
+    let updated = records::update(store, &key, |shard: &mut CountShard| {
+        Ok::<_, DomainError>(change(shard, op))
     })
     .await?;
     match updated {

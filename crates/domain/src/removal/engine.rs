@@ -149,6 +149,13 @@ pub(super) async fn begin<S: Store>(
                 purge_if_window_ended(store, org, user_id, &u, now).await?;
                 return Err(RemovalError::NotFound);
             }
+            // Restored (or removed softly again) since the purge looked: not its user.
+            UserStatus::Active | UserStatus::Disabled if policy.expired_only => {
+                return Err(RemovalError::NotFound);
+            }
+            UserStatus::Deleted if policy.expired_only && !window_ended(&u, now) => {
+                return Err(RemovalError::NotFound);
+            }
             UserStatus::Active | UserStatus::Disabled | UserStatus::Deleted => {
                 mark(
                     store,
@@ -190,6 +197,11 @@ fn read_user_for(
     Ok(u)
 }
 
+/// Whether `u` is softly removed and its retention window has ended at `now`.
+fn window_ended(u: &User, now: Timestamp) -> bool {
+    u.deletion.as_ref().is_some_and(|d| now >= d.purge_after)
+}
+
 /// A softly removed user touched by a removal that is not the purge: purged if its
 /// retention window has ended and no legal hold protects it (either way the removal
 /// answers `NotFound`).
@@ -200,9 +212,11 @@ async fn purge_if_window_ended<S: Store>(
     u: &User,
     now: Timestamp,
 ) -> Result<(), RemovalError> {
-    if u.deletion.as_ref().is_some_and(|d| now >= d.purge_after) {
-        match remove_user(store, org, user_id, &RemovalPolicy::purge(), now).await {
-            Ok(_) | Err(RemovalError::Refused(Blocker::LegalHold { .. })) => {}
+    if window_ended(u, now) {
+        let policy = RemovalPolicy::purge().expired_only();
+        match remove_user(store, org, user_id, &policy, now).await {
+            Ok(_)
+            | Err(RemovalError::Refused(Blocker::LegalHold { .. }) | RemovalError::NotFound) => {}
             Err(e) => return Err(e),
         }
     }
@@ -822,6 +836,11 @@ async fn release_claims_and_indexes<S: Store>(
     }
     if journal.counted {
         count::apply(store, &org.id, &format!("-{}", journal.operation_id), -1).await?;
+    } else if let Some(trash_seq) = journal.trash_seq {
+        // The purge of a soft removal: uncounted then, unless a restore of it counted
+        // the user again and stopped before reinstating it (its count is pinned).
+        let op = super::restore::count_op(user_id, trash_seq);
+        count::undo_pinned(store, &org.id, &op, 1).await?;
     }
     store.delete(&keys::user_search(&org.id, user.seq)).await?;
     Ok(())

@@ -105,6 +105,12 @@ pub struct RemovalPolicy {
     pub on_in_progress: OnInProgress,
     /// Remove permanently whatever the organization's retention (the purge).
     pub permanent: bool,
+    /// Remove only a softly removed user whose retention window has ended at the
+    /// removal's `now` (the purge of the trash, [`RemovalPolicy::expired_only`]): a user
+    /// found live, or softly removed again with a window still open, is `NotFound` —
+    /// restored since the caller looked, it is not the purge's to remove. Read where the
+    /// removal marks the user, with the read its conditional swap depends on.
+    pub expired_only: bool,
     /// Who asks: a token id, or `admin`.
     pub actor: String,
 }
@@ -123,6 +129,7 @@ impl RemovalPolicy {
             asynchronous: false,
             on_in_progress: OnInProgress::Help,
             permanent: false,
+            expired_only: false,
             actor: "admin".to_owned(),
         }
     }
@@ -192,6 +199,14 @@ impl RemovalPolicy {
     /// retention says; a legal hold refuses it like every removal.
     pub fn scheduled() -> Self {
         Self::base("schedule")
+    }
+
+    /// The same policy for softly removed users whose window has ended only (see
+    /// [`RemovalPolicy::expired_only`](Self#structfield.expired_only)): what every purge
+    /// of the trash uses, so that a restore racing it keeps its user.
+    pub fn expired_only(mut self) -> Self {
+        self.expired_only = true;
+        self
     }
 
     /// The same policy on behalf of `actor`.

@@ -4,6 +4,7 @@
 
 use super::engine::{Reached, remove_user};
 use super::{Blocker, RemovalError, RemovalOutcome, RemovalPolicy, TrashEntry};
+use crate::count;
 use crate::error::DomainError;
 use crate::ids::ObjectId;
 use crate::keys;
@@ -30,9 +31,13 @@ pub async fn purge_if_expired<S: Store>(
     let expired = u.status == UserStatus::Deleted
         && u.deletion.as_ref().is_some_and(|d| now >= d.purge_after);
     if expired {
-        match remove_user(store, org, user_id, &RemovalPolicy::purge(), now).await {
+        let policy = RemovalPolicy::purge().expired_only();
+        match remove_user(store, org, user_id, &policy, now).await {
             Ok(_) => {}
-            Err(RemovalError::Refused(Blocker::LegalHold { .. })) => return Ok(false),
+            // Held, or restored since it was read: not purged.
+            Err(RemovalError::Refused(Blocker::LegalHold { .. }) | RemovalError::NotFound) => {
+                return Ok(false);
+            }
             Err(e) => return Err(e),
         }
     }
@@ -127,7 +132,7 @@ async fn settle_entry<S: Store>(
         Err(DomainError::NotFound { .. }) => None,
         Err(err) => return Err(err.into()),
     };
-    let policy = RemovalPolicy::purge().by(actor);
+    let policy = RemovalPolicy::purge().expired_only().by(actor);
     // A removal naming this entry is under way, or stopped for good: a purge of the
     // user, or a soft removal that got as far as writing the entry. It is finished here
     // (every step is idempotent); deleting its entry instead would leave a user being
@@ -155,6 +160,12 @@ async fn settle_entry<S: Store>(
         return Ok(false);
     }
     if !ours {
+        // A restore that stopped after reinstating its user (which is live and
+        // counted, or removed again since) leaves its count pinned: released with the
+        // entry. (A user purged since had it taken back by that purge.)
+        if e.restoring_since.is_some() {
+            count::unpin(store, &org.id, &super::restore::count_op(&e.user_id, n)).await?;
+        }
         store.delete(key).await?;
         return Ok(true);
     }
@@ -176,6 +187,10 @@ async fn settle_entry<S: Store>(
             // was read.
             Ok(true)
         }
+        // Restored (or removed softly again) since it was read: not this purge's user.
+        // Settled once the restore has deleted the entry; until then a later purge
+        // looks again (and deletes it, should the restore have stopped).
+        Err(RemovalError::NotFound) => Ok(!store.exists(key).await?),
         // Held: skipped, and the entry stays for a later purge.
         Err(RemovalError::Refused(Blocker::LegalHold { .. })) => {
             report.held += 1;

@@ -68,11 +68,28 @@ pub async fn restore<S: Store>(
     // anywhere after this leaves the user restorable (or restored) with its event
     // written once, and a repeat completes the restore without a second event.
     announce(store, org, user_id, &u, actor, number, now).await?;
-    let restored = reinstate_record(store, org, user_id, &deletion, now).await?;
+    let Some(restored) = reinstate_record(store, org, user_id, &deletion, now).await? else {
+        // A purge took the user meanwhile (its window ended as this restore ran): what
+        // this restore gave back goes again, whichever of the two got there first.
+        withdraw(store, org, user_id, &u, &deletion).await?;
+        return Err(RestoreError::NotFound);
+    };
+    // The user is live and counted: the count's pin has done its work. A stop before
+    // this leaves it for the purge, which releases it with the entry (or, should the
+    // user never come back, takes the count back).
+    count::unpin(store, &org.id, &count_op(user_id, deletion.trash_seq)).await?;
     store
         .delete(&keys::trash_entry(&org.id, deletion.trash_seq))
         .await?;
     Ok(restored)
+}
+
+/// The count operation of a restore of `user_id` from trash entry `trash_seq`: the
+/// restore applies it pinned ([`count::apply_pinned`]), before the record is reinstated,
+/// so a purge of a user whose restore stopped in between can take it back
+/// ([`count::undo_pinned`]) however long after.
+pub(super) fn count_op(user_id: &ObjectId, trash_seq: i64) -> String {
+    format!("+restore/{user_id}/{trash_seq}")
 }
 
 /// Marks this soft removal's trash entry with the restore's start (`restoringSince`:
@@ -129,7 +146,8 @@ async fn restorable<S: Store>(
         return Err(RestoreError::NotFound);
     };
     if now >= deletion.purge_after {
-        remove_user(store, org, user_id, &RemovalPolicy::purge().by(actor), now).await?;
+        let policy = RemovalPolicy::purge().expired_only().by(actor);
+        remove_user(store, org, user_id, &policy, now).await?;
         return Err(RestoreError::NotFound);
     }
     Ok((u, deletion))
@@ -178,26 +196,21 @@ async fn rejoin_indexes<S: Store>(
     store
         .set(&keys::user_search(&org.id, u.seq), text.as_bytes())
         .await?;
-    count::apply(
-        store,
-        &org.id,
-        &format!("+restore/{user_id}/{}", deletion.trash_seq),
-        1,
-    )
-    .await?;
+    count::apply_pinned(store, &org.id, &count_op(user_id, deletion.trash_seq), 1).await?;
     reopen_lists(store, &org.id, user_id).await?;
     Ok(())
 }
 
 /// The record gets back the status it had before the removal (a new version); a record
-/// already reinstated is answered as it is.
+/// already reinstated is answered as it is; `None` when a purge took the user meanwhile
+/// (it is being removed, or gone).
 async fn reinstate_record<S: Store>(
     store: &S,
     org: &Organization,
     user_id: &ObjectId,
     deletion: &SoftDeletion,
     now: Timestamp,
-) -> Result<User, RestoreError> {
+) -> Result<Option<User>, RestoreError> {
     let updated = records::update(store, &keys::user(&org.id, user_id), |x: &mut User| {
         if x.status != UserStatus::Deleted {
             return Ok::<_, DomainError>(false);
@@ -209,10 +222,32 @@ async fn reinstate_record<S: Store>(
         Ok(true)
     })
     .await?;
-    match updated {
-        Updated::Written(x) | Updated::Unchanged(x) => Ok(x),
-        Updated::Missing => Err(RestoreError::NotFound),
+    Ok(match updated {
+        Updated::Written(x) => Some(x),
+        Updated::Unchanged(x) if x.is_live() => Some(x),
+        Updated::Unchanged(_) | Updated::Missing => None,
+    })
+}
+
+/// Takes back what a restore gave `u` before a purge took the user: its claims (those
+/// still its own), identity membership, search entry and pinned count. The purge frees
+/// the same; this covers whatever the restore wrote after the purge had freed it.
+async fn withdraw<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    u: &User,
+    deletion: &SoftDeletion,
+) -> Result<(), DomainError> {
+    for (_, key) in crate::users::user_claims(org, u) {
+        claims::release(store, &key, u.seq).await?;
     }
+    if let Some(email) = &u.email {
+        crate::identity::leave(store, email, &org.id, user_id).await?;
+    }
+    store.delete(&keys::user_search(&org.id, u.seq)).await?;
+    let op = count_op(user_id, deletion.trash_seq);
+    count::undo_pinned(store, &org.id, &op, 1).await
 }
 
 /// The user shows among its groups' members again (their representations change), and

@@ -518,6 +518,69 @@ fn a_restore_stopped_after_any_call_and_repeated_is_audited_once() {
     }
 }
 
+/// A restore stopped for good after any number of store calls and never repeated, then
+/// a purge once the window has ended: a user the stop left softly removed is purged —
+/// its claims, search entry, identity and count included (the count the restore had
+/// already given back is taken back) — and one it left reinstated stays, counted once;
+/// the store satisfies the invariants after the purge. The count was one ahead for
+/// good when the stop fell between the restore's count and its record write.
+#[test]
+fn a_restore_stopped_after_any_call_and_never_repeated_is_purged_cleanly() {
+    let setup = || {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, Some(30), None);
+        let id = block_on(user_with(&s, &o, "kim", 2));
+        block_on(remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW)).unwrap();
+        s.clear_faults();
+        (s, o, id)
+    };
+    let calls = {
+        let (s, o, id) = setup();
+        block_on(removal::restore(&s, &o, &id, "admin", NOW)).unwrap();
+        s.calls()
+    };
+    let after_window = NOW.plus_millis(31 * DAY);
+    let mut purged = 0;
+    for n in 1..=calls {
+        let at = format!("restore stopped before call {n} of {calls}, then purged");
+        let (s, o, id) = setup();
+        s.stop_at(n);
+        assert!(
+            block_on(removal::restore(&s, &o, &id, "admin", NOW)).is_err(),
+            "{at}"
+        );
+        s.clear_faults();
+        let reinstated = block_on(users::get(&s, &o, &id)).is_ok();
+        let report = block_on(removal::purge_expired(&s, &o, 100, "admin", after_window));
+        let report = report.unwrap_or_else(|e| panic!("{at}: {e}"));
+        let after = block_on(users::get_any(&s, &o, &id));
+        if reinstated {
+            assert_eq!(after.unwrap().status, UserStatus::Active, "{at}");
+        } else {
+            purged += 1;
+            assert!(
+                matches!(after, Err(roster_domain::DomainError::NotFound { .. })),
+                "{at}: {report:?}"
+            );
+        }
+        assert_eq!(
+            block_on(count::total(&s, &o.id)).unwrap(),
+            i64::from(reinstated),
+            "{at}: the count"
+        );
+        // No count stays pinned once the purge has settled the trash entry.
+        for shard in 0..roster_domain::keys::COUNT_SHARDS {
+            let key = roster_domain::keys::user_count_shard(&o.id, shard);
+            let bytes = s.snapshot().remove(&key).unwrap();
+            let shard: count::CountShard = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(shard.pinned, Vec::<String>::new(), "{at}: {key}");
+        }
+        consistent(&s, &at);
+    }
+    // Most stops fall before the record write (only the last calls come after it).
+    assert!(purged > calls / 2, "{purged} of {calls}");
+}
+
 /// A restore racing a create of the same username and email, and one racing another
 /// user's change to the restored user's email, interleaved in the orders of
 /// `helpers::orders()`: at most one user ends up with each value (the restore or the
@@ -572,6 +635,53 @@ fn a_restore_racing_a_create_or_an_email_change_keeps_values_unique() {
             changed.as_ref().map(|u| &u.email)
         );
         assert!(restored.is_ok() != changed.is_ok(), "{at}");
+        consistent(&s, &at);
+    }
+}
+
+/// A restore begun just before the window ends racing a purge just after it (the
+/// restore's own `now` is inside the window, the purge's past it), interleaved in the
+/// orders of `helpers::orders()`: the user ends restored (the restore answered, and the
+/// user is counted once) or purged (the restore answered 404, and the purge counted
+/// it), no count stays pinned, and the invariants hold. On the code before it, the
+/// purge took back a user the restore had just reinstated (it marked whatever it found
+/// after deciding), and a restore the purge overtook left its claims, search entry and
+/// identity membership behind.
+#[test]
+fn a_restore_racing_the_purge_leaves_the_count_exact() {
+    let before_end = NOW.plus_millis(30 * DAY - 1);
+    let after_end = NOW.plus_millis(30 * DAY + 1);
+    for (n, order) in crate::helpers::orders().into_iter().enumerate() {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, Some(30), None);
+        let id = block_on(user_with(&s, &o, "kim", 0));
+        block_on(remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW)).unwrap();
+        let stepped = crate::helpers::Stepped::new(&s);
+        let (restored, purged) = crate::helpers::interleave(
+            removal::restore(&stepped, &o, &id, "admin", before_end),
+            removal::purge_expired(&stepped, &o, 10, "cron", after_end),
+            order,
+        );
+        let at = format!("order {n}: restore {restored:?}, purge {purged:?}");
+        let purged = purged.unwrap_or_else(|e| panic!("{at}: {e}"));
+        // Settle what the race left (a purge repeated later, as a scheduler would).
+        block_on(removal::purge_expired(&s, &o, 10, "cron", after_end)).unwrap();
+        let live = block_on(users::get(&s, &o, &id)).is_ok();
+        assert_eq!(
+            block_on(count::total(&s, &o.id)).unwrap(),
+            i64::from(live),
+            "{at}: the count"
+        );
+        // A restore that answered is kept (the purge does not take a user back that a
+        // restore reinstated), and one refused lost its user to the purge, counted once.
+        assert_eq!(live, restored.is_ok(), "{at}");
+        assert_eq!(purged.purged, u64::from(!live), "{at}");
+        for shard in 0..roster_domain::keys::COUNT_SHARDS {
+            let key = roster_domain::keys::user_count_shard(&o.id, shard);
+            let bytes = s.snapshot().remove(&key).unwrap();
+            let shard: count::CountShard = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(shard.pinned, Vec::<String>::new(), "{at}: {key}");
+        }
         consistent(&s, &at);
     }
 }
