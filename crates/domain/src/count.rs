@@ -51,17 +51,26 @@ pub async fn apply<S: Store>(
             return false;
         }
         shard.n += delta;
-        shard.ops.push(op.to_owned());
-        if shard.ops.len() > REMEMBERED_OPS {
-            let excess = shard.ops.len() - REMEMBERED_OPS;
-            shard.ops.drain(..excess);
-        }
+        shard.remember(op);
         true
     })
     .await
 }
 
-/// Adds `delta` for operation `op` unless it is pinned already, and pins it: until
+impl CountShard {
+    /// Adds `op` to the recent operations, forgetting the oldest beyond
+    /// [`REMEMBERED_OPS`].
+    fn remember(&mut self, op: &str) {
+        self.ops.push(op.to_owned());
+        if self.ops.len() > REMEMBERED_OPS {
+            let excess = self.ops.len() - REMEMBERED_OPS;
+            self.ops.drain(..excess);
+        }
+    }
+}
+
+/// Adds `delta` for operation `op` unless it was applied already (it is pinned, or
+/// among the recent `ops`), and pins it: until
 /// [`unpin`] or [`undo_pinned`] releases it, the shard says that `op` was applied, even
 /// long after `ops` has forgotten it. For a change a later, unrelated call may have to
 /// take back (a restore stopped after counting its user and never repeated: the purge
@@ -73,11 +82,14 @@ pub async fn apply_pinned<S: Store>(
     delta: i64,
 ) -> Result<(), DomainError> {
     change_shard(store, org, op, |shard, op| {
-        if shard.pinned.iter().any(|o| o == op) {
+        // Applied already: pinned still, or released so recently that `ops` remembers it
+        // (a second restore that read the user before the first finished).
+        if shard.pinned.iter().chain(&shard.ops).any(|o| o == op) {
             return false;
         }
         shard.n += delta;
         shard.pinned.push(op.to_owned());
+        shard.remember(op);
         true
     })
     .await

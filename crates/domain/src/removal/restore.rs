@@ -61,7 +61,15 @@ pub async fn restore<S: Store>(
     let (u, deletion) = restorable(store, org, user_id, actor, now).await?;
     // The trash entry says a restore is under way before any claim is taken (so no
     // create or update takes them over meanwhile) and keeps the event's number.
-    let number = begin_restore(store, org, &deletion, now).await?;
+    let Some(number) = begin_restore(store, org, user_id, &deletion, now).await? else {
+        // Another restore finished this soft removal since it was read (or a purge
+        // did): nothing of it is left to do, and no second event is written.
+        return match crate::users::get_any(store, org, user_id).await {
+            Ok(back) if back.is_live() => Ok(back),
+            Ok(_) | Err(DomainError::NotFound { .. }) => Err(RestoreError::NotFound),
+            Err(e) => Err(e.into()),
+        };
+    };
     retake_claims(store, org, &u, now).await?;
     rejoin_indexes(store, org, user_id, &u, &deletion, now).await?;
     // Announced before the record changes, at the number the trash entry keeps: a stop
@@ -96,13 +104,16 @@ pub(super) fn count_op(user_id: &ObjectId, trash_seq: i64) -> String {
 /// its claims are the restore's for [`crate::users::ABANDONED_CLAIM_MS`]) and returns
 /// the restore's audit number: the one the entry keeps, or one reserved now and kept
 /// there (of concurrent restores, the first kept wins; a number reserved and not kept
-/// is a gap in the audit log, as a removal's can be).
+/// is a gap in the audit log, as a removal's can be). `None` when the entry is gone
+/// because the soft removal is over — the user is no longer softly removed by it
+/// (another restore deleted the entry when it finished, or a purge did).
 async fn begin_restore<S: Store>(
     store: &S,
     org: &Organization,
+    user_id: &ObjectId,
     deletion: &SoftDeletion,
     now: Timestamp,
-) -> Result<i64, DomainError> {
+) -> Result<Option<i64>, DomainError> {
     let key = keys::trash_entry(&org.id, deletion.trash_seq);
     let entry: Option<TrashEntry> = records::read(store, &key).await?;
     let reserved = match entry.and_then(|e| e.restore_audit) {
@@ -116,10 +127,22 @@ async fn begin_restore<S: Store>(
     })
     .await?;
     Ok(match kept {
-        Updated::Written(e) | Updated::Unchanged(e) => e.restore_audit.unwrap_or(reserved),
-        // No entry (the checker would report its user): the event is still written once
-        // per attempt.
-        Updated::Missing => reserved,
+        Updated::Written(e) | Updated::Unchanged(e) => Some(e.restore_audit.unwrap_or(reserved)),
+        Updated::Missing => {
+            // Still softly removed by this removal: an entry missing for another reason
+            // (the checker would report its user); the event is still written once
+            // per attempt.
+            let same = match crate::users::get_any(store, org, user_id).await {
+                Ok(u) => {
+                    u.status == UserStatus::Deleted
+                        && u.deletion
+                            .is_some_and(|d| d.trash_seq == deletion.trash_seq)
+                }
+                Err(DomainError::NotFound { .. }) => false,
+                Err(e) => return Err(e),
+            };
+            same.then_some(reserved)
+        }
     })
 }
 

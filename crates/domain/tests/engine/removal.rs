@@ -686,6 +686,58 @@ fn a_restore_racing_the_purge_leaves_the_count_exact() {
     }
 }
 
+/// Two restores of one user at once, interleaved in the orders of `helpers::orders()`:
+/// both answer the user back (or the later one 404 once the first has finished), the
+/// user is counted once, one `user.restored` event is written, no count stays pinned,
+/// and the invariants hold.
+#[test]
+fn two_restores_at_once_restore_and_count_the_user_once() {
+    for (n, order) in crate::helpers::orders().into_iter().enumerate() {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, Some(30), None);
+        let id = block_on(user_with(&s, &o, "kim", 0));
+        block_on(remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW)).unwrap();
+        let stepped = crate::helpers::Stepped::new(&s);
+        let (a, b) = crate::helpers::interleave(
+            removal::restore(&stepped, &o, &id, "admin", NOW),
+            removal::restore(&stepped, &o, &id, "admin", NOW),
+            order,
+        );
+        let at = format!(
+            "order {n}: {:?}, {:?}",
+            a.as_ref().map(|u| u.version),
+            b.as_ref().map(|u| u.version)
+        );
+        for r in [&a, &b] {
+            assert!(
+                matches!(r, Ok(u) if u.status == UserStatus::Active)
+                    || matches!(r, Err(RestoreError::NotFound)),
+                "{at}"
+            );
+        }
+        assert!(a.is_ok() || b.is_ok(), "{at}");
+        assert_eq!(
+            block_on(users::get(&s, &o, &id)).unwrap().status,
+            UserStatus::Active,
+            "{at}"
+        );
+        assert_eq!(block_on(count::total(&s, &o.id)).unwrap(), 1, "{at}");
+        let (events, _) = block_on(audit::list(&s, &o.id, 0, 100, None)).unwrap();
+        let restored = events
+            .iter()
+            .filter(|e| e.action == "user.restored")
+            .count();
+        assert_eq!(restored, 1, "{at}");
+        for shard in 0..roster_domain::keys::COUNT_SHARDS {
+            let key = roster_domain::keys::user_count_shard(&o.id, shard);
+            let bytes = s.snapshot().remove(&key).unwrap();
+            let shard: count::CountShard = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(shard.pinned, Vec::<String>::new(), "{at}: {key}");
+        }
+        consistent(&s, &at);
+    }
+}
+
 /// The trash queue reaches every soft removal, whatever stopped: a purge stopped for
 /// good after each call in turn, then the purge route run again once its lease is over,
 /// purges the user; and a soft removal stopped after each call, a purge run meanwhile,
