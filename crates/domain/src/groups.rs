@@ -601,6 +601,19 @@ pub async fn add_member<S: Store>(
     // Listed again: a concurrent change that took the (then not yet named) user out
     // of the list meanwhile must not leave it named but unlisted.
     let relisted = dependents::append(store, &list, user_id).await? == Appended::Yes;
+    // A removal of the user that took it out of its groups before that append must not
+    // find it listed again once it is gone: a user no longer live leaves the list (the
+    // removal marks the user before it leaves the groups, so a later one sees it).
+    match crate::users::get_live(store, org, user_id).await {
+        Ok(_) => {}
+        Err(DomainError::NotFound { .. }) => {
+            dependents::remove(store, &list, user_id).await?;
+            return Err(DomainError::NotFound {
+                entity: Entity::User,
+            });
+        }
+        Err(e) => return Err(e),
+    }
     // A delete of the group that closed its list after our append may have walked the
     // members before our write: leave no name of a deleted group behind.
     if !relisted || !store.exists(&keys::group(&org.id, group_id)).await? {
@@ -692,6 +705,11 @@ pub async fn set_user_groups<S: Store>(
     }
     let new_names: Vec<String> = wanted.iter().map(|g| g.name.clone()).collect();
     let updated = records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
+        if !u.is_live() {
+            return Err(DomainError::NotFound {
+                entity: Entity::User,
+            });
+        }
         if expected_version.is_some_and(|v| v != u.version) {
             return Err(DomainError::PreconditionFailed {
                 entity: Entity::User,
@@ -705,14 +723,22 @@ pub async fn set_user_groups<S: Store>(
         u.updated_at = now;
         Ok(true)
     })
-    .await?;
+    .await;
     let user = match updated {
-        Updated::Missing => {
+        Ok(Updated::Unchanged(u) | Updated::Written(u)) => u,
+        // The user is being removed, or gone: a removal that took it out of its groups
+        // before the appends above must not find it listed again (it marks the user
+        // before it leaves them, so this write sees the mark).
+        Ok(Updated::Missing) | Err(DomainError::NotFound { .. }) => {
+            for g in &wanted {
+                let list = keys::group_members(&org.id, &g.id);
+                dependents::remove(store, &list, user_id).await?;
+            }
             return Err(DomainError::NotFound {
                 entity: Entity::User,
             });
         }
-        Updated::Unchanged(u) | Updated::Written(u) => u,
+        Err(e) => return Err(e),
     };
     for id in &changed {
         touch(store, org, id, now).await?;

@@ -738,6 +738,45 @@ fn two_restores_at_once_restore_and_count_the_user_once() {
     }
 }
 
+/// A softly removed member's groups change while it waits: its group deleted, or
+/// renamed. Restored after each, the user names only groups that exist (by their new
+/// name), is among their members, and the invariants hold.
+#[test]
+fn a_restore_after_the_user_s_groups_changed_keeps_memberships_consistent() {
+    use roster_domain::groups;
+    for change in ["delete", "rename"] {
+        let at = format!("group {change}d while the member was softly removed");
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, Some(30), None);
+        let id = block_on(user_with(&s, &o, "kim", 0));
+        let g = block_on(groups::create(&s, &o, "eng".into(), String::new(), NOW)).unwrap();
+        block_on(groups::add_member(&s, &o, &g.id, &id, NOW)).unwrap();
+        block_on(remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW)).unwrap();
+        if change == "delete" {
+            block_on(groups::delete(&s, &o, &g.id, NOW)).unwrap();
+        } else {
+            let changes = groups::GroupChanges {
+                name: Some("platform".into()),
+                external_id: None,
+            };
+            block_on(groups::update(&s, &o, &g.id, None, changes, NOW)).unwrap();
+        }
+        consistent(&s, &format!("{at}, before the restore"));
+        let back = block_on(removal::restore(&s, &o, &id, "admin", NOW)).unwrap();
+        let expected: Vec<String> = if change == "delete" {
+            vec![]
+        } else {
+            vec!["platform".into()]
+        };
+        assert_eq!(back.groups, expected, "{at}");
+        if change == "rename" {
+            let members = block_on(groups::member_ids(&s, &o, &g.id)).unwrap();
+            assert!(members.contains(&id), "{at}: {members:?}");
+        }
+        consistent(&s, &at);
+    }
+}
+
 /// The trash queue reaches every soft removal, whatever stopped: a purge stopped for
 /// good after each call in turn, then the purge route run again once its lease is over,
 /// purges the user; and a soft removal stopped after each call, a purge run meanwhile,
@@ -920,6 +959,86 @@ fn an_update_racing_a_removal_leaves_no_trace() {
         consistent(&s, &at);
         no_trace(&s, "kim", &at);
         no_trace(&s, "zed", &at);
+    }
+}
+
+/// What a user owns, added while the user is removed (permanently), in the orders of
+/// `helpers::orders()`: an API token it owns, a device, a group membership (added to
+/// the group, or set as the user's groups), an enrollment token. Whichever wins, the removal finishes; nothing valid is left that
+/// belongs to the removed user (the token is refused or revoked, the device and the
+/// enrollment token refused or removed with the user, the group has no such member),
+/// and the invariants hold. A member added to a group left the removed user listed
+/// there on the code before (order 14): its append after the removal had taken the
+/// user out of its groups.
+#[test]
+fn what_a_user_owns_added_during_its_removal_goes_with_it() {
+    use roster_domain::groups;
+    for kind in [
+        "api token",
+        "device",
+        "group member",
+        "user's groups",
+        "enrollment token",
+    ] {
+        for (n, order) in crate::helpers::orders().into_iter().enumerate() {
+            let s = MemoryStore::from_env();
+            let o = org_with(&s, None, None);
+            let id = block_on(users::create(&s, &o, new_user("kim"), NOW))
+                .unwrap()
+                .id;
+            let g = block_on(groups::create(&s, &o, "eng".into(), String::new(), NOW)).unwrap();
+            let stepped = crate::helpers::Stepped::new(&s);
+            let add = async {
+                match kind {
+                    "api token" => {
+                        let t = tokens::NewToken::parse(
+                            "t",
+                            &["*".into()],
+                            None,
+                            Some(id.as_str()),
+                            None,
+                        )
+                        .unwrap();
+                        tokens::create(&stepped, Some(&o), t, None, NOW)
+                            .await
+                            .map(|c| c.secret)
+                    }
+                    "device" => {
+                        devices::enroll(&stepped, &o, &id, device(1, DeviceStatus::Active), NOW)
+                            .await
+                            .map(|d| d.id.to_string())
+                    }
+                    "group member" => groups::add_member(&stepped, &o, &g.id, &id, NOW)
+                        .await
+                        .map(|()| String::new()),
+                    "user's groups" => {
+                        groups::set_user_groups(&stepped, &o, &id, &["eng".into()], None, NOW)
+                            .await
+                            .map(|u| u.groups.join(","))
+                    }
+                    _ => enrollment::issue(&stepped, &o, &id, 3600, NOW)
+                        .await
+                        .map(|t| format!("{t:?}")),
+                }
+            };
+            let (added, removed) = crate::helpers::interleave(
+                add,
+                remove_user(&stepped, &o, &id, &RemovalPolicy::wso2(), NOW),
+                order,
+            );
+            let at = format!("{kind}, order {n}: added {added:?}, removed {removed:?}");
+            assert!(matches!(removed, Ok(RemovalOutcome::Finished(_))), "{at}");
+            assert!(block_on(users::get_any(&s, &o, &id)).is_err(), "{at}");
+            if kind == "api token"
+                && let Ok(secret) = &added
+            {
+                let t = block_on(tokens::find_by_secret(&s, secret)).unwrap();
+                assert!(t.is_none_or(|t| !t.is_valid(NOW)), "{at}: a valid token");
+            }
+            let members = block_on(groups::member_ids(&s, &o, &g.id)).unwrap();
+            assert!(!members.contains(&id), "{at}: {members:?}");
+            consistent(&s, &at);
+        }
     }
 }
 
