@@ -828,12 +828,7 @@ async fn release_claims_and_indexes<S: Store>(
     journal: &RemovalJournal,
     user: &User,
 ) -> Result<(), DomainError> {
-    for (_, key) in crate::users::user_claims(org, user) {
-        claims::release(store, &key, user.seq).await?;
-    }
-    if let Some(email) = &user.email {
-        crate::identity::leave(store, email, &org.id, user_id).await?;
-    }
+    free_values(store, org, user_id, user).await?;
     if journal.counted {
         count::apply(store, &org.id, &format!("-{}", journal.operation_id), -1).await?;
     } else if let Some(trash_seq) = journal.trash_seq {
@@ -841,6 +836,23 @@ async fn release_claims_and_indexes<S: Store>(
         // the user again and stopped before reinstating it (its count is pinned).
         let op = super::restore::count_op(user_id, trash_seq);
         count::undo_pinned(store, &org.id, &op, 1).await?;
+    }
+    Ok(())
+}
+
+/// Frees the values that find `user`: its unique claims (those still its own), its
+/// identity membership and its search entry. Idempotent.
+pub(super) async fn free_values<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    user: &User,
+) -> Result<(), DomainError> {
+    for (_, key) in crate::users::user_claims(org, user) {
+        claims::release(store, &key, user.seq).await?;
+    }
+    if let Some(email) = &user.email {
+        crate::identity::leave(store, email, &org.id, user_id).await?;
     }
     store.delete(&keys::user_search(&org.id, user.seq)).await?;
     Ok(())

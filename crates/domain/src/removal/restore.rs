@@ -1,7 +1,7 @@
 //! Restore: a softly removed user back within its retention window, with its claims,
 //! identity, count, search entry and open lists.
 
-use super::engine::{remove_user, reopen_lists};
+use super::engine::{free_values, remove_user, reopen_lists};
 use super::{RemovalError, RemovalPolicy, TrashEntry};
 use crate::audit::{self, AuditEvent};
 use crate::claims;
@@ -262,13 +262,7 @@ async fn withdraw<S: Store>(
     u: &User,
     deletion: &SoftDeletion,
 ) -> Result<(), DomainError> {
-    for (_, key) in crate::users::user_claims(org, u) {
-        claims::release(store, &key, u.seq).await?;
-    }
-    if let Some(email) = &u.email {
-        crate::identity::leave(store, email, &org.id, user_id).await?;
-    }
-    store.delete(&keys::user_search(&org.id, u.seq)).await?;
+    free_values(store, org, user_id, u).await?;
     let op = count_op(user_id, deletion.trash_seq);
     count::undo_pinned(store, &org.id, &op, 1).await
 }

@@ -66,6 +66,17 @@ async fn user_from(
     u.id
 }
 
+/// Asserts that no count shard of `o` keeps a pinned operation (`count::apply_pinned`):
+/// every restore that pinned one released it, or a purge took it back.
+fn no_pinned_count(s: &MemoryStore, o: &Organization, at: &str) {
+    let snapshot = s.snapshot();
+    for shard in 0..roster_domain::keys::COUNT_SHARDS {
+        let key = roster_domain::keys::user_count_shard(&o.id, shard);
+        let shard: count::CountShard = serde_json::from_slice(&snapshot[&key]).unwrap();
+        assert_eq!(shard.pinned, Vec::<String>::new(), "{at}: {key}");
+    }
+}
+
 fn no_trace(s: &MemoryStore, name: &str, at: &str) {
     for (k, v) in s.snapshot() {
         let v = String::from_utf8_lossy(&v);
@@ -569,12 +580,7 @@ fn a_restore_stopped_after_any_call_and_never_repeated_is_purged_cleanly() {
             "{at}: the count"
         );
         // No count stays pinned once the purge has settled the trash entry.
-        for shard in 0..roster_domain::keys::COUNT_SHARDS {
-            let key = roster_domain::keys::user_count_shard(&o.id, shard);
-            let bytes = s.snapshot().remove(&key).unwrap();
-            let shard: count::CountShard = serde_json::from_slice(&bytes).unwrap();
-            assert_eq!(shard.pinned, Vec::<String>::new(), "{at}: {key}");
-        }
+        no_pinned_count(&s, &o, &at);
         consistent(&s, &at);
     }
     // Most stops fall before the record write (only the last calls come after it).
@@ -676,12 +682,7 @@ fn a_restore_racing_the_purge_leaves_the_count_exact() {
         // restore reinstated), and one refused lost its user to the purge, counted once.
         assert_eq!(live, restored.is_ok(), "{at}");
         assert_eq!(purged.purged, u64::from(!live), "{at}");
-        for shard in 0..roster_domain::keys::COUNT_SHARDS {
-            let key = roster_domain::keys::user_count_shard(&o.id, shard);
-            let bytes = s.snapshot().remove(&key).unwrap();
-            let shard: count::CountShard = serde_json::from_slice(&bytes).unwrap();
-            assert_eq!(shard.pinned, Vec::<String>::new(), "{at}: {key}");
-        }
+        no_pinned_count(&s, &o, &at);
         consistent(&s, &at);
     }
 }
@@ -728,12 +729,7 @@ fn two_restores_at_once_restore_and_count_the_user_once() {
             .filter(|e| e.action == "user.restored")
             .count();
         assert_eq!(restored, 1, "{at}");
-        for shard in 0..roster_domain::keys::COUNT_SHARDS {
-            let key = roster_domain::keys::user_count_shard(&o.id, shard);
-            let bytes = s.snapshot().remove(&key).unwrap();
-            let shard: count::CountShard = serde_json::from_slice(&bytes).unwrap();
-            assert_eq!(shard.pinned, Vec::<String>::new(), "{at}: {key}");
-        }
+        no_pinned_count(&s, &o, &at);
         consistent(&s, &at);
     }
 }
