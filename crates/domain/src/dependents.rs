@@ -86,6 +86,14 @@ pub async fn attach<S: Store, T: serde::Serialize>(
     }
 }
 
+/// Whether the list at `key` exists and is not closed: its user is not being removed
+/// (nor gone).
+pub async fn is_open<S: Store>(store: &S, key: &str) -> Result<bool, DomainError> {
+    Ok(records::read::<S, DependentList>(store, key)
+        .await?
+        .is_some_and(|l| !l.closed))
+}
+
 /// Removes `id` from the list at `key` (idempotent; closed lists too).
 pub async fn remove<S: Store>(store: &S, key: &str, id: &ObjectId) -> Result<(), DomainError> {
     records::update(store, key, |list: &mut DependentList| {

@@ -93,16 +93,24 @@ pub async fn enqueue<S: Store>(
     };
     // The user's list first: a removal that misses the message in the list would
     // leave the address behind.
+    let list = keys::user_outbox(&org.id, &user.id);
+    let gone = || DomainError::NotFound {
+        entity: crate::error::Entity::User,
+    };
     if let Some(id) = list_id(n) {
-        let appended =
-            crate::dependents::append(store, &keys::user_outbox(&org.id, &user.id), &id).await?;
+        let appended = crate::dependents::append(store, &list, &id).await?;
         if appended == crate::dependents::Appended::UserGone {
-            return Err(DomainError::NotFound {
-                entity: crate::error::Entity::User,
-            });
+            return Err(gone());
         }
     }
-    records::write(store, &keys::outbox_message(&org.id, n), &msg).await?;
+    let key = keys::outbox_message(&org.id, n);
+    records::write(store, &key, &msg).await?;
+    // A removal that closed the list after the append may have deleted the messages it
+    // lists before this write: the message (and the address in it) goes again.
+    if !crate::dependents::is_open(store, &list).await? {
+        store.delete(&key).await?;
+        return Err(gone());
+    }
     Ok(msg)
 }
 

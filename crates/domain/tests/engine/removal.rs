@@ -960,7 +960,8 @@ fn an_update_racing_a_removal_leaves_no_trace() {
 
 /// What a user owns, added while the user is removed (permanently), in the orders of
 /// `helpers::orders()`: an API token it owns, a device, a group membership (added to
-/// the group, or set as the user's groups), an enrollment token. Whichever wins, the removal finishes; nothing valid is left that
+/// the group, or set as the user's groups), an enrollment token, a subscription, an
+/// emailed invitation (an enrollment token and an outbox message). Whichever wins, the removal finishes; nothing valid is left that
 /// belongs to the removed user (the token is refused or revoked, the device and the
 /// enrollment token refused or removed with the user, the group has no such member),
 /// and the invariants hold. A member added to a group left the removed user listed
@@ -975,6 +976,8 @@ fn what_a_user_owns_added_during_its_removal_goes_with_it() {
         "group member",
         "user's groups",
         "enrollment token",
+        "subscription",
+        "invitation",
     ] {
         for (n, order) in crate::helpers::orders().into_iter().enumerate() {
             let s = MemoryStore::from_env();
@@ -1012,6 +1015,16 @@ fn what_a_user_owns_added_during_its_removal_goes_with_it() {
                             .await
                             .map(|u| u.groups.join(","))
                     }
+                    "subscription" => {
+                        let (scope, name) =
+                            subscriptions::parse("/products/starter", None).unwrap();
+                        subscriptions::create(&stepped, &o, &id, scope, name, NOW)
+                            .await
+                            .map(|x| x.id.to_string())
+                    }
+                    "invitation" => enrollment::invite(&stepped, &o, "kim", 3600, NOW)
+                        .await
+                        .map(|i| format!("{i:?}")),
                     _ => enrollment::issue(&stepped, &o, &id, 3600, NOW)
                         .await
                         .map(|t| format!("{t:?}")),
