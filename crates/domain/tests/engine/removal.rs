@@ -961,7 +961,7 @@ fn an_update_racing_a_removal_leaves_no_trace() {
 /// What a user owns, added while the user is removed (permanently), in the orders of
 /// `helpers::orders()`: an API token it owns, a device, a group membership (added to
 /// the group, or set as the user's groups), an enrollment token, a subscription, an
-/// emailed invitation (an enrollment token and an outbox message). Whichever wins, the removal finishes; nothing valid is left that
+/// emailed invitation (an enrollment token and an outbox message), a removal schedule. Whichever wins, the removal finishes; nothing valid is left that
 /// belongs to the removed user (the token is refused or revoked, the device and the
 /// enrollment token refused or removed with the user, the group has no such member),
 /// and the invariants hold. A member added to a group left the removed user listed
@@ -978,6 +978,7 @@ fn what_a_user_owns_added_during_its_removal_goes_with_it() {
         "enrollment token",
         "subscription",
         "invitation",
+        "removal schedule",
     ] {
         for (n, order) in crate::helpers::orders().into_iter().enumerate() {
             let s = MemoryStore::from_env();
@@ -1021,6 +1022,19 @@ fn what_a_user_owns_added_during_its_removal_goes_with_it() {
                         subscriptions::create(&stepped, &o, &id, scope, name, NOW)
                             .await
                             .map(|x| x.id.to_string())
+                    }
+                    "removal schedule" => {
+                        let at = NOW.plus_millis(10 * DAY);
+                        let new =
+                            roster_domain::schedules::NewSchedule::parse(at, Some(2), NOW).unwrap();
+                        roster_domain::schedules::schedule(&stepped, &o, &id, new, "admin", NOW)
+                            .await
+                            .map(|u| format!("{:?}", u.removal_schedule))
+                            .map_err(|e| {
+                                roster_domain::DomainError::Invalid(
+                                    roster_domain::ValidationError::new("schedule", e.to_string()),
+                                )
+                            })
                     }
                     "invitation" => enrollment::invite(&stepped, &o, "kim", 3600, NOW)
                         .await
