@@ -280,6 +280,14 @@ fn group_not_found() -> DomainError {
     }
 }
 
+/// Whether `u` is being removed for good: its removal takes it out of its groups (a
+/// soft removal keeps them, for a restore).
+fn leaving(u: &User) -> bool {
+    u.removal
+        .as_ref()
+        .is_some_and(|j| j.mode == crate::model::RemovalMode::Permanent)
+}
+
 /// Takes `names` out of a user's `groups`; returns whether any was there.
 fn drop_names(u: &mut User, names: &[&str]) -> bool {
     let before = u.groups.len();
@@ -516,10 +524,11 @@ async fn finish_rename<S: Store>(
     let Some(old) = g.renamed_from.clone() else {
         return Ok(());
     };
+    let list = keys::group_members(&org.id, &g.id);
     for user_id in member_ids(store, org, &g.id).await? {
-        records::update(store, &keys::user(&org.id, &user_id), |u: &mut User| {
+        let updated = records::update(store, &keys::user(&org.id, &user_id), |u: &mut User| {
             let had = u.groups.iter().any(|n| same_name(n, &old) && *n != g.name);
-            if !had {
+            if !had || leaving(u) {
                 return Ok::<_, DomainError>(false);
             }
             drop_names(u, &[&old, &g.name]);
@@ -529,6 +538,13 @@ async fn finish_rename<S: Store>(
             Ok(true)
         })
         .await?;
+        // A member being removed for good (or gone) leaves the list here: its removal
+        // leaves its groups by the names it read when it began, and after this rename
+        // the old one finds no group. (A soft removal keeps its memberships, renamed.)
+        let stays = matches!(&updated, Updated::Written(u) | Updated::Unchanged(u) if !leaving(u));
+        if !stays {
+            dependents::remove(store, &list, &user_id).await?;
+        }
     }
     if name_key(org, &old) != name_key(org, &g.name) {
         claims::release(store, &name_key(org, &old), g.seq).await?;

@@ -1065,6 +1065,62 @@ fn what_a_user_owns_added_during_its_removal_goes_with_it() {
     }
 }
 
+/// A member's group renamed or deleted while the member is removed, in the orders of
+/// `helpers::orders()`: the removal finishes; removed for good, the member is listed by
+/// no group; softly removed, it keeps its group under the new name; the invariants
+/// hold. A rename left a member removed for good in the renamed group's list on the
+/// code before (order 9): the removal left its groups by the old name, which the
+/// finished rename no longer resolves.
+#[test]
+fn a_group_renamed_or_deleted_during_a_member_s_removal_keeps_no_trace_of_it() {
+    use roster_domain::groups;
+    for change in ["rename", "delete", "rename, soft removal"] {
+        for (n, order) in crate::helpers::orders().into_iter().enumerate() {
+            let s = MemoryStore::from_env();
+            let soft = change.ends_with("soft removal");
+            let o = org_with(&s, soft.then_some(30), None);
+            let id = block_on(users::create(&s, &o, new_user("kim"), NOW))
+                .unwrap()
+                .id;
+            let g = block_on(groups::create(&s, &o, "eng".into(), String::new(), NOW)).unwrap();
+            block_on(groups::add_member(&s, &o, &g.id, &id, NOW)).unwrap();
+            let stepped = crate::helpers::Stepped::new(&s);
+            let changed = async {
+                if change.starts_with("rename") {
+                    let changes = groups::GroupChanges {
+                        name: Some("platform".into()),
+                        external_id: None,
+                    };
+                    groups::update(&stepped, &o, &g.id, None, changes, NOW)
+                        .await
+                        .map(|_| ())
+                } else {
+                    groups::delete(&stepped, &o, &g.id, NOW).await
+                }
+            };
+            let (changed, removed) = crate::helpers::interleave(
+                changed,
+                remove_user(&stepped, &o, &id, &RemovalPolicy::wso2(), NOW),
+                order,
+            );
+            let at = format!("{change}, order {n}: {changed:?}, removed {removed:?}");
+            assert!(changed.is_ok(), "{at}");
+            assert!(matches!(removed, Ok(RemovalOutcome::Finished(_))), "{at}");
+            let members = block_on(groups::member_ids(&s, &o, &g.id)).unwrap();
+            if soft {
+                // Softly removed, the member keeps its group, under the new name.
+                let u = block_on(users::get_any(&s, &o, &id)).unwrap();
+                assert_eq!(u.groups, ["platform"], "{at}");
+                assert!(members.contains(&id), "{at}: {members:?}");
+            } else if change == "rename" {
+                // The rename finished, so the list is the group's final word.
+                assert!(!members.contains(&id), "{at}: {members:?}");
+            }
+            consistent(&s, &at);
+        }
+    }
+}
+
 /// Two updates giving two users one email, interleaved in the orders of
 /// `helpers::orders()`: exactly one succeeds (the other answers a conflict) and the
 /// invariants hold. Before the updates' claim intent (`ClaimIntent`), the second took
