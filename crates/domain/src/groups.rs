@@ -488,6 +488,19 @@ pub async fn update<S: Store>(
             .await?;
             Ok(match written {
                 Updated::Written(g) => Write::Written(g),
+                // The record already holds this change of unique values: on Redis our
+                // swap landed and its read-back found a later write (a member added,
+                // say), so the retry declined; or an identical change won. Either way
+                // the record names the new values, and their claims must stay. (A
+                // change of no unique value starts over instead, so `expected_version`
+                // is checked again.)
+                Updated::Unchanged(g)
+                    if new_claims != old_claims
+                        && g.name == after.name
+                        && g.external_id == after.external_id =>
+                {
+                    Write::Written(g)
+                }
                 other => Write::NotWritten(other),
             })
         };
@@ -631,8 +644,14 @@ pub async fn add_member<S: Store>(
         Err(e) => return Err(e),
     }
     // A delete of the group that closed its list after our append may have walked the
-    // members before our write: leave no name of a deleted group behind.
-    if !relisted || !store.exists(&keys::group(&org.id, group_id)).await? {
+    // members before our write: leave no name of a deleted group behind (and a rename
+    // that walked them before it: the user takes the new name).
+    let gone = !relisted
+        || !settle_names(store, org, user_id, &[&g], now)
+            .await?
+            .0
+            .is_empty();
+    if gone {
         records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
             Ok::<_, DomainError>(drop_names(u, &[&g.name]))
         })
@@ -756,10 +775,78 @@ pub async fn set_user_groups<S: Store>(
         }
         Err(e) => return Err(e),
     };
+    // A rename or delete of a wanted group that walked its members before the write
+    // above missed this user: its current name, or none.
+    let written: Vec<&Group> = wanted.iter().collect();
+    let (_, settled) = settle_names(store, org, user_id, &written, now).await?;
+    let user = settled.unwrap_or(user);
     for id in &changed {
         touch(store, org, id, now).await?;
     }
     Ok(user)
+}
+
+/// After a user's `groups` were written with the names of `written` (groups read
+/// before that write): a delete or a rename of one of them that walked its members
+/// before the write missed this user. Reads each group and its member list again (two
+/// reads a group); the user takes the current name of one renamed (one conditional
+/// write for all), and the name of one deleted (or being deleted: its list is closed)
+/// is dropped and the user taken out of its list. Returns the ids of the
+/// groups that are gone, and the user as this wrote it (`None`: nothing to write).
+async fn settle_names<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    written: &[&Group],
+    now: Timestamp,
+) -> Result<(Vec<ObjectId>, Option<User>), DomainError> {
+    let mut renamed: Vec<(String, String)> = Vec::new();
+    let mut gone: Vec<ObjectId> = Vec::new();
+    let mut dropped: Vec<String> = Vec::new();
+    for g in written {
+        // A closed member list: a delete of the group is under way (it closes the list,
+        // then walks it); it may have walked it before this user's write.
+        let open = dependents::is_open(store, &keys::group_members(&org.id, &g.id)).await?;
+        match records::read::<S, Group>(store, &keys::group(&org.id, &g.id)).await? {
+            Some(current) if open && current.name != g.name => {
+                renamed.push((g.name.clone(), current.name));
+            }
+            Some(_) if open => {}
+            _ => {
+                gone.push(g.id.clone());
+                dropped.push(g.name.clone());
+            }
+        }
+    }
+    if renamed.is_empty() && dropped.is_empty() {
+        return Ok((gone, None));
+    }
+    let updated = records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
+        let mut changed = false;
+        for (old, new) in &renamed {
+            if u.groups.iter().any(|n| n == old) {
+                drop_names(u, &[old, new]);
+                u.groups.push(new.clone());
+                changed = true;
+            }
+        }
+        let names: Vec<&str> = dropped.iter().map(String::as_str).collect();
+        changed |= drop_names(u, &names);
+        if changed {
+            u.version += 1;
+            u.updated_at = now;
+        }
+        Ok::<_, DomainError>(changed)
+    })
+    .await?;
+    for id in &gone {
+        dependents::remove(store, &keys::group_members(&org.id, id), user_id).await?;
+    }
+    let user = match updated {
+        Updated::Written(u) | Updated::Unchanged(u) => Some(u),
+        Updated::Missing => None,
+    };
+    Ok((gone, user))
 }
 
 /// Takes a user out of the member lists of `names`, each group recording a new

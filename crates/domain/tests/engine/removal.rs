@@ -1121,6 +1121,73 @@ fn a_group_renamed_or_deleted_during_a_member_s_removal_keeps_no_trace_of_it() {
     }
 }
 
+/// A member added to a group (to the group, or set as the user's groups) while the
+/// group is renamed or deleted, in the orders of `helpers::orders()`: the user ends up
+/// naming only groups that exist, by their current names, and listed by each of them;
+/// the invariants hold.
+#[test]
+fn a_member_added_while_its_group_is_renamed_or_deleted_names_only_real_groups() {
+    use roster_domain::groups;
+    for (add, change) in [
+        ("add", "rename"),
+        ("add", "delete"),
+        ("set", "rename"),
+        ("set", "delete"),
+    ] {
+        for (n, order) in crate::helpers::orders().into_iter().enumerate() {
+            let s = MemoryStore::from_env();
+            let o = org_with(&s, None, None);
+            let id = block_on(users::create(&s, &o, new_user("kim"), NOW))
+                .unwrap()
+                .id;
+            let g = block_on(groups::create(&s, &o, "eng".into(), String::new(), NOW)).unwrap();
+            let stepped = crate::helpers::Stepped::new(&s);
+            let added = async {
+                if add == "add" {
+                    groups::add_member(&stepped, &o, &g.id, &id, NOW).await
+                } else {
+                    groups::set_user_groups(&stepped, &o, &id, &["eng".into()], None, NOW)
+                        .await
+                        .map(|_| ())
+                }
+            };
+            let changed = async {
+                if change == "rename" {
+                    let changes = groups::GroupChanges {
+                        name: Some("platform".into()),
+                        external_id: None,
+                    };
+                    groups::update(&stepped, &o, &g.id, None, changes, NOW)
+                        .await
+                        .map(|_| ())
+                } else {
+                    groups::delete(&stepped, &o, &g.id, NOW).await
+                }
+            };
+            let (added, changed) = crate::helpers::interleave(added, changed, order);
+            let at = format!("{add} / {change}, order {n}: {added:?}, {changed:?}");
+            assert!(changed.is_ok(), "{at}");
+            let u = block_on(users::get(&s, &o, &id)).unwrap();
+            for name in &u.groups {
+                let found = block_on(groups::find(&s, &o, name)).unwrap();
+                let found = found.unwrap_or_else(|| {
+                    let dump: Vec<String> = s
+                        .snapshot()
+                        .into_iter()
+                        .filter(|(k, _)| k.contains("group"))
+                        .map(|(k, v)| format!("{k} = {}", String::from_utf8_lossy(&v)))
+                        .collect();
+                    panic!("{at}: names {name}, no such group: {dump:#?}")
+                });
+                assert_eq!(&found.name, name, "{at}");
+                let members = block_on(groups::member_ids(&s, &o, &found.id)).unwrap();
+                assert!(members.contains(&id), "{at}: {members:?}");
+            }
+            consistent(&s, &at);
+        }
+    }
+}
+
 /// Two updates giving two users one email, interleaved in the orders of
 /// `helpers::orders()`: exactly one succeeds (the other answers a conflict) and the
 /// invariants hold. Before the updates' claim intent (`ClaimIntent`), the second took
