@@ -366,12 +366,26 @@ pub async fn delete_checked<S: Store>(
         };
     }
     let members = dependents::close(store, &keys::group_members(&org.id, id)).await?;
-    let names = held_names(&group);
+    // Read again once the list is closed: a rename that wrote the record since (and may
+    // have walked members to the new name) is seen, and its names leave too.
+    let current: Option<Group> = records::read(store, &keys::group(&org.id, id)).await?;
+    let mut names = held_names(&group);
+    if let Some(c) = &current {
+        for n in held_names(c) {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
     for user_id in &members {
         leave(store, org, user_id, &names, now).await?;
     }
     store.delete(&keys::group_members(&org.id, id)).await?;
-    for (_, key) in group_claims(org, &group) {
+    let mut claimed = group_claims(org, &group);
+    if let Some(c) = &current {
+        claimed.extend(group_claims(org, c));
+    }
+    for (_, key) in claimed {
         claims::release(store, &key, group.seq).await?;
     }
     store.delete(&keys::group_seq(&org.id, group.seq)).await?;
@@ -538,8 +552,9 @@ async fn finish_rename<S: Store>(
         return Ok(());
     };
     let list = keys::group_members(&org.id, &g.id);
-    for user_id in member_ids(store, org, &g.id).await? {
-        let updated = records::update(store, &keys::user(&org.id, &user_id), |u: &mut User| {
+    let members = member_ids(store, org, &g.id).await?;
+    for user_id in &members {
+        let updated = records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
             let had = u.groups.iter().any(|n| same_name(n, &old) && *n != g.name);
             if !had || leaving(u) {
                 return Ok::<_, DomainError>(false);
@@ -556,8 +571,22 @@ async fn finish_rename<S: Store>(
         // the old one finds no group. (A soft removal keeps its memberships, renamed.)
         let stays = matches!(&updated, Updated::Written(u) | Updated::Unchanged(u) if !leaving(u));
         if !stays {
-            dependents::remove(store, &list, &user_id).await?;
+            dependents::remove(store, &list, user_id).await?;
         }
+    }
+    // A delete of the group that closed the list meanwhile may have taken the members
+    // out under the old name before this walk gave them the new one: they leave it.
+    if !dependents::is_open(store, &list).await? {
+        for user_id in &members {
+            leave(store, org, user_id, &[&old, &g.name], now).await?;
+        }
+        // Its claims too: the delete releases those it read, which may predate this
+        // rename's.
+        for (_, key) in group_claims(org, g) {
+            claims::release(store, &key, g.seq).await?;
+        }
+        claims::release(store, &name_key(org, &old), g.seq).await?;
+        return Err(group_not_found());
     }
     if name_key(org, &old) != name_key(org, &g.name) {
         claims::release(store, &name_key(org, &old), g.seq).await?;

@@ -1188,6 +1188,56 @@ fn a_member_added_while_its_group_is_renamed_or_deleted_names_only_real_groups()
     }
 }
 
+/// Two changes of one group with a member at once, in the orders of
+/// `helpers::orders()`: two renames (to different names), and a rename with a delete.
+/// The group ends with one name, claimed, that its member names (or it is gone and
+/// the member names nothing); the invariants hold.
+#[test]
+fn two_changes_of_one_group_at_once_leave_one_name() {
+    use roster_domain::groups;
+    let rename = |to: &'static str| groups::GroupChanges {
+        name: Some(to.into()),
+        external_id: None,
+    };
+    for case in ["rename / rename", "rename / delete"] {
+        for (n, order) in crate::helpers::orders().into_iter().enumerate() {
+            let s = MemoryStore::from_env();
+            let o = org_with(&s, None, None);
+            let id = block_on(users::create(&s, &o, new_user("kim"), NOW))
+                .unwrap()
+                .id;
+            let g = block_on(groups::create(&s, &o, "eng".into(), String::new(), NOW)).unwrap();
+            block_on(groups::add_member(&s, &o, &g.id, &id, NOW)).unwrap();
+            let stepped = crate::helpers::Stepped::new(&s);
+            let first = groups::update(&stepped, &o, &g.id, None, rename("platform"), NOW);
+            let second = async {
+                if case == "rename / rename" {
+                    groups::update(&stepped, &o, &g.id, None, rename("infra"), NOW)
+                        .await
+                        .map(|_| ())
+                } else {
+                    groups::delete(&stepped, &o, &g.id, NOW).await
+                }
+            };
+            let (a, b) = crate::helpers::interleave(first, second, order);
+            let at = format!(
+                "{case}, order {n}: {:?}, {b:?}",
+                a.as_ref().map(|g| &g.name)
+            );
+            let u = block_on(users::get(&s, &o, &id)).unwrap();
+            match block_on(groups::get(&s, &o, &g.id)) {
+                Ok(now) => {
+                    assert_eq!(u.groups, std::slice::from_ref(&now.name), "{at}");
+                    let found = block_on(groups::find(&s, &o, &now.name)).unwrap();
+                    assert_eq!(found.map(|f| f.id), Some(g.id.clone()), "{at}");
+                }
+                Err(_) => assert_eq!(u.groups, Vec::<String>::new(), "{at}"),
+            }
+            consistent(&s, &at);
+        }
+    }
+}
+
 /// Two updates giving two users one email, interleaved in the orders of
 /// `helpers::orders()`: exactly one succeeds (the other answers a conflict) and the
 /// invariants hold. Before the updates' claim intent (`ClaimIntent`), the second took
