@@ -40,106 +40,111 @@ pub async fn init<S: Store>(store: &S, org: &ObjectId) -> Result<(), DomainError
 }
 
 /// Adds `delta` for operation `op` unless that operation was already applied.
-pub async fn apply<S: Store>(
-    store: &S,
-    org: &ObjectId,
-    op: &str,
+pub fn apply<'a, S: Store>(
+    store: &'a S,
+    org: &'a ObjectId,
+    op: &'a str,
     delta: i64,
-) -> Result<(), DomainError> {
-    change_shard(store, org, op, |shard, op| {
-        if shard.ops.iter().any(|o| o == op) {
-            return false;
-        }
-        shard.n += delta;
-        shard.remember(op);
-        true
-    })
-    .await
-}
-
-impl CountShard {
-    /// Adds `op` to the recent operations, forgetting the oldest beyond
-    /// [`REMEMBERED_OPS`].
-    fn remember(&mut self, op: &str) {
-        self.ops.push(op.to_owned());
-        if self.ops.len() > REMEMBERED_OPS {
-            let excess = self.ops.len() - REMEMBERED_OPS;
-            self.ops.drain(..excess);
-        }
-    }
+) -> impl Future<Output = Result<(), DomainError>> + 'a {
+    change_shard(store, org, op, Change::Apply(delta))
 }
 
 /// Adds `delta` for operation `op` unless it was applied already (it is pinned, or
-/// among the recent `ops`), and pins it: until
-/// [`unpin`] or [`undo_pinned`] releases it, the shard says that `op` was applied, even
-/// long after `ops` has forgotten it. For a change a later, unrelated call may have to
-/// take back (a restore stopped after counting its user and never repeated: the purge
-/// takes the count back). One conditional swap of the shard (a read and a swap).
-pub async fn apply_pinned<S: Store>(
-    store: &S,
-    org: &ObjectId,
-    op: &str,
+/// among the recent `ops`), and pins it: until [`unpin`] or [`undo_pinned`] releases it,
+/// the shard says that `op` was applied, even long after `ops` has forgotten it. For a
+/// change a later, unrelated call may have to take back (a restore stopped after
+/// counting its user and never repeated: the purge takes the count back). One
+/// conditional swap of the shard (a read and a swap).
+pub fn apply_pinned<'a, S: Store>(
+    store: &'a S,
+    org: &'a ObjectId,
+    op: &'a str,
     delta: i64,
-) -> Result<(), DomainError> {
-    change_shard(store, org, op, |shard, op| {
-        // Applied already: pinned still, or released so recently that `ops` remembers it
-        // (a second restore that read the user before the first finished).
-        if shard.pinned.iter().chain(&shard.ops).any(|o| o == op) {
-            return false;
-        }
-        shard.n += delta;
-        shard.pinned.push(op.to_owned());
-        shard.remember(op);
-        true
-    })
-    .await
+) -> impl Future<Output = Result<(), DomainError>> + 'a {
+    change_shard(store, org, op, Change::ApplyPinned(delta))
 }
 
 /// Releases the pin of `op` ([`apply_pinned`]), keeping its change: the operation it
 /// belongs to finished. Nothing to do (no write) when `op` is not pinned.
-pub async fn unpin<S: Store>(store: &S, org: &ObjectId, op: &str) -> Result<(), DomainError> {
-    change_shard(store, org, op, |shard, op| {
-        let before = shard.pinned.len();
-        shard.pinned.retain(|o| o != op);
-        shard.pinned.len() != before
-    })
-    .await
+pub fn unpin<'a, S: Store>(
+    store: &'a S,
+    org: &'a ObjectId,
+    op: &'a str,
+) -> impl Future<Output = Result<(), DomainError>> + 'a {
+    change_shard(store, org, op, Change::Unpin)
 }
 
 /// Takes back the `delta` that [`apply_pinned`] added for `op`, and its pin, if `op` is
 /// pinned (in the same swap: a repeat takes nothing back twice); nothing when it is not
 /// (never applied, or released).
-pub async fn undo_pinned<S: Store>(
-    store: &S,
-    org: &ObjectId,
-    op: &str,
+pub fn undo_pinned<'a, S: Store>(
+    store: &'a S,
+    org: &'a ObjectId,
+    op: &'a str,
     delta: i64,
-) -> Result<(), DomainError> {
-    change_shard(store, org, op, |shard, op| {
-        let before = shard.pinned.len();
-        shard.pinned.retain(|o| o != op);
-        if shard.pinned.len() == before {
-            return false;
-        }
-        shard.n -= delta;
-        true
-    })
-    .await
+) -> impl Future<Output = Result<(), DomainError>> + 'a {
+    change_shard(store, org, op, Change::UndoPinned(delta))
 }
 
-/// Changes the shard of `op` with `change`, given the operation's digest (shards
-/// remember digests, never the ids themselves); `change` returns whether it changed
-/// anything (no write when not). A missing shard is `Corrupt`.
+/// What a count operation does to its shard (the functions above).
+#[derive(Clone, Copy)]
+enum Change {
+    Apply(i64),
+    ApplyPinned(i64),
+    Unpin,
+    UndoPinned(i64),
+}
+
+impl CountShard {
+    /// Applies `change` for the operation whose digest is `op`; returns whether the
+    /// shard changed.
+    fn change(&mut self, change: Change, op: &str) -> bool {
+        let pinned = self.pinned.iter().any(|o| o == op);
+        let recent = self.ops.iter().any(|o| o == op);
+        match change {
+            Change::Apply(_) if recent => return false,
+            // Applied already: pinned still, or released so recently that `ops`
+            // remembers it (a second restore that read the user before the first
+            // finished).
+            Change::ApplyPinned(_) if pinned || recent => return false,
+            Change::Unpin | Change::UndoPinned(_) if !pinned => return false,
+            Change::Apply(delta) => self.n += delta,
+            Change::ApplyPinned(delta) => {
+                self.n += delta;
+                self.pinned.push(op.to_owned());
+            }
+            Change::Unpin => self.pinned.retain(|o| o != op),
+            Change::UndoPinned(delta) => {
+                self.n -= delta;
+                self.pinned.retain(|o| o != op);
+            }
+        }
+        if matches!(change, Change::Apply(_) | Change::ApplyPinned(_)) {
+            // Recent operations, the oldest forgotten beyond [`REMEMBERED_OPS`].
+            self.ops.push(op.to_owned());
+            if self.ops.len() > REMEMBERED_OPS {
+                let excess = self.ops.len() - REMEMBERED_OPS;
+                self.ops.drain(..excess);
+            }
+        }
+        true
+    }
+}
+
+/// Changes the shard of `op` as `change` says, given the operation's digest (shards
+/// remember digests, never the ids themselves): one conditional swap, no write when
+/// nothing changes. A missing shard is `Corrupt`. One compiled read-change-swap of a
+/// shard for every kind of count operation.
 async fn change_shard<S: Store>(
     store: &S,
     org: &ObjectId,
     op: &str,
-    change: impl Fn(&mut CountShard, &str) -> bool,
+    change: Change,
 ) -> Result<(), DomainError> {
     let key = keys::user_count_shard(org, keys::shard_of(op));
     let op = &keys::digest("count", op);
     let updated = records::update(store, &key, |shard: &mut CountShard| {
-        Ok::<_, DomainError>(change(shard, op))
+        Ok::<_, DomainError>(shard.change(change, op))
     })
     .await?;
     match updated {
