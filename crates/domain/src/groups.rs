@@ -648,10 +648,20 @@ pub async fn add_member<S: Store>(
     .await;
     match updated {
         Ok(Updated::Missing) | Err(DomainError::NotFound { .. }) => {
-            dependents::remove(store, &list, user_id).await?;
-            return Err(DomainError::NotFound {
-                entity: Entity::User,
-            });
+            // The write may have landed before a soft removal marked the user (on Redis
+            // its read-back then looks lost, and the retry finds the mark): the record
+            // names the group, and a soft removal keeps it, listed.
+            let kept = kept_user(store, org, user_id).await?;
+            if !kept.is_some_and(|u| u.groups.iter().any(|n| same_name(n, &g.name))) {
+                // Undone, unless the user was a member already (a soft removal keeps
+                // that).
+                if !already {
+                    dependents::remove(store, &list, user_id).await?;
+                }
+                return Err(DomainError::NotFound {
+                    entity: Entity::User,
+                });
+            }
         }
         Err(e) => return Err(e),
         Ok(_) => {}
@@ -659,12 +669,14 @@ pub async fn add_member<S: Store>(
     // Listed again: a concurrent change that took the (then not yet named) user out
     // of the list meanwhile must not leave it named but unlisted.
     let relisted = dependents::append(store, &list, user_id).await? == Appended::Yes;
-    // A removal of the user that took it out of its groups before that append must not
-    // find it listed again once it is gone: a user no longer live leaves the list (the
-    // removal marks the user before it leaves the groups, so a later one sees it).
-    match crate::users::get_live(store, org, user_id).await {
-        Ok(_) => {}
-        Err(DomainError::NotFound { .. }) => {
+    // A removal for good that took the user out of its groups before that append must
+    // not find it listed again once it is gone: such a user leaves the list (the removal
+    // marks the user before it leaves the groups, so a later read sees it). A user
+    // softly removed since the write above stays a member: a soft removal keeps its
+    // memberships, named in the record and listed, for a restore.
+    match crate::users::get_any(store, org, user_id).await {
+        Ok(u) if !leaving(&u) => {}
+        Ok(_) | Err(DomainError::NotFound { .. }) => {
             dependents::remove(store, &list, user_id).await?;
             return Err(DomainError::NotFound {
                 entity: Entity::User,
@@ -714,10 +726,11 @@ pub async fn remove_member<S: Store>(
 }
 
 /// Sets a user's groups to exactly `names` (each must exist; `NotFound` for a group
-/// otherwise names the missing one in a validation error). Member lists are updated
-/// first, then the user record in one conditional write (`expected_version` checked),
-/// then every group whose members changed records a new version; a retry repairs a
-/// set that stopped half-way.
+/// otherwise names the missing one in a validation error). The lists of the groups
+/// added first, then the user record in one conditional write (`expected_version`
+/// checked; the user must be live), then the lists of the groups left, then every group
+/// whose members changed records a new version; a refused write undoes the additions,
+/// and a retry repairs a set that stopped half-way.
 pub async fn set_user_groups<S: Store>(
     store: &S,
     org: &Organization,
@@ -754,17 +767,18 @@ pub async fn set_user_groups<S: Store>(
             });
         }
     }
-    let mut changed: Vec<ObjectId> = wanted
+    // The groups this call adds, and those the user leaves (whose lists it leaves only
+    // once the record no longer names them: a refused write leaves them as they were).
+    let added: Vec<&Group> = wanted
         .iter()
         .filter(|g| !user.groups.iter().any(|n| same_name(n, &g.name)))
-        .map(|g| g.id.clone())
         .collect();
+    let mut left: Vec<Group> = Vec::new();
     for old in &user.groups {
         if !wanted.iter().any(|g| same_name(&g.name, old))
             && let Some(g) = find(store, org, old).await?
         {
-            dependents::remove(store, &keys::group_members(&org.id, &g.id), user_id).await?;
-            changed.push(g.id);
+            left.push(g);
         }
     }
     let new_names: Vec<String> = wanted.iter().map(|g| g.name.clone()).collect();
@@ -788,22 +802,41 @@ pub async fn set_user_groups<S: Store>(
         Ok(true)
     })
     .await;
-    let user = match updated {
-        Ok(Updated::Unchanged(u) | Updated::Written(u)) => u,
-        // The user is being removed, or gone: a removal that took it out of its groups
-        // before the appends above must not find it listed again (it marks the user
-        // before it leaves them, so this write sees the mark).
-        Ok(Updated::Missing) | Err(DomainError::NotFound { .. }) => {
-            for g in &wanted {
+    let landed = match &updated {
+        // Landed before a soft removal marked the user (a read-back overtaken, on
+        // Redis): the record holds exactly these groups, which the soft removal keeps.
+        Ok(Updated::Missing) | Err(DomainError::NotFound { .. }) => kept_user(store, org, user_id)
+            .await?
+            .filter(|u| u.groups == new_names),
+        _ => None,
+    };
+    let user = match (updated, landed) {
+        (Ok(Updated::Unchanged(u) | Updated::Written(u)), _) | (_, Some(u)) => u,
+        // Not written: the groups this call added are undone (a removal that took the
+        // user out of its groups before the appends above must not find it listed
+        // again: it marks the user before it leaves them, so this write sees the mark;
+        // a soft removal keeps the memberships the user had, named and listed).
+        (refused, None) => {
+            for g in &added {
                 let list = keys::group_members(&org.id, &g.id);
                 dependents::remove(store, &list, user_id).await?;
             }
-            return Err(DomainError::NotFound {
-                entity: Entity::User,
+            return Err(match refused {
+                Err(e) => e,
+                Ok(_) => DomainError::NotFound {
+                    entity: Entity::User,
+                },
             });
         }
-        Err(e) => return Err(e),
     };
+    for g in &left {
+        dependents::remove(store, &keys::group_members(&org.id, &g.id), user_id).await?;
+    }
+    let changed: Vec<ObjectId> = added
+        .iter()
+        .map(|g| g.id.clone())
+        .chain(left.into_iter().map(|g| g.id))
+        .collect();
     // A rename or delete of a wanted group that walked its members before the write
     // above missed this user: its current name, or none.
     let written: Vec<&Group> = wanted.iter().collect();
@@ -813,6 +846,20 @@ pub async fn set_user_groups<S: Store>(
         touch(store, org, id, now).await?;
     }
     Ok(user)
+}
+
+/// User `user_id` as it is now, if it exists and is not being removed for good (a
+/// membership write of it that landed stays: a soft removal keeps memberships).
+async fn kept_user<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+) -> Result<Option<User>, DomainError> {
+    match crate::users::get_any(store, org, user_id).await {
+        Ok(u) if !leaving(&u) => Ok(Some(u)),
+        Ok(_) | Err(DomainError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// After a user's `groups` were written with the names of `written` (groups read
