@@ -66,6 +66,50 @@ async fn user_from(
     u.id
 }
 
+/// A store with an organization (soft removals kept `retention` days; `None`: removals
+/// for good), user kim, and group `eng` (kim not in it).
+fn kim_and_eng(
+    retention: Option<i64>,
+) -> (
+    MemoryStore,
+    Organization,
+    ObjectId,
+    roster_domain::model::Group,
+) {
+    let s = MemoryStore::from_env();
+    let o = org_with(&s, retention, None);
+    let id = block_on(users::create(&s, &o, new_user("kim"), NOW))
+        .unwrap()
+        .id;
+    let g = block_on(roster_domain::groups::create(
+        &s,
+        &o,
+        "eng".into(),
+        String::new(),
+        NOW,
+    ))
+    .unwrap();
+    (s, o, id, g)
+}
+
+/// Kim (with `devices_n` devices) softly removed in an organization keeping soft
+/// removals 30 days; the store's faults cleared.
+fn soft_removed_kim(devices_n: usize) -> (MemoryStore, Organization, ObjectId) {
+    let s = MemoryStore::from_env();
+    let o = org_with(&s, Some(30), None);
+    let id = block_on(user_with(&s, &o, "kim", devices_n));
+    block_on(remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW)).unwrap();
+    s.clear_faults();
+    (s, o, id)
+}
+
+/// How many store calls a restore of [`soft_removed_kim`] makes, start to end.
+fn restore_calls() -> u64 {
+    let (s, o, id) = soft_removed_kim(2);
+    block_on(removal::restore(&s, &o, &id, "admin", NOW)).unwrap();
+    s.calls()
+}
+
 /// Asserts that no count shard of `o` keeps a pinned operation (`count::apply_pinned`):
 /// every restore that pinned one released it, or a purge took it back.
 fn no_pinned_count(s: &MemoryStore, o: &Organization, at: &str) {
@@ -492,19 +536,8 @@ fn a_restore_stopped_after_any_call_and_repeated_is_audited_once() {
             .filter(|e| e.action == "user.restored")
             .count()
     };
-    let setup = || {
-        let s = MemoryStore::from_env();
-        let o = org_with(&s, Some(30), None);
-        let id = block_on(user_with(&s, &o, "kim", 2));
-        block_on(remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW)).unwrap();
-        s.clear_faults();
-        (s, o, id)
-    };
-    let calls = {
-        let (s, o, id) = setup();
-        block_on(removal::restore(&s, &o, &id, "admin", NOW)).unwrap();
-        s.calls()
-    };
+    let setup = || soft_removed_kim(2);
+    let calls = restore_calls();
     assert!(calls > 10, "a restore makes {calls} calls");
     for n in 1..=calls + 1 {
         let at = format!("restore stopped before call {n} of {calls}");
@@ -537,19 +570,8 @@ fn a_restore_stopped_after_any_call_and_repeated_is_audited_once() {
 /// good when the stop fell between the restore's count and its record write.
 #[test]
 fn a_restore_stopped_after_any_call_and_never_repeated_is_purged_cleanly() {
-    let setup = || {
-        let s = MemoryStore::from_env();
-        let o = org_with(&s, Some(30), None);
-        let id = block_on(user_with(&s, &o, "kim", 2));
-        block_on(remove_user(&s, &o, &id, &RemovalPolicy::wso2(), NOW)).unwrap();
-        s.clear_faults();
-        (s, o, id)
-    };
-    let calls = {
-        let (s, o, id) = setup();
-        block_on(removal::restore(&s, &o, &id, "admin", NOW)).unwrap();
-        s.calls()
-    };
+    let setup = || soft_removed_kim(2);
+    let calls = restore_calls();
     let after_window = NOW.plus_millis(31 * DAY);
     let mut purged = 0;
     for n in 1..=calls {
@@ -981,12 +1003,7 @@ fn what_a_user_owns_added_during_its_removal_goes_with_it() {
         "removal schedule",
     ] {
         for (n, order) in crate::helpers::orders().into_iter().enumerate() {
-            let s = MemoryStore::from_env();
-            let o = org_with(&s, None, None);
-            let id = block_on(users::create(&s, &o, new_user("kim"), NOW))
-                .unwrap()
-                .id;
-            let g = block_on(groups::create(&s, &o, "eng".into(), String::new(), NOW)).unwrap();
+            let (s, o, id, g) = kim_and_eng(None);
             let stepped = crate::helpers::Stepped::new(&s);
             let add = async {
                 match kind {
@@ -1076,13 +1093,8 @@ fn a_group_renamed_or_deleted_during_a_member_s_removal_keeps_no_trace_of_it() {
     use roster_domain::groups;
     for change in ["rename", "delete", "rename, soft removal"] {
         for (n, order) in crate::helpers::orders().into_iter().enumerate() {
-            let s = MemoryStore::from_env();
             let soft = change.ends_with("soft removal");
-            let o = org_with(&s, soft.then_some(30), None);
-            let id = block_on(users::create(&s, &o, new_user("kim"), NOW))
-                .unwrap()
-                .id;
-            let g = block_on(groups::create(&s, &o, "eng".into(), String::new(), NOW)).unwrap();
+            let (s, o, id, g) = kim_and_eng(soft.then_some(30));
             block_on(groups::add_member(&s, &o, &g.id, &id, NOW)).unwrap();
             let stepped = crate::helpers::Stepped::new(&s);
             let changed = async {
@@ -1135,12 +1147,7 @@ fn a_member_added_while_its_group_is_renamed_or_deleted_names_only_real_groups()
         ("set", "delete"),
     ] {
         for (n, order) in crate::helpers::orders().into_iter().enumerate() {
-            let s = MemoryStore::from_env();
-            let o = org_with(&s, None, None);
-            let id = block_on(users::create(&s, &o, new_user("kim"), NOW))
-                .unwrap()
-                .id;
-            let g = block_on(groups::create(&s, &o, "eng".into(), String::new(), NOW)).unwrap();
+            let (s, o, id, g) = kim_and_eng(None);
             let stepped = crate::helpers::Stepped::new(&s);
             let added = async {
                 if add == "add" {
@@ -1201,12 +1208,7 @@ fn two_changes_of_one_group_at_once_leave_one_name() {
     };
     for case in ["rename / rename", "rename / delete"] {
         for (n, order) in crate::helpers::orders().into_iter().enumerate() {
-            let s = MemoryStore::from_env();
-            let o = org_with(&s, None, None);
-            let id = block_on(users::create(&s, &o, new_user("kim"), NOW))
-                .unwrap()
-                .id;
-            let g = block_on(groups::create(&s, &o, "eng".into(), String::new(), NOW)).unwrap();
+            let (s, o, id, g) = kim_and_eng(None);
             block_on(groups::add_member(&s, &o, &g.id, &id, NOW)).unwrap();
             let stepped = crate::helpers::Stepped::new(&s);
             let first = groups::update(&stepped, &o, &g.id, None, rename("platform"), NOW);
@@ -1250,12 +1252,7 @@ fn a_membership_change_racing_a_soft_removal_agrees_after_the_restore() {
     use roster_domain::groups;
     for kind in ["add", "set", "set, leaving another"] {
         for (n, order) in crate::helpers::orders().into_iter().enumerate() {
-            let s = MemoryStore::from_env();
-            let o = org_with(&s, Some(30), None);
-            let id = block_on(users::create(&s, &o, new_user("kim"), NOW))
-                .unwrap()
-                .id;
-            let g = block_on(groups::create(&s, &o, "eng".into(), String::new(), NOW)).unwrap();
+            let (s, o, id, g) = kim_and_eng(Some(30));
             let other = block_on(groups::create(&s, &o, "ops".into(), String::new(), NOW)).unwrap();
             if kind == "set, leaving another" {
                 block_on(groups::add_member(&s, &o, &other.id, &id, NOW)).unwrap();
