@@ -110,6 +110,27 @@ fn restore_calls() -> u64 {
     s.calls()
 }
 
+/// Renames group `id` to `platform` (`rename`), or deletes it.
+async fn rename_or_delete<S: roster_domain::Store>(
+    store: &S,
+    o: &Organization,
+    id: &ObjectId,
+    rename: bool,
+) -> Result<(), roster_domain::DomainError> {
+    use roster_domain::groups;
+    if rename {
+        let changes = groups::GroupChanges {
+            name: Some("platform".into()),
+            external_id: None,
+        };
+        groups::update(store, o, id, None, changes, NOW)
+            .await
+            .map(|_| ())
+    } else {
+        groups::delete(store, o, id, NOW).await
+    }
+}
+
 /// Asserts that no count shard of `o` keeps a pinned operation (`count::apply_pinned`):
 /// every restore that pinned one released it, or a purge took it back.
 fn no_pinned_count(s: &MemoryStore, o: &Organization, at: &str) {
@@ -1097,19 +1118,7 @@ fn a_group_renamed_or_deleted_during_a_member_s_removal_keeps_no_trace_of_it() {
             let (s, o, id, g) = kim_and_eng(soft.then_some(30));
             block_on(groups::add_member(&s, &o, &g.id, &id, NOW)).unwrap();
             let stepped = crate::helpers::Stepped::new(&s);
-            let changed = async {
-                if change.starts_with("rename") {
-                    let changes = groups::GroupChanges {
-                        name: Some("platform".into()),
-                        external_id: None,
-                    };
-                    groups::update(&stepped, &o, &g.id, None, changes, NOW)
-                        .await
-                        .map(|_| ())
-                } else {
-                    groups::delete(&stepped, &o, &g.id, NOW).await
-                }
-            };
+            let changed = rename_or_delete(&stepped, &o, &g.id, change.starts_with("rename"));
             let (changed, removed) = crate::helpers::interleave(
                 changed,
                 remove_user(&stepped, &o, &id, &RemovalPolicy::wso2(), NOW),
@@ -1158,19 +1167,7 @@ fn a_member_added_while_its_group_is_renamed_or_deleted_names_only_real_groups()
                         .map(|_| ())
                 }
             };
-            let changed = async {
-                if change == "rename" {
-                    let changes = groups::GroupChanges {
-                        name: Some("platform".into()),
-                        external_id: None,
-                    };
-                    groups::update(&stepped, &o, &g.id, None, changes, NOW)
-                        .await
-                        .map(|_| ())
-                } else {
-                    groups::delete(&stepped, &o, &g.id, NOW).await
-                }
-            };
+            let changed = rename_or_delete(&stepped, &o, &g.id, change == "rename");
             let (added, changed) = crate::helpers::interleave(added, changed, order);
             let at = format!("{add} / {change}, order {n}: {added:?}, {changed:?}");
             assert!(changed.is_ok(), "{at}");
