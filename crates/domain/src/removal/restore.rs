@@ -1,8 +1,8 @@
 //! Restore: a softly removed user back within its retention window, with its claims,
 //! identity, count, search entry and open lists.
 
-use super::engine::{free_values, remove_user, reopen_lists};
-use super::{RemovalError, RemovalPolicy, TrashEntry};
+use super::TrashEntry;
+use super::engine::{free_values, reopen_lists};
 use crate::audit::{self, AuditEvent};
 use crate::claims;
 use crate::count;
@@ -38,19 +38,12 @@ impl From<crate::store::StoreError> for RestoreError {
     }
 }
 
-impl From<RemovalError> for RestoreError {
-    fn from(e: RemovalError) -> Self {
-        match e {
-            RemovalError::Domain(d) => Self::Domain(d),
-            _ => Self::NotFound,
-        }
-    }
-}
-
 /// Restores a softly removed user within the retention window: its claims, identity,
 /// count and search entry come back, its lists reopen, its status is what it was.
-/// Devices stay retired and enrollment tokens revoked. An expired user is purged
-/// instead (`NotFound`).
+/// Devices stay retired and enrollment tokens revoked. A user whose window ended is
+/// refused with `NotFound` and left as it is, for the purge (the purge route, or a read
+/// of the user: [`super::purge_if_expired`]): a refused restore writes nothing, and the
+/// restore route carries none of the removal engine.
 pub async fn restore<S: Store>(
     store: &S,
     org: &Organization,
@@ -58,7 +51,7 @@ pub async fn restore<S: Store>(
     actor: &str,
     now: Timestamp,
 ) -> Result<User, RestoreError> {
-    let (u, deletion) = restorable(store, org, user_id, actor, now).await?;
+    let (u, deletion) = restorable(store, org, user_id, now).await?;
     // The trash entry says a restore is under way before any claim is taken (so no
     // create or update takes them over meanwhile) and keeps the event's number.
     let Some(number) = begin_restore(store, org, user_id, &deletion, now).await? else {
@@ -147,12 +140,12 @@ async fn begin_restore<S: Store>(
 }
 
 /// The softly removed user and its deletion, if it can be restored: `NotFound` for no
-/// such user, one that is not softly removed, or one whose window ended (purged here).
+/// such user, one that is not softly removed, or one whose window ended (left for the
+/// purge: nothing is written).
 async fn restorable<S: Store>(
     store: &S,
     org: &Organization,
     user_id: &ObjectId,
-    actor: &str,
     now: Timestamp,
 ) -> Result<(User, SoftDeletion), RestoreError> {
     let u = crate::users::get_any(store, org, user_id)
@@ -169,8 +162,6 @@ async fn restorable<S: Store>(
         return Err(RestoreError::NotFound);
     };
     if now >= deletion.purge_after {
-        let policy = RemovalPolicy::purge().expired_only().by(actor);
-        remove_user(store, org, user_id, &policy, now).await?;
         return Err(RestoreError::NotFound);
     }
     Ok((u, deletion))

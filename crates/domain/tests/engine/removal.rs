@@ -259,13 +259,20 @@ fn expired_soft_removals_are_purged_on_access_and_by_the_queue() {
         consistent(&s, "after purge");
         no_trace(&s, "ann", "ann purged");
         no_trace(&s, "bex", "bex purged");
-        // Restoring an expired user purges it instead.
+        // Restoring an expired user is refused and writes nothing: the purge takes it.
         let much_later = NOW.plus_millis(5 * DAY);
+        let before = s.snapshot();
         assert!(matches!(
             removal::restore(&s, &o, &c, "admin", much_later).await,
             Err(RestoreError::NotFound)
         ));
-        consistent(&s, "after expired restore");
+        assert!(s.snapshot() == before, "a refused restore wrote");
+        let r = removal::purge_expired(&s, &o, 10, "cron", much_later)
+            .await
+            .unwrap();
+        assert_eq!((r.purged, r.waiting), (1, 0));
+        assert!(users::get_any(&s, &o, &c).await.is_err());
+        consistent(&s, "after expired restore and purge");
         let (events, _) = audit::list(&s, &o.id, 0, 100, None).await.unwrap();
         assert_eq!(
             events.iter().filter(|e| e.action == "user.purged").count(),
