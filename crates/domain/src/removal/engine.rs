@@ -490,9 +490,11 @@ async fn run<S: Store>(
 }
 
 /// Step 2: closes the user's dependent lists (nothing can be added to them any more)
-/// and, when this request just marked a live user, checks the guards again on what the
-/// lists hold; if one blocks now, the mark is undone ([`unmark`]) and the removal
-/// refused.
+/// and, when this request marked the user, checks the guards again — on what the lists
+/// hold, and on the organization read again after the mark, so that an
+/// organization-wide legal hold written before the mark refuses the removal even when
+/// the request read the organization before the hold (a purge checks the hold only);
+/// if one blocks now, the mark is undone ([`unmark`]) and the removal refused.
 #[allow(clippy::too_many_arguments)]
 async fn close_lists<S: Store>(
     store: &S,
@@ -505,9 +507,17 @@ async fn close_lists<S: Store>(
     now: Timestamp,
 ) -> Result<DependentIds, RemovalError> {
     let deps = read_lists(store, &org.id, user_id, true).await?;
-    if performed && before.is_live() {
-        let refused = blockers(store, org, before, &deps, policy, now).await?;
-        if let Some(b) = refused.into_iter().next() {
+    if performed {
+        let current = crate::orgs::get(store, &org.id).await?;
+        let refused = if before.is_live() {
+            blockers(store, &current, before, &deps, policy, now)
+                .await?
+                .into_iter()
+                .next()
+        } else {
+            Blocker::legal_hold(&current, before, now)
+        };
+        if let Some(b) = refused {
             unmark(store, org, before, journal, now).await?;
             return Err(RemovalError::Refused(b));
         }
@@ -1009,7 +1019,8 @@ async fn operation_of<S: Store>(
     }
 }
 
-/// Undoes a mark whose re-check refused: reopens the lists, restores the status.
+/// Undoes a mark whose re-check refused: reopens the lists of a live user (a softly
+/// removed one's stay closed), restores the status.
 async fn unmark<S: Store>(
     store: &S,
     org: &Organization,
@@ -1017,7 +1028,9 @@ async fn unmark<S: Store>(
     journal: &RemovalJournal,
     now: Timestamp,
 ) -> Result<(), DomainError> {
-    reopen_lists(store, &org.id, &before.id).await?;
+    if before.is_live() {
+        reopen_lists(store, &org.id, &before.id).await?;
+    }
     records::update(store, &keys::user(&org.id, &before.id), |u: &mut User| {
         let ours = u
             .removal

@@ -169,6 +169,72 @@ fn a_hold_ends_by_itself_and_the_organization_wide_one_refuses_everyone() {
     });
 }
 
+/// An organization-wide hold written after a removal request read the organization but
+/// before its mark: the mark's re-check reads the organization again and refuses, for
+/// every policy and for the purge of an expired soft removal; the user is as it was.
+#[test]
+fn an_organization_hold_placed_after_a_removal_read_the_organization_refuses_it() {
+    let s = MemoryStore::from_env();
+    let o = org_with(&s, Some(1), None);
+    block_on(async {
+        let soft = user(&s, &o, "soft").await;
+        remove_user(&s, &o, &soft, &RemovalPolicy::wso2(), NOW)
+            .await
+            .unwrap();
+        let mut live = Vec::new();
+        for policy in policies().iter().filter(|p| p.surface != "purge") {
+            let id = user(&s, &o, &format!("live-{}", policy.surface)).await;
+            if policy.require_disabled {
+                let disabled = users::UserChanges {
+                    status: Some(UserStatus::Disabled),
+                    ..users::UserChanges::default()
+                };
+                users::update(&s, &o, &id, None, disabled, NOW)
+                    .await
+                    .unwrap();
+            }
+            live.push(id);
+        }
+        // `o` is what each request read before the hold was written.
+        holds::place_org_hold(&s, &o, hold("audit 2026", None), true, "t1", NOW)
+            .await
+            .unwrap();
+        for (policy, id) in policies().iter().zip(&live) {
+            let r = remove_user(&s, &o, id, policy, NOW).await;
+            assert!(held_by(r, HoldScope::Organization), "{}", policy.surface);
+            let u = users::get(&s, &o, id).await.unwrap();
+            assert!(u.is_live() && u.removal.is_none(), "{}", policy.surface);
+        }
+        let later = NOW.plus_millis(2 * DAY);
+        assert!(
+            !removal::purge_if_expired(&s, &o, &soft, later)
+                .await
+                .unwrap()
+        );
+        let r = removal::purge_expired(&s, &o, 10, "cron", later)
+            .await
+            .unwrap();
+        assert_eq!((r.purged, r.held), (0, 1));
+        let u = users::get_any(&s, &o, &soft).await.unwrap();
+        assert_eq!((u.status, u.removal.is_none()), (UserStatus::Deleted, true));
+        consistent(&s, "removals refused after the mark");
+        // Lifted: the same stale reads go through.
+        holds::lift_org_hold(&s, &o, "t1", later).await.unwrap();
+        for (policy, id) in policies().iter().zip(&live) {
+            let r = remove_user(&s, &o, id, policy, later).await.unwrap();
+            if let RemovalOutcome::InProgress { operation, .. } = r {
+                removal::poll(&s, &o, &operation.id, later).await.unwrap();
+            }
+            assert!(users::get(&s, &o, id).await.is_err(), "{}", policy.surface);
+        }
+        let r = removal::purge_expired(&s, &o, 10, "cron", later)
+            .await
+            .unwrap();
+        assert_eq!(r.purged, 1);
+        consistent(&s, "after the lift");
+    });
+}
+
 #[test]
 fn the_purge_skips_held_soft_removals_and_reports_them() {
     let s = MemoryStore::from_env();
