@@ -15,6 +15,7 @@ use crate::records::{self, Updated};
 use crate::store::Store;
 use crate::time::Timestamp;
 use crate::users::IndexEntry;
+use roster_lowercase::Lowercase as _;
 
 /// Most groups one user can be in.
 pub const MAX_GROUPS_PER_USER: usize = 64;
@@ -32,7 +33,7 @@ pub fn parse_name(field: &str, raw: &str) -> Result<String, ValidationError> {
 }
 
 fn name_key(org: &Organization, name: &str) -> String {
-    keys::group_name_claim(&org.id, &keys::digest(&org.salt, &name.to_lowercase()))
+    keys::group_name_claim(&org.id, &keys::digest(&org.salt, &name.lowercase()))
 }
 
 fn external_key(org: &Organization, external_id: &str) -> String {
@@ -41,7 +42,7 @@ fn external_key(org: &Organization, external_id: &str) -> String {
 
 /// Whether two group names are the same name (case-insensitive).
 fn same_name(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
+    a.eq_ignore_ascii_case(b) || a.lowercase() == b.lowercase()
 }
 
 /// Every claim a group holds, with the field each is for: its name, the name it is

@@ -17,6 +17,7 @@ use crate::keys;
 use crate::records;
 use crate::store::Store;
 use crate::time::Timestamp;
+use roster_lowercase::Lowercase as _;
 use serde::{Deserialize, Serialize};
 
 /// One organization's user with the email.
@@ -39,7 +40,7 @@ pub struct Memberships {
 
 /// The identity key of an email (folded to lowercase).
 pub fn key_of(email: &str) -> String {
-    keys::identity(&keys::digest(keys::IDENTITY_SALT, &email.to_lowercase()))
+    keys::identity(&keys::digest(keys::IDENTITY_SALT, &email.lowercase()))
 }
 
 fn decode(key: &str, bytes: &[u8]) -> Result<Memberships, DomainError> {

@@ -7,6 +7,7 @@ use crate::ids::ObjectId;
 use crate::keys;
 use crate::model::{Device, EnrollmentToken, Organization, User, UserStatus};
 use crate::users::IndexEntry;
+use roster_lowercase::Lowercase as _;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One broken invariant.
@@ -594,9 +595,9 @@ impl Checker<'_> {
         // While a rename is in flight, members may still hold the previous name.
         let names: Vec<String> = std::iter::once(&g.name)
             .chain(g.renamed_from.as_ref())
-            .map(|n| n.to_lowercase())
+            .map(|n| n.lowercase())
             .collect();
-        let named = |u: &User| u.groups.iter().any(|n| names.contains(&n.to_lowercase()));
+        let named = |u: &User| u.groups.iter().any(|n| names.contains(&n.lowercase()));
         let members_key = keys::group_members(id, &g.id);
         let Some(list) = self.json::<DependentList>(&members_key) else {
             self.report(&members_key, "member list of a group is missing");

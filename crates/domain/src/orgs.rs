@@ -17,6 +17,7 @@ use crate::model::{ApimBinding, OrgPolicy, Organization};
 use crate::records;
 use crate::store::Store;
 use crate::time::Timestamp;
+use roster_lowercase::Lowercase as _;
 
 /// Longest retention window: one year.
 pub const MAX_RETENTION_DAYS: u32 = 365;
@@ -145,9 +146,9 @@ impl ApimBinding {
 fn apim_claim_key(subscription_id: &str, resource_group: &str, service: &str) -> String {
     let folded = format!(
         "{}/{}/{}",
-        subscription_id.to_lowercase(),
-        resource_group.to_lowercase(),
-        service.to_lowercase()
+        subscription_id.lowercase(),
+        resource_group.lowercase(),
+        service.lowercase()
     );
     keys::org_apim_claim(&keys::digest("apim", &folded))
 }

@@ -20,6 +20,7 @@ use crate::model::{IdentitySource, Organization, User, UserStatus};
 use crate::records;
 use crate::store::Store;
 use crate::time::Timestamp;
+use roster_lowercase::Lowercase as _;
 use serde::{Deserialize, Serialize};
 
 /// A claim whose index entry has no user record after this long is abandoned (its
@@ -1020,11 +1021,11 @@ pub async fn list<S: Store>(
     q: &ListQuery,
 ) -> Result<Page, DomainError> {
     if let Some(text) = &q.q {
-        return search(store, org, q, &text.to_lowercase()).await;
+        return search(store, org, q, &text.lowercase()).await;
     }
     let top = records::read_counter(store, &keys::user_seq_counter(&org.id)).await?;
     let window = i64::try_from(q.limit.max(25) * 2).unwrap_or(400);
-    let group = q.group.as_ref().map(|g| g.to_lowercase());
+    let group = q.group.as_ref().map(|g| g.lowercase());
     let filtered = q.status.is_some() || group.is_some();
     let mut users = Vec::new();
     let mut cursor = q.after;
@@ -1063,7 +1064,7 @@ pub async fn list<S: Store>(
                         .map_or(u.status != UserStatus::Deleted, |s| s == u.status)
                     && group
                         .as_ref()
-                        .is_none_or(|g| u.groups.iter().any(|x| x.to_lowercase() == *g));
+                        .is_none_or(|g| u.groups.iter().any(|x| x.lowercase() == *g));
                 if keep {
                     users.push(u);
                     if users.len() == q.limit {
@@ -1252,14 +1253,14 @@ pub const RECORD_SEPARATOR: char = '\u{1e}';
 pub fn search_text(u: &User) -> String {
     let mut text = format!(
         "{}{FIELD_SEPARATOR}{}{FIELD_SEPARATOR}{} {}",
-        u.username.to_lowercase(),
-        u.email.as_deref().unwrap_or_default().to_lowercase(),
-        u.first_name.to_lowercase(),
-        u.last_name.to_lowercase()
+        u.username.lowercase(),
+        u.email.as_deref().unwrap_or_default().lowercase(),
+        u.first_name.lowercase(),
+        u.last_name.lowercase()
     );
     for other in &u.other_emails {
         text.push(FIELD_SEPARATOR);
-        text.push_str(&other.to_lowercase());
+        text.push_str(&other.lowercase());
     }
     text
 }
@@ -1322,7 +1323,7 @@ async fn search<S: Store>(
             next: None,
         });
     }
-    let group = q.group.as_ref().map(|g| g.to_lowercase());
+    let group = q.group.as_ref().map(|g| g.lowercase());
     // An organization written before the index existed has no flags: every batch is a
     // candidate (no n-grams to look up), which is the scan it had then.
     let grams = if org.search_index {
@@ -1373,7 +1374,7 @@ async fn search<S: Store>(
                     .map_or(u.status != UserStatus::Deleted, |s| s == u.status)
                 && group
                     .as_ref()
-                    .is_none_or(|g| u.groups.iter().any(|x| x.to_lowercase() == *g));
+                    .is_none_or(|g| u.groups.iter().any(|x| x.lowercase() == *g));
             if keep {
                 users.push(u);
                 if users.len() == q.limit {

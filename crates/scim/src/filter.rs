@@ -31,6 +31,7 @@
 //!   `ne null` when it is present.
 //! - Comparisons are false on unassigned attributes (RFC 7644 §3.4.2.2), except `ne`.
 
+use roster_lowercase::Lowercase as _;
 use serde_json::{Number, Value};
 use std::cmp::Ordering;
 use std::fmt;
@@ -372,7 +373,7 @@ fn compare_leaf(def: &Attribute, leaf: &Value, op: CompareOp, value: &CompValue)
             let (l, s) = if def.case_exact {
                 (l.to_owned(), s.to_owned())
             } else {
-                (l.to_lowercase(), s.to_lowercase())
+                (l.lowercase(), s.lowercase())
             };
             match op {
                 CompareOp::Co => l.contains(&s),
@@ -756,7 +757,7 @@ fn same(case_exact: bool, a: &str, b: &str) -> bool {
     if case_exact {
         a == b
     } else {
-        a == b || a.to_lowercase() == b.to_lowercase()
+        a == b || a.lowercase() == b.lowercase()
     }
 }
 

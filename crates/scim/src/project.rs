@@ -2,6 +2,7 @@
 //! and sorting (`sortBy` / `sortOrder`, RFC 7644 §3.4.2.3) of resource JSON, by the
 //! `returned`, type and caseExact characteristics of the schema.
 
+use roster_lowercase::Lowercase as _;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 
@@ -360,7 +361,7 @@ impl SortBy {
             (_, Value::String(s)) => Some(SortKey::Text(if def.case_exact {
                 s.clone()
             } else {
-                s.to_lowercase()
+                s.lowercase()
             })),
             _ => None,
         }

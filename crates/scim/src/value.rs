@@ -2,6 +2,7 @@
 //! attribute names are case-insensitive), presence, and typed comparisons shared by
 //! filtering, PATCH and sorting.
 
+use roster_lowercase::Lowercase as _;
 use serde_json::{Map, Number, Value};
 use std::cmp::Ordering;
 
@@ -100,7 +101,7 @@ pub(crate) fn values_equal(def: &Attribute, a: &Value, b: &Value) -> bool {
             if def.case_exact {
                 x == y
             } else {
-                x == y || x.to_lowercase() == y.to_lowercase()
+                x == y || x.lowercase() == y.lowercase()
             }
         }
         (AttrType::DateTime, Value::String(x), Value::String(y)) => {

@@ -12,7 +12,9 @@
 //!   component carrying the one build command of all;
 //! - `docs/openapi.json`: the OpenAPI 3.1 description (`roster_api::openapi::render`:
 //!   paths, methods and permissions from the catalogue, the rest from
-//!   `crates/api/src/openapi/parts.json`), which the `openapi` component serves.
+//!   `crates/api/src/openapi/parts.json`), which the `openapi` component serves;
+//! - `crates/lowercase/src/tables.rs`: the tables of `roster_lowercase::to_lowercase`,
+//!   read off this toolchain's `str::to_lowercase` ([`lowercase`]).
 //!
 //! `cargo xtask shrink` and `cargo xtask sizes [--max BYTES]`: see [`size`] (the
 //! post-build `wasm-opt` step of `make build`, and the size check of `make sizes`).
@@ -28,6 +30,7 @@ use std::process::ExitCode;
 
 use roster_api::routes::{RouteSpec, catalogue};
 
+mod lowercase;
 mod size;
 
 /// The package of the benchmark's empty component, built and shrunk with the routes'.
@@ -160,6 +163,10 @@ fn generated(root: &Path, routes: &[RouteSpec]) -> Result<Vec<(PathBuf, String)>
     files.push((
         root.join("docs/openapi.json"),
         roster_api::openapi::render()?,
+    ));
+    files.push((
+        root.join("crates/lowercase/src/tables.rs"),
+        lowercase::tables(),
     ));
     Ok(files)
 }

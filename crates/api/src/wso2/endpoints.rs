@@ -15,6 +15,7 @@ use roster_domain::permissions::{Action, Permission, Resource};
 use roster_domain::removal::{self, Plan, RemovalOutcome, RemovalPolicy};
 use roster_domain::{DomainError, Store, ValidationError};
 use roster_domain::{count, devices, enrollment, groups, users};
+use roster_lowercase::Lowercase as _;
 
 /// How many users one listing read asks the domain for.
 const PAGE: usize = 200;
@@ -54,7 +55,7 @@ async fn users_matching<S: Store>(
         out.extend(
             page.users
                 .into_iter()
-                .filter(|u| needle.is_none_or(|n| u.username.to_lowercase().contains(n))),
+                .filter(|u| needle.is_none_or(|n| u.username.lowercase().contains(n))),
         );
         match page.next {
             Some(next) => query.after = next,
@@ -63,8 +64,8 @@ async fn users_matching<S: Store>(
     }
     out.sort_by(|a, b| {
         a.username
-            .to_lowercase()
-            .cmp(&b.username.to_lowercase())
+            .lowercase()
+            .cmp(&b.username.lowercase())
             .then_with(|| a.username.cmp(&b.username))
     });
     Ok(out)
@@ -86,10 +87,7 @@ async fn plan_roles<S: Store>(
     for (i, r) in raw.iter().enumerate() {
         let field = format!("roles[{i}]");
         let name = groups::parse_name(&field, super::strip_domain(&field, r)?)?;
-        if names
-            .iter()
-            .any(|n| n.to_lowercase() == name.to_lowercase())
-        {
+        if names.iter().any(|n| n.lowercase() == name.lowercase()) {
             continue;
         }
         let exists = groups::find(store, org, &name).await?.is_some();

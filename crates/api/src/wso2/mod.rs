@@ -32,6 +32,7 @@ use roster_domain::ids::{self, Username};
 use roster_domain::model::Organization;
 use roster_domain::removal::{Blocker, RemovalError};
 use roster_domain::{DomainError, Entity, Store, ValidationError};
+use roster_lowercase::Lowercase as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -396,7 +397,7 @@ pub fn search_query(req: &ApiRequest) -> Result<String, Error> {
         strip_domain("username", &raw)?,
         ids::MAX_IDENT_LEN,
     )?;
-    Ok(text.to_lowercase())
+    Ok(text.lowercase())
 }
 
 /// Parses an optional non-negative integer query parameter.

@@ -23,6 +23,7 @@ use roster_domain::ids::{self, Email, ObjectId, Username};
 use roster_domain::model::{Group, IdentitySource, Organization, User, UserStatus};
 use roster_domain::removal::{self, RemovalPolicy};
 use roster_domain::{DomainError, Entity, Store, ValidationError, count, groups, users};
+use roster_lowercase::Lowercase as _;
 use roster_scim::SortBy;
 use roster_scim::get_ci;
 use roster_scim::{
@@ -69,7 +70,7 @@ impl<'a, S: Store> GroupNames<'a, S> {
     pub(crate) async fn resolve(&mut self, names: &[String]) -> Result<Vec<Group>, DomainError> {
         let mut out = Vec::new();
         for name in names {
-            let key = name.to_lowercase();
+            let key = name.lowercase();
             if !self.found.contains_key(&key) {
                 let g = groups::find(self.store, self.org, name).await?;
                 self.found.insert(key.clone(), g);
