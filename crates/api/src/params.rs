@@ -16,6 +16,20 @@ pub fn json(status: StatusCode, body: &serde_json::Value) -> ApiResponse {
     resp
 }
 
+/// A JSON response of a value serialized straight from its type (no `Value` built):
+/// `Content-Type: application/json`. A type whose serialization fails (a map with
+/// non-string keys) answers an empty object, never a panic.
+pub fn json_of<T: serde::Serialize>(status: StatusCode, body: &T) -> ApiResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = http::Response::new(bytes);
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
 /// A response with `status` and no body.
 pub fn empty(status: StatusCode) -> ApiResponse {
     let mut resp = http::Response::new(Vec::new());

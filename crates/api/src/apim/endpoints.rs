@@ -102,42 +102,91 @@ fn state(s: UserStatus) -> &'static str {
     }
 }
 
-/// A user as an ARM resource.
-pub fn user_body(svc: &Service, u: &UserRecord, groups: &[Group]) -> serde_json::Value {
-    let identities = match u.source {
-        IdentitySource::Local => json!([{ "provider": "Basic", "id": u.email }]),
-        IdentitySource::Scim | IdentitySource::Directory => json!([{
-            "provider": "Aad",
-            "id": u.external_id.clone().unwrap_or_else(|| u.uuid.clone()),
-        }]),
+/// A user as an ARM resource: `{id, name, properties, type}`. The members of every
+/// object are declared in alphabetical order, the order in which the `json!` values
+/// these types replaced wrote them (serde_json's maps are sorted): the same bytes.
+#[derive(serde::Serialize)]
+pub struct UserBody<'a> {
+    id: String,
+    name: &'a ObjectId,
+    properties: UserProperties<'a>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// The `properties` of a [`UserBody`].
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserProperties<'a> {
+    email: &'a Option<String>,
+    first_name: &'a str,
+    groups: Vec<GroupContract<'a>>,
+    identities: [Identity<'a>; 1],
+    last_name: &'a str,
+    note: (),
+    registration_date: String,
+    state: &'static str,
+}
+
+/// A group the user is in, as ARM's group contract.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupContract<'a> {
+    built_in: bool,
+    description: &'a str,
+    display_name: &'a str,
+    external_id: &'a Option<String>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// Where the user signs in: `Basic` (its email) or `Aad` (its external id or UUID).
+#[derive(serde::Serialize)]
+struct Identity<'a> {
+    id: Option<&'a str>,
+    provider: &'static str,
+}
+
+/// A user as an ARM resource ([`UserBody`]).
+pub fn user_body<'a>(svc: &Service, u: &'a UserRecord, groups: &'a [Group]) -> UserBody<'a> {
+    let identity = match u.source {
+        IdentitySource::Local => Identity {
+            id: u.email.as_deref(),
+            provider: "Basic",
+        },
+        IdentitySource::Scim | IdentitySource::Directory => Identity {
+            id: Some(u.external_id.as_deref().unwrap_or(&u.uuid)),
+            provider: "Aad",
+        },
     };
-    let groups: Vec<serde_json::Value> = groups
-        .iter()
-        .map(|g| {
-            json!({
-                "displayName": g.name,
-                "description": g.description,
-                "builtIn": false,
-                "type": if g.external_id.is_some() { "external" } else { "custom" },
-                "externalId": g.external_id,
-            })
-        })
-        .collect();
-    json!({
-        "id": svc.user_path(&u.id),
-        "type": USER_TYPE,
-        "name": u.id,
-        "properties": {
-            "firstName": u.first_name,
-            "lastName": u.last_name,
-            "email": u.email,
-            "state": state(u.status),
-            "registrationDate": u.created_at.to_rfc3339(),
-            "note": null,
-            "identities": identities,
-            "groups": groups,
-        }
-    })
+    UserBody {
+        id: svc.user_path(&u.id),
+        name: &u.id,
+        properties: UserProperties {
+            email: &u.email,
+            first_name: &u.first_name,
+            groups: groups
+                .iter()
+                .map(|g| GroupContract {
+                    built_in: false,
+                    description: &g.description,
+                    display_name: &g.name,
+                    external_id: &g.external_id,
+                    kind: if g.external_id.is_some() {
+                        "external"
+                    } else {
+                        "custom"
+                    },
+                })
+                .collect(),
+            identities: [identity],
+            last_name: &u.last_name,
+            note: (),
+            registration_date: u.created_at.to_rfc3339(),
+            state: state(u.status),
+        },
+        kind: USER_TYPE,
+    }
 }
 
 /// GET: the user with its `ETag`, or with `asyncId` a `Location` poll.
@@ -163,7 +212,7 @@ async fn get_user<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<Ap
             found.push(g);
         }
     }
-    let mut resp = json(StatusCode::OK, &user_body(&svc, &user, &found));
+    let mut resp = params::json_of(StatusCode::OK, &user_body(&svc, &user, &found));
     resp.headers_mut()
         .insert(header::ETAG, crate::mdm::etag(user.version));
     Ok(resp)
@@ -256,31 +305,86 @@ fn app_type(req: &ApiRequest) -> Result<(), Error> {
         )),
     }
 }
+/// A dry run's answer: the user resource with what the removal would do (the
+/// [`UserBody`] shape, members in alphabetical order as the `json!` value wrote them).
+#[derive(serde::Serialize)]
+struct PlanBody<'a> {
+    id: String,
+    name: &'a ObjectId,
+    properties: PlanProperties,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
 
-fn plan_body(svc: &Service, plan: &Plan) -> serde_json::Value {
-    let blockers: Vec<serde_json::Value> = plan
-        .blockers
-        .iter()
-        .map(|b| {
-            let (status, code, message, target) = super::blocker(*b);
-            json!({ "status": status.as_u16(), "code": code, "message": message, "target": target })
-        })
-        .collect();
-    json!({
-        "id": svc.user_path(&plan.user.id),
-        "type": USER_TYPE,
-        "name": plan.user.id,
-        "properties": {
-            "dryRun": true,
-            "removable": plan.blockers.is_empty(),
-            "mode": match plan.mode {
+/// The `properties` of a [`PlanBody`].
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PlanProperties {
+    blockers: Vec<BlockerBody>,
+    dry_run: bool,
+    mode: &'static str,
+    removable: bool,
+    would_remove: WouldRemove,
+}
+
+/// One blocker of a dry run: ARM's error fields for it.
+#[derive(serde::Serialize)]
+struct BlockerBody {
+    code: &'static str,
+    message: String,
+    status: u16,
+    target: Option<&'static str>,
+}
+
+/// [`roster_domain::removal::Counts`] with its members in alphabetical order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WouldRemove {
+    api_tokens: usize,
+    devices: usize,
+    enrollment_tokens: usize,
+    groups: usize,
+    messages: usize,
+    subscriptions: usize,
+}
+
+/// The dry run's answer for `plan` ([`PlanBody`]).
+fn plan_body<'a>(svc: &Service, plan: &'a Plan) -> PlanBody<'a> {
+    let c = plan.would_remove;
+    PlanBody {
+        id: svc.user_path(&plan.user.id),
+        name: &plan.user.id,
+        properties: PlanProperties {
+            blockers: plan
+                .blockers
+                .iter()
+                .map(|b| {
+                    let (status, code, message, target) = super::blocker(*b);
+                    BlockerBody {
+                        code,
+                        message,
+                        status: status.as_u16(),
+                        target,
+                    }
+                })
+                .collect(),
+            dry_run: true,
+            mode: match plan.mode {
                 RemovalMode::Permanent => "permanent",
                 RemovalMode::Soft => "soft",
             },
-            "wouldRemove": plan.would_remove,
-            "blockers": blockers,
-        }
-    })
+            removable: plan.blockers.is_empty(),
+            would_remove: WouldRemove {
+                api_tokens: c.api_tokens,
+                devices: c.devices,
+                enrollment_tokens: c.enrollment_tokens,
+                groups: c.groups,
+                messages: c.messages,
+                subscriptions: c.subscriptions,
+            },
+        },
+        kind: USER_TYPE,
+    }
 }
 
 /// DELETE: removes the user (204, or 202 while dependents remain), or its dry run.
@@ -329,7 +433,7 @@ async fn delete_user<S: Store>(
     };
     if dry_run {
         let plan = removal::plan(store, &svc.org, &user_id, &policy, ctx.now).await?;
-        return Ok(json(StatusCode::OK, &plan_body(&svc, &plan)));
+        return Ok(params::json_of(StatusCode::OK, &plan_body(&svc, &plan)));
     }
     match removal::remove_user(store, &svc.org, &user_id, &policy, ctx.now).await {
         Ok(RemovalOutcome::Finished(_)) => Ok(params::empty(StatusCode::NO_CONTENT)),

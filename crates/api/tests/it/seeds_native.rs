@@ -316,3 +316,180 @@ fn apim_removal_finishes_through_polls() {
     assert_eq!(again.status(), 204);
     assert_eq!(roster_domain::invariants::check(&s.snapshot()), vec![]);
 }
+
+/// API Management's user and dry-run bodies are serialized straight from their types
+/// (issue 16: less code than `json!` values): the bytes are those the `json!` values
+/// wrote (serde_json's maps sort their members), for a local user and a directory one,
+/// groups with and without an external id, and a dry run with and without a blocker.
+#[test]
+fn apim_user_and_dry_run_bodies_are_the_bytes_json_values_wrote() {
+    use roster_domain::model::RemovalMode;
+    use roster_domain::removal::{self, RemovalPolicy};
+    use roster_domain::{groups, holds};
+    use serde_json::json;
+    let s = MemoryStore::from_env();
+    let binding =
+        ApimBinding::parse("00000000-0000-0000-0000-000000000000", "rg1", "svc1").unwrap();
+    let o = org(&s, "acme", Some(binding), 10);
+    let kim = user(&s, &o, "kim", IdentitySource::Local, UserStatus::Active);
+    let bo = user(&s, &o, "bo", IdentitySource::Scim, UserStatus::Disabled);
+    let new_group = |name: &str, external_id: Option<&str>| groups::NewGroup {
+        name: name.into(),
+        description: format!("{name} \"quoted\" ü"),
+        external_id: external_id.map(Into::into),
+    };
+    let eng = block_on(groups::create_with(
+        &s,
+        &o,
+        new_group("eng", Some("x-1")),
+        NOW,
+    ))
+    .unwrap();
+    let ops = block_on(groups::create_with(&s, &o, new_group("ops", None), NOW)).unwrap();
+    for g in [&eng, &ops] {
+        block_on(groups::add_member(&s, &o, &g.id, &kim.id, NOW)).unwrap();
+    }
+    let hold = holds::NewHold::parse("matter 7", None).unwrap();
+    block_on(holds::place_user_hold(
+        &s, &o, &bo.id, hold, true, "t1", NOW,
+    ))
+    .unwrap();
+    let path = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg1/providers/Microsoft.ApiManagement/service/svc1";
+    for id in [&kim.id, &bo.id] {
+        let u = block_on(users::get(&s, &o, id)).unwrap();
+        let found: Vec<_> = u
+            .groups
+            .iter()
+            .filter_map(|n| block_on(groups::find(&s, &o, n)).unwrap())
+            .collect();
+        // What `user_body` built before, word for word.
+        let identities = match u.source {
+            IdentitySource::Local => json!([{ "provider": "Basic", "id": u.email }]),
+            IdentitySource::Scim | IdentitySource::Directory => json!([{
+                "provider": "Aad",
+                "id": u.external_id.clone().unwrap_or_else(|| u.uuid.clone()),
+            }]),
+        };
+        let groups: Vec<Value> = found
+            .iter()
+            .map(|g| {
+                json!({
+                    "displayName": g.name,
+                    "description": g.description,
+                    "builtIn": false,
+                    "type": if g.external_id.is_some() { "external" } else { "custom" },
+                    "externalId": g.external_id,
+                })
+            })
+            .collect();
+        let state = if u.status == UserStatus::Active {
+            "active"
+        } else {
+            "blocked"
+        };
+        let expected = json!({
+            "id": format!("{path}/users/{}", u.id),
+            "type": "Microsoft.ApiManagement/service/users",
+            "name": u.id,
+            "properties": {
+                "firstName": u.first_name,
+                "lastName": u.last_name,
+                "email": u.email,
+                "state": state,
+                "registrationDate": u.created_at.to_rfc3339(),
+                "note": null,
+                "identities": identities,
+                "groups": groups,
+            }
+        });
+        let p = [
+            ("subscriptionId", "00000000-0000-0000-0000-000000000000"),
+            ("resourceGroupName", "rg1"),
+            ("serviceName", "svc1"),
+            ("userId", id.as_str()),
+        ];
+        let get = block_on(apim::UserRoute::handle(
+            &req(Method::GET, &p, "api-version=2024-05-01", &[]),
+            &s,
+            &ctx(),
+        ));
+        assert_eq!(get.status(), 200);
+        assert_eq!(
+            String::from_utf8_lossy(get.body()),
+            expected.to_string(),
+            "{}",
+            u.username
+        );
+        // The dry run, and what `plan_body` built before.
+        let plan = block_on(removal::plan(
+            &s,
+            &o,
+            id,
+            &RemovalPolicy::apim(false, false),
+            NOW,
+        ))
+        .unwrap();
+        let blockers: Vec<Value> = plan
+            .blockers
+            .iter()
+            .map(|b| {
+                let (status, code, message, target) = apim::blocker(*b);
+                json!({ "status": status.as_u16(), "code": code, "message": message, "target": target })
+            })
+            .collect();
+        let expected = json!({
+            "id": format!("{path}/users/{}", u.id),
+            "type": "Microsoft.ApiManagement/service/users",
+            "name": u.id,
+            "properties": {
+                "dryRun": true,
+                "removable": plan.blockers.is_empty(),
+                "mode": match plan.mode {
+                    RemovalMode::Permanent => "permanent",
+                    RemovalMode::Soft => "soft",
+                },
+                "wouldRemove": plan.would_remove,
+                "blockers": blockers,
+            }
+        });
+        let dry = block_on(apim::UserRoute::handle(
+            &req(
+                Method::DELETE,
+                &p,
+                "api-version=2024-05-01&dryRun=true",
+                &[("if-match", "*")],
+            ),
+            &s,
+            &ctx(),
+        ));
+        assert_eq!(dry.status(), 200, "{}", String::from_utf8_lossy(dry.body()));
+        assert_eq!(
+            String::from_utf8_lossy(dry.body()),
+            expected.to_string(),
+            "{}",
+            u.username
+        );
+    }
+    assert!(
+        String::from_utf8_lossy(
+            block_on(apim::UserRoute::handle(
+                &req(
+                    Method::DELETE,
+                    &[
+                        ("subscriptionId", "00000000-0000-0000-0000-000000000000"),
+                        ("resourceGroupName", "rg1"),
+                        ("serviceName", "svc1"),
+                        ("userId", bo.id.as_str()),
+                    ],
+                    "api-version=2024-05-01&dryRun=true",
+                    &[("if-match", "*")],
+                ),
+                &s,
+                &ctx(),
+            ))
+            .body()
+        )
+        .contains("\"removable\":false"),
+        "the held user's dry run names a blocker"
+    );
+}
