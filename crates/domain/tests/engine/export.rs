@@ -6,7 +6,7 @@
 //! begun; the policy is validated; and a removal (and an export) interrupted at every
 //! store call ends consistent, never with an export time but no audit event.
 
-use crate::helpers::{self, DAY, NOW, consistent, user};
+use crate::helpers::{self, DAY, NOW, consistent, disable, user};
 use futures::executor::block_on;
 use roster_domain::export::{self, ExportError, FORMAT_VERSION};
 use roster_domain::ids::ObjectId;
@@ -208,13 +208,7 @@ fn every_policy_refuses_without_a_fresh_export_and_the_dry_run_names_it() {
         for (i, policy) in policies().into_iter().enumerate() {
             let id = user(&s, &o, &format!("u{i}")).await;
             if policy.surface == "cas" {
-                let disabled = users::UserChanges {
-                    status: Some(UserStatus::Disabled),
-                    ..users::UserChanges::default()
-                };
-                users::update(&s, &o, &id, None, disabled, NOW)
-                    .await
-                    .unwrap();
+                disable(&s, &o, &id).await;
             }
             let r = remove_user(&s, &o, &id, &policy, NOW).await;
             assert!(needs_export(&r, None), "{}: {r:?}", policy.surface);

@@ -3,7 +3,7 @@
 
 use futures::executor::block_on;
 use roster_domain::ids::ObjectId;
-use roster_domain::model::{DeviceStatus, Organization, Ownership};
+use roster_domain::model::{DeviceStatus, Organization, Ownership, UserStatus};
 use roster_domain::{MemoryStore, Timestamp, devices, orgs, users};
 
 /// The instant every test runs at (tests that need time to pass add to it).
@@ -53,6 +53,17 @@ pub async fn user(store: &MemoryStore, o: &Organization, name: &str) -> ObjectId
     )
     .unwrap();
     users::create(store, o, new, NOW).await.unwrap().id
+}
+
+/// Disables user `id` (CAS removes only disabled users).
+pub async fn disable(store: &MemoryStore, o: &Organization, id: &ObjectId) {
+    let disabled = users::UserChanges {
+        status: Some(UserStatus::Disabled),
+        ..users::UserChanges::default()
+    };
+    users::update(store, o, id, None, disabled, NOW)
+        .await
+        .unwrap();
 }
 
 /// A BYOD Android device whose identifier is `imei-{imei}`.

@@ -5,7 +5,7 @@
 //! a removal interrupted at every store call with a hold placed before the retry ends
 //! consistent.
 
-use crate::helpers::{DAY, NOW, consistent, org_with, user};
+use crate::helpers::{DAY, NOW, consistent, disable, org_with, user};
 use futures::executor::block_on;
 use roster_domain::error::UserStateError;
 use roster_domain::holds::{self, HoldError, NewHold};
@@ -75,13 +75,7 @@ fn every_policy_refuses_a_held_user_until_the_hold_is_lifted() {
                     .is_none()
             );
             if policy.surface == "cas" {
-                let disabled = users::UserChanges {
-                    status: Some(UserStatus::Disabled),
-                    ..users::UserChanges::default()
-                };
-                users::update(&s, &o, &id, None, disabled, NOW)
-                    .await
-                    .unwrap();
+                disable(&s, &o, &id).await;
             }
             let r = remove_user(&s, &o, &id, &policy, NOW).await.unwrap();
             if let RemovalOutcome::InProgress { operation, .. } = r {
@@ -185,13 +179,7 @@ fn an_organization_hold_placed_after_a_removal_read_the_organization_refuses_it(
         for policy in policies().iter().filter(|p| p.surface != "purge") {
             let id = user(&s, &o, &format!("live-{}", policy.surface)).await;
             if policy.require_disabled {
-                let disabled = users::UserChanges {
-                    status: Some(UserStatus::Disabled),
-                    ..users::UserChanges::default()
-                };
-                users::update(&s, &o, &id, None, disabled, NOW)
-                    .await
-                    .unwrap();
+                disable(&s, &o, &id).await;
             }
             live.push(id);
         }
