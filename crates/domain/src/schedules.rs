@@ -333,10 +333,7 @@ pub struct Refusal {
 
 impl Refusal {
     fn new(user_id: &ObjectId, b: &Blocker) -> Self {
-        let code = serde_json::to_value(b)
-            .ok()
-            .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| "refused".to_owned());
+        let code = b.reason().to_owned();
         let reason = if let Some(h) = b.hold_description() {
             format!("the user is {h}")
         } else if let Some(e) = b.export_description() {
@@ -566,7 +563,7 @@ async fn warn<S: Store>(
 ) -> Result<bool, DomainError> {
     let key = keys::user(&org.id, &u.id);
     let Some(to) = u.email.clone() else {
-        let (cur, flipped) = mark(store, &key, s, |x| x.warned = true).await?;
+        let (cur, flipped) = mark(store, &key, s, &|x| x.warned = true).await?;
         if flipped {
             report.not_deliverable += 1;
         }
@@ -576,7 +573,7 @@ async fn warn<S: Store>(
         Some(_) => None,
         None => Some(store.increment(&keys::outbox_counter(&org.id), 1).await?),
     };
-    let (cur, _) = mark(store, &key, s, |x| {
+    let (cur, _) = mark(store, &key, s, &|x| {
         if x.warning_number.is_none() {
             x.warning_number = fresh;
         }
@@ -625,7 +622,7 @@ async fn warn<S: Store>(
         store.delete(&keys::outbox_message(&org.id, number)).await?;
         return Ok(false);
     }
-    let (cur, flipped) = mark(store, &key, s, |x| x.warned = true).await?;
+    let (cur, flipped) = mark(store, &key, s, &|x| x.warned = true).await?;
     if flipped {
         report.warned += 1;
         if now >= s.at {
@@ -648,12 +645,13 @@ async fn warn<S: Store>(
 
 /// Changes the user's schedule with `f` if it is still `s` (same `at` and
 /// `scheduled_at`: not cancelled nor replaced): the schedule as it is now (`None` once
-/// cancelled or replaced), and whether this call wrote the change.
+/// cancelled or replaced), and whether this call wrote the change. `f` is a `dyn` so
+/// that the read-change-swap is compiled once, not once per change (issue 16: size).
 async fn mark<S: Store>(
     store: &S,
     key: &str,
     s: &RemovalSchedule,
-    f: impl Fn(&mut RemovalSchedule),
+    f: &(dyn Fn(&mut RemovalSchedule) + Sync),
 ) -> Result<(Option<RemovalSchedule>, bool), DomainError> {
     let updated = records::update(store, key, |u: &mut User| {
         let live = u.is_live();

@@ -580,7 +580,7 @@ async fn record_notice_base<S: Store>(
     base: i64,
 ) -> Result<i64, DomainError> {
     let op = &journal.operation_id;
-    let updated = update_journal(store, org, user_id, op, |j| {
+    let updated = update_journal(store, org, user_id, op, &mut |j| {
         let first = j.notice_base.is_none();
         if first {
             j.notice_base = Some(base);
@@ -962,7 +962,7 @@ async fn set_lease<S: Store>(
     op: &ObjectId,
     until: Timestamp,
 ) -> Result<(), DomainError> {
-    update_journal(store, org, user_id, op, |j| {
+    update_journal(store, org, user_id, op, &mut |j| {
         let changes = j.lease_until != until;
         j.lease_until = until;
         changes
@@ -973,13 +973,14 @@ async fn set_lease<S: Store>(
 
 /// Changes the journal of the removal `op` on the user's record with `change` (which
 /// answers whether it changed anything: only then is the record written), provided
-/// the user still carries that removal.
+/// the user still carries that removal. `change` is a `dyn` so that the update is
+/// compiled once for both its callers (issue 16: size).
 async fn update_journal<S: Store>(
     store: &S,
     org: &Organization,
     user_id: &ObjectId,
     op: &ObjectId,
-    mut change: impl FnMut(&mut RemovalJournal) -> bool,
+    change: &mut (dyn FnMut(&mut RemovalJournal) -> bool + Send),
 ) -> Result<Updated<User>, DomainError> {
     records::update(
         store,

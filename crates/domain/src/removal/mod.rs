@@ -291,6 +291,22 @@ impl HoldScope {
 }
 
 impl Blocker {
+    /// The blocker's name: the `reason` member its serialization carries
+    /// (`activeDevices`, `legalHold`, …), without serializing it.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::ActiveDevices { .. } => "activeDevices",
+            Self::PendingEnrollmentTokens { .. } => "pendingEnrollmentTokens",
+            Self::Enabled => "enabled",
+            Self::ExternallyManaged => "externallyManaged",
+            Self::PreconditionFailed => "preconditionFailed",
+            Self::HasSubscriptions { .. } => "hasSubscriptions",
+            Self::PendingDeletion => "pendingDeletion",
+            Self::LegalHold { .. } => "legalHold",
+            Self::ExportRequired { .. } => "exportRequired",
+        }
+    }
+
     /// The active legal hold protecting `user` of `org` at `now`, as a blocker: the
     /// user's own first, then the organization's.
     pub fn legal_hold(org: &Organization, user: &User, now: Timestamp) -> Option<Blocker> {
@@ -485,4 +501,36 @@ fn not_found(e: DomainError) -> RemovalError {
 /// The entity a removal error is about, for surfaces that name it.
 pub fn entity() -> Entity {
     Entity::User
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Blocker, HoldScope};
+    use crate::time::Timestamp;
+
+    #[test]
+    fn a_blockers_reason_is_the_reason_it_serializes() {
+        let all = [
+            Blocker::ActiveDevices { count: 2 },
+            Blocker::PendingEnrollmentTokens { count: 1 },
+            Blocker::Enabled,
+            Blocker::ExternallyManaged,
+            Blocker::PreconditionFailed,
+            Blocker::HasSubscriptions { count: 3 },
+            Blocker::PendingDeletion,
+            Blocker::LegalHold {
+                scope: HoldScope::Organization,
+                placed_at: Timestamp(0),
+                until: None,
+            },
+            Blocker::ExportRequired {
+                last_exported_at: None,
+                max_age_seconds: 60,
+            },
+        ];
+        for b in all {
+            let v = serde_json::to_value(b).unwrap();
+            assert_eq!(v["reason"], b.reason(), "{b:?}");
+        }
+    }
 }
