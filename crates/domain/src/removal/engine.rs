@@ -16,7 +16,9 @@ use crate::dependents::DependentList;
 use crate::error::DomainError;
 use crate::ids::ObjectId;
 use crate::keys;
-use crate::model::{Organization, RemovalJournal, RemovalMode, SoftDeletion, User, UserStatus};
+use crate::model::{
+    Organization, Recheck, RemovalJournal, RemovalMode, SoftDeletion, User, UserStatus,
+};
 use crate::operations::{self, Operation, OperationStatus};
 use crate::outbox::{self, Message, MessageKind};
 use crate::records::{self, Updated};
@@ -88,17 +90,27 @@ pub(crate) async fn remove<S: Store>(
     policy: &RemovalPolicy,
     now: Timestamp,
 ) -> Result<Reached, RemovalError> {
-    Ok(Reached::Outcome(
-        match Box::pin(begin(store, org, user_id, policy, None, now)).await? {
+    // A removal another request undid (its re-check refused) starts over: the user is
+    // live again, and this request's own guards decide.
+    for _ in 0..UNDONE_ATTEMPTS {
+        let outcome = match Box::pin(begin(store, org, user_id, policy, None, now)).await? {
             Start::Busy(journal, user) => RemovalOutcome::InProgress {
                 operation: operation_of(store, org, &journal, &user, now).await?,
                 user,
             },
-            Start::Go(begun) => drive(store, org, user_id, policy, begun, now).await?,
+            Start::Go(begun) => match drive(store, org, user_id, policy, begun, now).await? {
+                Some(outcome) => outcome,
+                None => continue,
+            },
             Start::Gone { marked } => return Ok(Reached::Gone { marked }),
-        },
-    ))
+        };
+        return Ok(Reached::Outcome(outcome));
+    }
+    Err(DomainError::Store(StoreError::new("the removal was undone again and again")).into())
 }
+
+/// How many times [`remove`] starts over after another request undid the removal.
+const UNDONE_ATTEMPTS: usize = 4;
 
 // ---------------------------------------------------------------------------------
 // Step 1: mark.
@@ -415,6 +427,7 @@ async fn new_journal<S: Store>(
         counted: u.is_live(),
         trash_seq,
         delete_subscriptions: policy.subscriptions == Subscriptions::Cascade,
+        recheck: Recheck::Pending,
     })
 }
 
@@ -443,7 +456,7 @@ pub(super) async fn drive<S: Store>(
     policy: &RemovalPolicy,
     begun: Begun,
     now: Timestamp,
-) -> Result<RemovalOutcome, RemovalError> {
+) -> Result<Option<RemovalOutcome>, RemovalError> {
     let op_id = begun.journal.operation_id.clone();
     let result = run(store, org, user_id, policy, begun, now).await;
     if let Err(RemovalError::Domain(_)) = &result {
@@ -453,7 +466,8 @@ pub(super) async fn drive<S: Store>(
 }
 
 /// Steps 2 to 4 of a begun removal: close the lists, record the operation, reserve the
-/// notices, purge the dependents (as far as the budget goes), finish.
+/// notices, purge the dependents (as far as the budget goes), finish. `None`: the
+/// removal was undone (its re-check refused, in another request driving it).
 async fn run<S: Store>(
     store: &S,
     org: &Organization,
@@ -461,40 +475,81 @@ async fn run<S: Store>(
     policy: &RemovalPolicy,
     begun: Begun,
     now: Timestamp,
-) -> Result<RemovalOutcome, RemovalError> {
+) -> Result<Option<RemovalOutcome>, RemovalError> {
     let Begun {
         mut journal,
         before,
         performed,
     } = begun;
-    let deps = close_lists(
-        store, org, user_id, policy, &before, &journal, performed, now,
-    )
-    .await?;
+    // A resumed removal whose re-check is not settled reads its operation first (the
+    // read `record_operation` makes otherwise): one recorded by a journal written
+    // before the verdict existed is past its re-check.
+    let stored = if performed || !journal.recheck.is_pending() {
+        None
+    } else {
+        match operations::get(store, &org.id, &journal.operation_id).await {
+            Ok(op) => Some(Some(op)),
+            Err(DomainError::NotFound { .. }) => Some(None),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let check = match (performed, journal.recheck, &stored) {
+        (_, Recheck::Passed, _) => Check::Nothing,
+        (_, Recheck::Refused, _) => Check::Undo,
+        (true, Recheck::Pending, _) if before.is_live() => Check::Guards,
+        (true, Recheck::Pending, _) | (false, Recheck::Pending, Some(None)) => Check::Hold,
+        (false, Recheck::Pending, _) => Check::Nothing,
+    };
+    let Some(deps) =
+        close_lists(store, org, user_id, policy, &before, &journal, check, now).await?
+    else {
+        return Ok(None);
+    };
     let counts = deps.counts(before.groups.len());
-    let op = record_operation(store, org, &journal, &before, &counts, now).await?;
+    let op = record_operation(store, org, &journal, &before, &counts, stored, now).await?;
     let notices = deps.devices.len() + usize::from(sends_account_closed(&journal, &before));
     reserve_notice_numbers(store, org, user_id, &mut journal, notices).await?;
     let purged = purge_dependents(store, org, policy, &journal, &deps, now).await?;
     if let Some(done) = purged.unfinished {
         let op = pause(store, org, user_id, &journal, op, done, now).await?;
-        return Ok(RemovalOutcome::InProgress {
+        return Ok(Some(RemovalOutcome::InProgress {
             user: before,
             operation: op,
-        });
+        }));
     }
     finish(
         store, org, user_id, journal, before, &deps, counts, op, performed, now,
     )
     .await
+    .map(Some)
+}
+
+/// What step 2 checks again after the mark ([`close_lists`]).
+#[derive(Clone, Copy)]
+enum Check {
+    /// This request marked a live user: every guard, on the organization read again.
+    Guards,
+    /// The organization's legal hold, read again: a purge this request marked (a softly
+    /// removed user's guards are the hold only), or a removal resumed before any request
+    /// settled its re-check (nothing of the user is gone yet: the operation is written
+    /// after the verdict, before any dependent goes; the other guards were the marking
+    /// request's, whose policy is not this one's).
+    Hold,
+    /// The verdict is `refused`: finish undoing the mark.
+    Undo,
+    /// The verdict is `passed` (or the removal predates verdicts and is past its
+    /// re-check): it finishes.
+    Nothing,
 }
 
 /// Step 2: closes the user's dependent lists (nothing can be added to them any more)
-/// and, when this request marked the user, checks the guards again — on what the lists
-/// hold, and on the organization read again after the mark, so that an
-/// organization-wide legal hold written before the mark refuses the removal even when
-/// the request read the organization before the hold (a purge checks the hold only);
-/// if one blocks now, the mark is undone ([`unmark`]) and the removal refused.
+/// and checks again what [`Check`] says — an organization-wide legal hold written
+/// before the mark refuses the removal even when the request read the organization
+/// before the hold. The verdict is settled once in the journal ([`Recheck`]) by a
+/// conditional write; a `refused` one is then undone ([`unmark`]) and answered with
+/// the blocker (or `None`, the removal undone, when another request's re-check refused
+/// and this one's did not); a `passed` one goes on even if this request's own re-check
+/// refused (another request let it pass first).
 #[allow(clippy::too_many_arguments)]
 async fn close_lists<S: Store>(
     store: &S,
@@ -503,39 +558,95 @@ async fn close_lists<S: Store>(
     policy: &RemovalPolicy,
     before: &User,
     journal: &RemovalJournal,
-    performed: bool,
+    check: Check,
     now: Timestamp,
-) -> Result<DependentIds, RemovalError> {
+) -> Result<Option<DependentIds>, RemovalError> {
     let deps = read_lists(store, &org.id, user_id, true).await?;
-    if performed {
-        let current = crate::orgs::get(store, &org.id).await?;
-        let refused = if before.is_live() {
+    let blocker = match check {
+        Check::Nothing => return Ok(Some(deps)),
+        Check::Undo => None,
+        Check::Guards => {
+            let current = crate::orgs::get(store, &org.id).await?;
             blockers(store, &current, before, &deps, policy, now)
                 .await?
                 .into_iter()
                 .next()
-        } else {
-            Blocker::legal_hold(&current, before, now)
-        };
-        if let Some(b) = refused {
-            unmark(store, org, before, journal, now).await?;
-            return Err(RemovalError::Refused(b));
         }
+        Check::Hold => {
+            let current = crate::orgs::get(store, &org.id).await?;
+            Blocker::legal_hold(&current, before, now)
+        }
+    };
+    let verdict = match check {
+        Check::Undo => Some(Recheck::Refused),
+        _ => {
+            let wanted = if blocker.is_some() {
+                Recheck::Refused
+            } else {
+                Recheck::Passed
+            };
+            settle_recheck(store, org, user_id, &journal.operation_id, wanted).await?
+        }
+    };
+    match verdict {
+        Some(Recheck::Passed) => Ok(Some(deps)),
+        Some(Recheck::Refused) => {
+            unmark(store, org, user_id, journal, now).await?;
+            match blocker {
+                Some(b) => Err(RemovalError::Refused(b)),
+                None => Ok(None),
+            }
+        }
+        // No longer this removal: another request undid it.
+        Some(Recheck::Pending) | None => Ok(None),
     }
-    Ok(deps)
+}
+
+/// Settles the re-check verdict of the removal `op` as `wanted` unless one is settled
+/// already: the verdict that stands; `passed` when the user is gone (another request
+/// finished the removal: this one goes on through its idempotent steps, as it did
+/// before verdicts existed); `None` when the user carries no longer `op` (undone).
+async fn settle_recheck<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    op: &ObjectId,
+    wanted: Recheck,
+) -> Result<Option<Recheck>, DomainError> {
+    let updated = update_journal(store, org, user_id, op, &mut |j| {
+        let unsettled = j.recheck.is_pending();
+        if unsettled {
+            j.recheck = wanted;
+        }
+        unsettled
+    })
+    .await?;
+    Ok(match updated {
+        Updated::Written(u) | Updated::Unchanged(u) => u
+            .removal
+            .filter(|j| &j.operation_id == op)
+            .map(|j| j.recheck),
+        Updated::Missing => Some(Recheck::Passed),
+    })
 }
 
 /// Reads (or makes) the removal's operation and, the first time, writes it with the
-/// total of dependents to purge: from here on polls can find it.
+/// total of dependents to purge: from here on polls can find it. `stored`: what the
+/// caller already read of it (`Some(None)`: not recorded), `None` to read it here.
 async fn record_operation<S: Store>(
     store: &S,
     org: &Organization,
     journal: &RemovalJournal,
     before: &User,
     counts: &Counts,
+    stored: Option<Option<Operation>>,
     now: Timestamp,
 ) -> Result<Operation, DomainError> {
-    let mut op = operation_of(store, org, journal, before, now).await?;
+    let mut op = match stored {
+        Some(Some(op)) => op,
+        Some(None) => new_operation(org, journal, before, now),
+        None => operation_of(store, org, journal, before, now).await?,
+    };
     if op.total == 0 {
         op.total = u64::try_from(counts.total()).unwrap_or(u64::MAX);
         operations::put(store, &op).await?;
@@ -1003,40 +1114,54 @@ async fn operation_of<S: Store>(
 ) -> Result<Operation, DomainError> {
     match operations::get(store, &org.id, &journal.operation_id).await {
         Ok(op) => Ok(op),
-        Err(DomainError::NotFound { .. }) => Ok(Operation {
-            id: journal.operation_id.clone(),
-            org_id: org.id.clone(),
-            user_id: Some(user.id.clone()),
-            subject: audit::pseudonym(org, &user.id),
-            surface: journal.surface.clone(),
-            mode: journal.mode,
-            status: OperationStatus::InProgress,
-            total: 0,
-            processed: 0,
-            created_at: journal.started_at,
-            updated_at: now,
-        }),
+        Err(DomainError::NotFound { .. }) => Ok(new_operation(org, journal, user, now)),
         Err(e) => Err(e),
     }
 }
 
-/// Undoes a mark whose re-check refused: reopens the lists of a live user (a softly
-/// removed one's stay closed), restores the status.
+/// The operation record of a removal not recorded yet.
+fn new_operation(
+    org: &Organization,
+    journal: &RemovalJournal,
+    user: &User,
+    now: Timestamp,
+) -> Operation {
+    Operation {
+        id: journal.operation_id.clone(),
+        org_id: org.id.clone(),
+        user_id: Some(user.id.clone()),
+        subject: audit::pseudonym(org, &user.id),
+        surface: journal.surface.clone(),
+        mode: journal.mode,
+        status: OperationStatus::InProgress,
+        total: 0,
+        processed: 0,
+        created_at: journal.started_at,
+        updated_at: now,
+    }
+}
+
+/// Undoes a mark whose re-check was settled `refused`: reopens the lists of a user that
+/// was live (a softly removed one's stay closed: a purge's undo), then restores the
+/// status. Lists first: a stop in between leaves the user marked with the verdict, and
+/// whichever request resumes the removal finishes undoing it.
 async fn unmark<S: Store>(
     store: &S,
     org: &Organization,
-    before: &User,
+    user_id: &ObjectId,
     journal: &RemovalJournal,
     now: Timestamp,
 ) -> Result<(), DomainError> {
-    if before.is_live() {
-        reopen_lists(store, &org.id, &before.id).await?;
+    if matches!(
+        journal.status_before,
+        UserStatus::Active | UserStatus::Disabled
+    ) {
+        reopen_lists(store, &org.id, user_id).await?;
     }
-    records::update(store, &keys::user(&org.id, &before.id), |u: &mut User| {
-        let ours = u
-            .removal
-            .as_ref()
-            .is_some_and(|j| j.operation_id == journal.operation_id);
+    records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
+        let ours = u.removal.as_ref().is_some_and(|j| {
+            j.operation_id == journal.operation_id && j.recheck == Recheck::Refused
+        });
         if u.status != UserStatus::PendingDeletion || !ours {
             return Ok::<_, DomainError>(false);
         }

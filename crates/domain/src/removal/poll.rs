@@ -46,8 +46,11 @@ pub async fn poll<S: Store>(
             ..op
         }),
         Ok(Start::Go(begun)) => match drive(store, org, &user_id, &policy, begun, now).await? {
-            RemovalOutcome::Finished(r) => Ok(r.operation),
-            RemovalOutcome::InProgress { operation, .. } => Ok(operation),
+            Some(RemovalOutcome::Finished(r)) => Ok(r.operation),
+            Some(RemovalOutcome::InProgress { operation, .. }) => Ok(operation),
+            // Undone: its re-check refused (only before the operation is recorded, so a
+            // poll, which found it, never meets this).
+            None => Err(RemovalError::NotFound),
         },
         // The user no longer carries this operation: it finished (possibly through
         // another request that did not get to record it).

@@ -223,6 +223,124 @@ fn an_organization_hold_placed_after_a_removal_read_the_organization_refuses_it(
     });
 }
 
+/// The same race, with the removal stopped at every store call: it had read the
+/// organization before the hold; a retry (reading the organization with the hold) never
+/// removes the user unless the stopped attempt had taken something already — its mark
+/// came after the hold, and nothing of the user may go.
+#[test]
+fn a_removal_marked_after_an_organization_hold_and_stopped_is_refused_on_retry() {
+    let setup = || {
+        let s = MemoryStore::from_env();
+        let o = org_with(&s, None, None);
+        let id = block_on(user(&s, &o, "kim"));
+        let d = crate::helpers::device(1, roster_domain::model::DeviceStatus::Inactive);
+        block_on(roster_domain::devices::enroll(&s, &o, &id, d, NOW)).unwrap();
+        block_on(holds::place_org_hold(
+            &s,
+            &o,
+            hold("m", None),
+            true,
+            "t1",
+            NOW,
+        ))
+        .unwrap();
+        (s, o, id)
+    };
+    let policy = RemovalPolicy::wso2();
+    // The calls of the refused attempt on the stale organization, to its refusal.
+    let calls = {
+        let (s, o, id) = setup();
+        s.clear_faults();
+        assert!(held_by(
+            block_on(remove_user(&s, &o, &id, &policy, NOW)),
+            HoldScope::Organization
+        ));
+        s.calls()
+    };
+    assert!(calls > 5, "{calls}");
+    for n in 1..=calls {
+        let (s, stale, id) = setup();
+        s.stop_at(n);
+        let first = block_on(remove_user(&s, &stale, &id, &policy, NOW));
+        assert!(first.is_err(), "call {n}: {first:?}");
+        s.clear_faults();
+        let later = NOW.plus_millis(2_000);
+        let o = block_on(orgs::get(&s, &stale.id)).unwrap();
+        let retry = block_on(remove_user(&s, &o, &id, &policy, later));
+        assert!(held_by(retry, HoldScope::Organization), "call {n}");
+        let u = block_on(users::get(&s, &o, &id)).unwrap();
+        assert!(u.is_live() && u.removal.is_none(), "call {n}");
+        consistent(&s, &format!("call {n}"));
+    }
+}
+
+/// Two removals of one user (both on the organization as read before the hold, soft
+/// and permanent) and an organization-wide hold placed at once, in the interleavings
+/// of `helpers::orders3()`: the two removals agree — the user is removed (its event
+/// numbered before the hold's) or is live and untouched — and the store is consistent.
+/// Stop 32's break test found the request that marked undoing the removal while the
+/// other finished it: a live user without its claims, and an event after the hold.
+#[test]
+fn two_removals_of_one_user_racing_an_organization_hold_agree() {
+    for retention in [Some(30), None] {
+        for (n, order) in crate::helpers::orders3().into_iter().enumerate() {
+            let s = MemoryStore::from_env();
+            let o = org_with(&s, retention, None);
+            let id = block_on(user(&s, &o, "kim"));
+            let stepped = crate::helpers::Stepped::new(&s);
+            let (stepped, o, id) = (&stepped, &o, &id);
+            let policy = &RemovalPolicy::wso2();
+            // `Ok(Some(true))` removed, `Ok(Some(false))` refused by the hold, `Ok(None)`
+            // already removed by the other.
+            let remove = || -> crate::helpers::Run<'_, Result<Option<bool>, String>> {
+                Box::pin(async move {
+                    match remove_user(stepped, o, id, policy, NOW).await {
+                        Ok(_) => Ok(Some(true)),
+                        Err(RemovalError::Refused(Blocker::LegalHold { .. })) => Ok(Some(false)),
+                        Err(RemovalError::NotFound) => Ok(None),
+                        Err(e) => Err(e.to_string()),
+                    }
+                })
+            };
+            let runs = vec![
+                remove(),
+                remove(),
+                Box::pin(async move {
+                    holds::place_org_hold(stepped, o, hold("m", None), true, "t1", NOW)
+                        .await
+                        .map(|_| None)
+                        .map_err(|e| e.to_string())
+                }) as crate::helpers::Run<'_, Result<Option<bool>, String>>,
+            ];
+            let out = crate::helpers::interleave_all(runs, order);
+            let at = format!("{retention:?} order {n}: {out:?}");
+            assert!(out.iter().all(Result::is_ok), "{at}");
+            let live = block_on(users::get(&s, o, id)).is_ok();
+            let (events, _) = block_on(audit::list(&s, &o.id, 0, 100, None)).unwrap();
+            let number = |action: &str| {
+                events
+                    .iter()
+                    .find(|e| e.action.starts_with(action))
+                    .map(|e| e.number)
+            };
+            match (live, number("user."), number("organization.hold_placed")) {
+                (true, None, Some(_)) => {
+                    let u = block_on(users::get(&s, o, id)).unwrap();
+                    assert!(u.removal.is_none(), "{at}");
+                    assert_eq!(out[..2], [Ok(Some(false)), Ok(Some(false))], "{at}");
+                }
+                (false, Some(removed), Some(held)) => {
+                    assert!(removed < held, "{at}: removed {removed}, held {held}");
+                    assert!(out[..2].contains(&Ok(Some(true))), "{at}");
+                    assert!(!out[..2].contains(&Ok(Some(false))), "{at}");
+                }
+                other => panic!("{at}: {other:?}"),
+            }
+            consistent(&s, &at);
+        }
+    }
+}
+
 #[test]
 fn the_purge_skips_held_soft_removals_and_reports_them() {
     let s = MemoryStore::from_env();
