@@ -269,33 +269,25 @@ pub struct RemovalJournal {
     #[serde(default)]
     pub delete_subscriptions: bool,
     /// The verdict of the guards' re-check after the mark, settled once by whichever
-    /// request driving the removal got there first (absent while pending, and in
-    /// journals written before it existed).
-    #[serde(default, skip_serializing_if = "Recheck::is_pending")]
-    pub recheck: Recheck,
+    /// request driving the removal got there first (`pending` until then). `None` in
+    /// journals written before verdicts existed (stop 32), whose removals are past it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck: Option<Recheck>,
 }
 
 /// The verdict of a removal's re-check after its mark ([`RemovalJournal::recheck`]):
 /// requests driving the same removal at once settle it with a conditional write of the
 /// user record, so exactly one verdict stands — a removal one of them let pass is never
 /// undone by another, and one being undone goes no further.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Recheck {
     /// Not settled yet.
-    #[default]
     Pending,
     /// The removal goes on (and finishes).
     Passed,
     /// A guard refused: the mark is being undone.
     Refused,
-}
-
-impl Recheck {
-    /// Whether the verdict is not settled yet.
-    pub fn is_pending(&self) -> bool {
-        *self == Self::Pending
-    }
 }
 
 /// A soft removal: when it happened and until when it can be undone.

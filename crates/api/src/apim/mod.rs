@@ -22,7 +22,7 @@ pub mod endpoints;
 pub use endpoints::{OperationResultRoute, UserRoute};
 
 use crate::auth::{self, AuthFailure, Caller};
-use crate::params::{self, json};
+use crate::params;
 use crate::request::{ApiRequest, ApiResponse, Ctx};
 use crate::{Endpoint, Refusal, SurfaceError};
 use http::{HeaderValue, StatusCode, header};
@@ -30,7 +30,6 @@ use roster_domain::ids::ObjectId;
 use roster_domain::model::{ApimBinding, Organization};
 use roster_domain::removal::{Blocker, RemovalError};
 use roster_domain::{DomainError, Store, orgs};
-use serde_json::json;
 
 /// The `api-version`s accepted (the representation is the same for all of them).
 pub const SUPPORTED_API_VERSIONS: &[&str] = &[
@@ -56,18 +55,36 @@ pub fn arm_error(
     message: &str,
     target: Option<&str>,
 ) -> ApiResponse {
-    json(
+    params::json_of(
         status,
-        &json!({
-            "error": {
-                "code": code,
-                "message": message,
-                "target": target,
-                "details": [],
-                "additionalInfo": [],
-            }
-        }),
+        &ErrorResponse {
+            error: ErrorDetail {
+                additional_info: [],
+                code,
+                details: [],
+                message,
+                target,
+            },
+        },
     )
+}
+
+/// ARM's `ErrorResponse` body, its members declared in alphabetical order: the bytes
+/// the `json!` value it replaced wrote (serde_json's maps sort their members).
+#[derive(serde::Serialize)]
+struct ErrorResponse<'a> {
+    error: ErrorDetail<'a>,
+}
+
+/// The `error` of an [`ErrorResponse`]; `details` and `additionalInfo` always empty.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorDetail<'a> {
+    additional_info: [(); 0],
+    code: &'a str,
+    details: [(); 0],
+    message: &'a str,
+    target: Option<&'a str>,
 }
 
 /// Every way a request on this surface fails. [`SurfaceError::into_response`] is the

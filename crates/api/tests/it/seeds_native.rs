@@ -470,6 +470,42 @@ fn apim_user_and_dry_run_bodies_are_the_bytes_json_values_wrote() {
             u.username
         );
     }
+    // ARM error bodies (a 404 without a target, a 400 naming one): rebuilt the old way
+    // from the values they carry, the same bytes.
+    let missing = [
+        ("subscriptionId", "00000000-0000-0000-0000-000000000000"),
+        ("resourceGroupName", "rg1"),
+        ("serviceName", "svc1"),
+        ("userId", "0123456789abcdef01234567"),
+    ];
+    for (method, query, status) in [
+        (Method::GET, "api-version=2024-05-01", 404),
+        (Method::DELETE, "api-version=2024-05-01&dryRun=maybe", 400),
+    ] {
+        let r = block_on(apim::UserRoute::handle(
+            &req(method, &missing, query, &[("if-match", "*")]),
+            &s,
+            &ctx(),
+        ));
+        assert_eq!(r.status(), status, "{query}");
+        let e = &body(&r)["error"];
+        let expected = json!({
+            "error": {
+                "code": e["code"],
+                "message": e["message"],
+                "target": e["target"],
+                "details": [],
+                "additionalInfo": [],
+            }
+        });
+        assert!(e["code"].is_string() && e["message"].is_string(), "{query}");
+        assert_eq!(e["target"].is_string(), status == 400, "{query}");
+        assert_eq!(
+            String::from_utf8_lossy(r.body()),
+            expected.to_string(),
+            "{query}"
+        );
+    }
     assert!(
         String::from_utf8_lossy(
             block_on(apim::UserRoute::handle(

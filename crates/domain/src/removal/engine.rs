@@ -427,7 +427,7 @@ async fn new_journal<S: Store>(
         counted: u.is_live(),
         trash_seq,
         delete_subscriptions: policy.subscriptions == Subscriptions::Cascade,
-        recheck: Recheck::Pending,
+        recheck: Some(Recheck::Pending),
     })
 }
 
@@ -481,24 +481,12 @@ async fn run<S: Store>(
         before,
         performed,
     } = begun;
-    // A resumed removal whose re-check is not settled reads its operation first (the
-    // read `record_operation` makes otherwise): one recorded by a journal written
-    // before the verdict existed is past its re-check.
-    let stored = if performed || !journal.recheck.is_pending() {
-        None
-    } else {
-        match operations::get(store, &org.id, &journal.operation_id).await {
-            Ok(op) => Some(Some(op)),
-            Err(DomainError::NotFound { .. }) => Some(None),
-            Err(e) => return Err(e.into()),
-        }
-    };
-    let check = match (performed, journal.recheck, &stored) {
-        (_, Recheck::Passed, _) => Check::Nothing,
-        (_, Recheck::Refused, _) => Check::Undo,
-        (true, Recheck::Pending, _) if before.is_live() => Check::Guards,
-        (true, Recheck::Pending, _) | (false, Recheck::Pending, Some(None)) => Check::Hold,
-        (false, Recheck::Pending, _) => Check::Nothing,
+    let check = match (performed, journal.recheck) {
+        // Settled, or written before verdicts existed (past its re-check).
+        (_, Some(Recheck::Passed) | None) => Check::Nothing,
+        (_, Some(Recheck::Refused)) => Check::Undo,
+        (true, Some(Recheck::Pending)) if before.is_live() => Check::Guards,
+        (_, Some(Recheck::Pending)) => Check::Hold,
     };
     let Some(deps) =
         close_lists(store, org, user_id, policy, &before, &journal, check, now).await?
@@ -506,7 +494,7 @@ async fn run<S: Store>(
         return Ok(None);
     };
     let counts = deps.counts(before.groups.len());
-    let op = record_operation(store, org, &journal, &before, &counts, stored, now).await?;
+    let op = record_operation(store, org, &journal, &before, &counts, now).await?;
     let notices = deps.devices.len() + usize::from(sends_account_closed(&journal, &before));
     reserve_notice_numbers(store, org, user_id, &mut journal, notices).await?;
     let purged = purge_dependents(store, org, policy, &journal, &deps, now).await?;
@@ -614,9 +602,9 @@ async fn settle_recheck<S: Store>(
     wanted: Recheck,
 ) -> Result<Option<Recheck>, DomainError> {
     let updated = update_journal(store, org, user_id, op, &mut |j| {
-        let unsettled = j.recheck.is_pending();
+        let unsettled = j.recheck == Some(Recheck::Pending);
         if unsettled {
-            j.recheck = wanted;
+            j.recheck = Some(wanted);
         }
         unsettled
     })
@@ -625,28 +613,22 @@ async fn settle_recheck<S: Store>(
         Updated::Written(u) | Updated::Unchanged(u) => u
             .removal
             .filter(|j| &j.operation_id == op)
-            .map(|j| j.recheck),
+            .and_then(|j| j.recheck),
         Updated::Missing => Some(Recheck::Passed),
     })
 }
 
 /// Reads (or makes) the removal's operation and, the first time, writes it with the
-/// total of dependents to purge: from here on polls can find it. `stored`: what the
-/// caller already read of it (`Some(None)`: not recorded), `None` to read it here.
+/// total of dependents to purge: from here on polls can find it.
 async fn record_operation<S: Store>(
     store: &S,
     org: &Organization,
     journal: &RemovalJournal,
     before: &User,
     counts: &Counts,
-    stored: Option<Option<Operation>>,
     now: Timestamp,
 ) -> Result<Operation, DomainError> {
-    let mut op = match stored {
-        Some(Some(op)) => op,
-        Some(None) => new_operation(org, journal, before, now),
-        None => operation_of(store, org, journal, before, now).await?,
-    };
+    let mut op = operation_of(store, org, journal, before, now).await?;
     if op.total == 0 {
         op.total = u64::try_from(counts.total()).unwrap_or(u64::MAX);
         operations::put(store, &op).await?;
@@ -1160,7 +1142,7 @@ async fn unmark<S: Store>(
     }
     records::update(store, &keys::user(&org.id, user_id), |u: &mut User| {
         let ours = u.removal.as_ref().is_some_and(|j| {
-            j.operation_id == journal.operation_id && j.recheck == Recheck::Refused
+            j.operation_id == journal.operation_id && j.recheck == Some(Recheck::Refused)
         });
         if u.status != UserStatus::PendingDeletion || !ours {
             return Ok::<_, DomainError>(false);
