@@ -169,7 +169,13 @@ async fn settle_entry<S: Store>(
         store.delete(key).await?;
         return Ok(true);
     }
-    if now < e.purge_after {
+    // The record's window, which a restore under way holds open (the entry keeps the
+    // one the removal set).
+    let purge_after = user
+        .as_ref()
+        .and_then(|u| u.deletion.as_ref())
+        .map_or(e.purge_after, |d| d.purge_after.max(e.purge_after));
+    if now < purge_after {
         report.waiting += 1;
         return Ok(false);
     }

@@ -65,6 +65,12 @@ pub async fn restore<S: Store>(
     };
     retake_claims(store, org, &u, now).await?;
     rejoin_indexes(store, org, user_id, &u, &deletion, now).await?;
+    if !hold_off_purge(store, org, user_id, &deletion, now).await? {
+        // A purge marked the user first (its window ended as this restore ran): what
+        // this restore gave back goes again, and nothing is announced.
+        withdraw(store, org, user_id, &u, &deletion).await?;
+        return Err(RestoreError::NotFound);
+    }
     // Announced before the record changes, at the number the trash entry keeps: a stop
     // anywhere after this leaves the user restorable (or restored) with its event
     // written once, and a repeat completes the restore without a second event.
@@ -213,6 +219,52 @@ async fn rejoin_indexes<S: Store>(
     count::apply_pinned(store, &org.id, &count_op(user_id, deletion.trash_seq), 1).await?;
     reopen_lists(store, &org.id, user_id).await?;
     Ok(())
+}
+
+/// The restore's fence against the purge, a conditional write of the user record before
+/// the restore is announced: the retention window is held open until the restore's lease
+/// ([`crate::users::ABANDONED_CLAIM_MS`], as its claims) has passed after `now`. A purge
+/// that has not marked the user by then finds the window open when its mark reads the
+/// record again ([`RemovalPolicy::expired_only`](super::RemovalPolicy)) and leaves the user
+/// to the restore; a purge that marked first is seen here, and the restore answers
+/// `NotFound` without writing its event. A restore stopped for good is purged once the
+/// lease has passed. Writes only when the window ends sooner than the lease (the
+/// record's `deletion.purgeAfter` moves, its version with it).
+///
+/// `true`: the restore goes on (the user is still softly removed by `deletion`, or
+/// already back); `false`: a purge has the user (it is being removed, or gone).
+async fn hold_off_purge<S: Store>(
+    store: &S,
+    org: &Organization,
+    user_id: &ObjectId,
+    deletion: &SoftDeletion,
+    now: Timestamp,
+) -> Result<bool, DomainError> {
+    let lease_end = now.plus_millis(crate::users::ABANDONED_CLAIM_MS);
+    let ours = |x: &User| {
+        x.status == UserStatus::Deleted
+            && x.deletion
+                .as_ref()
+                .is_some_and(|d| d.trash_seq == deletion.trash_seq)
+    };
+    let updated = records::update(store, &keys::user(&org.id, user_id), |x: &mut User| {
+        if !ours(x) {
+            return Ok::<_, DomainError>(false);
+        }
+        let Some(d) = x.deletion.as_mut().filter(|d| d.purge_after < lease_end) else {
+            return Ok(false);
+        };
+        d.purge_after = lease_end;
+        x.version += 1;
+        x.updated_at = now;
+        Ok(true)
+    })
+    .await?;
+    Ok(match updated {
+        Updated::Written(_) => true,
+        Updated::Unchanged(x) => ours(&x) || x.is_live(),
+        Updated::Missing => false,
+    })
 }
 
 /// The record gets back the status it had before the removal (a new version); a record

@@ -637,6 +637,60 @@ fn a_restore_stopped_after_any_call_and_never_repeated_is_purged_cleanly() {
     assert!(purged > calls / 2, "{purged} of {calls}");
 }
 
+/// A restore begun a millisecond before the retention window ends, stopped before each
+/// of its store calls and never repeated, then a purge within the restore's lease
+/// (`users::ABANDONED_CLAIM_MS`) and one after it: the first purge never takes a user
+/// whose `user.restored` event was written (the restore's fence on the user record holds
+/// the window open), the second settles every stop (the user purged, or reinstated and
+/// kept, counted once), and the invariants hold. Without the fence the first purge took
+/// users whose restore had been announced.
+#[test]
+fn a_restore_at_the_window_end_holds_off_the_purge_for_its_lease() {
+    let begun = NOW.plus_millis(30 * DAY - 1);
+    let within = begun.plus_millis(users::ABANDONED_CLAIM_MS - 1);
+    let after = begun.plus_millis(users::ABANDONED_CLAIM_MS);
+    let calls = {
+        let (s, o, id) = soft_removed_kim(2);
+        block_on(removal::restore(&s, &o, &id, "admin", begun)).unwrap();
+        s.calls()
+    };
+    let mut held_off = 0;
+    for n in 1..=calls {
+        let at = format!("restore stopped before call {n} of {calls}");
+        let (s, o, id) = soft_removed_kim(2);
+        s.stop_at(n);
+        assert!(
+            block_on(removal::restore(&s, &o, &id, "admin", begun)).is_err(),
+            "{at}"
+        );
+        s.clear_faults();
+        let report = block_on(removal::purge_expired(&s, &o, 100, "cron", within)).unwrap();
+        let (events, _) = block_on(audit::list(&s, &o.id, 0, 100, None)).unwrap();
+        let announced = events.iter().any(|e| e.action == "user.restored");
+        let there = block_on(users::get_any(&s, &o, &id)).is_ok();
+        if announced {
+            assert!(there, "{at}: purged within the lease, {report:?}");
+        }
+        held_off += u64::from(there && report.waiting == 1);
+        block_on(removal::purge_expired(&s, &o, 100, "cron", after)).unwrap();
+        let live = block_on(users::get(&s, &o, &id)).is_ok();
+        assert_eq!(
+            block_on(users::get_any(&s, &o, &id)).is_ok(),
+            live,
+            "{at}: neither purged nor restored"
+        );
+        assert_eq!(
+            block_on(count::total(&s, &o.id)).unwrap(),
+            i64::from(live),
+            "{at}: the count"
+        );
+        no_pinned_count(&s, &o, &at);
+        consistent(&s, &at);
+    }
+    // Every stop after the fence and before the record write was held off.
+    assert!(held_off >= 3, "{held_off} of {calls}");
+}
+
 /// A restore racing a create of the same username and email, and one racing another
 /// user's change to the restored user's email, interleaved in the orders of
 /// `helpers::orders()`: at most one user ends up with each value (the restore or the
@@ -732,6 +786,12 @@ fn a_restore_racing_the_purge_leaves_the_count_exact() {
         // restore reinstated), and one refused lost its user to the purge, counted once.
         assert_eq!(live, restored.is_ok(), "{at}");
         assert_eq!(purged.purged, u64::from(!live), "{at}");
+        // The history tells what happened: a `user.restored` event for a restore that
+        // answered, none for one refused (the purge took the user first).
+        let (events, _) = block_on(audit::list(&s, &o.id, 0, 100, None)).unwrap();
+        let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+        let restored_events = actions.iter().filter(|a| **a == "user.restored").count();
+        assert_eq!(restored_events, usize::from(live), "{at}: {actions:?}");
         no_pinned_count(&s, &o, &at);
         consistent(&s, &at);
     }
