@@ -37,6 +37,50 @@ pub fn empty(status: StatusCode) -> ApiResponse {
     resp
 }
 
+/// The entity tags of an `If-Match` / `If-None-Match` header (RFC 9110 §13.1.1–2).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum EntityTags {
+    /// `*`.
+    Any,
+    /// The versions listed (`None` for a tag this service never issued: it matches
+    /// nothing).
+    Versions(Vec<Option<u64>>),
+}
+
+impl EntityTags {
+    /// The tags of header `name` (a lowercase name of `READ_HEADERS`), sent on one line
+    /// or several (one list, RFC 9110 §5.3); `None` when absent. A line that is not
+    /// text (bytes that are not UTF-8) is a tag this service never issued, which
+    /// matches nothing.
+    pub(crate) fn of(req: &ApiRequest, name: &str) -> Option<Self> {
+        Some(match req.header_list(name)? {
+            Ok(raw) => Self::parse(&raw),
+            Err(_) => Self::Versions(vec![None]),
+        })
+    }
+
+    /// A list of tags, or `*` among them; empty list elements are ignored (RFC 9110
+    /// §5.6.1), so a list of none matches nothing.
+    pub(crate) fn parse(raw: &str) -> Self {
+        let tags = crate::request::list_elements(raw);
+        if tags.clone().any(|t| t == "*") {
+            return Self::Any;
+        }
+        Self::Versions(
+            tags.map(|t| quoted_version(t.strip_prefix("W/").unwrap_or(t)))
+                .collect(),
+        )
+    }
+
+    /// Weak comparison (RFC 9110 §8.8.3.2): `W/"3"` and `"3"` both name version 3.
+    pub(crate) fn matches(&self, version: u64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Versions(v) => v.contains(&Some(version)),
+        }
+    }
+}
+
 /// The boolean query parameter `name`: `None` when absent, `true` / `false` in any
 /// case; any other value is invalid (so `dryRun=yes` never deletes by mistake).
 pub fn flag(req: &ApiRequest, name: &str) -> Result<Option<bool>, ValidationError> {

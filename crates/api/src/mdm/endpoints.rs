@@ -80,7 +80,9 @@ async fn get_organization<S: Store>(
     ctx: &Ctx,
 ) -> Result<ApiResponse, Error> {
     let (org, _) = enter::<OrganizationRoute, S>(req, store, ctx).await?;
-    Ok(organization_answer(&org))
+    Ok(super::unless_not_modified(req, org.version, || {
+        organization_answer(&org)
+    }))
 }
 
 async fn patch_organization<S: Store>(
@@ -177,7 +179,9 @@ async fn get_user<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<Ap
     let (org, _) = enter::<UserRoute, S>(req, store, ctx).await?;
     let user_id = object_id(req, "mdmUserId")?;
     match users::get(store, &org, &user_id).await {
-        Ok(user) => Ok(user_answer(&user)),
+        Ok(user) => Ok(super::unless_not_modified(req, user.version, || {
+            user_answer(&user)
+        })),
         Err(e @ DomainError::NotFound { .. }) => {
             // A softly removed user whose window ended is purged on access.
             let _ = removal::purge_if_expired(store, &org, &user_id, ctx.now).await;
@@ -363,7 +367,9 @@ async fn get_device<S: Store>(
 ) -> Result<ApiResponse, Error> {
     let (org, user, device_id) = device_path(req, store, ctx).await?;
     let device = devices::get(store, &org, &user.id, &device_id).await?;
-    Ok(device_answer(&device, &user))
+    Ok(super::unless_not_modified(req, device.version, || {
+        device_answer(&device, &user)
+    }))
 }
 
 async fn patch_device<S: Store>(

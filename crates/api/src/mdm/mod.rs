@@ -759,6 +759,24 @@ pub fn with_etag(mut resp: ApiResponse, version: u64) -> ApiResponse {
     resp
 }
 
+/// A GET's (and HEAD's) answer for a resource at `version`: 304 Not Modified — its
+/// `ETag`, no body — when the request's `If-None-Match` names that version (weak
+/// comparison: `W/"n"` names it too) or is `*` (RFC 9110 §13.1.2, §15.4.5); otherwise
+/// `answer()`. A value naming no tag of this API (or not text) matches nothing: the
+/// resource is answered.
+pub fn unless_not_modified(
+    req: &ApiRequest,
+    version: u64,
+    answer: impl FnOnce() -> ApiResponse,
+) -> ApiResponse {
+    match crate::params::EntityTags::of(req, "if-none-match") {
+        Some(tags) if tags.matches(version) => {
+            with_etag(crate::params::empty(StatusCode::NOT_MODIFIED), version)
+        }
+        _ => answer(),
+    }
+}
+
 /// An absent or empty body reads as `{}` for routes whose fields are all optional.
 pub fn optional_json<T: serde::de::DeserializeOwned + Default>(
     req: &ApiRequest,

@@ -258,3 +258,73 @@ fn an_if_match_that_is_not_text_is_refused_never_an_unconditional_write() {
     let r = block_on(UserRoute::handle(&empty_then_current, &store, &ctx()));
     assert_eq!(r.status(), 200, "{}", json_of(&r));
 }
+
+/// A canonical GET (and HEAD) honours `If-None-Match` (RFC 9110 §13.1.2): 304 with the
+/// `ETag` and no body when it names the current version — strong or weak, in a list, or
+/// `*` — and the resource when it names another version, a tag never issued, or bytes
+/// that are not text. Before, the canonical GETs ignored it and always sent the body.
+#[test]
+fn a_get_with_a_current_if_none_match_is_304_without_a_body() {
+    use roster_api::mdm::OrganizationRoute;
+    let store = MemoryStore::from_env();
+    let id = common::acme_with_kim(&store, Value::Null);
+    let params = [("organizationid", "acme"), ("mdmuserid", id.as_str())];
+    let get = |method: Method, inm: Option<&[u8]>| {
+        let mut r = req(method, &params, None);
+        if let Some(v) = inm {
+            r.headers.insert(
+                "if-none-match",
+                http::HeaderValue::from_bytes(v).expect("a header value"),
+            );
+        }
+        block_on(UserRoute::handle(&r, &store, &ctx()))
+    };
+    let fresh = get(Method::GET, None);
+    assert_eq!(fresh.status(), 200);
+    let etag = fresh.headers()["etag"].as_bytes().to_vec();
+    let mut weak = b"W/".to_vec();
+    weak.extend_from_slice(&etag);
+    let mut listed = b"\"999\", ".to_vec();
+    listed.extend_from_slice(&etag);
+    for (inm, what) in [
+        (etag.clone(), "the current tag"),
+        (weak, "the current tag, weak"),
+        (listed, "a list naming it"),
+        (b"*".to_vec(), "*"),
+    ] {
+        for method in [Method::GET, Method::HEAD] {
+            let r = get(method.clone(), Some(&inm));
+            assert_eq!(r.status(), 304, "{method} with {what}");
+            assert!(r.body().is_empty(), "{method} with {what}");
+            assert_eq!(r.headers()["etag"].as_bytes(), &etag[..], "{what}");
+        }
+    }
+    for (inm, what) in [
+        (&b"\"999\""[..], "another version"),
+        (&b"\"01\""[..], "a tag never issued"),
+        (&b"1"[..], "unquoted"),
+        (&b"\"1\xff\""[..], "not text"),
+    ] {
+        let r = get(Method::GET, Some(inm));
+        assert_eq!(r.status(), 200, "{what}");
+        assert_eq!(json_of(&r)["data"]["id"], id.as_str(), "{what}");
+    }
+    // A change moves the version: the old tag no longer stops the body.
+    let patch = req(Method::PATCH, &params, Some(json!({"lastName": "Changed"})));
+    assert_eq!(
+        block_on(UserRoute::handle(&patch, &store, &ctx())).status(),
+        200
+    );
+    let r = get(Method::GET, Some(&etag));
+    assert_eq!(r.status(), 200);
+    assert_eq!(json_of(&r)["data"]["lastName"], "Changed");
+    // The organization's GET too.
+    let org_params = [("organizationid", "acme")];
+    let mut r = req(Method::GET, &org_params, None);
+    let org = block_on(OrganizationRoute::handle(&r, &store, &ctx()));
+    r.headers
+        .insert("if-none-match", org.headers()["etag"].clone());
+    let again = block_on(OrganizationRoute::handle(&r, &store, &ctx()));
+    assert_eq!(again.status(), 304);
+    assert!(again.body().is_empty());
+}

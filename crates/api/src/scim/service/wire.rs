@@ -5,6 +5,7 @@
 use super::Error;
 use crate::Endpoint;
 use crate::auth::{self, Caller};
+use crate::params::EntityTags as Tags;
 use crate::request::{ApiRequest, ApiResponse, Ctx};
 use http::{HeaderValue, StatusCode, header};
 use roster_domain::ids::{ObjectId, OrgRef};
@@ -25,12 +26,7 @@ pub(crate) fn respond(status: StatusCode, body: &Value) -> ApiResponse {
     resp
 }
 
-/// An empty answer (204, 304).
-pub(crate) fn empty(status: StatusCode) -> ApiResponse {
-    let mut resp = http::Response::new(Vec::new());
-    *resp.status_mut() = status;
-    resp
-}
+pub(crate) use crate::params::empty;
 
 /// The resources' URLs: `…/v1/organizations/{id}/scim/v2`, absolute when the request
 /// says where it was sent (Spin's `spin-full-url`; `X-Forwarded-Proto` overrides the
@@ -165,39 +161,6 @@ pub(crate) fn with_resource_headers(
     resp
 }
 
-/// The entity tags of an `If-Match` / `If-None-Match` header.
-#[derive(Debug, Clone, PartialEq)]
-enum Tags {
-    /// `*`.
-    Any,
-    /// The versions listed (`None` for a tag this service never issued: it matches
-    /// nothing).
-    Versions(Vec<Option<u64>>),
-}
-
-impl Tags {
-    /// A list of tags, or `*` among them; empty list elements are ignored (RFC 9110
-    /// §5.6.1), so a list of none matches nothing.
-    fn parse(raw: &str) -> Tags {
-        let tags = crate::request::list_elements(raw);
-        if tags.clone().any(|t| t == "*") {
-            return Tags::Any;
-        }
-        Tags::Versions(
-            tags.map(|t| crate::params::quoted_version(t.strip_prefix("W/").unwrap_or(t)))
-                .collect(),
-        )
-    }
-
-    /// Weak comparison (RFC 7232 §2.3.2): `W/"3"` and `"3"` both name version 3.
-    fn matches(&self, version: u64) -> bool {
-        match self {
-            Tags::Any => true,
-            Tags::Versions(v) => v.contains(&Some(version)),
-        }
-    }
-}
-
 /// A request's preconditions (RFC 7644 §3.14, RFC 7232).
 #[derive(Debug, Clone)]
 pub(crate) struct Conditions {
@@ -211,14 +174,9 @@ impl Conditions {
     /// never issued, which matches nothing: an `If-Match` write then fails its
     /// precondition instead of going through unconditionally.
     pub(crate) fn of(req: &ApiRequest) -> Self {
-        // Several lines of one of them are one list (RFC 9110 §5.3).
-        let tags = |name: &str| match req.header_list(name)? {
-            Ok(raw) => Some(Tags::parse(&raw)),
-            Err(_) => Some(Tags::Versions(vec![None])),
-        };
         Self {
-            if_match: tags("if-match"),
-            if_none_match: tags("if-none-match"),
+            if_match: Tags::of(req, "if-match"),
+            if_none_match: Tags::of(req, "if-none-match"),
         }
     }
 
