@@ -189,11 +189,15 @@ routes! {
     "scim-users" => scim::service::UsersRoute, Scim,
         "SCIM Users: GET lists (filter, sort, index or cursor paging), POST creates a user (RFC 7644).";
     "scim-user" => scim::service::UserRoute, Scim,
-        "SCIM User: GET, PUT, PATCH, DELETE; POST /Users/.search lists (RFC 7644).";
+        "SCIM User: GET, PUT, PATCH, DELETE (RFC 7644).";
+    "scim-users-search" => scim::service::UsersSearchRoute, Scim,
+        "SCIM POST /Users/.search lists users with a SearchRequest (RFC 7644 section 3.4.3).";
     "scim-groups" => scim::service::GroupsRoute, Scim,
         "SCIM Groups: GET lists (filter, sort, index or cursor paging), POST creates a group (RFC 7644).";
     "scim-group" => scim::service::GroupRoute, Scim,
-        "SCIM Group: GET, PUT, PATCH (members), DELETE; POST /Groups/.search lists (RFC 7644).";
+        "SCIM Group: GET, PUT, PATCH (members), DELETE (RFC 7644).";
+    "scim-groups-search" => scim::service::GroupsSearchRoute, Scim,
+        "SCIM POST /Groups/.search lists groups with a SearchRequest (RFC 7644 section 3.4.3).";
     "scim-service-provider-config" => scim::service::ServiceProviderConfigRoute, Scim,
         "SCIM discovery: the ServiceProviderConfig (RFC 7644 section 4).";
     "scim-resource-types" => scim::service::ResourceTypesRoute, Scim,

@@ -185,8 +185,8 @@ mod tests {
     /// routefinder splits patterns at `.` as well as `/`: the pattern `/users/.search`
     /// becomes `Exact("users.")`, `Exact("search")` and matches the path
     /// `/users.search`, never `/users/.search`, which the `:id` route takes (with id
-    /// `.search`) ahead of any wildcard. SCIM's `POST /Users/.search` is served by the
-    /// `/Users/:userId` route for that reason.
+    /// `.search`) ahead of any wildcard (without a `:prefix.search` route: see
+    /// `a_prefix_dot_route_wins_over_a_parameter`).
     #[test]
     fn a_dot_segment_is_a_parameter_not_a_literal() {
         let r = router(&[
@@ -200,6 +200,38 @@ mod tests {
         assert_eq!(comp(&r, "/scim/users.search").as_deref(), Some("literal"));
         assert_eq!(comp(&r, "/scim/users/.search/x").as_deref(), Some("wild"));
         assert_eq!(comp(&r, "/scim/.search").as_deref(), Some("wild"));
+    }
+
+    /// SCIM's search routes: `…/users/:prefix.search` takes `…/users/.search` (empty
+    /// `prefix`) and any `…/users/<x>.search` ahead of `…/users/:id` — the segments rank
+    /// alike (a parameter each), then the route with more dots wins — whatever the order
+    /// of the triggers; every other id stays `:id`'s.
+    #[test]
+    fn a_prefix_dot_route_wins_over_a_parameter() {
+        for routes in [
+            [
+                ("/scim/...", "wild"),
+                ("/scim/users/:id", "param"),
+                ("/scim/users/:prefix.search", "search"),
+            ],
+            [
+                ("/scim/users/:prefix.search", "search"),
+                ("/scim/users/:id", "param"),
+                ("/scim/...", "wild"),
+            ],
+        ] {
+            let r = router(&routes);
+            let m = r.route("/scim/users/.search").expect("match");
+            assert_eq!(m.component, "search");
+            assert_eq!(m.named, vec![("prefix".into(), String::new())]);
+            let m = r.route("/scim/users/x.search").expect("match");
+            assert_eq!(m.component, "search");
+            assert_eq!(m.named, vec![("prefix".into(), "x".into())]);
+            assert_eq!(comp(&r, "/scim/users/42").as_deref(), Some("param"));
+            assert_eq!(comp(&r, "/scim/users/a.b").as_deref(), Some("param"));
+            assert_eq!(comp(&r, "/scim/users/.searchx").as_deref(), Some("param"));
+            assert_eq!(comp(&r, "/scim/users/.search/x").as_deref(), Some("wild"));
+        }
     }
 
     /// routefinder 0.5.4 matches one `/` per separator: a doubled slash is no route's

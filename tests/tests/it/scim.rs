@@ -2693,10 +2693,10 @@ async fn search_answers_exactly_what_the_get_answers() {
     .await;
     assert_eq!(r.status, 405, "{}", r.text);
     assert_eq!(r.header("allow"), Some("GET, HEAD, PUT, PATCH, DELETE"));
-    // Every 405 names what the resource at its path serves (RFC 9110 §15.5.6), whether
-    // the route never serves the method (OPTIONS, before authentication) or serves it
-    // at another path (POST on a user, GET on `.search`, after it): a resource's
-    // methods on a user or group, an unknown id included, and POST alone at `.search`.
+    // Every 405 names what the resource at its path serves (RFC 9110 §15.5.6), for
+    // OPTIONS as for POST on a user or GET on `.search` (each route's own 405, before
+    // authentication): a resource's methods on a user or group, an unknown id
+    // included, and POST alone at `.search` (its own route and component).
     let group_id = "0123456789abcdef01234567";
     for (path, allow) in [
         (

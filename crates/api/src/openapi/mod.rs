@@ -17,9 +17,9 @@
 //! How Spin's routes become OpenAPI paths: `:name` becomes `{name}`; the SCIM catch-all
 //! `…/scim/v2/...` becomes `…/scim/v2/{path}` (one segment other than the served
 //! resource names: OpenAPI has no multi-segment parameter); routes served through a
-//! parameter for a literal path — `POST …/Users/.search` and `…/Groups/.search` by
-//! `…/Users/:userId` and `…/Groups/:groupId`, `POST …/.search` by `…/:prefix.search` —
-//! are described at the literal path (`path` in `parts.json`). Every path item names
+//! parameter for a literal path — `POST …/Users/.search`, `…/Groups/.search` and
+//! `…/.search` by `…/Users/:prefix.search`, `…/Groups/:prefix.search` and
+//! `…/:prefix.search` — are described at the literal path (`path` in `parts.json`). Every path item names
 //! its component (`x-roster-component`) and Spin route (`x-spin-route`).
 
 use crate::auth::Requirement;
@@ -304,7 +304,7 @@ fn success(
 ///   (`challenge` in `parts.json`: `WWW-Authenticate`, RFC 9110 §11.6.1; CAS answers
 ///   403 instead);
 /// - 405 carries `Allow`, and the rate-limit headers only when the refusal came after
-///   the token was counted (CAS's 405 for a managed user, SCIM's `.search` by id);
+///   the token was counted (CAS's 405 for a managed user);
 /// - 500 carries them only when the store failed after the token was counted;
 /// - every other error comes after the token was counted and carries them, a 429 also
 ///   `Retry-After`.

@@ -6,8 +6,8 @@ use futures::executor::block_on;
 use http::Method;
 use roster_api::Endpoint;
 use roster_api::scim::service::{
-    GroupRoute, GroupsRoute, MeRoute, ServiceProviderConfigRoute, UnknownRoute, UserRoute,
-    UsersRoute,
+    GroupRoute, GroupsRoute, GroupsSearchRoute, MeRoute, ServiceProviderConfigRoute, UnknownRoute,
+    UserRoute, UsersRoute, UsersSearchRoute,
 };
 use roster_domain::{MemoryStore, groups, invariants, orgs, users};
 use serde_json::json;
@@ -366,10 +366,10 @@ fn search_answers_what_the_get_answers() {
             "filter": "userName sw \"s\"", "sortBy": "userName", "sortOrder": "descending",
             "count": 4, "startIndex": 2, "attributes": ["userName"],
         });
-        let post = UserRoute::handle(
+        let post = UsersSearchRoute::handle(
             &req(
                 Method::POST,
-                &[("organizationid", "acme"), ("userid", ".search")],
+                &[("organizationid", "acme"), ("prefix", "")],
                 "",
                 Some(search_body.clone()),
             ),
@@ -388,10 +388,10 @@ fn search_answers_what_the_get_answers() {
         });
         let mut seen = Vec::new();
         loop {
-            let r = UserRoute::handle(
+            let r = UsersSearchRoute::handle(
                 &req(
                     Method::POST,
-                    &[("organizationid", "acme"), ("userid", ".search")],
+                    &[("organizationid", "acme"), ("prefix", "")],
                     "",
                     Some(body.clone()),
                 ),
@@ -419,10 +419,10 @@ fn search_answers_what_the_get_answers() {
             &ctx(),
         )
         .await;
-        let post = GroupRoute::handle(
+        let post = GroupsSearchRoute::handle(
             &req(
                 Method::POST,
-                &[("organizationid", "acme"), ("groupid", ".search")],
+                &[("organizationid", "acme"), ("prefix", "")],
                 "",
                 Some(json!({
                     "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
@@ -480,10 +480,10 @@ fn search_answers_what_the_get_answers() {
                 "attributes[0]",
             ),
         ] {
-            let r = UserRoute::handle(
+            let r = UsersSearchRoute::handle(
                 &req(
                     Method::POST,
-                    &[("organizationid", "acme"), ("userid", ".search")],
+                    &[("organizationid", "acme"), ("prefix", "")],
                     "",
                     Some(bad),
                 ),
@@ -842,38 +842,58 @@ fn integers_beyond_i64_saturate_and_non_integers_are_refused() {
 
 /// Found by schemathesis (`make openapi-check`, unsupported_method): `/Users/.search`
 /// and `/Groups/.search` serve POST only, so any other method answers 405 `Allow: POST`
-/// in the SCIM shape (it answered 404, reading `.search` as a user id), after
-/// authentication like every SCIM path.
+/// in the SCIM shape (it answered 404, reading `.search` as a user id). Since the search
+/// routes are their own (stop 33) that 405 comes before authentication, as for every
+/// method a route does not serve. A `<prefix>.search` other than `.search` is 404 to a
+/// POST, naming the path.
 #[test]
 fn search_paths_answer_405_for_other_methods() {
     let store = MemoryStore::from_env();
     org(&store);
+    let at = |method: &Method, prefix: &str| {
+        req(
+            method.clone(),
+            &[("organizationid", "acme"), ("prefix", prefix)],
+            "",
+            Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})),
+        )
+    };
     block_on(async {
         for method in [Method::GET, Method::PUT, Method::PATCH, Method::DELETE] {
-            let users = req(
-                method.clone(),
-                &[("organizationid", "acme"), ("userid", ".search")],
-                "",
-                Some(json!({})),
-            );
-            let groups = req(
-                method.clone(),
-                &[("organizationid", "acme"), ("groupid", ".search")],
-                "",
-                Some(json!({})),
-            );
-            for resp in [
-                UserRoute::handle(&users, &store, &ctx()).await,
-                GroupRoute::handle(&groups, &store, &ctx()).await,
-            ] {
-                assert_eq!(resp.status(), 405, "{method}");
-                assert_eq!(resp.headers()["allow"], "POST", "{method}");
-                assert_eq!(json_of(&resp)["status"], "405", "{method}");
-            }
-            let mut anonymous = users.clone();
+            let mut anonymous = at(&method, "");
             anonymous.headers.remove("authorization");
-            let resp = UserRoute::handle(&anonymous, &store, &ctx()).await;
-            assert_eq!(resp.status(), 401, "{method}");
+            for r in [at(&method, ""), anonymous] {
+                for resp in [
+                    UsersSearchRoute::handle(&r, &store, &ctx()).await,
+                    GroupsSearchRoute::handle(&r, &store, &ctx()).await,
+                ] {
+                    assert_eq!(resp.status(), 405, "{method}");
+                    assert_eq!(resp.headers()["allow"], "POST", "{method}");
+                    assert_eq!(json_of(&resp)["status"], "405", "{method}");
+                }
+            }
         }
+        for (resp, under) in [
+            (
+                UsersSearchRoute::handle(&at(&Method::POST, "x"), &store, &ctx()).await,
+                "/Users",
+            ),
+            (
+                GroupsSearchRoute::handle(&at(&Method::POST, "x"), &store, &ctx()).await,
+                "/Groups",
+            ),
+        ] {
+            assert_eq!(resp.status(), 404, "{under}");
+            let detail = json_of(&resp)["detail"].as_str().unwrap().to_owned();
+            assert!(
+                detail.contains("\"x.search\"") && detail.contains(under),
+                "{detail}"
+            );
+        }
+        // An anonymous POST is 401: the search authenticates first.
+        let mut anonymous = at(&Method::POST, "");
+        anonymous.headers.remove("authorization");
+        let resp = UsersSearchRoute::handle(&anonymous, &store, &ctx()).await;
+        assert_eq!(resp.status(), 401);
     });
 }

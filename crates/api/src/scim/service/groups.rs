@@ -296,15 +296,26 @@ async fn list_groups<S: Store>(
     list(store, &scope, &params).await
 }
 
-/// POST `/Groups/.search` (RFC 7644 §3.4.3), which Spin routes to `/Groups/:groupId`
-/// (see [`GroupRoute`]): the body's `SearchRequest`, answered as the GET with the same
-/// parameters.
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/scim/v2/Groups/:prefix.search`: POST
+    /// `/Groups/.search` (RFC 7644 §3.4.3) searches groups with a `SearchRequest`; its
+    /// own route and component, as [`super::UsersSearchRoute`] (the routing is the same).
+    pub struct GroupsSearchRoute {
+        route: "/v1/organizations/:organizationId/scim/v2/Groups/:prefix.search",
+        error: Error,
+        POST need(Group, Read) => search_groups,
+    }
+}
+
+/// POST `/Groups/.search`: the body's `SearchRequest`, answered as the GET of
+/// `/Groups` with the same parameters.
 async fn search_groups<S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
 ) -> Result<ApiResponse, Error> {
-    let scope = enter::<GroupRoute, S>(req, store, ctx).await?;
+    let scope = enter::<GroupsSearchRoute, S>(req, store, ctx).await?;
+    wire::only_dot_search(req, "/Groups")?;
     let params = ListParams::from_search(&body_json(req)?, &GROUP)?;
     list(store, &scope, &params).await
 }
@@ -490,40 +501,15 @@ crate::endpoint! {
     /// `/v1/organizations/:organizationId/scim/v2/Groups/:groupId`: GET (304 on a
     /// matching `If-None-Match`), PUT replaces (name, external id, members), PATCH
     /// modifies (both conditional on `If-Match`), DELETE removes the group (members
-    /// leave it); POST serves `/Groups/.search` (RFC 7644 §3.4.3), which Spin routes
-    /// here.
+    /// leave it). `POST /Groups/.search` is [`GroupsSearchRoute`]'s.
     pub struct GroupRoute {
         route: "/v1/organizations/:organizationId/scim/v2/Groups/:groupId",
         error: Error,
-        allow_for: group_allow,
         GET need(Group, Read) => get_group,
         PUT need(Group, Update) => put_group,
         PATCH need(Group, Update) => patch_group,
         DELETE need(Group, Remove) => delete_group,
-        POST need(Group, Read) => post_group,
     }
-}
-
-/// What `/Groups/:groupId` serves at the path of `req` (see `user_allow`): the resource
-/// methods on a group, POST alone at `/Groups/.search`.
-fn group_allow(req: &ApiRequest) -> &'static str {
-    super::wire::allow_at(req, "groupId")
-}
-
-/// POST: `/Groups/.search` arrives here, because Spin's router reads the path segment
-/// `.search` as a `:groupId` (`docs/scim.md`, "Routing"); on a group it is 405 (after
-/// authentication).
-async fn post_group<S: Store>(
-    req: &ApiRequest,
-    store: &S,
-    ctx: &Ctx,
-) -> Result<ApiResponse, Error> {
-    if req.param("groupId").as_deref() != Some(".search") {
-        // Authenticated first, as on every SCIM path, so 401/403 keep their order.
-        enter::<GroupRoute, S>(req, store, ctx).await?;
-        return Err(crate::Refusal::MethodNotAllowed(super::users::RESOURCE_ALLOW).into());
-    }
-    search_groups(req, store, ctx).await
 }
 
 /// GET: the group, or 304 when `If-None-Match` names its version.

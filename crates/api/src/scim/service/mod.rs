@@ -5,9 +5,11 @@
 //! | route (under the base) | endpoint | methods |
 //! |---|---|---|
 //! | `/Users` | [`UsersRoute`] | GET (list, filter), POST |
-//! | `/Users/:userId` | [`UserRoute`] | GET, PUT, PATCH, DELETE; POST (`.search`) |
+//! | `/Users/:userId` | [`UserRoute`] | GET, PUT, PATCH, DELETE |
+//! | `/Users/.search` | [`UsersSearchRoute`] | POST |
 //! | `/Groups` | [`GroupsRoute`] | GET (list, filter), POST |
-//! | `/Groups/:groupId` | [`GroupRoute`] | GET, PUT, PATCH, DELETE; POST (`.search`) |
+//! | `/Groups/:groupId` | [`GroupRoute`] | GET, PUT, PATCH, DELETE |
+//! | `/Groups/.search` | [`GroupsSearchRoute`] | POST |
 //! | `/ServiceProviderConfig` | [`ServiceProviderConfigRoute`] | GET |
 //! | `/ResourceTypes`, `/ResourceTypes/:resourceTypeId` | [`ResourceTypesRoute`], [`ResourceTypeRoute`] | GET |
 //! | `/Schemas`, `/Schemas/:schemaId` | [`SchemasRoute`], [`SchemaRoute`] | GET |
@@ -15,8 +17,9 @@
 //! | `/.search` | [`RootSearchRoute`] | POST (Users and Groups at once) |
 //! | `/...` (anything else) | [`UnknownRoute`] | every method: 404 |
 //!
-//! `POST /Users/.search` and `POST /Groups/.search` are served by [`UserRoute`] and
-//! [`GroupRoute`]: Spin's router reads `.search` as the `:userId` / `:groupId` segment.
+//! The three `.search` routes are `…/:prefix.search` (Spin's router splits route
+//! segments at `.`, so a literal `.search` segment cannot be written), which the router
+//! ranks ahead of `/Users/:userId` and `/Groups/:groupId`.
 //!
 //! Built on the protocol crate ([`roster_scim`]): requests are validated and PATCHes
 //! applied there, against the one schema model the discovery documents render, and
@@ -43,9 +46,9 @@ pub use discovery::{
 };
 pub use error::Error;
 pub use fallback::{MeRoute, UnknownRoute};
-pub use groups::{GroupRoute, GroupsRoute};
+pub use groups::{GroupRoute, GroupsRoute, GroupsSearchRoute};
 pub use search::RootSearchRoute;
-pub use users::{UserRoute, UsersRoute};
+pub use users::{UserRoute, UsersRoute, UsersSearchRoute};
 pub use wire::SEARCH_REQUEST_URN;
 
 /// The most resources one list response carries (`count` is capped to it); advertised

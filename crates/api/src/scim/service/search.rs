@@ -73,14 +73,7 @@ async fn search_all<S: Store>(
     ctx: &Ctx,
 ) -> Result<ApiResponse, Error> {
     let scope = enter::<RootSearchRoute, S>(req, store, ctx).await?;
-    if let Some(prefix) = req.param("prefix").filter(|p| !p.is_empty()) {
-        return Err(ScimError::new(
-            StatusCode::NOT_FOUND,
-            None,
-            format!("no resource \"{prefix}.search\" under the SCIM base; search at /.search"),
-        )
-        .into());
-    }
+    wire::only_dot_search(req, "")?;
     let search = search_params(&body_json(req)?)?;
     let with_groups = scope
         .caller

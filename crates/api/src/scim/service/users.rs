@@ -549,15 +549,32 @@ async fn list_users<S: Store>(
     list(store, &scope, &params).await
 }
 
-/// POST `/Users/.search` (RFC 7644 §3.4.3), which Spin routes to `/Users/:userId`
-/// (see [`UserRoute`]): the body's `SearchRequest`, answered as the GET with the same
-/// parameters.
+crate::endpoint! {
+    /// `/v1/organizations/:organizationId/scim/v2/Users/:prefix.search`: POST
+    /// `/Users/.search` (RFC 7644 §3.4.3) searches users with a `SearchRequest`.
+    ///
+    /// Its own route and component, so `/Users/:userId` carries none of the list code.
+    /// Spin's router (routefinder) splits route segments at `.` as well as `/`: a literal
+    /// `.search` segment cannot be written, and `:prefix.search` (empty `prefix` for
+    /// `.search`) is ranked ahead of `/Users/:userId` for the paths both match (the
+    /// route with more dots wins among equal segments). Any other `<prefix>.search` is
+    /// 404 ([`wire::only_dot_search`]).
+    pub struct UsersSearchRoute {
+        route: "/v1/organizations/:organizationId/scim/v2/Users/:prefix.search",
+        error: Error,
+        POST need(MdmUser, Read) => search_users,
+    }
+}
+
+/// POST `/Users/.search`: the body's `SearchRequest`, answered as the GET of `/Users`
+/// with the same parameters.
 async fn search_users<S: Store>(
     req: &ApiRequest,
     store: &S,
     ctx: &Ctx,
 ) -> Result<ApiResponse, Error> {
-    let scope = enter::<UserRoute, S>(req, store, ctx).await?;
+    let scope = enter::<UsersSearchRoute, S>(req, store, ctx).await?;
+    wire::only_dot_search(req, "/Users")?;
     let params = ListParams::from_search(&body_json(req)?, &USER)?;
     list(store, &scope, &params).await
 }
@@ -781,41 +798,16 @@ fn opt(r: Result<Option<User>, DomainError>) -> Result<Vec<User>, Error> {
 crate::endpoint! {
     /// `/v1/organizations/:organizationId/scim/v2/Users/:userId`: GET (304 on a matching
     /// `If-None-Match`), PUT replaces, PATCH modifies (both conditional on `If-Match`),
-    /// DELETE removes the user (RFC 7644 §3.6: 204, then 404); POST serves
-    /// `/Users/.search` (RFC 7644 §3.4.3), which Spin routes here.
+    /// DELETE removes the user (RFC 7644 §3.6: 204, then 404). `POST /Users/.search` is
+    /// [`UsersSearchRoute`]'s.
     pub struct UserRoute {
         route: "/v1/organizations/:organizationId/scim/v2/Users/:userId",
         error: Error,
-        allow_for: user_allow,
         GET need(MdmUser, Read) => get_user,
         PUT need(MdmUser, Update) => put_user,
         PATCH need(MdmUser, Update) => patch_user,
         DELETE need(MdmUser, Remove) => delete_user,
-        POST need(MdmUser, Read) => post_user,
     }
-}
-
-/// The methods `/Users/:userId` and `/Groups/:groupId` serve on a resource (their POST
-/// serves `.search` only).
-pub(crate) const RESOURCE_ALLOW: &str = "GET, HEAD, PUT, PATCH, DELETE";
-
-/// What `/Users/:userId` serves at the path of `req` (the `Allow` of its 405 to a method
-/// it never serves, such as OPTIONS): [`RESOURCE_ALLOW`] on a user, POST alone at
-/// `/Users/.search` (RFC 7644 §3.4.3).
-fn user_allow(req: &ApiRequest) -> &'static str {
-    super::wire::allow_at(req, "userId")
-}
-
-/// POST: `/Users/.search` arrives here, because Spin's router reads the path segment
-/// `.search` as a `:userId` (`docs/scim.md`, "Routing"); on a user it is 405 (after
-/// authentication).
-async fn post_user<S: Store>(req: &ApiRequest, store: &S, ctx: &Ctx) -> Result<ApiResponse, Error> {
-    if req.param("userId").as_deref() != Some(".search") {
-        // Authenticated first, as on every SCIM path, so 401/403 keep their order.
-        enter::<UserRoute, S>(req, store, ctx).await?;
-        return Err(crate::Refusal::MethodNotAllowed(RESOURCE_ALLOW).into());
-    }
-    search_users(req, store, ctx).await
 }
 
 /// GET: the user, or 304 when `If-None-Match` names its version.

@@ -62,18 +62,27 @@ pub(crate) struct Scope {
     pub base: Base,
 }
 
-/// What `/Users/.search` and `/Groups/.search` serve.
-pub(crate) const SEARCH_ALLOW: &str = "POST";
-
-/// What a `/Users/:userId` or `/Groups/:groupId` route serves at the path of `req`,
-/// whose id is the path parameter `param`: [`SEARCH_ALLOW`] at `.search`,
-/// [`super::users::RESOURCE_ALLOW`] on a resource (an id that names none included: its
-/// methods are the same, answered 404).
-pub(crate) fn allow_at(req: &ApiRequest, param: &str) -> &'static str {
-    if req.param(param).as_deref() == Some(".search") {
-        SEARCH_ALLOW
-    } else {
-        super::users::RESOURCE_ALLOW
+/// A search route's `prefix` (Spin's route `…/:prefix.search`, whose router splits
+/// route segments at `.` as well as `/`, so a literal `.search` segment cannot be
+/// written): empty for `/.search`, `/Users/.search` and `/Groups/.search`; any other
+/// `<prefix>.search` names no resource and is 404 naming the path, after `under` (the
+/// path's part of the base, `/Users`, or `` at the root).
+pub(crate) fn only_dot_search(req: &ApiRequest, under: &str) -> Result<(), Error> {
+    match req.param("prefix").filter(|p| !p.is_empty()) {
+        None => Ok(()),
+        Some(prefix) => {
+            let place = if under.is_empty() {
+                "the SCIM base"
+            } else {
+                under
+            };
+            Err(ScimError::new(
+                StatusCode::NOT_FOUND,
+                None,
+                format!("no resource \"{prefix}.search\" under {place}; search at {under}/.search"),
+            )
+            .into())
+        }
     }
 }
 
@@ -95,10 +104,7 @@ pub(crate) async fn enter<E: Endpoint, S: Store>(
 }
 
 /// The prologue of a single-resource route: [`enter`], then the resource id the path
-/// names as `param` (404 naming `entity` for anything that is no id). `.search` in
-/// its place is `/Users/.search` or `/Groups/.search`, which serves POST only (RFC 7644
-/// section 3.4.3): 405 with `Allow: POST` after authentication, as the POST of a real
-/// id answers 405 with the resource's methods.
+/// names as `param` (404 naming `entity` for anything that is no id).
 pub(crate) async fn enter_resource<E: Endpoint, S: Store>(
     req: &ApiRequest,
     store: &S,
@@ -108,9 +114,6 @@ pub(crate) async fn enter_resource<E: Endpoint, S: Store>(
 ) -> Result<(Scope, ObjectId), Error> {
     let scope = enter::<E, S>(req, store, ctx).await?;
     let raw = req.param(param).unwrap_or_default();
-    if raw == ".search" {
-        return Err(crate::Refusal::MethodNotAllowed(SEARCH_ALLOW).into());
-    }
     let id = ObjectId::parse(param, &raw).map_err(|_| Error::NotFound(entity))?;
     Ok((scope, id))
 }
