@@ -256,25 +256,23 @@ pub async fn admit<S: Store>(
 }
 
 /// Resolves the organization a path names, as the caller may see it: an organization
-/// token sees only its own organization (any other reads as not found).
+/// token sees only its own organization (any other reads as not found). The caller's
+/// `home` is moved into the answer (taken, not copied: nothing reads it after the
+/// request's organization is known).
 pub async fn scoped_org<S: Store>(
-    caller: &Caller,
+    caller: &mut Caller,
     store: &S,
     reference: &OrgRef,
 ) -> Result<Organization, DomainError> {
     let not_found = || DomainError::NotFound {
         entity: roster_domain::Entity::Organization,
     };
-    if let Some(home) = &caller.home {
+    if let Some(home) = caller.home.take() {
         let same = match reference {
             OrgRef::Id(id) => *id == home.id,
             OrgRef::Slug(s) => s.as_str() == home.slug,
         };
-        return if same {
-            Ok(home.clone())
-        } else {
-            Err(not_found())
-        };
+        return if same { Ok(home) } else { Err(not_found()) };
     }
     let org = orgs::resolve(store, reference).await?;
     match caller.scope() {
@@ -296,14 +294,15 @@ pub fn visible(caller: &Caller, org: Organization) -> Result<Organization, Domai
 
 /// The organization a request on a tenant-less surface (WSO2, CAS) acts on: an
 /// organization token's own, or for a global token the one named by the
-/// `X-Roster-Organization` header (id or slug).
+/// `X-Roster-Organization` header (id or slug). The caller's `home` is moved into the
+/// answer, as by [`scoped_org`].
 pub async fn home_org<S: Store>(
-    caller: &Caller,
+    caller: &mut Caller,
     store: &S,
     req: &ApiRequest,
 ) -> Result<Organization, AuthFailure> {
-    if let Some(home) = &caller.home {
-        return Ok(home.clone());
+    if let Some(home) = caller.home.take() {
+        return Ok(home);
     }
     let raw = req
         .header(ORGANIZATION_HEADER)

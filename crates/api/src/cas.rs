@@ -326,8 +326,8 @@ async fn delete_user<S: Store>(
     store: &S,
     ctx: &Ctx,
 ) -> Result<ApiResponse, Error> {
-    let caller = crate::admit::<UserRoute, S>(req, store, ctx).await?;
-    let org = auth::home_org(&caller, store, req).await?;
+    let mut caller = crate::admit::<UserRoute, S>(req, store, ctx).await?;
+    let org = auth::home_org(&mut caller, store, req).await?;
     let dry_run = params::flag(req, "dryRun")
         .map_err(Error::InvalidParameter)?
         .unwrap_or(false);

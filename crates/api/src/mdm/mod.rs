@@ -589,9 +589,9 @@ pub async fn enter<E: Endpoint, S: Store>(
     store: &S,
     ctx: &Ctx,
 ) -> Result<(Organization, Caller), Error> {
-    let caller = crate::admit::<E, S>(req, store, ctx).await?;
+    let mut caller = crate::admit::<E, S>(req, store, ctx).await?;
     let reference = path_param(req, "organizationId", OrgRef::parse)?;
-    let org = auth::scoped_org(&caller, store, &reference).await?;
+    let org = auth::scoped_org(&mut caller, store, &reference).await?;
     Ok((org, caller))
 }
 

@@ -351,8 +351,8 @@ pub async fn enter<E: Endpoint, S: Store>(
     store: &S,
     ctx: &Ctx,
 ) -> Result<(Organization, Caller), Error> {
-    let caller = crate::admit::<E, S>(req, store, ctx).await?;
-    let org = auth::home_org(&caller, store, req).await?;
+    let mut caller = crate::admit::<E, S>(req, store, ctx).await?;
+    let org = auth::home_org(&mut caller, store, req).await?;
     Ok((org, caller))
 }
 

@@ -94,11 +94,11 @@ pub(crate) async fn enter<E: Endpoint, S: Store>(
     store: &S,
     ctx: &Ctx,
 ) -> Result<Scope, Error> {
-    let caller = crate::admit::<E, S>(req, store, ctx).await?;
+    let mut caller = crate::admit::<E, S>(req, store, ctx).await?;
     let raw = req.param("organizationId").unwrap_or_default();
     let reference =
         OrgRef::parse("organizationId", &raw).map_err(|_| Error::NotFound(Entity::Organization))?;
-    let org = auth::scoped_org(&caller, store, &reference).await?;
+    let org = auth::scoped_org(&mut caller, store, &reference).await?;
     let base = Base::new(req, &org);
     Ok(Scope { org, caller, base })
 }
