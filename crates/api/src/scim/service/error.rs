@@ -216,7 +216,7 @@ fn removal(e: RemovalError) -> ScimError {
         RemovalError::Refused(b) => ScimError::new(
             StatusCode::CONFLICT,
             None,
-            format!("the user cannot be removed now: {b:?}"),
+            format!("the user cannot be removed now ({})", b.reason()),
         ),
         RemovalError::Domain(d) => domain(d),
     }
@@ -239,4 +239,23 @@ fn precondition_failed() -> ScimError {
         None,
         "the resource's version does not satisfy If-Match / If-None-Match",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A removal refused by a blocker without its own wording answers 409 naming the
+    /// blocker by its wire name (`Blocker::reason`), never Rust's `Debug` of it.
+    #[test]
+    fn a_refused_removal_names_its_blocker_by_its_wire_name() {
+        for (b, name) in [
+            (Blocker::PendingDeletion, "pendingDeletion"),
+            (Blocker::HasSubscriptions { count: 2 }, "hasSubscriptions"),
+        ] {
+            let e = removal(RemovalError::Refused(b));
+            assert_eq!(e.status, StatusCode::CONFLICT);
+            assert_eq!(e.detail, format!("the user cannot be removed now ({name})"));
+        }
+    }
 }
